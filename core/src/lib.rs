@@ -1,0 +1,1 @@
+//! Pure logic of ferrolb (allocation, selectors, leader choice); no I/O.
