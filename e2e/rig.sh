@@ -1,0 +1,697 @@
+#!/usr/bin/env bash
+# rig.sh — the ferrolb e2e rig: a real Kubernetes control plane (etcd, kube-apiserver,
+# kube-controller-manager, kube-scheduler) as plain processes on 127.0.0.1, kwok fake kubelets,
+# and one Linux network namespace per node / client / BGP router on a bridged LAN.
+# No Docker. Needs root, iproute2, socat, iptables, python3, openssl, curl, gobgpd, frr.
+#
+# usage: e2e/rig.sh <command> [args]
+#   up                         start everything (idempotent: a healthy rig is left alone,
+#                              a broken or partial one is torn down and started again)
+#   down                       stop everything; leaves no processes, netns, veths, mounts
+#   status                     show components, namespaces and nodes; exit 1 if unhealthy
+#   env                        print shell exports (KUBECONFIG, PATH with kubectl, ...)
+#   kubeconfig-for NS SA [--create] [--duration D] [--out FILE]
+#                              mint a ServiceAccount token (TokenRequest) and write a
+#                              kubeconfig using it; prints the file path
+#   exec-node NODE -- CMD...   run CMD inside the node's netns (NODE = node-1 ...)
+#   exec-client -- CMD...      run CMD inside the client netns
+#   exec-router frr|gobgp -- CMD...
+#   node-notready NODE         make kwok report Ready=False (kwok chaos stage label)
+#   node-ready NODE            undo node-notready
+#   node-delete NODE           delete the Node object and cut the node's LAN link (nft drop)
+#   node-restore NODE          undo node-delete: re-create the Node and reopen its link
+#   logs [COMPONENT]           list logs / tail one
+#
+# Env: FERROLB_CACHE (binaries, default ~/.cache/ferrolb), FERROLB_E2E_NODES (default 3).
+set -euo pipefail
+
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+# shellcheck source=versions.env
+. "$HERE/versions.env"
+CACHE=${FERROLB_CACHE:-$HOME/.cache/ferrolb}
+BIN_ROOT="$CACHE/bin"
+RUN="$HERE/.run"
+LOGS="$RUN/logs"
+PIDS="$RUN/pids"
+PKI="$RUN/pki"
+KC="$RUN/kubeconfig"            # admin (system:masters) kubeconfig
+SOCK_DIR=/run/ferrolb-e2e        # UNIX sockets, FRR state (short, fixed path; the rig is a singleton)
+ETCD_DATA=/dev/shm/ferrolb-e2e-etcd
+FRR_NS_NAME=flbfrr               # FRR pathspace (-N): /var/run/frr/flbfrr, /etc/frr/flbfrr
+NODES=${FERROLB_E2E_NODES:-3}
+
+# ports on the host's 127.0.0.1
+ETCD_PORT=23790
+ETCD_PEER_PORT=23800
+API_PORT=16443
+KCM_PORT=16257
+SCHED_PORT=16259
+
+# address plan (see README.md): every LAN host h has .h in each IPv4 LAN subnet and ::h in IPv6
+LAN4_PRIMARY=172.18.0          # /16, like kind's docker network; node InternalIPs live here
+LAN4_EXTRA=(192.168.0 192.168.1 192.168.35)   # /24 each: the shared examples' L2 pools are on-link
+LAN6=fc00:f853:ccd:e793        # /64, kind's IPv6 network
+SVC_CIDR=10.96.0.0/16
+POD_CIDR=10.244.0.0/16         # node-i gets 10.244.i.0/24
+FRR_ASN=64513                  # 192.168.0.1, as in shared/examples/bgp-peering.yaml
+GOBGP_ASN=64514
+SPEAKER_ASN=64512
+H_FRR=1
+H_GOBGP=2
+H_CLIENT=50
+node_h() { echo $((20 + $1)); }   # node-i -> host number 20+i
+
+NS_LAN=flb-lan
+NS_CLIENT=flb-client
+NS_FRR=flb-frr
+NS_GOBGP=flb-gobgp
+ns_node() { echo "flb-$1"; }      # node-1 -> flb-node-1
+
+bin() { echo "$BIN_ROOT/$1-$2/$1"; }
+ETCD_BIN=$(bin etcd "$ETCD_VERSION")
+APISERVER_BIN=$(bin kube-apiserver "$K8S_VERSION")
+KCM_BIN=$(bin kube-controller-manager "$K8S_VERSION")
+SCHED_BIN=$(bin kube-scheduler "$K8S_VERSION")
+PROXY_BIN=$(bin kube-proxy "$K8S_VERSION")
+KUBECTL_BIN=$(bin kubectl "$K8S_VERSION")
+KWOK_BIN=$(bin kwok "$KWOK_VERSION")
+KWOK_STAGES="$BIN_ROOT/kwok-$KWOK_VERSION/kwok-stages.yaml"
+
+log() { printf '[rig %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
+die() { printf '[rig] ERROR: %s\n' "$*" >&2; exit 1; }
+kubectl() { "$KUBECTL_BIN" --kubeconfig="$KC" "$@"; }
+
+node_names() { local i; for i in $(seq 1 "$NODES"); do echo "node-$i"; done; }
+all_ns() { echo "$NS_CLIENT $NS_FRR $NS_GOBGP"; local n; for n in $(node_names); do ns_node "$n"; done; echo "$NS_LAN"; }
+
+# --------------------------------------------------------------------------------------------------
+# process helpers: every background process gets a pid file in $PIDS and a log in $LOGS
+
+start_bg() { # start_bg NAME CMD... (CMD may start with `ip netns exec NS`)
+  local name=$1; shift
+  setsid "$@" >"$LOGS/$name.log" 2>&1 </dev/null &
+  echo $! >"$PIDS/$name.pid"
+}
+
+alive() { [ -f "$PIDS/$1.pid" ] && kill -0 "$(cat "$PIDS/$1.pid")" 2>/dev/null; }
+
+wait_for() { # wait_for DESCRIPTION TIMEOUT_S CMD... : poll every 0.5 s, bounded
+  local what=$1 timeout=$2 i; shift 2
+  for ((i = 0; i < timeout * 2; i++)); do
+    if "$@" >/dev/null 2>&1; then return 0; fi
+    sleep 0.5
+  done
+  log "timed out after ${timeout}s waiting for: $what"
+  return 1
+}
+
+must_alive() { # must_alive NAME: fail with the log tail when a process died
+  if ! alive "$1"; then
+    log "$1 is not running; last lines of $LOGS/$1.log:"
+    tail -n 30 "$LOGS/$1.log" >&2 || true
+    return 1
+  fi
+}
+
+PHASE_T0=0
+phase() { # phase NAME: time the previous phase, start a new one
+  local now; now=$(date +%s.%N)
+  if [ -n "${PHASE_NAME:-}" ]; then
+    printf '%-22s %6.1fs\n' "$PHASE_NAME" "$(awk -v a="$now" -v b="$PHASE_T0" 'BEGIN{print a-b}')" >>"$RUN/timings.txt"
+  fi
+  PHASE_NAME=${1:-}; PHASE_T0=$now
+  [ -n "$PHASE_NAME" ] && log "phase: $PHASE_NAME"
+  return 0
+}
+
+# --------------------------------------------------------------------------------------------------
+preflight() {
+  [ "$(id -u)" = 0 ] || die "must run as root (network namespaces)"
+  local c missing=()
+  for c in ip socat iptables nft python3 openssl curl gobgpd gobgp vtysh awk flock setsid conntrack; do
+    command -v "$c" >/dev/null || missing+=("$c")
+  done
+  for c in /usr/lib/frr/bgpd /usr/lib/frr/zebra; do [ -x "$c" ] || missing+=("$c"); done
+  [ ${#missing[@]} = 0 ] || die "missing tools: ${missing[*]} (e2e/run.sh installs them from Debian)"
+  for c in "$ETCD_BIN" "$APISERVER_BIN" "$KCM_BIN" "$SCHED_BIN" "$PROXY_BIN" "$KUBECTL_BIN" "$KWOK_BIN" "$KWOK_STAGES"; do
+    [ -e "$c" ] || missing+=("$c")
+  done
+  if [ ${#missing[@]} != 0 ]; then
+    log "upstream binaries missing (${missing[*]}); running build-upstream.sh"
+    "$HERE/build-upstream.sh"
+  fi
+}
+
+# --------------------------------------------------------------------------------------------------
+gen_pki() {
+  [ -f "$PKI/ca.crt" ] && return 0
+  mkdir -p "$PKI"
+  (
+    cd "$PKI"
+    openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 30 \
+      -keyout ca.key -out ca.crt -subj "/CN=ferrolb-e2e-ca" \
+      -addext "basicConstraints=critical,CA:TRUE" -addext "keyUsage=critical,keyCertSign,cRLSign" 2>/dev/null
+    issue() { # name subject ext
+      openssl req -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -keyout "$1.key" -out "$1.csr" -subj "$2" 2>/dev/null
+      openssl x509 -req -in "$1.csr" -CA ca.crt -CAkey ca.key -CAcreateserial -days 30 -out "$1.crt" \
+        -extfile <(printf '%s\n' "$3") 2>/dev/null
+      rm -f "$1.csr"
+    }
+    local client="extendedKeyUsage=clientAuth
+keyUsage=critical,digitalSignature"
+    issue apiserver "/CN=kube-apiserver" "subjectAltName=IP:127.0.0.1,IP:::1,DNS:localhost,IP:10.96.0.1,DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc,DNS:kubernetes.default.svc.cluster.local
+extendedKeyUsage=serverAuth
+keyUsage=critical,digitalSignature"
+    issue admin "/O=system:masters/CN=ferrolb-e2e-admin" "$client"
+    issue kcm "/O=system:masters/CN=system:kube-controller-manager" "$client"
+    issue scheduler "/O=system:masters/CN=system:kube-scheduler" "$client"
+    issue kwok "/O=system:masters/CN=ferrolb-e2e-kwok" "$client"
+    issue podagent "/O=system:masters/CN=ferrolb-e2e-podagent" "$client"
+    # kube-proxy runs with its real identity: the bootstrap ClusterRoleBinding system:node-proxier
+    issue kube-proxy "/CN=system:kube-proxy" "$client"
+    # serving cert for admission/conversion webhooks on the host (URL https://127.0.0.1:PORT/...)
+    issue webhook "/CN=127.0.0.1" "subjectAltName=IP:127.0.0.1,IP:::1,DNS:localhost
+extendedKeyUsage=serverAuth
+keyUsage=critical,digitalSignature"
+    openssl genrsa -out sa.key 2048 2>/dev/null
+    openssl rsa -in sa.key -pubout -out sa.pub 2>/dev/null
+    chmod 600 ./*.key
+  )
+}
+
+write_kubeconfig() { # write_kubeconfig FILE USER_YAML
+  cat >"$1" <<EOF
+apiVersion: v1
+kind: Config
+clusters:
+- name: ferrolb-e2e
+  cluster:
+    server: https://127.0.0.1:$API_PORT
+    certificate-authority: $PKI/ca.crt
+users:
+- name: user
+  user:
+$2
+contexts:
+- name: ferrolb-e2e
+  context: {cluster: ferrolb-e2e, user: user}
+current-context: ferrolb-e2e
+EOF
+  chmod 600 "$1"
+}
+
+cert_kubeconfig() { # cert_kubeconfig FILE CERTNAME
+  write_kubeconfig "$1" "    client-certificate: $PKI/$2.crt
+    client-key: $PKI/$2.key"
+}
+
+# --------------------------------------------------------------------------------------------------
+start_etcd() {
+  rm -rf "$ETCD_DATA"; mkdir -p "$ETCD_DATA"; chmod 700 "$ETCD_DATA"
+  start_bg etcd "$ETCD_BIN" --name=ferrolb-e2e --data-dir="$ETCD_DATA" \
+    --listen-client-urls="http://127.0.0.1:$ETCD_PORT" --advertise-client-urls="http://127.0.0.1:$ETCD_PORT" \
+    --listen-peer-urls="http://127.0.0.1:$ETCD_PEER_PORT" --initial-advertise-peer-urls="http://127.0.0.1:$ETCD_PEER_PORT" \
+    --initial-cluster="ferrolb-e2e=http://127.0.0.1:$ETCD_PEER_PORT" --initial-cluster-state=new \
+    --listen-metrics-urls="" --unsafe-no-fsync=true --log-level=warn
+  wait_for "etcd /health" 60 curl -fsS "http://127.0.0.1:$ETCD_PORT/health" || { must_alive etcd; return 1; }
+}
+
+start_apiserver() {
+  mkdir -p "$RUN/apiserver-certs"
+  start_bg kube-apiserver "$APISERVER_BIN" \
+    --etcd-servers="http://127.0.0.1:$ETCD_PORT" \
+    --bind-address=127.0.0.1 --secure-port="$API_PORT" \
+    --advertise-address=127.0.0.1 --endpoint-reconciler-type=none \
+    --tls-cert-file="$PKI/apiserver.crt" --tls-private-key-file="$PKI/apiserver.key" \
+    --client-ca-file="$PKI/ca.crt" \
+    --service-account-issuer=https://kubernetes.default.svc.cluster.local \
+    --service-account-key-file="$PKI/sa.pub" --service-account-signing-key-file="$PKI/sa.key" \
+    --service-cluster-ip-range="$SVC_CIDR" \
+    --authorization-mode=Node,RBAC \
+    --disable-admission-plugins=ServiceAccount \
+    --allow-privileged=true \
+    --enable-priority-and-fairness=false \
+    --cert-dir="$RUN/apiserver-certs" --profiling=false --v=1
+  wait_for "kube-apiserver /readyz" 120 curl -fsS --cacert "$PKI/ca.crt" "https://127.0.0.1:$API_PORT/readyz" ||
+    { must_alive kube-apiserver; return 1; }
+}
+
+KCM_CONTROLLERS=endpointslice-controller,endpointslice-mirroring-controller,endpoints-controller,namespace-controller,garbage-collector-controller,serviceaccount-controller,serviceaccount-token-controller,root-ca-certificate-publisher-controller,deployment-controller,replicaset-controller,daemonset-controller,statefulset-controller,node-lifecycle-controller,taint-eviction-controller,pod-garbage-collector-controller
+start_kcm() {
+  local k="$RUN/kcm.kubeconfig"
+  cert_kubeconfig "$k" kcm
+  mkdir -p "$RUN/kcm-certs"
+  # not the service-lb-controller: there is no cloud provider, ferrolb is the LB implementation
+  start_bg kube-controller-manager "$KCM_BIN" \
+    --kubeconfig="$k" --authentication-kubeconfig="$k" --authorization-kubeconfig="$k" \
+    --bind-address=127.0.0.1 --secure-port="$KCM_PORT" --cert-dir="$RUN/kcm-certs" \
+    --leader-elect=false --controllers="$KCM_CONTROLLERS" \
+    --root-ca-file="$PKI/ca.crt" --service-account-private-key-file="$PKI/sa.key" \
+    --node-monitor-period=1s --node-monitor-grace-period=16s \
+    --concurrent-service-endpoint-syncs=5 --v=1
+}
+
+start_scheduler() {
+  local k="$RUN/scheduler.kubeconfig"
+  cert_kubeconfig "$k" scheduler
+  start_bg kube-scheduler "$SCHED_BIN" --kubeconfig="$k" --authentication-kubeconfig="$k" \
+    --authorization-kubeconfig="$k" --leader-elect=false --bind-address=127.0.0.1 --secure-port="$SCHED_PORT" --v=1
+}
+
+start_kwok() {
+  local k="$RUN/kwok.kubeconfig"
+  cert_kubeconfig "$k" kwok
+  start_bg kwok "$KWOK_BIN" --kubeconfig="$k" --config="$KWOK_STAGES" \
+    --manage-all-nodes=false --manage-nodes-with-label-selector=type=kwok \
+    --node-lease-duration-seconds=8 --cidr="$POD_CIDR"
+}
+
+node_yaml() { # node_yaml NAME INDEX
+  local h; h=$(node_h "$2")
+  cat <<EOF
+apiVersion: v1
+kind: Node
+metadata:
+  name: $1
+  labels:
+    type: kwok
+    kubernetes.io/hostname: $1
+    kubernetes.io/os: linux
+    kubernetes.io/arch: amd64
+    topology.kubernetes.io/zone: zone-$(( ($2 - 1) % 2 ))
+  annotations:
+    node.alpha.kubernetes.io/ttl: "0"
+    kwok.x-k8s.io/node: fake
+spec:
+  podCIDR: 10.244.$2.0/24
+  podCIDRs: [10.244.$2.0/24]
+EOF
+}
+
+node_status_patch() { # node_status_patch INDEX NAME
+  local h; h=$(node_h "$1")
+  printf '{"status":{"addresses":[{"type":"InternalIP","address":"%s"},{"type":"InternalIP","address":"%s"},{"type":"Hostname","address":"%s"}],"allocatable":{"cpu":"8","memory":"32Gi","pods":"110"},"capacity":{"cpu":"8","memory":"32Gi","pods":"110"}}}' \
+    "$LAN4_PRIMARY.$h" "$LAN6::$h" "$2"
+}
+
+create_node_object() { # create_node_object NAME (node-i)
+  local i=${1#node-}
+  node_yaml "$1" "$i" | kubectl apply -f - >/dev/null
+  kubectl patch node "$1" --subresource=status --type=merge -p "$(node_status_patch "$i" "$1")" >/dev/null
+}
+
+create_nodes() {
+  local n
+  for n in $(node_names); do create_node_object "$n"; done
+}
+
+nodes_ready() {
+  local n want=$NODES got
+  got=$(kubectl get nodes -l type=kwok -o jsonpath='{range .items[*]}{.metadata.name}={.status.conditions[?(@.type=="Ready")].status}{"\n"}{end}' |
+    grep -c '=True$' || true)
+  [ "$got" = "$want" ] || return 1
+  for n in $(node_names); do
+    # node-lifecycle-controller must have lifted the not-ready taint before the scheduler places pods
+    if kubectl get node "$n" -o jsonpath='{.spec.taints[*].key}' | grep -q 'node.kubernetes.io/not-ready'; then return 1; fi
+  done
+}
+
+# --------------------------------------------------------------------------------------------------
+# network
+
+addr_all() { # addr_all NS IFACE HOSTNUM: the host's addresses on every LAN subnet
+  local ns=$1 dev=$2 h=$3 p
+  ip -n "$ns" addr add "$LAN4_PRIMARY.$h/16" dev "$dev"
+  for p in "${LAN4_EXTRA[@]}"; do ip -n "$ns" addr add "$p.$h/24" dev "$dev"; done
+  ip -n "$ns" addr add "$LAN6::$h/64" dev "$dev" nodad
+}
+
+attach_host() { # attach_host NS HOSTNUM
+  local ns=$1 h=$2 veth
+  veth="v$h"
+  ip netns add "$ns"
+  ip -n "$ns" link set lo up
+  ip netns exec "$ns" sysctl -qw net.ipv6.conf.all.accept_dad=0 net.ipv6.conf.default.accept_dad=0
+  ip link add eth0 netns "$ns" type veth peer name "$veth" netns "$NS_LAN"
+  ip -n "$NS_LAN" link set "$veth" master br0 up
+  addr_all "$ns" eth0 "$h"
+  ip -n "$ns" link set eth0 up
+}
+
+net_up() {
+  ip netns add "$NS_LAN"
+  ip -n "$NS_LAN" link set lo up
+  ip -n "$NS_LAN" link add br0 type bridge mcast_snooping 0
+  ip -n "$NS_LAN" link set br0 up
+  ip netns exec "$NS_LAN" sysctl -qw net.ipv6.conf.all.disable_ipv6=1 2>/dev/null || true
+
+  attach_host "$NS_FRR" "$H_FRR"
+  attach_host "$NS_GOBGP" "$H_GOBGP"
+  attach_host "$NS_CLIENT" "$H_CLIENT"
+  local n i h ns j
+  for n in $(node_names); do
+    i=${n#node-}; h=$(node_h "$i"); ns=$(ns_node "$n")
+    attach_host "$ns" "$h"
+    # the kernel must never answer ARP for a service IP by itself (an L2 speaker does that)
+    ip netns exec "$ns" sysctl -qw \
+      net.ipv4.conf.all.arp_ignore=1 net.ipv4.conf.default.arp_ignore=1 net.ipv4.conf.eth0.arp_ignore=1 \
+      net.ipv4.conf.all.arp_announce=2 net.ipv4.conf.default.arp_announce=2 net.ipv4.conf.eth0.arp_announce=2 \
+      net.ipv4.conf.all.rp_filter=0 net.ipv4.conf.default.rp_filter=0 net.ipv4.conf.eth0.rp_filter=0 \
+      net.ipv4.ip_forward=1 net.ipv6.conf.all.forwarding=1 \
+      net.ipv4.conf.all.route_localnet=1
+  done
+  # flat pod network: pod CIDR 10.244.i.0/24 lives on node-i (pod IPs are /32s on its lo)
+  for ns in "$NS_CLIENT" "$NS_FRR" "$NS_GOBGP" $(for n in $(node_names); do ns_node "$n"; done); do
+    for j in $(seq 1 "$NODES"); do
+      [ "$ns" = "flb-node-$j" ] && continue
+      ip -n "$ns" route add "10.244.$j.0/24" via "$LAN4_PRIMARY.$(node_h "$j")"
+    done
+  done
+  # the client sends everything else (BGP-advertised service IPs) to the FRR router, which installs
+  # BGP routes into its netns kernel (zebra) and forwards. These routes exist only inside the netns.
+  ip -n "$NS_CLIENT" route add default via "$LAN4_PRIMARY.$H_FRR"
+  ip -n "$NS_CLIENT" -6 route add default via "$LAN6::$H_FRR"
+  ip netns exec "$NS_FRR" sysctl -qw net.ipv4.ip_forward=1 net.ipv6.conf.all.forwarding=1 \
+    net.ipv4.conf.all.rp_filter=0 net.ipv4.conf.eth0.rp_filter=0
+}
+
+relays_up() {
+  mkdir -p "$SOCK_DIR"
+  rm -f "$SOCK_DIR/api.sock"
+  start_bg relay-host socat "UNIX-LISTEN:$SOCK_DIR/api.sock,fork,mode=600" "TCP:127.0.0.1:$API_PORT"
+  wait_for "relay socket" 10 test -S "$SOCK_DIR/api.sock"
+  local n
+  for n in $(node_names); do
+    start_bg "relay-$n" ip netns exec "$(ns_node "$n")" \
+      socat "TCP-LISTEN:$API_PORT,bind=127.0.0.1,reuseaddr,fork" "UNIX-CONNECT:$SOCK_DIR/api.sock"
+  done
+}
+
+kube_proxy_up() {
+  local k="$RUN/kube-proxy.kubeconfig" n
+  cert_kubeconfig "$k" kube-proxy
+  for n in $(node_names); do
+    start_bg "kube-proxy-$n" ip netns exec "$(ns_node "$n")" "$PROXY_BIN" \
+      --kubeconfig="$k" --hostname-override="$n" --proxy-mode=iptables \
+      --cluster-cidr="$POD_CIDR" --conntrack-max-per-core=0 \
+      --metrics-bind-address=127.0.0.1:10249 --healthz-bind-address=0.0.0.0:10256 --v=1
+  done
+}
+
+podagents_up() {
+  local k="$RUN/podagent.kubeconfig" n
+  cert_kubeconfig "$k" podagent
+  for n in $(node_names); do
+    start_bg "podagent-$n" ip netns exec "$(ns_node "$n")" python3 -u "$HERE/podagent.py" \
+      --node "$n" --server "https://127.0.0.1:$API_PORT" --ca "$PKI/ca.crt" \
+      --cert "$PKI/podagent.crt" --key "$PKI/podagent.key"
+  done
+}
+
+# --------------------------------------------------------------------------------------------------
+# BGP routers
+
+frr_up() {
+  local d="$SOCK_DIR/frr" ranges="" p
+  mkdir -p "$d" "/var/run/frr/$FRR_NS_NAME" "/etc/frr/$FRR_NS_NAME"
+  touch "/etc/frr/$FRR_NS_NAME/vtysh.conf"
+  ranges+=" bgp listen range $LAN4_PRIMARY.0/16 peer-group SPEAKERS"$'\n'
+  for p in "${LAN4_EXTRA[@]}"; do ranges+=" bgp listen range $p.0/24 peer-group SPEAKERS"$'\n'; done
+  ranges+=" bgp listen range $LAN6::/64 peer-group SPEAKERS"$'\n'
+  printf 'hostname flb-frr\n' >"$d/zebra.conf"
+  cat >"$d/bfdd.conf" <<'EOF'
+bfd
+ profile fast
+  detect-multiplier 3
+  receive-interval 100
+  transmit-interval 100
+ !
+!
+EOF
+  cat >"$d/bgpd.conf" <<EOF
+frr defaults datacenter
+hostname flb-frr
+router bgp $FRR_ASN
+ bgp router-id 192.168.0.1
+ no bgp ebgp-requires-policy
+ no bgp default ipv4-unicast
+ neighbor SPEAKERS peer-group
+ neighbor SPEAKERS remote-as external
+ neighbor SPEAKERS timers 3 9
+$ranges address-family ipv4 unicast
+  neighbor SPEAKERS activate
+  maximum-paths 16
+ exit-address-family
+ address-family ipv6 unicast
+  neighbor SPEAKERS activate
+  maximum-paths 16
+ exit-address-family
+!
+EOF
+  chown -R frr:frr "$d" "/var/run/frr/$FRR_NS_NAME" "/etc/frr/$FRR_NS_NAME"
+  chmod 755 "$SOCK_DIR" "$d"
+  local daemon
+  for daemon in zebra bfdd bgpd; do
+    touch "$LOGS/frr-$daemon.log"; chown frr:frr "$LOGS/frr-$daemon.log"
+    ip netns exec "$NS_FRR" "/usr/lib/frr/$daemon" -N "$FRR_NS_NAME" -f "$d/$daemon.conf" -i "$d/$daemon.pid" \
+      -A 127.0.0.1 -d --log "file:$LOGS/frr-$daemon.log" ||
+      { log "FRR $daemon failed to start; see $LOGS/frr-$daemon.log"; return 1; }
+    wait_for "FRR $daemon pid" 20 test -s "$d/$daemon.pid"
+    cp "$d/$daemon.pid" "$PIDS/frr-$daemon.pid"
+  done
+}
+
+gobgp_up() {
+  local f="$SOCK_DIR/gobgpd.toml" p
+  mkdir -p "$SOCK_DIR"
+  {
+    cat <<EOF
+[global.config]
+  as = $GOBGP_ASN
+  router-id = "192.168.0.2"
+
+[[peer-groups]]
+  [peer-groups.config]
+    peer-group-name = "speakers"
+    peer-as = $SPEAKER_ASN
+  [peer-groups.transport.config]
+    passive-mode = true
+  [peer-groups.timers.config]
+    hold-time = 9
+    keepalive-interval = 3
+  [[peer-groups.afi-safis]]
+    [peer-groups.afi-safis.config]
+      afi-safi-name = "ipv4-unicast"
+  [[peer-groups.afi-safis]]
+    [peer-groups.afi-safis.config]
+      afi-safi-name = "ipv6-unicast"
+EOF
+    for p in "$LAN4_PRIMARY.0/16" "${LAN4_EXTRA[@]/%/.0/24}" "$LAN6::/64"; do
+      printf '\n[[dynamic-neighbors]]\n  [dynamic-neighbors.config]\n    prefix = "%s"\n    peer-group = "speakers"\n' "$p"
+    done
+  } >"$f"
+  start_bg gobgpd ip netns exec "$NS_GOBGP" gobgpd -f "$f" --api-hosts=127.0.0.1:50051 --pprof-disable -p
+}
+
+routers_ready() {
+  ip netns exec "$NS_GOBGP" gobgp global >/dev/null 2>&1 &&
+    ip netns exec "$NS_FRR" vtysh -N "$FRR_NS_NAME" -c 'show bgp summary json' >/dev/null 2>&1
+}
+
+# --------------------------------------------------------------------------------------------------
+healthy() {
+  local p n
+  for p in etcd kube-apiserver kube-controller-manager kube-scheduler kwok relay-host gobgpd frr-bgpd frr-zebra; do
+    alive "$p" || return 1
+  done
+  for n in $(node_names); do
+    for p in "relay-$n" "kube-proxy-$n" "podagent-$n"; do alive "$p" || return 1; done
+  done
+  curl -fsS --cacert "$PKI/ca.crt" "https://127.0.0.1:$API_PORT/readyz" >/dev/null 2>&1
+}
+
+kube_proxy_ready() {
+  local n
+  for n in $(node_names); do
+    ip netns exec "$(ns_node "$n")" curl -fsS "http://127.0.0.1:10256/healthz" >/dev/null 2>&1 || return 1
+  done
+}
+
+write_env() {
+  cat >"$RUN/env" <<EOF
+export KUBECONFIG=$KC
+export FERROLB_E2E_RUN=$RUN
+export FERROLB_E2E_KUBECTL=$KUBECTL_BIN
+export FERROLB_E2E_NODES=$NODES
+export PATH=$(dirname "$KUBECTL_BIN"):\$PATH
+EOF
+}
+
+cmd_up() {
+  preflight
+  if [ -f "$RUN/up" ] && healthy; then
+    log "rig already up and healthy"; write_env; cat "$RUN/env"; return 0
+  fi
+  if [ -d "$RUN" ] || ip netns list | grep -q '^flb-'; then
+    log "cleaning a previous (partial) rig first"
+    cmd_down
+  fi
+  mkdir -p "$LOGS" "$PIDS"
+  : >"$RUN/timings.txt"
+  local t0; t0=$(date +%s.%N)
+  trap 'rc=$?; if [ $rc != 0 ]; then log "rig up FAILED (exit $rc); logs in $LOGS; run e2e/rig.sh down to clean up"; fi' EXIT
+
+  phase pki;               gen_pki; cert_kubeconfig "$KC" admin
+  phase etcd;              start_etcd
+  phase kube-apiserver;    start_apiserver
+  phase controllers;       start_kcm; start_scheduler; start_kwok
+  phase network;           net_up; relays_up
+  phase routers;           frr_up; gobgp_up
+  phase nodes;             create_nodes
+  wait_for "3 kwok nodes Ready and untainted" 90 nodes_ready || {
+    kubectl get nodes -o wide >&2 || true; must_alive kwok; must_alive kube-controller-manager; return 1; }
+  phase kube-proxy;        kube_proxy_up; podagents_up
+  wait_for "kube-proxy healthz in every node" 90 kube_proxy_ready || {
+    local n; for n in $(node_names); do must_alive "kube-proxy-$n" || true; done; return 1; }
+  wait_for "gobgpd and FRR answering" 30 routers_ready || { must_alive gobgpd; return 1; }
+  phase
+  printf '%-22s %6.1fs\n' total "$(awk -v a="$(date +%s.%N)" -v b="$t0" 'BEGIN{print a-b}')" >>"$RUN/timings.txt"
+  trap - EXIT
+  write_env
+  touch "$RUN/up"
+  log "rig is up:"; sed 's/^/    /' "$RUN/timings.txt" >&2
+  cat "$RUN/env"
+}
+
+# --------------------------------------------------------------------------------------------------
+kill_pid_file() { # TERM, then KILL after a bounded wait
+  local f=$1 pid i
+  pid=$(cat "$f" 2>/dev/null || true)
+  [ -n "$pid" ] || return 0
+  kill -TERM "$pid" 2>/dev/null || return 0
+  for ((i = 0; i < 20; i++)); do kill -0 "$pid" 2>/dev/null || return 0; sleep 0.1; done
+  kill -KILL "$pid" 2>/dev/null || true
+}
+
+cmd_down() {
+  [ "$(id -u)" = 0 ] || die "must run as root"
+  local f ns pids
+  if [ -d "$PIDS" ]; then
+    # stop the host-netns processes first (reverse start order matters little; all bounded)
+    for f in "$PIDS"/*.pid; do [ -e "$f" ] && kill_pid_file "$f"; done
+  fi
+  # whatever still lives in our namespaces (FRR daemons, forks of socat, ...) was started by the rig
+  for ns in $(all_ns); do
+    if ip netns list | grep -qw "^$ns"; then
+      pids=$(ip netns pids "$ns" 2>/dev/null || true)
+      # shellcheck disable=SC2086
+      [ -z "$pids" ] || kill -KILL $pids 2>/dev/null || true
+      ip netns del "$ns" 2>/dev/null || log "could not delete netns $ns"
+    fi
+  done
+  rm -rf "$ETCD_DATA" "$SOCK_DIR" "/var/run/frr/$FRR_NS_NAME" "/etc/frr/$FRR_NS_NAME"
+  if [ -d "$RUN" ]; then
+    # keep logs of the last run for post-mortem, drop the rest of the state
+    rm -rf "$PIDS" "$RUN/up" "$RUN/env" "$RUN/apiserver-certs" "$RUN/kcm-certs" "$RUN/pki" "$RUN"/*.kubeconfig \
+      "$RUN/kubeconfig" "$RUN/kubeconfigs"
+  fi
+  local left
+  left=$(ip netns list | grep -c '^flb-' || true)
+  [ "$left" = 0 ] || die "$left flb-* network namespaces are left over: $(ip netns list | grep '^flb-' | tr '\n' ' ')"
+  log "rig is down"
+}
+
+cmd_status() {
+  local p rc=0 n
+  printf '%-26s %s\n' COMPONENT STATE
+  for f in "$PIDS"/*.pid; do
+    [ -e "$f" ] || { echo "(no rig state in $RUN)"; return 1; }
+    p=$(basename "$f" .pid)
+    if alive "$p"; then printf '%-26s running (pid %s)\n' "$p" "$(cat "$f")"; else printf '%-26s DEAD\n' "$p"; rc=1; fi
+  done
+  echo; echo "namespaces: $(ip netns list | grep '^flb-' | awk '{print $1}' | tr '\n' ' ')"
+  if curl -fsS --cacert "$PKI/ca.crt" "https://127.0.0.1:$API_PORT/readyz" >/dev/null 2>&1; then
+    echo; kubectl get nodes -o wide || rc=1
+  else
+    echo "kube-apiserver: not ready"; rc=1
+  fi
+  for n in $(node_names); do :; done
+  return "$rc"
+}
+
+cmd_env() {
+  [ -f "$RUN/env" ] || write_env
+  cat "$RUN/env"
+}
+
+cmd_kubeconfig_for() {
+  local ns=${1:?namespace}; local sa=${2:?serviceaccount}; shift 2
+  local create=0 duration=24h out=""
+  while [ $# -gt 0 ]; do
+    case "$1" in
+      --create) create=1 ;;
+      --duration) duration=${2:?}; shift ;;
+      --out) out=${2:?}; shift ;;
+      *) die "kubeconfig-for: unknown argument $1" ;;
+    esac
+    shift
+  done
+  if ! kubectl -n "$ns" get serviceaccount "$sa" >/dev/null 2>&1; then
+    [ "$create" = 1 ] || die "serviceaccount $ns/$sa does not exist (apply config/rbac first, or pass --create)"
+    kubectl get namespace "$ns" >/dev/null 2>&1 || kubectl create namespace "$ns" >/dev/null
+    kubectl -n "$ns" create serviceaccount "$sa" >/dev/null
+  fi
+  local token
+  token=$(kubectl -n "$ns" create token "$sa" --duration="$duration") || die "TokenRequest for $ns/$sa failed"
+  mkdir -p "$RUN/kubeconfigs"
+  out=${out:-$RUN/kubeconfigs/$ns-$sa.kubeconfig}
+  write_kubeconfig "$out" "    token: $token"
+  echo "$out"
+}
+
+node_exists() { node_names | grep -qx "$1" || die "unknown node '$1' (nodes: $(node_names | tr '\n' ' '))"; }
+
+exec_in() { # exec_in NS [--] CMD...
+  local ns=$1; shift
+  [ "${1:-}" = -- ] && shift
+  [ $# -gt 0 ] || die "no command given"
+  exec ip netns exec "$ns" "$@"
+}
+
+CHAOS_TABLE='table netdev flb_chaos { chain in { type filter hook ingress device "eth0" priority 0; policy drop; } chain out { type filter hook egress device "eth0" priority 0; policy drop; } }'
+
+main() {
+  local cmd=${1:-}; shift || true
+  case "$cmd" in
+    up) cmd_up ;;
+    down) cmd_down ;;
+    status) cmd_status ;;
+    env) cmd_env ;;
+    kubeconfig-for) cmd_kubeconfig_for "$@" ;;
+    exec-node) node_exists "${1:?node}"; local n=$1; shift; exec_in "$(ns_node "$n")" "$@" ;;
+    exec-client) exec_in "$NS_CLIENT" "$@" ;;
+    exec-router)
+      case "${1:-}" in
+        frr) shift; exec_in "$NS_FRR" "$@" ;;
+        gobgp) shift; exec_in "$NS_GOBGP" "$@" ;;
+        *) die "exec-router frr|gobgp -- CMD" ;;
+      esac ;;
+    node-notready) node_exists "${1:?node}"; kubectl label node "$1" node-not-ready.stage.kwok.x-k8s.io=true --overwrite ;;
+    node-ready) node_exists "${1:?node}"; kubectl label node "$1" node-not-ready.stage.kwok.x-k8s.io- ;;
+    node-delete)
+      node_exists "${1:?node}"
+      kubectl delete node "$1" --wait=false
+      ip netns exec "$(ns_node "$1")" nft -f - <<<"$CHAOS_TABLE" ;;
+    node-restore)
+      node_exists "${1:?node}"
+      ip netns exec "$(ns_node "$1")" nft delete table netdev flb_chaos 2>/dev/null || true
+      create_node_object "$1" ;;
+    logs)
+      if [ -n "${1:-}" ]; then tail -n "${2:-100}" "$LOGS/$1.log"; else ls -1 "$LOGS"; fi ;;
+    _call) "$@" ;; # developer aid: run one internal function, e.g. `rig.sh _call net_up`
+    ""|-h|--help|help) sed -n '2,30p' "$0" ;;
+    *) die "unknown command '$cmd' (try --help)" ;;
+  esac
+}
+
+main "$@"
