@@ -1,0 +1,2 @@
+//! Allocator benchmarks (placeholder until the real benchmark lands).
+fn main() {}

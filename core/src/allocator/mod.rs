@@ -1,0 +1,526 @@
+//! The allocator: which Service holds which IPs, and every allocation decision.
+//!
+//! Owns the in-memory state MetalLB keeps in `internal/allocator.Allocator` (assignments
+//! per Service, users of each IP, per-pool counters) and the decision flow of
+//! `controller/service.go convergeBalancer` minus the Kubernetes I/O:
+//!
+//! * a Service keeps its current IPs while they stay valid (right family, equal to the
+//!   requested IPs if any, from the requested pool if any, inside a pool that admits the
+//!   Service, sharing rules satisfied); otherwise they are released and new ones are
+//!   allocated (MetalLB's `ClearAssignment`), reported as [`Change::Reallocated`];
+//! * a `PreferDualStack` Service holding one IP gets the other family from the same pool
+//!   when it becomes available;
+//! * requested IPs must lie in one pool that admits the Service (`autoAssign: false` does
+//!   not block them) and in the requested pool if one is named;
+//! * a requested pool is used regardless of `autoAssign`;
+//! * otherwise the pinned pools by priority, then the unrestricted pools in declared order
+//!   ([`crate::select`]); in each pool the CIDRs in declared order and the lowest usable
+//!   address (first fit, freed addresses reused at once, `.0`/`.255` skipped with
+//!   `avoidBuggyIPs`, an address held by a compatible sharing Service is usable);
+//! * dual-stack per `findBestPoolForService`/`selectIPsForFamilyAndPolicy`.
+//!
+//! Deviations, all towards stability: candidate order is the declared order instead of Go
+//! map order; when the operator passes no current IPs but the allocator still holds the
+//! Service's IPs (status write not yet observed, MetalLB #2723) the held IPs are kept.
+
+mod find;
+
+use std::collections::btree_map::Entry;
+use std::collections::{BTreeMap, BTreeSet};
+use std::net::IpAddr;
+
+use crate::addr::{self, IpFamily};
+use crate::error::AllocError;
+use crate::index::UsedRuns;
+use crate::pool::PoolSet;
+use crate::select;
+use crate::service::{IpFamilyPolicy, ServiceRequest};
+use crate::sharing::IpUse;
+use crate::stats::PoolStats;
+
+/// What [`Allocator::assign`] decided for a Service.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Assignment {
+    /// The Service's IPs (primary family first): write them to `status.loadBalancer.ingress`.
+    pub ips: Vec<IpAddr>,
+    /// Pool they come from: write it to `metallb.io/ip-allocated-from-pool`.
+    pub pool: String,
+    /// How the assignment came about (for events).
+    pub change: Change,
+}
+
+/// How an [`Assignment`] came about.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Change {
+    /// The current IPs are still valid and kept.
+    Kept,
+    /// The Service had no IP; new ones were allocated (event `IPAllocated`).
+    Allocated,
+    /// The current IPs were no longer valid (event `ClearAssignment` with `reason`) and new
+    /// ones were allocated.
+    Reallocated {
+        /// The IPs given up.
+        previous: Vec<IpAddr>,
+        /// Why they were invalid.
+        reason: AllocError,
+    },
+    /// A `PreferDualStack` Service got the missing family (event `IPAllocated` "Assigned
+    /// additional IP").
+    AddedFamily(IpAddr),
+}
+
+/// What the Service needs, from its cluster IP families and `ipFamilyPolicy`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Need {
+    /// Exactly one IP of this family.
+    Single(IpFamily),
+    /// Both families (primary first); `required` for `RequireDualStack`.
+    Dual { primary: IpFamily, required: bool },
+}
+
+impl Need {
+    pub(crate) fn of(req: &ServiceRequest) -> Result<Self, AllocError> {
+        let mut fams: Vec<IpFamily> = Vec::with_capacity(2);
+        for f in &req.ip_families {
+            if !fams.contains(f) {
+                fams.push(*f);
+            }
+        }
+        match (fams.as_slice(), req.ip_family_policy) {
+            ([], _) => Err(AllocError::NoClusterIps),
+            ([_], IpFamilyPolicy::RequireDualStack) => Err(AllocError::NotEnoughClusterIps),
+            ([f], _) | ([f, ..], IpFamilyPolicy::SingleStack) => Ok(Self::Single(*f)),
+            ([f, ..], policy) => Ok(Self::Dual {
+                primary: *f,
+                required: policy == IpFamilyPolicy::RequireDualStack,
+            }),
+        }
+    }
+
+    /// Whether a set of IPs (already checked by [`check_ip_set`]) fits this need.
+    pub(crate) fn fits(self, ips: &[IpAddr]) -> bool {
+        match self {
+            Self::Single(f) => ips.len() == 1 && IpFamily::of(&ips[0]) == f,
+            Self::Dual { required: true, .. } => ips.len() == 2,
+            Self::Dual { required: false, .. } => matches!(ips.len(), 1 | 2),
+        }
+    }
+
+    pub(crate) fn primary(self) -> IpFamily {
+        match self {
+            Self::Single(f) | Self::Dual { primary: f, .. } => f,
+        }
+    }
+}
+
+/// At most two IPs, of different families.
+fn check_ip_set(ips: &[IpAddr]) -> Result<(), AllocError> {
+    match ips {
+        [_, _, _, ..] => Err(AllocError::InvalidIpSet(ips.to_vec())),
+        [a, b] if IpFamily::of(a) == IpFamily::of(b) => Err(AllocError::InvalidIpSet(ips.to_vec())),
+        _ => Ok(()),
+    }
+}
+
+fn same_set(a: &[IpAddr], b: &[IpAddr]) -> bool {
+    a.len() == b.len() && a.iter().all(|ip| b.contains(ip))
+}
+
+/// One Service's allocation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Record {
+    pool: usize,
+    ips: Vec<IpAddr>,
+    request: ServiceRequest,
+}
+
+/// IP allocation state and decisions. Deterministic: the same calls give the same results.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Allocator {
+    pools: PoolSet,
+    records: BTreeMap<String, Record>,
+    ips: BTreeMap<IpAddr, IpUse>,
+    used_v4: UsedRuns,
+    used_v6: UsedRuns,
+    /// Addresses by sharing key, to find a shareable address without scanning.
+    shared: BTreeMap<String, BTreeSet<IpAddr>>,
+    /// Addresses in use per pool index: `[v4, v6]`.
+    assigned: Vec<[u128; 2]>,
+}
+
+impl Allocator {
+    /// An allocator with these pools and no assignment.
+    pub fn new(pools: PoolSet) -> Self {
+        let assigned = vec![[0, 0]; pools.len()];
+        Self {
+            pools,
+            assigned,
+            ..Self::default()
+        }
+    }
+
+    /// The current pools.
+    pub fn pools(&self) -> &PoolSet {
+        &self.pools
+    }
+
+    /// IPs held by a Service.
+    pub fn ips_of(&self, key: &str) -> Option<&[IpAddr]> {
+        self.records.get(key).map(|r| r.ips.as_slice())
+    }
+
+    /// Pool a Service's IPs come from.
+    pub fn pool_of(&self, key: &str) -> Option<&str> {
+        self.records.get(key).map(|r| self.pools.at(r.pool).name())
+    }
+
+    /// Every Service holding IPs: `(key, pool, ips)`, ordered by key.
+    pub fn assignments(&self) -> impl Iterator<Item = (&str, &str, &[IpAddr])> {
+        self.records
+            .iter()
+            .map(|(k, r)| (k.as_str(), self.pools.at(r.pool).name(), r.ips.as_slice()))
+    }
+
+    /// Keys of the Services using an address, ordered.
+    pub fn users_of(&self, ip: &IpAddr) -> impl Iterator<Item = &str> {
+        self.ips
+            .get(ip)
+            .into_iter()
+            .flat_map(|u| u.services.iter().map(String::as_str))
+    }
+
+    /// Number of Services holding IPs.
+    pub fn len(&self) -> usize {
+        self.records.len()
+    }
+
+    /// Whether no Service holds an IP.
+    pub fn is_empty(&self) -> bool {
+        self.records.is_empty()
+    }
+
+    /// Decides the IPs of a Service (MetalLB `convergeBalancer` steps 2–7).
+    ///
+    /// `current_ips` are the Service's `status.loadBalancer.ingress` IPs. If empty, the IPs
+    /// the allocator already holds for the Service (if any) count as current. On error the
+    /// Service holds no IP afterwards (the operator clears its status).
+    pub fn assign(
+        &mut self,
+        req: &ServiceRequest,
+        current_ips: &[IpAddr],
+    ) -> Result<Assignment, AllocError> {
+        let result = self.assign_inner(req, current_ips);
+        if result.is_err() {
+            self.unregister(&req.key);
+        }
+        result
+    }
+
+    fn assign_inner(
+        &mut self,
+        req: &ServiceRequest,
+        current_ips: &[IpAddr],
+    ) -> Result<Assignment, AllocError> {
+        if self.pools.is_empty() {
+            return Err(AllocError::NoPools);
+        }
+        let need = Need::of(req)?;
+        let current = if current_ips.is_empty() {
+            self.ips_of(&req.key).map(<[IpAddr]>::to_vec).unwrap_or_default()
+        } else {
+            current_ips.to_vec()
+        };
+        let mut previous = None;
+        if !current.is_empty() {
+            match self.check_current(req, need, &current) {
+                Ok(pool) => return Ok(self.keep(req, need, pool, current)),
+                Err(reason) => {
+                    self.unregister(&req.key);
+                    previous = Some((current, reason));
+                }
+            }
+        }
+        let (pool, ips) = self.allocate_new(req, need)?;
+        self.register(req, pool, ips.clone());
+        Ok(Assignment {
+            ips,
+            pool: self.pools.at(pool).name().to_owned(),
+            change: match previous {
+                Some((previous, reason)) => Change::Reallocated { previous, reason },
+                None => Change::Allocated,
+            },
+        })
+    }
+
+    /// Keeps valid current IPs; adds the missing family of a `PreferDualStack` Service.
+    fn keep(
+        &mut self,
+        req: &ServiceRequest,
+        need: Need,
+        pool: usize,
+        mut ips: Vec<IpAddr>,
+    ) -> Assignment {
+        self.register(req, pool, ips.clone());
+        let mut change = Change::Kept;
+        if let Need::Dual { primary, .. } = need
+            && ips.len() == 1
+            && req.requested_ips.is_empty()
+        {
+            let missing = IpFamily::of(&ips[0]).other();
+            if let Some(ip) = self.free_ip(pool, req, missing) {
+                if missing == primary {
+                    ips.insert(0, ip);
+                } else {
+                    ips.push(ip);
+                }
+                self.register(req, pool, ips.clone());
+                change = Change::AddedFamily(ip);
+            }
+        }
+        Assignment {
+            ips,
+            pool: self.pools.at(pool).name().to_owned(),
+            change,
+        }
+    }
+
+    /// Whether IPs the Service holds (or held before a restart) are still valid for it.
+    fn check_current(
+        &self,
+        req: &ServiceRequest,
+        need: Need,
+        ips: &[IpAddr],
+    ) -> Result<usize, AllocError> {
+        check_ip_set(ips)?;
+        if !need.fits(ips) {
+            return Err(AllocError::FamilyChanged(ips.to_vec()));
+        }
+        if !req.requested_ips.is_empty() && !same_set(ips, &req.requested_ips) {
+            return Err(AllocError::RequestedIpsChanged {
+                current: ips.to_vec(),
+                requested: req.requested_ips.clone(),
+            });
+        }
+        let pool = self.check_exact(req, ips)?;
+        if let Some(requested) = &req.requested_pool
+            && self.pools.at(pool).name() != requested
+        {
+            return Err(AllocError::PoolChanged {
+                current: self.pools.at(pool).name().to_owned(),
+                requested: requested.clone(),
+            });
+        }
+        Ok(pool)
+    }
+
+    /// MetalLB `Assign`: the IPs lie in one pool that admits the Service and can be shared.
+    fn check_exact(&self, req: &ServiceRequest, ips: &[IpAddr]) -> Result<usize, AllocError> {
+        let pool = self
+            .pools
+            .index_for_ips(ips)
+            .ok_or_else(|| AllocError::NotInAnyPool(ips.to_vec()))?;
+        if !select::compatible(self.pools.at(pool), req) {
+            return Err(AllocError::PoolNotCompatible(
+                self.pools.at(pool).name().to_owned(),
+            ));
+        }
+        for ip in ips {
+            if let Some(u) = self.ips.get(ip) {
+                u.check(ip, req)
+                    .map_err(|source| AllocError::IpInUse { ip: *ip, source })?;
+            }
+        }
+        Ok(pool)
+    }
+
+    /// MetalLB `allocateIPs`: requested IPs, else requested pool, else automatic.
+    fn allocate_new(
+        &self,
+        req: &ServiceRequest,
+        need: Need,
+    ) -> Result<(usize, Vec<IpAddr>), AllocError> {
+        let requested_pool = match &req.requested_pool {
+            Some(name) => Some(
+                self.pools
+                    .index_of(name)
+                    .ok_or_else(|| AllocError::UnknownPool(name.clone()))?,
+            ),
+            None => None,
+        };
+        if !req.requested_ips.is_empty() {
+            let ips = &req.requested_ips;
+            check_ip_set(ips)?;
+            if !need.fits(ips) {
+                return Err(AllocError::RequestedFamilyMismatch(ips.clone()));
+            }
+            let pool = self.check_exact(req, ips)?;
+            if let Some(rp) = requested_pool
+                && rp != pool
+            {
+                return Err(AllocError::RequestedIpsNotInRequestedPool {
+                    ips: ips.clone(),
+                    pool: self.pools.at(rp).name().to_owned(),
+                });
+            }
+            let mut ips = ips.clone();
+            ips.sort_by_key(|ip| IpFamily::of(ip) != need.primary());
+            return Ok((pool, ips));
+        }
+        if let Some(rp) = requested_pool {
+            let pool = self.pools.at(rp);
+            if !select::compatible(pool, req) {
+                return Err(AllocError::PoolNotCompatible(pool.name().to_owned()));
+            }
+            return self
+                .pick(&[rp], req, need)
+                .ok_or_else(|| AllocError::PoolExhausted {
+                    pool: pool.name().to_owned(),
+                    family: need.primary(),
+                });
+        }
+        let pinned = select::pinned(&self.pools, req);
+        if let Some(found) = self.pick(&pinned, req, need) {
+            return Ok(found);
+        }
+        let open = select::unrestricted(&self.pools);
+        if let Some(found) = self.pick(&open, req, need) {
+            return Ok(found);
+        }
+        Err(AllocError::NoAvailableIps {
+            tried: pinned
+                .iter()
+                .chain(&open)
+                .map(|&i| self.pools.at(i).name().to_owned())
+                .collect(),
+        })
+    }
+
+    /// Gives up a Service's IPs; returns them (empty if it held none).
+    pub fn release(&mut self, key: &str) -> Vec<IpAddr> {
+        self.unregister(key).map(|r| r.ips).unwrap_or_default()
+    }
+
+    /// Replaces the pools. Services whose IPs are still valid keep them (re-homed to the
+    /// pool now containing them); the others are released and returned with the reason,
+    /// to be reprocessed with [`Allocator::assign`] (MetalLB `SetPools` + `ReprocessAll`).
+    pub fn set_pools(&mut self, pools: PoolSet) -> Vec<(String, AllocError)> {
+        let records = std::mem::take(&mut self.records);
+        *self = Self::new(pools);
+        let mut invalid = Vec::new();
+        for (key, rec) in records {
+            if let Err(e) = self.restore(&rec.request, rec.ips) {
+                invalid.push((key, e));
+            }
+        }
+        invalid
+    }
+
+    /// Restores the state after a restart from every Service's request and status IPs,
+    /// before anything new is allocated (MetalLB `reprocessAll`: Services holding more IPs
+    /// first, then by key). Services whose status IPs are no longer valid hold nothing and
+    /// are returned with the reason; [`Allocator::assign`] them afterwards.
+    pub fn rebuild(
+        &mut self,
+        existing: impl IntoIterator<Item = (ServiceRequest, Vec<IpAddr>)>,
+    ) -> Vec<(String, AllocError)> {
+        *self = Self::new(std::mem::take(&mut self.pools));
+        let mut list: Vec<_> = existing
+            .into_iter()
+            .filter(|(_, ips)| !ips.is_empty())
+            .collect();
+        list.sort_by(|a, b| b.1.len().cmp(&a.1.len()).then_with(|| a.0.key.cmp(&b.0.key)));
+        let mut invalid = Vec::new();
+        for (req, ips) in list {
+            if let Err(e) = self.restore(&req, ips) {
+                self.unregister(&req.key);
+                invalid.push((req.key, e));
+            }
+        }
+        invalid
+    }
+
+    fn restore(&mut self, req: &ServiceRequest, ips: Vec<IpAddr>) -> Result<(), AllocError> {
+        if self.pools.is_empty() {
+            return Err(AllocError::NoPools);
+        }
+        let need = Need::of(req)?;
+        let pool = self.check_current(req, need, &ips)?;
+        self.register(req, pool, ips);
+        Ok(())
+    }
+
+    /// Address counters of a pool.
+    pub fn pool_stats(&self, pool: &str) -> Option<PoolStats> {
+        let i = self.pools.index_of(pool)?;
+        let p = self.pools.at(i);
+        let [v4, v6] = self.assigned.get(i).copied().unwrap_or_default();
+        Some(PoolStats::from_counts(v4, v6, p.total_v4(), p.total_v6()))
+    }
+
+    fn used_mut(&mut self, family: IpFamily) -> &mut UsedRuns {
+        match family {
+            IpFamily::V4 => &mut self.used_v4,
+            IpFamily::V6 => &mut self.used_v6,
+        }
+    }
+
+    /// Records that `req` holds `ips` from `pool` (replacing what it held).
+    fn register(&mut self, req: &ServiceRequest, pool: usize, ips: Vec<IpAddr>) {
+        self.unregister(&req.key);
+        for ip in &ips {
+            let family = IpFamily::of(ip);
+            if !self.ips.contains_key(ip) {
+                self.used_mut(family).insert(addr::to_u128(*ip));
+                if let Some(counts) = self.assigned.get_mut(pool) {
+                    counts[family as usize] += 1;
+                }
+                if let Some(k) = &req.sharing_key {
+                    self.shared.entry(k.clone()).or_default().insert(*ip);
+                }
+            }
+            self.ips
+                .entry(*ip)
+                .or_insert_with(|| IpUse::new(pool, req))
+                .add(req);
+        }
+        self.records.insert(
+            req.key.clone(),
+            Record {
+                pool,
+                ips,
+                request: req.clone(),
+            },
+        );
+    }
+
+    /// Forgets what `key` holds.
+    fn unregister(&mut self, key: &str) -> Option<Record> {
+        let rec = self.records.remove(key)?;
+        for ip in &rec.ips {
+            let Entry::Occupied(mut e) = self.ips.entry(*ip) else {
+                continue;
+            };
+            if !e.get_mut().remove(key) {
+                continue;
+            }
+            let gone = e.remove();
+            let family = IpFamily::of(ip);
+            self.used_mut(family).remove(addr::to_u128(*ip));
+            if let Some(counts) = self.assigned.get_mut(gone.pool) {
+                counts[family as usize] = counts[family as usize].saturating_sub(1);
+            }
+            if let Some(k) = gone.sharing_key
+                && let Entry::Occupied(mut s) = self.shared.entry(k)
+            {
+                s.get_mut().remove(ip);
+                if s.get().is_empty() {
+                    s.remove();
+                }
+            }
+        }
+        Some(rec)
+    }
+}
+
+#[cfg(test)]
+mod tests;
