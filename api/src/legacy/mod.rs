@@ -1,0 +1,54 @@
+//! The legacy (MetalLB ≤ v0.12) `config` ConfigMap format, parsed strictly.
+//!
+//! MetalLB read the `config` key of ConfigMap `config` in its namespace with yaml.v2's
+//! `UnmarshalStrict`: an unknown or duplicate key is an error. ferrolb does the same, and every
+//! error names the key path (e.g. `address-pools[0].protocl`) and the line where it is known.
+//! Keys are those of v0.11.0 and v0.12.1 (`internal/config/config.go` upstream); semantic checks
+//! (CIDRs, ASNs, timers, references) live with the converter, which needs the whole document.
+
+mod strict_map;
+mod types;
+
+pub use strict_map::StrictMap;
+pub use types::{
+    AddressPool, BfdProfile, BgpAdvertisement, LegacyConfig, NodeSelector, Peer,
+    SelectorRequirement,
+};
+
+/// Why a legacy configuration could not be parsed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum LegacyError {
+    /// The YAML is malformed, or a key is unknown, duplicated or of the wrong type.
+    #[error("could not parse config: {path}: {message}{}", line.map(|l| format!(" (line {l})")).unwrap_or_default())]
+    Parse {
+        /// Key path of the offending value, e.g. `peers[1].hold-time`; `.` for the document root.
+        path: String,
+        /// What is wrong there.
+        message: String,
+        /// 1-based line in the payload, when known.
+        line: Option<usize>,
+    },
+}
+
+/// Parses the `config` payload of a legacy ConfigMap strictly.
+pub fn parse(payload: &str) -> Result<LegacyConfig, LegacyError> {
+    if payload.trim().is_empty() {
+        return Ok(LegacyConfig::default());
+    }
+    let de = serde_yaml::Deserializer::from_str(payload);
+    serde_path_to_error::deserialize(de).map_err(|err| {
+        let path = err.path().to_string();
+        let inner = err.into_inner();
+        let line = inner.location().map(|l| l.line());
+        let mut message = inner.to_string();
+        // serde_yaml appends " at line L column C"; the line is reported separately.
+        if let Some(idx) = message.find(" at line ") {
+            message.truncate(idx);
+        }
+        LegacyError::Parse {
+            path,
+            message,
+            line,
+        }
+    })
+}
