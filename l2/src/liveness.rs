@@ -1,0 +1,542 @@
+//! Sans-IO speaker membership: authenticated UDP heartbeats with sub-second dead detection.
+//!
+//! # Why not memberlist, foca or chitchat
+//! MetalLB uses hashicorp/memberlist (SWIM + suspicion) with LAN defaults, which takes 4 s of
+//! suspicion plus probing before a node is declared dead: 5–8 s failover in practice
+//! (`metallb-runtime.md` §2.6, §2.7). We evaluated (`cargo info`, `rust-ecosystem.md` §2):
+//! - **foca 2.0** (MPL-2.0, `no_std`, sans-IO SWIM): a good fit architecturally, but its wire
+//!   format is unauthenticated (we would wrap it), sub-second detection needs aggressive probe
+//!   and suspicion tuning whose worst case is a function of indirect probes and suspicion
+//!   confirmations, and it adds an MPL dependency for ~300 lines of logic we need.
+//! - **chitchat 0.13** (MIT, Scuttlebutt + phi-accrual): owns its tokio UDP transport (not
+//!   sans-IO, and this crate has no tokio), and phi-accrual over ~1 s gossip is not a hard
+//!   sub-second bound.
+//!
+//! So this module implements a deliberately simple **full-mesh heartbeat**: every speaker
+//! sends a heartbeat to every known peer each `interval`; a peer not heard from for
+//! `dead_after` is dead. Detection time is a hard bound (`dead_after` + the adapter's timer
+//! slack), which is what an L2 failover SLO needs. Cost: each speaker sends `N-1` datagrams of
+//! ~80 bytes per interval (100 nodes at 100 ms ≈ 1,000 pps, ~80 kB/s per node). For clusters
+//! above ~200 speakers raise `interval`/`dead_after` proportionally.
+//!
+//! # Defaults (≤ 1 s failover)
+//! `interval` 100 ms, `dead_after` 600 ms (5 lost heartbeats tolerated). Failover ≈
+//! `dead_after` + one adapter tick + the new owner's immediate gratuitous burst ≈ 0.65–0.7 s.
+//!
+//! # Wire format (version 1), all integers big-endian
+//! `"FLBH" | version=1 | flags (bit 0: leaving) | name_len (1..=253) | name (UTF-8) |
+//! incarnation u64 | sequence u64 | sender wall clock (ms since epoch) u64 | HMAC-SHA256 tag (32)`.
+//! The tag covers every preceding byte and is keyed with the shared secret (at least 16 bytes;
+//! the speaker can reuse MetalLB's memberlist Secret). Verification is constant-time.
+//!
+//! # Replay and forgery
+//! Datagrams with a bad tag are rejected before touching any state. Per peer, the pair
+//! `(incarnation, sequence)` must strictly increase: replayed or reordered-old datagrams are
+//! rejected and counted. `incarnation` should be the wall-clock start time in ms so a
+//! restarted speaker supersedes its old stream. A receiver that restarts has no per-peer state,
+//! so a captured datagram could make a dead peer look alive for one `dead_after`; enable
+//! `max_clock_skew` (needs NTP-synced nodes) to reject such stale datagrams.
+//!
+//! # Graceful leave (make-before-break)
+//! [`Membership::leave`] switches the local heartbeats to `leaving`. Peers drop a leaving node
+//! from the live set at once (no timeout), re-run the election, and the new owner starts
+//! answering and sends its gratuitous burst while the leaving node is still answering. The
+//! leaving node keeps answering for a grace period (recommended: 2 × `interval` + 100 ms) and
+//! then releases everything.
+//!
+//! # Split brain
+//! MetalLB does not handle partitions (#195, #740): each side elects among the members it sees,
+//! so an IP can have 0 or ≥ 2 announcers. [`QuorumPolicy::Disabled`] (the default) keeps that
+//! behaviour, which is usually right for L2: a node cut off from its peers is often cut off from
+//! the clients as well, and refusing to answer turns a partial partition into an outage.
+//! [`QuorumPolicy::Majority`] makes a speaker that sees at most half of the expected speakers
+//! (itself included) report `has_quorum() == false`; the adapter must then release all IPs, so
+//! at most one side announces. The expected set is the peers fed by
+//! [`Membership::set_expected_peers`] (from the speaker pod list) plus peers heard from, minus
+//! peers that left gracefully. Trade-offs: with no majority anywhere nobody answers, and a
+//! two-node cluster loses failover (1 of 2 is not a majority). Document this to users before
+//! enabling it.
+//!
+//! # Startup
+//! A new speaker has not heard from anyone; [`Membership::is_settled`] stays false for one
+//! `dead_after` after creation. The adapter must not take ownership before that, otherwise a
+//! restarting speaker would briefly steal every IP.
+
+use std::{
+    collections::BTreeMap,
+    time::{Duration, Instant},
+};
+
+use hmac::{Hmac, Mac};
+use sha2::Sha256;
+
+type HmacSha256 = Hmac<Sha256>;
+
+const MAGIC: &[u8; 4] = b"FLBH";
+const VERSION: u8 = 1;
+const FLAG_LEAVING: u8 = 1;
+const TAG_LEN: usize = 32;
+/// Longest node name accepted (a DNS-1123 subdomain is at most 253 characters).
+pub const MAX_NAME_LEN: usize = 253;
+/// Minimum shared-secret length in bytes.
+pub const MIN_SECRET_LEN: usize = 16;
+
+/// Tunables of the heartbeat protocol.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LivenessConfig {
+    /// How often heartbeats are sent (default 100 ms).
+    pub interval: Duration,
+    /// Silence after which a peer is dead (default 600 ms). Must exceed `interval`.
+    pub dead_after: Duration,
+    /// Split-brain policy (default [`QuorumPolicy::Disabled`], MetalLB behaviour).
+    pub quorum: QuorumPolicy,
+    /// Reject datagrams whose sender clock differs from ours by more than this (default off).
+    pub max_clock_skew: Option<Duration>,
+}
+
+impl Default for LivenessConfig {
+    fn default() -> Self {
+        Self {
+            interval: Duration::from_millis(100),
+            dead_after: Duration::from_millis(600),
+            quorum: QuorumPolicy::Disabled,
+            max_clock_skew: None,
+        }
+    }
+}
+
+/// What to do when the local speaker cannot see a majority.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum QuorumPolicy {
+    /// Always report quorum (MetalLB: split brain is not handled).
+    #[default]
+    Disabled,
+    /// Quorum requires seeing more than half of the expected speakers, self included.
+    Majority,
+}
+
+/// Errors of the liveness protocol. Receive errors are also counted in [`Stats`].
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum LivenessError {
+    /// The configuration is unusable.
+    #[error("failed to configure liveness: {0}")]
+    Config(&'static str),
+    /// The datagram is not a well-formed heartbeat.
+    #[error("failed to parse heartbeat: {0}")]
+    Malformed(&'static str),
+    /// The HMAC tag does not verify (wrong secret or forged).
+    #[error("failed to authenticate heartbeat")]
+    BadTag,
+    /// `(incarnation, sequence)` did not increase: replayed or stale datagram.
+    #[error("failed to accept heartbeat from {0}: replayed or out of order")]
+    Replay(String),
+    /// The sender clock is too far from ours.
+    #[error("failed to accept heartbeat from {0}: clock skew too large")]
+    ClockSkew(String),
+    /// A datagram carries our own name (loop, or another speaker uses the same name).
+    #[error("failed to accept heartbeat: it carries the local node name")]
+    OwnName,
+}
+
+/// A membership change for the adapter (each one should trigger a re-election).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MemberEvent {
+    /// A peer became alive (first heartbeat, or back from dead/left).
+    Joined(String),
+    /// A peer announced a graceful leave.
+    Left(String),
+    /// A peer was silent for `dead_after`.
+    Died(String),
+}
+
+/// Counters for metrics.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Stats {
+    /// Heartbeats produced.
+    pub sent: u64,
+    /// Heartbeats accepted.
+    pub accepted: u64,
+    /// Malformed datagrams.
+    pub malformed: u64,
+    /// Authentication failures.
+    pub bad_tag: u64,
+    /// Replayed/stale datagrams.
+    pub replayed: u64,
+    /// Clock-skew rejections.
+    pub clock_skew: u64,
+    /// Datagrams carrying our own name.
+    pub own_name: u64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum PeerStatus {
+    Alive,
+    Dead,
+    Left,
+}
+
+#[derive(Debug, Clone)]
+struct Peer {
+    /// `(incarnation, sequence)` of the newest accepted datagram; `None` if never heard.
+    last: Option<(u64, u64)>,
+    last_heard: Option<Instant>,
+    status: PeerStatus,
+}
+
+/// A decoded, authenticated heartbeat.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Heartbeat {
+    /// Sender node name.
+    pub name: String,
+    /// Sender incarnation.
+    pub incarnation: u64,
+    /// Sequence number within the incarnation.
+    pub sequence: u64,
+    /// Sender wall clock, ms since the Unix epoch.
+    pub wall_ms: u64,
+    /// The sender is leaving gracefully.
+    pub leaving: bool,
+}
+
+/// The membership view of one speaker.
+#[derive(Debug, Clone)]
+pub struct Membership {
+    local: String,
+    incarnation: u64,
+    sequence: u64,
+    leaving: bool,
+    key: HeartbeatKey,
+    config: LivenessConfig,
+    started: Instant,
+    next_send: Instant,
+    peers: BTreeMap<String, Peer>,
+    stats: Stats,
+}
+
+impl Membership {
+    /// Creates the view for node `local` with incarnation `incarnation` (use the process start
+    /// time in ms), shared `secret` and `config`, at time `now`.
+    pub fn new(
+        local: &str,
+        incarnation: u64,
+        secret: &[u8],
+        config: LivenessConfig,
+        now: Instant,
+    ) -> Result<Self, LivenessError> {
+        if local.is_empty() || local.len() > MAX_NAME_LEN {
+            return Err(LivenessError::Config("node name must be 1..=253 bytes"));
+        }
+        if config.interval.is_zero() || config.dead_after <= config.interval {
+            return Err(LivenessError::Config("need 0 < interval < dead_after"));
+        }
+        let key = HeartbeatKey::new(secret)?;
+        Ok(Self {
+            local: local.to_owned(),
+            incarnation,
+            sequence: 0,
+            leaving: false,
+            key,
+            config,
+            started: now,
+            next_send: now,
+            peers: BTreeMap::new(),
+            stats: Stats::default(),
+        })
+    }
+
+    /// The local node name.
+    pub fn local_name(&self) -> &str {
+        &self.local
+    }
+
+    /// Counters.
+    pub fn stats(&self) -> Stats {
+        self.stats
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &LivenessConfig {
+        &self.config
+    }
+
+    /// Whether one `dead_after` has passed since creation (see the module docs).
+    pub fn is_settled(&self, now: Instant) -> bool {
+        now.saturating_duration_since(self.started) >= self.config.dead_after
+    }
+
+    // === sending ===
+
+    /// Encodes the next heartbeat (sequence incremented).
+    fn encode_next(&mut self, wall_ms: u64) -> Vec<u8> {
+        self.sequence += 1;
+        self.stats.sent += 1;
+        let hb = Heartbeat {
+            name: self.local.clone(),
+            incarnation: self.incarnation,
+            sequence: self.sequence,
+            wall_ms,
+            leaving: self.leaving,
+        };
+        encode(&hb, &self.key)
+    }
+
+    /// If a heartbeat is due at `now`, returns it; the adapter sends it to every peer.
+    /// `wall_ms` is the current wall clock in ms since the epoch.
+    pub fn poll_transmit(&mut self, now: Instant, wall_ms: u64) -> Option<Vec<u8>> {
+        if now < self.next_send {
+            return None;
+        }
+        // Skip missed slots rather than bursting to catch up.
+        self.next_send = now + self.config.interval;
+        Some(self.encode_next(wall_ms))
+    }
+
+    /// Starts a graceful leave and returns a `leaving` heartbeat to send at once (send it two
+    /// or three times; later [`Membership::poll_transmit`] calls also carry the flag).
+    pub fn leave(&mut self, wall_ms: u64) -> Vec<u8> {
+        self.leaving = true;
+        self.encode_next(wall_ms)
+    }
+
+    // === receiving ===
+
+    /// Authenticates and applies a received datagram at `now` (receiver wall clock
+    /// `wall_ms`). Returns the membership change it caused, if any.
+    pub fn handle_datagram(
+        &mut self,
+        buf: &[u8],
+        now: Instant,
+        wall_ms: u64,
+    ) -> Result<Option<MemberEvent>, LivenessError> {
+        let result = self.apply(buf, now, wall_ms);
+        match &result {
+            Ok(_) => self.stats.accepted += 1,
+            Err(LivenessError::Malformed(_)) => self.stats.malformed += 1,
+            Err(LivenessError::BadTag) => self.stats.bad_tag += 1,
+            Err(LivenessError::Replay(_)) => self.stats.replayed += 1,
+            Err(LivenessError::ClockSkew(_)) => self.stats.clock_skew += 1,
+            Err(LivenessError::OwnName) => self.stats.own_name += 1,
+            Err(LivenessError::Config(_)) => {}
+        }
+        result
+    }
+
+    fn apply(
+        &mut self,
+        buf: &[u8],
+        now: Instant,
+        wall_ms: u64,
+    ) -> Result<Option<MemberEvent>, LivenessError> {
+        let hb = decode(buf, &self.key)?;
+        if hb.name == self.local {
+            return Err(LivenessError::OwnName);
+        }
+        if let Some(max) = self.config.max_clock_skew {
+            let skew = hb.wall_ms.abs_diff(wall_ms);
+            if u128::from(skew) > max.as_millis() {
+                return Err(LivenessError::ClockSkew(hb.name));
+            }
+        }
+        let key = (hb.incarnation, hb.sequence);
+        let peer = self.peers.entry(hb.name.clone()).or_insert(Peer {
+            last: None,
+            last_heard: None,
+            status: PeerStatus::Dead,
+        });
+        if peer.last.is_some_and(|last| key <= last) {
+            return Err(LivenessError::Replay(hb.name));
+        }
+        peer.last = Some(key);
+        peer.last_heard = Some(now);
+        let (new_status, event) = match (hb.leaving, peer.status) {
+            (true, PeerStatus::Alive) => (PeerStatus::Left, Some(MemberEvent::Left(hb.name))),
+            (true, _) => (PeerStatus::Left, None),
+            (false, PeerStatus::Alive) => (PeerStatus::Alive, None),
+            (false, _) => (PeerStatus::Alive, Some(MemberEvent::Joined(hb.name))),
+        };
+        peer.status = new_status;
+        Ok(event)
+    }
+
+    // === timers and views ===
+
+    /// Declares peers silent for more than `dead_after` dead.
+    pub fn tick(&mut self, now: Instant) -> Vec<MemberEvent> {
+        let dead_after = self.config.dead_after;
+        let mut out = Vec::new();
+        for (name, p) in &mut self.peers {
+            let silent = p
+                .last_heard
+                .is_none_or(|t| now.saturating_duration_since(t) > dead_after);
+            if p.status == PeerStatus::Alive && silent {
+                p.status = PeerStatus::Dead;
+                out.push(MemberEvent::Died(name.clone()));
+            }
+        }
+        out
+    }
+
+    /// The earliest time the adapter must call [`Membership::poll_transmit`] or
+    /// [`Membership::tick`].
+    pub fn next_deadline(&self) -> Instant {
+        let death = self
+            .peers
+            .values()
+            .filter(|p| p.status == PeerStatus::Alive)
+            .filter_map(|p| p.last_heard)
+            .min()
+            .map(|t| t + self.config.dead_after + Duration::from_millis(1));
+        death.map_or(self.next_send, |d| d.min(self.next_send))
+    }
+
+    /// Whether `name` is currently a live member (the local node is live unless leaving).
+    pub fn is_alive(&self, name: &str) -> bool {
+        if name == self.local {
+            return !self.leaving;
+        }
+        self.peers
+            .get(name)
+            .is_some_and(|p| p.status == PeerStatus::Alive)
+    }
+
+    /// Live members, local node included unless leaving: the election's speaker set.
+    pub fn alive_members(&self) -> impl Iterator<Item = &str> + '_ {
+        let local = (!self.leaving).then_some(self.local.as_str());
+        local.into_iter().chain(
+            self.peers
+                .iter()
+                .filter(|(_, p)| p.status == PeerStatus::Alive)
+                .map(|(n, _)| n.as_str()),
+        )
+    }
+
+    /// Declares the expected speakers (e.g. from the speaker pod list). Unknown names are
+    /// added as not-yet-heard; known peers missing from `names` are forgotten.
+    pub fn set_expected_peers<'a, I: IntoIterator<Item = &'a str>>(&mut self, names: I) {
+        let want: std::collections::BTreeSet<&str> =
+            names.into_iter().filter(|n| *n != self.local).collect();
+        self.peers.retain(|n, _| want.contains(n.as_str()));
+        for n in want {
+            self.peers.entry(n.to_owned()).or_insert(Peer {
+                last: None,
+                last_heard: None,
+                status: PeerStatus::Dead,
+            });
+        }
+    }
+
+    /// Whether this speaker may announce under the configured [`QuorumPolicy`].
+    pub fn has_quorum(&self) -> bool {
+        match self.config.quorum {
+            QuorumPolicy::Disabled => true,
+            QuorumPolicy::Majority => {
+                let expected = 1 + self
+                    .peers
+                    .values()
+                    .filter(|p| p.status != PeerStatus::Left)
+                    .count();
+                let alive = 1 + self
+                    .peers
+                    .values()
+                    .filter(|p| p.status == PeerStatus::Alive)
+                    .count();
+                alive * 2 > expected
+            }
+        }
+    }
+}
+
+// === codec ===
+
+/// Encodes and signs a heartbeat. Names longer than [`MAX_NAME_LEN`] are truncated at a
+/// character boundary (construction of [`Membership`] already rejects them).
+pub fn encode(hb: &Heartbeat, key: &HeartbeatKey) -> Vec<u8> {
+    let mut end = hb.name.len().min(MAX_NAME_LEN);
+    while !hb.name.is_char_boundary(end) {
+        end -= 1;
+    }
+    let name = &hb.name.as_bytes()[..end];
+    let mut out = Vec::with_capacity(7 + name.len() + 24 + TAG_LEN);
+    out.extend_from_slice(MAGIC);
+    out.push(VERSION);
+    out.push(if hb.leaving { FLAG_LEAVING } else { 0 });
+    out.push(name.len() as u8); // <= 253
+    out.extend_from_slice(name);
+    out.extend_from_slice(&hb.incarnation.to_be_bytes());
+    out.extend_from_slice(&hb.sequence.to_be_bytes());
+    out.extend_from_slice(&hb.wall_ms.to_be_bytes());
+    let mut m = key.0.clone();
+    m.update(&out);
+    out.extend_from_slice(&m.finalize().into_bytes());
+    out
+}
+
+/// Verifies and decodes a heartbeat.
+pub fn decode(buf: &[u8], key: &HeartbeatKey) -> Result<Heartbeat, LivenessError> {
+    let [m0, m1, m2, m3, version, flags, name_len, rest @ ..] = buf else {
+        return Err(LivenessError::Malformed("too short"));
+    };
+    if [*m0, *m1, *m2, *m3] != *MAGIC {
+        return Err(LivenessError::Malformed("bad magic"));
+    }
+    if *version != VERSION {
+        return Err(LivenessError::Malformed("unsupported version"));
+    }
+    let name_len = usize::from(*name_len);
+    if name_len == 0 || name_len > MAX_NAME_LEN {
+        return Err(LivenessError::Malformed("bad name length"));
+    }
+    if rest.len() != name_len + 24 + TAG_LEN {
+        return Err(LivenessError::Malformed("bad length"));
+    }
+    let signed_len = buf.len() - TAG_LEN;
+    let mut m = key.0.clone();
+    m.update(&buf[..signed_len]);
+    m.verify_slice(&buf[signed_len..])
+        .map_err(|_| LivenessError::BadTag)?;
+    if flags & !FLAG_LEAVING != 0 {
+        return Err(LivenessError::Malformed("unknown flags"));
+    }
+    let name = std::str::from_utf8(&rest[..name_len])
+        .map_err(|_| LivenessError::Malformed("name is not UTF-8"))?
+        .to_owned();
+    let u64_at = |off: usize| -> Result<u64, LivenessError> {
+        rest.get(name_len + off..name_len + off + 8)
+            .and_then(|s| <[u8; 8]>::try_from(s).ok())
+            .map(u64::from_be_bytes)
+            .ok_or(LivenessError::Malformed("bad length"))
+    };
+    Ok(Heartbeat {
+        name,
+        incarnation: u64_at(0)?,
+        sequence: u64_at(8)?,
+        wall_ms: u64_at(16)?,
+        leaving: flags & FLAG_LEAVING != 0,
+    })
+}
+
+/// The keyed HMAC-SHA256 state used by [`encode`] and [`decode`].
+#[derive(Clone)]
+pub struct HeartbeatKey(HmacSha256);
+
+impl HeartbeatKey {
+    /// Keys HMAC-SHA256 with `secret` (at least [`MIN_SECRET_LEN`] bytes).
+    pub fn new(secret: &[u8]) -> Result<Self, LivenessError> {
+        if secret.len() < MIN_SECRET_LEN {
+            return Err(LivenessError::Config("secret must be at least 16 bytes"));
+        }
+        HmacSha256::new_from_slice(secret)
+            .map(Self)
+            .map_err(|_| LivenessError::Config("invalid HMAC key"))
+    }
+}
+
+impl std::fmt::Debug for HeartbeatKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("HeartbeatKey(..)")
+    }
+}
+
+#[cfg(test)]
+#[path = "liveness_tests.rs"]
+mod tests;

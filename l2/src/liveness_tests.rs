@@ -1,0 +1,255 @@
+//! Liveness protocol tests: a simulated cluster with a virtual clock.
+
+use proptest::prelude::*;
+
+use super::*;
+
+const SECRET: &[u8] = b"0123456789abcdef-shared-secret";
+
+fn ms(n: u64) -> Duration {
+    Duration::from_millis(n)
+}
+
+fn node(name: &str, inc: u64, t0: Instant) -> Membership {
+    Membership::new(name, inc, SECRET, LivenessConfig::default(), t0).unwrap()
+}
+
+/// Runs a full mesh for `steps` × 10 ms; `link(a, b)` says whether a→b delivers.
+fn run(
+    nodes: &mut [Membership],
+    t0: Instant,
+    from: u64,
+    steps: u64,
+    link: impl Fn(usize, usize) -> bool,
+) -> Vec<(u64, usize, MemberEvent)> {
+    let mut events = vec![];
+    for s in from..from + steps {
+        let now = t0 + ms(s * 10);
+        let wall = 1_700_000_000_000 + s * 10;
+        let mut outbox = vec![];
+        for (i, n) in nodes.iter_mut().enumerate() {
+            if let Some(d) = n.poll_transmit(now, wall) {
+                outbox.push((i, d));
+            }
+        }
+        for (from_i, d) in outbox {
+            for (j, n) in nodes.iter_mut().enumerate() {
+                if j == from_i || !link(from_i, j) {
+                    continue;
+                }
+                if let Some(e) = n.handle_datagram(&d, now, wall).unwrap() {
+                    events.push((s * 10, j, e));
+                }
+            }
+        }
+        for (j, n) in nodes.iter_mut().enumerate() {
+            events.extend(n.tick(now).into_iter().map(|e| (s * 10, j, e)));
+        }
+    }
+    events
+}
+
+#[test]
+fn roundtrip_and_tamper() {
+    let key = HeartbeatKey::new(SECRET).unwrap();
+    let hb = Heartbeat {
+        name: "node-a".into(),
+        incarnation: 7,
+        sequence: 9,
+        wall_ms: 42,
+        leaving: true,
+    };
+    let bytes = encode(&hb, &key);
+    assert_eq!(decode(&bytes, &key).unwrap(), hb);
+    for i in 0..bytes.len() {
+        let mut b = bytes.clone();
+        b[i] ^= 0x01;
+        assert!(
+            decode(&b, &key).is_err(),
+            "flipping byte {i} must be detected"
+        );
+    }
+    let other = HeartbeatKey::new(b"another-secret-of-16+").unwrap();
+    assert_eq!(decode(&bytes, &other), Err(LivenessError::BadTag));
+    assert!(HeartbeatKey::new(b"short").is_err());
+}
+
+#[test]
+fn join_then_die_within_budget() {
+    let t0 = Instant::now();
+    let mut nodes = vec![node("a", 1, t0), node("b", 1, t0), node("c", 1, t0)];
+    let ev = run(&mut nodes, t0, 0, 50, |_, _| true);
+    assert_eq!(
+        ev.iter()
+            .filter(|e| matches!(e.2, MemberEvent::Joined(_)))
+            .count(),
+        6
+    );
+    assert_eq!(
+        nodes[0].alive_members().collect::<Vec<_>>(),
+        ["a", "b", "c"]
+    );
+    assert!(nodes[0].is_settled(t0 + ms(600)));
+    // "c" goes silent at t = 500 ms: everyone else must declare it dead within 600 + 100 ms.
+    let ev = run(&mut nodes, t0, 50, 150, |from, _| from != 2);
+    let died: Vec<_> = ev
+        .iter()
+        .filter(|e| e.2 == MemberEvent::Died("c".into()))
+        .collect();
+    assert_eq!(died.len(), 2);
+    for (t, _, _) in died {
+        assert!(*t > 500 && *t <= 500 + 700, "died at {t} ms");
+    }
+    assert!(!nodes[0].is_alive("c"));
+    assert!(nodes[0].is_alive("a") && nodes[0].is_alive("b"));
+}
+
+#[test]
+fn graceful_leave_is_immediate() {
+    let t0 = Instant::now();
+    let mut a = node("a", 1, t0);
+    let mut b = node("b", 1, t0);
+    let d = b.poll_transmit(t0, 0).unwrap();
+    assert_eq!(
+        a.handle_datagram(&d, t0, 0),
+        Ok(Some(MemberEvent::Joined("b".into())))
+    );
+    let bye = b.leave(1);
+    assert_eq!(
+        a.handle_datagram(&bye, t0 + ms(5), 0),
+        Ok(Some(MemberEvent::Left("b".into())))
+    );
+    assert!(!a.is_alive("b"));
+    assert!(!b.is_alive("b"));
+    assert_eq!(b.alive_members().count(), 0);
+    // Left peers do not die again.
+    assert!(a.tick(t0 + ms(5000)).is_empty());
+}
+
+#[test]
+fn replay_and_own_name_rejected_and_counted() {
+    let t0 = Instant::now();
+    let mut a = node("a", 1, t0);
+    let mut b = node("b", 1, t0);
+    let d1 = b.poll_transmit(t0, 0).unwrap();
+    let d2 = b.poll_transmit(t0 + ms(100), 0).unwrap();
+    assert!(a.handle_datagram(&d2, t0, 0).is_ok());
+    assert_eq!(
+        a.handle_datagram(&d2, t0, 0),
+        Err(LivenessError::Replay("b".into()))
+    );
+    assert_eq!(
+        a.handle_datagram(&d1, t0, 0),
+        Err(LivenessError::Replay("b".into()))
+    );
+    // A restarted "b" (higher incarnation) restarts its sequence and is accepted.
+    let mut b2 = node("b", 2, t0);
+    let d3 = b2.poll_transmit(t0 + ms(200), 0).unwrap();
+    assert!(a.handle_datagram(&d3, t0 + ms(200), 0).is_ok());
+    // ... but the old incarnation can no longer be replayed.
+    let d4 = b.poll_transmit(t0 + ms(300), 0).unwrap();
+    assert_eq!(
+        a.handle_datagram(&d4, t0, 0),
+        Err(LivenessError::Replay("b".into()))
+    );
+    let own = a.poll_transmit(t0, 0).unwrap();
+    assert_eq!(a.handle_datagram(&own, t0, 0), Err(LivenessError::OwnName));
+    assert_eq!(
+        a.handle_datagram(b"garbage", t0, 0),
+        Err(LivenessError::Malformed("bad magic"))
+    );
+    assert_eq!(
+        a.handle_datagram(b"FLB", t0, 0),
+        Err(LivenessError::Malformed("too short"))
+    );
+    let s = a.stats();
+    assert_eq!(
+        (s.accepted, s.replayed, s.own_name, s.malformed),
+        (2, 3, 1, 2)
+    );
+}
+
+#[test]
+fn clock_skew_check() {
+    let t0 = Instant::now();
+    let cfg = LivenessConfig {
+        max_clock_skew: Some(ms(2000)),
+        ..LivenessConfig::default()
+    };
+    let mut a = Membership::new("a", 1, SECRET, cfg, t0).unwrap();
+    let mut b = node("b", 1, t0);
+    let d = b.poll_transmit(t0, 10_000).unwrap();
+    assert_eq!(
+        a.handle_datagram(&d, t0, 20_000),
+        Err(LivenessError::ClockSkew("b".into()))
+    );
+    assert!(a.handle_datagram(&d, t0, 11_000).is_ok());
+}
+
+#[test]
+fn majority_quorum_on_partition() {
+    let t0 = Instant::now();
+    let cfg = LivenessConfig {
+        quorum: QuorumPolicy::Majority,
+        ..LivenessConfig::default()
+    };
+    let mut nodes: Vec<_> = ["a", "b", "c"]
+        .iter()
+        .map(|n| Membership::new(n, 1, SECRET, cfg.clone(), t0).unwrap())
+        .collect();
+    for n in &mut nodes {
+        n.set_expected_peers(["a", "b", "c"]);
+        assert!(!n.has_quorum(), "nobody heard yet");
+    }
+    run(&mut nodes, t0, 0, 20, |_, _| true);
+    assert!(nodes.iter().all(Membership::has_quorum));
+    // Partition {a} | {b, c}.
+    run(&mut nodes, t0, 20, 100, |f, t| (f == 0) == (t == 0));
+    assert!(!nodes[0].has_quorum());
+    assert!(nodes[1].has_quorum() && nodes[2].has_quorum());
+    // Heal.
+    run(&mut nodes, t0, 120, 20, |_, _| true);
+    assert!(nodes[0].has_quorum());
+}
+
+#[test]
+fn config_validation() {
+    let t0 = Instant::now();
+    assert!(Membership::new("", 1, SECRET, LivenessConfig::default(), t0).is_err());
+    assert!(Membership::new("a", 1, b"short", LivenessConfig::default(), t0).is_err());
+    let bad = LivenessConfig {
+        dead_after: ms(100),
+        ..LivenessConfig::default()
+    };
+    assert!(Membership::new("a", 1, SECRET, bad, t0).is_err());
+}
+
+#[test]
+fn next_deadline_tracks_send_and_death() {
+    let t0 = Instant::now();
+    let mut a = node("a", 1, t0);
+    let mut b = node("b", 1, t0);
+    assert_eq!(a.next_deadline(), t0);
+    a.poll_transmit(t0, 0);
+    assert_eq!(a.next_deadline(), t0 + ms(100));
+    let d = b.poll_transmit(t0, 0).unwrap();
+    a.handle_datagram(&d, t0, 0).unwrap();
+    assert_eq!(a.next_deadline(), t0 + ms(100));
+    a.poll_transmit(t0 + ms(100), 0);
+    a.poll_transmit(t0 + ms(200), 0);
+    a.poll_transmit(t0 + ms(300), 0);
+    a.poll_transmit(t0 + ms(400), 0);
+    a.poll_transmit(t0 + ms(500), 0);
+    assert_eq!(a.next_deadline(), t0 + ms(600));
+    a.poll_transmit(t0 + ms(600), 0);
+    assert_eq!(a.next_deadline(), t0 + ms(601));
+    assert_eq!(a.tick(t0 + ms(601)), vec![MemberEvent::Died("b".into())]);
+}
+
+proptest! {
+    #[test]
+    fn decode_never_panics(bytes in proptest::collection::vec(any::<u8>(), 0..400)) {
+        let key = HeartbeatKey::new(SECRET).unwrap();
+        let _ = decode(&bytes, &key);
+    }
+}
