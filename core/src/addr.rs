@@ -137,8 +137,17 @@ mod tests {
     #[test]
     fn buggy_rule_is_ipv4_only() {
         assert!(is_buggy(IpFamily::V4, to_u128("10.0.0.0".parse().unwrap())));
-        assert!(is_buggy(IpFamily::V4, to_u128("10.0.0.255".parse().unwrap())));
-        assert!(!is_buggy(IpFamily::V4, to_u128("10.0.0.1".parse().unwrap())));
-        assert!(!is_buggy(IpFamily::V6, to_u128("fd00::ff".parse().unwrap())));
+        assert!(is_buggy(
+            IpFamily::V4,
+            to_u128("10.0.0.255".parse().unwrap())
+        ));
+        assert!(!is_buggy(
+            IpFamily::V4,
+            to_u128("10.0.0.1".parse().unwrap())
+        ));
+        assert!(!is_buggy(
+            IpFamily::V6,
+            to_u128("fd00::ff".parse().unwrap())
+        ));
     }
 }

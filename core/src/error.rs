@@ -11,7 +11,10 @@ use crate::addr::IpFamily;
 use crate::sharing::SharingError;
 
 fn ips_string(ips: &[IpAddr]) -> String {
-    let parts: Vec<String> = ips.iter().map(|ip| format!("{:?}", ip.to_string())).collect();
+    let parts: Vec<String> = ips
+        .iter()
+        .map(|ip| format!("{:?}", ip.to_string()))
+        .collect();
     format!("[{}]", parts.join(" "))
 }
 

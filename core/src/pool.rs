@@ -46,7 +46,8 @@ impl ServiceAllocation {
 
     /// Whether the Service labels match one of the service selectors (true if there are none).
     pub fn selects_service(&self, labels: &BTreeMap<String, String>) -> bool {
-        self.service_selectors.is_empty() || self.service_selectors.iter().any(|s| s.matches(labels))
+        self.service_selectors.is_empty()
+            || self.service_selectors.iter().any(|s| s.matches(labels))
     }
 }
 
@@ -104,11 +105,13 @@ impl PoolSpec {
         }
         let mut cidrs = Vec::new();
         for entry in &self.addresses {
-            cidrs.extend(parse_entry(entry).map_err(|reason| PoolError::InvalidAddress {
-                pool: name.clone(),
-                entry: entry.clone(),
-                reason,
-            })?);
+            cidrs.extend(
+                parse_entry(entry).map_err(|reason| PoolError::InvalidAddress {
+                    pool: name.clone(),
+                    entry: entry.clone(),
+                    reason,
+                })?,
+            );
         }
         let allocation = self
             .allocation
@@ -313,12 +316,13 @@ fn parse_allocation(pool: &str, a: &ServiceAllocation) -> Result<ServiceAllocati
     ] {
         let mut seen = BTreeSet::new();
         for sel in list {
-            sel.validate().map_err(|source| PoolError::InvalidSelector {
-                pool: pool.to_owned(),
-                kind,
-                selector: sel.to_string(),
-                source,
-            })?;
+            sel.validate()
+                .map_err(|source| PoolError::InvalidSelector {
+                    pool: pool.to_owned(),
+                    kind,
+                    selector: sel.to_string(),
+                    source,
+                })?;
             if !seen.insert(sel.canonical()) {
                 return Err(PoolError::DuplicateSelector {
                     pool: pool.to_owned(),
@@ -394,7 +398,8 @@ impl Pool {
     /// Whether `ip` belongs to the pool (MetalLB `poolFor`: `.0`/`.255` IPv4 addresses do
     /// not belong to an `avoidBuggyIPs` pool).
     pub fn contains(&self, ip: &IpAddr) -> bool {
-        !(self.avoid_buggy_ips && addr::ip_is_buggy(ip)) && self.cidrs.iter().any(|c| c.contains(ip))
+        !(self.avoid_buggy_ips && addr::ip_is_buggy(ip))
+            && self.cidrs.iter().any(|c| c.contains(ip))
     }
 }
 
@@ -419,7 +424,12 @@ pub struct PoolSet {
 impl PoolSet {
     /// Parses and validates all pool specs (declared order is kept).
     pub fn parse(specs: &[PoolSpec]) -> Result<Self, PoolError> {
-        Self::new(specs.iter().map(PoolSpec::parse).collect::<Result<_, _>>()?)
+        Self::new(
+            specs
+                .iter()
+                .map(PoolSpec::parse)
+                .collect::<Result<_, _>>()?,
+        )
     }
 
     /// Validates a set of parsed pools: unique names, no overlapping CIDRs.
@@ -498,7 +508,9 @@ impl PoolSet {
     /// Index of the pool containing `ip` (respecting `avoidBuggyIPs`), by binary search.
     pub(crate) fn index_for_ip(&self, ip: &IpAddr) -> Option<usize> {
         let (family, v) = (IpFamily::of(ip), addr::to_u128(*ip));
-        let n = self.index.partition_point(|e| (e.family, e.lo) <= (family, v));
+        let n = self
+            .index
+            .partition_point(|e| (e.family, e.lo) <= (family, v));
         let e = self.index[..n].last()?;
         (e.family == family && e.hi >= v && self.pools[e.pool].contains(ip)).then_some(e.pool)
     }
@@ -581,7 +593,9 @@ mod tests {
             parse_entry("10.1.1.1-fd00::1"),
             Err(AddressError::MixedFamilies(_))
         ));
-        let err = PoolSpec::new("p", ["10.1.1.50-10.1.1.10"]).parse().unwrap_err();
+        let err = PoolSpec::new("p", ["10.1.1.50-10.1.1.10"])
+            .parse()
+            .unwrap_err();
         assert_eq!(
             err.to_string(),
             "invalid CIDR \"10.1.1.50-10.1.1.10\" in pool \"p\": invalid IP range \
@@ -591,7 +605,9 @@ mod tests {
 
     #[test]
     fn empty_pool_rejected() {
-        let err = PoolSpec::new("p", Vec::<String>::new()).parse().unwrap_err();
+        let err = PoolSpec::new("p", Vec::<String>::new())
+            .parse()
+            .unwrap_err();
         assert_eq!(err, PoolError::Empty { pool: "p".into() });
         assert_eq!(
             err.to_string(),
@@ -627,8 +643,10 @@ mod tests {
             PoolSpec::new("b", ["10.0.0.0/24"]),
         ])
         .unwrap_err();
-        assert!(matches!(err, PoolError::Overlap { ref pool, ref existing_pool, .. }
-            if pool == "b" && existing_pool == "a"));
+        assert!(
+            matches!(err, PoolError::Overlap { ref pool, ref existing_pool, .. }
+            if pool == "b" && existing_pool == "a")
+        );
         // Adjacent ranges and different families are fine.
         assert!(
             PoolSet::parse(&[
@@ -680,7 +698,13 @@ mod tests {
             ..Default::default()
         });
         let err = bad_sel.parse().unwrap_err();
-        assert!(matches!(err, PoolError::InvalidSelector { kind: SelectorKind::Service, .. }));
+        assert!(matches!(
+            err,
+            PoolError::InvalidSelector {
+                kind: SelectorKind::Service,
+                ..
+            }
+        ));
         assert!(err.to_string().contains("in ip pool a"));
         let dup_sel = PoolSpec::new("a", ["10.0.0.0/24"]).allocation(ServiceAllocation {
             namespace_selectors: vec![
@@ -691,7 +715,10 @@ mod tests {
         });
         assert!(matches!(
             dup_sel.parse(),
-            Err(PoolError::DuplicateSelector { kind: SelectorKind::Namespace, .. })
+            Err(PoolError::DuplicateSelector {
+                kind: SelectorKind::Namespace,
+                ..
+            })
         ));
     }
 
@@ -716,11 +743,18 @@ mod tests {
         .unwrap();
         let ip = |s: &str| -> IpAddr { s.parse().unwrap() };
         assert_eq!(set.pool_for_ip(&ip("10.0.0.5")).map(Pool::name), Some("a"));
-        assert_eq!(set.pool_for_ip(&ip("10.0.0.0")), None, "buggy IP not in pool");
+        assert_eq!(
+            set.pool_for_ip(&ip("10.0.0.0")),
+            None,
+            "buggy IP not in pool"
+        );
         assert_eq!(set.pool_for_ip(&ip("10.0.1.0")).map(Pool::name), Some("b"));
         assert_eq!(set.pool_for_ip(&ip("10.0.1.11")), None);
         assert_eq!(set.pool_for_ip(&ip("9.255.255.255")), None);
-        assert_eq!(set.pool_for_ip(&ip("fd00::ffff")).map(Pool::name), Some("b"));
+        assert_eq!(
+            set.pool_for_ip(&ip("fd00::ffff")).map(Pool::name),
+            Some("b")
+        );
         assert_eq!(
             set.pool_for_ips(&[ip("10.0.1.1"), ip("fd00::1")])
                 .map(Pool::name),

@@ -18,7 +18,8 @@ pub fn compatible(pool: &Pool, req: &ServiceRequest) -> bool {
     match pool.allocation() {
         None => true,
         Some(a) => {
-            (!a.restricts_namespaces() || a.selects_namespace(&req.namespace, &req.namespace_labels))
+            (!a.restricts_namespaces()
+                || a.selects_namespace(&req.namespace, &req.namespace_labels))
                 && a.selects_service(&req.labels)
         }
     }

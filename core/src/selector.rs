@@ -81,7 +81,9 @@ pub enum SelectorError {
     #[error("{0:?} is not a valid label selector operator")]
     UnknownOperator(String),
     /// `In`/`NotIn` with no values.
-    #[error("values: Invalid value: []: for 'in', 'notin' operators, values set can't be empty (key {0:?})")]
+    #[error(
+        "values: Invalid value: []: for 'in', 'notin' operators, values set can't be empty (key {0:?})"
+    )]
     MissingValues(String),
     /// `Exists`/`DoesNotExist` with values.
     #[error(

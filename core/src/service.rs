@@ -353,7 +353,11 @@ pub fn backend_key(svc: &ServiceView) -> String {
     if svc.external_traffic_policy.as_deref() != Some("Local") {
         return String::new();
     }
-    let parts: Vec<String> = svc.selector.iter().map(|(k, v)| format!("{k}={v}")).collect();
+    let parts: Vec<String> = svc
+        .selector
+        .iter()
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect();
     parts.join(",")
 }
 
@@ -542,13 +546,22 @@ mod tests {
     #[test]
     fn malformed_load_balancer_ips() {
         for (v, want) in [
-            ("10.0.0.x", "invalid metallb.io/loadBalancerIPs: \"10.0.0.x\""),
-            ("10.0.0.1,", "invalid metallb.io/loadBalancerIPs: \"10.0.0.1,\""),
+            (
+                "10.0.0.x",
+                "invalid metallb.io/loadBalancerIPs: \"10.0.0.x\"",
+            ),
+            (
+                "10.0.0.1,",
+                "invalid metallb.io/loadBalancerIPs: \"10.0.0.1,\"",
+            ),
             (
                 "10.0.0.1,fd00::1,10.0.0.2",
                 "more than two addresses requested: \"10.0.0.1,fd00::1,10.0.0.2\"",
             ),
-            ("10.0.0.1,10.0.0.2", "\"10.0.0.1\" \"10.0.0.2\" has the same family"),
+            (
+                "10.0.0.1,10.0.0.2",
+                "\"10.0.0.1\" \"10.0.0.2\" has the same family",
+            ),
         ] {
             let s = with_ann(svc(), ANNOTATION_LOAD_BALANCER_IPS, v);
             assert_eq!(parse_service(&s).unwrap_err().to_string(), want, "{v}");
@@ -601,9 +614,12 @@ mod tests {
                 port: 53,
             },
         ];
-        s.selector = [("b".to_owned(), "2".to_owned()), ("a".to_owned(), "1".to_owned())]
-            .into_iter()
-            .collect();
+        s.selector = [
+            ("b".to_owned(), "2".to_owned()),
+            ("a".to_owned(), "1".to_owned()),
+        ]
+        .into_iter()
+        .collect();
         let r = parse_service(&s).unwrap().request;
         assert_eq!(r.ports, vec![ServicePort::udp(53), ServicePort::tcp(53)]);
         assert_eq!(r.backend_key, "");

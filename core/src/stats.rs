@@ -31,7 +31,12 @@ pub struct PoolStats {
 
 impl PoolStats {
     /// Builds the counters from exact values.
-    pub fn from_counts(assigned_v4: u128, assigned_v6: u128, total_v4: u128, total_v6: u128) -> Self {
+    pub fn from_counts(
+        assigned_v4: u128,
+        assigned_v6: u128,
+        total_v4: u128,
+        total_v6: u128,
+    ) -> Self {
         Self {
             assigned_v4: saturate(assigned_v4),
             assigned_v6: saturate(assigned_v6),

@@ -16,7 +16,12 @@ use crate::service::ServiceRequest;
 
 impl Allocator {
     /// Lowest usable address of `family` in a pool for `req`.
-    pub(super) fn free_ip(&self, pool: usize, req: &ServiceRequest, family: IpFamily) -> Option<IpAddr> {
+    pub(super) fn free_ip(
+        &self,
+        pool: usize,
+        req: &ServiceRequest,
+        family: IpFamily,
+    ) -> Option<IpAddr> {
         let pool = self.pools.at(pool);
         let used = match family {
             IpFamily::V4 => &self.used_v4,
@@ -24,7 +29,11 @@ impl Allocator {
         };
         let shared = req.sharing_key.as_ref().and_then(|k| self.shared.get(k));
         let avoid = pool.avoid_buggy_ips();
-        for net in pool.cidrs().iter().filter(|n| IpFamily::of_net(n) == family) {
+        for net in pool
+            .cidrs()
+            .iter()
+            .filter(|n| IpFamily::of_net(n) == family)
+        {
             let (lo, hi) = addr::net_bounds(net);
             let mut best = used.first_free(family, lo, hi, avoid);
             if let Some(set) = shared {

@@ -102,7 +102,9 @@ impl Need {
         match self {
             Self::Single(f) => ips.len() == 1 && IpFamily::of(&ips[0]) == f,
             Self::Dual { required: true, .. } => ips.len() == 2,
-            Self::Dual { required: false, .. } => matches!(ips.len(), 1 | 2),
+            Self::Dual {
+                required: false, ..
+            } => matches!(ips.len(), 1 | 2),
         }
     }
 
@@ -226,7 +228,9 @@ impl Allocator {
         }
         let need = Need::of(req)?;
         let current = if current_ips.is_empty() {
-            self.ips_of(&req.key).map(<[IpAddr]>::to_vec).unwrap_or_default()
+            self.ips_of(&req.key)
+                .map(<[IpAddr]>::to_vec)
+                .unwrap_or_default()
         } else {
             current_ips.to_vec()
         };
@@ -428,7 +432,11 @@ impl Allocator {
             .into_iter()
             .filter(|(_, ips)| !ips.is_empty())
             .collect();
-        list.sort_by(|a, b| b.1.len().cmp(&a.1.len()).then_with(|| a.0.key.cmp(&b.0.key)));
+        list.sort_by(|a, b| {
+            b.1.len()
+                .cmp(&a.1.len())
+                .then_with(|| a.0.key.cmp(&b.0.key))
+        });
         let mut invalid = Vec::new();
         for (req, ips) in list {
             if let Err(e) = self.restore(&req, ips) {
