@@ -367,6 +367,12 @@ net_up() {
       ip -n "$ns" route add "10.244.$j.0/24" via "$LAN4_PRIMARY.$(node_h "$j")"
     done
   done
+  # nodes have a default gateway like real ones (the FRR router): needed for ClusterIPs (connect()
+  # fails with ENETUNREACH before kube-proxy's DNAT without a route) and for replies to routed clients
+  for n in $(node_names); do
+    ip -n "$(ns_node "$n")" route add default via "$LAN4_PRIMARY.$H_FRR"
+    ip -n "$(ns_node "$n")" -6 route add default via "$LAN6::$H_FRR"
+  done
   # the client sends everything else (BGP-advertised service IPs) to the FRR router, which installs
   # BGP routes into its netns kernel (zebra) and forwards. These routes exist only inside the netns.
   ip -n "$NS_CLIENT" route add default via "$LAN4_PRIMARY.$H_FRR"
@@ -677,7 +683,12 @@ main() {
         *) die "exec-router frr|gobgp -- CMD" ;;
       esac ;;
     node-notready) node_exists "${1:?node}"; kubectl label node "$1" node-not-ready.stage.kwok.x-k8s.io=true --overwrite ;;
-    node-ready) node_exists "${1:?node}"; kubectl label node "$1" node-not-ready.stage.kwok.x-k8s.io- ;;
+    node-ready)
+      # kwok's heartbeat stage only selects Ready nodes: flip the condition back by hand
+      node_exists "${1:?node}"
+      kubectl label node "$1" node-not-ready.stage.kwok.x-k8s.io- >/dev/null
+      kubectl patch node "$1" --subresource=status --type=strategic -p \
+        "{\"status\":{\"conditions\":[{\"type\":\"Ready\",\"status\":\"True\",\"reason\":\"KubeletReady\",\"message\":\"rig node-ready\",\"lastHeartbeatTime\":\"$(date -u +%Y-%m-%dT%H:%M:%SZ)\"}]}}" ;;
     node-delete)
       node_exists "${1:?node}"
       kubectl delete node "$1" --wait=false

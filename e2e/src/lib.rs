@@ -1,0 +1,324 @@
+//! Test harness for ferrolb's end-to-end suite.
+//!
+//! The suite runs against the local rig started by `e2e/rig.sh up`: a real kube-apiserver,
+//! kube-controller-manager, kube-scheduler and kwok on the host's loopback, and one Linux
+//! network namespace per node (`flb-node-N`), a client (`flb-client`) and two BGP routers
+//! (`flb-frr`: FRR bgpd+zebra, `flb-gobgp`: gobgpd) on a bridged LAN.
+//!
+//! Every test starts with [`Rig::from_env`], which returns `None` (and prints why) unless
+//! `FERROLB_E2E=1`, so `cargo test --workspace` passes on machines without the rig.
+//!
+//! Helpers here: [`wait_for`] (poll with a timeout and a useful failure message),
+//! [`Rig::diagnostics`] (objects + log tails), running commands in a netns, HTTP GETs from the
+//! client or a node, and readers of the routers' RIBs.
+#![forbid(unsafe_code)]
+
+use std::future::Future;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, anyhow, bail};
+use kube::Client;
+use kube::config::{KubeConfigOptions, Kubeconfig};
+
+/// Name of the netns that holds the test client.
+pub const CLIENT_NS: &str = "flb-client";
+/// Name of the netns that runs FRR (zebra, bfdd, bgpd; AS 64513, 192.168.0.1).
+pub const FRR_NS: &str = "flb-frr";
+/// FRR pathspace (`vtysh -N`).
+pub const FRR_PATHSPACE: &str = "flbfrr";
+/// Name of the netns that runs gobgpd (AS 64514, 192.168.0.2).
+pub const GOBGP_NS: &str = "flb-gobgp";
+/// AS of the FRR router.
+pub const FRR_ASN: u32 = 64513;
+/// AS of the GoBGP router.
+pub const GOBGP_ASN: u32 = 64514;
+/// AS the routers expect from speakers (dynamic neighbors).
+pub const SPEAKER_ASN: u32 = 64512;
+
+/// The rig as seen from a test: where its state and tools are.
+#[derive(Debug, Clone)]
+pub struct Rig {
+    /// `e2e/.run`: logs/, pki/, kubeconfig.
+    pub run_dir: PathBuf,
+    /// Admin (system:masters) kubeconfig.
+    pub kubeconfig: PathBuf,
+    /// kubectl built by `build-upstream.sh`.
+    pub kubectl: PathBuf,
+    /// `e2e/rig.sh`.
+    pub rig_sh: PathBuf,
+    /// Number of fake nodes (`node-1` .. `node-N`).
+    pub nodes: usize,
+}
+
+impl Rig {
+    /// The rig, when `FERROLB_E2E=1`; otherwise prints a skip notice for `test` and returns `None`.
+    ///
+    /// Paths come from the variables printed by `e2e/rig.sh env` (`KUBECONFIG`,
+    /// `FERROLB_E2E_RUN`, `FERROLB_E2E_KUBECTL`), falling back to `e2e/.run`.
+    pub fn from_env(test: &str) -> Option<Rig> {
+        if std::env::var("FERROLB_E2E").as_deref() != Ok("1") {
+            println!(
+                "SKIP {test}: FERROLB_E2E is not 1 (start the rig with e2e/rig.sh up, or run e2e/run.sh)"
+            );
+            return None;
+        }
+        let e2e_dir = Path::new(env!("CARGO_MANIFEST_DIR"));
+        let run_dir = std::env::var_os("FERROLB_E2E_RUN")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| e2e_dir.join(".run"));
+        let kubeconfig = std::env::var_os("FERROLB_E2E_KUBECONFIG")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| run_dir.join("kubeconfig"));
+        let kubectl = std::env::var_os("FERROLB_E2E_KUBECTL")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| PathBuf::from("kubectl"));
+        let nodes = std::env::var("FERROLB_E2E_NODES")
+            .ok()
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(3);
+        Some(Rig {
+            run_dir,
+            kubeconfig,
+            kubectl,
+            rig_sh: e2e_dir.join("rig.sh"),
+            nodes,
+        })
+    }
+
+    /// Node names, `node-1` .. `node-N`.
+    pub fn node_names(&self) -> Vec<String> {
+        (1..=self.nodes).map(|i| format!("node-{i}")).collect()
+    }
+
+    /// A kube client from a kubeconfig file.
+    pub async fn client_from(path: &Path) -> Result<Client> {
+        let kc = Kubeconfig::read_from(path)
+            .with_context(|| format!("reading kubeconfig {}", path.display()))?;
+        let cfg = kube::Config::from_custom_kubeconfig(kc, &KubeConfigOptions::default())
+            .await
+            .context("building client config")?;
+        Client::try_from(cfg).context("building kube client")
+    }
+
+    /// An admin client (system:masters, bypasses RBAC).
+    pub async fn admin_client(&self) -> Result<Client> {
+        Self::client_from(&self.kubeconfig).await
+    }
+
+    /// Mints a token for `namespace/serviceaccount` through TokenRequest (`rig.sh
+    /// kubeconfig-for`, creating the ServiceAccount when `create`) and returns the kubeconfig path.
+    pub fn kubeconfig_for(&self, namespace: &str, sa: &str, create: bool) -> Result<PathBuf> {
+        let mut args = vec!["kubeconfig-for", namespace, sa];
+        if create {
+            args.push("--create");
+        }
+        let out = run(Command::new(&self.rig_sh).args(&args))?;
+        Ok(PathBuf::from(out.trim()))
+    }
+
+    /// Runs kubectl (admin) and returns stdout; fails on a non-zero exit.
+    pub fn kubectl(&self, args: &[&str]) -> Result<String> {
+        run(Command::new(&self.kubectl)
+            .arg("--kubeconfig")
+            .arg(&self.kubeconfig)
+            .args(args))
+    }
+
+    /// Runs `CMD` inside network namespace `ns`; returns stdout, fails on a non-zero exit.
+    pub fn netns_exec(&self, ns: &str, cmd: &[&str]) -> Result<String> {
+        run(Command::new("ip").args(["netns", "exec", ns]).args(cmd))
+    }
+
+    /// Runs `CMD` inside `node`'s netns (`node-1` -> `flb-node-1`).
+    pub fn exec_node(&self, node: &str, cmd: &[&str]) -> Result<String> {
+        self.netns_exec(&format!("flb-{node}"), cmd)
+    }
+
+    /// HTTP GET from the client netns (curl, 3 s timeout); returns the body.
+    pub fn http_get_from_client(&self, url: &str) -> Result<String> {
+        self.netns_exec(CLIENT_NS, &["curl", "-sS", "--max-time", "3", url])
+    }
+
+    /// HTTP GET from inside a node netns; returns the body.
+    pub fn http_get_from_node(&self, node: &str, url: &str) -> Result<String> {
+        self.exec_node(node, &["curl", "-sS", "--max-time", "3", url])
+    }
+
+    /// `gobgp -j global rib -a <family>` in the GoBGP router (family `ipv4` or `ipv6`).
+    pub fn gobgp_rib(&self, family: &str) -> Result<serde_json::Value> {
+        json(&self.netns_exec(GOBGP_NS, &["gobgp", "-j", "global", "rib", "-a", family])?)
+    }
+
+    /// `gobgp -j neighbor` in the GoBGP router.
+    pub fn gobgp_neighbors(&self) -> Result<serde_json::Value> {
+        json(&self.netns_exec(GOBGP_NS, &["gobgp", "-j", "neighbor"])?)
+    }
+
+    /// `vtysh -c '<command>'` against the FRR router, parsed as JSON (`command` must end in `json`).
+    pub fn frr_json(&self, command: &str) -> Result<serde_json::Value> {
+        json(&self.netns_exec(FRR_NS, &["vtysh", "-N", FRR_PATHSPACE, "-c", command])?)
+    }
+
+    /// FRR's IPv4 unicast RIB (`show bgp ipv4 unicast json`).
+    pub fn frr_rib_v4(&self) -> Result<serde_json::Value> {
+        self.frr_json("show bgp ipv4 unicast json")
+    }
+
+    /// Tail of one component log in `e2e/.run/logs` (e.g. `kube-controller-manager`, `kwok`).
+    pub fn log_tail(&self, component: &str, lines: usize) -> String {
+        let path = self.run_dir.join("logs").join(format!("{component}.log"));
+        match std::fs::read_to_string(&path) {
+            Ok(s) => {
+                let all: Vec<&str> = s.lines().collect();
+                all[all.len().saturating_sub(lines)..].join("\n")
+            }
+            Err(e) => format!("(cannot read {}: {e})", path.display()),
+        }
+    }
+
+    /// What to print when something did not happen: objects in `namespace`, nodes, and the
+    /// tails of the component logs.
+    pub fn diagnostics(&self, namespace: Option<&str>) -> String {
+        let mut out = String::new();
+        let mut section = |title: &str, body: String| {
+            out.push_str(&format!("\n----- {title} -----\n{body}\n"));
+        };
+        let kubectl = |args: &[&str]| {
+            self.kubectl(args)
+                .unwrap_or_else(|e| format!("(kubectl failed: {e:#})"))
+        };
+        section("nodes", kubectl(&["get", "nodes", "-o", "wide"]));
+        if let Some(ns) = namespace {
+            section(
+                &format!("objects in {ns}"),
+                kubectl(&["-n", ns, "get", "all,endpointslices,events", "-o", "wide"]),
+            );
+        }
+        let mut logs = vec![
+            "kube-apiserver".to_string(),
+            "kube-controller-manager".into(),
+            "kwok".into(),
+        ];
+        for n in self.node_names() {
+            logs.push(format!("kube-proxy-{n}"));
+            logs.push(format!("podagent-{n}"));
+        }
+        for l in logs {
+            section(&format!("log {l} (tail)"), self.log_tail(&l, 15));
+        }
+        out
+    }
+}
+
+/// Polls `check` every 250 ms until it returns `Ok(Some(v))` or `timeout` passes.
+///
+/// `Ok(None)` and `Err(_)` both mean "not yet"; on timeout the error names `what`, the last
+/// error or state seen, and `diagnostics()` (e.g. [`Rig::diagnostics`]).
+pub async fn wait_for<T, F, Fut>(
+    what: &str,
+    timeout: Duration,
+    diagnostics: impl FnOnce() -> String,
+    mut check: F,
+) -> Result<T>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<Option<T>>>,
+{
+    let start = Instant::now();
+    let last = loop {
+        let last = match check().await {
+            Ok(Some(v)) => return Ok(v),
+            Ok(None) => "condition false".to_string(),
+            Err(e) => format!("{e:#}"),
+        };
+        if start.elapsed() >= timeout {
+            break last;
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    };
+    Err(anyhow!(
+        "timed out after {:?} waiting for {what}; last: {last}\n{}",
+        timeout,
+        diagnostics()
+    ))
+}
+
+/// Runs a prepared command; stdout on success, an error with stderr otherwise.
+pub fn run(cmd: &mut Command) -> Result<String> {
+    let desc = format!("{cmd:?}");
+    let out = cmd.output().with_context(|| format!("spawning {desc}"))?;
+    if !out.status.success() {
+        bail!(
+            "{desc} failed ({}): {}{}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr).trim(),
+            String::from_utf8_lossy(&out.stdout).trim()
+        );
+    }
+    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+fn json(s: &str) -> Result<serde_json::Value> {
+    serde_json::from_str(s)
+        .with_context(|| format!("not JSON: {}", s.chars().take(300).collect::<String>()))
+}
+
+/// Prefixes announced by GoBGP's RIB JSON (`gobgp -j global rib`): the object's keys.
+pub fn gobgp_prefixes(rib: &serde_json::Value) -> Vec<String> {
+    rib.as_object()
+        .map(|m| m.keys().cloned().collect())
+        .unwrap_or_default()
+}
+
+/// Prefixes in FRR's `show bgp ipv4 unicast json` (`.routes` keys).
+pub fn frr_prefixes(rib: &serde_json::Value) -> Vec<String> {
+    rib.get("routes")
+        .and_then(|r| r.as_object())
+        .map(|m| m.keys().cloned().collect())
+        .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn prefixes_from_rib_json() {
+        let g: serde_json::Value =
+            serde_json::json!({"192.168.10.5/32": [{"nlri": {"prefix": "192.168.10.5/32"}}]});
+        assert_eq!(gobgp_prefixes(&g), vec!["192.168.10.5/32".to_string()]);
+        let f = serde_json::json!({"routerId": "192.168.0.1", "routes": {"192.168.10.5/32": []}});
+        assert_eq!(frr_prefixes(&f), vec!["192.168.10.5/32".to_string()]);
+        assert!(frr_prefixes(&serde_json::json!({})).is_empty());
+    }
+
+    #[tokio::test]
+    async fn wait_for_times_out_with_message() {
+        let err = wait_for(
+            "never",
+            Duration::from_millis(300),
+            || "DIAG".into(),
+            || async { Ok::<Option<()>, anyhow::Error>(None) },
+        )
+        .await
+        .err()
+        .map(|e| e.to_string())
+        .unwrap_or_default();
+        assert!(err.contains("never") && err.contains("DIAG"), "{err}");
+    }
+
+    #[tokio::test]
+    async fn wait_for_returns_value() {
+        let mut n = 0;
+        let v = wait_for("third try", Duration::from_secs(5), String::new, || {
+            n += 1;
+            let v = n;
+            async move { Ok(if v >= 3 { Some(v) } else { None }) }
+        })
+        .await
+        .expect("value");
+        assert_eq!(v, 3);
+    }
+}

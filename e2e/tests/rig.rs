@@ -1,0 +1,595 @@
+//! Rig self-tests: prove the control plane, kwok, kube-proxy, the pod echo backends and the
+//! BGP routers work before any ferrolb component is put on top of them.
+//!
+//! Skipped (with a printed notice) unless `FERROLB_E2E=1`; run them with `e2e/run.sh` or
+//! `FERROLB_E2E=1 cargo test -p ferrolb-e2e -- --test-threads=1` after `e2e/rig.sh up`.
+#![forbid(unsafe_code)]
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::net::IpAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use anyhow::{Context, Result, bail, ensure};
+use ferrolb_e2e::{Rig, frr_prefixes, gobgp_prefixes, wait_for};
+use ipnet::IpNet;
+use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::core::v1::{Namespace, Node, Pod, Secret, Service};
+use k8s_openapi::api::discovery::v1::EndpointSlice;
+use kube::api::{Api, DeleteParams, ListParams, Patch, PatchParams};
+
+const FIELD_MANAGER: &str = "ferrolb-e2e";
+const ECHO_PORT: i32 = 8080;
+
+fn unique(prefix: &str) -> String {
+    let ms = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis())
+        .unwrap_or(0);
+    format!("{prefix}-{}", ms % 1_000_000_000)
+}
+
+async fn create_namespace(client: &kube::Client, name: &str) -> Result<()> {
+    let api: Api<Namespace> = Api::all(client.clone());
+    let ns: Namespace = serde_json::from_value(serde_json::json!({
+        "apiVersion": "v1", "kind": "Namespace",
+        "metadata": {"name": name, "labels": {"ferrolb.io/e2e": "true"}}
+    }))?;
+    api.patch(
+        name,
+        &PatchParams::apply(FIELD_MANAGER).force(),
+        &Patch::Apply(&ns),
+    )
+    .await
+    .with_context(|| format!("creating namespace {name}"))?;
+    Ok(())
+}
+
+async fn delete_namespace(client: &kube::Client, name: &str) {
+    let api: Api<Namespace> = Api::all(client.clone());
+    if let Err(e) = api.delete(name, &DeleteParams::background()).await {
+        println!("note: deleting namespace {name}: {e}");
+    }
+}
+
+/// A Deployment `echo` (3 replicas, containerPort 8080) and a Service `echo` of `svc_type`
+/// (port 80 -> 8080) in `ns`.
+async fn apply_echo(client: &kube::Client, ns: &str, svc_type: &str) -> Result<()> {
+    let deploy: Deployment = serde_json::from_value(serde_json::json!({
+        "apiVersion": "apps/v1", "kind": "Deployment",
+        "metadata": {"name": "echo", "namespace": ns},
+        "spec": {
+            "replicas": 3,
+            "selector": {"matchLabels": {"app": "echo"}},
+            "template": {
+                "metadata": {"labels": {"app": "echo"}},
+                "spec": {
+                    // one per node, so the traffic tests cross nodes
+                    "topologySpreadConstraints": [{
+                        "maxSkew": 1, "topologyKey": "kubernetes.io/hostname",
+                        "whenUnsatisfiable": "DoNotSchedule",
+                        "labelSelector": {"matchLabels": {"app": "echo"}}
+                    }],
+                    "tolerations": [{"key": "kwok.x-k8s.io/node", "operator": "Exists", "effect": "NoSchedule"}],
+                    "containers": [{"name": "echo", "image": "fake-echo", "ports": [{"containerPort": ECHO_PORT}]}]
+                }
+            }
+        }
+    }))?;
+    let svc: Service = serde_json::from_value(serde_json::json!({
+        "apiVersion": "v1", "kind": "Service",
+        "metadata": {"name": "echo", "namespace": ns},
+        "spec": {
+            "type": svc_type,
+            "selector": {"app": "echo"},
+            "ports": [{"name": "http", "port": 80, "targetPort": ECHO_PORT, "protocol": "TCP"}]
+        }
+    }))?;
+    let pp = PatchParams::apply(FIELD_MANAGER).force();
+    Api::<Deployment>::namespaced(client.clone(), ns)
+        .patch("echo", &pp, &Patch::Apply(&deploy))
+        .await
+        .context("applying Deployment echo")?;
+    Api::<Service>::namespaced(client.clone(), ns)
+        .patch("echo", &pp, &Patch::Apply(&svc))
+        .await
+        .context("applying Service echo")?;
+    Ok(())
+}
+
+/// Waits until the `echo` Pods are Running+Ready with IPs; returns pod name -> (node, IP).
+async fn ready_echo_pods(
+    rig: &Rig,
+    client: &kube::Client,
+    ns: &str,
+) -> Result<BTreeMap<String, (String, IpAddr)>> {
+    let pods: Api<Pod> = Api::namespaced(client.clone(), ns);
+    wait_for(
+        "3 echo pods Running and Ready with IPs",
+        Duration::from_secs(90),
+        || rig.diagnostics(Some(ns)),
+        || {
+            let pods = pods.clone();
+            async move {
+                let list = pods.list(&ListParams::default().labels("app=echo")).await?;
+                let mut out = BTreeMap::new();
+                for p in list.items {
+                    let name = p.metadata.name.clone().unwrap_or_default();
+                    let node = p.spec.as_ref().and_then(|s| s.node_name.clone());
+                    let st = p.status.as_ref();
+                    let running = st.and_then(|s| s.phase.as_deref()) == Some("Running");
+                    let ready = st.and_then(|s| s.conditions.as_ref()).is_some_and(|c| {
+                        c.iter().any(|c| c.type_ == "Ready" && c.status == "True")
+                    });
+                    let ip = st
+                        .and_then(|s| s.pod_ip.as_deref())
+                        .and_then(|s| s.parse::<IpAddr>().ok());
+                    if let (true, true, Some(node), Some(ip)) = (running, ready, node, ip) {
+                        out.insert(name, (node, ip));
+                    }
+                }
+                Ok((out.len() == 3).then_some(out))
+            }
+        },
+    )
+    .await
+}
+
+// -------------------------------------------------------------------------------------------------
+
+/// (a) the API server answers, reports the pinned version, and RBAC is enforced: a fresh
+/// ServiceAccount (token from TokenRequest) may not list Secrets cluster-wide, the admin may.
+#[tokio::test]
+async fn a_apiserver_answers_and_rbac_is_on() -> Result<()> {
+    let Some(rig) = Rig::from_env("a_apiserver_answers_and_rbac_is_on") else {
+        return Ok(());
+    };
+    let admin = rig.admin_client().await?;
+    let v = admin.apiserver_version().await.context("GET /version")?;
+    ensure!(
+        v.major == "1" && v.git_version.starts_with("v1."),
+        "unexpected version {v:?}"
+    );
+    println!("kube-apiserver {}", v.git_version);
+
+    let ns = unique("e2e-rbac");
+    create_namespace(&admin, &ns).await?;
+    let kc = rig.kubeconfig_for(&ns, "nobody", true)?;
+    let sa = Rig::client_from(&kc).await?;
+    // the token works (authenticated: /version is allowed for everyone) ...
+    sa.apiserver_version()
+        .await
+        .context("SA token cannot even GET /version")?;
+    // ... but RBAC forbids listing secrets cluster-wide
+    match Api::<Secret>::all(sa.clone())
+        .list(&ListParams::default())
+        .await
+    {
+        Err(kube::Error::Api(s)) if s.code == 403 => {
+            println!("SA forbidden as expected: {}", s.message)
+        }
+        Err(e) => bail!("expected 403 Forbidden for the SA, got another error: {e}"),
+        Ok(l) => bail!(
+            "RBAC is off: an unprivileged SA listed {} secrets",
+            l.items.len()
+        ),
+    }
+    // and in its own namespace too (no RoleBinding)
+    match Api::<Secret>::namespaced(sa, &ns)
+        .list(&ListParams::default())
+        .await
+    {
+        Err(kube::Error::Api(s)) if s.code == 403 => {}
+        other => bail!("expected 403 in own namespace, got {other:?}"),
+    }
+    Api::<Secret>::all(admin.clone())
+        .list(&ListParams::default().limit(1))
+        .await
+        .context("admin cannot list secrets")?;
+    delete_namespace(&admin, &ns).await;
+    Ok(())
+}
+
+/// (b) `kubectl apply --server-side` of a CRD directory works and the CRDs become Established
+/// and servable. Uses config/crd/bases when it has CRDs, else e2e/testdata/crds.
+#[tokio::test]
+async fn b_crds_apply_server_side() -> Result<()> {
+    let Some(rig) = Rig::from_env("b_crds_apply_server_side") else {
+        return Ok(());
+    };
+    let e2e = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let project = e2e.join("../config/crd/bases");
+    let has_yaml = |d: &Path| {
+        std::fs::read_dir(d)
+            .map(|it| {
+                it.flatten().any(|e| {
+                    e.path()
+                        .extension()
+                        .is_some_and(|x| x == "yaml" || x == "yml")
+                })
+            })
+            .unwrap_or(false)
+    };
+    let dir: PathBuf = if has_yaml(&project) {
+        project
+    } else {
+        e2e.join("testdata/crds")
+    };
+    let dir_s = dir.to_string_lossy().into_owned();
+    println!("applying CRDs from {dir_s}");
+    let out = rig.kubectl(&[
+        "apply",
+        "--server-side",
+        "--field-manager",
+        FIELD_MANAGER,
+        "-f",
+        &dir_s,
+        "-o",
+        "name",
+    ])?;
+    let crds: Vec<&str> = out
+        .lines()
+        .filter(|l| l.starts_with("customresourcedefinition"))
+        .collect();
+    ensure!(!crds.is_empty(), "kubectl apply created no CRDs: {out}");
+    for crd in &crds {
+        rig.kubectl(&["wait", "--for=condition=Established", "--timeout=60s", crd])?;
+        let plural = rig.kubectl(&[
+            "get",
+            crd,
+            "-o",
+            "jsonpath={.spec.names.plural}.{.spec.group}",
+        ])?;
+        // the new resource is served (empty list is fine)
+        rig.kubectl(&["get", plural.trim(), "-A"])?;
+    }
+    // re-applying is a no-op that succeeds (idempotent server-side apply)
+    rig.kubectl(&[
+        "apply",
+        "--server-side",
+        "--field-manager",
+        FIELD_MANAGER,
+        "-f",
+        &dir_s,
+    ])?;
+    println!("{} CRDs established", crds.len());
+    Ok(())
+}
+
+/// (c) a 3-replica Deployment gets scheduled, kwok makes its Pods Running/Ready with IPs from
+/// their nodes' pod CIDRs, and the EndpointSlice controller lists 3 ready endpoints.
+#[tokio::test]
+async fn c_deployment_pods_ready_and_endpointslices() -> Result<()> {
+    let Some(rig) = Rig::from_env("c_deployment_pods_ready_and_endpointslices") else {
+        return Ok(());
+    };
+    let client = rig.admin_client().await?;
+    let ns = unique("e2e-deploy");
+    create_namespace(&client, &ns).await?;
+    apply_echo(&client, &ns, "ClusterIP").await?;
+    let pods = ready_echo_pods(&rig, &client, &ns).await?;
+
+    let nodes: Api<Node> = Api::all(client.clone());
+    for (name, (node, ip)) in &pods {
+        let n = nodes.get(node).await?;
+        let cidr: IpNet = n
+            .spec
+            .as_ref()
+            .and_then(|s| s.pod_cidr.as_deref())
+            .context("node without podCIDR")?
+            .parse()?;
+        ensure!(
+            cidr.contains(ip),
+            "pod {name} IP {ip} is not in {node}'s pod CIDR {cidr}"
+        );
+    }
+    let distinct_nodes: BTreeSet<_> = pods.values().map(|(n, _)| n.clone()).collect();
+    ensure!(
+        distinct_nodes.len() == 3,
+        "spread constraint ignored: {pods:?}"
+    );
+
+    let slices: Api<EndpointSlice> = Api::namespaced(client.clone(), &ns);
+    let ready = wait_for(
+        "EndpointSlice of echo with 3 ready endpoints",
+        Duration::from_secs(60),
+        || rig.diagnostics(Some(&ns)),
+        || {
+            let slices = slices.clone();
+            async move {
+                let l = slices
+                    .list(&ListParams::default().labels("kubernetes.io/service-name=echo"))
+                    .await?;
+                let ips: BTreeSet<String> = l
+                    .items
+                    .iter()
+                    .flat_map(|s| s.endpoints.iter())
+                    .filter(|e| e.conditions.as_ref().and_then(|c| c.ready) == Some(true))
+                    .flat_map(|e| e.addresses.iter().cloned())
+                    .collect();
+                Ok((ips.len() == 3).then_some(ips))
+            }
+        },
+    )
+    .await?;
+    let pod_ips: BTreeSet<String> = pods.values().map(|(_, ip)| ip.to_string()).collect();
+    ensure!(
+        ready == pod_ips,
+        "endpoints {ready:?} != pod IPs {pod_ips:?}"
+    );
+    delete_namespace(&client, &ns).await;
+    Ok(())
+}
+
+/// (d) traffic: the client reaches each backend by pod IP (the echo answers with the pod name);
+/// a node reaches the backends through kube-proxy via the ClusterIP (load-balanced), and the
+/// client reaches them via a NodePort on a node's LAN address.
+#[tokio::test]
+async fn d_traffic_pod_ip_clusterip_nodeport() -> Result<()> {
+    let Some(rig) = Rig::from_env("d_traffic_pod_ip_clusterip_nodeport") else {
+        return Ok(());
+    };
+    let client = rig.admin_client().await?;
+    let ns = unique("e2e-traffic");
+    create_namespace(&client, &ns).await?;
+    apply_echo(&client, &ns, "NodePort").await?;
+    let pods = ready_echo_pods(&rig, &client, &ns).await?;
+    let names: BTreeSet<String> = pods.keys().cloned().collect();
+
+    for (name, (_, ip)) in &pods {
+        let url = format!("http://{ip}:{ECHO_PORT}/");
+        let body = wait_for(
+            &format!("pod {name} answering on {url} from the client netns"),
+            Duration::from_secs(30),
+            || rig.diagnostics(Some(&ns)),
+            || {
+                let r = rig.http_get_from_client(&url);
+                async move { Ok(Some(r?)) }
+            },
+        )
+        .await?;
+        ensure!(
+            body.trim() == name,
+            "GET {url} answered {body:?}, expected {name}"
+        );
+    }
+
+    let svc = Api::<Service>::namespaced(client.clone(), &ns)
+        .get("echo")
+        .await?;
+    let spec = svc.spec.context("service without spec")?;
+    let cluster_ip = spec.cluster_ip.context("no clusterIP")?;
+    let node_port = spec
+        .ports
+        .as_ref()
+        .and_then(|p| p.first())
+        .and_then(|p| p.node_port)
+        .context("no nodePort")?;
+    let url = format!("http://{cluster_ip}:80/");
+    // kube-proxy needs a sync period to program the new Service
+    wait_for(
+        &format!("ClusterIP {url} answering in node-1"),
+        Duration::from_secs(30),
+        || rig.diagnostics(Some(&ns)),
+        || {
+            let r = rig.http_get_from_node("node-1", &url);
+            async move { Ok(Some(r?)) }
+        },
+    )
+    .await?;
+    let mut seen = BTreeSet::new();
+    for _ in 0..30 {
+        let body = rig.http_get_from_node("node-1", &url)?;
+        let body = body.trim().to_string();
+        ensure!(
+            names.contains(&body),
+            "ClusterIP answered {body:?}, not one of {names:?}"
+        );
+        seen.insert(body);
+    }
+    ensure!(
+        seen.len() >= 2,
+        "30 requests via the ClusterIP all hit {seen:?}: kube-proxy not balancing"
+    );
+    println!("ClusterIP {cluster_ip} balanced over {seen:?}");
+
+    let np_url = format!("http://172.18.0.22:{node_port}/");
+    let body = wait_for(
+        &format!("NodePort {np_url} answering from the client"),
+        Duration::from_secs(30),
+        || rig.diagnostics(Some(&ns)),
+        || {
+            let r = rig.http_get_from_client(&np_url);
+            async move { Ok(Some(r?)) }
+        },
+    )
+    .await?;
+    ensure!(names.contains(body.trim()), "NodePort answered {body:?}");
+    delete_namespace(&client, &ns).await;
+    Ok(())
+}
+
+/// (e) GoBGP and FRR run in their router namespaces and answer queries with their identities.
+#[tokio::test]
+async fn e_bgp_routers_queryable() -> Result<()> {
+    let Some(rig) = Rig::from_env("e_bgp_routers_queryable") else {
+        return Ok(());
+    };
+    let neighbors = rig.gobgp_neighbors()?;
+    ensure!(
+        neighbors.is_array() || neighbors.is_null(),
+        "gobgp -j neighbor: {neighbors}"
+    );
+    let global: serde_json::Value =
+        serde_json::from_str(&rig.netns_exec(ferrolb_e2e::GOBGP_NS, &["gobgp", "-j", "global"])?)?;
+    let asn = global.get("asn").and_then(|v| v.as_u64());
+    ensure!(
+        asn == Some(u64::from(ferrolb_e2e::GOBGP_ASN)),
+        "gobgp global: {global}"
+    );
+    rig.gobgp_rib("ipv4")?;
+
+    let rib = rig.frr_rib_v4()?;
+    ensure!(
+        rib.get("localAS").and_then(|v| v.as_u64()) == Some(u64::from(ferrolb_e2e::FRR_ASN)),
+        "FRR rib: {rib}"
+    );
+    ensure!(
+        rib.get("routerId").and_then(|v| v.as_str()) == Some("192.168.0.1"),
+        "FRR rib: {rib}"
+    );
+    rig.frr_json("show bgp summary json")?;
+    Ok(())
+}
+
+/// Kills the throwaway speaker when the test ends, even on failure.
+struct KillOnDrop(Child);
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// (f) the BGP data path: a throwaway GoBGP speaker in node-3 (AS 64512) announces a
+/// service IP to both routers; FRR installs it and forwards the client's traffic to node-3,
+/// where kube-proxy DNATs the LoadBalancer IP (set by hand in the Service status) to a pod.
+/// Killing the speaker withdraws the route.
+#[tokio::test]
+async fn f_bgp_data_path_with_throwaway_speaker() -> Result<()> {
+    let Some(rig) = Rig::from_env("f_bgp_data_path_with_throwaway_speaker") else {
+        return Ok(());
+    };
+    let client = rig.admin_client().await?;
+    let ns = unique("e2e-bgp");
+    create_namespace(&client, &ns).await?;
+    apply_echo(&client, &ns, "LoadBalancer").await?;
+    let pods = ready_echo_pods(&rig, &client, &ns).await?;
+    let names: BTreeSet<String> = pods.keys().cloned().collect();
+    let vip = "192.168.10.77";
+
+    // what a load balancer controller would do: publish the ingress IP
+    let svcs: Api<Service> = Api::namespaced(client.clone(), &ns);
+    svcs.patch_status(
+        "echo",
+        &PatchParams::default(),
+        &Patch::Merge(serde_json::json!({"status": {"loadBalancer": {"ingress": [{"ip": vip, "ipMode": "VIP"}]}}})),
+    )
+    .await
+    .context("patching Service status")?;
+
+    let conf = rig.run_dir.join("test-speaker.toml");
+    std::fs::write(
+        &conf,
+        format!(
+            r#"[global.config]
+  as = {asn}
+  router-id = "172.18.0.23"
+  port = -1
+[[neighbors]]
+  [neighbors.config]
+    neighbor-address = "192.168.0.1"
+    peer-as = {frr}
+  [neighbors.timers.config]
+    connect-retry = 1
+[[neighbors]]
+  [neighbors.config]
+    neighbor-address = "192.168.0.2"
+    peer-as = {gobgp}
+  [neighbors.timers.config]
+    connect-retry = 1
+"#,
+            asn = ferrolb_e2e::SPEAKER_ASN,
+            frr = ferrolb_e2e::FRR_ASN,
+            gobgp = ferrolb_e2e::GOBGP_ASN
+        ),
+    )?;
+    let log = std::fs::File::create(rig.run_dir.join("logs/test-speaker.log"))?;
+    let conf_s = conf.to_string_lossy().into_owned();
+    let speaker = KillOnDrop(
+        Command::new("ip")
+            .args(["netns", "exec", "flb-node-3", "gobgpd", "-f", &conf_s])
+            .args(["--api-hosts=127.0.0.1:50151", "--pprof-disable", "-p"])
+            .stdout(Stdio::from(log.try_clone()?))
+            .stderr(Stdio::from(log))
+            .spawn()
+            .context("starting gobgpd speaker in node-3")?,
+    );
+    let prefix = format!("{vip}/32");
+    wait_for(
+        "speaker API up and route added",
+        Duration::from_secs(20),
+        String::new,
+        || {
+            let r = rig.exec_node(
+                "node-3",
+                &[
+                    "gobgp",
+                    "-u",
+                    "127.0.0.1",
+                    "-p",
+                    "50151",
+                    "global",
+                    "rib",
+                    "add",
+                    &prefix,
+                    "nexthop",
+                    "192.168.0.23",
+                ],
+            );
+            async move { Ok(Some(r?)) }
+        },
+    )
+    .await?;
+    wait_for(
+        "both routers learn the VIP",
+        Duration::from_secs(30),
+        || {
+            format!(
+                "{}\nspeaker log:\n{}",
+                rig.diagnostics(None),
+                rig.log_tail("test-speaker", 20)
+            )
+        },
+        || {
+            let f = rig.frr_rib_v4().map(|r| frr_prefixes(&r).contains(&prefix));
+            let g = rig
+                .gobgp_rib("ipv4")
+                .map(|r| gobgp_prefixes(&r).contains(&prefix));
+            async move { Ok((f? && g?).then_some(())) }
+        },
+    )
+    .await?;
+    let url = format!("http://{vip}/");
+    let body = wait_for(
+        &format!("client GET {url} through FRR and kube-proxy on node-3"),
+        Duration::from_secs(30),
+        || rig.diagnostics(Some(&ns)),
+        || {
+            let r = rig.http_get_from_client(&url);
+            async move { Ok(Some(r?)) }
+        },
+    )
+    .await?;
+    ensure!(
+        names.contains(body.trim()),
+        "VIP answered {body:?}, not one of {names:?}"
+    );
+
+    drop(speaker);
+    wait_for(
+        "FRR withdraws the VIP after the speaker died",
+        Duration::from_secs(30),
+        String::new,
+        || {
+            let f = rig
+                .frr_rib_v4()
+                .map(|r| !frr_prefixes(&r).contains(&prefix));
+            async move { Ok(f?.then_some(())) }
+        },
+    )
+    .await?;
+    delete_namespace(&client, &ns).await;
+    Ok(())
+}
