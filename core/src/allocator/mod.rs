@@ -21,7 +21,9 @@
 //!
 //! Deviations, all towards stability: candidate order is the declared order instead of Go
 //! map order; when the operator passes no current IPs but the allocator still holds the
-//! Service's IPs (status write not yet observed, MetalLB #2723) the held IPs are kept.
+//! Service's IPs (status write not yet observed, MetalLB #2723) the held IPs are kept; a
+//! `PreferDualStack` Service whose IP pair became invalid keeps the IP that is still valid
+//! on its own (MetalLB releases both and may hand out a different IPv4).
 
 mod find;
 
@@ -126,6 +128,20 @@ fn check_ip_set(ips: &[IpAddr]) -> Result<(), AllocError> {
 
 fn same_set(a: &[IpAddr], b: &[IpAddr]) -> bool {
     a.len() == b.len() && a.iter().all(|ip| b.contains(ip))
+}
+
+/// Outcome of re-validating IPs a Service holds.
+enum Validity {
+    /// All valid, from this pool.
+    Valid(usize),
+    /// `PreferDualStack` pair invalid, but this IP alone is valid.
+    Partial {
+        pool: usize,
+        ip: IpAddr,
+        reason: AllocError,
+    },
+    /// Invalid.
+    Invalid(AllocError),
 }
 
 /// One Service's allocation.
@@ -236,9 +252,17 @@ impl Allocator {
         };
         let mut previous = None;
         if !current.is_empty() {
-            match self.check_current(req, need, &current) {
-                Ok(pool) => return Ok(self.keep(req, need, pool, current)),
-                Err(reason) => {
+            match self.validate(req, need, &current) {
+                Validity::Valid(pool) => return Ok(self.keep(req, need, pool, current)),
+                Validity::Partial { pool, ip, reason } => {
+                    let mut kept = self.keep(req, need, pool, vec![ip]);
+                    kept.change = Change::Reallocated {
+                        previous: current,
+                        reason,
+                    };
+                    return Ok(kept);
+                }
+                Validity::Invalid(reason) => {
                     self.unregister(&req.key);
                     previous = Some((current, reason));
                 }
@@ -286,6 +310,41 @@ impl Allocator {
             pool: self.pools.at(pool).name().to_owned(),
             change,
         }
+    }
+
+    /// Like [`Self::check_current`], but when the pair of a `PreferDualStack` Service is
+    /// invalid, one of its IPs (primary family first) that is still valid on its own is
+    /// kept instead of giving up both.
+    fn validate(&self, req: &ServiceRequest, need: Need, ips: &[IpAddr]) -> Validity {
+        let reason = match self.check_current(req, need, ips) {
+            Ok(pool) => return Validity::Valid(pool),
+            Err(reason) => reason,
+        };
+        if let (
+            Need::Dual {
+                primary,
+                required: false,
+            },
+            [a, b],
+        ) = (need, ips)
+            && req.requested_ips.is_empty()
+        {
+            let (first, second) = if IpFamily::of(a) == primary {
+                (a, b)
+            } else {
+                (b, a)
+            };
+            for ip in [first, second] {
+                if let Ok(pool) = self.check_current(req, need, &[*ip]) {
+                    return Validity::Partial {
+                        pool,
+                        ip: *ip,
+                        reason,
+                    };
+                }
+            }
+        }
+        Validity::Invalid(reason)
     }
 
     /// Whether IPs the Service holds (or held before a restart) are still valid for it.
@@ -407,6 +466,8 @@ impl Allocator {
     /// Replaces the pools. Services whose IPs are still valid keep them (re-homed to the
     /// pool now containing them); the others are released and returned with the reason,
     /// to be reprocessed with [`Allocator::assign`] (MetalLB `SetPools` + `ReprocessAll`).
+    /// A `PreferDualStack` Service whose pair became invalid keeps the IP that is still
+    /// valid on its own (MetalLB would release both) and is returned too.
     pub fn set_pools(&mut self, pools: PoolSet) -> Vec<(String, AllocError)> {
         let records = std::mem::take(&mut self.records);
         *self = Self::new(pools);
@@ -440,21 +501,30 @@ impl Allocator {
         let mut invalid = Vec::new();
         for (req, ips) in list {
             if let Err(e) = self.restore(&req, ips) {
-                self.unregister(&req.key);
                 invalid.push((req.key, e));
             }
         }
         invalid
     }
 
+    /// Re-registers IPs a Service held; on error it holds nothing, or only the still valid
+    /// IP of a `PreferDualStack` pair.
     fn restore(&mut self, req: &ServiceRequest, ips: Vec<IpAddr>) -> Result<(), AllocError> {
         if self.pools.is_empty() {
             return Err(AllocError::NoPools);
         }
         let need = Need::of(req)?;
-        let pool = self.check_current(req, need, &ips)?;
-        self.register(req, pool, ips);
-        Ok(())
+        match self.validate(req, need, &ips) {
+            Validity::Valid(pool) => {
+                self.register(req, pool, ips);
+                Ok(())
+            }
+            Validity::Partial { pool, ip, reason } => {
+                self.register(req, pool, vec![ip]);
+                Err(reason)
+            }
+            Validity::Invalid(reason) => Err(reason),
+        }
     }
 
     /// Address counters of a pool.

@@ -754,3 +754,33 @@ fn huge_ipv6_pool_allocation_is_immediate() {
     assert_eq!(new_ips(&mut a, &v6("b")), ips(&["::"]));
     assert_eq!(a.pool_stats("p").unwrap().available_v6, i64::MAX);
 }
+
+#[test]
+fn prefer_dual_stack_keeps_the_still_valid_family() {
+    let mut a = alloc(vec![PoolSpec::new("p", ["10.0.0.0/24", "fd00::/120"])]);
+    let s = dual(svc("s"), IpFamilyPolicy::PreferDualStack);
+    new_ips(&mut a, &svc("first"));
+    let both = new_ips(&mut a, &s);
+    assert_eq!(both, ips(&["10.0.0.1", "fd00::"]));
+    a.release("default/first");
+    // The IPv6 range goes away: the IPv4 address stays, only IPv6 is lost.
+    let invalid = a.set_pools(set(vec![PoolSpec::new("p", ["10.0.0.0/24"])]));
+    assert_eq!(invalid.len(), 1);
+    assert_eq!(a.ips_of("default/s"), Some(&ips(&["10.0.0.1"])[..]));
+    let got = a.assign(&s, &both).unwrap();
+    assert_eq!(got.ips, ips(&["10.0.0.1"]));
+    assert!(matches!(
+        got.change,
+        Change::Reallocated {
+            reason: AllocError::NotInAnyPool(_),
+            ..
+        }
+    ));
+    // A RequireDualStack Service in the same situation loses both and fails.
+    let mut a = alloc(vec![PoolSpec::new("p", ["10.0.0.0/24", "fd00::/120"])]);
+    let r = dual(svc("r"), IpFamilyPolicy::RequireDualStack);
+    let both = new_ips(&mut a, &r);
+    a.set_pools(set(vec![PoolSpec::new("p", ["10.0.0.0/24"])]));
+    assert_eq!(a.ips_of("default/r"), None);
+    assert!(a.assign(&r, &both).is_err());
+}
