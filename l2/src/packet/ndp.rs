@@ -10,13 +10,20 @@
 //!
 //! MetalLB behaviour reproduced (`internal/layer2/ndp.go`, `metallb-runtime.md` §2.4):
 //! - [`respond`] answers only solicitations that carry a **Source Link-Layer Address** option
-//!   (so DAD probes from `::` are ignored) for owned targets, with a unicast NA from the
-//!   interface's link-local address: `Router=0, Solicited=1, Override=0` plus a Target
-//!   Link-Layer Address option. `Override=0` is MetalLB's choice ([`METALLB_SOLICITED_OVERRIDE`]);
+//!   (so DAD probes from `::` are ignored) for owned targets, with a unicast NA
+//!   `Router=0, Solicited=1, Override=0` plus a Target Link-Layer Address option. `Override=0` is MetalLB's choice ([`METALLB_SOLICITED_OVERRIDE`]);
 //!   RFC 4861 §7.2.4 says O SHOULD be set unless the target is anycast, and with O=0 a
 //!   REACHABLE entry is not replaced (§7.2.5), so callers may pass `true` to speed up failover.
 //! - [`unsolicited`] builds the takeover NA: to `ff02::1` (MAC `33:33:00:00:00:01`),
 //!   `Router=0, Solicited=0, Override=1`, Target LLA option (RFC 4861 §7.2.6).
+//!
+//! IPv6 source of our NAs: MetalLB sends from the interface's **link-local** address. The
+//! Linux kernel, answering for its own addresses, uses the **target** address as source, and
+//! `ndisc6` (the usual diagnostic tool, `testbed.md` §6) ignores unicast replies whose source
+//! is not the target — verified in a netns: link-local-sourced replies time out, target-sourced
+//! ones are accepted. Receivers' neighbour caches accept either (RFC 4861 §7.2.5 does not look
+//! at the source). The source is therefore a parameter; [`NaSource::Target`] is ferrolb's
+//! recommended default, [`NaSource::LinkLocal`] reproduces MetalLB byte for byte.
 //! - [`solicited_node_multicast`] (RFC 4291 §2.7.1) is the group to join per owned IP, and
 //!   [`multicast_mac`] (RFC 2464 §7) its Ethernet address.
 
@@ -29,6 +36,26 @@ use super::{
 
 /// MetalLB sends solicited NAs with `Override=0`.
 pub const METALLB_SOLICITED_OVERRIDE: bool = false;
+/// Which IPv6 source address our Neighbor Advertisements use (see the module docs).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum NaSource {
+    /// The advertised target address itself (Linux kernel behaviour; accepted by `ndisc6`).
+    #[default]
+    Target,
+    /// The interface's link-local address (MetalLB behaviour).
+    LinkLocal(Ipv6Addr),
+}
+
+impl NaSource {
+    /// The source address for an NA about `target`.
+    pub fn address(self, target: Ipv6Addr) -> Ipv6Addr {
+        match self {
+            NaSource::Target => target,
+            NaSource::LinkLocal(ll) => ll,
+        }
+    }
+}
+
 /// ICMPv6 next-header value.
 pub const IPPROTO_ICMPV6: u8 = 58;
 /// ICMPv6 type of a Neighbor Solicitation.
@@ -337,12 +364,12 @@ pub enum NdpDrop {
     NotOwned,
 }
 
-/// Decides whether to answer `ns` received on an interface with MAC `iface_mac` and link-local
-/// address `link_local`. Returns the unicast solicited NA (`R=0, S=1, O=override_flag`).
+/// Decides whether to answer `ns` received on an interface with MAC `iface_mac`. Returns the
+/// unicast solicited NA (`R=0, S=1, O=override_flag`) sourced according to `source`.
 pub fn respond(
     ns: &NeighborSolicitation,
     iface_mac: MacAddr,
-    link_local: Ipv6Addr,
+    source: NaSource,
     override_flag: bool,
     owned: impl FnOnce(Ipv6Addr) -> bool,
 ) -> Result<NeighborAdvertisement, NdpDrop> {
@@ -355,7 +382,7 @@ pub fn respond(
     Ok(NeighborAdvertisement {
         eth_dst: lla,
         eth_src: iface_mac,
-        src: link_local,
+        src: source.address(ns.target),
         dst: ns.src,
         router: false,
         solicited: true,
@@ -368,13 +395,13 @@ pub fn respond(
 /// The unsolicited NA sent on takeover: to `ff02::1`, `R=0, S=0, O=1`, with a TLLA option.
 pub fn unsolicited(
     iface_mac: MacAddr,
-    link_local: Ipv6Addr,
+    source: NaSource,
     target: Ipv6Addr,
 ) -> NeighborAdvertisement {
     NeighborAdvertisement {
         eth_dst: multicast_mac(ALL_NODES),
         eth_src: iface_mac,
-        src: link_local,
+        src: source.address(target),
         dst: ALL_NODES,
         router: false,
         solicited: false,

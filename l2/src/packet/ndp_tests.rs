@@ -49,7 +49,14 @@ fn parses_wire_ns_and_encoder_matches() {
 #[test]
 fn solicited_reply_flags_and_addresses() {
     let ns = NeighborSolicitation::resolve(PEER, ll(2), vip());
-    let na = respond(&ns, OURS, ll(1), METALLB_SOLICITED_OVERRIDE, |t| t == vip()).unwrap();
+    let na = respond(
+        &ns,
+        OURS,
+        NaSource::LinkLocal(ll(1)),
+        METALLB_SOLICITED_OVERRIDE,
+        |t| t == vip(),
+    )
+    .unwrap();
     assert_eq!((na.eth_dst, na.eth_src), (PEER, OURS));
     assert_eq!((na.src, na.dst), (ll(1), ll(2)));
     assert!(!na.router && na.solicited && !na.override_flag);
@@ -62,8 +69,17 @@ fn solicited_reply_flags_and_addresses() {
 }
 
 #[test]
+fn target_source_by_default() {
+    let ns = NeighborSolicitation::resolve(PEER, ll(2), vip());
+    let na = respond(&ns, OURS, NaSource::default(), true, |_| true).unwrap();
+    assert_eq!(na.src, vip());
+    assert!(na.override_flag);
+    assert_eq!(unsolicited(OURS, NaSource::Target, vip()).src, vip());
+}
+
+#[test]
 fn unsolicited_na_flags() {
-    let na = unsolicited(OURS, ll(1), vip());
+    let na = unsolicited(OURS, NaSource::LinkLocal(ll(1)), vip());
     let bytes = na.encode();
     assert_eq!(&bytes[..6], &[0x33, 0x33, 0, 0, 0, 1]);
     assert_eq!(bytes[58], 0x20); // O only
@@ -74,12 +90,12 @@ fn unsolicited_na_flags() {
 fn drop_rules() {
     let mut ns = NeighborSolicitation::resolve(PEER, ll(2), vip());
     assert_eq!(
-        respond(&ns, OURS, ll(1), false, |_| false),
+        respond(&ns, OURS, NaSource::LinkLocal(ll(1)), false, |_| false),
         Err(NdpDrop::NotOwned)
     );
     ns.source_lla = None;
     assert_eq!(
-        respond(&ns, OURS, ll(1), false, |_| true),
+        respond(&ns, OURS, NaSource::LinkLocal(ll(1)), false, |_| true),
         Err(NdpDrop::NoSourceLla)
     );
 }
@@ -127,7 +143,7 @@ fn validation_errors() {
         panic!("not an NS")
     };
     assert_eq!(
-        respond(&p, OURS, ll(1), false, |_| true),
+        respond(&p, OURS, NaSource::LinkLocal(ll(1)), false, |_| true),
         Err(NdpDrop::NoSourceLla)
     );
     // Multicast target.

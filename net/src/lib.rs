@@ -1,0 +1,27 @@
+//! Raw-socket glue for the ferrolb speaker's Layer-2 mode (Linux only).
+//!
+//! This is the only ferrolb crate allowed to contain `unsafe` code, and it holds exactly one
+//! `unsafe` block (building a `sockaddr_ll` in [`sockaddr`]). Everything else goes through
+//! `socket2`'s safe API. The protocol logic lives in the sans-IO crate `ferrolb-l2`.
+//!
+//! - [`packet`]: `AF_PACKET`/`SOCK_RAW` sockets bound to one interface with a classic BPF
+//!   filter (ARP requests, Neighbor Solicitations, …), sending whole Ethernet frames.
+//! - [`bpf`]: the classic BPF programs (plain data, unit-tested with a tiny interpreter).
+//! - [`multicast`]: refcounted IPv6 solicited-node multicast group membership
+//!   (RFC 4291 §2.7.1); joining through an IPv6 socket also makes the kernel send MLD reports,
+//!   so snooping switches forward solicitations to us.
+//! - [`interfaces`]: lists interfaces with index, MAC, flags, master and IPv6 link-local
+//!   address from `/sys/class/net` and `/proc/net/if_inet6` (per network namespace), as
+//!   `ferrolb_l2::iface::InterfaceInfo`.
+//!
+//! Sockets need `CAP_NET_RAW`.
+
+pub mod bpf;
+pub mod interfaces;
+pub mod multicast;
+pub mod packet;
+mod sockaddr;
+
+pub use interfaces::list as list_interfaces;
+pub use multicast::SolicitedNodeGroups;
+pub use packet::{Filter, PacketSocket};
