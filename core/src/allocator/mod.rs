@@ -26,17 +26,21 @@
 //! on its own (MetalLB releases both and may hand out a different IPv4).
 
 mod find;
+mod need;
+mod state;
 
-use std::collections::btree_map::Entry;
+pub(crate) use need::Need;
+use need::{check_ip_set, same_set};
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::IpAddr;
 
-use crate::addr::{self, IpFamily};
+use crate::addr::IpFamily;
 use crate::error::AllocError;
 use crate::index::UsedRuns;
 use crate::pool::PoolSet;
 use crate::select;
-use crate::service::{IpFamilyPolicy, ServiceRequest};
+use crate::service::ServiceRequest;
 use crate::sharing::IpUse;
 use crate::stats::PoolStats;
 
@@ -69,65 +73,6 @@ pub enum Change {
     /// A `PreferDualStack` Service got the missing family (event `IPAllocated` "Assigned
     /// additional IP").
     AddedFamily(IpAddr),
-}
-
-/// What the Service needs, from its cluster IP families and `ipFamilyPolicy`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Need {
-    /// Exactly one IP of this family.
-    Single(IpFamily),
-    /// Both families (primary first); `required` for `RequireDualStack`.
-    Dual { primary: IpFamily, required: bool },
-}
-
-impl Need {
-    pub(crate) fn of(req: &ServiceRequest) -> Result<Self, AllocError> {
-        let mut fams: Vec<IpFamily> = Vec::with_capacity(2);
-        for f in &req.ip_families {
-            if !fams.contains(f) {
-                fams.push(*f);
-            }
-        }
-        match (fams.as_slice(), req.ip_family_policy) {
-            ([], _) => Err(AllocError::NoClusterIps),
-            ([_], IpFamilyPolicy::RequireDualStack) => Err(AllocError::NotEnoughClusterIps),
-            ([f], _) | ([f, ..], IpFamilyPolicy::SingleStack) => Ok(Self::Single(*f)),
-            ([f, ..], policy) => Ok(Self::Dual {
-                primary: *f,
-                required: policy == IpFamilyPolicy::RequireDualStack,
-            }),
-        }
-    }
-
-    /// Whether a set of IPs (already checked by [`check_ip_set`]) fits this need.
-    pub(crate) fn fits(self, ips: &[IpAddr]) -> bool {
-        match self {
-            Self::Single(f) => ips.len() == 1 && IpFamily::of(&ips[0]) == f,
-            Self::Dual { required: true, .. } => ips.len() == 2,
-            Self::Dual {
-                required: false, ..
-            } => matches!(ips.len(), 1 | 2),
-        }
-    }
-
-    pub(crate) fn primary(self) -> IpFamily {
-        match self {
-            Self::Single(f) | Self::Dual { primary: f, .. } => f,
-        }
-    }
-}
-
-/// At most two IPs, of different families.
-fn check_ip_set(ips: &[IpAddr]) -> Result<(), AllocError> {
-    match ips {
-        [_, _, _, ..] => Err(AllocError::InvalidIpSet(ips.to_vec())),
-        [a, b] if IpFamily::of(a) == IpFamily::of(b) => Err(AllocError::InvalidIpSet(ips.to_vec())),
-        _ => Ok(()),
-    }
-}
-
-fn same_set(a: &[IpAddr], b: &[IpAddr]) -> bool {
-    a.len() == b.len() && a.iter().all(|ip| b.contains(ip))
 }
 
 /// Outcome of re-validating IPs a Service holds.
@@ -533,70 +478,6 @@ impl Allocator {
         let p = self.pools.at(i);
         let [v4, v6] = self.assigned.get(i).copied().unwrap_or_default();
         Some(PoolStats::from_counts(v4, v6, p.total_v4(), p.total_v6()))
-    }
-
-    fn used_mut(&mut self, family: IpFamily) -> &mut UsedRuns {
-        match family {
-            IpFamily::V4 => &mut self.used_v4,
-            IpFamily::V6 => &mut self.used_v6,
-        }
-    }
-
-    /// Records that `req` holds `ips` from `pool` (replacing what it held).
-    fn register(&mut self, req: &ServiceRequest, pool: usize, ips: Vec<IpAddr>) {
-        self.unregister(&req.key);
-        for ip in &ips {
-            let family = IpFamily::of(ip);
-            if !self.ips.contains_key(ip) {
-                self.used_mut(family).insert(addr::to_u128(*ip));
-                if let Some(counts) = self.assigned.get_mut(pool) {
-                    counts[family as usize] += 1;
-                }
-                if let Some(k) = &req.sharing_key {
-                    self.shared.entry(k.clone()).or_default().insert(*ip);
-                }
-            }
-            self.ips
-                .entry(*ip)
-                .or_insert_with(|| IpUse::new(pool, req))
-                .add(req);
-        }
-        self.records.insert(
-            req.key.clone(),
-            Record {
-                pool,
-                ips,
-                request: req.clone(),
-            },
-        );
-    }
-
-    /// Forgets what `key` holds.
-    fn unregister(&mut self, key: &str) -> Option<Record> {
-        let rec = self.records.remove(key)?;
-        for ip in &rec.ips {
-            let Entry::Occupied(mut e) = self.ips.entry(*ip) else {
-                continue;
-            };
-            if !e.get_mut().remove(key) {
-                continue;
-            }
-            let gone = e.remove();
-            let family = IpFamily::of(ip);
-            self.used_mut(family).remove(addr::to_u128(*ip));
-            if let Some(counts) = self.assigned.get_mut(gone.pool) {
-                counts[family as usize] = counts[family as usize].saturating_sub(1);
-            }
-            if let Some(k) = gone.sharing_key
-                && let Entry::Occupied(mut s) = self.shared.entry(k)
-            {
-                s.get_mut().remove(ip);
-                if s.get().is_empty() {
-                    s.remove();
-                }
-            }
-        }
-        Some(rec)
     }
 }
 
