@@ -26,7 +26,7 @@
 set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-# shellcheck source=versions.env
+# shellcheck source-path=SCRIPTDIR source=versions.env
 . "$HERE/versions.env"
 CACHE=${FERROLB_CACHE:-$HOME/.cache/ferrolb}
 BIN_ROOT="$CACHE/bin"
@@ -570,21 +570,25 @@ cmd_up() {
 }
 
 # --------------------------------------------------------------------------------------------------
-kill_pid_file() { # TERM, then KILL after a bounded wait
-  local f=$1 pid i
-  pid=$(cat "$f" 2>/dev/null || true)
-  [ -n "$pid" ] || return 0
-  kill -TERM "$pid" 2>/dev/null || return 0
-  for ((i = 0; i < 20; i++)); do kill -0 "$pid" 2>/dev/null || return 0; sleep 0.1; done
-  kill -KILL "$pid" 2>/dev/null || true
+kill_pids() { # kill_pids PID...: TERM all at once, KILL what is still alive after 5 s
+  local pid i left
+  [ $# -gt 0 ] || return 0
+  kill -TERM "$@" 2>/dev/null || true
+  for ((i = 0; i < 50; i++)); do
+    left=0
+    for pid in "$@"; do kill -0 "$pid" 2>/dev/null && left=1; done
+    [ "$left" = 1 ] || return 0
+    sleep 0.1
+  done
+  kill -KILL "$@" 2>/dev/null || true
 }
 
 cmd_down() {
   [ "$(id -u)" = 0 ] || die "must run as root"
-  local f ns pids
+  local f ns pids all=()
   if [ -d "$PIDS" ]; then
-    # stop the host-netns processes first (reverse start order matters little; all bounded)
-    for f in "$PIDS"/*.pid; do [ -e "$f" ] && kill_pid_file "$f"; done
+    for f in "$PIDS"/*.pid; do [ -s "$f" ] && all+=("$(cat "$f")"); done
+    kill_pids "${all[@]}"
   fi
   # whatever still lives in our namespaces (FRR daemons, forks of socat, ...) was started by the rig
   for ns in $(all_ns); do
