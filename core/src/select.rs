@@ -9,6 +9,13 @@
 //! first, 0/unset last — then every `autoAssign` pool without `serviceAllocation`.
 //! MetalLB leaves ties and the second list in Go map order (random); ferrolb uses the
 //! declared order so allocation is deterministic.
+//!
+//! `namespaceSelectors` are matched against the Service's namespace labels carried in the
+//! [`ServiceRequest`]; MetalLB resolves them into a namespace list when it parses the
+//! config, which gives the same result as long as the operator reprocesses Services when
+//! namespace labels change. One MetalLB quirk is not reproduced: when namespace selectors
+//! match no namespace at all, MetalLB's namespace set is empty and the pool then admits
+//! every namespace for explicit requests; here such a pool admits no namespace.
 
 use crate::pool::{Pool, PoolSet};
 use crate::service::ServiceRequest;

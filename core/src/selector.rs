@@ -93,6 +93,18 @@ pub enum SelectorError {
     /// Empty label key.
     #[error("label key must not be empty")]
     EmptyKey,
+    /// Label key not of the form `[prefix/]name` (DNS subdomain prefix, name of at most 63
+    /// alphanumerics, `-`, `_`, `.`, starting and ending alphanumeric).
+    #[error(
+        "invalid label key {0:?}: must be [prefix/]name, name at most 63 characters [A-Za-z0-9_.-] starting and ending alphanumeric, prefix a DNS subdomain"
+    )]
+    InvalidKey(String),
+    /// Label value longer than 63 characters or with characters outside `[A-Za-z0-9_.-]`
+    /// or not starting/ending alphanumeric.
+    #[error(
+        "invalid label value {0:?}: must be empty or at most 63 characters [A-Za-z0-9_.-] starting and ending alphanumeric"
+    )]
+    InvalidValue(String),
     /// A value listed twice in one expression.
     #[error("duplicate definition of match expression value in label selector {0:?}")]
     DuplicateValue(String),
@@ -154,13 +166,15 @@ impl LabelSelector {
 
     /// Checks the rules MetalLB enforces when converting a selector.
     pub fn validate(&self) -> Result<(), SelectorError> {
-        if self.match_labels.keys().any(String::is_empty) {
-            return Err(SelectorError::EmptyKey);
+        for (k, v) in &self.match_labels {
+            check_key(k)?;
+            check_value(v)?;
         }
         let mut seen = Vec::with_capacity(self.match_expressions.len());
         for r in &self.match_expressions {
-            if r.key.is_empty() {
-                return Err(SelectorError::EmptyKey);
+            check_key(&r.key)?;
+            for v in &r.values {
+                check_value(v)?;
             }
             match r.operator {
                 Operator::In | Operator::NotIn if r.values.is_empty() => {
@@ -194,6 +208,55 @@ impl LabelSelector {
         }
         c.match_expressions.sort();
         c
+    }
+}
+
+/// A label name or value body: at most 63 characters of `[A-Za-z0-9_.-]`, starting and
+/// ending alphanumeric (Kubernetes `IsQualifiedName` name part / `IsValidLabelValue`).
+fn is_label_name(s: &str) -> bool {
+    let b = s.as_bytes();
+    !b.is_empty()
+        && b.len() <= 63
+        && b[0].is_ascii_alphanumeric()
+        && b[b.len() - 1].is_ascii_alphanumeric()
+        && b.iter()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'-' | b'_' | b'.'))
+}
+
+/// A DNS-1123 subdomain: at most 253 characters, dot-separated labels of lowercase
+/// alphanumerics and `-`, each starting and ending alphanumeric.
+fn is_dns_subdomain(s: &str) -> bool {
+    s.len() <= 253
+        && s.split('.').all(|label| {
+            let b = label.as_bytes();
+            !b.is_empty()
+                && b[0].is_ascii_alphanumeric()
+                && b[b.len() - 1].is_ascii_alphanumeric()
+                && b.iter()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == b'-')
+        })
+}
+
+fn check_key(key: &str) -> Result<(), SelectorError> {
+    if key.is_empty() {
+        return Err(SelectorError::EmptyKey);
+    }
+    let ok = match key.split_once('/') {
+        Some((prefix, name)) => is_dns_subdomain(prefix) && is_label_name(name),
+        None => is_label_name(key),
+    };
+    if ok {
+        Ok(())
+    } else {
+        Err(SelectorError::InvalidKey(key.to_owned()))
+    }
+}
+
+fn check_value(value: &str) -> Result<(), SelectorError> {
+    if value.is_empty() || is_label_name(value) {
+        Ok(())
+    } else {
+        Err(SelectorError::InvalidValue(value.to_owned()))
     }
 }
 
@@ -322,6 +385,44 @@ mod tests {
                 .validate()
                 .is_ok()
         );
+    }
+
+    #[test]
+    fn label_syntax() {
+        for key in ["app", "app.kubernetes.io/name", "a_b-c.d", "x/y", "A1"] {
+            assert_eq!(check_key(key), Ok(()), "{key}");
+        }
+        for key in [
+            "-a",
+            "a-",
+            "a b",
+            "Example.com/x",
+            "a/b/c",
+            "/x",
+            "x/",
+            &"k".repeat(64),
+        ] {
+            assert_eq!(
+                check_key(key),
+                Err(SelectorError::InvalidKey(key.to_owned())),
+                "{key}"
+            );
+        }
+        assert_eq!(check_key(""), Err(SelectorError::EmptyKey));
+        assert_eq!(check_value(""), Ok(()));
+        assert_eq!(check_value("v1.2_x-y"), Ok(()));
+        assert!(check_value("bad value").is_err());
+        assert!(check_value(&"v".repeat(64)).is_err());
+        assert!(matches!(
+            LabelSelector::from_labels([("app", "we b")]).validate(),
+            Err(SelectorError::InvalidValue(_))
+        ));
+        assert!(matches!(
+            LabelSelector::default()
+                .with_expression("bad key", Operator::Exists, &[])
+                .validate(),
+            Err(SelectorError::InvalidKey(_))
+        ));
     }
 
     #[test]

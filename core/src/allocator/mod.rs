@@ -472,6 +472,13 @@ impl Allocator {
         }
     }
 
+    /// Address counters of every pool, in declared order.
+    pub fn all_pool_stats(&self) -> impl Iterator<Item = (&str, PoolStats)> {
+        self.pools
+            .iter()
+            .filter_map(|p| self.pool_stats(p.name()).map(|s| (p.name(), s)))
+    }
+
     /// Address counters of a pool.
     pub fn pool_stats(&self, pool: &str) -> Option<PoolStats> {
         let i = self.pools.index_of(pool)?;

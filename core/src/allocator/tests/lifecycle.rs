@@ -201,6 +201,11 @@ fn stats_saturate_for_ipv6_pools() {
     let s = a.pool_stats("small6").unwrap();
     assert_eq!((s.assigned_v6, s.available_v6), (0, 256));
     assert_eq!(a.pool_stats("nope"), None);
+    let all: Vec<(&str, i64, i64)> = a
+        .all_pool_stats()
+        .map(|(n, s)| (n, s.assigned_v4, s.assigned_v6))
+        .collect();
+    assert_eq!(all, [("big", 1, 2), ("small6", 0, 0)]);
 }
 
 #[test]
