@@ -24,12 +24,11 @@ fn enabled() -> bool {
 }
 
 fn run(args: &[&str]) -> Output {
-    let out = Command::new("timeout")
+    Command::new("timeout")
         .arg("20")
         .args(args)
         .output()
-        .expect("spawn command");
-    out
+        .expect("spawn command")
 }
 
 fn must(args: &[&str]) -> String {
