@@ -15,6 +15,33 @@
 //!    [`Allocator::set_pools`], then reprocess every Service;
 //! 5. report [`Allocator::pool_stats`] in the `IPAddressPool` status.
 //!
+//! ```
+//! use ferrolb_core::service::{PortView, ServiceView, is_handled};
+//! use ferrolb_core::{Allocator, Change, PoolSet, PoolSpec, parse_service};
+//!
+//! let pools = PoolSet::parse(&[PoolSpec::new("default", ["192.168.0.200-192.168.0.250"])])?;
+//! let mut alloc = Allocator::new(pools);
+//! // After a restart: restore what the Services' statuses say before allocating anything.
+//! let failed = alloc.rebuild(Vec::new());
+//! assert!(failed.is_empty());
+//!
+//! let svc = ServiceView {
+//!     namespace: "kube-system".into(),
+//!     name: "traefik".into(),
+//!     service_type: "LoadBalancer".into(),
+//!     cluster_ips: vec!["10.43.0.10".into()],
+//!     ports: vec![PortView { protocol: None, port: 80 }],
+//!     ..Default::default()
+//! };
+//! assert!(is_handled(&svc, None));
+//! let parsed = parse_service(&svc)?;
+//! let got = alloc.assign(&parsed.request, &[])?;
+//! assert_eq!(got.ips, vec!["192.168.0.200".parse::<std::net::IpAddr>()?]);
+//! assert_eq!((got.pool.as_str(), &got.change), ("default", &Change::Allocated));
+//! assert_eq!(alloc.pool_stats("default").map(|s| s.available_v4), Some(50));
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
 //! Modules: [`addr`] (families, address arithmetic), [`selector`] (label selectors,
 //! reusable by the speaker), [`pool`] (pool parsing/validation), [`service`] (Service →
 //! request, annotations), [`select`] (pool eligibility and order), [`sharing`]
