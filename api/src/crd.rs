@@ -113,12 +113,12 @@ fn normalize(crd: CustomResourceDefinition) -> Result<CustomResourceDefinition, 
                 continue;
             };
             root.remove("title");
-            if !spec_required {
-                if let Some(required) = root.get_mut("required").and_then(|r| r.as_array_mut()) {
-                    required.retain(|r| r != "spec");
-                    if required.is_empty() {
-                        root.remove("required");
-                    }
+            if !spec_required
+                && let Some(required) = root.get_mut("required").and_then(|r| r.as_array_mut())
+            {
+                required.retain(|r| r != "spec");
+                if required.is_empty() {
+                    root.remove("required");
                 }
             }
         }

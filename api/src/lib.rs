@@ -6,10 +6,14 @@
 //! (`config/crd/bases/metallb.io_*.yaml` upstream) so a MetalLB user's manifests apply unchanged.
 //! ferrolb adds `status.conditions` to the configuration kinds so GitOps tools can judge health.
 
+// `printcolumn(..., type_ = "string", ...)` repeated per column trips this lint on kube's derive.
+#![allow(clippy::duplicated_attributes)]
+
 #[macro_use]
 mod optional_spec;
 pub mod crd;
 pub mod legacy;
+pub mod manifest;
 pub mod names;
 pub mod schema;
 pub mod status;

@@ -45,6 +45,13 @@ pub fn parse(payload: &str) -> Result<LegacyConfig, LegacyError> {
         if let Some(idx) = message.find(" at line ") {
             message.truncate(idx);
         }
+        // serde_yaml also prefixes the path of the enclosing map ("bfd-profiles[0]: …").
+        if let Some((prefix, rest)) = message.split_once(": ")
+            && !prefix.is_empty()
+            && path.starts_with(prefix)
+        {
+            message = rest.to_owned();
+        }
         LegacyError::Parse {
             path,
             message,

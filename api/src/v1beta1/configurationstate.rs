@@ -83,3 +83,57 @@ impl ConfigurationStateStatus {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cond(type_: &str, status: &str, reason: &str, message: &str) -> Condition {
+        Condition {
+            type_: type_.into(),
+            status: status.into(),
+            reason: reason.into(),
+            message: message.into(),
+            last_transition_time: k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(
+                Default::default(),
+            ),
+            observed_generation: None,
+        }
+    }
+
+    #[test]
+    fn summary_follows_metallb_rules() {
+        let s = ConfigurationStateStatus::summarize(vec![]);
+        assert_eq!(s.result, Some(ConfigurationResult::Unknown));
+        let s = ConfigurationStateStatus::summarize(vec![cond(
+            "poolReconcilerValid",
+            "True",
+            "Reconciled",
+            "",
+        )]);
+        assert_eq!(
+            (s.result, s.error_summary),
+            (Some(ConfigurationResult::Valid), None)
+        );
+        let s = ConfigurationStateStatus::summarize(vec![
+            cond(
+                "poolReconcilerValid",
+                "False",
+                "ConfigurationError",
+                "bad pool",
+            ),
+            cond(
+                "configReconcilerValid",
+                "False",
+                "ConfigurationError",
+                "bad peer",
+            ),
+        ]);
+        assert_eq!(s.result, Some(ConfigurationResult::Invalid));
+        assert_eq!(s.error_summary.as_deref(), Some("bad pool\nbad peer"));
+        // A failure that is not a configuration error does not make the result Invalid.
+        let s =
+            ConfigurationStateStatus::summarize(vec![cond("x", "False", "UnknownError", "boom")]);
+        assert_eq!(s.result, Some(ConfigurationResult::Valid));
+    }
+}
