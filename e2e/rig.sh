@@ -646,16 +646,40 @@ cmd_kubeconfig_for() {
     esac
     shift
   done
-  if ! kubectl -n "$ns" get serviceaccount "$sa" >/dev/null 2>&1; then
+  # works against any cluster whose admin kubeconfig is given (FERROLB_E2E_KUBECONFIG, e.g. kind)
+  local admin=${FERROLB_E2E_KUBECONFIG:-$KC} kbin=${FERROLB_E2E_KUBECTL:-$KUBECTL_BIN}
+  k() { "$kbin" --kubeconfig="$admin" "$@"; }
+  if ! k -n "$ns" get serviceaccount "$sa" >/dev/null 2>&1; then
     [ "$create" = 1 ] || die "serviceaccount $ns/$sa does not exist (apply config/rbac first, or pass --create)"
-    kubectl get namespace "$ns" >/dev/null 2>&1 || kubectl create namespace "$ns" >/dev/null
-    kubectl -n "$ns" create serviceaccount "$sa" >/dev/null
+    k get namespace "$ns" >/dev/null 2>&1 || k create namespace "$ns" >/dev/null
+    k -n "$ns" create serviceaccount "$sa" >/dev/null
   fi
-  local token
-  token=$(kubectl -n "$ns" create token "$sa" --duration="$duration") || die "TokenRequest for $ns/$sa failed"
+  local token server ca ca_data cluster
+  token=$(k -n "$ns" create token "$sa" --duration="$duration") || die "TokenRequest for $ns/$sa failed"
+  server=$(k config view --minify -o jsonpath='{.clusters[0].cluster.server}')
+  ca=$(k config view --minify -o jsonpath='{.clusters[0].cluster.certificate-authority}')
+  ca_data=$(k config view --raw --minify -o jsonpath='{.clusters[0].cluster.certificate-authority-data}')
+  if [ -n "$ca" ]; then cluster="certificate-authority: $ca"; else cluster="certificate-authority-data: $ca_data"; fi
   mkdir -p "$RUN/kubeconfigs"
   out=${out:-$RUN/kubeconfigs/$ns-$sa.kubeconfig}
-  write_kubeconfig "$out" "    token: $token"
+  cat >"$out" <<EOF
+apiVersion: v1
+kind: Config
+clusters:
+- name: cluster
+  cluster:
+    server: $server
+    $cluster
+users:
+- name: $ns-$sa
+  user:
+    token: $token
+contexts:
+- name: $ns-$sa
+  context: {cluster: cluster, user: $ns-$sa, namespace: $ns}
+current-context: $ns-$sa
+EOF
+  chmod 600 "$out"
   echo "$out"
 }
 
@@ -668,7 +692,7 @@ exec_in() { # exec_in NS [--] CMD...
   exec ip netns exec "$ns" "$@"
 }
 
-CHAOS_TABLE='table netdev flb_chaos { chain in { type filter hook ingress device "eth0" priority 0; policy drop; } chain out { type filter hook egress device "eth0" priority 0; policy drop; } }'
+CHAOS_TABLE='table netdev flb_chaos { chain in { type filter hook ingress device "eth0" priority 0; policy drop; }; chain out { type filter hook egress device "eth0" priority 0; policy drop; }; }'
 
 main() {
   local cmd=${1:-}; shift || true
