@@ -593,3 +593,105 @@ async fn f_bgp_data_path_with_throwaway_speaker() -> Result<()> {
     delete_namespace(&client, &ns).await;
     Ok(())
 }
+
+/// Removes a test address from a node's loopback when the test ends, even on failure.
+struct LoAddr<'a> {
+    rig: &'a Rig,
+    node: &'a str,
+    cidr: &'a str,
+}
+impl Drop for LoAddr<'_> {
+    fn drop(&mut self) {
+        let _ = self
+            .rig
+            .exec_node(self.node, &["ip", "addr", "del", self.cidr, "dev", "lo"]);
+    }
+}
+
+/// (g) L2 hygiene of the node namespaces: a node answers ARP/NDP for its own LAN address
+/// (positive control, with its own MAC) but the kernel stays silent for a service IP that is
+/// local to the node (on `lo`), so only an L2 speaker can make a service IP answer.
+#[tokio::test]
+async fn g_kernel_never_answers_arp_or_ndp_for_service_ips() -> Result<()> {
+    let Some(rig) = Rig::from_env("g_kernel_never_answers_arp_or_ndp_for_service_ips") else {
+        return Ok(());
+    };
+    let mac = rig.exec_node("node-1", &["cat", "/sys/class/net/eth0/address"])?;
+    let mac = mac.trim().to_lowercase();
+    let client = ferrolb_e2e::CLIENT_NS;
+
+    let seen = rig.netns_exec(
+        client,
+        &[
+            "arping",
+            "-i",
+            "eth0",
+            "-c",
+            "2",
+            "-w",
+            "2000000",
+            "-r",
+            "172.18.0.21",
+        ],
+    )?;
+    ensure!(
+        seen.lines().any(|l| l.trim().eq_ignore_ascii_case(&mac)),
+        "node-1 ARP reply {seen:?} lacks its MAC {mac}"
+    );
+    let seen6 = rig.netns_exec(
+        client,
+        &[
+            "ndisc6",
+            "-q",
+            "-r",
+            "2",
+            "-w",
+            "500",
+            "fc00:f853:ccd:e793::21",
+            "eth0",
+        ],
+    )?;
+    ensure!(
+        seen6.trim().eq_ignore_ascii_case(&mac),
+        "node-1 NA {seen6:?} is not from its MAC {mac}"
+    );
+
+    let v4 = "172.18.255.250";
+    let v6 = "fc00:f853:ccd:e793::fa";
+    rig.exec_node(
+        "node-1",
+        &["ip", "addr", "add", &format!("{v4}/32"), "dev", "lo"],
+    )?;
+    let _g4 = LoAddr {
+        rig: &rig,
+        node: "node-1",
+        cidr: "172.18.255.250/32",
+    };
+    rig.exec_node(
+        "node-1",
+        &["ip", "addr", "add", &format!("{v6}/128"), "dev", "lo"],
+    )?;
+    let _g6 = LoAddr {
+        rig: &rig,
+        node: "node-1",
+        cidr: "fc00:f853:ccd:e793::fa/128",
+    };
+    // arping exits non-zero when nobody answered; ndisc6 likewise
+    let arp = rig.netns_exec(
+        client,
+        &["arping", "-i", "eth0", "-c", "2", "-w", "1000000", "-r", v4],
+    );
+    ensure!(
+        arp.is_err(),
+        "the kernel of node-1 answered ARP for {v4}: {arp:?}"
+    );
+    let nd = rig.netns_exec(
+        client,
+        &["ndisc6", "-q", "-r", "2", "-w", "500", v6, "eth0"],
+    );
+    ensure!(
+        nd.is_err(),
+        "the kernel of node-1 answered NDP for {v6}: {nd:?}"
+    );
+    Ok(())
+}
