@@ -22,7 +22,8 @@
 #   node-restore NODE          undo node-delete: re-create the Node and reopen its link
 #   logs [COMPONENT]           list logs / tail one
 #
-# Env: FERROLB_CACHE (binaries, default ~/.cache/ferrolb), FERROLB_E2E_NODES (default 3).
+# Env: FERROLB_CACHE (binaries, default ~/.cache/ferrolb), FERROLB_E2E_NODES (default 3, max 9),
+#      FERROLB_E2E_PROXY_MODE (kube-proxy mode: iptables (default) or nftables).
 set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -39,6 +40,8 @@ SOCK_DIR=/run/ferrolb-e2e        # UNIX sockets, FRR state (short, fixed path; t
 ETCD_DATA=/dev/shm/ferrolb-e2e-etcd
 FRR_NS_NAME=flbfrr               # FRR pathspace (-N): /var/run/frr/flbfrr, /etc/frr/flbfrr
 NODES=${FERROLB_E2E_NODES:-3}
+case "$NODES" in [1-9]) ;; *) echo "FERROLB_E2E_NODES must be 1..9" >&2; exit 2 ;; esac
+PROXY_MODE=${FERROLB_E2E_PROXY_MODE:-iptables}   # kube-proxy mode: iptables (default) or nftables
 
 # ports on the host's 127.0.0.1
 ETCD_PORT=23790
@@ -398,7 +401,7 @@ kube_proxy_up() {
   cert_kubeconfig "$k" kube-proxy
   for n in $(node_names); do
     start_bg "kube-proxy-$n" ip netns exec "$(ns_node "$n")" "$PROXY_BIN" \
-      --kubeconfig="$k" --hostname-override="$n" --proxy-mode=iptables \
+      --kubeconfig="$k" --hostname-override="$n" --proxy-mode="$PROXY_MODE" \
       --cluster-cidr="$POD_CIDR" --conntrack-max-per-core=0 \
       --metrics-bind-address=127.0.0.1:10249 --healthz-bind-address=0.0.0.0:10256 --v=1
   done
@@ -625,7 +628,11 @@ cmd_status() {
   else
     echo "kube-apiserver: not ready"; rc=1
   fi
-  for n in $(node_names); do :; done
+  if ip netns list | grep -q "^$NS_GOBGP"; then
+    echo; echo "GoBGP ($NS_GOBGP) neighbors:"; ip netns exec "$NS_GOBGP" gobgp neighbor 2>&1 || rc=1
+    echo; echo "FRR ($NS_FRR) summary:"
+    ip netns exec "$NS_FRR" vtysh -N "$FRR_NS_NAME" -c 'show bgp summary' 2>&1 | sed -n '1,30p' || rc=1
+  fi
   return "$rc"
 }
 
