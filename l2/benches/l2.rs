@@ -7,11 +7,14 @@
 use std::{
     hint::black_box,
     net::{IpAddr, Ipv4Addr, Ipv6Addr},
+    time::{Duration, Instant},
 };
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use ferrolb_l2::{
+    LivenessConfig, Membership,
     election::{NodeCandidate, TrafficPolicy, elect},
+    owner::{GarpSchedule, Interfaces, OwnerTable},
     packet::{
         MacAddr,
         arp::{self, ArpFrame},
@@ -77,5 +80,65 @@ fn packets(c: &mut Criterion) {
     });
 }
 
-criterion_group!(benches, election, packets);
+fn liveness(c: &mut Criterion) {
+    let t0 = Instant::now();
+    let secret = b"0123456789abcdef0123456789abcdef";
+    let mut rx = Membership::new("receiver", 1, secret, LivenessConfig::default(), t0).ok();
+    let mut tx = Membership::new(
+        "worker-042.cluster.example",
+        1,
+        secret,
+        LivenessConfig::default(),
+        t0,
+    )
+    .ok();
+    let (Some(rx), Some(tx)) = (rx.as_mut(), tx.as_mut()) else {
+        return;
+    };
+    // Pre-generate datagrams with increasing sequence numbers (each is accepted once).
+    let datagrams: Vec<Vec<u8>> = (0..200_000u64)
+        .filter_map(|i| tx.poll_transmit(t0 + Duration::from_millis(100 * i), 0))
+        .collect();
+    let mut it = datagrams.iter().cycle();
+    c.bench_function("heartbeat verify+apply (HMAC-SHA256)", |b| {
+        b.iter(|| {
+            let d = it.next().map(Vec::as_slice).unwrap_or_default();
+            black_box(rx.handle_datagram(d, t0, 0).is_ok())
+        })
+    });
+    let mut sender = Membership::new(
+        "worker-042.cluster.example",
+        2,
+        secret,
+        LivenessConfig::default(),
+        t0,
+    )
+    .ok();
+    let Some(sender) = sender.as_mut() else {
+        return;
+    };
+    let mut i = 0u64;
+    c.bench_function("heartbeat encode+sign", |b| {
+        b.iter(|| {
+            i += 1;
+            let d = sender.poll_transmit(t0 + Duration::from_millis(100 * i), 0);
+            assert!(d.is_some());
+            black_box(d)
+        })
+    });
+}
+
+fn owner(c: &mut Criterion) {
+    let t0 = Instant::now();
+    let desired: Vec<(IpAddr, Interfaces)> = (0..1000u32)
+        .map(|i| (IpAddr::V4(Ipv4Addr::from(0xC000_0200 + i)), Interfaces::All))
+        .collect();
+    let mut table = OwnerTable::new(GarpSchedule::default());
+    table.reconcile(desired.iter().cloned(), t0);
+    c.bench_function("owner reconcile 1000 IPs (no change)", |b| {
+        b.iter(|| black_box(table.reconcile(desired.iter().cloned(), t0).len()))
+    });
+}
+
+criterion_group!(benches, election, packets, liveness, owner);
 criterion_main!(benches);
