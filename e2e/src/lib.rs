@@ -146,6 +146,55 @@ impl Rig {
         self.exec_node(node, &["curl", "-sS", "--max-time", "3", url])
     }
 
+    /// MAC address of `node`'s LAN interface (`eth0`), lower case.
+    pub fn node_mac(&self, node: &str) -> Result<String> {
+        Ok(self
+            .exec_node(node, &["cat", "/sys/class/net/eth0/address"])?
+            .trim()
+            .to_lowercase())
+    }
+
+    /// Who answers ARP for `ip` on the LAN, seen from the client: the distinct MACs (lower
+    /// case) of the replies to `count` broadcast requests; empty when nobody answered.
+    pub fn arp_who_has(&self, ip: &str, count: u32) -> Result<Vec<String>> {
+        let count = count.to_string();
+        let out = Command::new("ip")
+            .args([
+                "netns", "exec", CLIENT_NS, "arping", "-i", "eth0", "-c", &count,
+            ])
+            .args(["-w", "1000000", "-r", ip])
+            .output()
+            .context("running arping in the client netns")?;
+        Ok(distinct_macs(&String::from_utf8_lossy(&out.stdout)))
+    }
+
+    /// Who answers IPv6 neighbor solicitations for `ip`, seen from the client (`ndisc6 -m`):
+    /// the distinct MACs; empty when nobody answered.
+    pub fn ndp_who_has(&self, ip: &str) -> Result<Vec<String>> {
+        let out = Command::new("ip")
+            .args([
+                "netns", "exec", CLIENT_NS, "ndisc6", "-q", "-m", "-r", "2", "-w", "500", ip,
+                "eth0",
+            ])
+            .output()
+            .context("running ndisc6 in the client netns")?;
+        Ok(distinct_macs(&String::from_utf8_lossy(&out.stdout)))
+    }
+
+    /// `kubectl apply --server-side -f <path>` (file or directory) as admin.
+    pub fn apply_server_side(&self, path: &Path) -> Result<String> {
+        let p = path.to_string_lossy();
+        self.kubectl(&[
+            "apply",
+            "--server-side",
+            "--force-conflicts",
+            "--field-manager",
+            "ferrolb-e2e",
+            "-f",
+            &p,
+        ])
+    }
+
     /// `gobgp -j global rib -a <family>` in the GoBGP router (family `ipv4` or `ipv6`).
     pub fn gobgp_rib(&self, family: &str) -> Result<serde_json::Value> {
         json(&self.netns_exec(GOBGP_NS, &["gobgp", "-j", "global", "rib", "-a", family])?)
@@ -265,6 +314,23 @@ fn json(s: &str) -> Result<serde_json::Value> {
         .with_context(|| format!("not JSON: {}", s.chars().take(300).collect::<String>()))
 }
 
+/// The distinct MAC addresses (lower case) among whitespace-separated words of `s`.
+pub fn distinct_macs(s: &str) -> Vec<String> {
+    let mut macs: Vec<String> = s
+        .split_whitespace()
+        .map(|w| {
+            w.trim_matches(|c: char| !c.is_ascii_hexdigit())
+                .to_lowercase()
+        })
+        .filter(|w| {
+            w.len() == 17 && w.split(':').count() == 6 && w.split(':').all(|b| b.len() == 2)
+        })
+        .collect();
+    macs.sort();
+    macs.dedup();
+    macs
+}
+
 /// Prefixes announced by GoBGP's RIB JSON (`gobgp -j global rib`): the object's keys.
 pub fn gobgp_prefixes(rib: &serde_json::Value) -> Vec<String> {
     rib.as_object()
@@ -292,6 +358,17 @@ mod tests {
         let f = serde_json::json!({"routerId": "192.168.0.1", "routes": {"192.168.10.5/32": []}});
         assert_eq!(frr_prefixes(&f), vec!["192.168.10.5/32".to_string()]);
         assert!(frr_prefixes(&serde_json::json!({})).is_empty());
+    }
+
+    #[test]
+    fn macs_from_tool_output() {
+        let arping = "a6:1b:6c:d8:d3:7e\nA6:1B:6C:D8:D3:7E\n02:00:00:00:00:01\n";
+        assert_eq!(
+            distinct_macs(arping),
+            vec!["02:00:00:00:00:01", "a6:1b:6c:d8:d3:7e"]
+        );
+        assert!(distinct_macs("Timeout\nTimeout\n").is_empty());
+        assert!(distinct_macs("2001:db8::1 fe80::1").is_empty());
     }
 
     #[tokio::test]
