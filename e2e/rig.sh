@@ -131,7 +131,7 @@ phase() { # phase NAME: time the previous phase, start a new one
 preflight() {
   [ "$(id -u)" = 0 ] || die "must run as root (network namespaces)"
   local c missing=()
-  for c in ip socat iptables nft python3 openssl curl gobgpd gobgp vtysh awk flock setsid conntrack; do
+  for c in ip ss socat iptables nft python3 openssl curl gobgpd gobgp vtysh awk flock setsid conntrack; do
     command -v "$c" >/dev/null || missing+=("$c")
   done
   for c in /usr/lib/frr/bgpd /usr/lib/frr/zebra; do [ -x "$c" ] || missing+=("$c"); done
@@ -545,6 +545,12 @@ cmd_up() {
     log "cleaning a previous (partial) rig first"
     cmd_down
   fi
+  local port
+  for port in "$ETCD_PORT" "$ETCD_PEER_PORT" "$API_PORT" "$KCM_PORT" "$SCHED_PORT"; do
+    if ss -Hltn "sport = :$port" | grep -q .; then
+      die "127.0.0.1:$port is already in use ($(ss -Hltnp "sport = :$port" | awk '{print $NF}' | head -1)); is a rig from another checkout still up? Run its e2e/rig.sh down."
+    fi
+  done
   mkdir -p "$LOGS" "$PIDS"
   : >"$RUN/timings.txt"
   local t0; t0=$(date +%s.%N)
