@@ -5,7 +5,15 @@
 //! ferrolb-net-responder answer  --iface IF [--ipv4 A]... [--ipv6 A]... [--secs N] [--override]
 //!                               [--na-from-link-local]
 //! ferrolb-net-responder capture --iface IF [--secs N]
+//! ferrolb-net-responder speaker --iface IF --name NODE --bind IP:PORT [--peer IP:PORT]...
+//!                               --secret S [--ipv4 A]... [--secs N]
+//! ferrolb-net-responder probe   --iface IF --src IP --ipv4 VIP [--interval-ms N] [--secs N]
 //! ```
+//!
+//! `speaker` is a miniature L2 speaker wiring the `ferrolb-l2` pieces together (heartbeat
+//! liveness over UDP, election, ownership table, ARP answering, graceful leave at the end of
+//! `--secs`), used to measure failover. `probe` sends an ARP request every `--interval-ms` and
+//! prints `reply <unix-ns> <mac>` for every answer, like `testbed-files/l2probe.py`.
 //!
 //! `answer` takes ownership of the addresses at start (StartAnswering + gratuitous burst on
 //! ferrolb's default schedule), answers ARP requests and Neighbor Solicitations for them, and
@@ -15,7 +23,7 @@
 use std::{
     collections::BTreeSet,
     io,
-    net::{IpAddr, Ipv4Addr, Ipv6Addr},
+    net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr},
     process::ExitCode,
     time::{Duration, Instant},
 };
@@ -30,6 +38,9 @@ use ferrolb_l2::{
 };
 use ferrolb_net::{Filter, PacketSocket, SolicitedNodeGroups, interfaces};
 
+mod probe;
+mod speaker;
+
 struct Args {
     mode: String,
     iface: String,
@@ -38,11 +49,19 @@ struct Args {
     secs: u64,
     override_flag: bool,
     metallb_na_source: bool,
+    name: String,
+    bind: Option<SocketAddr>,
+    peers: Vec<SocketAddr>,
+    secret: String,
+    src: Option<Ipv4Addr>,
+    interval_ms: u64,
 }
 
 fn parse_args() -> Result<Args, String> {
     let mut it = std::env::args().skip(1);
-    let mode = it.next().ok_or("missing mode (answer|capture)")?;
+    let mode = it
+        .next()
+        .ok_or("missing mode (answer|capture|speaker|probe)")?;
     let mut a = Args {
         mode,
         iface: String::new(),
@@ -51,6 +70,12 @@ fn parse_args() -> Result<Args, String> {
         secs: 5,
         override_flag: false,
         metallb_na_source: false,
+        name: String::new(),
+        bind: None,
+        peers: vec![],
+        secret: String::new(),
+        src: None,
+        interval_ms: 10,
     };
     while let Some(flag) = it.next() {
         let mut val = || it.next().ok_or(format!("{flag} needs a value"));
@@ -65,6 +90,16 @@ fn parse_args() -> Result<Args, String> {
             "--secs" => a.secs = val()?.parse().map_err(|e| format!("--secs: {e}"))?,
             "--override" => a.override_flag = true,
             "--na-from-link-local" => a.metallb_na_source = true,
+            "--name" => a.name = val()?,
+            "--bind" => a.bind = Some(val()?.parse().map_err(|e| format!("--bind: {e}"))?),
+            "--peer" => a
+                .peers
+                .push(val()?.parse().map_err(|e| format!("--peer: {e}"))?),
+            "--secret" => a.secret = val()?,
+            "--src" => a.src = Some(val()?.parse().map_err(|e| format!("--src: {e}"))?),
+            "--interval-ms" => {
+                a.interval_ms = val()?.parse().map_err(|e| format!("--interval-ms: {e}"))?
+            }
             other => return Err(format!("unknown flag {other}")),
         }
     }
@@ -81,6 +116,8 @@ fn main() -> ExitCode {
         .and_then(|a| match a.mode.as_str() {
             "answer" => answer(&a),
             "capture" => capture(&a),
+            "speaker" => speaker::run(&a),
+            "probe" => probe::run(&a),
             m => Err(io::Error::new(
                 io::ErrorKind::InvalidInput,
                 format!("unknown mode {m}"),
