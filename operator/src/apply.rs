@@ -1,0 +1,204 @@
+//! Executes the [`Action`]s of a reconcile pass against the API server. Service writes are
+//! JSON merge patches limited to `status.loadBalancer` and one annotation (ferrolb never touches
+//! a Service's spec); ferrolb's own objects are written with server-side apply under one field
+//! manager.
+
+use std::net::IpAddr;
+
+use ferrolb_api::names::{ANNOTATION_IP_ALLOCATED_FROM_POOL, LABEL_COMPONENT_TYPE};
+use ferrolb_api::v1beta1::{ConfigurationState, ConfigurationStateStatus, IPAddressPool};
+use k8s_openapi::api::core::v1::Service;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
+use kube::api::{Api, Patch, PatchParams};
+use kube::runtime::events::{Event, EventType, Recorder};
+use kube::{Client, Resource};
+use serde_json::json;
+
+use crate::reconcile::Action;
+
+/// Field manager of every write the controller makes.
+pub const FIELD_MANAGER: &str = "ferrolb-controller";
+/// Name of the controller's ConfigurationState.
+pub const STATE_NAME: &str = "controller";
+/// Condition type MetalLB's pool reconciler reports.
+pub const POOL_CONDITION: &str = "poolReconcilerValid";
+
+/// A failed write, naming the object.
+#[derive(Debug, thiserror::Error)]
+#[error("{what} {object}: {source}")]
+pub struct ApplyError {
+    what: &'static str,
+    object: String,
+    #[source]
+    source: kube::Error,
+}
+
+/// Executes actions; returns the errors (the next pass retries, since writes are level-based).
+pub struct Applier {
+    client: Client,
+    namespace: String,
+    recorder: Recorder,
+}
+
+impl Applier {
+    /// An applier writing ferrolb's objects in `namespace`.
+    pub fn new(client: Client, namespace: String, recorder: Recorder) -> Self {
+        Self {
+            client,
+            namespace,
+            recorder,
+        }
+    }
+
+    /// Executes every action, continuing past failures.
+    pub async fn run(&self, actions: Vec<Action>, now: &Time) -> Vec<ApplyError> {
+        let mut errors = Vec::new();
+        for action in actions {
+            if let Err(e) = self.one(action, now).await {
+                errors.push(e);
+            }
+        }
+        errors
+    }
+
+    async fn one(&self, action: Action, now: &Time) -> Result<(), ApplyError> {
+        let merge = PatchParams {
+            field_manager: Some(FIELD_MANAGER.into()),
+            ..Default::default()
+        };
+        let ssa = PatchParams::apply(FIELD_MANAGER).force();
+        match action {
+            Action::ServiceStatus {
+                namespace,
+                name,
+                ips,
+            } => {
+                let api: Api<Service> = Api::namespaced(self.client.clone(), &namespace);
+                let body = json!({"status": {"loadBalancer": {"ingress": ingress(&ips)}}});
+                api.patch_status(&name, &merge, &Patch::Merge(&body))
+                    .await
+                    .map(drop)
+                    .map_err(|source| ApplyError {
+                        what: "updating status of Service",
+                        object: format!("{namespace}/{name}"),
+                        source,
+                    })
+            }
+            Action::PoolAnnotation {
+                namespace,
+                name,
+                pool,
+            } => {
+                let api: Api<Service> = Api::namespaced(self.client.clone(), &namespace);
+                let body =
+                    json!({"metadata": {"annotations": {ANNOTATION_IP_ALLOCATED_FROM_POOL: pool}}});
+                api.patch(&name, &merge, &Patch::Merge(&body))
+                    .await
+                    .map(drop)
+                    .map_err(|source| ApplyError {
+                        what: "annotating Service",
+                        object: format!("{namespace}/{name}"),
+                        source,
+                    })
+            }
+            Action::Event {
+                object,
+                warning,
+                reason,
+                note,
+            } => {
+                let ev = Event {
+                    type_: if warning {
+                        EventType::Warning
+                    } else {
+                        EventType::Normal
+                    },
+                    reason: reason.into(),
+                    note: Some(note),
+                    action: "Allocate".into(),
+                    secondary: None,
+                };
+                let obj = format!(
+                    "{}/{}",
+                    object.namespace.as_deref().unwrap_or_default(),
+                    object.name.as_deref().unwrap_or_default()
+                );
+                self.recorder
+                    .publish(&ev, &object)
+                    .await
+                    .map_err(|source| ApplyError {
+                        what: "publishing event on",
+                        object: obj,
+                        source,
+                    })
+            }
+            Action::PoolStatus { name, status } => {
+                let api: Api<IPAddressPool> = Api::namespaced(self.client.clone(), &self.namespace);
+                let body = json!({
+                    "apiVersion": IPAddressPool::api_version(&()), "kind": IPAddressPool::kind(&()),
+                    "status": status,
+                });
+                api.patch_status(&name, &ssa, &Patch::Apply(&body))
+                    .await
+                    .map(drop)
+                    .map_err(|source| ApplyError {
+                        what: "updating status of IPAddressPool",
+                        object: name,
+                        source,
+                    })
+            }
+            Action::ControllerState { error } => self.controller_state(error, now, &ssa).await,
+        }
+    }
+
+    async fn controller_state(
+        &self,
+        error: Option<String>,
+        now: &Time,
+        ssa: &PatchParams,
+    ) -> Result<(), ApplyError> {
+        let api: Api<ConfigurationState> = Api::namespaced(self.client.clone(), &self.namespace);
+        let wrap = |source| ApplyError {
+            what: "writing ConfigurationState",
+            object: STATE_NAME.into(),
+            source,
+        };
+        let object = json!({
+            "apiVersion": ConfigurationState::api_version(&()), "kind": ConfigurationState::kind(&()),
+            "metadata": {"name": STATE_NAME, "labels": {LABEL_COMPONENT_TYPE: "controller"}},
+        });
+        api.patch(STATE_NAME, ssa, &Patch::Apply(&object))
+            .await
+            .map_err(wrap)?;
+        let condition = Condition {
+            type_: POOL_CONDITION.into(),
+            status: if error.is_some() { "False" } else { "True" }.into(),
+            reason: if error.is_some() {
+                "ConfigurationError"
+            } else {
+                "Reconciled"
+            }
+            .into(),
+            message: error.unwrap_or_default(),
+            observed_generation: None,
+            last_transition_time: now.clone(),
+        };
+        let status = ConfigurationStateStatus::summarize(vec![condition]);
+        let body = json!({
+            "apiVersion": ConfigurationState::api_version(&()), "kind": ConfigurationState::kind(&()),
+            "status": status,
+        });
+        api.patch_status(STATE_NAME, ssa, &Patch::Apply(&body))
+            .await
+            .map(drop)
+            .map_err(wrap)
+    }
+}
+
+fn ingress(ips: &[IpAddr]) -> serde_json::Value {
+    if ips.is_empty() {
+        serde_json::Value::Null
+    } else {
+        ips.iter().map(|ip| json!({"ip": ip.to_string()})).collect()
+    }
+}

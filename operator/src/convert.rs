@@ -1,0 +1,238 @@
+//! Conversions from Kubernetes objects to the plain inputs of `ferrolb-core`: IPAddressPool
+//! CRs to [`PoolSpec`]s, label selectors to core selectors, Services to [`ServiceView`]s.
+//! Pure functions; errors say which object and field is wrong.
+
+use std::collections::BTreeMap;
+use std::net::IpAddr;
+
+use ferrolb_api::v1beta1::IPAddressPool;
+use ferrolb_core::pool::ServiceAllocation;
+use ferrolb_core::service::{PortView, ServiceView};
+use ferrolb_core::{LabelSelector, PoolSpec, Requirement};
+use k8s_openapi::api::core::v1::Service;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1 as metav1;
+
+/// A pool CR that cannot be turned into a [`PoolSpec`].
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("IPAddressPool {pool:?}: {field}: {message}")]
+pub struct ConvertError {
+    /// The pool's name.
+    pub pool: String,
+    /// The offending field, e.g. `spec.serviceAllocation.namespaceSelectors[0]`.
+    pub field: String,
+    /// What is wrong.
+    pub message: String,
+}
+
+/// Converts a Kubernetes label selector into a core one.
+pub fn selector(sel: &metav1::LabelSelector) -> Result<LabelSelector, String> {
+    let mut out = LabelSelector {
+        match_labels: sel.match_labels.clone().unwrap_or_default(),
+        match_expressions: Vec::new(),
+    };
+    for (i, e) in sel.match_expressions.iter().flatten().enumerate() {
+        let operator = e
+            .operator
+            .parse()
+            .map_err(|err| format!("matchExpressions[{i}].operator: {err}"))?;
+        out.match_expressions.push(Requirement {
+            key: e.key.clone(),
+            operator,
+            values: e.values.clone().unwrap_or_default(),
+        });
+    }
+    out.validate().map_err(|e| e.to_string())?;
+    Ok(out)
+}
+
+fn selectors(
+    pool: &str,
+    field: &str,
+    list: &[metav1::LabelSelector],
+) -> Result<Vec<LabelSelector>, ConvertError> {
+    list.iter()
+        .enumerate()
+        .map(|(i, s)| {
+            selector(s).map_err(|message| ConvertError {
+                pool: pool.to_owned(),
+                field: format!("{field}[{i}]"),
+                message,
+            })
+        })
+        .collect()
+}
+
+/// Converts an IPAddressPool CR into a core [`PoolSpec`].
+pub fn pool_spec(pool: &IPAddressPool) -> Result<PoolSpec, ConvertError> {
+    let name = pool.metadata.name.clone().unwrap_or_default();
+    let allocation = match &pool.spec.service_allocation {
+        None => None,
+        Some(a) => Some(ServiceAllocation {
+            priority: a.priority.unwrap_or(0),
+            namespaces: a.namespaces.clone(),
+            namespace_selectors: selectors(
+                &name,
+                "spec.serviceAllocation.namespaceSelectors",
+                &a.namespace_selectors,
+            )?,
+            service_selectors: selectors(
+                &name,
+                "spec.serviceAllocation.serviceSelectors",
+                &a.service_selectors,
+            )?,
+        }),
+    };
+    Ok(PoolSpec {
+        name,
+        addresses: pool.spec.addresses.clone(),
+        auto_assign: pool.spec.auto_assign(),
+        avoid_buggy_ips: pool.spec.avoid_buggy_ips(),
+        allocation,
+    })
+}
+
+/// Converts a Service (plus its namespace's labels) into a core [`ServiceView`].
+pub fn service_view(svc: &Service, namespace_labels: &BTreeMap<String, String>) -> ServiceView {
+    let meta = &svc.metadata;
+    let spec = svc.spec.clone().unwrap_or_default();
+    let mut cluster_ips = spec.cluster_ips.clone().unwrap_or_default();
+    if cluster_ips.is_empty()
+        && let Some(ip) = &spec.cluster_ip
+    {
+        cluster_ips.push(ip.clone());
+    }
+    cluster_ips.retain(|ip| !ip.is_empty() && ip != "None");
+    ServiceView {
+        namespace: meta.namespace.clone().unwrap_or_default(),
+        name: meta.name.clone().unwrap_or_default(),
+        annotations: meta.annotations.clone().unwrap_or_default(),
+        labels: meta.labels.clone().unwrap_or_default(),
+        namespace_labels: namespace_labels.clone(),
+        service_type: spec.type_.clone().unwrap_or_else(|| "ClusterIP".into()),
+        load_balancer_class: spec.load_balancer_class.clone(),
+        load_balancer_ip: spec.load_balancer_ip.clone().filter(|s| !s.is_empty()),
+        cluster_ips,
+        ip_family_policy: spec.ip_family_policy.clone(),
+        ports: spec
+            .ports
+            .iter()
+            .flatten()
+            .map(|p| PortView {
+                protocol: p.protocol.clone(),
+                port: p.port,
+            })
+            .collect(),
+        selector: spec.selector.clone().unwrap_or_default(),
+        external_traffic_policy: spec.external_traffic_policy.clone(),
+    }
+}
+
+/// The IPs in a Service's `status.loadBalancer.ingress` (entries without a parsable `ip`
+/// — e.g. hostnames set by another implementation — are ignored).
+pub fn ingress_ips(svc: &Service) -> Vec<IpAddr> {
+    svc.status
+        .as_ref()
+        .and_then(|s| s.load_balancer.as_ref())
+        .and_then(|lb| lb.ingress.as_ref())
+        .into_iter()
+        .flatten()
+        .filter_map(|i| i.ip.as_deref().and_then(|ip| ip.parse().ok()))
+        .collect()
+}
+
+/// `namespace/name` of an object.
+pub fn key(meta: &metav1::ObjectMeta) -> String {
+    format!(
+        "{}/{}",
+        meta.namespace.as_deref().unwrap_or_default(),
+        meta.name.as_deref().unwrap_or_default()
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ferrolb_api::v1beta1::{IPAddressPoolSpec, ServiceAllocation as CrdAllocation};
+    use serde_json::json;
+
+    fn svc(v: serde_json::Value) -> Service {
+        serde_json::from_value(v).expect("service")
+    }
+
+    #[test]
+    fn pool_defaults_and_allocation() {
+        let mut pool = IPAddressPool::new(
+            "p",
+            IPAddressPoolSpec {
+                addresses: vec!["10.0.0.0/30".into()],
+                ..Default::default()
+            },
+        );
+        let spec = pool_spec(&pool).expect("pool");
+        assert_eq!(spec, PoolSpec::new("p", ["10.0.0.0/30"]));
+        pool.spec.auto_assign = Some(false);
+        pool.spec.service_allocation = Some(CrdAllocation {
+            priority: Some(5),
+            namespaces: vec!["a".into()],
+            namespace_selectors: vec![metav1::LabelSelector {
+                match_labels: Some([("team".to_string(), "x".to_string())].into()),
+                match_expressions: None,
+            }],
+            service_selectors: vec![],
+        });
+        let spec = pool_spec(&pool).expect("pool");
+        assert!(!spec.auto_assign);
+        let a = spec.allocation.expect("allocation");
+        assert_eq!(
+            (a.priority, a.namespaces.as_slice()),
+            (5, &["a".to_string()][..])
+        );
+        assert!(a.namespace_selectors[0].matches(&[("team".to_string(), "x".to_string())].into()));
+    }
+
+    #[test]
+    fn bad_selector_names_pool_and_field() {
+        let pool: IPAddressPool = serde_json::from_value(json!({
+            "apiVersion": "metallb.io/v1beta1", "kind": "IPAddressPool", "metadata": {"name": "p"},
+            "spec": {"addresses": ["10.0.0.0/30"], "serviceAllocation": {"serviceSelectors": [
+                {"matchExpressions": [{"key": "a", "operator": "Near", "values": ["b"]}]}]}}
+        }))
+        .expect("pool");
+        let err = pool_spec(&pool).expect_err("bad operator");
+        assert_eq!(err.pool, "p");
+        assert_eq!(err.field, "spec.serviceAllocation.serviceSelectors[0]");
+        assert!(err.message.contains("operator"), "{err}");
+    }
+
+    #[test]
+    fn service_view_reads_spec_and_status() {
+        let s = svc(json!({
+            "metadata": {"name": "web", "namespace": "default", "annotations": {"metallb.io/address-pool": "p"}},
+            "spec": {"type": "LoadBalancer", "clusterIP": "10.96.0.10", "ports": [{"port": 80, "protocol": "TCP"}],
+                     "externalTrafficPolicy": "Local", "selector": {"app": "web"}, "loadBalancerIP": ""},
+            "status": {"loadBalancer": {"ingress": [{"ip": "192.168.0.200"}, {"hostname": "lb.example"}]}}
+        }));
+        let v = service_view(&s, &BTreeMap::new());
+        assert_eq!((v.namespace.as_str(), v.name.as_str()), ("default", "web"));
+        assert_eq!(v.cluster_ips, ["10.96.0.10"]);
+        assert_eq!(v.load_balancer_ip, None, "empty loadBalancerIP means none");
+        assert_eq!(v.external_traffic_policy.as_deref(), Some("Local"));
+        assert_eq!(v.ports.len(), 1);
+        assert_eq!(
+            ingress_ips(&s),
+            ["192.168.0.200".parse::<IpAddr>().expect("ip")]
+        );
+        assert_eq!(key(&s.metadata), "default/web");
+    }
+
+    #[test]
+    fn headless_and_untyped_services() {
+        let s = svc(
+            json!({"metadata": {"name": "h", "namespace": "d"}, "spec": {"clusterIP": "None"}}),
+        );
+        let v = service_view(&s, &BTreeMap::new());
+        assert!(v.cluster_ips.is_empty());
+        assert_eq!(v.service_type, "ClusterIP");
+        assert!(ingress_ips(&s).is_empty());
+    }
+}

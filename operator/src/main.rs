@@ -1,0 +1,77 @@
+//! `ferrolb-operator`: the controller. Watches LoadBalancer Services, IPAddressPools and
+//! Namespaces, assigns IPs with the `ferrolb-core` allocator, and writes Service status, pool
+//! status and its ConfigurationState — MetalLB's `controller` binary, flag for flag where it
+//! matters (`--namespace`/`METALLB_NAMESPACE`, `--lb-class`).
+
+mod apply;
+mod convert;
+mod reconcile;
+mod watch;
+
+use std::time::Duration;
+
+use anyhow::Context as _;
+use clap::Parser;
+use kube::Client;
+use kube::runtime::events::{Recorder, Reporter};
+
+/// Command-line flags.
+#[derive(Parser, Debug)]
+#[command(
+    name = "ferrolb-operator",
+    version,
+    about = "ferrolb controller: IP address management for LoadBalancer Services"
+)]
+struct Args {
+    /// Namespace ferrolb's configuration lives in.
+    #[arg(long, env = "METALLB_NAMESPACE", default_value = ferrolb_api::names::DEFAULT_NAMESPACE)]
+    namespace: String,
+    /// Handle only Services with this spec.loadBalancerClass (default: Services without a class).
+    #[arg(long = "lb-class", env = "METALLB_LB_CLASS")]
+    lb_class: Option<String>,
+    /// Log filter (tracing EnvFilter syntax), e.g. `info` or `ferrolb_operator=debug`.
+    #[arg(long = "log-level", env = "FERROLB_LOG", default_value = "info")]
+    log_level: String,
+    /// Wait this long after a change before a pass, to batch bursts of events.
+    #[arg(long, default_value = "100ms", value_parser = parse_duration)]
+    debounce: Duration,
+}
+
+fn parse_duration(s: &str) -> Result<Duration, String> {
+    let (num, unit) = s.split_at(s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len()));
+    let n: u64 = num
+        .parse()
+        .map_err(|_| format!("invalid duration {s:?}: expected e.g. 100ms or 2s"))?;
+    match unit {
+        "ms" => Ok(Duration::from_millis(n)),
+        "s" => Ok(Duration::from_secs(n)),
+        _ => Err(format!("invalid duration {s:?}: unit must be ms or s")),
+    }
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let args = Args::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_new(&args.log_level).context("--log-level")?,
+        )
+        .init();
+    let client = Client::try_default()
+        .await
+        .context("connecting to the Kubernetes API")?;
+    let reporter = Reporter {
+        controller: "metallb-controller".into(),
+        instance: std::env::var("POD_NAME").ok(),
+    };
+    let recorder = Recorder::new(client.clone(), reporter);
+    tracing::info!(namespace = %args.namespace, lb_class = ?args.lb_class, "starting ferrolb controller");
+    watch::run(
+        client,
+        args.namespace,
+        args.lb_class,
+        recorder,
+        args.debounce,
+    )
+    .await
+}

@@ -1,0 +1,418 @@
+//! Reconcile passes against simulated cluster state: the test applies the returned actions to
+//! the snapshot the way the API server would, then runs the next pass.
+
+use super::*;
+use ferrolb_api::v1beta1::IPAddressPoolSpec;
+use k8s_openapi::jiff::Timestamp;
+use serde_json::json;
+
+fn now() -> Time {
+    Time(Timestamp::from_second(1_700_000_000).expect("ts"))
+}
+
+fn pool(name: &str, addresses: &[&str]) -> Arc<IPAddressPool> {
+    let mut p = IPAddressPool::new(
+        name,
+        IPAddressPoolSpec {
+            addresses: addresses.iter().map(|s| s.to_string()).collect(),
+            ..Default::default()
+        },
+    );
+    p.metadata.namespace = Some("metallb-system".into());
+    p.metadata.generation = Some(1);
+    Arc::new(p)
+}
+
+fn lb(ns: &str, name: &str, created: i64, extra: serde_json::Value) -> Arc<Service> {
+    let mut v = json!({
+        "metadata": {"name": name, "namespace": ns, "uid": format!("uid-{name}"),
+                     "creationTimestamp": Timestamp::from_second(created).expect("ts").to_string()},
+        "spec": {"type": "LoadBalancer", "clusterIP": "10.96.0.10", "clusterIPs": ["10.96.0.10"],
+                 "ports": [{"port": 80, "protocol": "TCP"}]}
+    });
+    merge(&mut v, extra);
+    Arc::new(serde_json::from_value(v).expect("service"))
+}
+
+fn merge(a: &mut serde_json::Value, b: serde_json::Value) {
+    match (a, b) {
+        (serde_json::Value::Object(a), serde_json::Value::Object(b)) => {
+            for (k, v) in b {
+                merge(a.entry(k).or_insert(serde_json::Value::Null), v);
+            }
+        }
+        (a, b) => *a = b,
+    }
+}
+
+/// Applies actions as the API server would; returns the events.
+fn apply(snap: &mut Snapshot, actions: &[Action]) -> Vec<(String, &'static str, String)> {
+    let mut events = Vec::new();
+    for a in actions {
+        match a {
+            Action::ServiceStatus {
+                namespace,
+                name,
+                ips,
+            } => {
+                let svc = find(snap, namespace, name);
+                let mut v = serde_json::to_value(&*snap.services[svc]).expect("json");
+                let ingress: Vec<_> = ips.iter().map(|ip| json!({"ip": ip.to_string()})).collect();
+                v["status"] = json!({"loadBalancer": {"ingress": ingress}});
+                snap.services[svc] = Arc::new(serde_json::from_value(v).expect("svc"));
+            }
+            Action::PoolAnnotation {
+                namespace,
+                name,
+                pool,
+            } => {
+                let svc = find(snap, namespace, name);
+                let mut s = (*snap.services[svc]).clone();
+                let ann = s.metadata.annotations.get_or_insert_with(Default::default);
+                match pool {
+                    Some(p) => ann.insert(ANNOTATION_IP_ALLOCATED_FROM_POOL.into(), p.clone()),
+                    None => ann.remove(ANNOTATION_IP_ALLOCATED_FROM_POOL),
+                };
+                snap.services[svc] = Arc::new(s);
+            }
+            Action::Event {
+                object,
+                reason,
+                note,
+                ..
+            } => {
+                events.push((
+                    object.name.clone().unwrap_or_default(),
+                    *reason,
+                    note.clone(),
+                ));
+            }
+            Action::PoolStatus { name, status } => {
+                let i = snap
+                    .pools
+                    .iter()
+                    .position(|p| p.metadata.name.as_deref() == Some(name))
+                    .expect("pool");
+                let mut p = (*snap.pools[i]).clone();
+                p.status = Some(status.clone());
+                snap.pools[i] = Arc::new(p);
+            }
+            Action::ControllerState { .. } => {}
+        }
+    }
+    events
+}
+
+fn find(snap: &Snapshot, ns: &str, name: &str) -> usize {
+    snap.services
+        .iter()
+        .position(|s| {
+            s.metadata.namespace.as_deref() == Some(ns) && s.metadata.name.as_deref() == Some(name)
+        })
+        .expect("service")
+}
+
+fn ips(snap: &Snapshot, name: &str) -> Vec<String> {
+    let s = snap
+        .services
+        .iter()
+        .find(|s| s.metadata.name.as_deref() == Some(name))
+        .expect("svc");
+    ingress_ips(s).iter().map(ToString::to_string).collect()
+}
+
+fn annotation(snap: &Snapshot, name: &str) -> Option<String> {
+    let s = snap
+        .services
+        .iter()
+        .find(|s| s.metadata.name.as_deref() == Some(name))
+        .expect("svc");
+    s.metadata
+        .annotations
+        .as_ref()
+        .and_then(|a| a.get(ANNOTATION_IP_ALLOCATED_FROM_POOL))
+        .cloned()
+}
+
+/// Runs passes until one returns no action (at most 5), returning all events.
+fn converge(r: &mut Reconciler, snap: &mut Snapshot) -> Vec<(String, &'static str, String)> {
+    let mut events = Vec::new();
+    for _ in 0..5 {
+        let actions = r.pass(snap, &now());
+        if actions.is_empty() {
+            return events;
+        }
+        events.extend(apply(snap, &actions));
+    }
+    panic!("no convergence after 5 passes");
+}
+
+#[test]
+fn first_address_then_idempotent() {
+    let mut snap = Snapshot {
+        pools: vec![pool("ipaddresspool", &["192.168.0.200-192.168.0.250"])],
+        services: vec![lb("kube-system", "traefik", 100, json!({}))],
+        ..Default::default()
+    };
+    let mut r = Reconciler::new(None);
+    let events = converge(&mut r, &mut snap);
+    assert_eq!(ips(&snap, "traefik"), ["192.168.0.200"]);
+    assert_eq!(
+        annotation(&snap, "traefik").as_deref(),
+        Some("ipaddresspool")
+    );
+    assert_eq!(
+        events,
+        [(
+            "traefik".to_string(),
+            "IPAllocated",
+            "Assigned IP [\"192.168.0.200\"]".to_string()
+        )]
+    );
+    let status = snap.pools[0].status.clone().expect("pool status");
+    assert_eq!((status.assigned_ipv4, status.available_ipv4), (1, 50));
+    assert_eq!(status.conditions[0].status, "True");
+    // A further pass over the converged state writes nothing.
+    assert_eq!(r.pass(&snap, &now()), vec![]);
+}
+
+#[test]
+fn three_services_get_consecutive_ips_in_creation_order() {
+    let mut snap = Snapshot {
+        pools: vec![pool("my-ippool", &["172.18.255.200-172.18.255.250"])],
+        services: vec![
+            lb("default", "svc3", 3, json!({})),
+            lb("default", "svc1", 1, json!({})),
+            lb("default", "svc2", 2, json!({})),
+        ],
+        ..Default::default()
+    };
+    let mut r = Reconciler::new(None);
+    converge(&mut r, &mut snap);
+    assert_eq!(ips(&snap, "svc1"), ["172.18.255.200"]);
+    assert_eq!(ips(&snap, "svc2"), ["172.18.255.201"]);
+    assert_eq!(ips(&snap, "svc3"), ["172.18.255.202"]);
+}
+
+#[test]
+fn restart_keeps_every_ip() {
+    let mut snap = Snapshot {
+        pools: vec![pool("p", &["10.0.0.1-10.0.0.10"])],
+        services: (1..=5)
+            .map(|i| lb("d", &format!("s{i}"), i, json!({})))
+            .collect(),
+        ..Default::default()
+    };
+    converge(&mut Reconciler::new(None), &mut snap);
+    let before: Vec<_> = (1..=5).map(|i| ips(&snap, &format!("s{i}"))).collect();
+    // Delete s2, add a newer Service, restart the controller: no IP moves, and the new
+    // Service gets the freed address, not one held by another Service.
+    snap.services
+        .retain(|s| s.metadata.name.as_deref() != Some("s2"));
+    snap.services.insert(0, lb("d", "new", 99, json!({})));
+    let mut fresh = Reconciler::new(None);
+    converge(&mut fresh, &mut snap);
+    for (i, want) in [1, 3, 4, 5]
+        .iter()
+        .zip([&before[0], &before[2], &before[3], &before[4]])
+    {
+        assert_eq!(&ips(&snap, &format!("s{i}")), want, "s{i} kept its IP");
+    }
+    assert_eq!(ips(&snap, "new"), before[1], "the freed address is reused");
+}
+
+#[test]
+fn requested_ip_is_honoured_and_failure_reported_once() {
+    let mut snap = Snapshot {
+        pools: vec![pool("default", &["192.168.35.100-192.168.35.110"])],
+        services: vec![
+            lb(
+                "kubeflow",
+                "minio-service",
+                1,
+                json!({"spec": {"loadBalancerIP": "192.168.35.101"}}),
+            ),
+            lb(
+                "kubeflow",
+                "outside",
+                2,
+                json!({"spec": {"loadBalancerIP": "10.1.1.1"}}),
+            ),
+        ],
+        ..Default::default()
+    };
+    let mut r = Reconciler::new(None);
+    let events = converge(&mut r, &mut snap);
+    assert_eq!(ips(&snap, "minio-service"), ["192.168.35.101"]);
+    assert!(ips(&snap, "outside").is_empty());
+    let failures: Vec<_> = events
+        .iter()
+        .filter(|e| e.1 == "AllocationFailed")
+        .collect();
+    assert_eq!(failures.len(), 1, "{events:?}");
+    assert!(
+        failures[0].2.contains("10.1.1.1") && failures[0].2.contains("kubeflow/outside"),
+        "{failures:?}"
+    );
+    // Later passes do not repeat the event.
+    assert!(r.pass(&snap, &now()).is_empty());
+}
+
+#[test]
+fn invalid_pool_edit_keeps_last_good_config() {
+    let mut snap = Snapshot {
+        pools: vec![pool("p", &["10.0.0.0/29"])],
+        services: vec![lb("d", "a", 1, json!({}))],
+        ..Default::default()
+    };
+    let mut r = Reconciler::new(None);
+    converge(&mut r, &mut snap);
+    assert_eq!(ips(&snap, "a"), ["10.0.0.0"]);
+    let status = snap.pools[0].status.clone();
+    snap.pools[0] = pool("p", &["10.0.0.0/33"]);
+    Arc::make_mut(&mut snap.pools[0]).status = status;
+    let actions = r.pass(&snap, &now());
+    assert!(
+        actions.iter().any(
+            |a| matches!(a, Action::ControllerState { error: Some(e) } if e.contains("\"p\""))
+        ),
+        "{actions:?}"
+    );
+    apply(&mut snap, &actions);
+    let ready = &snap.pools[0].status.as_ref().expect("status").conditions[0];
+    assert_eq!(
+        (ready.status.as_str(), ready.reason.as_str()),
+        ("False", "ConfigurationError")
+    );
+    assert!(ready.message.contains("10.0.0.0/33"), "{}", ready.message);
+    assert_eq!(ips(&snap, "a"), ["10.0.0.0"], "the Service keeps its IP");
+    // A new Service is still served from the last good pools.
+    snap.services.push(lb("d", "b", 2, json!({})));
+    converge(&mut r, &mut snap);
+    assert_eq!(ips(&snap, "b"), ["10.0.0.1"]);
+}
+
+#[test]
+fn pool_edit_moves_only_invalidated_services() {
+    let mut snap = Snapshot {
+        pools: vec![pool("p", &["10.0.0.1-10.0.0.4"])],
+        services: (1..=3)
+            .map(|i| lb("d", &format!("s{i}"), i, json!({})))
+            .collect(),
+        ..Default::default()
+    };
+    let mut r = Reconciler::new(None);
+    converge(&mut r, &mut snap);
+    assert_eq!(
+        [ips(&snap, "s1"), ips(&snap, "s2"), ips(&snap, "s3")],
+        [["10.0.0.1"], ["10.0.0.2"], ["10.0.0.3"]]
+    );
+    let status = snap.pools[0].status.clone();
+    snap.pools[0] = pool("p", &["10.0.0.2-10.0.0.6"]);
+    Arc::make_mut(&mut snap.pools[0]).status = status;
+    let events = converge(&mut r, &mut snap);
+    assert_eq!(ips(&snap, "s2"), ["10.0.0.2"]);
+    assert_eq!(ips(&snap, "s3"), ["10.0.0.3"]);
+    assert_eq!(ips(&snap, "s1"), ["10.0.0.4"], "only s1 moved");
+    assert!(
+        events
+            .iter()
+            .any(|e| e.0 == "s1" && e.1 == "ClearAssignment"),
+        "{events:?}"
+    );
+    assert!(!events.iter().any(|e| e.0 != "s1"), "{events:?}");
+}
+
+#[test]
+fn type_change_and_foreign_services() {
+    let mut snap = Snapshot {
+        pools: vec![pool("p", &["10.0.0.1-10.0.0.4"])],
+        services: vec![
+            lb("d", "a", 1, json!({})),
+            lb(
+                "d",
+                "other-class",
+                2,
+                json!({"spec": {"loadBalancerClass": "example.com/lb"},
+                "status": {"loadBalancer": {"ingress": [{"ip": "203.0.113.9"}]}}}),
+            ),
+        ],
+        ..Default::default()
+    };
+    let mut r = Reconciler::new(None);
+    converge(&mut r, &mut snap);
+    assert_eq!(ips(&snap, "a"), ["10.0.0.1"]);
+    assert_eq!(
+        ips(&snap, "other-class"),
+        ["203.0.113.9"],
+        "another implementation's Service is untouched"
+    );
+    let i = find(&snap, "d", "a");
+    let mut v = serde_json::to_value(&*snap.services[i]).expect("json");
+    v["spec"]["type"] = json!("ClusterIP");
+    snap.services[i] = Arc::new(serde_json::from_value(v).expect("svc"));
+    converge(&mut r, &mut snap);
+    assert!(ips(&snap, "a").is_empty());
+    assert_eq!(annotation(&snap, "a"), None);
+    assert_eq!(r.allocator().map(|a| a.len()), Some(0));
+}
+
+#[test]
+fn no_pools_means_no_allocation_until_configured() {
+    let mut snap = Snapshot {
+        services: vec![lb("d", "a", 1, json!({}))],
+        ..Default::default()
+    };
+    let mut r = Reconciler::new(None);
+    let events = converge(&mut r, &mut snap);
+    assert!(ips(&snap, "a").is_empty());
+    assert!(
+        events.iter().all(|e| e.1 == "AllocationFailed"),
+        "{events:?}"
+    );
+    snap.pools.push(pool("p", &["10.0.0.1/32"]));
+    converge(&mut r, &mut snap);
+    assert_eq!(ips(&snap, "a"), ["10.0.0.1"]);
+}
+
+#[test]
+fn lb_class_flag_selects_services() {
+    let mut snap = Snapshot {
+        pools: vec![pool("p", &["10.0.0.1-10.0.0.4"])],
+        services: vec![
+            lb("d", "plain", 1, json!({})),
+            lb(
+                "d",
+                "ours",
+                2,
+                json!({"spec": {"loadBalancerClass": "ferrolb"}}),
+            ),
+        ],
+        ..Default::default()
+    };
+    converge(&mut Reconciler::new(Some("ferrolb".into())), &mut snap);
+    assert!(ips(&snap, "plain").is_empty());
+    assert_eq!(ips(&snap, "ours"), ["10.0.0.1"]);
+}
+
+#[test]
+fn legacy_annotation_warns_once() {
+    let mut snap = Snapshot {
+        pools: vec![pool("a", &["10.0.0.1/32"]), pool("b", &["10.0.1.1/32"])],
+        services: vec![lb(
+            "d",
+            "s",
+            1,
+            json!({"metadata": {"annotations": {"metallb.universe.tf/address-pool": "b"}}}),
+        )],
+        ..Default::default()
+    };
+    let mut r = Reconciler::new(None);
+    let events = converge(&mut r, &mut snap);
+    assert_eq!(ips(&snap, "s"), ["10.0.1.1"]);
+    let warnings: Vec<_> = events
+        .iter()
+        .filter(|e| e.1 == "deprecatedAnnotation")
+        .collect();
+    assert_eq!(warnings.len(), 1, "{events:?}");
+}

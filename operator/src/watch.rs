@@ -1,0 +1,111 @@
+//! The controller's event loop: reflectors for Services, IPAddressPools and Namespaces; any
+//! change wakes one full, debounced reconcile pass. Level-based: a failed write is retried by
+//! the next pass (at least every [`RESYNC`]).
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use ferrolb_api::v1beta1::IPAddressPool;
+use futures::StreamExt;
+use k8s_openapi::api::core::v1::{Namespace, Service};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+use kube::runtime::events::Recorder;
+use kube::runtime::reflector::{self, Store};
+use kube::runtime::{WatchStreamExt, watcher};
+use kube::{Api, Client};
+use tokio::sync::Notify;
+
+use crate::apply::Applier;
+use crate::reconcile::{Reconciler, Snapshot};
+
+/// A pass runs at least this often, to retry failed writes.
+pub const RESYNC: Duration = Duration::from_secs(30);
+
+fn reflect<K>(api: Api<K>, notify: Arc<Notify>) -> Store<K>
+where
+    K: kube::Resource
+        + Clone
+        + std::fmt::Debug
+        + serde::de::DeserializeOwned
+        + Send
+        + Sync
+        + 'static,
+    K::DynamicType: Default + Eq + std::hash::Hash + Clone,
+{
+    let (store, writer) = reflector::store();
+    let stream = watcher(api, watcher::Config::default())
+        .default_backoff()
+        .reflect(writer)
+        .touched_objects();
+    tokio::spawn(async move {
+        let mut stream = std::pin::pin!(stream);
+        while let Some(item) = stream.next().await {
+            if let Err(e) = item {
+                tracing::warn!(error = %e, "watch error (retrying with backoff)");
+            }
+            notify.notify_one();
+        }
+    });
+    store
+}
+
+/// Runs the controller until the process is stopped.
+pub async fn run(
+    client: Client,
+    namespace: String,
+    lb_class: Option<String>,
+    recorder: Recorder,
+    debounce: Duration,
+) -> anyhow::Result<()> {
+    let notify = Arc::new(Notify::new());
+    let services = reflect(Api::<Service>::all(client.clone()), notify.clone());
+    let pools = reflect(
+        Api::<IPAddressPool>::namespaced(client.clone(), &namespace),
+        notify.clone(),
+    );
+    let namespaces = reflect(Api::<Namespace>::all(client.clone()), notify.clone());
+    for (what, ready) in [
+        ("services", services.wait_until_ready().await),
+        ("ipaddresspools", pools.wait_until_ready().await),
+        ("namespaces", namespaces.wait_until_ready().await),
+    ] {
+        ready.map_err(|e| anyhow::anyhow!("initial list of {what} failed: {e}"))?;
+    }
+    tracing::info!("caches synced; rebuilding allocations from Service statuses");
+    let applier = Applier::new(client, namespace, recorder);
+    let mut reconciler = Reconciler::new(lb_class);
+    loop {
+        let snapshot = Snapshot {
+            services: services.state(),
+            pools: pools.state(),
+            namespaces: namespaces
+                .state()
+                .iter()
+                .map(|ns| {
+                    (
+                        ns.metadata.name.clone().unwrap_or_default(),
+                        ns.metadata.labels.clone().unwrap_or_default(),
+                    )
+                })
+                .collect::<BTreeMap<_, _>>(),
+        };
+        let now = Time(k8s_openapi::jiff::Timestamp::now());
+        let actions = reconciler.pass(&snapshot, &now);
+        if !actions.is_empty() {
+            tracing::debug!(count = actions.len(), "applying actions");
+        }
+        for e in applier.run(actions, &now).await {
+            tracing::warn!(error = %e, "write failed; will retry");
+        }
+        tokio::select! {
+            _ = notify.notified() => {}
+            _ = tokio::time::sleep(RESYNC) => {}
+            _ = tokio::signal::ctrl_c() => {
+                tracing::info!("shutting down");
+                return Ok(());
+            }
+        }
+        tokio::time::sleep(debounce).await;
+    }
+}
