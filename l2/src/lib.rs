@@ -38,4 +38,4 @@ pub use election::{
 
 pub use liveness::{LivenessConfig, LivenessError, MemberEvent, Membership, QuorumPolicy};
 pub use owner::{Action, GarpSchedule, Interfaces, OwnerTable};
-pub use packet::{MacAddr, PacketError};
+pub use packet::{MacAddr, PacketError, ndp::NaSource};

@@ -60,6 +60,17 @@
 //! two-node cluster loses failover (1 of 2 is not a majority). Document this to users before
 //! enabling it.
 //!
+//! # Mixed fleets (rolling migration from MetalLB)
+//! This protocol is **not** hashicorp/memberlist. Go speakers build their candidate set from
+//! memberlist members, so they do not see ferrolb speakers (and vice versa), and a mixed fleet
+//! would disagree on owners. For a node-by-node migration run both with membership disabled
+//! (MetalLB: leave `METALLB_ML_BIND_ADDR`/`METALLB_ML_LABELS` unset; ferrolb: the adapter
+//! passes every Node object as a live speaker, as MetalLB does), so both sides elect over the
+//! same set with the identical [`crate::election`] ordering. Failover is then as slow as
+//! MetalLB without memberlist until the migration is complete and heartbeats are enabled.
+//! Speaking memberlist's wire protocol (with the AES key quirk of `metallb-runtime.md` §2.6)
+//! is possible future work.
+//!
 //! # Startup
 //! A new speaker has not heard from anyone; [`Membership::is_settled`] stays false for one
 //! `dead_after` after creation. The adapter must not take ownership before that, otherwise a

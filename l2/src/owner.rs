@@ -174,6 +174,14 @@ impl OwnerTable {
         self.owned.get(&ip).map(|e| &e.interfaces)
     }
 
+    /// Whether ARP/NS for `ip` received on interface `ifname` must be answered: the IP is
+    /// owned and announced on that interface (MetalLB's per-interface `announce` check).
+    pub fn answers_on(&self, ip: IpAddr, ifname: &str) -> bool {
+        self.owned
+            .get(&ip)
+            .is_some_and(|e| e.interfaces.contains(ifname))
+    }
+
     /// Owned IPs.
     pub fn owned(&self) -> impl Iterator<Item = IpAddr> + '_ {
         self.owned.keys().copied()

@@ -125,6 +125,8 @@ fn interface_change_restarts_answering_and_burst() {
     );
     assert_eq!(garps(&a), 1);
     assert!(both.contains("eth1") && !both.contains("eth2"));
+    assert!(t.answers_on(ip(1), "eth1") && !t.answers_on(ip(1), "eth2"));
+    assert!(!t.answers_on(ip(2), "eth0"));
 }
 
 #[test]

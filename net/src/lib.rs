@@ -1,8 +1,8 @@
 //! Raw-socket glue for the ferrolb speaker's Layer-2 mode (Linux only).
 //!
-//! This is the only ferrolb crate allowed to contain `unsafe` code, and it holds exactly one
-//! `unsafe` block (building a `sockaddr_ll` in [`sockaddr`]). Everything else goes through
-//! `socket2`'s safe API. The protocol logic lives in the sans-IO crate `ferrolb-l2`.
+//! This is the only ferrolb crate allowed to contain `unsafe` code, and all of it is one
+//! private function (building a `sockaddr_ll` in `sockaddr.rs`: two `unsafe` calls into
+//! socket2, each with a `SAFETY` comment). Everything else goes through `socket2`'s safe API. The protocol logic lives in the sans-IO crate `ferrolb-l2`.
 //!
 //! - [`packet`]: `AF_PACKET`/`SOCK_RAW` sockets bound to one interface with a classic BPF
 //!   filter (ARP requests, Neighbor Solicitations, …), sending whole Ethernet frames.

@@ -139,4 +139,9 @@ fn arp_and_ndp_answered_in_netns() {
         answered.contains(&format!("na-reply {VIP6} is-at {mac}")),
         "{answered}"
     );
+    // The BPF filter drops our own outgoing frames: we never answer our own gratuitous request.
+    assert!(
+        !answered.contains(&format!("to {mac}")),
+        "answered itself:\n{answered}"
+    );
 }
