@@ -319,6 +319,47 @@ pub fn preference_weight<L: ?Sized, S: NodeSelector<L>>(
         .fold(0u32, |acc, p| acc.saturating_add(p.weight))
 }
 
+// === Building candidates from node facts ===
+
+/// The label that removes a node from load-balancer duty (honoured unless the speaker runs
+/// with `--ignore-exclude-lb`).
+pub const EXCLUDE_FROM_LB_LABEL: &str = "node.kubernetes.io/exclude-from-external-load-balancers";
+
+/// What the adapter reads from one live speaker's Node object.
+#[derive(Debug, Clone, Copy)]
+pub struct NodeFacts<'a, L: ?Sized> {
+    /// Node name.
+    pub name: &'a str,
+    /// Node labels in whatever form the selectors understand.
+    pub labels: &'a L,
+    /// Condition `NetworkUnavailable=True`.
+    pub network_unavailable: bool,
+    /// Carries [`EXCLUDE_FROM_LB_LABEL`].
+    pub exclude_label: bool,
+}
+
+/// Builds the election input for one service: each live node's filters, whether the service's
+/// applicable advertisements select it and its summed preferred weight; `has_local_endpoint`
+/// says whether a serving endpoint of the service runs on a node.
+pub fn candidates<'a, L: ?Sized, S: NodeSelector<L>>(
+    nodes: &[NodeFacts<'a, L>],
+    ads: &[AdvertisementScope<S>],
+    has_local_endpoint: impl Fn(&str) -> bool,
+    ignore_exclude_lb: bool,
+) -> Vec<NodeCandidate<'a>> {
+    nodes
+        .iter()
+        .map(|n| NodeCandidate {
+            name: n.name,
+            network_unavailable: n.network_unavailable,
+            excluded: n.exclude_label && !ignore_exclude_lb,
+            selected: selected_by_any(n.labels, ads),
+            weight: preference_weight(n.labels, ads),
+            has_local_endpoint: has_local_endpoint(n.name),
+        })
+        .collect()
+}
+
 #[cfg(test)]
 #[path = "election_tests.rs"]
 mod tests;

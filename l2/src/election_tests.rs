@@ -227,3 +227,66 @@ proptest! {
         prop_assert_eq!(elect(v4(), TrafficPolicy::Cluster, nodes), r.first().copied());
     }
 }
+
+#[test]
+fn candidates_from_facts() {
+    type Sel = fn(&str) -> bool;
+    let zone_a: Sel = |l| l.contains("zone=a");
+    let ssd: Sel = |l| l.contains("ssd");
+    let ads = [AdvertisementScope {
+        node_selectors: vec![zone_a],
+        preferred: vec![WeightedSelector {
+            weight: 10,
+            selector: ssd,
+        }],
+    }];
+    let facts = [
+        NodeFacts {
+            name: "node-a",
+            labels: "zone=a",
+            network_unavailable: false,
+            exclude_label: false,
+        },
+        NodeFacts {
+            name: "node-b",
+            labels: "zone=a",
+            network_unavailable: false,
+            exclude_label: true,
+        },
+        NodeFacts {
+            name: "node-c",
+            labels: "zone=a,ssd",
+            network_unavailable: false,
+            exclude_label: false,
+        },
+        NodeFacts {
+            name: "node-d",
+            labels: "zone=b",
+            network_unavailable: false,
+            exclude_label: false,
+        },
+    ];
+    let c = candidates(&facts, &ads, |n| n != "node-c", false);
+    assert_eq!(
+        c.iter().map(|n| n.weight).collect::<Vec<_>>(),
+        [0, 0, 10, 0]
+    );
+    assert_eq!(
+        c.iter().map(|n| n.selected).collect::<Vec<_>>(),
+        [true, true, true, false]
+    );
+    assert!(c[1].excluded);
+    // Cluster: node-c wins on weight; node-b is excluded, node-d not selected.
+    assert_eq!(
+        rank(v4(), TrafficPolicy::Cluster, c.clone()),
+        ["node-c", "node-a"]
+    );
+    // Local: node-c has no endpoint.
+    assert_eq!(elect(v4(), TrafficPolicy::Local, c), Some("node-a"));
+    // --ignore-exclude-lb brings node-b back (it sorts first by hash: 202e98…).
+    let c = candidates(&facts, &ads[..], |_| true, true);
+    assert_eq!(
+        rank(v4(), TrafficPolicy::Cluster, c),
+        ["node-c", "node-b", "node-a"]
+    );
+}

@@ -32,8 +32,9 @@ pub mod owner;
 pub mod packet;
 
 pub use election::{
-    AdvertisementScope, Decision, NodeCandidate, NodeSelector, NotOwnerReason, ServiceInput,
-    TrafficPolicy, WeightedSelector, elect, go_ip_string, rank, should_announce,
+    AdvertisementScope, Decision, NodeCandidate, NodeFacts, NodeSelector, NotOwnerReason,
+    ServiceInput, TrafficPolicy, WeightedSelector, candidates, elect, go_ip_string, rank,
+    should_announce,
 };
 
 pub use liveness::{LivenessConfig, LivenessError, MemberEvent, Membership, QuorumPolicy};
