@@ -1,0 +1,457 @@
+//! ferrolb's API and controller on the real control plane:
+//! - the generated CRDs and every shared example apply server-side, and `kubectl get` shows
+//!   MetalLB's printer columns;
+//! - the controller (`ferrolb-operator`), running as ServiceAccount `metallb-system/controller`
+//!   with exactly `config/rbac/controller.yaml`, gives the guides' IPs, keeps them across a
+//!   restart, moves only invalidated Services on a pool edit, and keeps the last good
+//!   configuration when a pool becomes invalid.
+//!
+//! Skipped unless `FERROLB_E2E=1` (see `e2e/run.sh`).
+#![forbid(unsafe_code)]
+
+use std::fs::OpenOptions;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use anyhow::{Context, Result, bail, ensure};
+use ferrolb_e2e::{Rig, wait_for};
+use k8s_openapi::api::core::v1::Service;
+use kube::api::{Api, DeleteParams, Patch, PatchParams};
+use serde_json::json;
+
+const TIMEOUT: Duration = Duration::from_secs(30);
+
+fn project() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+fn examples() -> PathBuf {
+    project().join("api/tests/data/examples")
+}
+
+/// Applies namespace, CRDs and the controller's RBAC.
+fn install_base(rig: &Rig) -> Result<()> {
+    rig.apply_server_side(&project().join("config/namespace/namespace.yaml"))?;
+    rig.apply_server_side(&project().join("config/crd/bases"))?;
+    for crd in [
+        "ipaddresspools.metallb.io",
+        "l2advertisements.metallb.io",
+        "configurationstates.metallb.io",
+    ] {
+        rig.kubectl(&[
+            "wait",
+            "--for=condition=Established",
+            "--timeout=60s",
+            &format!("crd/{crd}"),
+        ])?;
+    }
+    rig.apply_server_side(&project().join("config/rbac/controller.yaml"))?;
+    Ok(())
+}
+
+/// The running controller; killed on drop.
+struct Operator(Child);
+
+impl Drop for Operator {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn operator_binary() -> Result<PathBuf> {
+    if let Some(p) = std::env::var_os("FERROLB_OPERATOR_BIN") {
+        return Ok(PathBuf::from(p));
+    }
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| project().join("target"));
+    let bin = target.join("debug/ferrolb-operator");
+    ensure!(
+        bin.exists(),
+        "{} not found: build it with `cargo build -p ferrolb-operator` (e2e/run.sh does)",
+        bin.display()
+    );
+    Ok(bin)
+}
+
+/// Starts the controller with a token of its own ServiceAccount (not admin).
+fn start_operator(rig: &Rig) -> Result<Operator> {
+    let kubeconfig = rig.kubeconfig_for("metallb-system", "controller", false)?;
+    let logs = rig.run_dir.join("logs");
+    std::fs::create_dir_all(&logs)?;
+    let log = OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(logs.join("ferrolb-operator.log"))?;
+    let child = Command::new(operator_binary()?)
+        .env("KUBECONFIG", &kubeconfig)
+        .env("METALLB_NAMESPACE", "metallb-system")
+        .env("FERROLB_LOG", "info,ferrolb_operator=debug")
+        .stdin(Stdio::null())
+        .stdout(log.try_clone()?)
+        .stderr(log)
+        .spawn()
+        .context("starting ferrolb-operator")?;
+    Ok(Operator(child))
+}
+
+fn diag(rig: &Rig) -> String {
+    format!(
+        "{}\n--- services ---\n{}\n--- operator log ---\n{}",
+        rig.diagnostics(Some("metallb-system")),
+        rig.kubectl(&["get", "svc", "-A", "-o", "wide"])
+            .unwrap_or_default(),
+        rig.log_tail("ferrolb-operator", 40)
+    )
+}
+
+async fn lb_service(
+    client: &kube::Client,
+    ns: &str,
+    name: &str,
+    extra: serde_json::Value,
+) -> Result<()> {
+    let api: Api<Service> = Api::namespaced(client.clone(), ns);
+    let mut svc = json!({
+        "apiVersion": "v1", "kind": "Service",
+        "metadata": {"name": name, "namespace": ns},
+        "spec": {"type": "LoadBalancer", "ports": [{"port": 80, "targetPort": 8080}], "selector": {"app": name}},
+    });
+    if let Some(spec) = extra.get("spec").and_then(|s| s.as_object()) {
+        for (k, v) in spec {
+            svc["spec"][k] = v.clone();
+        }
+    }
+    api.patch(
+        name,
+        &PatchParams::apply("ferrolb-e2e").force(),
+        &Patch::Apply(&svc),
+    )
+    .await
+    .with_context(|| format!("creating Service {ns}/{name}"))?;
+    Ok(())
+}
+
+async fn ingress(client: &kube::Client, ns: &str, name: &str) -> Result<Vec<String>> {
+    let svc = Api::<Service>::namespaced(client.clone(), ns)
+        .get(name)
+        .await?;
+    Ok(svc
+        .status
+        .and_then(|s| s.load_balancer)
+        .and_then(|lb| lb.ingress)
+        .unwrap_or_default()
+        .into_iter()
+        .filter_map(|i| i.ip)
+        .collect())
+}
+
+async fn wait_ip(rig: &Rig, client: &kube::Client, ns: &str, name: &str, want: &str) -> Result<()> {
+    wait_for(
+        &format!("{ns}/{name} to get EXTERNAL-IP {want}"),
+        TIMEOUT,
+        || diag(rig),
+        || async { Ok((ingress(client, ns, name).await? == [want.to_string()]).then_some(())) },
+    )
+    .await
+}
+
+fn fresh_namespace(rig: &Rig, name: &str) -> Result<()> {
+    let _ = rig.kubectl(&[
+        "delete",
+        "namespace",
+        name,
+        "--ignore-not-found",
+        "--wait=true",
+        "--timeout=60s",
+    ]);
+    rig.kubectl(&["create", "namespace", name])?;
+    Ok(())
+}
+
+fn delete_pools(rig: &Rig) {
+    let _ = rig.kubectl(&[
+        "delete",
+        "ipaddresspools,l2advertisements",
+        "--all",
+        "-n",
+        "metallb-system",
+        "--wait=true",
+    ]);
+}
+
+#[tokio::test]
+async fn a_crds_and_every_example_apply_with_printer_columns() -> Result<()> {
+    let Some(rig) = Rig::from_env("a_crds_and_every_example_apply_with_printer_columns") else {
+        return Ok(());
+    };
+    install_base(&rig)?;
+    let _ = rig.kubectl(&["create", "namespace", "kubeflow"]);
+    let mut files: Vec<PathBuf> = std::fs::read_dir(examples())?
+        .flatten()
+        .map(|e| e.path())
+        .collect();
+    files.sort();
+    ensure!(
+        files.len() >= 5,
+        "expected the shared examples in {}",
+        examples().display()
+    );
+    for f in &files {
+        rig.apply_server_side(f)
+            .with_context(|| format!("applying {}", f.display()))?;
+    }
+    let table = rig.kubectl(&["get", "ipaddresspools", "-n", "metallb-system"])?;
+    let header = table.lines().next().unwrap_or_default();
+    for col in ["NAME", "AUTO ASSIGN", "AVOID BUGGY IPS", "ADDRESSES"] {
+        ensure!(
+            header.contains(col),
+            "printer column {col:?} missing in:\n{table}"
+        );
+    }
+    ensure!(
+        table.contains("ipaddresspool") && table.contains("192.168.0.200-192.168.0.250"),
+        "{table}"
+    );
+    // v1beta2 BGPPeer is the storage version and reads back with its defaults applied.
+    let port = rig.kubectl(&[
+        "get",
+        "bgppeers.v1beta2.metallb.io",
+        "tor-router",
+        "-n",
+        "metallb-system",
+        "-o",
+        "jsonpath={.spec.peerPort}",
+    ])?;
+    ensure!(port.trim() == "179", "peerPort default: {port:?}");
+    for f in files.iter().rev() {
+        let _ = rig.kubectl(&[
+            "delete",
+            "--ignore-not-found",
+            "--wait=false",
+            "-f",
+            &f.to_string_lossy(),
+        ]);
+    }
+    Ok(())
+}
+
+#[tokio::test]
+async fn b_controller_gives_guide_ips_and_survives_restart() -> Result<()> {
+    let Some(rig) = Rig::from_env("b_controller_gives_guide_ips_and_survives_restart") else {
+        return Ok(());
+    };
+    install_base(&rig)?;
+    delete_pools(&rig);
+    let client = rig.admin_client().await?;
+    let ns = "ipam-guide";
+    fresh_namespace(&rig, ns)?;
+    rig.apply_server_side(&examples().join("helm-l2-pool.yaml"))?;
+    let operator = start_operator(&rig)?;
+
+    // helm-l2-pool: the first Service gets the first address of the pool.
+    lb_service(&client, ns, "traefik", json!({})).await?;
+    wait_ip(&rig, &client, ns, "traefik", "192.168.0.200").await?;
+    let ann = rig.kubectl(&[
+        "get",
+        "svc",
+        "traefik",
+        "-n",
+        ns,
+        "-o",
+        "jsonpath={.metadata.annotations.metallb\\.io/ip-allocated-from-pool}",
+    ])?;
+    ensure!(ann.trim() == "ipaddresspool", "annotation: {ann:?}");
+    // Two more Services: consecutive addresses.
+    lb_service(&client, ns, "svc2", json!({})).await?;
+    wait_ip(&rig, &client, ns, "svc2", "192.168.0.201").await?;
+    lb_service(&client, ns, "svc3", json!({})).await?;
+    wait_ip(&rig, &client, ns, "svc3", "192.168.0.202").await?;
+    // A requested IP is honoured.
+    lb_service(
+        &client,
+        ns,
+        "asks",
+        json!({"spec": {"loadBalancerIP": "192.168.0.240"}}),
+    )
+    .await?;
+    wait_ip(&rig, &client, ns, "asks", "192.168.0.240").await?;
+
+    // Pool status and the controller's ConfigurationState.
+    wait_for("pool status counters", TIMEOUT, || diag(&rig), || async {
+        let out = rig.kubectl(&["get", "ipaddresspool", "ipaddresspool", "-n", "metallb-system", "-o", "jsonpath={.status.assignedIPv4}/{.status.availableIPv4}/{.status.conditions[0].status}"])?;
+        Ok((out.trim() == "4/47/True").then_some(()))
+    })
+    .await?;
+    let state = rig.kubectl(&[
+        "get",
+        "configurationstate",
+        "controller",
+        "-n",
+        "metallb-system",
+        "-o",
+        "jsonpath={.status.result}",
+    ])?;
+    ensure!(state.trim() == "Valid", "ConfigurationState: {state:?}");
+    let events = rig.kubectl(&[
+        "get",
+        "events",
+        "-n",
+        ns,
+        "--field-selector",
+        "involvedObject.name=traefik",
+        "-o",
+        "jsonpath={.items[*].reason}",
+    ])?;
+    ensure!(events.contains("IPAllocated"), "events: {events:?}");
+
+    // Restart: stop the controller, delete svc2, create a new Service while it is down.
+    drop(operator);
+    Api::<Service>::namespaced(client.clone(), ns)
+        .delete("svc2", &DeleteParams::default())
+        .await?;
+    lb_service(&client, ns, "late", json!({})).await?;
+    let operator = start_operator(&rig)?;
+    wait_ip(&rig, &client, ns, "late", "192.168.0.201").await?;
+    for (name, ip) in [
+        ("traefik", "192.168.0.200"),
+        ("svc3", "192.168.0.202"),
+        ("asks", "192.168.0.240"),
+    ] {
+        ensure!(
+            ingress(&client, ns, name).await? == [ip.to_string()],
+            "{name} kept {ip} across the restart"
+        );
+    }
+
+    // Pool edit: drop .200-.201 from the pool. Only traefik and late move.
+    rig.kubectl(&[
+        "patch",
+        "ipaddresspool",
+        "ipaddresspool",
+        "-n",
+        "metallb-system",
+        "--type=merge",
+        "-p",
+        r#"{"spec":{"addresses":["192.168.0.202-192.168.0.250"]}}"#,
+    ])?;
+    wait_for(
+        "invalidated Services to move",
+        TIMEOUT,
+        || diag(&rig),
+        || async {
+            let t = ingress(&client, ns, "traefik").await?;
+            let l = ingress(&client, ns, "late").await?;
+            Ok(
+                (t.len() == 1
+                    && l.len() == 1
+                    && !t[0].ends_with(".200")
+                    && !l[0].ends_with(".201"))
+                .then_some(()),
+            )
+        },
+    )
+    .await?;
+    ensure!(
+        ingress(&client, ns, "svc3").await? == ["192.168.0.202"],
+        "svc3 did not move"
+    );
+    ensure!(
+        ingress(&client, ns, "asks").await? == ["192.168.0.240"],
+        "asks did not move"
+    );
+    let moved = rig.kubectl(&[
+        "get",
+        "events",
+        "-n",
+        ns,
+        "--field-selector",
+        "involvedObject.name=traefik",
+        "-o",
+        "jsonpath={.items[*].reason}",
+    ])?;
+    ensure!(moved.contains("ClearAssignment"), "events: {moved:?}");
+
+    // An invalid edit is reported and changes nothing.
+    let before = ingress(&client, ns, "traefik").await?;
+    rig.kubectl(&[
+        "patch",
+        "ipaddresspool",
+        "ipaddresspool",
+        "-n",
+        "metallb-system",
+        "--type=merge",
+        "-p",
+        r#"{"spec":{"addresses":["192.168.0.300/24"]}}"#,
+    ])?;
+    wait_for("Ready=False on the invalid pool", TIMEOUT, || diag(&rig), || async {
+        let out = rig.kubectl(&["get", "ipaddresspool", "ipaddresspool", "-n", "metallb-system", "-o", "jsonpath={.status.conditions[?(@.type==\"Ready\")].status}/{.status.conditions[?(@.type==\"Ready\")].message}"])?;
+        Ok((out.starts_with("False/") && out.contains("192.168.0.300/24")).then_some(()))
+    })
+    .await?;
+    let state = rig.kubectl(&[
+        "get",
+        "configurationstate",
+        "controller",
+        "-n",
+        "metallb-system",
+        "-o",
+        "jsonpath={.status.result}",
+    ])?;
+    ensure!(
+        state.trim() == "Invalid",
+        "ConfigurationState after a bad edit: {state:?}"
+    );
+    ensure!(
+        ingress(&client, ns, "traefik").await? == before,
+        "the last good configuration keeps serving"
+    );
+
+    drop(operator);
+    delete_pools(&rig);
+    let _ = rig.kubectl(&["delete", "namespace", ns, "--wait=false"]);
+    Ok(())
+}
+
+#[tokio::test]
+async fn c_controller_rbac_is_least_privilege() -> Result<()> {
+    let Some(rig) = Rig::from_env("c_controller_rbac_is_least_privilege") else {
+        return Ok(());
+    };
+    install_base(&rig)?;
+    let kubeconfig = rig.kubeconfig_for("metallb-system", "controller", false)?;
+    let kc = kubeconfig.to_string_lossy().into_owned();
+    let can = |args: &[&str]| -> Result<bool> {
+        let mut full = vec!["--kubeconfig", kc.as_str(), "auth", "can-i"];
+        full.extend_from_slice(args);
+        let out = Command::new(&rig.kubectl).args(&full).output()?;
+        Ok(String::from_utf8_lossy(&out.stdout).trim() == "yes")
+    };
+    for allowed in [
+        &["watch", "services", "-A"][..],
+        &["patch", "services", "--subresource=status", "-n", "default"],
+        &[
+            "patch",
+            "ipaddresspools",
+            "--subresource=status",
+            "-n",
+            "metallb-system",
+        ],
+    ] {
+        ensure!(can(allowed)?, "controller should be allowed: {allowed:?}");
+    }
+    for denied in [
+        &["get", "secrets", "-A"][..],
+        &["update", "services", "-n", "default"],
+        &["delete", "services", "-n", "default"],
+        &["patch", "ipaddresspools", "-n", "metallb-system"],
+        &["create", "pods", "-n", "default"],
+    ] {
+        if can(denied)? {
+            bail!("controller must not be allowed: {denied:?}");
+        }
+    }
+    Ok(())
+}

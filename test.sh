@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# test.sh — ferrolb's whole test suite, exactly what CI (.ci/run) runs:
+#   1. static checks: rustfmt, clippy -D warnings, generated CRDs up to date;
+#   2. unit and integration tests of every crate (`cargo test --workspace`);
+#   3. end-to-end tests on a real local cluster (e2e/run.sh: kube-apiserver, etcd,
+#      kube-controller-manager, kwok, kube-proxy built from Go modules; nodes as network
+#      namespaces; real GoBGP/FRR peers). Needs root; builds are cached under ~/.cache/ferrolb.
+#
+#   ./test.sh            everything
+#   ./test.sh --unit     steps 1-2 only (no root needed)
+set -euo pipefail
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+cd "$ROOT"
+export FERROLB_CACHE=${FERROLB_CACHE:-$HOME/.cache/ferrolb}
+export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$FERROLB_CACHE/target}
+export CARGO_TERM_COLOR=${CARGO_TERM_COLOR:-never}
+
+unit_only=0
+case "${1:-}" in
+  --unit) unit_only=1 ;;
+  "") ;;
+  *) echo "usage: ./test.sh [--unit]" >&2; exit 2 ;;
+esac
+
+step() { printf '\n==> %s (%s)\n' "$*" "$(date +%H:%M:%S)"; }
+
+command -v cargo >/dev/null || { echo "cargo not found: install Rust (rustup) first" >&2; exit 1; }
+for comp in rustfmt clippy; do
+  rustup component list --installed 2>/dev/null | grep -q "^$comp" || rustup component add "$comp"
+done
+
+step "rustfmt"
+cargo fmt --all -- --check
+step "clippy"
+cargo clippy --workspace --all-targets -- -D warnings
+step "generated CRDs match the code"
+cargo run -q -p ferrolb-api --bin crdgen -- --check
+step "unit and integration tests"
+cargo test --workspace </dev/null
+
+if [ "$unit_only" = 1 ]; then
+  echo "(--unit: skipping e2e)"
+  exit 0
+fi
+step "end-to-end tests on the local rig"
+"$ROOT/e2e/run.sh" </dev/null
