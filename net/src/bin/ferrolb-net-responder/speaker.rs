@@ -18,9 +18,13 @@ use ferrolb_l2::{
     election::{NodeCandidate, TrafficPolicy, elect},
     liveness::{LivenessConfig, Membership},
     owner::{Action, GarpSchedule, Interfaces, OwnerTable},
-    packet::arp::{self, ArpFrame},
+    packet::{
+        MacAddr,
+        arp::{self, ArpFrame},
+        ndp::{self, NaSource, NdpMessage},
+    },
 };
-use ferrolb_net::{Filter, PacketSocket, interfaces};
+use ferrolb_net::{Filter, PacketSocket, SolicitedNodeGroups, interfaces};
 
 use super::{Args, recv};
 
@@ -49,7 +53,10 @@ pub(super) fn run(a: &Args) -> io::Result<()> {
     let udp = UdpSocket::bind(bind)?;
     udp.set_read_timeout(Some(Duration::from_millis(2)))?;
     let arp_sock = PacketSocket::open(info.index, Filter::ArpRequests)?;
-    arp_sock.set_read_timeout(Some(Duration::from_millis(2)))?;
+    arp_sock.set_read_timeout(Some(Duration::from_millis(1)))?;
+    let ns_sock = PacketSocket::open(info.index, Filter::NeighborSolicitations)?;
+    ns_sock.set_read_timeout(Some(Duration::from_millis(1)))?;
+    let mut groups = SolicitedNodeGroups::new(info.index)?;
 
     let start = Instant::now();
     let mut members = Membership::new(
@@ -62,7 +69,16 @@ pub(super) fn run(a: &Args) -> io::Result<()> {
     .map_err(|e| invalid(&e.to_string()))?;
     let mut table = OwnerTable::new(GarpSchedule::fast());
     let ifs = Interfaces::Named(BTreeSet::from([a.iface.clone()]));
-    let vips: Vec<IpAddr> = a.v4.iter().map(|v| IpAddr::V4(*v)).collect();
+    // The VIPs form one (possibly dual-stack) service: like MetalLB, the election uses the
+    // first IP and all IPs move together.
+    let vips: Vec<IpAddr> =
+        a.v4.iter()
+            .map(|v| IpAddr::V4(*v))
+            .chain(a.v6.iter().map(|v| IpAddr::V6(*v)))
+            .collect();
+    let first_ip = *vips
+        .first()
+        .ok_or_else(|| invalid("--ipv4 or --ipv6 is required"))?;
     let deadline = start + Duration::from_secs(a.secs);
     let mut leaving_since: Option<Instant> = None;
     let mut buf = [0u8; 2048];
@@ -118,34 +134,20 @@ pub(super) fn run(a: &Args) -> io::Result<()> {
         let now = Instant::now();
         let mut actions = Vec::new();
         if leaving_since.is_none() {
-            let desired: Vec<(IpAddr, Interfaces)> =
-                if members.is_settled(now) && members.has_quorum() {
-                    vips.iter()
-                        .filter(|ip| {
-                            let cands = members.alive_members().map(NodeCandidate::eligible);
-                            elect(**ip, TrafficPolicy::Cluster, cands) == Some(a.name.as_str())
-                        })
-                        .map(|ip| (*ip, ifs.clone()))
-                        .collect()
-                } else {
-                    Vec::new()
-                };
+            let wins = members.is_settled(now) && members.has_quorum() && {
+                let cands = members.alive_members().map(NodeCandidate::eligible);
+                elect(first_ip, TrafficPolicy::Cluster, cands) == Some(a.name.as_str())
+            };
+            let desired: Vec<(IpAddr, Interfaces)> = if wins {
+                vips.iter().map(|ip| (*ip, ifs.clone())).collect()
+            } else {
+                Vec::new()
+            };
             actions = table.reconcile(desired, now);
         }
         actions.extend(table.poll(now));
         for act in actions {
-            match act {
-                Action::StartAnswering { ip, .. } => println!("owner gained {ip} {}", wall_ns()),
-                Action::StopAnswering { ip } => println!("owner lost {ip} {}", wall_ns()),
-                Action::SendGratuitous {
-                    ip: IpAddr::V4(v4), ..
-                } => {
-                    for f in arp::gratuitous(mac, v4) {
-                        arp_sock.send(&f.encode())?;
-                    }
-                }
-                Action::SendGratuitous { .. } => {}
-            }
+            perform(&act, mac, &arp_sock, &ns_sock, &mut groups)?;
         }
 
         if let Some(n) = recv(&arp_sock, &mut buf)?
@@ -154,12 +156,54 @@ pub(super) fn run(a: &Args) -> io::Result<()> {
         {
             arp_sock.send(&rep.encode())?;
         }
-    }
-    for act in table.release_all() {
-        if let Action::StopAnswering { ip } = act {
-            println!("owner lost {ip} {}", wall_ns());
+        if let Some(n) = recv(&ns_sock, &mut buf)?
+            && let Ok(NdpMessage::Solicitation(ns)) = ndp::parse(&buf[..n])
+            && let Ok(na) = ndp::respond(&ns, mac, NaSource::Target, false, |ip| {
+                table.is_owned(IpAddr::V6(ip))
+            })
+        {
+            ns_sock.send(&na.encode())?;
         }
     }
+    for act in table.release_all() {
+        perform(&act, mac, &arp_sock, &ns_sock, &mut groups)?;
+    }
     println!("stats {:?}", members.stats());
+    Ok(())
+}
+
+fn perform(
+    act: &Action,
+    mac: MacAddr,
+    arp_sock: &PacketSocket,
+    ns_sock: &PacketSocket,
+    groups: &mut SolicitedNodeGroups,
+) -> io::Result<()> {
+    match act {
+        Action::StartAnswering { ip, .. } => {
+            if let IpAddr::V6(v6) = ip {
+                groups.watch(*v6)?;
+            }
+            println!("owner gained {ip} {}", wall_ns());
+        }
+        Action::StopAnswering { ip } => {
+            if let IpAddr::V6(v6) = ip {
+                groups.unwatch(*v6)?;
+            }
+            println!("owner lost {ip} {}", wall_ns());
+        }
+        Action::SendGratuitous {
+            ip: IpAddr::V4(v4), ..
+        } => {
+            for f in arp::gratuitous(mac, *v4) {
+                arp_sock.send(&f.encode())?;
+            }
+        }
+        Action::SendGratuitous {
+            ip: IpAddr::V6(v6), ..
+        } => {
+            ns_sock.send(&ndp::unsolicited(mac, NaSource::Target, *v6).encode())?;
+        }
+    }
     Ok(())
 }
