@@ -50,6 +50,9 @@ t=$(date +%s)
 "$HERE/build-upstream.sh" </dev/null
 log "build-upstream: $(since "$t")"
 
+# FERROLB_E2E_PREPARE_ONLY=1: stop after installing packages and building (used by demo.sh).
+if [ "${FERROLB_E2E_PREPARE_ONLY:-0}" = 1 ]; then exit 0; fi
+
 # --- 3. compile the tests before starting the rig (the rig should not idle while rustc runs) ------
 t=$(date +%s)
 (cd "$ROOT" && cargo build -p ferrolb-operator </dev/null && cargo test -p ferrolb-e2e --no-run </dev/null)
