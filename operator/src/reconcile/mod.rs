@@ -163,6 +163,7 @@ impl Reconciler {
             Err(e) => self.config_error = Some(e.to_string()),
             Ok(set) => {
                 self.config_error = None;
+                let no_pools = specs.is_empty();
                 self.applied = Some(specs);
                 match &mut self.alloc {
                     Some(alloc) => {
@@ -170,6 +171,10 @@ impl Reconciler {
                         // reports them as `Reallocated` (event ClearAssignment).
                         alloc.set_pools(set);
                     }
+                    // Until the first pools appear (at start, or while a migration from the
+                    // legacy ConfigMap is creating them) nothing is allocated and nothing is
+                    // cleared: Services keep the IPs their status holds.
+                    None if no_pools => {}
                     None => {
                         let mut alloc = Allocator::new(set);
                         alloc.rebuild(self.existing(snap));

@@ -358,21 +358,51 @@ fn type_change_and_foreign_services() {
 }
 
 #[test]
-fn no_pools_means_no_allocation_until_configured() {
+fn no_pools_yet_means_hands_off_until_configured() {
+    let held = json!({"status": {"loadBalancer": {"ingress": [{"ip": "10.0.0.2"}]}}});
     let mut snap = Snapshot {
-        services: vec![lb("d", "a", 1, json!({}))],
+        services: vec![lb("d", "a", 1, json!({})), lb("d", "held", 2, held)],
         ..Default::default()
     };
     let mut r = Reconciler::new(None);
     let events = converge(&mut r, &mut snap);
     assert!(ips(&snap, "a").is_empty());
-    assert!(
-        events.iter().all(|e| e.1 == "AllocationFailed"),
-        "{events:?}"
+    assert_eq!(
+        ips(&snap, "held"),
+        ["10.0.0.2"],
+        "no pools yet: existing IPs are not cleared"
     );
-    snap.pools.push(pool("p", &["10.0.0.1/32"]));
+    assert!(events.is_empty(), "{events:?}");
+    snap.pools.push(pool("p", &["10.0.0.1-10.0.0.2"]));
     converge(&mut r, &mut snap);
     assert_eq!(ips(&snap, "a"), ["10.0.0.1"]);
+    assert_eq!(
+        ips(&snap, "held"),
+        ["10.0.0.2"],
+        "kept once its pool appears"
+    );
+}
+
+#[test]
+fn deleting_every_pool_removes_all_ips() {
+    let mut snap = Snapshot {
+        pools: vec![pool("p", &["10.0.0.1/32"])],
+        services: vec![lb("d", "a", 1, json!({}))],
+        ..Default::default()
+    };
+    let mut r = Reconciler::new(None);
+    converge(&mut r, &mut snap);
+    assert_eq!(ips(&snap, "a"), ["10.0.0.1"]);
+    snap.pools.clear();
+    let events = converge(&mut r, &mut snap);
+    assert!(
+        ips(&snap, "a").is_empty(),
+        "MetalLB e2e: removing all pools removes all IPs"
+    );
+    assert!(
+        events.iter().any(|e| e.1 == "AllocationFailed"),
+        "{events:?}"
+    );
 }
 
 #[test]
