@@ -24,10 +24,13 @@
 //! - [`owner`]: per-IP ownership state machine and the gratuitous ARP/NA schedule.
 //! - [`liveness`]: authenticated UDP heartbeats for sub-second dead-peer detection.
 //! - [`iface`]: which local interfaces get ARP/NDP responders (MetalLB `announcer.go` rules).
+//! - [`node`]: [`L2Node`], the per-node core tying liveness, re-election triggers and
+//!   ownership together; the speaker binary only adds sockets and Kubernetes watches.
 
 pub mod election;
 pub mod iface;
 pub mod liveness;
+pub mod node;
 pub mod owner;
 pub mod packet;
 
@@ -38,5 +41,6 @@ pub use election::{
 };
 
 pub use liveness::{LivenessConfig, LivenessError, MemberEvent, Membership, QuorumPolicy};
+pub use node::{L2Node, Output};
 pub use owner::{Action, GarpSchedule, Interfaces, OwnerTable};
 pub use packet::{MacAddr, PacketError, ndp::NaSource};

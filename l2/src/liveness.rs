@@ -275,7 +275,12 @@ impl Membership {
 
     /// Whether one `dead_after` has passed since creation (see the module docs).
     pub fn is_settled(&self, now: Instant) -> bool {
-        now.saturating_duration_since(self.started) >= self.config.dead_after
+        now >= self.settled_at()
+    }
+
+    /// When the view settles (creation + `dead_after`).
+    pub fn settled_at(&self) -> Instant {
+        self.started + self.config.dead_after
     }
 
     // === sending ===

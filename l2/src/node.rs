@@ -1,0 +1,214 @@
+//! The whole Layer-2 speaker core of one node, sans IO: liveness + election trigger +
+//! ownership, driven by time and datagrams.
+//!
+//! [`L2Node`] owns a [`Membership`] and an [`OwnerTable`] and decides *when* to re-run the
+//! election: on every membership change (MetalLB's memberlist `NodeJoin/Leave/Update` →
+//! `ForceSync`), when the view first settles, and when the adapter calls
+//! [`L2Node::invalidate`] (Services, EndpointSlices, Nodes or configuration changed). *How* to
+//! elect stays with the adapter: [`L2Node::poll`] takes a callback that receives the membership
+//! view and returns the IPs this node must own (typically [`crate::election::should_announce`]
+//! per Service over `membership.alive_members()`).
+//!
+//! The adapter's loop is then:
+//!
+//! ```text
+//! loop {
+//!     wait until node.next_deadline(), a datagram, a frame or a Kubernetes event;
+//!     datagram        => node.handle_datagram(bytes, now, wall_ms)
+//!     k8s change      => node.invalidate()
+//!     ARP/NS frame    => answer if node.owner().answers_on(ip, ifname)
+//!     for out in node.poll(now, wall_ms, |m| desired_ips(m)) {
+//!         Heartbeat(bytes) => send to every peer;   Owner(action) => perform;   Member(ev) => log
+//!     }
+//!     if node.is_finished(now) { break }        // after leave() and the grace period
+//! }
+//! ```
+//!
+//! Graceful shutdown (make-before-break): [`L2Node::leave`] returns `leaving` heartbeats and
+//! freezes ownership; the node keeps answering for `grace` while peers elect and announce the
+//! new owner, then [`L2Node::poll`] releases everything and [`L2Node::is_finished`] turns true.
+//! Quorum: when [`Membership::has_quorum`] is false the desired set is empty (everything is
+//! released) — see [`crate::liveness`] for the policy.
+
+use std::{
+    net::IpAddr,
+    time::{Duration, Instant},
+};
+
+use crate::{
+    liveness::{LivenessConfig, LivenessError, MemberEvent, Membership},
+    owner::{Action, GarpSchedule, Interfaces, OwnerTable},
+};
+
+/// Something for the adapter to do.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Output {
+    /// Send this heartbeat datagram to every peer.
+    Heartbeat(Vec<u8>),
+    /// Perform this ownership action (answer, stop answering, send gratuitous frames).
+    Owner(Action),
+    /// A membership change (for logs and metrics; the re-election is already scheduled).
+    Member(MemberEvent),
+}
+
+/// Recommended grace period of a leaving node: two heartbeat intervals plus 100 ms.
+pub fn default_leave_grace(config: &LivenessConfig) -> Duration {
+    config.interval * 2 + Duration::from_millis(100)
+}
+
+/// The speaker core of one node.
+#[derive(Debug)]
+pub struct L2Node {
+    membership: Membership,
+    owner: OwnerTable,
+    resync: bool,
+    was_settled: bool,
+    leaving_since: Option<Instant>,
+    grace: Duration,
+    released: bool,
+}
+
+impl L2Node {
+    /// Creates the core for node `name` (see [`Membership::new`] for the other arguments).
+    pub fn new(
+        name: &str,
+        incarnation: u64,
+        secret: &[u8],
+        config: LivenessConfig,
+        schedule: GarpSchedule,
+        now: Instant,
+    ) -> Result<Self, LivenessError> {
+        let grace = default_leave_grace(&config);
+        Ok(Self {
+            membership: Membership::new(name, incarnation, secret, config, now)?,
+            owner: OwnerTable::new(schedule),
+            resync: true,
+            was_settled: false,
+            leaving_since: None,
+            grace,
+            released: false,
+        })
+    }
+
+    /// Overrides the leave grace period.
+    pub fn with_leave_grace(mut self, grace: Duration) -> Self {
+        self.grace = grace;
+        self
+    }
+
+    /// The membership view (live members, quorum, stats).
+    pub fn membership(&self) -> &Membership {
+        &self.membership
+    }
+
+    /// Mutable membership access (e.g. [`Membership::set_expected_peers`]).
+    pub fn membership_mut(&mut self) -> &mut Membership {
+        self.resync = true;
+        &mut self.membership
+    }
+
+    /// The ownership table (the ARP/NDP responders ask [`OwnerTable::answers_on`]).
+    pub fn owner(&self) -> &OwnerTable {
+        &self.owner
+    }
+
+    /// Schedules a re-election at the next [`L2Node::poll`] (inputs changed).
+    pub fn invalidate(&mut self) {
+        self.resync = true;
+    }
+
+    /// Applies a received heartbeat; a membership change schedules a re-election.
+    pub fn handle_datagram(
+        &mut self,
+        buf: &[u8],
+        now: Instant,
+        wall_ms: u64,
+    ) -> Result<Option<MemberEvent>, LivenessError> {
+        let ev = self.membership.handle_datagram(buf, now, wall_ms)?;
+        if ev.is_some() {
+            self.resync = true;
+        }
+        Ok(ev)
+    }
+
+    /// Starts a graceful leave; returns the `leaving` heartbeat to send (three times is
+    /// customary). Ownership is frozen until the grace period ends.
+    pub fn leave(&mut self, now: Instant, wall_ms: u64) -> Vec<u8> {
+        if self.leaving_since.is_none() {
+            self.leaving_since = Some(now);
+        }
+        self.membership.leave(wall_ms)
+    }
+
+    /// Whether the node has left and released everything.
+    pub fn is_finished(&self) -> bool {
+        self.released
+    }
+
+    /// Advances time: heartbeats, dead peers, re-election (through `desired`, which returns the
+    /// IPs to own with their interfaces) and gratuitous schedules.
+    pub fn poll<F>(&mut self, now: Instant, wall_ms: u64, desired: F) -> Vec<Output>
+    where
+        F: FnOnce(&Membership) -> Vec<(IpAddr, Interfaces)>,
+    {
+        let mut out = Vec::new();
+        if let Some(hb) = self.membership.poll_transmit(now, wall_ms) {
+            out.push(Output::Heartbeat(hb));
+        }
+        for ev in self.membership.tick(now) {
+            self.resync = true;
+            out.push(Output::Member(ev));
+        }
+        let settled = self.membership.is_settled(now);
+        if settled && !self.was_settled {
+            self.was_settled = true;
+            self.resync = true;
+        }
+        match self.leaving_since {
+            Some(since) if !self.released && now.saturating_duration_since(since) >= self.grace => {
+                self.released = true;
+                out.extend(self.owner.release_all().into_iter().map(Output::Owner));
+            }
+            Some(_) => {}
+            None if self.resync && settled => {
+                self.resync = false;
+                let want = if self.membership.has_quorum() {
+                    desired(&self.membership)
+                } else {
+                    Vec::new()
+                };
+                out.extend(
+                    self.owner
+                        .reconcile(want, now)
+                        .into_iter()
+                        .map(Output::Owner),
+                );
+            }
+            None => {}
+        }
+        if !self.released {
+            out.extend(self.owner.poll(now).into_iter().map(Output::Owner));
+        }
+        out
+    }
+
+    /// The next time [`L2Node::poll`] has timed work (heartbeat, death check, settle, grace
+    /// end, gratuitous burst). Poll earlier on datagrams and invalidations.
+    pub fn next_deadline(&self) -> Instant {
+        let mut t = self.membership.next_deadline();
+        if !self.was_settled {
+            t = t.min(self.membership.settled_at());
+        }
+        if let (Some(since), false) = (self.leaving_since, self.released) {
+            t = t.min(since + self.grace);
+        }
+        if let Some(g) = self.owner.next_deadline() {
+            t = t.min(g);
+        }
+        t
+    }
+}
+
+#[cfg(test)]
+#[path = "node_tests.rs"]
+mod tests;
