@@ -139,18 +139,19 @@ pub fn legacy_config(source_name: &str, text: &str) -> Result<LegacyInput, CliEr
         .filter(|n| !n.is_empty())
         .map(str::to_owned);
     let name = text_at(cm, "/metadata/name").unwrap_or_default();
-    let origin = format!(
-        "{source_name}: ConfigMap {}/{name} data.{LEGACY_CONFIGMAP_KEY}: ",
+    let location = format!(
+        "ConfigMap {}/{name} data.{LEGACY_CONFIGMAP_KEY}: ",
         namespace.as_deref().unwrap_or("-")
     );
+    let origin = format!("{source_name}: {location}");
     let payload = match cm.pointer(&format!("/data/{LEGACY_CONFIGMAP_KEY}")) {
         Some(Value::String(s)) if !s.trim().is_empty() => s.as_str(),
         Some(Value::String(_)) | None | Some(Value::Null) => {
-            return Err(input_err(format!("{origin}bad ConfigMap: no data")));
+            return Err(input_err(format!("{location}bad ConfigMap: no data")));
         }
         Some(_) => {
             return Err(input_err(format!(
-                "{origin}bad ConfigMap: the value must be a string (use `config: |`)"
+                "{location}bad ConfigMap: the value must be a string (use `config: |`)"
             )));
         }
     };
@@ -208,6 +209,9 @@ mod tests {
         let text =
             "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: config}\ndata:\n  config: \"\"\n";
         let err = legacy_config("f", text).unwrap_err().to_string();
-        assert!(err.contains("bad ConfigMap: no data"), "{err}");
+        assert_eq!(
+            err,
+            "f: ConfigMap -/config data.config: bad ConfigMap: no data"
+        );
     }
 }

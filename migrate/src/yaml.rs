@@ -252,6 +252,16 @@ spec:\n  addresses:\n  - 192.168.1.11-192.168.1.13\n  autoAssign: false\n";
         }
     }
 
+    proptest::proptest! {
+        /// Any string, as key or value, reads back unchanged.
+        #[test]
+        fn any_string_roundtrips(s in "\\PC{0,12}|[0-9a-z:._/ -]{0,10}") {
+            let v = json!({ s.clone(): [s.clone(), {"k": s.clone()}] });
+            let back: Value = serde_yaml::from_str(&emit(&v)).unwrap();
+            proptest::prop_assert_eq!(back, v);
+        }
+    }
+
     #[test]
     fn nested_sequences_and_roundtrip() {
         let v = json!({"a": [[1, "x"], []], "b": {}, "c": null, "d": "64512:1"});

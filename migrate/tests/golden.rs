@@ -66,6 +66,16 @@ fn check(case: &str) {
     for (doc, obj) in docs.iter().zip(&objects) {
         assert_eq!(&serde_json::to_value(doc).unwrap(), obj);
     }
+    // Every document reads back as a typed metallb.io object (what `kubectl apply` will send).
+    let typed = parse_manifests(&got).unwrap();
+    assert_eq!(typed.len(), objects.len());
+    assert!(
+        typed.iter().all(|o| !matches!(
+            o,
+            ApiObject::Other { .. } | ApiObject::LegacyConfigMap { .. }
+        )),
+        "{typed:?}"
+    );
 }
 
 /// The textbook lab: one layer2 pool with a range → one IPAddressPool with the range
