@@ -1,11 +1,10 @@
-//! `speaker` mode: a miniature Layer-2 speaker built from the `ferrolb-l2` pieces.
+//! `speaker` mode: a miniature Layer-2 speaker — `ferrolb_l2::L2Node` plus real sockets.
 //!
-//! Loop (single thread, ~5 ms granularity): send/receive authenticated heartbeats over UDP,
-//! declare silent peers dead, elect the owner of every VIP among the live members (after the
-//! membership view has settled), reconcile the ownership table, perform its actions
-//! (gratuitous ARP bursts) and answer ARP requests for owned VIPs. At the end of `--secs` it
-//! leaves gracefully: `leaving` heartbeats, keep answering for a grace period while the peer
-//! takes over (make-before-break), then stop.
+//! Loop (single thread, a few ms granularity): feed received heartbeats to the node, poll it
+//! (heartbeats to send, ownership actions, re-election among the live members), perform the
+//! actions (gratuitous ARP / unsolicited NA, solicited-node joins) and answer ARP requests and
+//! Neighbor Solicitations for owned VIPs. At the end of `--secs` it leaves gracefully
+//! (make-before-break) and exits once the node has released everything.
 
 use std::{
     collections::BTreeSet,
@@ -15,9 +14,10 @@ use std::{
 };
 
 use ferrolb_l2::{
+    L2Node, Output,
     election::{NodeCandidate, TrafficPolicy, elect},
-    liveness::{LivenessConfig, Membership},
-    owner::{Action, GarpSchedule, Interfaces, OwnerTable},
+    liveness::LivenessConfig,
+    owner::{Action, GarpSchedule, Interfaces},
     packet::{
         MacAddr,
         arp::{self, ArpFrame},
@@ -27,9 +27,6 @@ use ferrolb_l2::{
 use ferrolb_net::{Filter, PacketSocket, SolicitedNodeGroups, interfaces};
 
 use super::{Args, recv};
-
-/// How long a leaving speaker keeps answering (2 × heartbeat interval + 100 ms).
-const LEAVE_GRACE: Duration = Duration::from_millis(300);
 
 fn wall_ms() -> u64 {
     SystemTime::now()
@@ -43,32 +40,33 @@ fn wall_ns() -> u128 {
         .map_or(0, |d| d.as_nanos())
 }
 
+struct Io {
+    mac: MacAddr,
+    udp: UdpSocket,
+    peers: Vec<std::net::SocketAddr>,
+    arp: PacketSocket,
+    ns: PacketSocket,
+    groups: SolicitedNodeGroups,
+}
+
 pub(super) fn run(a: &Args) -> io::Result<()> {
     let invalid = |m: &str| io::Error::new(io::ErrorKind::InvalidInput, m.to_owned());
     let bind = a.bind.ok_or_else(|| invalid("--bind is required"))?;
     let info = interfaces::by_name(&a.iface)?;
-    let mac = info
-        .mac
-        .ok_or_else(|| io::Error::other("interface has no MAC"))?;
-    let udp = UdpSocket::bind(bind)?;
-    udp.set_read_timeout(Some(Duration::from_millis(2)))?;
-    let arp_sock = PacketSocket::open(info.index, Filter::ArpRequests)?;
-    arp_sock.set_read_timeout(Some(Duration::from_millis(1)))?;
-    let ns_sock = PacketSocket::open(info.index, Filter::NeighborSolicitations)?;
-    ns_sock.set_read_timeout(Some(Duration::from_millis(1)))?;
-    let mut groups = SolicitedNodeGroups::new(info.index)?;
+    let mut io = Io {
+        mac: info
+            .mac
+            .ok_or_else(|| io::Error::other("interface has no MAC"))?,
+        udp: UdpSocket::bind(bind)?,
+        peers: a.peers.clone(),
+        arp: PacketSocket::open(info.index, Filter::ArpRequests)?,
+        ns: PacketSocket::open(info.index, Filter::NeighborSolicitations)?,
+        groups: SolicitedNodeGroups::new(info.index)?,
+    };
+    io.udp.set_nonblocking(true)?;
+    io.arp.set_read_timeout(Some(Duration::from_millis(1)))?;
+    io.ns.set_read_timeout(Some(Duration::from_millis(1)))?;
 
-    let start = Instant::now();
-    let mut members = Membership::new(
-        &a.name,
-        wall_ms(),
-        a.secret.as_bytes(),
-        LivenessConfig::default(),
-        start,
-    )
-    .map_err(|e| invalid(&e.to_string()))?;
-    let mut table = OwnerTable::new(GarpSchedule::fast());
-    let ifs = Interfaces::Named(BTreeSet::from([a.iface.clone()]));
     // The VIPs form one (possibly dual-stack) service: like MetalLB, the election uses the
     // first IP and all IPs move together.
     let vips: Vec<IpAddr> =
@@ -79,131 +77,125 @@ pub(super) fn run(a: &Args) -> io::Result<()> {
     let first_ip = *vips
         .first()
         .ok_or_else(|| invalid("--ipv4 or --ipv6 is required"))?;
-    let deadline = start + Duration::from_secs(a.secs);
-    let mut leaving_since: Option<Instant> = None;
-    let mut buf = [0u8; 2048];
-    println!("ready {} {} {mac}", a.name, a.iface);
+    let ifs = Interfaces::Named(BTreeSet::from([a.iface.clone()]));
 
-    loop {
+    let start = Instant::now();
+    let config = LivenessConfig::default();
+    let mut node = L2Node::new(
+        &a.name,
+        wall_ms(),
+        a.secret.as_bytes(),
+        config,
+        GarpSchedule::fast(),
+        start,
+    )
+    .map_err(|e| invalid(&e.to_string()))?;
+    let deadline = start + Duration::from_secs(a.secs);
+    let mut buf = [0u8; 2048];
+    let mut left = false;
+    println!("ready {} {} {}", a.name, a.iface, io.mac);
+
+    while !node.is_finished() {
         let now = Instant::now();
-        if leaving_since.is_none() && now >= deadline {
-            let bye = members.leave(wall_ms());
+        if now >= deadline && !left {
+            left = true;
+            let bye = node.leave(now, wall_ms());
             for _ in 0..3 {
-                for p in &a.peers {
-                    udp.send_to(&bye, p)?;
-                }
+                io.send_heartbeat(&bye);
             }
             println!("leaving {}", wall_ns());
-            leaving_since = Some(now);
-        }
-        if leaving_since.is_some_and(|t| now >= t + LEAVE_GRACE) {
-            break;
-        }
-
-        if let Some(d) = members.poll_transmit(now, wall_ms()) {
-            for p in &a.peers {
-                // A peer that is gone makes send_to fail with ECONNREFUSED/EHOSTUNREACH.
-                let _ = udp.send_to(&d, p);
-            }
         }
         // Drain pending heartbeats (bounded).
         for _ in 0..64 {
-            match udp.recv_from(&mut buf) {
-                Ok((n, _)) => match members.handle_datagram(&buf[..n], Instant::now(), wall_ms()) {
+            match io.udp.recv_from(&mut buf) {
+                Ok((n, _)) => match node.handle_datagram(&buf[..n], Instant::now(), wall_ms()) {
                     Ok(Some(ev)) => println!("member {ev:?} {}", wall_ns()),
                     Ok(None) => {}
                     Err(e) => println!("rejected {e}"),
                 },
-                Err(e)
-                    if matches!(
-                        e.kind(),
-                        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
-                    ) =>
-                {
-                    break;
-                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
                 Err(e) if e.kind() == io::ErrorKind::ConnectionRefused => {}
                 Err(e) => return Err(e),
             }
         }
-        for ev in members.tick(Instant::now()) {
-            println!("member {ev:?} {}", wall_ns());
-        }
-
-        // Election, unless leaving (then keep the current state during the grace period).
-        let now = Instant::now();
-        let mut actions = Vec::new();
-        if leaving_since.is_none() {
-            let wins = members.is_settled(now) && members.has_quorum() && {
-                let cands = members.alive_members().map(NodeCandidate::eligible);
-                elect(first_ip, TrafficPolicy::Cluster, cands) == Some(a.name.as_str())
-            };
-            let desired: Vec<(IpAddr, Interfaces)> = if wins {
+        let outputs = node.poll(Instant::now(), wall_ms(), |m| {
+            let cands = m.alive_members().map(NodeCandidate::eligible);
+            if elect(first_ip, TrafficPolicy::Cluster, cands) == Some(a.name.as_str()) {
                 vips.iter().map(|ip| (*ip, ifs.clone())).collect()
             } else {
                 Vec::new()
-            };
-            actions = table.reconcile(desired, now);
+            }
+        });
+        for out in outputs {
+            match out {
+                Output::Heartbeat(d) => io.send_heartbeat(&d),
+                Output::Owner(act) => io.perform(&act)?,
+                Output::Member(ev) => println!("member {ev:?} {}", wall_ns()),
+            }
         }
-        actions.extend(table.poll(now));
-        for act in actions {
-            perform(&act, mac, &arp_sock, &ns_sock, &mut groups)?;
-        }
-
-        if let Some(n) = recv(&arp_sock, &mut buf)?
-            && let Ok(req) = ArpFrame::parse(&buf[..n])
-            && let Ok(rep) = arp::respond(&req, mac, |ip| table.is_owned(IpAddr::V4(ip)))
-        {
-            arp_sock.send(&rep.encode())?;
-        }
-        if let Some(n) = recv(&ns_sock, &mut buf)?
-            && let Ok(NdpMessage::Solicitation(ns)) = ndp::parse(&buf[..n])
-            && let Ok(na) = ndp::respond(&ns, mac, NaSource::Target, false, |ip| {
-                table.is_owned(IpAddr::V6(ip))
-            })
-        {
-            ns_sock.send(&na.encode())?;
-        }
+        io.answer(&node, &a.iface, &mut buf)?;
     }
-    for act in table.release_all() {
-        perform(&act, mac, &arp_sock, &ns_sock, &mut groups)?;
-    }
-    println!("stats {:?}", members.stats());
+    println!("stats {:?}", node.membership().stats());
     Ok(())
 }
 
-fn perform(
-    act: &Action,
-    mac: MacAddr,
-    arp_sock: &PacketSocket,
-    ns_sock: &PacketSocket,
-    groups: &mut SolicitedNodeGroups,
-) -> io::Result<()> {
-    match act {
-        Action::StartAnswering { ip, .. } => {
-            if let IpAddr::V6(v6) = ip {
-                groups.watch(*v6)?;
-            }
-            println!("owner gained {ip} {}", wall_ns());
-        }
-        Action::StopAnswering { ip } => {
-            if let IpAddr::V6(v6) = ip {
-                groups.unwatch(*v6)?;
-            }
-            println!("owner lost {ip} {}", wall_ns());
-        }
-        Action::SendGratuitous {
-            ip: IpAddr::V4(v4), ..
-        } => {
-            for f in arp::gratuitous(mac, *v4) {
-                arp_sock.send(&f.encode())?;
-            }
-        }
-        Action::SendGratuitous {
-            ip: IpAddr::V6(v6), ..
-        } => {
-            ns_sock.send(&ndp::unsolicited(mac, NaSource::Target, *v6).encode())?;
+impl Io {
+    fn send_heartbeat(&self, datagram: &[u8]) {
+        for p in &self.peers {
+            // A peer that is gone makes send_to fail (ECONNREFUSED/EHOSTUNREACH): ignore.
+            let _ = self.udp.send_to(datagram, p);
         }
     }
-    Ok(())
+
+    fn perform(&mut self, act: &Action) -> io::Result<()> {
+        match act {
+            Action::StartAnswering { ip, .. } => {
+                if let IpAddr::V6(v6) = ip {
+                    self.groups.watch(*v6)?;
+                }
+                println!("owner gained {ip} {}", wall_ns());
+            }
+            Action::StopAnswering { ip } => {
+                if let IpAddr::V6(v6) = ip {
+                    self.groups.unwatch(*v6)?;
+                }
+                println!("owner lost {ip} {}", wall_ns());
+            }
+            Action::SendGratuitous {
+                ip: IpAddr::V4(v4), ..
+            } => {
+                for f in arp::gratuitous(self.mac, *v4) {
+                    self.arp.send(&f.encode())?;
+                }
+            }
+            Action::SendGratuitous {
+                ip: IpAddr::V6(v6), ..
+            } => {
+                self.ns
+                    .send(&ndp::unsolicited(self.mac, NaSource::Target, *v6).encode())?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Answers at most one ARP request and one NS (each socket waits up to 1 ms).
+    fn answer(&self, node: &L2Node, iface: &str, buf: &mut [u8]) -> io::Result<()> {
+        let owner = node.owner();
+        if let Some(n) = recv(&self.arp, buf)?
+            && let Ok(req) = ArpFrame::parse(&buf[..n])
+            && let Ok(rep) =
+                arp::respond(&req, self.mac, |ip| owner.answers_on(IpAddr::V4(ip), iface))
+        {
+            self.arp.send(&rep.encode())?;
+        }
+        if let Some(n) = recv(&self.ns, buf)?
+            && let Ok(NdpMessage::Solicitation(ns)) = ndp::parse(&buf[..n])
+            && let Ok(na) = ndp::respond(&ns, self.mac, NaSource::Target, false, |ip| {
+                owner.answers_on(IpAddr::V6(ip), iface)
+            })
+        {
+            self.ns.send(&na.encode())?;
+        }
+        Ok(())
+    }
 }
