@@ -6,6 +6,7 @@
 //! `configmaptocrs -only-data` takes). In a manifest the `v1` ConfigMap named `config` is used
 //! (MetalLB's `--config` default); if there is none, a single ConfigMap with a `data.config`
 //! key is used (e.g. the `metallb-config` ConfigMap of some Helm charts), with a warning.
+//! A `kind: List` document (`kubectl get configmaps -o yaml`) counts as its items.
 
 use std::io::Read;
 
@@ -63,8 +64,18 @@ pub fn legacy_config(source_name: &str, text: &str) -> Result<LegacyInput, CliEr
             source_name: source_name.to_owned(),
             message: e.to_string(),
         })?;
-        if !value.is_null() {
-            docs.push(value);
+        // `kubectl get configmaps -o yaml` prints a `v1` List: its items are the objects.
+        match value {
+            Value::Null => {}
+            Value::Object(ref map)
+                if map.get("kind").and_then(Value::as_str) == Some("List")
+                    && map.get("items").is_some_and(Value::is_array) =>
+            {
+                if let Some(Value::Array(items)) = map.get("items") {
+                    docs.extend(items.iter().cloned());
+                }
+            }
+            other => docs.push(other),
         }
     }
     let input_err = |message: String| CliError::Input {
@@ -202,6 +213,13 @@ mod tests {
         assert_eq!(got.warnings.len(), 1);
         let two = format!("{}---\n{}", cm("a"), cm("b"));
         assert!(legacy_config("f", &two).is_err());
+    }
+
+    #[test]
+    fn list_items_are_objects() {
+        let text = "apiVersion: v1\nkind: List\nitems:\n- apiVersion: v1\n  kind: ConfigMap\n  metadata: {name: config, namespace: n}\n  data: {config: \"peers: []\"}\n";
+        let got = legacy_config("f", text).unwrap();
+        assert_eq!(got.namespace.as_deref(), Some("n"));
     }
 
     #[test]
