@@ -8,14 +8,18 @@
 //! Data flow inside one speaker:
 //!
 //! ```text
-//!  UDP datagrams ──► liveness::Membership ──► live peers ─┐
-//!  Nodes/ads/EPs ─────────────────────────────────────────┴─► election::elect ─► winner per service
-//!                                                                                     │
-//!  owned IPs + interfaces ◄── owner::OwnerTable ◄── desired ownership ◄───────────────┘
-//!        │                         │
-//!        │                         └─► Action::{StartAnswering, StopAnswering, SendGratuitous}
-//!        ▼
-//!  raw frames ──► packet::{arp, ndp} parse ─► packet::responder decides ─► reply frames
+//!                      ┌──────────────────────── node::L2Node ─────────────────────────┐
+//!  UDP datagrams ─────►│ liveness::Membership ─► live members ─┐                        │
+//!                      │                                       ▼                        │
+//!  Nodes/ads/EPs ─────►│ (adapter callback) election::should_announce per service       │
+//!                      │                                       ▼                        │
+//!                      │ owner::OwnerTable ◄── desired (IP, interfaces) set             │
+//!                      └──────┬──────────────────────────────────────────────┬──────────┘
+//!                             ▼                                              ▼
+//!              Output::Heartbeat (send to peers)        Output::Owner(Action::{StartAnswering,
+//!                                                        StopAnswering, SendGratuitous})
+//!
+//!  raw frames ─► packet::arp / packet::ndp parse ─► respond(.., OwnerTable::answers_on) ─► reply
 //! ```
 //!
 //! Modules:
