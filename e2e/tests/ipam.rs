@@ -171,10 +171,21 @@ fn fresh_namespace(rig: &Rig, name: &str) -> Result<()> {
     Ok(())
 }
 
+/// Removes every pool, advertisement and the legacy ConfigMap (other tests apply examples
+/// that contain them), waiting until they are gone.
 fn delete_pools(rig: &Rig) {
     let _ = rig.kubectl(&[
         "delete",
-        "ipaddresspools,l2advertisements",
+        "configmap",
+        "config",
+        "-n",
+        "metallb-system",
+        "--ignore-not-found",
+        "--wait=true",
+    ]);
+    let _ = rig.kubectl(&[
+        "delete",
+        "ipaddresspools,l2advertisements,bgpadvertisements,bgppeers,communities,bfdprofiles",
         "--all",
         "-n",
         "metallb-system",
@@ -446,12 +457,168 @@ async fn c_controller_rbac_is_least_privilege() -> Result<()> {
         &["get", "secrets", "-A"][..],
         &["update", "services", "-n", "default"],
         &["delete", "services", "-n", "default"],
-        &["patch", "ipaddresspools", "-n", "metallb-system"],
+        &["patch", "nodes"],
+        &["delete", "namespaces"],
+        &["patch", "configmaps", "-n", "default"],
         &["create", "pods", "-n", "default"],
     ] {
         if can(denied)? {
             bail!("controller must not be allowed: {denied:?}");
         }
     }
+    Ok(())
+}
+
+#[tokio::test]
+async fn d_legacy_configmap_is_migrated_and_services_get_guide_ips() -> Result<()> {
+    let Some(rig) = Rig::from_env("d_legacy_configmap_is_migrated_and_services_get_guide_ips")
+    else {
+        return Ok(());
+    };
+    install_base(&rig)?;
+    delete_pools(&rig);
+    let _ = rig.kubectl(&[
+        "delete",
+        "configmap",
+        "config",
+        "-n",
+        "metallb-system",
+        "--ignore-not-found",
+    ]);
+    let client = rig.admin_client().await?;
+    let ns = "ipam-book";
+    fresh_namespace(&rig, ns)?;
+    // The textbook lab: ConfigMap first (MetalLB v0.11 style), then ferrolb starts.
+    rig.apply_server_side(&examples().join("legacy-configmap-book.yaml"))?;
+    let _operator = start_operator(&rig)?;
+    wait_for(
+        "migrated CRs",
+        TIMEOUT,
+        || diag(&rig),
+        || async {
+            let out = rig.kubectl(&[
+                "get",
+                "ipaddresspools,l2advertisements",
+                "-n",
+                "metallb-system",
+                "-o",
+                "name",
+            ])?;
+            Ok((out.contains("ipaddresspool.metallb.io/nginx-ip-range")
+                && out.contains("l2advertisement.metallb.io/l2advertisement1"))
+            .then_some(()))
+        },
+    )
+    .await?;
+    // kubectl expose deployment lb-hname-pods / lb-ip-pods: .11 and .12, a third gets .13.
+    lb_service(&client, ns, "lb-hname-pods", json!({})).await?;
+    wait_ip(&rig, &client, ns, "lb-hname-pods", "192.168.1.11").await?;
+    lb_service(&client, ns, "lb-ip-pods", json!({})).await?;
+    wait_ip(&rig, &client, ns, "lb-ip-pods", "192.168.1.12").await?;
+    lb_service(&client, ns, "third", json!({})).await?;
+    wait_ip(&rig, &client, ns, "third", "192.168.1.13").await?;
+    // The ConfigMap's data is untouched; the outcome is recorded on it.
+    let data = rig.kubectl(&[
+        "get",
+        "configmap",
+        "config",
+        "-n",
+        "metallb-system",
+        "-o",
+        "jsonpath={.data.config}",
+    ])?;
+    ensure!(
+        data.contains("192.168.1.11-192.168.1.13"),
+        "ConfigMap data changed: {data:?}"
+    );
+    let note = rig.kubectl(&[
+        "get",
+        "configmap",
+        "config",
+        "-n",
+        "metallb-system",
+        "-o",
+        "jsonpath={.metadata.annotations.ferrolb\\.io/migration}",
+    ])?;
+    ensure!(
+        note.contains("applied 2 object(s)"),
+        "migration annotation: {note:?}"
+    );
+    // Editing the ConfigMap re-migrates: the pool grows, nobody moves.
+    rig.kubectl(&["patch", "configmap", "config", "-n", "metallb-system", "--type=merge", "-p",
+        r#"{"data":{"config":"address-pools:\n- name: nginx-ip-range\n  protocol: layer2\n  addresses:\n  - 192.168.1.11-192.168.1.20\n"}}"#])?;
+    wait_for(
+        "re-migrated pool",
+        TIMEOUT,
+        || diag(&rig),
+        || async {
+            let out = rig.kubectl(&[
+                "get",
+                "ipaddresspool",
+                "nginx-ip-range",
+                "-n",
+                "metallb-system",
+                "-o",
+                "jsonpath={.spec.addresses[0]}",
+            ])?;
+            Ok((out.trim() == "192.168.1.11-192.168.1.20").then_some(()))
+        },
+    )
+    .await?;
+    for (name, ip) in [
+        ("lb-hname-pods", "192.168.1.11"),
+        ("lb-ip-pods", "192.168.1.12"),
+        ("third", "192.168.1.13"),
+    ] {
+        ensure!(
+            ingress(&client, ns, name).await? == [ip.to_string()],
+            "{name} kept {ip}"
+        );
+    }
+    // A broken edit is reported, nothing is applied, and the last good pools keep serving.
+    rig.kubectl(&[
+        "patch",
+        "configmap",
+        "config",
+        "-n",
+        "metallb-system",
+        "--type=merge",
+        "-p",
+        r#"{"data":{"config":"address-pools:\n- name: nginx-ip-range\n  protocl: layer2\n"}}"#,
+    ])?;
+    wait_for(
+        "migration failure recorded",
+        TIMEOUT,
+        || diag(&rig),
+        || async {
+            let out = rig.kubectl(&[
+                "get",
+                "configmap",
+                "config",
+                "-n",
+                "metallb-system",
+                "-o",
+                "jsonpath={.metadata.annotations.ferrolb\\.io/migration}",
+            ])?;
+            Ok(out.contains("address-pools[0].protocl").then_some(()))
+        },
+    )
+    .await?;
+    let addr = rig.kubectl(&[
+        "get",
+        "ipaddresspool",
+        "nginx-ip-range",
+        "-n",
+        "metallb-system",
+        "-o",
+        "jsonpath={.spec.addresses[0]}",
+    ])?;
+    ensure!(
+        addr.trim() == "192.168.1.11-192.168.1.20",
+        "pool changed by a broken ConfigMap: {addr:?}"
+    );
+    let _ = rig.kubectl(&["delete", "configmap", "config", "-n", "metallb-system"]);
+    delete_pools(&rig);
+    let _ = rig.kubectl(&["delete", "namespace", ns, "--wait=false"]);
     Ok(())
 }

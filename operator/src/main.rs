@@ -5,6 +5,8 @@
 
 mod apply;
 mod convert;
+mod migrate_task;
+mod migration;
 mod reconcile;
 mod watch;
 
@@ -29,6 +31,9 @@ struct Args {
     /// Handle only Services with this spec.loadBalancerClass (default: Services without a class).
     #[arg(long = "lb-class", env = "METALLB_LB_CLASS")]
     lb_class: Option<String>,
+    /// Name of the legacy (MetalLB ≤ v0.12) ConfigMap to migrate, if it exists.
+    #[arg(long = "config", env = "METALLB_CONFIGMAP", default_value = ferrolb_api::names::LEGACY_CONFIGMAP_NAME)]
+    config: String,
     /// Log filter (tracing EnvFilter syntax), e.g. `info` or `ferrolb_operator=debug`.
     #[arg(long = "log-level", env = "FERROLB_LOG", default_value = "info")]
     log_level: String,
@@ -56,6 +61,7 @@ async fn main() -> anyhow::Result<()> {
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_new(&args.log_level).context("--log-level")?,
         )
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
     let client = Client::try_default()
         .await
@@ -66,6 +72,12 @@ async fn main() -> anyhow::Result<()> {
     };
     let recorder = Recorder::new(client.clone(), reporter);
     tracing::info!(namespace = %args.namespace, lb_class = ?args.lb_class, "starting ferrolb controller");
+    tokio::spawn(migrate_task::run(
+        client.clone(),
+        args.namespace.clone(),
+        args.config,
+        recorder.clone(),
+    ));
     watch::run(
         client,
         args.namespace,

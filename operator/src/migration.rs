@@ -1,0 +1,226 @@
+//! Migration of a live MetalLB ≤ v0.12 `config` ConfigMap into `metallb.io` CRs.
+//!
+//! When the legacy ConfigMap (name `--config`, key `config`) exists in ferrolb's namespace, its
+//! payload is converted exactly as MetalLB v0.13's `configmaptocrs` did (`ferrolb-migrate`) and
+//! the CRs are applied with server-side apply (field manager `ferrolb-migration`), labelled
+//! `ferrolb.io/migrated-from: configmap`. The ConfigMap's data is never edited or deleted; the
+//! outcome is recorded in its annotations `ferrolb.io/migrated-hash` / `ferrolb.io/migration`,
+//! an event, and the `configMigrationValid` condition of the controller's ConfigurationState.
+//!
+//! Decisions (documented in docs/migration.md):
+//! - An existing CR with the same name that the migration did not create is never overwritten:
+//!   the conflict is reported and the other objects are still applied.
+//! - Editing the ConfigMap later re-migrates: changed objects are re-applied, objects the
+//!   migration created that the new payload no longer yields are deleted. Objects the user
+//!   created or took over (by removing the label) are never touched.
+//! - An invalid payload applies nothing (all-or-nothing) and is reported with its key path.
+
+use std::collections::BTreeSet;
+
+use serde_json::Value;
+
+/// Label put on every CR the migration creates.
+pub const MIGRATED_LABEL: &str = "ferrolb.io/migrated-from";
+/// Value of [`MIGRATED_LABEL`].
+pub const MIGRATED_VALUE: &str = "configmap";
+/// ConfigMap annotation: hash of the payload last migrated.
+pub const HASH_ANNOTATION: &str = "ferrolb.io/migrated-hash";
+/// ConfigMap annotation: human-readable outcome of the last migration.
+pub const RESULT_ANNOTATION: &str = "ferrolb.io/migration";
+
+/// A CR that exists in ferrolb's namespace.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Existing {
+    /// Kind, e.g. `IPAddressPool`.
+    pub kind: String,
+    /// Name.
+    pub name: String,
+    /// Carries [`MIGRATED_LABEL`].
+    pub migrated: bool,
+}
+
+/// What to do for one payload.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Plan {
+    /// Objects to server-side apply (labelled).
+    pub apply: Vec<Value>,
+    /// Existing objects not created by the migration that would be overwritten: skipped.
+    pub conflicts: Vec<String>,
+    /// (kind, name) of migrated objects the payload no longer yields: delete.
+    pub prune: Vec<(String, String)>,
+    /// Converter warnings (renamed pools, ...).
+    pub warnings: Vec<String>,
+}
+
+impl Plan {
+    /// One-line summary for the annotation and the event.
+    pub fn summary(&self) -> String {
+        let mut s = format!("applied {} object(s)", self.apply.len());
+        if !self.prune.is_empty() {
+            s.push_str(&format!(
+                ", deleted {} no longer in the ConfigMap",
+                self.prune.len()
+            ));
+        }
+        if !self.conflicts.is_empty() {
+            s.push_str(&format!("; not overwritten: {}", self.conflicts.join("; ")));
+        }
+        s
+    }
+}
+
+/// Converts `payload` and decides what to apply, given the CRs that already exist.
+pub fn plan(payload: &str, namespace: &str, existing: &[Existing]) -> Result<Plan, String> {
+    let legacy = ferrolb_api::legacy::parse(payload).map_err(|e| e.to_string())?;
+    let converted = ferrolb_migrate::convert(&legacy, namespace).map_err(|e| e.to_string())?;
+    let mut plan = Plan {
+        warnings: converted.warnings.clone(),
+        ..Default::default()
+    };
+    let mut produced = BTreeSet::new();
+    for mut obj in converted.objects() {
+        let kind = obj["kind"].as_str().unwrap_or_default().to_owned();
+        let name = obj["metadata"]["name"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned();
+        produced.insert((kind.clone(), name.clone()));
+        if let Some(e) = existing.iter().find(|e| e.kind == kind && e.name == name)
+            && !e.migrated
+        {
+            plan.conflicts.push(format!(
+                "{kind} {name:?} already exists and was not created by the migration"
+            ));
+            continue;
+        }
+        obj["metadata"]["labels"][MIGRATED_LABEL] = Value::String(MIGRATED_VALUE.into());
+        plan.apply.push(obj);
+    }
+    plan.prune = existing
+        .iter()
+        .filter(|e| e.migrated && !produced.contains(&(e.kind.clone(), e.name.clone())))
+        .map(|e| (e.kind.clone(), e.name.clone()))
+        .collect();
+    Ok(plan)
+}
+
+/// Hex SHA-256 prefix of a payload, to recognise one already migrated.
+pub fn payload_hash(payload: &str) -> String {
+    use sha2::{Digest, Sha256};
+    let digest = Sha256::digest(payload.as_bytes());
+    digest.iter().take(12).map(|b| format!("{b:02x}")).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const BOOK: &str = "address-pools:\n- name: nginx-ip-range\n  protocol: layer2\n  addresses:\n  - 192.168.1.11-192.168.1.13\n";
+
+    fn names(p: &Plan) -> Vec<(String, String)> {
+        p.apply
+            .iter()
+            .map(|o| {
+                (
+                    o["kind"].as_str().unwrap_or_default().into(),
+                    o["metadata"]["name"].as_str().unwrap_or_default().into(),
+                )
+            })
+            .collect()
+    }
+
+    #[test]
+    fn book_config_becomes_pool_and_l2_advertisement() {
+        let p = plan(BOOK, "metallb-system", &[]).expect("plan");
+        assert_eq!(
+            names(&p),
+            [
+                ("IPAddressPool".into(), "nginx-ip-range".into()),
+                ("L2Advertisement".into(), "l2advertisement1".into())
+            ]
+        );
+        for o in &p.apply {
+            assert_eq!(o["metadata"]["namespace"], "metallb-system");
+            assert_eq!(o["metadata"]["labels"][MIGRATED_LABEL], MIGRATED_VALUE);
+        }
+        assert_eq!(
+            p.apply[0]["spec"]["addresses"][0],
+            "192.168.1.11-192.168.1.13"
+        );
+        assert!(p.conflicts.is_empty() && p.prune.is_empty());
+        assert_eq!(p.summary(), "applied 2 object(s)");
+    }
+
+    #[test]
+    fn user_objects_are_not_overwritten() {
+        let existing = [Existing {
+            kind: "IPAddressPool".into(),
+            name: "nginx-ip-range".into(),
+            migrated: false,
+        }];
+        let p = plan(BOOK, "metallb-system", &existing).expect("plan");
+        assert_eq!(
+            names(&p),
+            [("L2Advertisement".into(), "l2advertisement1".into())]
+        );
+        assert_eq!(p.conflicts.len(), 1);
+        assert!(
+            p.summary()
+                .contains("IPAddressPool \"nginx-ip-range\" already exists"),
+            "{}",
+            p.summary()
+        );
+    }
+
+    #[test]
+    fn re_migration_updates_and_prunes_only_migrated_objects() {
+        let existing = [
+            Existing {
+                kind: "IPAddressPool".into(),
+                name: "nginx-ip-range".into(),
+                migrated: true,
+            },
+            Existing {
+                kind: "IPAddressPool".into(),
+                name: "old-pool".into(),
+                migrated: true,
+            },
+            Existing {
+                kind: "IPAddressPool".into(),
+                name: "users-own".into(),
+                migrated: false,
+            },
+        ];
+        let p = plan(BOOK, "metallb-system", &existing).expect("plan");
+        assert_eq!(p.apply.len(), 2, "migrated objects are re-applied");
+        assert_eq!(
+            p.prune,
+            [("IPAddressPool".to_string(), "old-pool".to_string())]
+        );
+    }
+
+    #[test]
+    fn invalid_payload_applies_nothing_and_names_the_key() {
+        let err = plan(
+            "address-pools:\n- name: a\n  protocl: layer2\n",
+            "metallb-system",
+            &[],
+        )
+        .expect_err("typo");
+        assert!(err.contains("address-pools[0].protocl"), "{err}");
+        let err = plan(
+            "address-pools:\n- name: a\n  protocol: layer2\n  addresses: [10.0.0.0/33]\n",
+            "metallb-system",
+            &[],
+        )
+        .expect_err("bad cidr");
+        assert!(err.contains("10.0.0.0/33"), "{err}");
+    }
+
+    #[test]
+    fn hash_is_stable_and_distinguishes_payloads() {
+        assert_eq!(payload_hash(BOOK), payload_hash(BOOK));
+        assert_ne!(payload_hash(BOOK), payload_hash("peers: []\n"));
+        assert_eq!(payload_hash(BOOK).len(), 24);
+    }
+}
