@@ -92,7 +92,7 @@ all_ns() { echo "$NS_CLIENT $NS_FRR $NS_GOBGP"; local n; for n in $(node_names);
 
 start_bg() { # start_bg NAME CMD... (CMD may start with `ip netns exec NS`)
   local name=$1; shift
-  setsid "$@" >"$LOGS/$name.log" 2>&1 </dev/null &
+  setsid "$@" >"$LOGS/$name.log" 2>&1 </dev/null 8>&- &
   echo $! >"$PIDS/$name.pid"
 }
 
@@ -463,7 +463,7 @@ EOF
   for daemon in zebra bfdd bgpd; do
     touch "$LOGS/frr-$daemon.log"; chown frr:frr "$LOGS/frr-$daemon.log"
     ip netns exec "$NS_FRR" "/usr/lib/frr/$daemon" -N "$FRR_NS_NAME" -f "$d/$daemon.conf" -i "$d/$daemon.pid" \
-      -A 127.0.0.1 -d --log "file:$LOGS/frr-$daemon.log" ||
+      -A 127.0.0.1 -d --log "file:$LOGS/frr-$daemon.log" 8>&- ||
       { log "FRR $daemon failed to start; see $LOGS/frr-$daemon.log"; return 1; }
     wait_for "FRR $daemon pid" 20 test -s "$d/$daemon.pid"
     cp "$d/$daemon.pid" "$PIDS/frr-$daemon.pid"
@@ -707,8 +707,16 @@ exec_in() { # exec_in NS [--] CMD...
 
 CHAOS_TABLE='table netdev flb_chaos { chain in { type filter hook ingress device "eth0" priority 0; policy drop; }; chain out { type filter hook egress device "eth0" priority 0; policy drop; }; }'
 
+rig_lock() { # one up/down at a time on this machine (the rig is a singleton)
+  exec 8>/run/ferrolb-e2e.lock
+  flock -w 300 8 || die "another rig.sh up/down has held /run/ferrolb-e2e.lock for 300 s"
+}
+
 main() {
   local cmd=${1:-}; shift || true
+  case "$cmd" in
+    up|down) rig_lock ;;
+  esac
   case "$cmd" in
     up) cmd_up ;;
     down) cmd_down ;;

@@ -15,7 +15,7 @@
 
 use std::future::Future;
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, anyhow, bail};
@@ -292,6 +292,97 @@ where
         timeout,
         diagnostics()
     ))
+}
+
+/// A throwaway GoBGP speaker (AS 64512) in a node netns, for tests of the rig's routers and of
+/// the data path behind them. Killed when dropped.
+#[derive(Debug)]
+pub struct GobgpSpeaker {
+    child: Child,
+    node: String,
+    api_port: u16,
+    rig: Rig,
+}
+
+impl GobgpSpeaker {
+    /// Starts `gobgpd` in `node`'s netns with its gRPC API on `127.0.0.1:api_port` (in that
+    /// netns), no BGP listener, and one active neighbor per `(address, peer AS)`, both IPv4 and
+    /// IPv6 unicast. The log goes to `.run/logs/speaker-<node>.log`.
+    pub fn start(
+        rig: &Rig,
+        node: &str,
+        api_port: u16,
+        neighbors: &[(&str, u32)],
+    ) -> Result<GobgpSpeaker> {
+        let mut conf = format!(
+            "[global.config]\n  as = {SPEAKER_ASN}\n  router-id = \"10.255.255.{}\"\n  port = -1\n",
+            api_port % 250 + 1
+        );
+        for (addr, asn) in neighbors {
+            conf.push_str(&format!(
+                "[[neighbors]]\n  [neighbors.config]\n    neighbor-address = \"{addr}\"\n    peer-as = {asn}\n  \
+                 [neighbors.timers.config]\n    connect-retry = 1\n  [[neighbors.afi-safis]]\n    \
+                 [neighbors.afi-safis.config]\n      afi-safi-name = \"ipv4-unicast\"\n  [[neighbors.afi-safis]]\n    \
+                 [neighbors.afi-safis.config]\n      afi-safi-name = \"ipv6-unicast\"\n"
+            ));
+        }
+        let conf_path = rig.run_dir.join(format!("speaker-{node}.toml"));
+        std::fs::write(&conf_path, conf)
+            .with_context(|| format!("writing {}", conf_path.display()))?;
+        let log =
+            std::fs::File::create(rig.run_dir.join("logs").join(format!("speaker-{node}.log")))?;
+        let child = Command::new("ip")
+            .args(["netns", "exec", &format!("flb-{node}"), "gobgpd", "-f"])
+            .arg(&conf_path)
+            .arg(format!("--api-hosts=127.0.0.1:{api_port}"))
+            .args(["--pprof-disable", "-p"])
+            .stdout(Stdio::from(log.try_clone()?))
+            .stderr(Stdio::from(log))
+            .spawn()
+            .with_context(|| format!("starting gobgpd in flb-{node}"))?;
+        Ok(GobgpSpeaker {
+            child,
+            node: node.to_string(),
+            api_port,
+            rig: rig.clone(),
+        })
+    }
+
+    /// `gobgp global rib -a <family> add <prefix> nexthop <nexthop>` (retried until the
+    /// speaker's API is up, at most `timeout`).
+    pub async fn announce(
+        &self,
+        family: &str,
+        prefix: &str,
+        nexthop: &str,
+        timeout: Duration,
+    ) -> Result<()> {
+        let port = self.api_port.to_string();
+        wait_for(
+            &format!("speaker in {} accepting {prefix}", self.node),
+            timeout,
+            || self.rig.log_tail(&format!("speaker-{}", self.node), 20),
+            || {
+                let r = self.rig.exec_node(
+                    &self.node,
+                    &[
+                        "gobgp", "-p", &port, "global", "rib", "-a", family, "add", prefix,
+                        "nexthop", nexthop,
+                    ],
+                );
+                async move { Ok(Some(r?)) }
+            },
+        )
+        .await
+        .map(|_| ())
+    }
+}
+
+impl Drop for GobgpSpeaker {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
 }
 
 /// Runs a prepared command; stdout on success, an error with stderr otherwise.

@@ -8,11 +8,10 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use anyhow::{Context, Result, bail, ensure};
-use ferrolb_e2e::{Rig, frr_prefixes, gobgp_prefixes, wait_for};
+use ferrolb_e2e::{GobgpSpeaker, Rig, frr_prefixes, gobgp_prefixes, wait_for};
 use ipnet::IpNet;
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::{Namespace, Node, Pod, Secret, Service};
@@ -77,14 +76,20 @@ async fn apply_echo(client: &kube::Client, ns: &str, svc_type: &str) -> Result<(
             }
         }
     }))?;
+    let mut spec = serde_json::json!({
+        "type": svc_type,
+        "selector": {"app": "echo"},
+        "ports": [{"name": "http", "port": 80, "targetPort": ECHO_PORT, "protocol": "TCP"}]
+    });
+    if svc_type == "LoadBalancer" {
+        // the rig tests set the ingress IP by hand: keep any LB implementation (ferrolb's
+        // controller running against the same rig) away from this Service
+        spec["loadBalancerClass"] = serde_json::json!("e2e.ferrolb.io/none");
+    }
     let svc: Service = serde_json::from_value(serde_json::json!({
         "apiVersion": "v1", "kind": "Service",
         "metadata": {"name": "echo", "namespace": ns},
-        "spec": {
-            "type": svc_type,
-            "selector": {"app": "echo"},
-            "ports": [{"name": "http", "port": 80, "targetPort": ECHO_PORT, "protocol": "TCP"}]
-        }
+        "spec": spec
     }))?;
     let pp = PatchParams::apply(FIELD_MANAGER).force();
     Api::<Deployment>::namespaced(client.clone(), ns)
@@ -443,15 +448,6 @@ async fn e_bgp_routers_queryable() -> Result<()> {
     Ok(())
 }
 
-/// Kills the throwaway speaker when the test ends, even on failure.
-struct KillOnDrop(Child);
-impl Drop for KillOnDrop {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 /// (f) the BGP data path: a throwaway GoBGP speaker in node-3 (AS 64512) announces a
 /// service IP to both routers; FRR installs it and forwards the client's traffic to node-3,
 /// where kube-proxy DNATs the LoadBalancer IP (set by hand in the Service status) to a pod.
@@ -479,69 +475,19 @@ async fn f_bgp_data_path_with_throwaway_speaker() -> Result<()> {
     .await
     .context("patching Service status")?;
 
-    let conf = rig.run_dir.join("test-speaker.toml");
-    std::fs::write(
-        &conf,
-        format!(
-            r#"[global.config]
-  as = {asn}
-  router-id = "172.18.0.23"
-  port = -1
-[[neighbors]]
-  [neighbors.config]
-    neighbor-address = "192.168.0.1"
-    peer-as = {frr}
-  [neighbors.timers.config]
-    connect-retry = 1
-[[neighbors]]
-  [neighbors.config]
-    neighbor-address = "192.168.0.2"
-    peer-as = {gobgp}
-  [neighbors.timers.config]
-    connect-retry = 1
-"#,
-            asn = ferrolb_e2e::SPEAKER_ASN,
-            frr = ferrolb_e2e::FRR_ASN,
-            gobgp = ferrolb_e2e::GOBGP_ASN
-        ),
+    let speaker = GobgpSpeaker::start(
+        &rig,
+        "node-3",
+        50151,
+        &[
+            ("192.168.0.1", ferrolb_e2e::FRR_ASN),
+            ("192.168.0.2", ferrolb_e2e::GOBGP_ASN),
+        ],
     )?;
-    let log = std::fs::File::create(rig.run_dir.join("logs/test-speaker.log"))?;
-    let conf_s = conf.to_string_lossy().into_owned();
-    let speaker = KillOnDrop(
-        Command::new("ip")
-            .args(["netns", "exec", "flb-node-3", "gobgpd", "-f", &conf_s])
-            .args(["--api-hosts=127.0.0.1:50151", "--pprof-disable", "-p"])
-            .stdout(Stdio::from(log.try_clone()?))
-            .stderr(Stdio::from(log))
-            .spawn()
-            .context("starting gobgpd speaker in node-3")?,
-    );
     let prefix = format!("{vip}/32");
-    wait_for(
-        "speaker API up and route added",
-        Duration::from_secs(20),
-        String::new,
-        || {
-            let r = rig.exec_node(
-                "node-3",
-                &[
-                    "gobgp",
-                    "-u",
-                    "127.0.0.1",
-                    "-p",
-                    "50151",
-                    "global",
-                    "rib",
-                    "add",
-                    &prefix,
-                    "nexthop",
-                    "192.168.0.23",
-                ],
-            );
-            async move { Ok(Some(r?)) }
-        },
-    )
-    .await?;
+    speaker
+        .announce("ipv4", &prefix, "192.168.0.23", Duration::from_secs(20))
+        .await?;
     wait_for(
         "both routers learn the VIP",
         Duration::from_secs(30),
@@ -658,5 +604,74 @@ async fn g_kernel_never_answers_arp_or_ndp_for_service_ips() -> Result<()> {
         nd.is_empty(),
         "the kernel answered NDP for {v6} (a local address on node-1's lo): {nd:?}"
     );
+    Ok(())
+}
+
+/// (h) IPv6 BGP: a throwaway speaker in node-2 peers with both routers over IPv6 (the LAN's
+/// `fc00:f853:ccd:e793::/64`), announces an IPv6 /128; both RIBs carry it, FRR installs it in
+/// its kernel table, and it is withdrawn when the speaker dies.
+#[tokio::test]
+async fn h_bgp_ipv6_sessions_and_routes() -> Result<()> {
+    let Some(rig) = Rig::from_env("h_bgp_ipv6_sessions_and_routes") else {
+        return Ok(());
+    };
+    let speaker = GobgpSpeaker::start(
+        &rig,
+        "node-2",
+        50152,
+        &[
+            ("fc00:f853:ccd:e793::1", ferrolb_e2e::FRR_ASN),
+            ("fc00:f853:ccd:e793::2", ferrolb_e2e::GOBGP_ASN),
+        ],
+    )?;
+    let prefix = "2001:db8:10::77/128";
+    speaker
+        .announce(
+            "ipv6",
+            prefix,
+            "fc00:f853:ccd:e793::22",
+            Duration::from_secs(20),
+        )
+        .await?;
+    wait_for(
+        "both routers learn the IPv6 prefix and FRR installs it",
+        Duration::from_secs(30),
+        || {
+            format!(
+                "{}\nspeaker log:\n{}",
+                rig.diagnostics(None),
+                rig.log_tail("speaker-node-2", 20)
+            )
+        },
+        || {
+            let f = rig
+                .frr_json("show bgp ipv6 unicast json")
+                .map(|r| frr_prefixes(&r).iter().any(|p| p == prefix));
+            let g = rig
+                .gobgp_rib("ipv6")
+                .map(|r| gobgp_prefixes(&r).iter().any(|p| p == prefix));
+            let k = rig
+                .netns_exec(
+                    ferrolb_e2e::FRR_NS,
+                    &["ip", "-6", "route", "show", "2001:db8:10::77"],
+                )
+                .map(|out| out.contains("via fc00:f853:ccd:e793::22"));
+            async move { Ok((f? && g? && k?).then_some(())) }
+        },
+    )
+    .await?;
+    drop(speaker);
+    wait_for(
+        "FRR withdraws the IPv6 prefix",
+        Duration::from_secs(30),
+        String::new,
+        || {
+            let f = rig
+                .frr_json("show bgp ipv6 unicast json")
+                .map(|r| !frr_prefixes(&r).iter().any(|p| p == prefix));
+            async move { Ok(f?.then_some(())) }
+        },
+    )
+    .await?;
     Ok(())
 }
