@@ -68,14 +68,20 @@ impl Rig {
         let run_dir = std::env::var_os("FERROLB_E2E_RUN")
             .map(PathBuf::from)
             .unwrap_or_else(|| e2e_dir.join(".run"));
-        let kubeconfig = std::env::var_os("FERROLB_E2E_KUBECONFIG")
+        // `rig.sh up` writes its exports to .run/env: use them when the shell did not `eval` them
+        let written = std::fs::read_to_string(run_dir.join("env")).unwrap_or_default();
+        let var = |name: &str| {
+            std::env::var(name)
+                .ok()
+                .or_else(|| env_file_value(&written, name))
+        };
+        let kubeconfig = var("FERROLB_E2E_KUBECONFIG")
             .map(PathBuf::from)
             .unwrap_or_else(|| run_dir.join("kubeconfig"));
-        let kubectl = std::env::var_os("FERROLB_E2E_KUBECTL")
+        let kubectl = var("FERROLB_E2E_KUBECTL")
             .map(PathBuf::from)
             .unwrap_or_else(|| PathBuf::from("kubectl"));
-        let nodes = std::env::var("FERROLB_E2E_NODES")
-            .ok()
+        let nodes = var("FERROLB_E2E_NODES")
             .and_then(|n| n.parse().ok())
             .unwrap_or(3);
         Some(Rig {
@@ -405,6 +411,15 @@ fn json(s: &str) -> Result<serde_json::Value> {
         .with_context(|| format!("not JSON: {}", s.chars().take(300).collect::<String>()))
 }
 
+/// The value of `export NAME=VALUE` in a shell env file such as `.run/env`.
+pub fn env_file_value(file: &str, name: &str) -> Option<String> {
+    file.lines().find_map(|l| {
+        let rest = l.trim().strip_prefix("export ")?;
+        let (k, v) = rest.split_once('=')?;
+        (k == name).then(|| v.trim_matches('"').to_string())
+    })
+}
+
 /// The distinct MAC addresses (lower case) among whitespace-separated words of `s`.
 pub fn distinct_macs(s: &str) -> Vec<String> {
     let mut macs: Vec<String> = s
@@ -449,6 +464,17 @@ mod tests {
         let f = serde_json::json!({"routerId": "192.168.0.1", "routes": {"192.168.10.5/32": []}});
         assert_eq!(frr_prefixes(&f), vec!["192.168.10.5/32".to_string()]);
         assert!(frr_prefixes(&serde_json::json!({})).is_empty());
+    }
+
+    #[test]
+    fn env_file_parsing() {
+        let f = "export KUBECONFIG=/x/kc\nexport FERROLB_E2E_KUBECTL=/bin/kubectl\nexport PATH=/a:$PATH\n";
+        assert_eq!(
+            env_file_value(f, "FERROLB_E2E_KUBECTL").as_deref(),
+            Some("/bin/kubectl")
+        );
+        assert_eq!(env_file_value(f, "KUBECONFIG").as_deref(), Some("/x/kc"));
+        assert_eq!(env_file_value(f, "NOPE"), None);
     }
 
     #[test]
