@@ -216,6 +216,23 @@ impl Rig {
         json(&self.netns_exec(FRR_NS, &["vtysh", "-N", FRR_PATHSPACE, "-c", command])?)
     }
 
+    /// Applies configuration lines to the running FRR (`vtysh -c 'configure terminal' -c ...`),
+    /// e.g. `["router bgp 64513", "neighbor 192.168.0.21 remote-as 64512",
+    /// "neighbor 192.168.0.21 password s3cret"]` for an MD5 peer. Returns vtysh's output;
+    /// fails when vtysh reports an error.
+    pub fn frr_configure(&self, lines: &[&str]) -> Result<String> {
+        let mut cmd = vec!["vtysh", "-N", FRR_PATHSPACE, "-c", "configure terminal"];
+        for l in lines {
+            cmd.push("-c");
+            cmd.push(l);
+        }
+        let out = self.netns_exec(FRR_NS, &cmd)?;
+        if out.contains("% ") {
+            bail!("vtysh rejected {lines:?}: {out}");
+        }
+        Ok(out)
+    }
+
     /// FRR's IPv4 unicast RIB (`show bgp ipv4 unicast json`).
     pub fn frr_rib_v4(&self) -> Result<serde_json::Value> {
         self.frr_json("show bgp ipv4 unicast json")

@@ -445,6 +445,26 @@ async fn e_bgp_routers_queryable() -> Result<()> {
         "FRR rib: {rib}"
     );
     rig.frr_json("show bgp summary json")?;
+
+    // FRR can be reconfigured at run time (e.g. a static MD5 neighbor for BGPPeer password tests)
+    rig.frr_configure(&[
+        "router bgp 64513",
+        "neighbor 192.168.0.29 remote-as 64512",
+        "neighbor 192.168.0.29 password s3cret",
+    ])?;
+    let n = rig.frr_json("show bgp neighbors 192.168.0.29 json");
+    rig.frr_configure(&["router bgp 64513", "no neighbor 192.168.0.29"])?;
+    let n = n?;
+    ensure!(
+        n.pointer("/192.168.0.29/remoteAs").and_then(|v| v.as_u64())
+            == Some(u64::from(ferrolb_e2e::SPEAKER_ASN)),
+        "static neighbor not configured: {n}"
+    );
+    ensure!(
+        rig.frr_configure(&["router bgp 64513", "no-such-command"])
+            .is_err(),
+        "bad FRR config was accepted"
+    );
     Ok(())
 }
 
