@@ -50,8 +50,16 @@ fn install_base(rig: &Rig) -> Result<()> {
     Ok(())
 }
 
-/// The running controller; killed on drop.
+/// The running controller; killed (SIGKILL) on drop.
 struct Operator(Child);
+
+impl Operator {
+    /// Kills the controller at once, as a node crash would.
+    fn crash(mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
 
 impl Drop for Operator {
     fn drop(&mut self) {
@@ -618,6 +626,121 @@ async fn d_legacy_configmap_is_migrated_and_services_get_guide_ips() -> Result<(
         "pool changed by a broken ConfigMap: {addr:?}"
     );
     let _ = rig.kubectl(&["delete", "configmap", "config", "-n", "metallb-system"]);
+    delete_pools(&rig);
+    let _ = rig.kubectl(&["delete", "namespace", ns, "--wait=false"]);
+    Ok(())
+}
+
+#[tokio::test]
+async fn e_controller_killed_during_burst_changes_and_duplicates_nothing() -> Result<()> {
+    use futures::{StreamExt, TryStreamExt};
+    use std::collections::{BTreeMap, BTreeSet};
+    let Some(rig) =
+        Rig::from_env("e_controller_killed_during_burst_changes_and_duplicates_nothing")
+    else {
+        return Ok(());
+    };
+    const N: usize = 300;
+    install_base(&rig)?;
+    delete_pools(&rig);
+    let client = rig.admin_client().await?;
+    let ns = "ipam-burst";
+    fresh_namespace(&rig, ns)?;
+    let pool = project().join("e2e/.run/burst-pool.yaml");
+    std::fs::write(
+        &pool,
+        "apiVersion: metallb.io/v1beta1\nkind: IPAddressPool\nmetadata: {name: burst, namespace: metallb-system}\nspec:\n  addresses: [172.18.200.0/22]\n",
+    )?;
+    rig.apply_server_side(&pool)?;
+    let operator = start_operator(&rig)?;
+    let create = |i: usize| {
+        let client = client.clone();
+        async move { lb_service(&client, ns, &format!("s{i:04}"), json!({})).await }
+    };
+    // First third, then crash the controller while the rest is being created.
+    futures::stream::iter(0..N / 3)
+        .map(create)
+        .buffer_unordered(16)
+        .try_collect::<Vec<_>>()
+        .await?;
+    let rest = tokio::spawn({
+        let client = client.clone();
+        async move {
+            futures::stream::iter(N / 3..N)
+                .map(|i| {
+                    let client = client.clone();
+                    async move { lb_service(&client, ns, &format!("s{i:04}"), json!({})).await }
+                })
+                .buffer_unordered(16)
+                .try_collect::<Vec<_>>()
+                .await
+        }
+    });
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    operator.crash();
+    rest.await??;
+    let snapshot = |client: kube::Client| async move {
+        let list = Api::<Service>::namespaced(client, ns)
+            .list(&Default::default())
+            .await?;
+        let mut out = BTreeMap::new();
+        for s in list.items {
+            let ips: Vec<String> = s
+                .status
+                .and_then(|s| s.load_balancer)
+                .and_then(|l| l.ingress)
+                .unwrap_or_default()
+                .into_iter()
+                .filter_map(|i| i.ip)
+                .collect();
+            let pool = s
+                .metadata
+                .annotations
+                .unwrap_or_default()
+                .get("metallb.io/ip-allocated-from-pool")
+                .cloned();
+            out.insert(s.metadata.name.unwrap_or_default(), (ips, pool));
+        }
+        anyhow::Ok(out)
+    };
+    let before = snapshot(client.clone()).await?;
+    let had: usize = before.values().filter(|(ips, _)| !ips.is_empty()).count();
+    println!("{had}/{N} Services had an IP when the controller was killed");
+    let _operator = start_operator(&rig)?;
+    let after = wait_for(
+        "every burst Service to have an IP",
+        Duration::from_secs(90),
+        || diag(&rig),
+        || {
+            let client = client.clone();
+            async move {
+                let s = snapshot(client).await?;
+                Ok((s.len() == N && s.values().all(|(ips, _)| ips.len() == 1)).then_some(s))
+            }
+        },
+    )
+    .await?;
+    for (name, (ips, _)) in &before {
+        if !ips.is_empty() {
+            ensure!(
+                &after[name].0 == ips,
+                "{name} changed from {ips:?} to {:?} across the crash",
+                after[name].0
+            );
+        }
+    }
+    let all: BTreeSet<&String> = after.values().map(|(ips, _)| &ips[0]).collect();
+    ensure!(
+        all.len() == N,
+        "duplicate IPs: {} distinct for {N} Services",
+        all.len()
+    );
+    ensure!(
+        after
+            .values()
+            .all(|(_, pool)| pool.as_deref() == Some("burst")),
+        "every Service annotated with its pool"
+    );
     delete_pools(&rig);
     let _ = rig.kubectl(&["delete", "namespace", ns, "--wait=false"]);
     Ok(())

@@ -3,7 +3,10 @@
 //! a Service's spec); ferrolb's own objects are written with server-side apply under one field
 //! manager.
 
+use std::collections::BTreeMap;
 use std::net::IpAddr;
+
+use futures::StreamExt;
 
 use ferrolb_api::names::{ANNOTATION_IP_ALLOCATED_FROM_POOL, LABEL_COMPONENT_TYPE};
 use ferrolb_api::v1beta1::{ConfigurationState, ConfigurationStateStatus, IPAddressPool};
@@ -22,6 +25,16 @@ pub const FIELD_MANAGER: &str = "ferrolb-controller";
 pub const STATE_NAME: &str = "controller";
 /// Condition type MetalLB's pool reconciler reports.
 pub const POOL_CONDITION: &str = "poolReconcilerValid";
+
+/// How many writes run at once.
+pub const PARALLEL_WRITES: usize = 32;
+
+/// The pending writes to one Service.
+#[derive(Default)]
+struct ServiceWrite {
+    ips: Option<Vec<IpAddr>>,
+    pool: Option<Option<String>>,
+}
 
 /// A failed write, naming the object.
 #[derive(Debug, thiserror::Error)]
@@ -50,57 +63,80 @@ impl Applier {
         }
     }
 
-    /// Executes every action, continuing past failures.
+    /// Executes every action, continuing past failures. Writes to one Service are merged into
+    /// a single request, and independent writes run concurrently (at most [`PARALLEL_WRITES`]).
     pub async fn run(&self, actions: Vec<Action>, now: &Time) -> Vec<ApplyError> {
-        let mut errors = Vec::new();
+        let mut services: BTreeMap<(String, String), ServiceWrite> = BTreeMap::new();
+        let mut others = Vec::new();
         for action in actions {
-            if let Err(e) = self.one(action, now).await {
-                errors.push(e);
+            match action {
+                Action::ServiceStatus {
+                    namespace,
+                    name,
+                    ips,
+                } => {
+                    services.entry((namespace, name)).or_default().ips = Some(ips);
+                }
+                Action::PoolAnnotation {
+                    namespace,
+                    name,
+                    pool,
+                } => {
+                    services.entry((namespace, name)).or_default().pool = Some(pool);
+                }
+                other => others.push(other),
             }
         }
-        errors
+        let service_writes = services
+            .into_iter()
+            .map(|((ns, name), w)| futures::future::Either::Left(self.service(ns, name, w)));
+        let other_writes = others
+            .into_iter()
+            .map(|a| futures::future::Either::Right(self.one(a, now)));
+        futures::stream::iter(service_writes.chain(other_writes))
+            .buffer_unordered(PARALLEL_WRITES)
+            .filter_map(|r| async move { r.err() })
+            .collect()
+            .await
     }
 
-    async fn one(&self, action: Action, now: &Time) -> Result<(), ApplyError> {
-        let merge = PatchParams {
+    /// One merge patch on the Service's `/status` carrying both `status.loadBalancer` and the
+    /// `ip-allocated-from-pool` annotation, as MetalLB's single `UpdateStatus` call does (the
+    /// Service status strategy only resets `spec`, so the annotation is persisted too). One
+    /// request means the two can never disagree, even if the controller dies mid-pass.
+    async fn service(
+        &self,
+        namespace: String,
+        name: String,
+        w: ServiceWrite,
+    ) -> Result<(), ApplyError> {
+        let api: Api<Service> = Api::namespaced(self.client.clone(), &namespace);
+        let mut body = json!({});
+        if let Some(ips) = &w.ips {
+            body["status"] = json!({"loadBalancer": {"ingress": ingress(ips)}});
+        }
+        if let Some(pool) = &w.pool {
+            body["metadata"] = json!({"annotations": {ANNOTATION_IP_ALLOCATED_FROM_POOL: pool}});
+        }
+        let params = PatchParams {
             field_manager: Some(FIELD_MANAGER.into()),
             ..Default::default()
         };
+        api.patch_status(&name, &params, &Patch::Merge(&body))
+            .await
+            .map(drop)
+            .map_err(|source| ApplyError {
+                what: "updating status of Service",
+                object: format!("{namespace}/{name}"),
+                source,
+            })
+    }
+
+    async fn one(&self, action: Action, now: &Time) -> Result<(), ApplyError> {
         let ssa = PatchParams::apply(FIELD_MANAGER).force();
         match action {
-            Action::ServiceStatus {
-                namespace,
-                name,
-                ips,
-            } => {
-                let api: Api<Service> = Api::namespaced(self.client.clone(), &namespace);
-                let body = json!({"status": {"loadBalancer": {"ingress": ingress(&ips)}}});
-                api.patch_status(&name, &merge, &Patch::Merge(&body))
-                    .await
-                    .map(drop)
-                    .map_err(|source| ApplyError {
-                        what: "updating status of Service",
-                        object: format!("{namespace}/{name}"),
-                        source,
-                    })
-            }
-            Action::PoolAnnotation {
-                namespace,
-                name,
-                pool,
-            } => {
-                let api: Api<Service> = Api::namespaced(self.client.clone(), &namespace);
-                let body =
-                    json!({"metadata": {"annotations": {ANNOTATION_IP_ALLOCATED_FROM_POOL: pool}}});
-                api.patch(&name, &merge, &Patch::Merge(&body))
-                    .await
-                    .map(drop)
-                    .map_err(|source| ApplyError {
-                        what: "annotating Service",
-                        object: format!("{namespace}/{name}"),
-                        source,
-                    })
-            }
+            // Merged into one request per Service by `run`.
+            Action::ServiceStatus { .. } | Action::PoolAnnotation { .. } => Ok(()),
             Action::Event {
                 object,
                 warning,

@@ -1,0 +1,238 @@
+//! Scripted benchmark on the rig (not a test: `#[ignore]`d, run explicitly):
+//! N LoadBalancer Services created in a burst → time until all have an IP and the per-Service
+//! latency (creation acknowledged → IP visible), for ferrolb's controller and for the floor: a
+//! raw client writing the same status patches itself right after each create. Also the
+//! controller's RSS once every Service has its IP.
+//!
+//! ```sh
+//! e2e/rig.sh up && . e2e/.run/env
+//! FERROLB_E2E=1 FERROLB_BENCH_SERVICES=2000 cargo test -p ferrolb-e2e --test bench_ipam -- --ignored --nocapture
+//! ```
+#![forbid(unsafe_code)]
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, ensure};
+use ferrolb_e2e::Rig;
+use futures::{StreamExt, TryStreamExt};
+use k8s_openapi::api::core::v1::Service;
+use kube::api::{Api, Patch, PatchParams};
+use kube::runtime::{WatchStreamExt, watcher};
+use serde_json::json;
+
+const PARALLEL: usize = 32;
+
+fn project() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[i.min(sorted.len() - 1)]
+}
+
+fn svc(ns: &str, name: &str) -> serde_json::Value {
+    json!({"apiVersion": "v1", "kind": "Service", "metadata": {"name": name, "namespace": ns},
+           "spec": {"type": "LoadBalancer", "ports": [{"port": 80}], "selector": {"app": name}}})
+}
+
+/// Creates `n` Services; `after_create` runs right after each create is acknowledged.
+/// Returns creation times and when each Service was first seen with an IP (by a watcher).
+async fn burst<F, Fut>(
+    client: &kube::Client,
+    ns: &str,
+    n: usize,
+    after_create: F,
+) -> Result<(Duration, Vec<Duration>)>
+where
+    F: Fn(String) -> Fut + Clone,
+    Fut: std::future::Future<Output = Result<()>>,
+{
+    let api: Api<Service> = Api::namespaced(client.clone(), ns);
+    let created: Arc<Mutex<HashMap<String, Instant>>> = Arc::default();
+    let seen: Arc<Mutex<HashMap<String, Instant>>> = Arc::default();
+    let watch = tokio::spawn({
+        let (api, seen) = (api.clone(), seen.clone());
+        async move {
+            let mut stream =
+                std::pin::pin!(watcher(api, watcher::Config::default()).applied_objects());
+            while let Some(Ok(s)) = stream.next().await {
+                let has_ip = s
+                    .status
+                    .and_then(|s| s.load_balancer)
+                    .and_then(|l| l.ingress)
+                    .is_some_and(|i| !i.is_empty());
+                if has_ip {
+                    let mut seen = seen.lock().expect("lock");
+                    seen.entry(s.metadata.name.unwrap_or_default())
+                        .or_insert_with(Instant::now);
+                    if seen.len() >= n {
+                        return;
+                    }
+                }
+            }
+        }
+    });
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let start = Instant::now();
+    futures::stream::iter(0..n)
+        .map(|i| {
+            let (api, created, after_create) = (api.clone(), created.clone(), after_create.clone());
+            let name = format!("b{i:05}");
+            async move {
+                api.patch(
+                    &name,
+                    &PatchParams::apply("ferrolb-bench"),
+                    &Patch::Apply(svc(ns, &name)),
+                )
+                .await
+                .context("create")?;
+                created
+                    .lock()
+                    .expect("lock")
+                    .insert(name.clone(), Instant::now());
+                after_create(name).await
+            }
+        })
+        .buffer_unordered(PARALLEL)
+        .try_collect::<Vec<_>>()
+        .await?;
+    tokio::time::timeout(Duration::from_secs(600), watch)
+        .await
+        .context("waiting for all IPs")??;
+    let total = start.elapsed();
+    let created = created.lock().expect("lock");
+    let seen = seen.lock().expect("lock");
+    let mut lat: Vec<Duration> = created
+        .iter()
+        .filter_map(|(k, t)| seen.get(k).map(|s| s.saturating_duration_since(*t)))
+        .collect();
+    lat.sort();
+    ensure!(lat.len() == n, "{} of {n} Services got an IP", lat.len());
+    Ok((total, lat))
+}
+
+fn report(what: &str, n: usize, total: Duration, lat: &[Duration]) {
+    println!(
+        "BENCH {what}: {n} Services, all with an IP after {:.2} s ({:.0}/s); per-Service p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms",
+        total.as_secs_f64(),
+        n as f64 / total.as_secs_f64(),
+        percentile(lat, 0.5).as_secs_f64() * 1e3,
+        percentile(lat, 0.99).as_secs_f64() * 1e3,
+        lat.last().map(|d| d.as_secs_f64() * 1e3).unwrap_or(0.0),
+    );
+}
+
+#[tokio::test]
+#[ignore = "benchmark: run explicitly on the rig (see module docs)"]
+async fn bench_controller_vs_raw_client_floor() -> Result<()> {
+    let Some(rig) = Rig::from_env("bench_controller_vs_raw_client_floor") else {
+        return Ok(());
+    };
+    let n: usize = std::env::var("FERROLB_BENCH_SERVICES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(2000);
+    let client = rig.admin_client().await?;
+    rig.apply_server_side(&project().join("config/namespace/namespace.yaml"))?;
+    rig.apply_server_side(&project().join("config/crd/bases"))?;
+    rig.apply_server_side(&project().join("config/rbac/controller.yaml"))?;
+    let _ = rig.kubectl(&[
+        "delete",
+        "ipaddresspools,configmap/config",
+        "--all",
+        "-n",
+        "metallb-system",
+        "--ignore-not-found",
+    ]);
+
+    // Floor: a raw client writes the same status patch right after each create.
+    for ns in ["bench-floor", "bench-ferrolb"] {
+        let _ = rig.kubectl(&[
+            "delete",
+            "namespace",
+            ns,
+            "--ignore-not-found",
+            "--wait=true",
+            "--timeout=300s",
+        ]);
+        rig.kubectl(&["create", "namespace", ns])?;
+    }
+    let counter = Arc::new(std::sync::atomic::AtomicU32::new(0));
+    let floor_api: Api<Service> = Api::namespaced(client.clone(), "bench-floor");
+    let (total, lat) = burst(&client, "bench-floor", n, |name: String| {
+        let (api, counter) = (floor_api.clone(), counter.clone());
+        async move {
+            let i = counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            let ip = format!("10.{}.{}.{}", 100 + i / 65536, (i / 256) % 256, i % 256);
+            let body = json!({"metadata": {"annotations": {"metallb.io/ip-allocated-from-pool": "floor"}},
+                              "status": {"loadBalancer": {"ingress": [{"ip": ip}]}}});
+            api.patch_status(&name, &PatchParams::default(), &Patch::Merge(&body)).await.context("status")?;
+            Ok(())
+        }
+    })
+    .await?;
+    report("raw-client floor", n, total, &lat);
+
+    // ferrolb's controller, as its own ServiceAccount.
+    let pool = rig.run_dir.join("bench-pool.yaml");
+    std::fs::write(
+        &pool,
+        "apiVersion: metallb.io/v1beta1\nkind: IPAddressPool\nmetadata: {name: bench, namespace: metallb-system}\nspec:\n  addresses: [10.200.0.0/16]\n",
+    )?;
+    rig.apply_server_side(&pool)?;
+    let kubeconfig = rig.kubeconfig_for("metallb-system", "controller", false)?;
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| project().join("target"));
+    let log = std::fs::File::create(rig.run_dir.join("logs/ferrolb-operator-bench.log"))?;
+    let mut child = Command::new(target.join("debug/ferrolb-operator"))
+        .env("KUBECONFIG", &kubeconfig)
+        .env("FERROLB_LOG", "warn")
+        .stdin(Stdio::null())
+        .stdout(log.try_clone()?)
+        .stderr(log)
+        .spawn()
+        .context("starting ferrolb-operator (cargo build -p ferrolb-operator)")?;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let result = burst(&client, "bench-ferrolb", n, |_name: String| async {
+        Ok(())
+    })
+    .await;
+    let rss = std::fs::read_to_string(format!("/proc/{}/status", child.id()))
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmRSS:"))
+                .map(|l| l.trim().to_owned())
+        });
+    let _ = child.kill();
+    let _ = child.wait();
+    let (total_c, lat_c) = result?;
+    report("ferrolb controller", n, total_c, &lat_c);
+    println!(
+        "BENCH controller RSS with {n} Services allocated: {}",
+        rss.unwrap_or_default()
+    );
+    println!(
+        "BENCH ratio controller/floor: total {:.2}x, p50 {:.2}x",
+        total_c.as_secs_f64() / total.as_secs_f64(),
+        percentile(&lat_c, 0.5).as_secs_f64() / percentile(&lat, 0.5).as_secs_f64()
+    );
+    let _ = rig.kubectl(&[
+        "delete",
+        "ipaddresspool",
+        "bench",
+        "-n",
+        "metallb-system",
+        "--ignore-not-found",
+    ]);
+    for ns in ["bench-floor", "bench-ferrolb"] {
+        let _ = rig.kubectl(&["delete", "namespace", ns, "--wait=false"]);
+    }
+    Ok(())
+}
