@@ -579,11 +579,11 @@ cmd_up() {
 }
 
 # --------------------------------------------------------------------------------------------------
-kill_pids() { # kill_pids PID...: TERM all at once, KILL what is still alive after 5 s
+kill_pids() { # kill_pids PID...: TERM all at once, KILL what is still alive after 2 s
   local pid i left
   [ $# -gt 0 ] || return 0
   kill -TERM "$@" 2>/dev/null || true
-  for ((i = 0; i < 50; i++)); do
+  for ((i = 0; i < 20; i++)); do
     left=0
     for pid in "$@"; do kill -0 "$pid" 2>/dev/null && left=1; done
     [ "$left" = 1 ] || return 0
