@@ -5,11 +5,14 @@
 //! (`quay.io/metallb/configmaptocrs`) without the container: it reads a legacy ConfigMap (or
 //! its `config` payload) and prints the equivalent custom resources.
 //!
+//! `validate` runs the admission webhook's validation on manifests (see [`validate`]).
+//!
 //! Exit codes: 0 success, 1 invalid input (each error on one stderr line), 2 bad usage.
 
 mod cmd;
 mod error;
 mod input;
+mod validate;
 
 use std::io::Write;
 use std::process::ExitCode;
@@ -28,12 +31,15 @@ struct Cli {
 enum Command {
     /// Convert a MetalLB legacy (<= v0.12) ConfigMap into metallb.io custom resources.
     Migrate(cmd::migrate::Args),
+    /// Validate metallb.io manifests offline, with the admission webhook's rules.
+    Validate(validate::Args),
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let outcome = match &cli.command {
         Command::Migrate(args) => cmd::migrate::run(args),
+        Command::Validate(args) => return validate::run(args),
     };
     let mut stderr = std::io::stderr().lock();
     match outcome {
