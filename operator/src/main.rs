@@ -5,6 +5,7 @@
 
 mod apply;
 mod convert;
+mod metrics;
 mod migrate_task;
 mod migration;
 mod reconcile;
@@ -34,6 +35,12 @@ struct Args {
     /// Name of the legacy (MetalLB ≤ v0.12) ConfigMap to migrate, if it exists.
     #[arg(long = "config", env = "METALLB_CONFIGMAP", default_value = ferrolb_api::names::LEGACY_CONFIGMAP_NAME)]
     config: String,
+    /// Port of the plain-HTTP `/metrics` endpoint (0 disables).
+    #[arg(long, default_value_t = 7472)]
+    port: u16,
+    /// Port of `/healthz` and `/readyz` (0 disables).
+    #[arg(long = "health-probe-port", default_value_t = 17472)]
+    health_probe_port: u16,
     /// Log filter (tracing EnvFilter syntax), e.g. `info` or `ferrolb_operator=debug`.
     #[arg(long = "log-level", env = "FERROLB_LOG", default_value = "info")]
     log_level: String,
@@ -72,6 +79,17 @@ async fn main() -> anyhow::Result<()> {
     };
     let recorder = Recorder::new(client.clone(), reporter);
     tracing::info!(namespace = %args.namespace, lb_class = ?args.lb_class, "starting ferrolb controller");
+    let metrics = std::sync::Arc::new(metrics::Metrics::new());
+    tokio::spawn(metrics::serve(
+        args.port,
+        metrics::metrics_router(metrics.clone()),
+        "metrics",
+    ));
+    tokio::spawn(metrics::serve(
+        args.health_probe_port,
+        metrics::probes_router(metrics.clone()),
+        "health probes",
+    ));
     tokio::spawn(migrate_task::run(
         client.clone(),
         args.namespace.clone(),
@@ -84,6 +102,7 @@ async fn main() -> anyhow::Result<()> {
         args.lb_class,
         recorder,
         args.debounce,
+        metrics,
     )
     .await
 }

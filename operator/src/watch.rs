@@ -57,6 +57,7 @@ pub async fn run(
     lb_class: Option<String>,
     recorder: Recorder,
     debounce: Duration,
+    metrics: Arc<crate::metrics::Metrics>,
 ) -> anyhow::Result<()> {
     let notify = Arc::new(Notify::new());
     let services = reflect(Api::<Service>::all(client.clone()), notify.clone());
@@ -95,9 +96,19 @@ pub async fn run(
         if !actions.is_empty() {
             tracing::debug!(count = actions.len(), "applying actions");
         }
-        for e in applier.run(actions, &now).await {
+        let attempted = actions.len() as u64;
+        let errors = applier.run(actions, &now).await;
+        metrics
+            .updates
+            .inc_by(attempted.saturating_sub(errors.len() as u64));
+        metrics.update_errors.inc_by(errors.len() as u64);
+        for e in errors {
             tracing::warn!(error = %e, "write failed; will retry");
         }
+        metrics.observe(reconciler.allocator(), reconciler.config_error().is_some());
+        metrics
+            .ready
+            .store(true, std::sync::atomic::Ordering::Relaxed);
         tokio::select! {
             _ = notify.notified() => {}
             _ = tokio::time::sleep(RESYNC) => {}

@@ -105,9 +105,13 @@ impl Reconciler {
     }
 
     /// The allocator, once a valid configuration has been seen.
-    #[cfg(test)]
     pub fn allocator(&self) -> Option<&Allocator> {
         self.alloc.as_ref()
+    }
+
+    /// Whether the latest configuration failed to load (the last good one keeps serving).
+    pub fn config_error(&self) -> Option<&str> {
+        self.config_error.as_deref()
     }
 
     /// Runs one pass and returns the writes to make. `now` stamps changed conditions.

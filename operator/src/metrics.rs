@@ -1,0 +1,257 @@
+//! Prometheus metrics under MetalLB's names (`internal/allocator/stats.go`,
+//! `internal/k8s/controllers/stats.go`), and the HTTP endpoints for metrics and probes.
+//!
+//! Served as plain HTTP: `/metrics` on `--port` (MetalLB ≤ v0.15's `monitoring` port 7472;
+//! v0.16 moved to HTTPS with authn/authz on 9120 — put a NetworkPolicy or kube-rbac-proxy in
+//! front if you need that), `/healthz` and `/readyz` on `--health-probe-port` (17472, as v0.16).
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use axum::Router;
+use axum::http::StatusCode;
+use axum::routing::get;
+use ferrolb_core::Allocator;
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::encoding::text::encode;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::registry::Registry;
+
+/// The `pool` label of the allocator gauges.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct PoolLabel {
+    /// Pool name.
+    pub pool: String,
+}
+
+/// Every metric the controller exports.
+pub struct Metrics {
+    registry: Registry,
+    addresses_total: Family<PoolLabel, Gauge>,
+    ipv4_addresses_total: Family<PoolLabel, Gauge>,
+    ipv6_addresses_total: Family<PoolLabel, Gauge>,
+    in_use_total: Family<PoolLabel, Gauge>,
+    ipv4_in_use_total: Family<PoolLabel, Gauge>,
+    ipv6_in_use_total: Family<PoolLabel, Gauge>,
+    /// Successful writes to the API server.
+    pub updates: Counter,
+    /// Failed writes to the API server.
+    pub update_errors: Counter,
+    config_loaded: Gauge,
+    config_stale: Gauge,
+    /// Set once the caches are synced and the first pass ran.
+    pub ready: AtomicBool,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Metrics {
+    /// Registers every metric.
+    pub fn new() -> Self {
+        let mut registry = Registry::default();
+        let m = Self {
+            addresses_total: Family::default(),
+            ipv4_addresses_total: Family::default(),
+            ipv6_addresses_total: Family::default(),
+            in_use_total: Family::default(),
+            ipv4_in_use_total: Family::default(),
+            ipv6_in_use_total: Family::default(),
+            updates: Counter::default(),
+            update_errors: Counter::default(),
+            config_loaded: Gauge::default(),
+            config_stale: Gauge::default(),
+            ready: AtomicBool::new(false),
+            registry: Registry::default(),
+        };
+        let gauges = [
+            (
+                "metallb_allocator_addresses_total",
+                "Number of usable IP addresses, per pool",
+                &m.addresses_total,
+            ),
+            (
+                "metallb_allocator_ipv4_addresses_total",
+                "Number of usable IPv4 addresses, per pool",
+                &m.ipv4_addresses_total,
+            ),
+            (
+                "metallb_allocator_ipv6_addresses_total",
+                "Number of usable IPv6 addresses, per pool",
+                &m.ipv6_addresses_total,
+            ),
+            (
+                "metallb_allocator_addresses_in_use_total",
+                "Number of IP addresses in use, per pool",
+                &m.in_use_total,
+            ),
+            (
+                "metallb_allocator_ipv4_addresses_in_use_total",
+                "Number of IPv4 addresses in use, per pool",
+                &m.ipv4_in_use_total,
+            ),
+            (
+                "metallb_allocator_ipv6_addresses_in_use_total",
+                "Number of IPv6 addresses in use, per pool",
+                &m.ipv6_in_use_total,
+            ),
+        ];
+        for (name, help, family) in gauges {
+            registry.register(name, help, family.clone());
+        }
+        // prometheus-client appends `_total` to counters.
+        registry.register(
+            "metallb_k8s_client_updates",
+            "Number of k8s object updates that have been processed.",
+            m.updates.clone(),
+        );
+        registry.register(
+            "metallb_k8s_client_update_errors",
+            "Number of k8s object updates that failed for some reason.",
+            m.update_errors.clone(),
+        );
+        registry.register(
+            "metallb_k8s_client_config_loaded_bool",
+            "1 if the MetalLB configuration was successfully loaded at least once.",
+            m.config_loaded.clone(),
+        );
+        registry.register(
+            "metallb_k8s_client_config_stale_bool",
+            "1 if running on a stale configuration, because the latest config failed to load.",
+            m.config_stale.clone(),
+        );
+        Self { registry, ..m }
+    }
+
+    /// Updates the allocator gauges and configuration state after a pass.
+    pub fn observe(&self, alloc: Option<&Allocator>, config_error: bool) {
+        self.config_loaded.set(i64::from(alloc.is_some()));
+        self.config_stale.set(i64::from(config_error));
+        let Some(alloc) = alloc else { return };
+        for family in [
+            &self.addresses_total,
+            &self.ipv4_addresses_total,
+            &self.ipv6_addresses_total,
+            &self.in_use_total,
+            &self.ipv4_in_use_total,
+            &self.ipv6_in_use_total,
+        ] {
+            family.clear();
+        }
+        for (pool, s) in alloc.all_pool_stats() {
+            let l = PoolLabel {
+                pool: pool.to_owned(),
+            };
+            self.addresses_total
+                .get_or_create(&l)
+                .set(s.total_v4.saturating_add(s.total_v6));
+            self.ipv4_addresses_total.get_or_create(&l).set(s.total_v4);
+            self.ipv6_addresses_total.get_or_create(&l).set(s.total_v6);
+            self.in_use_total
+                .get_or_create(&l)
+                .set(s.assigned_v4.saturating_add(s.assigned_v6));
+            self.ipv4_in_use_total.get_or_create(&l).set(s.assigned_v4);
+            self.ipv6_in_use_total.get_or_create(&l).set(s.assigned_v6);
+        }
+    }
+
+    /// The text exposition of every metric.
+    pub fn render(&self) -> String {
+        let mut out = String::new();
+        // Writing into a String cannot fail.
+        let _ = encode(&mut out, &self.registry);
+        out
+    }
+}
+
+/// `/metrics`.
+pub fn metrics_router(metrics: Arc<Metrics>) -> Router {
+    Router::new().route(
+        "/metrics",
+        get(move || {
+            let m = metrics.clone();
+            async move {
+                (
+                    [(
+                        "content-type",
+                        "application/openmetrics-text; version=1.0.0; charset=utf-8",
+                    )],
+                    m.render(),
+                )
+            }
+        }),
+    )
+}
+
+/// `/healthz` (the process runs) and `/readyz` (caches synced, first pass done).
+pub fn probes_router(metrics: Arc<Metrics>) -> Router {
+    Router::new()
+        .route("/healthz", get(|| async { "ok" }))
+        .route(
+            "/readyz",
+            get(move || {
+                let m = metrics.clone();
+                async move {
+                    if m.ready.load(Ordering::Relaxed) {
+                        (StatusCode::OK, "ok")
+                    } else {
+                        (StatusCode::SERVICE_UNAVAILABLE, "caches not synced yet")
+                    }
+                }
+            }),
+        )
+}
+
+/// Serves `router` on `0.0.0.0:port` until the process ends (0 disables).
+pub async fn serve(port: u16, router: Router, what: &'static str) {
+    if port == 0 {
+        return;
+    }
+    match tokio::net::TcpListener::bind(("0.0.0.0", port)).await {
+        Ok(listener) => {
+            if let Err(e) = axum::serve(listener, router).await {
+                tracing::error!(error = %e, port, "{what} server stopped");
+            }
+        }
+        Err(e) => tracing::error!(error = %e, port, "cannot listen for {what}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ferrolb_core::{PoolSet, PoolSpec};
+
+    #[test]
+    fn metallb_metric_names_and_values() {
+        let m = Metrics::new();
+        let pools =
+            PoolSet::parse(&[PoolSpec::new("p", ["10.0.0.0/30", "fc00::/120"])]).expect("pools");
+        let alloc = Allocator::new(pools);
+        m.observe(Some(&alloc), false);
+        m.updates.inc();
+        let text = m.render();
+        for line in [
+            "metallb_allocator_addresses_total{pool=\"p\"} 260",
+            "metallb_allocator_ipv4_addresses_total{pool=\"p\"} 4",
+            "metallb_allocator_ipv6_addresses_total{pool=\"p\"} 256",
+            "metallb_allocator_addresses_in_use_total{pool=\"p\"} 0",
+            "metallb_k8s_client_updates_total 1",
+            "metallb_k8s_client_config_loaded_bool 1",
+            "metallb_k8s_client_config_stale_bool 0",
+        ] {
+            assert!(text.contains(line), "missing {line:?} in:\n{text}");
+        }
+        m.observe(None, true);
+        let text = m.render();
+        assert!(
+            text.contains("metallb_k8s_client_config_stale_bool 1"),
+            "{text}"
+        );
+    }
+}
