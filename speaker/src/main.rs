@@ -1,0 +1,228 @@
+//! `ferrolb-speaker`: MetalLB's speaker in Layer 2 mode (ARP/NDP), with sub-second failover.
+//!
+//! Flags and environment follow MetalLB's speaker (`metallb-api.md` §5.2): `--node-name`
+//! (`METALLB_NODE_NAME`, also `NODE_NAME`), `--namespace` (`METALLB_NAMESPACE`), `--lb-class`,
+//! `--host` (`METALLB_HOST`, the node IP: heartbeats bind to it), `--ignore-exclude-lb`,
+//! `--log-level`. Liveness replaces memberlist (see `ferrolb_l2::liveness`): authenticated UDP
+//! heartbeats on `--liveness-port` between the node IPs of every Node object (InternalIP of the
+//! same family as `--host`), keyed with the `secretkey` of the Secret `--ml-secret-name`
+//! (default `metallb-memberlist`, the Helm chart's name) in the namespace.
+//!
+//! Structure: [`watch`] (reflectors → [`plan::Plan`], pure conversion in [`plan`]), [`l2io`]
+//! (sockets around the sans-IO `ferrolb_l2::L2Node`), [`status`] (ServiceL2Status,
+//! ConfigurationState, events). SIGTERM/SIGINT start a make-before-break handover.
+
+mod l2io;
+mod plan;
+mod status;
+mod watch;
+
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Context as _, bail};
+use clap::{Parser, ValueEnum};
+use ferrolb_l2::liveness::{LivenessConfig, QuorumPolicy};
+use ferrolb_l2::owner::GarpSchedule;
+use k8s_openapi::api::core::v1::Secret;
+use kube::runtime::events::{Recorder, Reporter};
+use kube::{Api, Client};
+
+/// Split-brain policy.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum Quorum {
+    /// Announce whatever the local view says (MetalLB behaviour).
+    Disabled,
+    /// Release everything when fewer than a majority of the Nodes' speakers are visible.
+    Majority,
+}
+
+/// Command-line flags.
+#[derive(Parser, Debug)]
+#[command(
+    name = "ferrolb-speaker",
+    version,
+    about = "ferrolb speaker: Layer 2 (ARP/NDP) announcements of LoadBalancer IPs"
+)]
+struct Args {
+    /// Name of the Node this speaker runs on (falls back to $NODE_NAME).
+    #[arg(long = "node-name", env = "METALLB_NODE_NAME")]
+    node_name: Option<String>,
+    /// Namespace ferrolb's configuration lives in.
+    #[arg(long, env = "METALLB_NAMESPACE", default_value = ferrolb_api::names::DEFAULT_NAMESPACE)]
+    namespace: String,
+    /// Handle only Services with this spec.loadBalancerClass (default: Services without a class).
+    #[arg(long = "lb-class", env = "METALLB_LB_CLASS")]
+    lb_class: Option<String>,
+    /// The node's IP: heartbeats are bound to it (default: all addresses, IPv4 peers).
+    #[arg(long, env = "METALLB_HOST")]
+    host: Option<IpAddr>,
+    /// Ignore the node.kubernetes.io/exclude-from-external-load-balancers label.
+    #[arg(long = "ignore-exclude-lb")]
+    ignore_exclude_lb: bool,
+    /// Log filter (tracing EnvFilter syntax), e.g. `info` or `ferrolb_speaker=debug`.
+    #[arg(long = "log-level", env = "FERROLB_LOG", default_value = "info")]
+    log_level: String,
+    /// UDP port of the speaker heartbeats.
+    #[arg(
+        long = "liveness-port",
+        env = "FERROLB_LIVENESS_PORT",
+        default_value_t = 7947
+    )]
+    liveness_port: u16,
+    /// Heartbeat interval.
+    #[arg(long = "heartbeat-interval", env = "FERROLB_HEARTBEAT_INTERVAL", default_value = "100ms", value_parser = parse_duration)]
+    heartbeat_interval: Duration,
+    /// Silence after which a speaker is dead (must exceed the interval).
+    #[arg(long = "dead-after", env = "FERROLB_DEAD_AFTER", default_value = "600ms", value_parser = parse_duration)]
+    dead_after: Duration,
+    /// Split-brain policy.
+    #[arg(long, env = "FERROLB_QUORUM", value_enum, default_value = "disabled")]
+    quorum: Quorum,
+    /// Grace period of a graceful leave (default: 2 heartbeat intervals + 100 ms).
+    #[arg(long = "leave-grace", value_parser = parse_duration)]
+    leave_grace: Option<Duration>,
+    /// Secret (in --namespace) holding the shared heartbeat key under `secretkey`.
+    #[arg(
+        long = "ml-secret-name",
+        env = "METALLB_ML_SECRET_NAME",
+        default_value = "metallb-memberlist"
+    )]
+    ml_secret_name: String,
+    /// Wait this long after a Kubernetes change before recomputing, to batch bursts.
+    #[arg(long, default_value = "20ms", value_parser = parse_duration)]
+    debounce: Duration,
+}
+
+fn parse_duration(s: &str) -> Result<Duration, String> {
+    let (num, unit) = s.split_at(s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len()));
+    let n: u64 = num
+        .parse()
+        .map_err(|_| format!("invalid duration {s:?}: expected e.g. 100ms or 2s"))?;
+    match unit {
+        "ms" => Ok(Duration::from_millis(n)),
+        "s" => Ok(Duration::from_secs(n)),
+        _ => Err(format!("invalid duration {s:?}: unit must be ms or s")),
+    }
+}
+
+async fn read_secret(client: &Client, namespace: &str, name: &str) -> Vec<u8> {
+    let api: Api<Secret> = Api::namespaced(client.clone(), namespace);
+    loop {
+        match api.get(name).await {
+            Ok(s) => {
+                if let Some(k) = s.data.and_then(|mut d| d.remove("secretkey")) {
+                    return k.0;
+                }
+                tracing::warn!(secret = %name, "secret has no `secretkey`; waiting");
+            }
+            Err(e) => {
+                tracing::warn!(secret = %name, error = %e, "cannot read the heartbeat secret; waiting")
+            }
+        }
+        tokio::time::sleep(Duration::from_secs(2)).await;
+    }
+}
+
+async fn shutdown_signal() {
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot install SIGTERM handler");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    tokio::select! {
+        _ = term => {}
+        _ = tokio::signal::ctrl_c() => {}
+    }
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let args = Args::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_new(&args.log_level).context("--log-level")?,
+        )
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .init();
+    let Some(node) = args
+        .node_name
+        .clone()
+        .or_else(|| std::env::var("NODE_NAME").ok())
+        .filter(|n| !n.is_empty())
+    else {
+        bail!("--node-name (or METALLB_NODE_NAME / NODE_NAME) is required");
+    };
+    if args.dead_after <= args.heartbeat_interval {
+        bail!("--dead-after must exceed --heartbeat-interval");
+    }
+    let client = Client::try_default()
+        .await
+        .context("connecting to the Kubernetes API")?;
+    tracing::info!(%node, namespace = %args.namespace, lb_class = ?args.lb_class, "starting ferrolb speaker");
+
+    let secret = read_secret(&client, &args.namespace, &args.ml_secret_name).await;
+    let stores = watch::Stores::start(&client, &args.namespace)
+        .await
+        .context("initial sync")?;
+    let first = stores.plan(args.lb_class.as_deref());
+    if !first.nodes.contains_key(&node) {
+        tracing::warn!(%node, "no Node object with this name: nothing will be announced until it exists");
+    }
+    let (plan_tx, plan_rx) = tokio::sync::watch::channel(Arc::new(first));
+    tokio::spawn(stores.run(args.lb_class.clone(), plan_tx, args.debounce));
+
+    let reporter = Reporter {
+        controller: "metallb-speaker".into(),
+        instance: Some(node.clone()),
+    };
+    let recorder = Recorder::new(client.clone(), reporter);
+    let (report_tx, report_rx) = tokio::sync::watch::channel(plan::Decisions::default());
+    let writer = status::StatusWriter::new(
+        client.clone(),
+        args.namespace.clone(),
+        node.clone(),
+        recorder,
+    );
+    let status_task = tokio::spawn(writer.run(report_rx, plan_rx.clone()));
+
+    let bind = SocketAddr::new(
+        args.host.unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED)),
+        args.liveness_port,
+    );
+    let cfg = l2io::L2Config {
+        node,
+        bind,
+        liveness: LivenessConfig {
+            interval: args.heartbeat_interval,
+            dead_after: args.dead_after,
+            quorum: match args.quorum {
+                Quorum::Disabled => QuorumPolicy::Disabled,
+                Quorum::Majority => QuorumPolicy::Majority,
+            },
+            max_clock_skew: None,
+        },
+        secret,
+        ignore_exclude_lb: args.ignore_exclude_lb,
+        garp: GarpSchedule::fast(),
+        leave_grace: args.leave_grace,
+    };
+    let counters = Arc::new(l2io::Counters::default());
+    l2io::run(cfg, plan_rx, report_tx, shutdown_signal(), counters).await?;
+    // The report sender is dropped: the status writer removes this node's ServiceL2Status
+    // objects and exits. Do not wait long for an unreachable API server.
+    if tokio::time::timeout(Duration::from_secs(3), status_task)
+        .await
+        .is_err()
+    {
+        tracing::warn!("status cleanup timed out");
+    }
+    Ok(())
+}

@@ -1,0 +1,319 @@
+//! What the speaker writes to the API server, level-based and retried:
+//! - one ServiceL2Status per Service this node announces (`generateName: l2-`, MetalLB's labels
+//!   `metallb.io/node`, `metallb.io/service-name`, `metallb.io/service-namespace`, in ferrolb's
+//!   namespace; `status.interfaces` empty = all). As in MetalLB's
+//!   `layer2_status_controller.go`, a node deletes its own stale objects and the owner deletes
+//!   other nodes' objects for the Services it announces (`metallb-runtime.md` §2.8);
+//! - ConfigurationState `speaker-<node>` with condition `configReconcilerValid` (§1.9);
+//! - events (reporter `metallb-speaker`): Normal `nodeAssigned` when this node **starts**
+//!   announcing a Service (MetalLB emits it on every reconcile, #2387; ferrolb only on change),
+//!   Warning `announceFailed` when the won Service's interfaces do not exist here.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+use std::time::Duration;
+
+use ferrolb_api::names::{
+    LABEL_COMPONENT_TYPE, LABEL_NODE_NAME, LABEL_STATUS_NODE, LABEL_STATUS_SERVICE_NAME,
+    LABEL_STATUS_SERVICE_NAMESPACE,
+};
+use ferrolb_api::v1beta1::{
+    ConfigurationState, ConfigurationStateStatus, ServiceL2Status, ServiceL2StatusSpec,
+};
+use ferrolb_l2::owner::Interfaces;
+use k8s_openapi::api::core::v1::{ObjectReference, Service};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, ObjectMeta, Time};
+use kube::api::{Api, DeleteParams, ListParams, Patch, PatchParams, PostParams};
+use kube::runtime::events::{Event, EventType, Recorder};
+use kube::{Client, Resource};
+use serde_json::json;
+use tokio::sync::watch;
+
+use crate::plan::{Decisions, Plan, ServiceKey};
+
+/// Field manager of the speaker's writes (MetalLB's config reconciler field owner).
+pub const FIELD_MANAGER: &str = "configReconciler";
+/// Condition type of the speaker's ConfigurationState.
+pub const CONFIG_CONDITION: &str = "configReconcilerValid";
+
+/// `status.interfaces` for an interface set (empty = all).
+pub fn interface_names(i: &Interfaces) -> Vec<String> {
+    match i {
+        Interfaces::All => Vec::new(),
+        Interfaces::Named(s) => s.iter().cloned().collect(),
+    }
+}
+
+/// What the status objects should be: Service → interface names.
+pub fn wanted(d: &Decisions) -> BTreeMap<ServiceKey, Vec<String>> {
+    d.announce
+        .iter()
+        .map(|a| (a.service.clone(), interface_names(&a.interfaces)))
+        .collect()
+}
+
+/// Writes to do, computed from the existing objects (pure).
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct StatusDiff {
+    /// Object names to delete.
+    pub delete: Vec<String>,
+    /// Services needing a new object.
+    pub create: Vec<ServiceKey>,
+    /// Objects whose interfaces must be updated: name, Service, interfaces.
+    pub update: Vec<(String, ServiceKey, Vec<String>)>,
+}
+
+/// Diffs existing ServiceL2Status objects against what this node announces.
+pub fn diff(
+    me: &str,
+    existing: &[ServiceL2Status],
+    want: &BTreeMap<ServiceKey, Vec<String>>,
+) -> StatusDiff {
+    let mut out = StatusDiff::default();
+    let mut have = BTreeSet::new();
+    for obj in existing {
+        let Some(name) = obj.metadata.name.clone() else {
+            continue;
+        };
+        let st = obj.status.clone().unwrap_or_default();
+        let labels = obj.metadata.labels.clone().unwrap_or_default();
+        let node = st
+            .node
+            .clone()
+            .or_else(|| labels.get(LABEL_STATUS_NODE).cloned());
+        let key = (
+            st.service_namespace
+                .clone()
+                .or_else(|| labels.get(LABEL_STATUS_SERVICE_NAMESPACE).cloned())
+                .unwrap_or_default(),
+            st.service_name
+                .clone()
+                .or_else(|| labels.get(LABEL_STATUS_SERVICE_NAME).cloned())
+                .unwrap_or_default(),
+        );
+        let mine = node.as_deref() == Some(me);
+        match want.get(&key) {
+            Some(ifs) if mine && !have.contains(&key) => {
+                let cur: Vec<String> = st.interfaces.iter().map(|i| i.name.clone()).collect();
+                if &cur != ifs || st.node.is_none() {
+                    out.update.push((name, key.clone(), ifs.clone()));
+                }
+                have.insert(key);
+            }
+            // Ours but stale or duplicate; or another node's object for a Service we own.
+            Some(_) => out.delete.push(name),
+            None if mine => out.delete.push(name),
+            None => {}
+        }
+    }
+    out.create = want
+        .keys()
+        .filter(|k| !have.contains(*k))
+        .cloned()
+        .collect();
+    out
+}
+
+/// Writes statuses, events and the ConfigurationState.
+pub struct StatusWriter {
+    client: Client,
+    namespace: String,
+    node: String,
+    recorder: Recorder,
+}
+
+fn status_body(me: &str, key: &ServiceKey, ifs: &[String]) -> serde_json::Value {
+    json!({"status": {
+        "node": me,
+        "serviceName": key.1,
+        "serviceNamespace": key.0,
+        "interfaces": ifs.iter().map(|n| json!({"name": n})).collect::<Vec<_>>(),
+    }})
+}
+
+impl StatusWriter {
+    /// A writer for node `node` in `namespace`.
+    pub fn new(client: Client, namespace: String, node: String, recorder: Recorder) -> Self {
+        Self {
+            client,
+            namespace,
+            node,
+            recorder,
+        }
+    }
+
+    async fn sync(&self, want: &BTreeMap<ServiceKey, Vec<String>>) -> Result<(), kube::Error> {
+        let api: Api<ServiceL2Status> = Api::namespaced(self.client.clone(), &self.namespace);
+        let existing = api.list(&ListParams::default()).await?.items;
+        let d = diff(&self.node, &existing, want);
+        for name in &d.delete {
+            match api.delete(name, &DeleteParams::default()).await {
+                Ok(_) => {}
+                Err(kube::Error::Api(e)) if e.code == 404 => {}
+                Err(e) => return Err(e),
+            }
+        }
+        for (name, key, ifs) in &d.update {
+            api.patch_status(
+                name,
+                &PatchParams::default(),
+                &Patch::Merge(status_body(&self.node, key, ifs)),
+            )
+            .await?;
+        }
+        for key in &d.create {
+            let obj = ServiceL2Status {
+                metadata: ObjectMeta {
+                    generate_name: Some("l2-".into()),
+                    namespace: Some(self.namespace.clone()),
+                    labels: Some(BTreeMap::from([
+                        (LABEL_STATUS_NODE.to_owned(), self.node.clone()),
+                        (LABEL_STATUS_SERVICE_NAME.to_owned(), key.1.clone()),
+                        (LABEL_STATUS_SERVICE_NAMESPACE.to_owned(), key.0.clone()),
+                    ])),
+                    ..ObjectMeta::default()
+                },
+                spec: ServiceL2StatusSpec {},
+                status: None,
+            };
+            let created = api.create(&PostParams::default(), &obj).await?;
+            let name = created.metadata.name.unwrap_or_default();
+            api.patch_status(
+                &name,
+                &PatchParams::default(),
+                &Patch::Merge(status_body(&self.node, key, &want[key])),
+            )
+            .await?;
+        }
+        Ok(())
+    }
+
+    async fn event(
+        &self,
+        key: &ServiceKey,
+        uid: Option<String>,
+        warning: bool,
+        reason: &str,
+        note: String,
+    ) {
+        let reference = ObjectReference {
+            api_version: Some(Service::api_version(&()).into_owned()),
+            kind: Some(Service::kind(&()).into_owned()),
+            namespace: Some(key.0.clone()),
+            name: Some(key.1.clone()),
+            uid,
+            ..ObjectReference::default()
+        };
+        let ev = Event {
+            type_: if warning {
+                EventType::Warning
+            } else {
+                EventType::Normal
+            },
+            reason: reason.into(),
+            note: Some(note),
+            action: "Announce".into(),
+            secondary: None,
+        };
+        if let Err(e) = self.recorder.publish(&ev, &reference).await {
+            tracing::warn!(service = %format!("{}/{}", key.0, key.1), error = %e, "publishing event failed");
+        }
+    }
+
+    async fn config_state(&self, errors: &[String]) -> Result<(), kube::Error> {
+        let api: Api<ConfigurationState> = Api::namespaced(self.client.clone(), &self.namespace);
+        let name = format!("speaker-{}", self.node);
+        let ssa = PatchParams::apply(FIELD_MANAGER).force();
+        let object = json!({
+            "apiVersion": ConfigurationState::api_version(&()), "kind": ConfigurationState::kind(&()),
+            "metadata": {"name": name, "labels": {LABEL_COMPONENT_TYPE: "speaker", LABEL_NODE_NAME: self.node}},
+        });
+        api.patch(&name, &ssa, &Patch::Apply(&object)).await?;
+        let error = (!errors.is_empty()).then(|| errors.join("\n"));
+        let condition = Condition {
+            type_: CONFIG_CONDITION.into(),
+            status: if error.is_some() { "False" } else { "True" }.into(),
+            reason: if error.is_some() {
+                "ConfigurationError"
+            } else {
+                "Reconciled"
+            }
+            .into(),
+            message: error.unwrap_or_default(),
+            observed_generation: None,
+            last_transition_time: Time(k8s_openapi::jiff::Timestamp::now()),
+        };
+        let status = ConfigurationStateStatus::summarize(vec![condition]);
+        let body = json!({
+            "apiVersion": ConfigurationState::api_version(&()), "kind": ConfigurationState::kind(&()),
+            "status": status,
+        });
+        api.patch_status(&name, &ssa, &Patch::Apply(&body)).await?;
+        Ok(())
+    }
+
+    /// Runs until `decisions` closes; then removes this node's ServiceL2Status objects.
+    pub async fn run(
+        self,
+        mut decisions: watch::Receiver<Decisions>,
+        mut plan: watch::Receiver<Arc<Plan>>,
+    ) {
+        let mut announced: BTreeSet<ServiceKey> = BTreeSet::new();
+        let mut failed: BTreeSet<ServiceKey> = BTreeSet::new();
+        let mut written_errors: Option<Vec<String>> = None;
+        let mut open = true;
+        while open {
+            let d = decisions.borrow_and_update().clone();
+            for a in &d.announce {
+                if !announced.contains(&a.service) {
+                    self.event(
+                        &a.service,
+                        a.uid.clone(),
+                        false,
+                        "nodeAssigned",
+                        format!(
+                            "announcing from node \"{}\" with protocol \"layer2\"",
+                            self.node
+                        ),
+                    )
+                    .await;
+                }
+            }
+            announced = d.announce.iter().map(|a| a.service.clone()).collect();
+            for (key, uid, ip) in &d.failed {
+                if !failed.contains(key) {
+                    self.event(key, uid.clone(), true, "announceFailed", format!(
+                        "the interfaces specified by LB IP \"{ip}\" doesn't exist in assigned node \"{}\" with protocol \"layer2\"",
+                        self.node
+                    )).await;
+                }
+            }
+            failed = d.failed.iter().map(|f| f.0.clone()).collect();
+            let mut ok = true;
+            if let Err(e) = self.sync(&wanted(&d)).await {
+                ok = false;
+                tracing::warn!(error = %e, "writing ServiceL2Status failed; will retry");
+            }
+            let errors = plan.borrow_and_update().errors.clone();
+            if written_errors.as_ref() != Some(&errors) {
+                match self.config_state(&errors).await {
+                    Ok(()) => written_errors = Some(errors),
+                    Err(e) => {
+                        ok = false;
+                        tracing::warn!(error = %e, "writing ConfigurationState failed; will retry");
+                    }
+                }
+            }
+            let wait = if ok {
+                Duration::from_secs(30)
+            } else {
+                Duration::from_secs(2)
+            };
+            tokio::select! {
+                r = decisions.changed() => open = r.is_ok(),
+                _ = plan.changed() => {}
+                _ = tokio::time::sleep(wait) => {}
+            }
+        }
+    }
+}

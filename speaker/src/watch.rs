@@ -1,0 +1,157 @@
+//! Kubernetes watches → [`Plan`]. Reflectors keep the last listed state, so when the API server
+//! is unreachable the plan (and therefore every announcement) stays at its last good value
+//! while the watchers retry with backoff.
+//!
+//! Watches only what the L2 speaker needs: Services, EndpointSlices and Nodes cluster-wide,
+//! IPAddressPools and L2Advertisements in ferrolb's namespace (MetalLB's speaker also watches
+//! BGP objects, Secrets and ConfigMaps; ferrolb's L2 speaker does not need them).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use ferrolb_api::v1beta1::{IPAddressPool, L2Advertisement};
+use futures::StreamExt;
+use k8s_openapi::api::core::v1::{Node, Service};
+use k8s_openapi::api::discovery::v1::EndpointSlice;
+use kube::runtime::reflector::{self, Store};
+use kube::runtime::{WatchStreamExt, watcher};
+use kube::{Api, Client};
+use tokio::sync::{Notify, watch};
+
+use crate::plan::{self, Inputs, Plan};
+
+/// A plan is rebuilt at least this often.
+const RESYNC: Duration = Duration::from_secs(30);
+
+/// Errors of the initial sync.
+#[derive(Debug, thiserror::Error)]
+#[error("failed to list {what}: {source}")]
+pub struct SyncError {
+    what: &'static str,
+    #[source]
+    source: reflector::store::WriterDropped,
+}
+
+fn reflect<K>(api: Api<K>, notify: Arc<Notify>) -> Store<K>
+where
+    K: kube::Resource
+        + Clone
+        + std::fmt::Debug
+        + serde::de::DeserializeOwned
+        + Send
+        + Sync
+        + 'static,
+    K::DynamicType: Default + Eq + std::hash::Hash + Clone,
+{
+    let (store, writer) = reflector::store();
+    let stream = watcher(api, watcher::Config::default())
+        .default_backoff()
+        .reflect(writer)
+        .touched_objects();
+    tokio::spawn(async move {
+        let mut stream = std::pin::pin!(stream);
+        while let Some(item) = stream.next().await {
+            if let Err(e) = item {
+                tracing::warn!(error = %e, "watch error (retrying with backoff; keeping the last state)");
+            }
+            notify.notify_one();
+        }
+    });
+    store
+}
+
+/// The watched stores.
+pub struct Stores {
+    services: Store<Service>,
+    slices: Store<EndpointSlice>,
+    nodes: Store<Node>,
+    pools: Store<IPAddressPool>,
+    ads: Store<L2Advertisement>,
+    notify: Arc<Notify>,
+}
+
+impl Stores {
+    /// Starts the watches and waits for the initial lists.
+    pub async fn start(client: &Client, namespace: &str) -> Result<Self, SyncError> {
+        let notify = Arc::new(Notify::new());
+        let s = Stores {
+            services: reflect(Api::all(client.clone()), notify.clone()),
+            slices: reflect(Api::all(client.clone()), notify.clone()),
+            nodes: reflect(Api::all(client.clone()), notify.clone()),
+            pools: reflect(Api::namespaced(client.clone(), namespace), notify.clone()),
+            ads: reflect(Api::namespaced(client.clone(), namespace), notify.clone()),
+            notify,
+        };
+        let wrap = |what| move |source| SyncError { what, source };
+        s.services
+            .wait_until_ready()
+            .await
+            .map_err(wrap("services"))?;
+        s.slices
+            .wait_until_ready()
+            .await
+            .map_err(wrap("endpointslices"))?;
+        s.nodes.wait_until_ready().await.map_err(wrap("nodes"))?;
+        s.pools
+            .wait_until_ready()
+            .await
+            .map_err(wrap("ipaddresspools"))?;
+        s.ads
+            .wait_until_ready()
+            .await
+            .map_err(wrap("l2advertisements"))?;
+        Ok(s)
+    }
+
+    /// Builds the current plan.
+    pub fn plan(&self, lb_class: Option<&str>) -> Plan {
+        let services = self.services.state();
+        let slices = self.slices.state();
+        let nodes = self.nodes.state();
+        let pools = self.pools.state();
+        let ads = self.ads.state();
+        let services: Vec<&Service> = services.iter().map(AsRef::as_ref).collect();
+        let slices: Vec<&EndpointSlice> = slices.iter().map(AsRef::as_ref).collect();
+        let nodes: Vec<&Node> = nodes.iter().map(AsRef::as_ref).collect();
+        let pools: Vec<&IPAddressPool> = pools.iter().map(AsRef::as_ref).collect();
+        let ads: Vec<&L2Advertisement> = ads.iter().map(AsRef::as_ref).collect();
+        plan::build(&Inputs {
+            services: &services,
+            slices: &slices,
+            nodes: &nodes,
+            pools: &pools,
+            ads: &ads,
+            lb_class,
+        })
+    }
+
+    /// Publishes a new plan on every change (debounced by `debounce`), forever.
+    pub async fn run(
+        self,
+        lb_class: Option<String>,
+        tx: watch::Sender<Arc<Plan>>,
+        debounce: Duration,
+    ) {
+        loop {
+            let plan = self.plan(lb_class.as_deref());
+            tx.send_if_modified(|cur| {
+                if **cur == plan {
+                    false
+                } else {
+                    tracing::debug!(
+                        services = plan.services.len(),
+                        nodes = plan.nodes.len(),
+                        "new plan"
+                    );
+                    *cur = Arc::new(plan);
+                    true
+                }
+            });
+            tokio::select! {
+                _ = self.notify.notified() => {}
+                _ = tokio::time::sleep(RESYNC) => {}
+            }
+            tokio::time::sleep(debounce).await;
+        }
+    }
+}
