@@ -69,6 +69,11 @@ NS_CLIENT=flb-client
 NS_FRR=flb-frr
 NS_GOBGP=flb-gobgp
 ns_node() { echo "flb-$1"; }      # node-1 -> flb-node-1
+our_netns() { # names of existing flb-* namespaces, one per line (read fully before anyone greps)
+  local all; all=$(ip netns list 2>/dev/null || true)
+  awk '/^flb-/ {print $1}' <<<"$all"
+}
+netns_exists() { local all; all=$(our_netns); [[ $'\n'"$all"$'\n' == *$'\n'"$1"$'\n'* ]]; }
 
 bin() { echo "$BIN_ROOT/$1-$2/$1"; }
 ETCD_BIN=$(bin etcd "$ETCD_VERSION")
@@ -96,7 +101,12 @@ start_bg() { # start_bg NAME CMD... (CMD may start with `ip netns exec NS`)
   echo $! >"$PIDS/$name.pid"
 }
 
-alive() { [ -f "$PIDS/$1.pid" ] && kill -0 "$(cat "$PIDS/$1.pid")" 2>/dev/null; }
+alive() { # alive NAME: its process exists and is not a zombie waiting to be reaped
+  local pid st
+  pid=$(cat "$PIDS/$1.pid" 2>/dev/null) || return 1
+  st=$(ps -o stat= -p "$pid" 2>/dev/null) || return 1
+  [[ -n "$st" && "$st" != Z* ]]
+}
 
 wait_for() { # wait_for DESCRIPTION TIMEOUT_S CMD... : poll every 0.5 s, bounded
   local what=$1 timeout=$2 i; shift 2
@@ -315,7 +325,7 @@ nodes_ready() {
   [ "$got" = "$want" ] || return 1
   for n in $(node_names); do
     # node-lifecycle-controller must have lifted the not-ready taint before the scheduler places pods
-    if kubectl get node "$n" -o jsonpath='{.spec.taints[*].key}' | grep -q 'node.kubernetes.io/not-ready'; then return 1; fi
+    case "$(kubectl get node "$n" -o jsonpath='{.spec.taints[*].key}')" in *node.kubernetes.io/not-ready*) return 1 ;; esac
   done
 }
 
@@ -541,16 +551,19 @@ cmd_up() {
   if [ -f "$RUN/up" ] && healthy; then
     log "rig already up and healthy"; write_env; cat "$RUN/env"; return 0
   fi
-  if [ -d "$RUN" ] || ip netns list | grep -q '^flb-'; then
+  # ports held by processes that are not this checkout's rig: refuse (before touching anything)
+  local port holder
+  for port in "$ETCD_PORT" "$ETCD_PEER_PORT" "$API_PORT" "$KCM_PORT" "$SCHED_PORT"; do
+    for holder in $(ss -Hltnp "sport = :$port" | grep -o 'pid=[0-9]*' | cut -d= -f2 | sort -u); do
+      if ! grep -qxF -- "$holder" "$PIDS"/*.pid 2>/dev/null; then
+        die "127.0.0.1:$port is in use by pid $holder ($(tr '\0' ' ' </proc/"$holder"/cmdline 2>/dev/null | cut -c1-120)); a rig from another checkout? Run its e2e/rig.sh down."
+      fi
+    done
+  done
+  if [ -d "$RUN" ] || [ -n "$(our_netns)" ]; then
     log "cleaning a previous (partial) rig first"
     cmd_down
   fi
-  local port
-  for port in "$ETCD_PORT" "$ETCD_PEER_PORT" "$API_PORT" "$KCM_PORT" "$SCHED_PORT"; do
-    if ss -Hltn "sport = :$port" | grep -q .; then
-      die "127.0.0.1:$port is already in use ($(ss -Hltnp "sport = :$port" | awk '{print $NF}' | head -1)); is a rig from another checkout still up? Run its e2e/rig.sh down."
-    fi
-  done
   mkdir -p "$LOGS" "$PIDS"
   : >"$RUN/timings.txt"
   local t0; t0=$(date +%s.%N)
@@ -601,7 +614,7 @@ cmd_down() {
   fi
   # whatever still lives in our namespaces (FRR daemons, forks of socat, ...) was started by the rig
   for ns in $(all_ns); do
-    if ip netns list | grep -qw "^$ns"; then
+    if netns_exists "$ns"; then
       pids=$(ip netns pids "$ns" 2>/dev/null || true)
       # shellcheck disable=SC2086
       [ -z "$pids" ] || kill -KILL $pids 2>/dev/null || true
@@ -634,7 +647,7 @@ cmd_status() {
   else
     echo "kube-apiserver: not ready"; rc=1
   fi
-  if ip netns list | grep -q "^$NS_GOBGP"; then
+  if netns_exists "$NS_GOBGP"; then
     echo; echo "GoBGP ($NS_GOBGP) neighbors:"; ip netns exec "$NS_GOBGP" gobgp neighbor 2>&1 || rc=1
     echo; echo "FRR ($NS_FRR) summary:"
     ip netns exec "$NS_FRR" vtysh -N "$FRR_NS_NAME" -c 'show bgp summary' 2>&1 | sed -n '1,30p' || rc=1
@@ -696,7 +709,7 @@ EOF
   echo "$out"
 }
 
-node_exists() { node_names | grep -qx "$1" || die "unknown node '$1' (nodes: $(node_names | tr '\n' ' '))"; }
+node_exists() { [[ " $(node_names | tr '\n' ' ') " == *" $1 "* ]] || die "unknown node '$1' (nodes: $(node_names | tr '\n' ' '))"; }
 
 exec_in() { # exec_in NS [--] CMD...
   local ns=$1; shift

@@ -27,7 +27,7 @@ PKGS=(iproute2 iptables nftables socat gobgpd frr curl jq python3 openssl conntr
   iputils-ping tcpdump procps util-linux kmod)
 missing=()
 for p in "${PKGS[@]}"; do
-  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+  case "$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)" in *"install ok installed"*) ;; *) missing+=("$p") ;; esac
 done
 if [ ${#missing[@]} -gt 0 ]; then
   t=$(date +%s)
