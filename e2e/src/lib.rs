@@ -268,6 +268,19 @@ impl Rig {
                 kubectl(&["-n", ns, "get", "all,endpointslices,events", "-o", "wide"]),
             );
         }
+        section(
+            "BGP: gobgp neighbor (flb-gobgp)",
+            self.netns_exec(GOBGP_NS, &["gobgp", "neighbor"])
+                .unwrap_or_else(|e| format!("({e:#})")),
+        );
+        section(
+            "BGP: show bgp summary (flb-frr)",
+            self.netns_exec(
+                FRR_NS,
+                &["vtysh", "-N", FRR_PATHSPACE, "-c", "show bgp summary"],
+            )
+            .unwrap_or_else(|e| format!("({e:#})")),
+        );
         let mut logs = vec![
             "kube-apiserver".to_string(),
             "kube-controller-manager".into(),
