@@ -35,6 +35,7 @@ step "clippy"
 cargo clippy --workspace --all-targets -- -D warnings
 step "generated CRDs match the code"
 cargo run -q -p ferrolb-api --bin crdgen -- --check
+hack/gen-manifests.sh --check   # config/manifests/ferrolb-native.yaml + chart copies (offline)
 step "unit and integration tests"
 cargo test --workspace </dev/null
 
