@@ -695,3 +695,145 @@ async fn h_bgp_ipv6_sessions_and_routes() -> Result<()> {
     .await?;
     Ok(())
 }
+
+/// Kills a child process when the test ends, even on failure.
+struct ChildGuard(std::process::Child);
+impl Drop for ChildGuard {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Deletes the test's webhook configuration when the test ends, even on failure (a leftover
+/// `failurePolicy: Fail` webhook would break everyone using the rig).
+struct WebhookConfigGuard<'a>(&'a Rig, &'a str);
+impl Drop for WebhookConfigGuard<'_> {
+    fn drop(&mut self) {
+        let _ = self.0.kubectl(&[
+            "delete",
+            "validatingwebhookconfiguration",
+            self.1,
+            "--ignore-not-found",
+        ]);
+    }
+}
+
+/// (i) admission webhooks are on: a ValidatingWebhookConfiguration pointing at a tiny HTTPS
+/// webhook on the host (`https://127.0.0.1:19443`, the rig's webhook cert, caBundle = rig CA)
+/// denies a ConfigMap named `deny-*` and allows another one.
+#[tokio::test]
+async fn i_admission_webhooks_are_called() -> Result<()> {
+    let Some(rig) = Rig::from_env("i_admission_webhooks_are_called") else {
+        return Ok(());
+    };
+    let client = rig.admin_client().await?;
+    let ns = unique("e2e-webhook");
+    create_namespace(&client, &ns).await?;
+    let pki = rig.run_dir.join("pki");
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata/deny_webhook.py");
+    let log = std::fs::File::create(rig.run_dir.join("logs/test-webhook.log"))?;
+    let _server = ChildGuard(
+        std::process::Command::new("python3")
+            .arg(&script)
+            .args([
+                "19443",
+                &pki.join("webhook.crt").to_string_lossy(),
+                &pki.join("webhook.key").to_string_lossy(),
+            ])
+            .args(["--max-runtime", "120"])
+            .stdout(std::process::Stdio::from(log.try_clone()?))
+            .stderr(std::process::Stdio::from(log))
+            .spawn()
+            .context("starting the test webhook")?,
+    );
+    let ca = std::fs::read(pki.join("ca.crt"))?;
+    let name = format!("{ns}-deny");
+    let vwc = serde_json::json!({
+        "apiVersion": "admissionregistration.k8s.io/v1",
+        "kind": "ValidatingWebhookConfiguration",
+        "metadata": {"name": name},
+        "webhooks": [{
+            "name": "deny.e2e.ferrolb.io",
+            "clientConfig": {"url": "https://127.0.0.1:19443/validate", "caBundle": base64(&ca)},
+            "rules": [{"apiGroups": [""], "apiVersions": ["v1"], "operations": ["CREATE"], "resources": ["configmaps"]}],
+            "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": ns}},
+            "admissionReviewVersions": ["v1"],
+            "sideEffects": "None",
+            "failurePolicy": "Fail",
+            "timeoutSeconds": 5
+        }]
+    });
+    let file = rig.run_dir.join(format!("{name}.json"));
+    std::fs::write(&file, serde_json::to_vec(&vwc)?)?;
+    rig.apply_server_side(&file)?;
+    let _vwc = WebhookConfigGuard(&rig, &name);
+
+    // the webhook server and the apiserver's webhook client need a moment: retry the allowed one
+    wait_for(
+        "ConfigMap allow-me admitted through the webhook",
+        Duration::from_secs(30),
+        || {
+            format!(
+                "{}\nwebhook log:\n{}",
+                rig.diagnostics(Some(&ns)),
+                rig.log_tail("test-webhook", 20)
+            )
+        },
+        || {
+            let r = rig.kubectl(&["-n", &ns, "create", "configmap", "allow-me"]);
+            async move { Ok(Some(r?)) }
+        },
+    )
+    .await?;
+    let denied = rig.kubectl(&["-n", &ns, "create", "configmap", "deny-me"]);
+    let err = match denied {
+        Ok(out) => bail!("the webhook did not deny deny-me: {out}"),
+        Err(e) => format!("{e:#}"),
+    };
+    ensure!(
+        err.contains("ferrolb-e2e webhook denies deny-me"),
+        "denied for another reason: {err}"
+    );
+    ensure!(
+        rig.log_tail("test-webhook", 50).contains("POST /validate"),
+        "the webhook log shows no request"
+    );
+    delete_namespace(&client, &ns).await;
+    Ok(())
+}
+
+/// Standard base64 (RFC 4648, with padding); enough for a caBundle.
+fn base64(data: &[u8]) -> String {
+    const T: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::with_capacity(data.len().div_ceil(3) * 4);
+    for chunk in data.chunks(3) {
+        let b = [
+            chunk[0],
+            *chunk.get(1).unwrap_or(&0),
+            *chunk.get(2).unwrap_or(&0),
+        ];
+        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
+        for (i, shift) in [18u32, 12, 6, 0].iter().enumerate() {
+            if i <= chunk.len() {
+                out.push(char::from(T[((n >> shift) & 63) as usize]));
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn base64_matches_rfc4648_vectors() {
+    for (input, want) in [
+        ("", ""),
+        ("f", "Zg=="),
+        ("fo", "Zm8="),
+        ("foo", "Zm9v"),
+        ("foobar", "Zm9vYmFy"),
+    ] {
+        assert_eq!(base64(input.as_bytes()), want);
+    }
+}
