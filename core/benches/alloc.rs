@@ -1,5 +1,5 @@
-//! Allocator benchmarks: 10,000 Services in an IPv4 /16 and in an IPv6 /64, and one
-//! allocation in a nearly full (and a full) /16.
+//! Allocator benchmarks: 10,000 Services in an IPv4 /16 and in an IPv6 /64, one allocation
+//! in a nearly full (and a full) /16, and 100,000 Services allocated and released.
 //!
 //! Run: `cargo bench -p ferrolb-core --bench alloc`.
 #![allow(missing_docs)]
@@ -83,5 +83,34 @@ fn nearly_full(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, allocate_10k, nearly_full);
+/// 100,000 Services allocated then released, in an IPv4 /8-sized pool and an IPv6 /64.
+fn allocate_release_100k(c: &mut Criterion) {
+    let mut g = c.benchmark_group("allocate_release_100k");
+    g.sample_size(10);
+    for (name, addresses, family) in [
+        ("ipv4_slash12", "10.0.0.0/12", IpFamily::V4),
+        ("ipv6_slash64", "fd00:1:2:3::/64", IpFamily::V6),
+    ] {
+        let set = pools(addresses, false);
+        let reqs = services(100_000, family);
+        g.bench_function(name, |b| {
+            b.iter_batched(
+                || Allocator::new(set.clone()),
+                |mut a| {
+                    for r in &reqs {
+                        black_box(a.assign(r, &[]).expect("free address"));
+                    }
+                    for r in &reqs {
+                        black_box(a.release(&r.key));
+                    }
+                    a
+                },
+                BatchSize::LargeInput,
+            );
+        });
+    }
+    g.finish();
+}
+
+criterion_group!(benches, allocate_10k, nearly_full, allocate_release_100k);
 criterion_main!(benches);
