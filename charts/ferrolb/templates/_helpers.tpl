@@ -1,0 +1,21 @@
+{{/* Namespace of every namespaced object. */}}
+{{- define "ferrolb.namespace" -}}
+{{- default .Release.Namespace .Values.namespaceOverride -}}
+{{- end -}}
+
+{{/* Labels on every object the chart templates (RBAC keeps config/rbac's labels). */}}
+{{- define "ferrolb.labels" -}}
+app: metallb
+app.kubernetes.io/name: ferrolb
+app.kubernetes.io/instance: {{ .Release.Name }}
+app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
+helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" }}
+{{- end -}}
+
+{{- define "ferrolb.speakerEnabled" -}}
+{{- if and .Values.speaker.enabled (or .Values.l2.enabled .Values.bgp.enabled) }}true{{ end -}}
+{{- end -}}
+
+{{- define "ferrolb.image" -}}
+{{- printf "%s:%s" .image.repository (default .root.Chart.AppVersion .image.tag) -}}
+{{- end -}}
