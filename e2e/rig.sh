@@ -90,7 +90,6 @@ die() { printf '[rig] ERROR: %s\n' "$*" >&2; exit 1; }
 kubectl() { "$KUBECTL_BIN" --kubeconfig="$KC" "$@"; }
 
 node_names() { local i; for i in $(seq 1 "$NODES"); do echo "node-$i"; done; }
-all_ns() { echo "$NS_CLIENT $NS_FRR $NS_GOBGP"; local n; for n in $(node_names); do ns_node "$n"; done; echo "$NS_LAN"; }
 
 # --------------------------------------------------------------------------------------------------
 # process helpers: every background process gets a pid file in $PIDS and a log in $LOGS
@@ -520,6 +519,7 @@ routers_ready() {
 # --------------------------------------------------------------------------------------------------
 healthy() {
   local p n
+  [ "$(cat "$RUN/nodes" 2>/dev/null)" = "$NODES" ] || return 1   # same node count as asked
   for p in etcd kube-apiserver kube-controller-manager kube-scheduler kwok relay-host gobgpd frr-bgpd frr-zebra; do
     alive "$p" || return 1
   done
@@ -576,7 +576,7 @@ cmd_up() {
   phase network;           net_up; relays_up
   phase routers;           frr_up; gobgp_up
   phase nodes;             create_nodes
-  wait_for "3 kwok nodes Ready and untainted" 90 nodes_ready || {
+  wait_for "$NODES kwok nodes Ready and untainted" 90 nodes_ready || {
     kubectl get nodes -o wide >&2 || true; must_alive kwok; must_alive kube-controller-manager; return 1; }
   phase kube-proxy;        kube_proxy_up; podagents_up
   wait_for "kube-proxy healthz in every node" 90 kube_proxy_ready || {
@@ -586,6 +586,7 @@ cmd_up() {
   printf '%-22s %6.1fs\n' total "$(awk -v a="$(date +%s.%N)" -v b="$t0" 'BEGIN{print a-b}')" >>"$RUN/timings.txt"
   trap - EXIT
   write_env
+  echo "$NODES" >"$RUN/nodes"
   touch "$RUN/up"
   log "rig is up:"; sed 's/^/    /' "$RUN/timings.txt" >&2
   cat "$RUN/env"
@@ -613,7 +614,8 @@ cmd_down() {
     kill_pids "${all[@]}"
   fi
   # whatever still lives in our namespaces (FRR daemons, forks of socat, ...) was started by the rig
-  for ns in $(all_ns); do
+  # every flb-* namespace (also those of an earlier run with more nodes), the LAN bridge last
+  for ns in $(our_netns | grep -vxF "$NS_LAN" || true) $NS_LAN; do
     if netns_exists "$ns"; then
       pids=$(ip netns pids "$ns" 2>/dev/null || true)
       # shellcheck disable=SC2086
@@ -624,7 +626,7 @@ cmd_down() {
   rm -rf "$ETCD_DATA" "$SOCK_DIR" "/var/run/frr/$FRR_NS_NAME" "/etc/frr/$FRR_NS_NAME"
   if [ -d "$RUN" ]; then
     # keep logs of the last run for post-mortem, drop the rest of the state
-    rm -rf "$PIDS" "$RUN/up" "$RUN/env" "$RUN/apiserver-certs" "$RUN/kcm-certs" "$RUN/pki" "$RUN"/*.kubeconfig \
+    rm -rf "$PIDS" "$RUN/up" "$RUN/nodes" "$RUN/env" "$RUN/apiserver-certs" "$RUN/kcm-certs" "$RUN/pki" "$RUN"/*.kubeconfig \
       "$RUN/kubeconfig" "$RUN/kubeconfigs"
   fi
   local left
