@@ -37,9 +37,14 @@ if [ ${#missing[@]} -gt 0 ]; then
     # never let a package start its daemon (frr) in the root namespace
     printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d; chmod +x /usr/sbin/policy-rc.d; made_policy=1
   fi
-  apt-get update -qq </dev/null
-  apt-get install -y -qq --no-install-recommends "${missing[@]}" </dev/null >/dev/null
+  apt_log=$(mktemp)
+  rc=0
+  { apt-get update -qq && apt-get install -y -qq --no-install-recommends "${missing[@]}"; } </dev/null >"$apt_log" 2>&1 || rc=$?
   [ "$made_policy" = 0 ] || rm -f /usr/sbin/policy-rc.d
+  if [ "$rc" != 0 ]; then
+    log "apt-get failed (exit $rc); last lines:"; tail -n 20 "$apt_log" >&2; rm -f "$apt_log"; exit 1
+  fi
+  rm -f "$apt_log"
   log "apt: $(since "$t")"
 fi
 command -v go >/dev/null || { log "Go is required to build the upstream binaries (Go >= 1.26)"; exit 1; }
