@@ -141,14 +141,8 @@ async fn bench_controller_vs_raw_client_floor() -> Result<()> {
     rig.apply_server_side(&project().join("config/namespace/namespace.yaml"))?;
     rig.apply_server_side(&project().join("config/crd/bases"))?;
     rig.apply_server_side(&project().join("config/rbac/controller.yaml"))?;
-    let _ = rig.kubectl(&[
-        "delete",
-        "ipaddresspools,configmap/config",
-        "--all",
-        "-n",
-        "metallb-system",
-        "--ignore-not-found",
-    ]);
+    // Pools are tried in name order: `aaa-bench` comes first. Other tests' pools are left
+    // alone, since this benchmark may share the rig.
 
     // Floor: a raw client writes the same status patch right after each create.
     for ns in ["bench-floor", "bench-ferrolb"] {
@@ -182,7 +176,7 @@ async fn bench_controller_vs_raw_client_floor() -> Result<()> {
     let pool = rig.run_dir.join("bench-pool.yaml");
     std::fs::write(
         &pool,
-        "apiVersion: metallb.io/v1beta1\nkind: IPAddressPool\nmetadata: {name: bench, namespace: metallb-system}\nspec:\n  addresses: [10.200.0.0/16]\n",
+        "apiVersion: metallb.io/v1beta1\nkind: IPAddressPool\nmetadata: {name: aaa-bench, namespace: metallb-system}\nspec:\n  addresses: [10.200.0.0/16]\n",
     )?;
     rig.apply_server_side(&pool)?;
     let kubeconfig = rig.kubeconfig_for("metallb-system", "controller", false)?;
@@ -226,7 +220,7 @@ async fn bench_controller_vs_raw_client_floor() -> Result<()> {
     let _ = rig.kubectl(&[
         "delete",
         "ipaddresspool",
-        "bench",
+        "aaa-bench",
         "-n",
         "metallb-system",
         "--ignore-not-found",
