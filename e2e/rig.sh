@@ -55,7 +55,9 @@ LAN4_PRIMARY=172.18.0          # /16, like kind's docker network; node InternalI
 LAN4_EXTRA=(192.168.0 192.168.1 192.168.35)   # /24 each: the shared examples' L2 pools are on-link
 LAN6=fc00:f853:ccd:e793        # /64, kind's IPv6 network
 SVC_CIDR=10.96.0.0/16
+SVC_CIDR6=fd00:10:96::/112     # dual-stack Services (IPv4 stays the default family)
 POD_CIDR=10.244.0.0/16         # node-i gets 10.244.i.0/24
+POD_CIDR6=fd00:10:244::/56     # node-i gets fd00:10:244:i::/64
 FRR_ASN=64513                  # 192.168.0.1, as in shared/examples/bgp-peering.yaml
 GOBGP_ASN=64514
 SPEAKER_ASN=64512
@@ -238,7 +240,7 @@ start_apiserver() {
     --client-ca-file="$PKI/ca.crt" \
     --service-account-issuer=https://kubernetes.default.svc.cluster.local \
     --service-account-key-file="$PKI/sa.pub" --service-account-signing-key-file="$PKI/sa.key" \
-    --service-cluster-ip-range="$SVC_CIDR" \
+    --service-cluster-ip-range="$SVC_CIDR,$SVC_CIDR6" \
     --authorization-mode=Node,RBAC \
     --disable-admission-plugins=ServiceAccount \
     --allow-privileged=true \
@@ -296,7 +298,7 @@ metadata:
     kwok.x-k8s.io/node: fake
 spec:
   podCIDR: 10.244.$2.0/24
-  podCIDRs: [10.244.$2.0/24]
+  podCIDRs: [10.244.$2.0/24, "fd00:10:244:$2::/64"]
 EOF
 }
 
@@ -372,11 +374,13 @@ net_up() {
       net.ipv4.ip_forward=1 net.ipv6.conf.all.forwarding=1 \
       net.ipv4.conf.all.route_localnet=1
   done
-  # flat pod network: pod CIDR 10.244.i.0/24 lives on node-i (pod IPs are /32s on its lo)
+  # flat dual-stack pod network: 10.244.i.0/24 and fd00:10:244:i::/64 live on node-i (pod IPs
+  # are /32 and /128 addresses on its lo)
   for ns in "$NS_CLIENT" "$NS_FRR" "$NS_GOBGP" $(for n in $(node_names); do ns_node "$n"; done); do
     for j in $(seq 1 "$NODES"); do
       [ "$ns" = "flb-node-$j" ] && continue
       ip -n "$ns" route add "10.244.$j.0/24" via "$LAN4_PRIMARY.$(node_h "$j")"
+      ip -n "$ns" -6 route add "fd00:10:244:$j::/64" via "$LAN6::$(node_h "$j")"
     done
   done
   # nodes have a default gateway like real ones (the FRR router): needed for ClusterIPs (connect()
@@ -411,7 +415,7 @@ kube_proxy_up() {
   for n in $(node_names); do
     start_bg "kube-proxy-$n" ip netns exec "$(ns_node "$n")" "$PROXY_BIN" \
       --kubeconfig="$k" --hostname-override="$n" --proxy-mode="$PROXY_MODE" \
-      --cluster-cidr="$POD_CIDR" --conntrack-max-per-core=0 \
+      --cluster-cidr="$POD_CIDR,$POD_CIDR6" --conntrack-max-per-core=0 \
       --metrics-bind-address=127.0.0.1:10249 --healthz-bind-address=0.0.0.0:10256 --v=1
   done
 }

@@ -144,12 +144,12 @@ impl Rig {
 
     /// HTTP GET from the client netns (curl, 3 s timeout); returns the body.
     pub fn http_get_from_client(&self, url: &str) -> Result<String> {
-        self.netns_exec(CLIENT_NS, &["curl", "-sS", "--max-time", "3", url])
+        self.netns_exec(CLIENT_NS, &["curl", "-gsS", "--max-time", "3", url])
     }
 
     /// HTTP GET from inside a node netns; returns the body.
     pub fn http_get_from_node(&self, node: &str, url: &str) -> Result<String> {
-        self.exec_node(node, &["curl", "-sS", "--max-time", "3", url])
+        self.exec_node(node, &["curl", "-gsS", "--max-time", "3", url])
     }
 
     /// MAC address of `node`'s LAN interface (`eth0`), lower case.

@@ -55,6 +55,16 @@ async fn delete_namespace(client: &kube::Client, name: &str) {
 /// A Deployment `echo` (3 replicas, containerPort 8080) and a Service `echo` of `svc_type`
 /// (port 80 -> 8080) in `ns`.
 async fn apply_echo(client: &kube::Client, ns: &str, svc_type: &str) -> Result<()> {
+    apply_echo_with(client, ns, svc_type, false).await
+}
+
+/// [`apply_echo`], with a `RequireDualStack` Service when `dual_stack`.
+async fn apply_echo_with(
+    client: &kube::Client,
+    ns: &str,
+    svc_type: &str,
+    dual_stack: bool,
+) -> Result<()> {
     let deploy: Deployment = serde_json::from_value(serde_json::json!({
         "apiVersion": "apps/v1", "kind": "Deployment",
         "metadata": {"name": "echo", "namespace": ns},
@@ -81,6 +91,10 @@ async fn apply_echo(client: &kube::Client, ns: &str, svc_type: &str) -> Result<(
         "selector": {"app": "echo"},
         "ports": [{"name": "http", "port": 80, "targetPort": ECHO_PORT, "protocol": "TCP"}]
     });
+    if dual_stack {
+        spec["ipFamilyPolicy"] = serde_json::json!("RequireDualStack");
+        spec["ipFamilies"] = serde_json::json!(["IPv4", "IPv6"]);
+    }
     if svc_type == "LoadBalancer" {
         // the rig tests set the ingress IP by hand: keep any LB implementation (ferrolb's
         // controller running against the same rig) away from this Service
@@ -836,4 +850,123 @@ fn base64_matches_rfc4648_vectors() {
     ] {
         assert_eq!(base64(input.as_bytes()), want);
     }
+}
+
+/// (j) dual-stack data path: Pods get an IPv4 and an IPv6 address from their node's two pod
+/// CIDRs; the client reaches each pod over IPv6; kube-proxy serves the IPv6 ClusterIP (from a
+/// node) and the NodePort on a node's IPv6 LAN address (from the client).
+#[tokio::test]
+async fn j_dual_stack_pods_clusterip_nodeport() -> Result<()> {
+    let Some(rig) = Rig::from_env("j_dual_stack_pods_clusterip_nodeport") else {
+        return Ok(());
+    };
+    let client = rig.admin_client().await?;
+    let ns = unique("e2e-dual");
+    create_namespace(&client, &ns).await?;
+    apply_echo_with(&client, &ns, "NodePort", true).await?;
+    ready_echo_pods(&rig, &client, &ns).await?;
+
+    let pods = Api::<Pod>::namespaced(client.clone(), &ns)
+        .list(&ListParams::default().labels("app=echo"))
+        .await?;
+    let nodes: Api<Node> = Api::all(client.clone());
+    let mut names = BTreeSet::new();
+    for p in &pods.items {
+        let name = p.metadata.name.clone().unwrap_or_default();
+        let node = p
+            .spec
+            .as_ref()
+            .and_then(|s| s.node_name.clone())
+            .context("unscheduled pod")?;
+        let v6: IpAddr = p
+            .status
+            .as_ref()
+            .and_then(|s| s.pod_ips.as_ref())
+            .and_then(|ips| ips.iter().find(|i| i.ip.contains(':')))
+            .context(format!(
+                "pod {name} has no IPv6 address: {:?}",
+                p.status.as_ref().map(|s| &s.pod_ips)
+            ))?
+            .ip
+            .parse()?;
+        let cidrs = nodes
+            .get(&node)
+            .await?
+            .spec
+            .and_then(|s| s.pod_cidrs)
+            .unwrap_or_default();
+        ensure!(
+            cidrs
+                .iter()
+                .filter_map(|c| c.parse::<IpNet>().ok())
+                .any(|c| c.contains(&v6)),
+            "pod {name} IPv6 {v6} not in {node}'s pod CIDRs {cidrs:?}"
+        );
+        let url = format!("http://[{v6}]:{ECHO_PORT}/");
+        let body = wait_for(
+            &format!("pod {name} answering on {url} from the client"),
+            Duration::from_secs(30),
+            || rig.diagnostics(Some(&ns)),
+            || {
+                let r = rig.http_get_from_client(&url);
+                async move { Ok(Some(r?)) }
+            },
+        )
+        .await?;
+        ensure!(
+            body.trim() == name,
+            "GET {url} answered {body:?}, expected {name}"
+        );
+        names.insert(name);
+    }
+
+    let svc = Api::<Service>::namespaced(client.clone(), &ns)
+        .get("echo")
+        .await?;
+    let spec = svc.spec.context("service without spec")?;
+    let v6_cluster_ip = spec
+        .cluster_ips
+        .unwrap_or_default()
+        .into_iter()
+        .find(|ip| ip.contains(':'))
+        .context("no IPv6 clusterIP on a RequireDualStack Service")?;
+    let node_port = spec
+        .ports
+        .as_ref()
+        .and_then(|p| p.first())
+        .and_then(|p| p.node_port)
+        .context("no nodePort")?;
+    for (what, url, from_node) in [
+        (
+            "IPv6 ClusterIP from node-1",
+            format!("http://[{v6_cluster_ip}]:80/"),
+            true,
+        ),
+        (
+            "IPv6 NodePort of node-3 from the client",
+            format!("http://[fc00:f853:ccd:e793::23]:{node_port}/"),
+            false,
+        ),
+    ] {
+        let body = wait_for(
+            &format!("{what}: {url}"),
+            Duration::from_secs(30),
+            || rig.diagnostics(Some(&ns)),
+            || {
+                let r = if from_node {
+                    rig.http_get_from_node("node-1", &url)
+                } else {
+                    rig.http_get_from_client(&url)
+                };
+                async move { Ok(Some(r?)) }
+            },
+        )
+        .await?;
+        ensure!(
+            names.contains(body.trim()),
+            "{what} answered {body:?}, not one of {names:?}"
+        );
+    }
+    delete_namespace(&client, &ns).await;
+    Ok(())
 }
