@@ -317,3 +317,83 @@ impl StatusWriter {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ferrolb_api::v1beta1::{InterfaceInfo, ServiceL2StatusStatus};
+
+    fn obj(name: &str, node: &str, ns: &str, svc: &str, ifs: &[&str]) -> ServiceL2Status {
+        ServiceL2Status {
+            metadata: ObjectMeta {
+                name: Some(name.into()),
+                ..ObjectMeta::default()
+            },
+            spec: ServiceL2StatusSpec {},
+            status: Some(ServiceL2StatusStatus {
+                node: Some(node.into()),
+                service_name: Some(svc.into()),
+                service_namespace: Some(ns.into()),
+                interfaces: ifs
+                    .iter()
+                    .map(|n| InterfaceInfo {
+                        name: n.to_string(),
+                    })
+                    .collect(),
+            }),
+        }
+    }
+
+    fn key(ns: &str, n: &str) -> ServiceKey {
+        (ns.into(), n.into())
+    }
+
+    #[test]
+    fn creates_missing_keeps_current_deletes_stale_and_foreign() {
+        let existing = vec![
+            obj("l2-a", "me", "ns", "kept", &[]),
+            obj("l2-b", "me", "ns", "gone", &[]),
+            obj("l2-c", "other", "ns", "taken", &[]),
+            obj("l2-d", "other", "ns", "theirs", &[]),
+            obj("l2-e", "me", "ns", "kept", &[]),
+            obj("l2-f", "me", "ns", "ifs", &["eth0"]),
+        ];
+        let want = BTreeMap::from([
+            (key("ns", "kept"), vec![]),
+            (key("ns", "taken"), vec![]),
+            (key("ns", "new"), vec![]),
+            (key("ns", "ifs"), vec!["eth1".to_string()]),
+        ]);
+        let d = diff("me", &existing, &want);
+        assert_eq!(d.delete, vec!["l2-b", "l2-c", "l2-e"]);
+        assert_eq!(d.create, vec![key("ns", "new"), key("ns", "taken")]);
+        assert_eq!(
+            d.update,
+            vec![(
+                "l2-f".to_string(),
+                key("ns", "ifs"),
+                vec!["eth1".to_string()]
+            )]
+        );
+    }
+
+    #[test]
+    fn nothing_announced_removes_only_own_objects() {
+        let existing = vec![
+            obj("l2-a", "me", "ns", "x", &[]),
+            obj("l2-b", "other", "ns", "y", &[]),
+        ];
+        let d = diff("me", &existing, &BTreeMap::new());
+        assert_eq!(d.delete, vec!["l2-a"]);
+        assert!(d.create.is_empty() && d.update.is_empty());
+    }
+
+    #[test]
+    fn interface_names_all_is_empty() {
+        assert!(interface_names(&Interfaces::All).is_empty());
+        assert_eq!(
+            interface_names(&Interfaces::Named(["eth0".to_string()].into())),
+            vec!["eth0"]
+        );
+    }
+}
