@@ -745,3 +745,76 @@ async fn e_controller_killed_during_burst_changes_and_duplicates_nothing() -> Re
     let _ = rig.kubectl(&["delete", "namespace", ns, "--wait=false"]);
     Ok(())
 }
+
+#[tokio::test]
+async fn f_config_kinds_report_ready_conditions() -> Result<()> {
+    let Some(rig) = Rig::from_env("f_config_kinds_report_ready_conditions") else {
+        return Ok(());
+    };
+    install_base(&rig)?;
+    delete_pools(&rig);
+    let objects = rig.run_dir.join("ready-objects.yaml");
+    std::fs::write(
+        &objects,
+        "apiVersion: metallb.io/v1beta1\nkind: IPAddressPool\nmetadata: {name: ready-pool, namespace: metallb-system}\nspec: {addresses: [10.77.0.0/24]}\n---\n\
+         apiVersion: metallb.io/v1beta1\nkind: L2Advertisement\nmetadata: {name: good, namespace: metallb-system}\nspec: {ipAddressPools: [ready-pool]}\n---\n\
+         apiVersion: metallb.io/v1beta1\nkind: BGPAdvertisement\nmetadata: {name: too-short, namespace: metallb-system}\nspec: {ipAddressPools: [ready-pool], aggregationLength: 16}\n",
+    )?;
+    rig.apply_server_side(&objects)?;
+    let _operator = start_operator(&rig)?;
+    let ready = |kind: &'static str, name: &'static str| {
+        let rig = rig.clone();
+        move || {
+            let rig = rig.clone();
+            async move {
+                let out = rig.kubectl(&["get", kind, name, "-n", "metallb-system", "-o", "jsonpath={.status.conditions[?(@.type==\"Ready\")].status}|{.status.conditions[?(@.type==\"Ready\")].message}|{.status.observedGeneration}"])?;
+                Ok((!out.starts_with('|')).then_some(out))
+            }
+        }
+    };
+    let good = wait_for(
+        "Ready on the L2Advertisement",
+        TIMEOUT,
+        || diag(&rig),
+        ready("l2advertisement", "good"),
+    )
+    .await?;
+    ensure!(
+        good.starts_with("True||1"),
+        "L2Advertisement good: {good:?}"
+    );
+    let bad = wait_for(
+        "Ready on the BGPAdvertisement",
+        TIMEOUT,
+        || diag(&rig),
+        ready("bgpadvertisement", "too-short"),
+    )
+    .await?;
+    ensure!(
+        bad.starts_with("False|") && bad.contains("aggregation"),
+        "BGPAdvertisement too-short: {bad:?}"
+    );
+    // Fixing the object flips it to Ready=True for the new generation.
+    rig.kubectl(&[
+        "patch",
+        "bgpadvertisement",
+        "too-short",
+        "-n",
+        "metallb-system",
+        "--type=merge",
+        "-p",
+        r#"{"spec":{"aggregationLength":32}}"#,
+    ])?;
+    wait_for(
+        "Ready=True after the fix",
+        TIMEOUT,
+        || diag(&rig),
+        || async {
+            let out = ready("bgpadvertisement", "too-short")().await?;
+            Ok(out.filter(|o| o.starts_with("True||2")))
+        },
+    )
+    .await?;
+    delete_pools(&rig);
+    Ok(())
+}

@@ -4,6 +4,7 @@
 //! matters (`--namespace`/`METALLB_NAMESPACE`, `--lb-class`).
 
 mod apply;
+mod config_status;
 mod convert;
 mod metrics;
 mod migrate_task;
@@ -90,6 +91,7 @@ async fn main() -> anyhow::Result<()> {
         metrics::probes_router(metrics.clone()),
         "health probes",
     ));
+    tokio::spawn(config_status::run(client.clone(), args.namespace.clone()));
     tokio::spawn(migrate_task::run(
         client.clone(),
         args.namespace.clone(),

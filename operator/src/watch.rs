@@ -22,7 +22,8 @@ use crate::reconcile::{Reconciler, Snapshot};
 /// A pass runs at least this often, to retry failed writes.
 pub const RESYNC: Duration = Duration::from_secs(30);
 
-fn reflect<K>(api: Api<K>, notify: Arc<Notify>) -> Store<K>
+/// A reflector store for `api` whose every change wakes `notify`.
+pub fn reflect<K>(api: Api<K>, notify: Arc<Notify>) -> Store<K>
 where
     K: kube::Resource
         + Clone
