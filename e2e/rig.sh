@@ -21,8 +21,10 @@
 #   node-delete NODE           delete the Node object and cut the node's LAN link (nft drop)
 #   node-restore NODE          undo node-delete: re-create the Node and reopen its link
 #   logs [COMPONENT]           list logs / tail one
+#   pick-instance              print the first rig instance (0-9) that is free or ours
 #
 # Env: FERROLB_CACHE (binaries, default ~/.cache/ferrolb), FERROLB_E2E_NODES (default 3, max 9),
+#      FERROLB_E2E_INSTANCE (0-9, default 0: several rigs can run side by side),
 #      FERROLB_E2E_PROXY_MODE (kube-proxy mode: iptables (default) or nftables).
 set -euo pipefail
 
@@ -31,24 +33,31 @@ HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 . "$HERE/versions.env"
 CACHE=${FERROLB_CACHE:-$HOME/.cache/ferrolb}
 BIN_ROOT="$CACHE/bin"
-RUN="$HERE/.run"
+# Several rigs can run side by side (developers sharing a machine, CI next to a leftover rig):
+# instance N (FERROLB_E2E_INSTANCE, 0-9, default 0) uses netns prefix flbN- (flb- for 0), ports
+# +100*N, its own /run and /dev/shm paths and state dir e2e/.run (0) or e2e/.run/iN.
+INSTANCE=${FERROLB_E2E_INSTANCE:-0}
+case "$INSTANCE" in [0-9]) ;; *) echo "FERROLB_E2E_INSTANCE must be 0..9" >&2; exit 2 ;; esac
+if [ "$INSTANCE" = 0 ]; then P=flb; SFX=""; RUN="$HERE/.run"; else P="flb$INSTANCE"; SFX="-$INSTANCE"; RUN="$HERE/.run/i$INSTANCE"; fi
+OFF=$((INSTANCE * 100))
 LOGS="$RUN/logs"
 PIDS="$RUN/pids"
 PKI="$RUN/pki"
 KC="$RUN/kubeconfig"            # admin (system:masters) kubeconfig
-SOCK_DIR=/run/ferrolb-e2e        # UNIX sockets, FRR state (short, fixed path; the rig is a singleton)
-ETCD_DATA=/dev/shm/ferrolb-e2e-etcd
-FRR_NS_NAME=flbfrr               # FRR pathspace (-N): /var/run/frr/flbfrr, /etc/frr/flbfrr
+SOCK_DIR=/run/ferrolb-e2e$SFX    # UNIX sockets, FRR state (short path)
+ETCD_DATA=/dev/shm/ferrolb-e2e$SFX-etcd
+FRR_NS_NAME=${P}frr              # FRR pathspace (-N): /var/run/frr/flbfrr, /etc/frr/flbfrr
+LOCK=/run/ferrolb-e2e$SFX.lock
 NODES=${FERROLB_E2E_NODES:-3}
 case "$NODES" in [1-9]) ;; *) echo "FERROLB_E2E_NODES must be 1..9" >&2; exit 2 ;; esac
 PROXY_MODE=${FERROLB_E2E_PROXY_MODE:-iptables}   # kube-proxy mode: iptables (default) or nftables
 
 # ports on the host's 127.0.0.1
-ETCD_PORT=23790
-ETCD_PEER_PORT=23800
-API_PORT=16443
-KCM_PORT=16257
-SCHED_PORT=16259
+ETCD_PORT=$((23790 + OFF))
+ETCD_PEER_PORT=$((23800 + OFF))
+API_PORT=$((16443 + OFF))
+KCM_PORT=$((16257 + OFF))
+SCHED_PORT=$((16259 + OFF))
 
 # address plan (see README.md): every LAN host h has .h in each IPv4 LAN subnet and ::h in IPv6
 LAN4_PRIMARY=172.18.0          # /16, like kind's docker network; node InternalIPs live here
@@ -66,14 +75,14 @@ H_GOBGP=2
 H_CLIENT=50
 node_h() { echo $((20 + $1)); }   # node-i -> host number 20+i
 
-NS_LAN=flb-lan
-NS_CLIENT=flb-client
-NS_FRR=flb-frr
-NS_GOBGP=flb-gobgp
-ns_node() { echo "flb-$1"; }      # node-1 -> flb-node-1
+NS_LAN=$P-lan
+NS_CLIENT=$P-client
+NS_FRR=$P-frr
+NS_GOBGP=$P-gobgp
+ns_node() { echo "$P-$1"; }       # node-1 -> flb-node-1
 our_netns() { # names of existing flb-* namespaces, one per line (read fully before anyone greps)
   local all; all=$(ip netns list 2>/dev/null || true)
-  awk '/^flb-/ {print $1}' <<<"$all"
+  awk -v p="$P-" 'index($1, p) == 1 {print $1}' <<<"$all"
 }
 netns_exists() { local all; all=$(our_netns); [[ $'\n'"$all"$'\n' == *$'\n'"$1"$'\n'* ]]; }
 
@@ -378,7 +387,7 @@ net_up() {
   # are /32 and /128 addresses on its lo)
   for ns in "$NS_CLIENT" "$NS_FRR" "$NS_GOBGP" $(for n in $(node_names); do ns_node "$n"; done); do
     for j in $(seq 1 "$NODES"); do
-      [ "$ns" = "flb-node-$j" ] && continue
+      [ "$ns" = "$(ns_node "node-$j")" ] && continue
       ip -n "$ns" route add "10.244.$j.0/24" via "$LAN4_PRIMARY.$(node_h "$j")"
       ip -n "$ns" -6 route add "fd00:10:244:$j::/64" via "$LAN6::$(node_h "$j")"
     done
@@ -546,6 +555,9 @@ export KUBECONFIG=$KC
 export FERROLB_E2E_RUN=$RUN
 export FERROLB_E2E_KUBECTL=$KUBECTL_BIN
 export FERROLB_E2E_NODES=$NODES
+export FERROLB_E2E_INSTANCE=$INSTANCE
+export FERROLB_E2E_NS_PREFIX=$P-
+export FERROLB_E2E_API_PORT=$API_PORT
 export PATH=$(dirname "$KUBECTL_BIN"):\$PATH
 EOF
 }
@@ -556,14 +568,11 @@ cmd_up() {
     log "rig already up and healthy"; write_env; cat "$RUN/env"; return 0
   fi
   # ports held by processes that are not this checkout's rig: refuse (before touching anything)
-  local port holder
-  for port in "$ETCD_PORT" "$ETCD_PEER_PORT" "$API_PORT" "$KCM_PORT" "$SCHED_PORT"; do
-    for holder in $(ss -Hltnp "sport = :$port" | grep -o 'pid=[0-9]*' | cut -d= -f2 | sort -u); do
-      if ! grep -qxF -- "$holder" "$PIDS"/*.pid 2>/dev/null; then
-        die "127.0.0.1:$port is in use by pid $holder ($(tr '\0' ' ' </proc/"$holder"/cmdline 2>/dev/null | cut -c1-120)); a rig from another checkout? Run its e2e/rig.sh down."
-      fi
-    done
-  done
+  local holder
+  holder=$(foreign_port_holder)
+  if [ -n "$holder" ]; then
+    die "a port of rig instance $INSTANCE is in use by pid $holder ($(tr '\0' ' ' </proc/"$holder"/cmdline 2>/dev/null | cut -c1-120)); a rig from another checkout? Run its e2e/rig.sh down, or use FERROLB_E2E_INSTANCE=N (rig.sh pick-instance)."
+  fi
   if [ -d "$RUN" ] || [ -n "$(our_netns)" ]; then
     log "cleaning a previous (partial) rig first"
     cmd_down
@@ -610,8 +619,22 @@ kill_pids() { # kill_pids PID...: TERM all at once, KILL what is still alive aft
   kill -KILL "$@" 2>/dev/null || true
 }
 
+foreign_port_holder() { # print a pid holding one of this instance's ports that is not ours
+  local port holder
+  for port in "$ETCD_PORT" "$ETCD_PEER_PORT" "$API_PORT" "$KCM_PORT" "$SCHED_PORT"; do
+    for holder in $(ss -Hltnp "sport = :$port" | grep -o 'pid=[0-9]*' | cut -d= -f2 | sort -u); do
+      grep -qxF -- "$holder" "$PIDS"/*.pid 2>/dev/null || { echo "$holder"; return 0; }
+    done
+  done
+}
+
 cmd_down() {
   [ "$(id -u)" = 0 ] || die "must run as root"
+  local foreign
+  foreign=$(foreign_port_holder)
+  if [ -n "$foreign" ]; then
+    die "instance $INSTANCE is run by another checkout (pid $foreign holds its ports); not touching it. Use that checkout's e2e/rig.sh down."
+  fi
   local f ns pids all=()
   if [ -d "$PIDS" ]; then
     for f in "$PIDS"/*.pid; do [ -s "$f" ] && all+=("$(cat "$f")"); done
@@ -634,8 +657,8 @@ cmd_down() {
       "$RUN/kubeconfig" "$RUN/kubeconfigs"
   fi
   local left
-  left=$(ip netns list | grep -c '^flb-' || true)
-  [ "$left" = 0 ] || die "$left flb-* network namespaces are left over: $(ip netns list | grep '^flb-' | tr '\n' ' ')"
+  left=$(our_netns)
+  [ -z "$left" ] || die "network namespaces are left over: $(echo "$left" | tr '\n' ' ')"
   log "rig is down"
 }
 
@@ -647,7 +670,7 @@ cmd_status() {
     p=$(basename "$f" .pid)
     if alive "$p"; then printf '%-26s running (pid %s)\n' "$p" "$(cat "$f")"; else printf '%-26s DEAD\n' "$p"; rc=1; fi
   done
-  echo; echo "namespaces: $(ip netns list | grep '^flb-' | awk '{print $1}' | tr '\n' ' ')"
+  echo; echo "instance $INSTANCE, namespaces: $(our_netns | tr '\n' ' ')"
   if curl -fsS --cacert "$PKI/ca.crt" "https://127.0.0.1:$API_PORT/readyz" >/dev/null 2>&1; then
     echo; kubectl get nodes -o wide || rc=1
   else
@@ -726,9 +749,27 @@ exec_in() { # exec_in NS [--] CMD...
 
 CHAOS_TABLE='table netdev flb_chaos { chain in { type filter hook ingress device "eth0" priority 0; policy drop; }; chain out { type filter hook egress device "eth0" priority 0; policy drop; }; }'
 
+cmd_pick_instance() { # print the first instance (0-9) that is free or already this checkout's
+  local i off port holder ours pidsdir prefix all
+  all=$(ip netns list 2>/dev/null || true)
+  for i in 0 1 2 3 4 5 6 7 8 9; do
+    off=$((i * 100)); ours=1
+    if [ "$i" = 0 ]; then pidsdir=$HERE/.run/pids; prefix=flb-; else pidsdir=$HERE/.run/i$i/pids; prefix=flb$i-; fi
+    for port in $((23790 + off)) $((16443 + off)); do
+      for holder in $(ss -Hltnp "sport = :$port" | grep -o 'pid=[0-9]*' | cut -d= -f2 | sort -u); do
+        grep -qxF -- "$holder" "$pidsdir"/*.pid 2>/dev/null || ours=0
+      done
+    done
+    # namespaces of that instance without our state: someone else's (possibly half torn down) rig
+    if [ -n "$(awk -v p="$prefix" 'index($1, p) == 1' <<<"$all")" ] && [ ! -d "$pidsdir" ]; then ours=0; fi
+    if [ "$ours" = 1 ]; then echo "$i"; return 0; fi
+  done
+  die "no free rig instance (0-9)"
+}
+
 rig_lock() { # one up/down at a time on this machine (the rig is a singleton)
-  exec 8>/run/ferrolb-e2e.lock
-  flock -w 300 8 || die "another rig.sh up/down has held /run/ferrolb-e2e.lock for 300 s"
+  exec 8>"$LOCK"
+  flock -w 300 8 || die "another rig.sh up/down has held $LOCK for 300 s"
 }
 
 main() {
@@ -742,6 +783,7 @@ main() {
     status) cmd_status ;;
     env) cmd_env ;;
     kubeconfig-for) cmd_kubeconfig_for "$@" ;;
+    pick-instance) cmd_pick_instance ;;
     exec-node) node_exists "${1:?node}"; local n=$1; shift; exec_in "$(ns_node "$n")" "$@" ;;
     exec-client) exec_in "$NS_CLIENT" "$@" ;;
     exec-router)

@@ -64,10 +64,15 @@ t=$(date +%s)
 log "cargo build of ferrolb-e2e: $(since "$t")"
 
 # --- 4. rig up, tests, rig down (always) ----------------------------------------------------------
+# a rig left running by someone else (another checkout) keeps its instance; take a free one
+FERROLB_E2E_INSTANCE=${FERROLB_E2E_INSTANCE:-$("$HERE/rig.sh" pick-instance)}
+export FERROLB_E2E_INSTANCE
+[ "$FERROLB_E2E_INSTANCE" = 0 ] || log "rig instance 0 is busy: using instance $FERROLB_E2E_INSTANCE"
+RUN_DIR=$HERE/.run; [ "$FERROLB_E2E_INSTANCE" = 0 ] || RUN_DIR=$HERE/.run/i$FERROLB_E2E_INSTANCE
 # shellcheck disable=SC2317 # invoked by the EXIT trap
 cleanup() {
   local rc=$?
-  log "tearing the rig down (logs stay in $HERE/.run/logs)"
+  log "tearing the rig down (logs stay in ${RUN_DIR:-$HERE/.run}/logs)"
   "$HERE/rig.sh" down </dev/null || rc=1
   log "total: $(since "$T_START"), exit $rc"
   exit "$rc"
@@ -78,17 +83,17 @@ trap 'exit 130' INT TERM
 t=$(date +%s)
 "$HERE/rig.sh" up </dev/null >/dev/null
 log "rig up: $(since "$t")"
-cat "$HERE/.run/timings.txt" >&2 || true
+cat "$RUN_DIR/timings.txt" >&2 || true
 # shellcheck disable=SC1091
-. "$HERE/.run/env"
+. "$RUN_DIR/env"
 
 t=$(date +%s)
 rc=0
 (cd "$ROOT" && FERROLB_E2E=1 cargo test -p ferrolb-e2e -- --test-threads=1 "$@" </dev/null) || rc=$?
 log "tests: $(since "$t") (exit $rc)"
 if [ "$rc" != 0 ]; then
-  log "component log tails (full logs: $HERE/.run/logs):"
-  for f in "$HERE"/.run/logs/*.log; do
+  log "component log tails (full logs: $RUN_DIR/logs):"
+  for f in "$RUN_DIR"/logs/*.log; do
     echo "----- $(basename "$f") -----" >&2; tail -n 8 "$f" >&2
   done
 fi

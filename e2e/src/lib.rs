@@ -22,13 +22,14 @@ use anyhow::{Context, Result, anyhow, bail};
 use kube::Client;
 use kube::config::{KubeConfigOptions, Kubeconfig};
 
-/// Name of the netns that holds the test client.
+/// Name of the netns that holds the test client (rig instance 0; use [`Rig::client_ns`]).
 pub const CLIENT_NS: &str = "flb-client";
-/// Name of the netns that runs FRR (zebra, bfdd, bgpd; AS 64513, 192.168.0.1).
+/// Name of the netns that runs FRR (zebra, bfdd, bgpd; AS 64513, 192.168.0.1), instance 0;
+/// use [`Rig::frr_ns`].
 pub const FRR_NS: &str = "flb-frr";
-/// FRR pathspace (`vtysh -N`).
+/// FRR pathspace (`vtysh -N`), instance 0; use [`Rig::frr_pathspace`].
 pub const FRR_PATHSPACE: &str = "flbfrr";
-/// Name of the netns that runs gobgpd (AS 64514, 192.168.0.2).
+/// Name of the netns that runs gobgpd (AS 64514, 192.168.0.2), instance 0; use [`Rig::gobgp_ns`].
 pub const GOBGP_NS: &str = "flb-gobgp";
 /// AS of the FRR router.
 pub const FRR_ASN: u32 = 64513;
@@ -50,6 +51,10 @@ pub struct Rig {
     pub rig_sh: PathBuf,
     /// Number of fake nodes (`node-1` .. `node-N`).
     pub nodes: usize,
+    /// Rig instance (`FERROLB_E2E_INSTANCE`, 0-9): several rigs can run side by side.
+    pub instance: u32,
+    /// Prefix of this instance's netns names: `flb-` for instance 0, `flbN-` otherwise.
+    pub ns_prefix: String,
 }
 
 impl Rig {
@@ -65,9 +70,19 @@ impl Rig {
             return None;
         }
         let e2e_dir = Path::new(env!("CARGO_MANIFEST_DIR"));
+        let instance: u32 = std::env::var("FERROLB_E2E_INSTANCE")
+            .ok()
+            .and_then(|i| i.parse().ok())
+            .filter(|i| *i <= 9)
+            .unwrap_or(0);
+        let default_run = if instance == 0 {
+            e2e_dir.join(".run")
+        } else {
+            e2e_dir.join(".run").join(format!("i{instance}"))
+        };
         let run_dir = std::env::var_os("FERROLB_E2E_RUN")
             .map(PathBuf::from)
-            .unwrap_or_else(|| e2e_dir.join(".run"));
+            .unwrap_or(default_run);
         // `rig.sh up` writes its exports to .run/env: use them when the shell did not `eval` them
         let written = std::fs::read_to_string(run_dir.join("env")).unwrap_or_default();
         let var = |name: &str| {
@@ -84,13 +99,52 @@ impl Rig {
         let nodes = var("FERROLB_E2E_NODES")
             .and_then(|n| n.parse().ok())
             .unwrap_or(3);
+        let ns_prefix = if instance == 0 {
+            "flb-".to_string()
+        } else {
+            format!("flb{instance}-")
+        };
         Some(Rig {
+            instance,
+            ns_prefix,
             run_dir,
             kubeconfig,
             kubectl,
             rig_sh: e2e_dir.join("rig.sh"),
             nodes,
         })
+    }
+
+    /// The client's netns (`flb-client` for instance 0).
+    pub fn client_ns(&self) -> String {
+        format!("{}client", self.ns_prefix)
+    }
+
+    /// The FRR router's netns (`flb-frr`).
+    pub fn frr_ns(&self) -> String {
+        format!("{}frr", self.ns_prefix)
+    }
+
+    /// The GoBGP router's netns (`flb-gobgp`).
+    pub fn gobgp_ns(&self) -> String {
+        format!("{}gobgp", self.ns_prefix)
+    }
+
+    /// FRR's pathspace for `vtysh -N` (`flbfrr` for instance 0).
+    pub fn frr_pathspace(&self) -> String {
+        format!("{}frr", self.ns_prefix.trim_end_matches('-'))
+    }
+
+    /// A node's netns (`node-1` -> `flb-node-1`).
+    pub fn node_ns(&self, node: &str) -> String {
+        format!("{}{node}", self.ns_prefix)
+    }
+
+    /// Port of a test-owned helper on the host (e.g. a webhook): `base` + 100 × instance, so
+    /// side-by-side rigs do not collide.
+    pub fn host_port(&self, base: u16) -> u16 {
+        // instance <= 9, so this stays far below u16::MAX for the ports the tests use
+        base + 100 * u16::try_from(self.instance).unwrap_or(0)
     }
 
     /// Node names, `node-1` .. `node-N`.
@@ -139,12 +193,12 @@ impl Rig {
 
     /// Runs `CMD` inside `node`'s netns (`node-1` -> `flb-node-1`).
     pub fn exec_node(&self, node: &str, cmd: &[&str]) -> Result<String> {
-        self.netns_exec(&format!("flb-{node}"), cmd)
+        self.netns_exec(&self.node_ns(node), cmd)
     }
 
     /// HTTP GET from the client netns (curl, 3 s timeout); returns the body.
     pub fn http_get_from_client(&self, url: &str) -> Result<String> {
-        self.netns_exec(CLIENT_NS, &["curl", "-gsS", "--max-time", "3", url])
+        self.netns_exec(&self.client_ns(), &["curl", "-gsS", "--max-time", "3", url])
     }
 
     /// HTTP GET from inside a node netns; returns the body.
@@ -166,7 +220,14 @@ impl Rig {
         let count = count.to_string();
         let out = Command::new("ip")
             .args([
-                "netns", "exec", CLIENT_NS, "arping", "-i", "eth0", "-c", &count,
+                "netns",
+                "exec",
+                &self.client_ns(),
+                "arping",
+                "-i",
+                "eth0",
+                "-c",
+                &count,
             ])
             .args(["-w", "1000000", "-r", ip])
             .output()
@@ -179,7 +240,17 @@ impl Rig {
     pub fn ndp_who_has(&self, ip: &str) -> Result<Vec<String>> {
         let out = Command::new("ip")
             .args([
-                "netns", "exec", CLIENT_NS, "ndisc6", "-q", "-m", "-r", "2", "-w", "500", ip,
+                "netns",
+                "exec",
+                &self.client_ns(),
+                "ndisc6",
+                "-q",
+                "-m",
+                "-r",
+                "2",
+                "-w",
+                "500",
+                ip,
                 "eth0",
             ])
             .output()
@@ -203,17 +274,21 @@ impl Rig {
 
     /// `gobgp -j global rib -a <family>` in the GoBGP router (family `ipv4` or `ipv6`).
     pub fn gobgp_rib(&self, family: &str) -> Result<serde_json::Value> {
-        json(&self.netns_exec(GOBGP_NS, &["gobgp", "-j", "global", "rib", "-a", family])?)
+        json(&self.netns_exec(
+            &self.gobgp_ns(),
+            &["gobgp", "-j", "global", "rib", "-a", family],
+        )?)
     }
 
     /// `gobgp -j neighbor` in the GoBGP router.
     pub fn gobgp_neighbors(&self) -> Result<serde_json::Value> {
-        json(&self.netns_exec(GOBGP_NS, &["gobgp", "-j", "neighbor"])?)
+        json(&self.netns_exec(&self.gobgp_ns(), &["gobgp", "-j", "neighbor"])?)
     }
 
     /// `vtysh -c '<command>'` against the FRR router, parsed as JSON (`command` must end in `json`).
     pub fn frr_json(&self, command: &str) -> Result<serde_json::Value> {
-        json(&self.netns_exec(FRR_NS, &["vtysh", "-N", FRR_PATHSPACE, "-c", command])?)
+        let ps = self.frr_pathspace();
+        json(&self.netns_exec(&self.frr_ns(), &["vtysh", "-N", &ps, "-c", command])?)
     }
 
     /// Applies configuration lines to the running FRR (`vtysh -c 'configure terminal' -c ...`),
@@ -221,12 +296,13 @@ impl Rig {
     /// "neighbor 192.168.0.21 password s3cret"]` for an MD5 peer. Returns vtysh's output;
     /// fails when vtysh reports an error.
     pub fn frr_configure(&self, lines: &[&str]) -> Result<String> {
-        let mut cmd = vec!["vtysh", "-N", FRR_PATHSPACE, "-c", "configure terminal"];
+        let ps = self.frr_pathspace();
+        let mut cmd = vec!["vtysh", "-N", &ps, "-c", "configure terminal"];
         for l in lines {
             cmd.push("-c");
             cmd.push(l);
         }
-        let out = self.netns_exec(FRR_NS, &cmd)?;
+        let out = self.netns_exec(&self.frr_ns(), &cmd)?;
         if out.contains("% ") {
             bail!("vtysh rejected {lines:?}: {out}");
         }
@@ -269,15 +345,21 @@ impl Rig {
             );
         }
         section(
-            "BGP: gobgp neighbor (flb-gobgp)",
-            self.netns_exec(GOBGP_NS, &["gobgp", "neighbor"])
+            "BGP: gobgp neighbor",
+            self.netns_exec(&self.gobgp_ns(), &["gobgp", "neighbor"])
                 .unwrap_or_else(|e| format!("({e:#})")),
         );
         section(
-            "BGP: show bgp summary (flb-frr)",
+            "BGP: show bgp summary (FRR)",
             self.netns_exec(
-                FRR_NS,
-                &["vtysh", "-N", FRR_PATHSPACE, "-c", "show bgp summary"],
+                &self.frr_ns(),
+                &[
+                    "vtysh",
+                    "-N",
+                    &self.frr_pathspace(),
+                    "-c",
+                    "show bgp summary",
+                ],
             )
             .unwrap_or_else(|e| format!("({e:#})")),
         );
@@ -368,14 +450,14 @@ impl GobgpSpeaker {
         let log =
             std::fs::File::create(rig.run_dir.join("logs").join(format!("speaker-{node}.log")))?;
         let child = Command::new("ip")
-            .args(["netns", "exec", &format!("flb-{node}"), "gobgpd", "-f"])
+            .args(["netns", "exec", &rig.node_ns(node), "gobgpd", "-f"])
             .arg(&conf_path)
             .arg(format!("--api-hosts=127.0.0.1:{api_port}"))
             .args(["--pprof-disable", "-p"])
             .stdout(Stdio::from(log.try_clone()?))
             .stderr(Stdio::from(log))
             .spawn()
-            .with_context(|| format!("starting gobgpd in flb-{node}"))?;
+            .with_context(|| format!("starting gobgpd in {}", rig.node_ns(node)))?;
         Ok(GobgpSpeaker {
             child,
             node: node.to_string(),

@@ -441,7 +441,7 @@ async fn e_bgp_routers_queryable() -> Result<()> {
         "gobgp -j neighbor: {neighbors}"
     );
     let global: serde_json::Value =
-        serde_json::from_str(&rig.netns_exec(ferrolb_e2e::GOBGP_NS, &["gobgp", "-j", "global"])?)?;
+        serde_json::from_str(&rig.netns_exec(&rig.gobgp_ns(), &["gobgp", "-j", "global"])?)?;
     let asn = global.get("asn").and_then(|v| v.as_u64());
     ensure!(
         asn == Some(u64::from(ferrolb_e2e::GOBGP_ASN)),
@@ -686,7 +686,7 @@ async fn h_bgp_ipv6_sessions_and_routes() -> Result<()> {
                 .map(|r| gobgp_prefixes(&r).iter().any(|p| p == prefix));
             let k = rig
                 .netns_exec(
-                    ferrolb_e2e::FRR_NS,
+                    &rig.frr_ns(),
                     &["ip", "-6", "route", "show", "2001:db8:10::77"],
                 )
                 .map(|out| out.contains("via fc00:f853:ccd:e793::22"));
@@ -745,16 +745,15 @@ async fn i_admission_webhooks_are_called() -> Result<()> {
     let ns = unique("e2e-webhook");
     create_namespace(&client, &ns).await?;
     let pki = rig.run_dir.join("pki");
+    let port = rig.host_port(19443);
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata/deny_webhook.py");
     let log = std::fs::File::create(rig.run_dir.join("logs/test-webhook.log"))?;
     let _server = ChildGuard(
         std::process::Command::new("python3")
             .arg(&script)
-            .args([
-                "19443",
-                &pki.join("webhook.crt").to_string_lossy(),
-                &pki.join("webhook.key").to_string_lossy(),
-            ])
+            .arg(port.to_string())
+            .arg(pki.join("webhook.crt"))
+            .arg(pki.join("webhook.key"))
             .args(["--max-runtime", "120"])
             .stdout(std::process::Stdio::from(log.try_clone()?))
             .stderr(std::process::Stdio::from(log))
@@ -769,7 +768,7 @@ async fn i_admission_webhooks_are_called() -> Result<()> {
         "metadata": {"name": name},
         "webhooks": [{
             "name": "deny.e2e.ferrolb.io",
-            "clientConfig": {"url": "https://127.0.0.1:19443/validate", "caBundle": base64(&ca)},
+            "clientConfig": {"url": format!("https://127.0.0.1:{port}/validate"), "caBundle": base64(&ca)},
             "rules": [{"apiGroups": [""], "apiVersions": ["v1"], "operations": ["CREATE"], "resources": ["configmaps"]}],
             "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": ns}},
             "admissionReviewVersions": ["v1"],
