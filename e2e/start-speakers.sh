@@ -52,7 +52,7 @@ for i in $(seq 1 "${FERROLB_E2E_NODES:-3}"); do
   # shellcheck disable=SC2086
   KUBECONFIG=$KC NODE_NAME=$node METALLB_NAMESPACE=$NS METALLB_HOST=$ip \
     FERROLB_LOG=${FERROLB_SPEAKER_LOG:-info} \
-    setsid ip netns exec "flb-$node" "$BIN" ${FERROLB_SPEAKER_ARGS:-} \
+    setsid ip netns exec "${FERROLB_E2E_NS_PREFIX:-flb-}$node" "$BIN" ${FERROLB_SPEAKER_ARGS:-} \
     >>"$RUN/logs/ferrolb-speaker-$node.log" 2>&1 </dev/null &
   echo $! >"$pidf"
   echo "speaker on $node started (pid $!, host $ip)"

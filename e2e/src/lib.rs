@@ -38,6 +38,19 @@ pub const GOBGP_ASN: u32 = 64514;
 /// AS the routers expect from speakers (dynamic neighbors).
 pub const SPEAKER_ASN: u32 = 64512;
 
+/// The name of a rig namespace (`client`, `frr`, `gobgp`, `node-1`, ...) in the rig instance
+/// selected by `FERROLB_E2E_INSTANCE` (`flb-client` for instance 0, `flb2-client` for 2); for
+/// code that has no [`Rig`] at hand.
+pub fn instance_ns(name: &str) -> String {
+    match std::env::var("FERROLB_E2E_INSTANCE")
+        .ok()
+        .and_then(|i| i.parse::<u32>().ok())
+    {
+        Some(i) if (1..=9).contains(&i) => format!("flb{i}-{name}"),
+        _ => format!("flb-{name}"),
+    }
+}
+
 /// The rig as seen from a test: where its state and tools are.
 #[derive(Debug, Clone)]
 pub struct Rig {

@@ -117,7 +117,7 @@ impl Speakers {
         let i: usize = node.trim_start_matches("node-").parse()?;
         let log = log_file(rig, &format!("ferrolb-speaker-l2e2e-{node}"))?;
         let child = Command::new("ip")
-            .args(["netns", "exec", &format!("flb-{node}")])
+            .args(["netns", "exec", &rig.node_ns(node)])
             .arg(binary("ferrolb-speaker")?)
             .args(&self.extra)
             .env("KUBECONFIG", &self.kubeconfig)
@@ -428,7 +428,7 @@ fn wait_ready(rig: &Rig, app: &str) -> Result<()> {
 /// Runs the client-side probe (ARP request or NS every 10 ms) for `secs` in the background.
 fn start_probe(ip: &str, secs: u32) -> Result<Child> {
     let mut cmd = Command::new("ip");
-    cmd.args(["netns", "exec", "flb-client"])
+    cmd.args(["netns", "exec", &ferrolb_e2e::instance_ns("client")])
         .arg(binary("ferrolb-net-responder")?)
         .args(["probe", "--iface", "eth0", "--interval-ms", "10"])
         .args(["--secs", &secs.to_string()]);
