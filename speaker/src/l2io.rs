@@ -8,7 +8,9 @@
 //!   NOARP, not in the default exclusion list; ARP with `IFF_BROADCAST`, NDP with a link-local
 //!   address), rescanned every 10 s;
 //! - ARP requests answered with a unicast reply; Neighbor Solicitations with a Source LLA option
-//!   answered with a unicast NA (`S=1, O=0`, link-local source like MetalLB); the
+//!   answered with a unicast NA (`S=1, O=0` like MetalLB; sourced from the target address,
+//!   ferrolb's default, because `ndisc6` ignores MetalLB's link-local-sourced replies — see
+//!   `ferrolb_l2::packet::ndp`); the
 //!   solicited-node group of every owned IPv6 address is joined on the interfaces it is
 //!   announced on;
 //! - gratuitous frames only when ownership is gained (the `OwnerTable` schedule), never on
