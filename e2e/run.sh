@@ -89,7 +89,7 @@ cat "$RUN_DIR/timings.txt" >&2 || true
 
 t=$(date +%s)
 rc=0
-(cd "$ROOT" && FERROLB_E2E=1 cargo test -p ferrolb-e2e -- --test-threads=1 "$@" </dev/null) || rc=$?
+(cd "$ROOT" && FERROLB_E2E=1 cargo test -p ferrolb-e2e --no-fail-fast -- --test-threads=1 "$@" </dev/null) || rc=$?
 log "tests: $(since "$t") (exit $rc)"
 if [ "$rc" != 0 ]; then
   log "component log tails (full logs: $RUN_DIR/logs):"
