@@ -178,12 +178,8 @@ async fn restore_crd(client: &kube::Client) {
         .await;
 }
 
-#[tokio::test]
-async fn webhook_validates_converts_and_rotates() -> Result<()> {
-    let Some(rig) = Rig::from_env("webhook_validates_converts_and_rotates") else {
-        return Ok(());
-    };
-    let client = rig.admin_client().await?;
+/// Installs CRDs, RBAC, the webhook configuration and the conversion client config.
+async fn setup(rig: &Rig, client: &kube::Client) -> Result<()> {
     rig.apply_server_side(&project().join("config/crd/bases"))?;
     rig.kubectl(&[
         "wait",
@@ -192,12 +188,12 @@ async fn webhook_validates_converts_and_rotates() -> Result<()> {
         &format!("crd/{CRD}"),
     ])?;
     let _ = rig.kubectl(&["create", "namespace", NS]);
-    rbac(&rig)?;
+    rbac(rig)?;
     let vwcs: Api<ValidatingWebhookConfiguration> = Api::all(client.clone());
     let _ = vwcs.delete(VWC, &DeleteParams::default()).await;
     vwcs.create(
         &PostParams::default(),
-        &serde_json::from_value(webhook_configuration(&rig)?)?,
+        &serde_json::from_value(webhook_configuration(rig)?)?,
     )
     .await
     .context("creating the ValidatingWebhookConfiguration")?;
@@ -206,12 +202,105 @@ async fn webhook_validates_converts_and_rotates() -> Result<()> {
         "service": null, "url": format!("https://127.0.0.1:{PORT}/convert")}}}}});
     crds.patch(CRD, &PatchParams::default(), &Patch::Merge(&patch))
         .await?;
+    Ok(())
+}
 
-    let result = scenario(&rig, &client).await;
+async fn teardown(rig: &Rig, client: &kube::Client) {
+    let vwcs: Api<ValidatingWebhookConfiguration> = Api::all(client.clone());
     let _ = vwcs.delete(VWC, &DeleteParams::default()).await;
-    restore_crd(&client).await;
+    restore_crd(client).await;
     let _ = rig.kubectl(&["delete", "namespace", NS, "--wait=false"]);
+}
+
+#[tokio::test]
+async fn webhook_validates_converts_and_rotates() -> Result<()> {
+    let Some(rig) = Rig::from_env("webhook_validates_converts_and_rotates") else {
+        return Ok(());
+    };
+    let client = rig.admin_client().await?;
+    setup(&rig, &client).await?;
+    let result = scenario(&rig, &client).await;
+    teardown(&rig, &client).await;
     result
+}
+
+/// End-to-end admission latency through the API server: dry-run creates (admitted by the
+/// webhook, not persisted) at 200 requests/s for 30 s, latency seen by the client.
+///
+/// `FERROLB_E2E=1 FERROLB_WEBHOOK_BIN=target/release/ferrolb-webhook cargo test -p ferrolb-e2e --test webhook -- --ignored --nocapture`
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "benchmark"]
+async fn bench_admission_through_apiserver() -> Result<()> {
+    let Some(rig) = Rig::from_env("bench_admission_through_apiserver") else {
+        return Ok(());
+    };
+    let client = rig.admin_client().await?;
+    setup(&rig, &client).await?;
+    let result = bench(&rig, &client).await;
+    teardown(&rig, &client).await;
+    result
+}
+
+async fn bench(rig: &Rig, client: &kube::Client) -> Result<()> {
+    let _webhook = start_webhook(rig)?;
+    let diag = || rig.log_tail("ferrolb-webhook", 40);
+    let pools = api(client, "v1beta1", "IPAddressPool", "ipaddresspools");
+    for i in 0..20 {
+        let o = obj(
+            "metallb.io/v1beta1",
+            "IPAddressPool",
+            &format!("base{i}"),
+            json!({"addresses": [format!("10.88.{i}.0/24")]}),
+        )?;
+        wait_for("base pools admitted", TIMEOUT, diag, || async {
+            match create(&pools, &o).await {
+                Ok(()) => Ok(Some(())),
+                Err(e) if e.contains("already exists") => Ok(Some(())),
+                Err(e) => anyhow::bail!(e),
+            }
+        })
+        .await?;
+    }
+    let dry = PostParams {
+        dry_run: true,
+        ..PostParams::default()
+    };
+    let (rate, secs) = (200u64, 30u64);
+    let mut tick = tokio::time::interval(Duration::from_micros(1_000_000 / rate));
+    let mut tasks = Vec::new();
+    for i in 0..rate * secs {
+        tick.tick().await;
+        let (pools, dry) = (pools.clone(), dry.clone());
+        let o = obj(
+            "metallb.io/v1beta1",
+            "IPAddressPool",
+            &format!("bench{i}"),
+            json!({"addresses": [format!("10.99.{}.{}/32", i / 256 % 256, i % 256)]}),
+        )?;
+        tasks.push(tokio::spawn(async move {
+            let t = Instant::now();
+            let r = pools.create(&dry, &o).await;
+            (t.elapsed(), r.is_ok())
+        }));
+    }
+    let mut lat = Vec::new();
+    let mut failed = 0;
+    for t in tasks {
+        let (d, ok) = t.await?;
+        lat.push(d);
+        failed += usize::from(!ok);
+    }
+    lat.sort();
+    let pct = |p: f64| lat[((lat.len() as f64 * p) as usize).min(lat.len() - 1)];
+    println!(
+        "BENCH admission through the apiserver: {} dry-run creates at {rate}/s for {secs} s, {failed} failed; p50 {:?} p99 {:?} max {:?}",
+        lat.len(),
+        pct(0.50),
+        pct(0.99),
+        lat[lat.len() - 1]
+    );
+    ensure!(failed == 0, "{failed} requests failed");
+    Ok(())
 }
 
 async fn scenario(rig: &Rig, client: &kube::Client) -> Result<()> {

@@ -258,3 +258,20 @@ pub async fn watch_files(tls: RustlsConfig, dir: PathBuf, interval: Duration) {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn secret_round_trip_and_empty_secret() {
+        let settings = CertSettings::for_service("metallb-webhook-service", "metallb-system");
+        let b = Bundle::generate(&settings, unix_now(), None).unwrap();
+        let s = to_secret(Secret::default(), &b);
+        let keys: Vec<&String> = s.data.as_ref().unwrap().keys().collect();
+        assert_eq!(keys, ["ca.crt", "ca.key", "tls.crt", "tls.key"]);
+        assert_eq!(from_secret(&s), Some(b));
+        // MetalLB's manifests ship the Secret empty: treated as "generate".
+        assert_eq!(from_secret(&Secret::default()), None);
+    }
+}
