@@ -26,8 +26,13 @@ use serde_json::json;
 
 const PARALLEL: usize = 32;
 
+/// The checkout under test. `CARGO_MANIFEST_DIR` is read at run time (cargo sets it for test
+/// binaries) so that a binary built in another checkout sharing the target dir still looks here.
 fn project() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+    std::env::var_os("CARGO_MANIFEST_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).to_path_buf())
+        .join("..")
 }
 
 fn percentile(sorted: &[Duration], p: f64) -> Duration {
