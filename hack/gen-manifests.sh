@@ -3,7 +3,8 @@
 #   * config/manifests/ferrolb-native.yaml  = `kubectl kustomize config` (the all-in-one manifest,
 #     like MetalLB's metallb-native.yaml), with a header recording sha256s of its inputs and body;
 #   * charts/ferrolb/crds/                  = byte copies of config/crd/bases/*.yaml;
-#   * charts/ferrolb/files/rbac/            = byte copies of config/rbac/{controller,speaker}.yaml.
+#   * charts/ferrolb/files/rbac/            = byte copies of config/rbac/{controller,speaker,webhook}.yaml;
+#   * charts/ferrolb/files/webhook/         = byte copy of config/webhook/manifests.yaml.
 #
 #   hack/gen-manifests.sh           regenerate (needs the rig's pinned kubectl, see below)
 #   hack/gen-manifests.sh --check   fail on drift; offline, no kubectl needed: compares the
@@ -24,7 +25,7 @@ CACHE=${FERROLB_CACHE:-$HOME/.cache/ferrolb}
 KUBECTL=${KUBECTL:-$CACHE/bin/kubectl-$K8S_VERSION/kubectl}
 OUT=config/manifests/ferrolb-native.yaml
 HEADER_LINES=6
-RBAC_FILES=(controller.yaml speaker.yaml)
+RBAC_FILES=(controller.yaml speaker.yaml webhook.yaml)
 
 # The files `kubectl kustomize config` reads: the kustomization and the resources it lists.
 inputs() {
@@ -58,7 +59,8 @@ render() { # $1: output file
 }
 
 copy_chart_files() { # $1: chart dir
-  mkdir -p "$1/crds" "$1/files/rbac"
+  mkdir -p "$1/crds" "$1/files/rbac" "$1/files/webhook"
+  cp config/webhook/manifests.yaml "$1/files/webhook/manifests.yaml"
   rm -f "$1"/crds/*.yaml
   cp config/crd/bases/*.yaml "$1/crds/"
   for f in "${RBAC_FILES[@]}"; do cp "config/rbac/$f" "$1/files/rbac/$f"; done
@@ -69,7 +71,7 @@ if [ "${1:-}" != --check ]; then
   mkdir -p config/manifests
   render "$OUT"
   copy_chart_files charts/ferrolb
-  echo "wrote $OUT ($(grep -c '^kind:' "$OUT") objects), charts/ferrolb/crds, charts/ferrolb/files/rbac"
+  echo "wrote $OUT ($(grep -c '^kind:' "$OUT") objects), charts/ferrolb/crds, charts/ferrolb/files"
   exit 0
 fi
 
@@ -85,6 +87,7 @@ trap 'rm -rf "$tmp"' EXIT
 copy_chart_files "$tmp"
 diff -r "$tmp/crds" charts/ferrolb/crds >/dev/null || drift "charts/ferrolb/crds differs from config/crd/bases"
 diff -r "$tmp/files/rbac" charts/ferrolb/files/rbac >/dev/null || drift "charts/ferrolb/files/rbac differs from config/rbac"
+diff -r "$tmp/files/webhook" charts/ferrolb/files/webhook >/dev/null || drift "charts/ferrolb/files/webhook differs from config/webhook"
 if [ "${FERROLB_FULL_CHECK:-1}" = 1 ] && [ -x "$KUBECTL" ]; then
   render "$tmp/native.yaml"
   diff -u "$OUT" "$tmp/native.yaml" >&2 || drift "kubectl kustomize config renders differently"

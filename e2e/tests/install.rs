@@ -171,18 +171,62 @@ async fn wait_deployment_available(rig: &Rig, ns: &str, name: &str) -> Result<()
     .await
 }
 
-/// Deletes the manifest's workloads (everything else it installs is shared, see module docs).
+/// Deletes the manifest's workloads and its ValidatingWebhookConfiguration (everything else it
+/// installs is shared, see module docs). The webhook configuration must go: it fails closed and
+/// the webhook pods kwok runs are not real, so it would refuse every metallb.io write of the
+/// tests that follow (the webhook's own test installs its own configuration).
 fn delete_workloads(rig: &Rig) {
+    let _ = rig.kubectl(&[
+        "delete",
+        "validatingwebhookconfiguration",
+        "metallb-webhook-configuration",
+        "--ignore-not-found",
+    ]);
     let _ = rig.kubectl(&[
         "delete",
         "-n",
         NS,
         "deployment/controller",
+        "deployment/webhook",
         "daemonset/speaker",
         "--ignore-not-found",
         "--wait=true",
         "--timeout=60s",
     ]);
+}
+
+/// The webhook Deployment: non-root, read-only root, no capabilities, ServiceAccount webhook,
+/// selected by the webhook Service.
+fn check_webhook(rig: &Rig, ns: &str) -> Result<()> {
+    let d = get_json(rig, &["-n", ns, "deployment", "webhook"])?;
+    let pod = &d["spec"]["template"]["spec"];
+    let c = &pod["containers"][0];
+    ensure!(
+        str_at(pod, "/serviceAccountName") == "webhook"
+            && pod["securityContext"]["runAsNonRoot"] == Value::Bool(true)
+            && c["securityContext"]["readOnlyRootFilesystem"] == Value::Bool(true)
+            && strings(c.pointer("/securityContext/capabilities/drop")) == ["ALL"]
+            && c.pointer("/securityContext/capabilities/add").is_none(),
+        "webhook Deployment: {pod}"
+    );
+    let svc = get_json(rig, &["-n", ns, "service", "metallb-webhook-service"])?;
+    ensure!(
+        str_at(&svc, "/spec/selector/component") == "webhook",
+        "metallb-webhook-service selector {}",
+        svc["spec"]["selector"]
+    );
+    let vwc = get_json(
+        rig,
+        &[
+            "validatingwebhookconfiguration",
+            "metallb-webhook-configuration",
+        ],
+    )?;
+    ensure!(
+        str_at(&vwc, "/webhooks/0/clientConfig/service/namespace") == ns,
+        "metallb-webhook-configuration points at namespace {ns}"
+    );
+    Ok(())
 }
 
 #[tokio::test]
@@ -233,6 +277,7 @@ async fn native_manifest(rig: &Rig) -> Result<()> {
     let dep = get_json(rig, &["-n", NS, "deployment", "controller"])?;
     let ds = get_json(rig, &["-n", NS, "daemonset", "speaker"])?;
     check_workloads(&dep, &ds)?;
+    check_webhook(rig, NS)?;
 
     // kwok runs the controller's pod
     wait_deployment_available(rig, NS, "controller").await?;
@@ -373,6 +418,7 @@ async fn helm_chart(rig: &Rig, bin: &Path, chart: &str) -> Result<()> {
     let dep = get_json(rig, &["-n", HELM_NS, "deployment", "controller"])?;
     let ds = get_json(rig, &["-n", HELM_NS, "daemonset", "speaker"])?;
     check_workloads(&dep, &ds)?;
+    check_webhook(rig, HELM_NS)?;
     wait_deployment_available(rig, HELM_NS, "controller").await?;
     let key = |rig: &Rig| -> Result<String> {
         let s = get_json(rig, &["-n", HELM_NS, "secret", "metallb-memberlist"])?;
@@ -383,7 +429,7 @@ async fn helm_chart(rig: &Rig, bin: &Path, chart: &str) -> Result<()> {
     let before = key(rig)?;
     // RBAC: namespaced names, no wildcards
     let mut items = Vec::new();
-    for c in ["controller", "speaker"] {
+    for c in ["controller", "speaker", "webhook"] {
         items.push(get_json(rig, &["clusterrole", &format!("{HELM_NS}:{c}")])?);
         items.push(get_json(rig, &["-n", HELM_NS, "role", c])?);
         let crb = get_json(rig, &["clusterrolebinding", &format!("{HELM_NS}:{c}")])?;
