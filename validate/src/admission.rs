@@ -204,6 +204,13 @@ pub fn admit(existing: &ClusterResources, req: &Request, opts: &Options) -> Verd
         ));
         return verdict;
     }
+    // UPDATE/DELETE outside ferrolb's namespace: such objects are ignored by ferrolb (and absent
+    // from `existing`), so there is nothing to judge — MetalLB does not re-check them either.
+    if let Some(ns) = &opts.namespace
+        && ns != &req.namespace
+    {
+        return verdict;
+    }
     let mut after = existing.clone();
     without(&mut after, req.kind, &req.name);
     if req.operation != Operation::Delete

@@ -41,6 +41,20 @@ fn create_outside_namespace() {
 }
 
 #[test]
+fn update_and_delete_outside_namespace_are_not_judged() {
+    let b = bfd("fast", "{}");
+    let existing = format!(
+        "{b}{}",
+        peer(
+            "p1",
+            "{myASN: 1, peerASN: 2, peerAddress: 10.9.9.9, bfdProfile: fast}"
+        )
+    );
+    let elsewhere = b.replace("metallb-system", "default");
+    assert!(run(&existing, Operation::Delete, None, Some(&elsewhere)).allowed());
+}
+
+#[test]
 fn overlapping_pool_denied_valid_allowed() {
     let existing = pool("a", "{addresses: [192.168.10.0/24]}");
     let v = run(
