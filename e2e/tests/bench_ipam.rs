@@ -42,7 +42,7 @@ fn percentile(sorted: &[Duration], p: f64) -> Duration {
 
 fn svc(ns: &str, name: &str) -> serde_json::Value {
     json!({"apiVersion": "v1", "kind": "Service", "metadata": {"name": name, "namespace": ns},
-           "spec": {"type": "LoadBalancer", "ports": [{"port": 80}], "selector": {"app": name}}})
+           "spec": {"type": "LoadBalancer", "allocateLoadBalancerNodePorts": false, "ports": [{"port": 80}], "selector": {"app": name}}})
 }
 
 /// Creates `n` Services; `after_create` runs right after each create is acknowledged.
@@ -176,6 +176,14 @@ async fn bench_controller_vs_raw_client_floor() -> Result<()> {
     })
     .await?;
     report("raw-client floor", n, total, &lat);
+    // The controller would otherwise see the floor's Services too.
+    rig.kubectl(&[
+        "delete",
+        "namespace",
+        "bench-floor",
+        "--wait=true",
+        "--timeout=600s",
+    ])?;
 
     // ferrolb's controller, as its own ServiceAccount.
     let pool = rig.run_dir.join("bench-pool.yaml");
