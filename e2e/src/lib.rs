@@ -248,27 +248,51 @@ impl Rig {
         Ok(distinct_macs(&String::from_utf8_lossy(&out.stdout)))
     }
 
-    /// Who answers IPv6 neighbor solicitations for `ip`, seen from the client (`ndisc6 -m`):
-    /// the distinct MACs; empty when nobody answered.
+    /// Who answers IPv6 neighbor solicitations for `ip`, seen from the client: the distinct
+    /// MACs of all Neighbor Advertisements for that target during ~1 s of probing (an NS every
+    /// 100 ms, `e2e/tools/l2probe.py`); empty when nobody answered. Any NA source address
+    /// counts (ndisc6 would ignore NAs sent from a link-local address, as MetalLB's are).
     pub fn ndp_who_has(&self, ip: &str) -> Result<Vec<String>> {
-        let out = Command::new("ip")
-            .args([
-                "netns",
-                "exec",
-                &self.client_ns(),
-                "ndisc6",
-                "-q",
-                "-m",
-                "-r",
-                "2",
-                "-w",
-                "500",
-                ip,
+        let summary = self.l2_probe(ip, 100, 1.0)?;
+        let mut macs: Vec<String> = summary
+            .pointer("/summary/macs")
+            .and_then(|m| m.as_object())
+            .map(|m| m.keys().map(|k| k.to_lowercase()).collect())
+            .unwrap_or_default();
+        macs.retain(|m| m != "no-tlla");
+        macs.sort();
+        Ok(macs)
+    }
+
+    /// Runs `e2e/tools/l2probe.py` in the client netns: an ARP request (IPv4) or NS (IPv6) for
+    /// `ip` every `interval_ms` for `duration_s` seconds; returns its final JSON summary
+    /// (`{"summary": {"sent", "macs": {MAC: {first_ns, last_ns, replies}}, "max_gap_ms", ...}}`),
+    /// e.g. to measure a failover gap.
+    pub fn l2_probe(
+        &self,
+        ip: &str,
+        interval_ms: u32,
+        duration_s: f64,
+    ) -> Result<serde_json::Value> {
+        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tools/l2probe.py");
+        let script = script.to_string_lossy();
+        let interval = interval_ms.to_string();
+        let duration = duration_s.to_string();
+        let out = self.netns_exec(
+            &self.client_ns(),
+            &[
+                "python3",
+                &script,
                 "eth0",
-            ])
-            .output()
-            .context("running ndisc6 in the client netns")?;
-        Ok(distinct_macs(&String::from_utf8_lossy(&out.stdout)))
+                ip,
+                "--interval",
+                &interval,
+                "--duration",
+                &duration,
+            ],
+        )?;
+        let last = out.lines().last().unwrap_or_default();
+        json(last)
     }
 
     /// `kubectl apply --server-side -f <path>` (file or directory) as admin.
