@@ -34,6 +34,7 @@ const SYSTEM: &str = "metallb-system";
 const PORT: &str = "17947";
 const POOL_V4: &str = "172.18.255.240-172.18.255.249";
 const POOL_V6: &str = "fc00:f853:ccd:e793::f0-fc00:f853:ccd:e793::ff";
+const POOL_SCALE: &str = "172.18.248.0/22";
 const CLIENT_SRC: &str = "172.18.0.50";
 const TIMEOUT: Duration = Duration::from_secs(30);
 
@@ -228,7 +229,12 @@ spec: {{addresses: ["{POOL_V6}"], autoAssign: false}}
 apiVersion: metallb.io/v1beta1
 kind: L2Advertisement
 metadata: {{name: l2-e2e, namespace: {SYSTEM}}}
-spec: {{ipAddressPools: [l2-e2e-v4, l2-e2e-v6]}}
+spec: {{ipAddressPools: [l2-e2e-v4, l2-e2e-v6, l2-e2e-scale]}}
+---
+apiVersion: metallb.io/v1beta1
+kind: IPAddressPool
+metadata: {{name: l2-e2e-scale, namespace: {SYSTEM}}}
+spec: {{addresses: ["{POOL_SCALE}"], autoAssign: false}}
 "#
         ),
     )?;
@@ -259,6 +265,7 @@ fn cleanup(rig: &Rig) {
         "l2advertisement/l2-e2e",
         "ipaddresspool/l2-e2e-v4",
         "ipaddresspool/l2-e2e-v6",
+        "ipaddresspool/l2-e2e-scale",
         "--ignore-not-found",
     ]);
 }
@@ -774,6 +781,112 @@ async fn z_bench_failover() -> Result<()> {
                 percentiles(times)
             );
             eprintln!("RESULT {kind} largest reply gap: {}", percentiles(gaps));
+        }
+        Ok(())
+    }
+    .await;
+    drop(speakers);
+    cleanup(&rig);
+    result
+}
+
+/// `(rss KiB, cpu seconds)` of a process from /proc.
+fn proc_usage(pid: u32) -> Result<(u64, f64)> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
+    let rss = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.split_whitespace().next())
+        .and_then(|v| v.parse().ok())
+        .context("VmRSS")?;
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))?;
+    let fields: Vec<&str> = stat
+        .rsplit_once(')')
+        .map(|(_, r)| r.split_whitespace().collect())
+        .unwrap_or_default();
+    // fields[0] is field 3 (state): utime is field 14, stime field 15.
+    let ticks: u64 = fields.get(11).and_then(|v| v.parse().ok()).unwrap_or(0)
+        + fields.get(12).and_then(|v| v.parse().ok()).unwrap_or(0);
+    Ok((rss, ticks as f64 / 100.0))
+}
+
+/// Scale benchmark (BENCHMARKS.md "Speaker L2"): `FERROLB_L2_SCALE=N` LoadBalancer Services
+/// (default: skip), all announced; speaker RSS and CPU per node, idle and while converging.
+#[tokio::test]
+async fn z_bench_scale() -> Result<()> {
+    let Some(rig) = Rig::from_env("z_bench_scale") else {
+        return Ok(());
+    };
+    let Some(n) = std::env::var("FERROLB_L2_SCALE")
+        .ok()
+        .and_then(|s| s.parse::<usize>().ok())
+    else {
+        eprintln!("SKIP z_bench_scale: set FERROLB_L2_SCALE=N");
+        return Ok(());
+    };
+    install(&rig)?;
+    let _op = start_operator(&rig)?;
+    let speakers = Speakers::start(&rig, &[])?;
+    let result = async {
+        tokio::time::sleep(Duration::from_secs(3)).await;
+        let pids: Vec<(String, u32)> = speakers
+            .procs
+            .iter()
+            .map(|(n, p)| (n.clone(), p.0.id()))
+            .collect();
+        let base: Vec<(u64, f64)> = pids
+            .iter()
+            .map(|(_, p)| proc_usage(*p))
+            .collect::<Result<_>>()?;
+        workload(&rig, "web", 3, None, "Cluster")?;
+        let mut yaml = String::new();
+        for i in 0..n {
+            yaml.push_str(&format!(
+                "---\napiVersion: v1\nkind: Service\nmetadata: {{name: s{i:04}, namespace: {NS}, annotations: {{metallb.io/address-pool: l2-e2e-scale}}}}\nspec: {{type: LoadBalancer, loadBalancerClass: {CLASS}, selector: {{app: web}}, ports: [{{port: 80, targetPort: 8080}}]}}\n"
+            ));
+        }
+        let start = std::time::Instant::now();
+        kubectl_apply(&rig, &yaml)?;
+        wait_for(
+            &format!("{n} ServiceL2Status objects for the scale Services"),
+            Duration::from_secs(600),
+            || diag(&rig),
+            || async {
+                let out = rig.kubectl(&[
+                    "-n", SYSTEM, "get", "servicel2statuses", "-l",
+                    &format!("metallb.io/service-namespace={NS}"), "-o", "name",
+                ])?;
+                Ok((out.lines().count() >= n + 1).then_some(()))
+            },
+        )
+        .await?;
+        let converge = start.elapsed();
+        let busy: Vec<(u64, f64)> = pids
+            .iter()
+            .map(|(_, p)| proc_usage(*p))
+            .collect::<Result<_>>()?;
+        tokio::time::sleep(Duration::from_secs(30)).await;
+        let idle: Vec<(u64, f64)> = pids
+            .iter()
+            .map(|(_, p)| proc_usage(*p))
+            .collect::<Result<_>>()?;
+        let per_node = rig.kubectl(&[
+            "-n", SYSTEM, "get", "servicel2statuses", "-l",
+            &format!("metallb.io/service-namespace={NS}"), "-o",
+            "jsonpath={range .items[*]}{.status.node}{\"\\n\"}{end}",
+        ])?;
+        eprintln!("RESULT scale: {n} services (+1) announced in {converge:?}");
+        for (i, (node, _)) in pids.iter().enumerate() {
+            let owned = per_node.lines().filter(|l| l.trim() == node).count();
+            eprintln!(
+                "RESULT scale {node}: owns {owned} services; RSS before {} KiB, after converge {} KiB, 30 s later {} KiB; CPU while converging {:.2} s, idle 30 s {:.2} s ({:.2} %)",
+                base[i].0,
+                busy[i].0,
+                idle[i].0,
+                busy[i].1 - base[i].1,
+                idle[i].1 - busy[i].1,
+                (idle[i].1 - busy[i].1) / 30.0 * 100.0
+            );
         }
         Ok(())
     }

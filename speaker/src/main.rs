@@ -8,6 +8,27 @@
 //! same family as `--host`), keyed with the `secretkey` of the Secret `--ml-secret-name`
 //! (default `metallb-memberlist`, the Helm chart's name) in the namespace.
 //!
+//! Peers are discovered from the Node objects (not speaker Pods): every Node is an expected
+//! speaker, and a Node whose speaker is not running simply never becomes a live member, so it
+//! is never a candidate (MetalLB with memberlist behaves the same). Liveness does not depend on
+//! the API server: while it is unreachable the reflectors keep the last listed objects, the
+//! heartbeats keep flowing, and failover keeps working on that last good state.
+//!
+//! Partitions: with `--quorum disabled` (default, MetalLB behaviour) each side of a partition
+//! elects among the speakers it still hears, so an IP can be announced on both sides (but only
+//! the side reachable by the client matters on a single L2 segment). With `--quorum majority`
+//! a speaker that hears at most half of the Nodes' speakers releases everything: at most one
+//! side announces, at the price of no announcement anywhere without a majority (and no
+//! failover in a 2-node cluster). See `ferrolb_l2::liveness`.
+//!
+//! Timers: `--heartbeat-interval` (100 ms) and `--dead-after` (600 ms) give ≈0.6 s crash
+//! failover; e.g. 50 ms / 250 ms gives ≈0.25–0.3 s on a quiet LAN (more UDP, less slack for a
+//! loaded node). A graceful stop (SIGTERM) sends `leaving` heartbeats and keeps answering for
+//! `--leave-grace` while the new owner takes over, so there is no gap.
+//!
+//! Privileges: raw packet sockets need `CAP_NET_RAW`; nothing else (no `CAP_NET_ADMIN`:
+//! multicast joins go through an ordinary IPv6 socket).
+//!
 //! Structure: [`watch`] (reflectors → [`plan::Plan`], pure conversion in [`plan`]), [`l2io`]
 //! (sockets around the sans-IO `ferrolb_l2::L2Node`), [`status`] (ServiceL2Status,
 //! ConfigurationState, events). SIGTERM/SIGINT start a make-before-break handover.
