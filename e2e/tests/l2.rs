@@ -856,7 +856,7 @@ async fn z_bench_scale() -> Result<()> {
                     "-n", SYSTEM, "get", "servicel2statuses", "-l",
                     &format!("metallb.io/service-namespace={NS}"), "-o", "name",
                 ])?;
-                Ok((out.lines().count() >= n + 1).then_some(()))
+                Ok((out.lines().count() > n).then_some(()))
             },
         )
         .await?;
