@@ -153,7 +153,12 @@ pub fn review(
         object,
         old_object,
     };
-    let verdict = admission::admit(&state.source.snapshot(), &request, &state.options);
+    let with_services = kind == Kind::IPAddressPool && operation != Operation::Create;
+    let verdict = admission::admit(
+        &state.source.snapshot(with_services),
+        &request,
+        &state.options,
+    );
     tracing::debug!(kind = %kind, name = %request.name, op = ?operation, allowed = verdict.allowed(), "admission");
     let mut resp = if verdict.allowed() {
         resp

@@ -15,13 +15,14 @@ use kube::runtime::reflector::Store;
 
 /// A snapshot of the stored configuration.
 pub trait ConfigSource: Send + Sync + 'static {
-    /// The objects currently stored.
-    fn snapshot(&self) -> ClusterResources;
+    /// The objects currently stored; Services' IPs only when `with_services` (they are needed
+    /// only for the pool-edit warning, and a cluster may hold thousands).
+    fn snapshot(&self, with_services: bool) -> ClusterResources;
 }
 
 /// A fixed configuration (tests, benchmarks).
 impl ConfigSource for ClusterResources {
-    fn snapshot(&self) -> ClusterResources {
+    fn snapshot(&self, _with_services: bool) -> ClusterResources {
         self.clone()
     }
 }
@@ -52,7 +53,7 @@ fn all<K: Clone + kube::Resource<DynamicType = ()> + 'static>(s: &Store<K>) -> V
 }
 
 impl ConfigSource for StoreSource {
-    fn snapshot(&self) -> ClusterResources {
+    fn snapshot(&self, with_services: bool) -> ClusterResources {
         ClusterResources {
             pools: all(&self.pools),
             peers: all(&self.peers),
@@ -69,12 +70,15 @@ impl ConfigSource for StoreSource {
                     labels: n.metadata.labels.clone().unwrap_or_default(),
                 })
                 .collect(),
-            services: self
-                .services
-                .state()
-                .iter()
-                .filter_map(|s| service_ips(s))
-                .collect(),
+            services: if with_services {
+                self.services
+                    .state()
+                    .iter()
+                    .filter_map(|s| service_ips(s))
+                    .collect()
+            } else {
+                Vec::new()
+            },
         }
     }
 }
