@@ -22,7 +22,9 @@ TARGET=x86_64-unknown-linux-musl
 # podman in containers/CI: runc as the OCI runtime, explicit ulimits (the defaults it copies
 # from the host can exceed what the sandbox allows)
 PODMAN=(podman --runtime "$RUNTIME")
-BUILD_OPTS=(--ulimit nofile=65536:65536 --ulimit nproc=4096:4096 --layers)
+# (here: nofile above the shell's hard limit -> "setting rlimit type 7: operation not permitted")
+nofile=$(ulimit -Hn); { [ "$nofile" = unlimited ] || [ "$nofile" -gt 65536 ]; } && nofile=65536
+BUILD_OPTS=(--ulimit "nofile=$nofile:$nofile" --ulimit nproc=4096:4096 --layers)
 
 prebuilt=0
 case "${1:-}" in
@@ -67,6 +69,7 @@ rm -rf .image-out
 
 echo
 echo "total: $(( $(date +%s) - t0 )) s"
+echo "smoke test: ${PODMAN[*]} run --rm ${BUILD_OPTS[*]:0:4} $IMAGE_REPO/operator:$IMAGE_TAG --help"
 for img in operator speaker; do
   "${PODMAN[@]}" image inspect "$IMAGE_REPO/$img:$IMAGE_TAG" \
     --format "{{index .RepoTags 0}}  {{.Size}} bytes  user={{.Config.User}}" \
