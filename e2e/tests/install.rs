@@ -336,12 +336,7 @@ fn helm_binary() -> Option<PathBuf> {
     let versions = std::fs::read_to_string(project().join("e2e/versions.env")).ok()?;
     let version = versions
         .lines()
-        .find_map(|l| l.strip_prefix("HELM_VERSION=\\${HELM_VERSION:-"))
-        .or_else(|| {
-            versions
-                .lines()
-                .find_map(|l| l.strip_prefix("HELM_VERSION=${HELM_VERSION:-"))
-        })?
+        .find_map(|l| l.strip_prefix("HELM_VERSION=${HELM_VERSION:-"))?
         .trim_end_matches('}')
         .to_string();
     let cache = std::env::var_os("FERROLB_CACHE")
