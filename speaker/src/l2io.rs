@@ -331,9 +331,8 @@ impl Shell {
         want_ndp: bool,
     ) -> std::io::Result<Iface> {
         let mut tasks = Vec::new();
-        let na_source = info
-            .link_local
-            .map_or(NaSource::Target, NaSource::LinkLocal);
+        // Target-sourced NAs (see the module docs): ndisc6 ignores link-local-sourced replies.
+        let na_source = NaSource::Target;
         let arp = if want_arp {
             let fd = open(info.index, Filter::ArpRequests)?;
             tasks.push(tokio::spawn(responder(
