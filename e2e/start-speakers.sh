@@ -47,8 +47,12 @@ for i in $(seq 1 "${FERROLB_E2E_NODES:-3}"); do
     for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
     kill -KILL "$pid" 2>/dev/null || true
   fi
-  ip=$(kubectl get node "$node" -o jsonpath='{.status.addresses[?(@.type=="InternalIP")].address}' | tr ' ' '\n' | grep -v : | head -1)
-  [ -n "$ip" ] || { echo "start-speakers.sh: no IPv4 InternalIP for $node" >&2; exit 1; }
+  ip=$(kubectl get node "$node" -o jsonpath='{.status.addresses[?(@.type=="InternalIP")].address}' 2>/dev/null | tr ' ' '\n' | grep -v : | head -1 || true)
+  if [ -z "$ip" ]; then
+    # A re-created Node may not have its addresses yet: use the rig's address plan (e2e/README.md).
+    ip=172.18.0.2$i
+    echo "start-speakers.sh: $node has no IPv4 InternalIP yet; using $ip" >&2
+  fi
   # shellcheck disable=SC2086
   KUBECONFIG=$KC NODE_NAME=$node METALLB_NAMESPACE=$NS METALLB_HOST=$ip \
     FERROLB_LOG=${FERROLB_SPEAKER_LOG:-info} \

@@ -271,6 +271,20 @@ struct Shell {
     counters: Arc<Counters>,
     joined: BTreeSet<(IpAddr, String)>,
     peers: Vec<SocketAddr>,
+    /// Senders of authenticated heartbeats (a Node without an InternalIP yet, or with another
+    /// address, is still answered, so peer discovery is never one-sided).
+    heard: BTreeMap<SocketAddr, Instant>,
+}
+
+impl Shell {
+    /// Where heartbeats go: the Nodes' InternalIPs plus every recently heard sender.
+    fn targets(&mut self, now: Instant, keep: Duration) -> Vec<SocketAddr> {
+        self.heard
+            .retain(|_, t| now.saturating_duration_since(*t) < keep);
+        let mut all: BTreeSet<SocketAddr> = self.peers.iter().copied().collect();
+        all.extend(self.heard.keys().copied());
+        all.into_iter().collect()
+    }
 }
 
 impl Shell {
@@ -506,7 +520,9 @@ pub async fn run(
         counters: counters.clone(),
         joined: BTreeSet::new(),
         peers: Vec::new(),
+        heard: BTreeMap::new(),
     };
+    let keep = cfg.liveness.dead_after * 10;
     shell.rescan();
     if shell.ifaces.is_empty() {
         tracing::warn!("no interface is eligible for ARP/NDP responders");
@@ -547,7 +563,7 @@ pub async fn run(
         for out in outs {
             match out {
                 Output::Heartbeat(hb) => {
-                    for p in &shell.peers {
+                    for p in &shell.targets(Instant::now(), keep) {
                         let _ = udp.try_send_to(&hb, *p);
                     }
                 }
@@ -574,10 +590,15 @@ pub async fn run(
         let deadline = tokio::time::Instant::from_std(node.next_deadline());
         tokio::select! {
             r = udp.recv_from(&mut buf) => match r {
-                Ok((n, _from)) => {
-                    if let Err(e) = node.handle_datagram(&buf[..n], Instant::now(), wall_ms()) {
-                        Counters::inc(&counters.rejected_heartbeats);
-                        tracing::debug!(error = %e, "heartbeat rejected");
+                Ok((n, from)) => {
+                    match node.handle_datagram(&buf[..n], Instant::now(), wall_ms()) {
+                        Ok(_) => {
+                            shell.heard.insert(from, Instant::now());
+                        }
+                        Err(e) => {
+                            Counters::inc(&counters.rejected_heartbeats);
+                            tracing::debug!(error = %e, "heartbeat rejected");
+                        }
                     }
                 }
                 Err(e) => tracing::debug!(error = %e, "heartbeat receive failed"),
@@ -601,8 +622,9 @@ pub async fn run(
             _ = &mut shutdown, if !leaving => {
                 leaving = true;
                 let bye = node.leave(Instant::now(), wall_ms());
+                let targets = shell.targets(Instant::now(), keep);
                 for _ in 0..3 {
-                    for p in &shell.peers {
+                    for p in &targets {
                         let _ = udp.try_send_to(&bye, *p);
                     }
                 }
