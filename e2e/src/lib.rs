@@ -51,6 +51,15 @@ pub fn instance_ns(name: &str) -> String {
     }
 }
 
+/// The `e2e/` directory of the checkout under test. Read from `CARGO_MANIFEST_DIR` at run time
+/// (cargo sets it for test binaries), falling back to the compile-time value: a test binary
+/// built in another checkout that shares the target dir must still use *this* checkout's files.
+pub fn e2e_dir() -> PathBuf {
+    std::env::var_os("CARGO_MANIFEST_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")))
+}
+
 /// The rig as seen from a test: where its state and tools are.
 #[derive(Debug, Clone)]
 pub struct Rig {
@@ -82,7 +91,7 @@ impl Rig {
             );
             return None;
         }
-        let e2e_dir = Path::new(env!("CARGO_MANIFEST_DIR"));
+        let e2e_dir = e2e_dir();
         let instance: u32 = std::env::var("FERROLB_E2E_INSTANCE")
             .ok()
             .and_then(|i| i.parse().ok())
@@ -274,7 +283,7 @@ impl Rig {
         interval_ms: u32,
         duration_s: f64,
     ) -> Result<serde_json::Value> {
-        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tools/l2probe.py");
+        let script = e2e_dir().join("tools/l2probe.py");
         let script = script.to_string_lossy();
         let interval = interval_ms.to_string();
         let duration = duration_s.to_string();

@@ -34,7 +34,7 @@ const HELM_NS: &str = "ferrolb-helm-e2e";
 const TIMEOUT: Duration = Duration::from_secs(60);
 
 fn project() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+    ferrolb_e2e::e2e_dir().join("..")
 }
 
 fn manifest() -> PathBuf {

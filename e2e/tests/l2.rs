@@ -21,7 +21,7 @@
 
 use std::collections::BTreeMap;
 use std::fs::OpenOptions;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -39,7 +39,7 @@ const CLIENT_SRC: &str = "172.18.0.50";
 const TIMEOUT: Duration = Duration::from_secs(30);
 
 fn project() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+    ferrolb_e2e::e2e_dir().join("..")
 }
 
 fn binary(name: &str) -> Result<PathBuf> {

@@ -217,7 +217,8 @@ async fn b_crds_apply_server_side() -> Result<()> {
     let Some(rig) = Rig::from_env("b_crds_apply_server_side") else {
         return Ok(());
     };
-    let e2e = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let e2e_owned = ferrolb_e2e::e2e_dir();
+    let e2e = e2e_owned.as_path();
     let project = e2e.join("../config/crd/bases");
     let has_yaml = |d: &Path| {
         std::fs::read_dir(d)
@@ -746,7 +747,7 @@ async fn i_admission_webhooks_are_called() -> Result<()> {
     create_namespace(&client, &ns).await?;
     let pki = rig.run_dir.join("pki");
     let port = rig.host_port(19443);
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata/deny_webhook.py");
+    let script = ferrolb_e2e::e2e_dir().join("testdata/deny_webhook.py");
     let log = std::fs::File::create(rig.run_dir.join("logs/test-webhook.log"))?;
     let _server = ChildGuard(
         std::process::Command::new("python3")

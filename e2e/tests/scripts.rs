@@ -2,14 +2,14 @@
 //! (e2e/run.sh and CI install it; elsewhere the check prints SKIP). Needs no rig.
 #![forbid(unsafe_code)]
 
-use std::path::Path;
 use std::process::Command;
 
 const SCRIPTS: &[&str] = &["build-upstream.sh", "rig.sh", "run.sh", "kind/run-kind.sh"];
 
 #[test]
 fn scripts_parse_with_bash() {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let dir_owned = ferrolb_e2e::e2e_dir();
+    let dir = dir_owned.as_path();
     for s in SCRIPTS {
         let out = Command::new("bash")
             .arg("-n")
@@ -26,7 +26,8 @@ fn scripts_parse_with_bash() {
 
 #[test]
 fn scripts_are_shellcheck_clean() {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let dir_owned = ferrolb_e2e::e2e_dir();
+    let dir = dir_owned.as_path();
     if Command::new("shellcheck")
         .arg("--version")
         .output()

@@ -18,7 +18,7 @@
 #![forbid(unsafe_code)]
 
 use std::fs::OpenOptions;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -38,7 +38,7 @@ const VWC: &str = "metallb-webhook-configuration";
 const CRD: &str = "bgppeers.metallb.io";
 
 fn project() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+    ferrolb_e2e::e2e_dir().join("..")
 }
 
 fn webhook_binary() -> Result<PathBuf> {
