@@ -44,4 +44,6 @@ if [ "$unit_only" = 1 ]; then
   exit 0
 fi
 step "end-to-end tests on the local rig"
+# helm is part of the rig (the install test runs `helm upgrade --install` of charts/ferrolb).
+export FERROLB_BUILD_HELM=${FERROLB_BUILD_HELM:-1}
 "$ROOT/e2e/run.sh" </dev/null
