@@ -19,9 +19,10 @@ pub fn local_asn(_: &mut SchemaGenerator) -> Schema {
     json_schema!({"type": "integer", "format": "int64", "minimum": 1, "maximum": 4294967295u64})
 }
 
-/// An ASN as the deprecated `v1beta1` BGPPeer declares it (`format: int32`, 0..=4294967295).
+/// An ASN of the deprecated `v1beta1` BGPPeer: 0..=4294967295. `format: int64` as in v1beta2 —
+/// the API server refuses objects against a `format: int32` field whose maximum exceeds int32.
 pub fn asn_v1beta1(_: &mut SchemaGenerator) -> Schema {
-    json_schema!({"type": "integer", "format": "int32", "minimum": 0, "maximum": 4294967295u64})
+    json_schema!({"type": "integer", "format": "int64", "minimum": 0, "maximum": 4294967295u64})
 }
 
 /// `v1beta2` `peerPort`: Go `uint16`, default 179, 1..=16384.

@@ -425,10 +425,16 @@ fn bgppeer_v1beta1() {
                 "integer",
                 json!({"minimum": 0, "maximum": 16384}),
             ),
+            // int64, not int32: the API server refuses an int32 field whose maximum is 2^32-1.
             (
                 "spec.myASN",
                 "integer",
-                json!({"minimum": 0, "maximum": 4294967295u64}),
+                json!({"minimum": 0, "maximum": 4294967295u64, "format": "int64"}),
+            ),
+            (
+                "spec.peerASN",
+                "integer",
+                json!({"minimum": 0, "maximum": 4294967295u64, "format": "int64"}),
             ),
             (
                 "spec.nodeSelectors.[].matchExpressions.[].values",
