@@ -43,7 +43,7 @@ say "2/6 Starting the local cluster (control plane + 3 kwok nodes in network nam
 kubectl get nodes -o wide
 
 say "3/6 Installing ferrolb: CRDs, namespace, RBAC, controller (as its own ServiceAccount)"
-kubectl apply --server-side -f "$ROOT/config/namespace/namespace.yaml" -f "$ROOT/config/crd/bases" -f "$ROOT/config/rbac/controller.yaml" >/dev/null
+kubectl apply --server-side --force-conflicts -f "$ROOT/config/namespace/namespace.yaml" -f "$ROOT/config/crd/bases" -f "$ROOT/config/rbac/controller.yaml" >/dev/null
 kubectl wait --for=condition=Established --timeout=60s crd/ipaddresspools.metallb.io >/dev/null
 stop_components
 mkdir -p "$RUN/logs"
@@ -58,7 +58,7 @@ fi
 
 say "4/6 Applying the home-lab guide's pool (shared example helm-l2-pool.yaml, unchanged)"
 cat "$ROOT/api/tests/data/examples/helm-l2-pool.yaml"
-kubectl apply --server-side -f "$ROOT/api/tests/data/examples/helm-l2-pool.yaml" >/dev/null
+kubectl apply --server-side --force-conflicts -f "$ROOT/api/tests/data/examples/helm-l2-pool.yaml" >/dev/null
 
 say "5/6 A 3-replica web Deployment and a LoadBalancer Service"
 kubectl create namespace "$NS" --dry-run=client -o yaml | kubectl apply -f - >/dev/null
