@@ -60,7 +60,7 @@ if [ "${FERROLB_E2E_PREPARE_ONLY:-0}" = 1 ]; then exit 0; fi
 
 # --- 3. compile the tests before starting the rig (the rig should not idle while rustc runs) ------
 t=$(date +%s)
-(cd "$ROOT" && cargo build -p ferrolb-operator </dev/null && cargo build -p ferrolb-webhook </dev/null && cargo build -p ferrolb-speaker </dev/null && cargo test -p ferrolb-e2e --no-run </dev/null)
+(cd "$ROOT" && cargo build -p ferrolb-operator </dev/null && cargo build -p ferrolb-webhook </dev/null && cargo build -p ferrolb-speaker -p ferrolb-net </dev/null && cargo test -p ferrolb-e2e --no-run </dev/null)
 log "cargo build of ferrolb-e2e: $(since "$t")"
 
 # --- 4. rig up, tests, rig down (always) ----------------------------------------------------------
