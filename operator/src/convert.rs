@@ -8,7 +8,7 @@ use std::net::IpAddr;
 use ferrolb_api::v1beta1::IPAddressPool;
 use ferrolb_core::pool::ServiceAllocation;
 use ferrolb_core::service::{PortView, ServiceView};
-use ferrolb_core::{LabelSelector, PoolSpec, Requirement};
+use ferrolb_core::{LabelSelector, PoolSpec};
 use k8s_openapi::api::core::v1::Service;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1 as metav1;
 
@@ -24,26 +24,7 @@ pub struct ConvertError {
     pub message: String,
 }
 
-/// Converts a Kubernetes label selector into a core one.
-pub fn selector(sel: &metav1::LabelSelector) -> Result<LabelSelector, String> {
-    let mut out = LabelSelector {
-        match_labels: sel.match_labels.clone().unwrap_or_default(),
-        match_expressions: Vec::new(),
-    };
-    for (i, e) in sel.match_expressions.iter().flatten().enumerate() {
-        let operator = e
-            .operator
-            .parse()
-            .map_err(|err| format!("matchExpressions[{i}].operator: {err}"))?;
-        out.match_expressions.push(Requirement {
-            key: e.key.clone(),
-            operator,
-            values: e.values.clone().unwrap_or_default(),
-        });
-    }
-    out.validate().map_err(|e| e.to_string())?;
-    Ok(out)
-}
+pub use ferrolb_kube::selector;
 
 fn selectors(
     pool: &str,

@@ -7,12 +7,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use ferrolb_api::v1beta1::IPAddressPool;
-use futures::StreamExt;
 use k8s_openapi::api::core::v1::{Namespace, Service};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use kube::runtime::events::Recorder;
-use kube::runtime::reflector::{self, Store};
-use kube::runtime::{WatchStreamExt, watcher};
 use kube::{Api, Client};
 use tokio::sync::Notify;
 
@@ -22,34 +19,7 @@ use crate::reconcile::{Reconciler, Snapshot};
 /// A pass runs at least this often, to retry failed writes.
 pub const RESYNC: Duration = Duration::from_secs(30);
 
-/// A reflector store for `api` whose every change wakes `notify`.
-pub fn reflect<K>(api: Api<K>, notify: Arc<Notify>) -> Store<K>
-where
-    K: kube::Resource
-        + Clone
-        + std::fmt::Debug
-        + serde::de::DeserializeOwned
-        + Send
-        + Sync
-        + 'static,
-    K::DynamicType: Default + Eq + std::hash::Hash + Clone,
-{
-    let (store, writer) = reflector::store();
-    let stream = watcher(api, watcher::Config::default())
-        .default_backoff()
-        .reflect(writer)
-        .touched_objects();
-    tokio::spawn(async move {
-        let mut stream = std::pin::pin!(stream);
-        while let Some(item) = stream.next().await {
-            if let Err(e) = item {
-                tracing::warn!(error = %e, "watch error (retrying with backoff)");
-            }
-            notify.notify_one();
-        }
-    });
-    store
-}
+pub use ferrolb_kube::reflect;
 
 /// Runs the controller until the process is stopped.
 pub async fn run(

@@ -116,17 +116,7 @@ struct Args {
     debounce: Duration,
 }
 
-fn parse_duration(s: &str) -> Result<Duration, String> {
-    let (num, unit) = s.split_at(s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len()));
-    let n: u64 = num
-        .parse()
-        .map_err(|_| format!("invalid duration {s:?}: expected e.g. 100ms or 2s"))?;
-    match unit {
-        "ms" => Ok(Duration::from_millis(n)),
-        "s" => Ok(Duration::from_secs(n)),
-        _ => Err(format!("invalid duration {s:?}: unit must be ms or s")),
-    }
-}
+use ferrolb_kube::parse_duration;
 
 async fn read_secret(client: &Client, namespace: &str, name: &str) -> Vec<u8> {
     let api: Api<Secret> = Api::namespaced(client.clone(), namespace);

@@ -25,7 +25,7 @@ use std::net::IpAddr;
 
 use ferrolb_api::names;
 use ferrolb_api::v1beta1::{IPAddressPool, L2Advertisement};
-use ferrolb_core::selector::{LabelSelector, Requirement};
+use ferrolb_core::selector::LabelSelector;
 use ferrolb_l2::election::{
     AdvertisementScope, Decision, NodeFacts, NodeSelector, ServiceInput, TrafficPolicy,
     WeightedSelector, candidates, selected_by_any, should_announce,
@@ -49,26 +49,7 @@ impl NodeSelector<Labels> for Sel {
     }
 }
 
-/// Converts a Kubernetes label selector (same rules as the controller's `convert::selector`).
-pub fn selector(sel: &metav1::LabelSelector) -> Result<LabelSelector, String> {
-    let mut out = LabelSelector {
-        match_labels: sel.match_labels.clone().unwrap_or_default(),
-        match_expressions: Vec::new(),
-    };
-    for (i, e) in sel.match_expressions.iter().flatten().enumerate() {
-        let operator = e
-            .operator
-            .parse()
-            .map_err(|err| format!("matchExpressions[{i}].operator: {err}"))?;
-        out.match_expressions.push(Requirement {
-            key: e.key.clone(),
-            operator,
-            values: e.values.clone().unwrap_or_default(),
-        });
-    }
-    out.validate().map_err(|e| e.to_string())?;
-    Ok(out)
-}
+pub use ferrolb_kube::selector;
 
 /// One Node as the speaker needs it.
 #[derive(Debug, Clone, PartialEq, Eq)]

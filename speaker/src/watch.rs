@@ -10,11 +10,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use ferrolb_api::v1beta1::{IPAddressPool, L2Advertisement};
-use futures::StreamExt;
 use k8s_openapi::api::core::v1::{Node, Service};
 use k8s_openapi::api::discovery::v1::EndpointSlice;
 use kube::runtime::reflector::{self, Store};
-use kube::runtime::{WatchStreamExt, watcher};
+
 use kube::{Api, Client};
 use tokio::sync::{Notify, watch};
 
@@ -32,33 +31,7 @@ pub struct SyncError {
     source: reflector::store::WriterDropped,
 }
 
-fn reflect<K>(api: Api<K>, notify: Arc<Notify>) -> Store<K>
-where
-    K: kube::Resource
-        + Clone
-        + std::fmt::Debug
-        + serde::de::DeserializeOwned
-        + Send
-        + Sync
-        + 'static,
-    K::DynamicType: Default + Eq + std::hash::Hash + Clone,
-{
-    let (store, writer) = reflector::store();
-    let stream = watcher(api, watcher::Config::default())
-        .default_backoff()
-        .reflect(writer)
-        .touched_objects();
-    tokio::spawn(async move {
-        let mut stream = std::pin::pin!(stream);
-        while let Some(item) = stream.next().await {
-            if let Err(e) = item {
-                tracing::warn!(error = %e, "watch error (retrying with backoff; keeping the last state)");
-            }
-            notify.notify_one();
-        }
-    });
-    store
-}
+use ferrolb_kube::reflect;
 
 /// The watched stores.
 pub struct Stores {

@@ -1,0 +1,123 @@
+//! Kubernetes glue shared by ferrolb's binaries (the controller and the speaker): what both need
+//! to turn watched objects into the plain inputs of the pure crates, so it exists once.
+//!
+//! - [`reflect`]: a reflector store whose every change wakes a [`Notify`] (the binaries run one
+//!   debounced, level-based pass per wake-up).
+//! - [`selector`]: a Kubernetes `LabelSelector` → `ferrolb_core::LabelSelector`.
+//! - [`parse_duration`]: `100ms` / `2s` flag values.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use ferrolb_core::{LabelSelector, Requirement};
+use futures::StreamExt;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1 as metav1;
+use kube::Api;
+use kube::runtime::reflector::{self, Store};
+use kube::runtime::{WatchStreamExt, watcher};
+use tokio::sync::Notify;
+
+/// A reflector store for `api` whose every change (and every watch error) wakes `notify`.
+/// Watch errors are retried with backoff; the store keeps the last listed objects meanwhile,
+/// so a binary keeps acting on its last good view while the API server is unreachable.
+pub fn reflect<K>(api: Api<K>, notify: Arc<Notify>) -> Store<K>
+where
+    K: kube::Resource
+        + Clone
+        + std::fmt::Debug
+        + serde::de::DeserializeOwned
+        + Send
+        + Sync
+        + 'static,
+    K::DynamicType: Default + Eq + std::hash::Hash + Clone,
+{
+    let (store, writer) = reflector::store();
+    let stream = watcher(api, watcher::Config::default())
+        .default_backoff()
+        .reflect(writer)
+        .touched_objects();
+    tokio::spawn(async move {
+        let mut stream = std::pin::pin!(stream);
+        while let Some(item) = stream.next().await {
+            if let Err(e) = item {
+                tracing::warn!(error = %e, "watch error (retrying with backoff; keeping the last state)");
+            }
+            notify.notify_one();
+        }
+    });
+    store
+}
+
+/// Converts a Kubernetes label selector into a core one; the error names the bad expression.
+pub fn selector(sel: &metav1::LabelSelector) -> Result<LabelSelector, String> {
+    let mut out = LabelSelector {
+        match_labels: sel.match_labels.clone().unwrap_or_default(),
+        match_expressions: Vec::new(),
+    };
+    for (i, e) in sel.match_expressions.iter().flatten().enumerate() {
+        let operator = e
+            .operator
+            .parse()
+            .map_err(|err| format!("matchExpressions[{i}].operator: {err}"))?;
+        out.match_expressions.push(Requirement {
+            key: e.key.clone(),
+            operator,
+            values: e.values.clone().unwrap_or_default(),
+        });
+    }
+    out.validate().map_err(|e| e.to_string())?;
+    Ok(out)
+}
+
+/// Parses a flag duration: a whole number followed by `ms` or `s`.
+pub fn parse_duration(s: &str) -> Result<Duration, String> {
+    let (num, unit) = s.split_at(s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len()));
+    let n: u64 = num
+        .parse()
+        .map_err(|_| format!("invalid duration {s:?}: expected e.g. 100ms or 2s"))?;
+    match unit {
+        "ms" => Ok(Duration::from_millis(n)),
+        "s" => Ok(Duration::from_secs(n)),
+        _ => Err(format!("invalid duration {s:?}: unit must be ms or s")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("100ms"), Ok(Duration::from_millis(100)));
+        assert_eq!(parse_duration("2s"), Ok(Duration::from_secs(2)));
+        assert!(parse_duration("2m").is_err_and(|e| e.contains("unit must be ms or s")));
+        assert!(parse_duration("ms").is_err_and(|e| e.contains("expected e.g.")));
+        assert!(parse_duration("").is_err());
+    }
+
+    #[test]
+    fn selectors() {
+        let sel = metav1::LabelSelector {
+            match_labels: Some([("zone".to_string(), "a".to_string())].into()),
+            match_expressions: Some(vec![metav1::LabelSelectorRequirement {
+                key: "tier".into(),
+                operator: "In".into(),
+                values: Some(vec!["web".into()]),
+            }]),
+        };
+        let s = selector(&sel).expect("valid");
+        let labels = [("zone", "a"), ("tier", "web")]
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .into();
+        assert!(s.matches(&labels));
+        let bad = metav1::LabelSelector {
+            match_labels: None,
+            match_expressions: Some(vec![metav1::LabelSelectorRequirement {
+                key: "tier".into(),
+                operator: "Near".into(),
+                values: None,
+            }]),
+        };
+        assert!(selector(&bad).is_err_and(|e| e.contains("matchExpressions[0].operator")));
+    }
+}
