@@ -7,6 +7,8 @@
 //! ```sh
 //! e2e/rig.sh up && . e2e/.run/env
 //! FERROLB_E2E=1 FERROLB_BENCH_SERVICES=2000 cargo test -p ferrolb-e2e --test bench_ipam -- --ignored --nocapture
+//! # the controller alone (e.g. its RSS at 10,000 Services):
+//! FERROLB_E2E=1 FERROLB_BENCH_SERVICES=10000 FERROLB_BENCH_SKIP_FLOOR=1 cargo test -p ferrolb-e2e --test bench_ipam -- --ignored --nocapture
 //! ```
 #![forbid(unsafe_code)]
 
@@ -149,41 +151,55 @@ async fn bench_controller_vs_raw_client_floor() -> Result<()> {
     // Pools are tried in name order: `aaa-bench` comes first. Other tests' pools are left
     // alone, since this benchmark may share the rig.
 
-    // Floor: a raw client writes the same status patch right after each create.
-    for ns in ["bench-floor", "bench-ferrolb"] {
+    // FERROLB_BENCH_SKIP_FLOOR=1: only the controller (e.g. for its RSS at 10,000 Services).
+    let skip_floor = std::env::var("FERROLB_BENCH_SKIP_FLOOR").as_deref() == Ok("1");
+    let _ = rig.kubectl(&[
+        "delete",
+        "namespace",
+        "bench-ferrolb",
+        "--ignore-not-found",
+        "--wait=true",
+        "--timeout=600s",
+    ]);
+    rig.kubectl(&["create", "namespace", "bench-ferrolb"])?;
+    let floor = if skip_floor {
+        None
+    } else {
+        // Floor: a raw client writes the same status patch right after each create.
         let _ = rig.kubectl(&[
             "delete",
             "namespace",
-            ns,
+            "bench-floor",
             "--ignore-not-found",
             "--wait=true",
             "--timeout=300s",
         ]);
-        rig.kubectl(&["create", "namespace", ns])?;
-    }
-    let counter = Arc::new(std::sync::atomic::AtomicU32::new(0));
-    let floor_api: Api<Service> = Api::namespaced(client.clone(), "bench-floor");
-    let (total, lat) = burst(&client, "bench-floor", n, |name: String| {
-        let (api, counter) = (floor_api.clone(), counter.clone());
-        async move {
-            let i = counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-            let ip = format!("10.{}.{}.{}", 100 + i / 65536, (i / 256) % 256, i % 256);
-            let body = json!({"metadata": {"annotations": {"metallb.io/ip-allocated-from-pool": "floor"}},
-                              "status": {"loadBalancer": {"ingress": [{"ip": ip}]}}});
-            api.patch_status(&name, &PatchParams::default(), &Patch::Merge(&body)).await.context("status")?;
-            Ok(())
-        }
-    })
-    .await?;
-    report("raw-client floor", n, total, &lat);
-    // The controller would otherwise see the floor's Services too.
-    rig.kubectl(&[
-        "delete",
-        "namespace",
-        "bench-floor",
-        "--wait=true",
-        "--timeout=600s",
-    ])?;
+        rig.kubectl(&["create", "namespace", "bench-floor"])?;
+        let counter = Arc::new(std::sync::atomic::AtomicU32::new(0));
+        let floor_api: Api<Service> = Api::namespaced(client.clone(), "bench-floor");
+        let (total, lat) = burst(&client, "bench-floor", n, |name: String| {
+            let (api, counter) = (floor_api.clone(), counter.clone());
+            async move {
+                let i = counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                let ip = format!("10.{}.{}.{}", 100 + i / 65536, (i / 256) % 256, i % 256);
+                let body = json!({"metadata": {"annotations": {"metallb.io/ip-allocated-from-pool": "floor"}},
+                                  "status": {"loadBalancer": {"ingress": [{"ip": ip}]}}});
+                api.patch_status(&name, &PatchParams::default(), &Patch::Merge(&body)).await.context("status")?;
+                Ok(())
+            }
+        })
+        .await?;
+        report("raw-client floor", n, total, &lat);
+        // The controller would otherwise see the floor's Services too.
+        rig.kubectl(&[
+            "delete",
+            "namespace",
+            "bench-floor",
+            "--wait=true",
+            "--timeout=600s",
+        ])?;
+        Some((total, lat))
+    };
 
     // ferrolb's controller, as its own ServiceAccount.
     let pool = rig.run_dir.join("bench-pool.yaml");
@@ -225,11 +241,13 @@ async fn bench_controller_vs_raw_client_floor() -> Result<()> {
         "BENCH controller RSS with {n} Services allocated: {}",
         rss.unwrap_or_default()
     );
-    println!(
-        "BENCH ratio controller/floor: total {:.2}x, p50 {:.2}x",
-        total_c.as_secs_f64() / total.as_secs_f64(),
-        percentile(&lat_c, 0.5).as_secs_f64() / percentile(&lat, 0.5).as_secs_f64()
-    );
+    if let Some((total, lat)) = &floor {
+        println!(
+            "BENCH ratio controller/floor: total {:.2}x, p50 {:.2}x",
+            total_c.as_secs_f64() / total.as_secs_f64(),
+            percentile(&lat_c, 0.5).as_secs_f64() / percentile(lat, 0.5).as_secs_f64()
+        );
+    }
     let _ = rig.kubectl(&[
         "delete",
         "ipaddresspool",
