@@ -13,6 +13,9 @@
 //! client or a node, and readers of the routers' RIBs.
 #![forbid(unsafe_code)]
 
+pub mod l2;
+pub mod procs;
+
 use std::future::Future;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};

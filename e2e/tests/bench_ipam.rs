@@ -13,13 +13,12 @@
 #![forbid(unsafe_code)]
 
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, ensure};
 use ferrolb_e2e::Rig;
+use ferrolb_e2e::procs::{self, OperatorOpts, project};
 use futures::{StreamExt, TryStreamExt};
 use k8s_openapi::api::core::v1::Service;
 use kube::api::{Api, Patch, PatchParams};
@@ -27,15 +26,6 @@ use kube::runtime::{WatchStreamExt, watcher};
 use serde_json::json;
 
 const PARALLEL: usize = 32;
-
-/// The checkout under test. `CARGO_MANIFEST_DIR` is read at run time (cargo sets it for test
-/// binaries) so that a binary built in another checkout sharing the target dir still looks here.
-fn project() -> PathBuf {
-    std::env::var_os("CARGO_MANIFEST_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).to_path_buf())
-        .join("..")
-}
 
 fn percentile(sorted: &[Duration], p: f64) -> Duration {
     let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
@@ -208,33 +198,27 @@ async fn bench_controller_vs_raw_client_floor() -> Result<()> {
         "apiVersion: metallb.io/v1beta1\nkind: IPAddressPool\nmetadata: {name: aaa-bench, namespace: metallb-system}\nspec:\n  addresses: [10.200.0.0/16]\n",
     )?;
     rig.apply_server_side(&pool)?;
-    let kubeconfig = rig.kubeconfig_for("metallb-system", "controller", false)?;
-    let target = std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| project().join("target"));
-    let log = std::fs::File::create(rig.run_dir.join("logs/ferrolb-operator-bench.log"))?;
-    let mut child = Command::new(target.join("debug/ferrolb-operator"))
-        .env("KUBECONFIG", &kubeconfig)
-        .env("FERROLB_LOG", "warn")
-        .stdin(Stdio::null())
-        .stdout(log.try_clone()?)
-        .stderr(log)
-        .spawn()
-        .context("starting ferrolb-operator (cargo build -p ferrolb-operator)")?;
+    let child = procs::start_operator(
+        &rig,
+        OperatorOpts {
+            log: "ferrolb-operator-bench",
+            lb_class: None,
+            log_filter: "warn",
+        },
+    )?;
     tokio::time::sleep(Duration::from_secs(2)).await;
     let result = burst(&client, "bench-ferrolb", n, |_name: String| async {
         Ok(())
     })
     .await;
-    let rss = std::fs::read_to_string(format!("/proc/{}/status", child.id()))
+    let rss = std::fs::read_to_string(format!("/proc/{}/status", child.pid()))
         .ok()
         .and_then(|s| {
             s.lines()
                 .find(|l| l.starts_with("VmRSS:"))
                 .map(|l| l.trim().to_owned())
         });
-    let _ = child.kill();
-    let _ = child.wait();
+    drop(child);
     let (total_c, lat_c) = result?;
     report("ferrolb controller", n, total_c, &lat_c);
     println!(

@@ -9,27 +9,18 @@
 //! Skipped unless `FERROLB_E2E=1` (see `e2e/run.sh`).
 #![forbid(unsafe_code)]
 
-use std::fs::OpenOptions;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::path::PathBuf;
+use std::process::Command;
 use std::time::Duration;
 
 use anyhow::{Context, Result, bail, ensure};
+use ferrolb_e2e::procs::{self, OperatorOpts, Proc, project};
 use ferrolb_e2e::{Rig, wait_for};
 use k8s_openapi::api::core::v1::Service;
 use kube::api::{Api, DeleteParams, Patch, PatchParams};
 use serde_json::json;
 
 const TIMEOUT: Duration = Duration::from_secs(30);
-
-/// The checkout under test. `CARGO_MANIFEST_DIR` is read at run time (cargo sets it for test
-/// binaries) so that a binary built in another checkout sharing the target dir still looks here.
-fn project() -> PathBuf {
-    std::env::var_os("CARGO_MANIFEST_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).to_path_buf())
-        .join("..")
-}
 
 fn examples() -> PathBuf {
     project().join("api/tests/data/examples")
@@ -55,59 +46,9 @@ fn install_base(rig: &Rig) -> Result<()> {
     Ok(())
 }
 
-/// The running controller; killed (SIGKILL) on drop.
-struct Operator(Child);
-
-impl Operator {
-    /// Kills the controller at once, as a node crash would.
-    fn crash(mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-impl Drop for Operator {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn operator_binary() -> Result<PathBuf> {
-    if let Some(p) = std::env::var_os("FERROLB_OPERATOR_BIN") {
-        return Ok(PathBuf::from(p));
-    }
-    let target = std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| project().join("target"));
-    let bin = target.join("debug/ferrolb-operator");
-    ensure!(
-        bin.exists(),
-        "{} not found: build it with `cargo build -p ferrolb-operator` (e2e/run.sh does)",
-        bin.display()
-    );
-    Ok(bin)
-}
-
 /// Starts the controller with a token of its own ServiceAccount (not admin).
-fn start_operator(rig: &Rig) -> Result<Operator> {
-    let kubeconfig = rig.kubeconfig_for("metallb-system", "controller", false)?;
-    let logs = rig.run_dir.join("logs");
-    std::fs::create_dir_all(&logs)?;
-    let log = OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(logs.join("ferrolb-operator.log"))?;
-    let child = Command::new(operator_binary()?)
-        .env("KUBECONFIG", &kubeconfig)
-        .env("METALLB_NAMESPACE", "metallb-system")
-        .env("FERROLB_LOG", "info,ferrolb_operator=debug")
-        .stdin(Stdio::null())
-        .stdout(log.try_clone()?)
-        .stderr(log)
-        .spawn()
-        .context("starting ferrolb-operator")?;
-    Ok(Operator(child))
+fn start_operator(rig: &Rig) -> Result<Proc> {
+    procs::start_operator(rig, OperatorOpts::default())
 }
 
 fn diag(rig: &Rig) -> String {

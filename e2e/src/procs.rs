@@ -1,0 +1,115 @@
+//! ferrolb's own processes in the e2e suite: binaries from the cargo target dir, started with a
+//! ServiceAccount's kubeconfig (never admin), logging into the rig's `logs/` directory, and
+//! killed when their handle is dropped so a failing test never leaves one behind.
+
+use std::fs::OpenOptions;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+
+use anyhow::{Context, Result, ensure};
+
+use crate::{Rig, e2e_dir};
+
+/// The checkout under test (the parent of [`e2e_dir`]).
+pub fn project() -> PathBuf {
+    e2e_dir().join("..")
+}
+
+/// A debug binary of this workspace, `$CARGO_TARGET_DIR/debug/<name>` (or `target/` of the
+/// checkout). `FERROLB_OPERATOR_BIN` overrides the path of `ferrolb-operator` (e.g. to run a
+/// release build in a benchmark).
+pub fn binary(name: &str) -> Result<PathBuf> {
+    if name == "ferrolb-operator"
+        && let Some(p) = std::env::var_os("FERROLB_OPERATOR_BIN")
+    {
+        return Ok(PathBuf::from(p));
+    }
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| project().join("target"));
+    let bin = target.join("debug").join(name);
+    ensure!(
+        bin.exists(),
+        "{} not found: build it first (`cargo build -p <its crate>`; e2e/run.sh builds every \
+         binary the suite uses)",
+        bin.display()
+    );
+    Ok(bin)
+}
+
+/// A child process, killed (SIGKILL) and reaped on drop.
+#[derive(Debug)]
+pub struct Proc(pub Child);
+
+impl Proc {
+    /// The process id.
+    pub fn pid(&self) -> u32 {
+        self.0.id()
+    }
+
+    /// Kills the process at once, as a node crash would.
+    pub fn crash(self) {
+        drop(self);
+    }
+}
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+impl Rig {
+    /// Opens (appending) `<run dir>/logs/<name>.log`, the file [`Rig::log_tail`] reads.
+    pub fn log_file(&self, name: &str) -> Result<std::fs::File> {
+        let logs = self.run_dir.join("logs");
+        std::fs::create_dir_all(&logs)?;
+        let path = logs.join(format!("{name}.log"));
+        OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&path)
+            .with_context(|| format!("opening {}", path.display()))
+    }
+}
+
+/// How to start the controller.
+#[derive(Debug, Clone, Copy)]
+pub struct OperatorOpts<'a> {
+    /// Log name under the rig's `logs/` (`ferrolb-operator` for the IPAM tests).
+    pub log: &'a str,
+    /// `--lb-class`: handle only Services of this class (isolates a test on the shared rig).
+    pub lb_class: Option<&'a str>,
+    /// `FERROLB_LOG` filter.
+    pub log_filter: &'a str,
+}
+
+impl Default for OperatorOpts<'_> {
+    fn default() -> Self {
+        Self {
+            log: "ferrolb-operator",
+            lb_class: None,
+            log_filter: "info,ferrolb_operator=debug",
+        }
+    }
+}
+
+/// Starts `ferrolb-operator` as ServiceAccount `metallb-system/controller` (its token, bound
+/// only by `config/rbac/controller.yaml`) in namespace `metallb-system`.
+pub fn start_operator(rig: &Rig, opts: OperatorOpts<'_>) -> Result<Proc> {
+    let kubeconfig = rig.kubeconfig_for("metallb-system", "controller", false)?;
+    let log = rig.log_file(opts.log)?;
+    let mut cmd = Command::new(binary("ferrolb-operator")?);
+    cmd.env("KUBECONFIG", &kubeconfig)
+        .env("METALLB_NAMESPACE", "metallb-system")
+        .env("FERROLB_LOG", opts.log_filter)
+        .stdin(Stdio::null())
+        .stdout(log.try_clone()?)
+        .stderr(log);
+    if let Some(class) = opts.lb_class {
+        cmd.env("METALLB_LB_CLASS", class);
+    }
+    let child = cmd.spawn().context("starting ferrolb-operator")?;
+    Ok(Proc(child))
+}
