@@ -16,7 +16,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use anyhow::{Context, Result, bail, ensure};
 
-use crate::procs::{self, OperatorOpts, Proc, binary, project};
+use crate::procs::{self, OperatorOpts, Proc, binary};
 use crate::{Rig, wait_for};
 
 /// `loadBalancerClass` of the test Services (the test controller and speakers use it).
@@ -148,23 +148,7 @@ pub fn kubectl_apply(rig: &Rig, yaml: &str) -> Result<()> {
 
 /// CRDs, namespace, RBAC, heartbeat Secret, the test's pools + advertisement, a fresh namespace.
 pub fn install(rig: &Rig) -> Result<()> {
-    rig.apply_server_side(&project().join("config/namespace/namespace.yaml"))?;
-    rig.apply_server_side(&project().join("config/crd/bases"))?;
-    for crd in [
-        "ipaddresspools.metallb.io",
-        "l2advertisements.metallb.io",
-        "servicel2statuses.metallb.io",
-        "configurationstates.metallb.io",
-    ] {
-        rig.kubectl(&[
-            "wait",
-            "--for=condition=Established",
-            "--timeout=60s",
-            &format!("crd/{crd}"),
-        ])?;
-    }
-    rig.apply_server_side(&project().join("config/rbac/controller.yaml"))?;
-    rig.apply_server_side(&project().join("config/rbac/speaker.yaml"))?;
+    procs::install_base(rig, &["controller", "speaker"])?;
     if rig
         .kubectl(&["-n", SYSTEM, "get", "secret", "metallb-memberlist"])
         .is_err()

@@ -113,3 +113,31 @@ pub fn start_operator(rig: &Rig, opts: OperatorOpts<'_>) -> Result<Proc> {
     let child = cmd.spawn().context("starting ferrolb-operator")?;
     Ok(Proc(child))
 }
+
+/// Applies ferrolb's namespace, every CRD of `config/crd/bases` (waiting until all are
+/// Established, so any kind can be written next) and `config/rbac/<component>.yaml` for each of
+/// `components`.
+pub fn install_base(rig: &Rig, components: &[&str]) -> Result<()> {
+    let crds = project().join("config/crd/bases");
+    rig.apply_server_side(&project().join("config/namespace/namespace.yaml"))?;
+    rig.apply_server_side(&crds)?;
+    let mut names = Vec::new();
+    for entry in std::fs::read_dir(&crds)? {
+        let text = std::fs::read_to_string(entry?.path())?;
+        if let Some(name) = text
+            .lines()
+            .find_map(|l| l.trim().strip_prefix("name: "))
+            .filter(|n| n.ends_with(".metallb.io"))
+        {
+            names.push(format!("crd/{name}"));
+        }
+    }
+    ensure!(!names.is_empty(), "no CRDs in {}", crds.display());
+    let mut args = vec!["wait", "--for=condition=Established", "--timeout=60s"];
+    args.extend(names.iter().map(String::as_str));
+    rig.kubectl(&args)?;
+    for c in components {
+        rig.apply_server_side(&project().join(format!("config/rbac/{c}.yaml")))?;
+    }
+    Ok(())
+}

@@ -28,22 +28,7 @@ fn examples() -> PathBuf {
 
 /// Applies namespace, CRDs and the controller's RBAC.
 fn install_base(rig: &Rig) -> Result<()> {
-    rig.apply_server_side(&project().join("config/namespace/namespace.yaml"))?;
-    rig.apply_server_side(&project().join("config/crd/bases"))?;
-    for crd in [
-        "ipaddresspools.metallb.io",
-        "l2advertisements.metallb.io",
-        "configurationstates.metallb.io",
-    ] {
-        rig.kubectl(&[
-            "wait",
-            "--for=condition=Established",
-            "--timeout=60s",
-            &format!("crd/{crd}"),
-        ])?;
-    }
-    rig.apply_server_side(&project().join("config/rbac/controller.yaml"))?;
-    Ok(())
+    procs::install_base(rig, &["controller"])
 }
 
 /// Starts the controller with a token of its own ServiceAccount (not admin).
