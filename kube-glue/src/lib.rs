@@ -20,6 +20,9 @@ use tokio::sync::Notify;
 /// A reflector store for `api` whose every change (and every watch error) wakes `notify`.
 /// Watch errors are retried with backoff; the store keeps the last listed objects meanwhile,
 /// so a binary keeps acting on its last good view while the API server is unreachable.
+///
+/// Cached objects are [`trimmed`](trim) first: no ferrolb code reads `managedFields` or
+/// kubectl's last-applied annotation, and they are often most of an object's size.
 pub fn reflect<K>(api: Api<K>, notify: Arc<Notify>) -> Store<K>
 where
     K: kube::Resource
@@ -34,6 +37,7 @@ where
     let (store, writer) = reflector::store();
     let stream = watcher(api, watcher::Config::default())
         .default_backoff()
+        .modify(trim)
         .reflect(writer)
         .touched_objects();
     tokio::spawn(async move {
@@ -47,6 +51,19 @@ where
     });
     store
 }
+
+/// Drops what no ferrolb code reads from a cached object: `metadata.managedFields` and the
+/// `kubectl.kubernetes.io/last-applied-configuration` annotation (a full copy of the object).
+pub fn trim<K: kube::Resource>(obj: &mut K) {
+    let meta = obj.meta_mut();
+    meta.managed_fields = None;
+    if let Some(a) = meta.annotations.as_mut() {
+        a.remove(LAST_APPLIED);
+    }
+}
+
+/// kubectl's client-side-apply annotation.
+pub const LAST_APPLIED: &str = "kubectl.kubernetes.io/last-applied-configuration";
 
 /// Converts a Kubernetes label selector into a core one; the error names the bad expression.
 pub fn selector(sel: &metav1::LabelSelector) -> Result<LabelSelector, String> {
@@ -85,6 +102,26 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn trim_drops_managed_fields_and_last_applied_only() {
+        let mut svc: k8s_openapi::api::core::v1::Service =
+            serde_json::from_value(serde_json::json!({
+                "metadata": {
+                    "name": "web",
+                    "annotations": {LAST_APPLIED: "{...}", "metallb.io/address-pool": "prod"},
+                    "managedFields": [{"manager": "kubectl", "operation": "Apply"}]
+                },
+                "spec": {"type": "LoadBalancer"}
+            }))
+            .expect("valid Service");
+        trim(&mut svc);
+        assert_eq!(svc.metadata.managed_fields, None);
+        let annotations = svc.metadata.annotations.expect("kept");
+        assert_eq!(annotations.len(), 1);
+        assert_eq!(annotations["metallb.io/address-pool"], "prod");
+        assert_eq!(svc.metadata.name.as_deref(), Some("web"));
+    }
 
     #[test]
     fn durations() {
