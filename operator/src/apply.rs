@@ -2,11 +2,18 @@
 //! JSON merge patches limited to `status.loadBalancer` and one annotation (ferrolb never touches
 //! a Service's spec); ferrolb's own objects are written with server-side apply under one field
 //! manager.
+//!
+//! Writes are pipelined: [`Applier::submit`] starts them (at most [`PARALLEL_WRITES`] at once)
+//! and returns, so the next pass does not wait for a slow write and a Service created during
+//! a burst gets its IP as soon as a pass sees it. The [`Gate`](crate::gate::Gate) keeps one
+//! write per object in flight and drops repeats the cache has not caught up with yet.
 
 use std::collections::BTreeMap;
 use std::net::IpAddr;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Instant;
 
-use futures::StreamExt;
+use tokio::sync::{Notify, Semaphore};
 
 use ferrolb_api::names::{ANNOTATION_IP_ALLOCATED_FROM_POOL, LABEL_COMPONENT_TYPE};
 use ferrolb_api::v1beta1::{ConfigurationState, ConfigurationStateStatus, IPAddressPool};
@@ -17,6 +24,8 @@ use kube::runtime::events::{Event, EventType, Recorder};
 use kube::{Client, Resource};
 use serde_json::json;
 
+use crate::gate::{Gate, WriteKey, fingerprint};
+use crate::metrics::Metrics;
 use crate::reconcile::Action;
 
 /// Field manager of every write the controller makes.
@@ -30,7 +39,7 @@ pub const POOL_CONDITION: &str = "poolReconcilerValid";
 pub const PARALLEL_WRITES: usize = 32;
 
 /// The pending writes to one Service.
-#[derive(Default)]
+#[derive(Default, Hash)]
 struct ServiceWrite {
     ips: Option<Vec<IpAddr>>,
     pool: Option<Option<String>>,
@@ -46,26 +55,55 @@ pub struct ApplyError {
     source: kube::Error,
 }
 
-/// Executes actions; returns the errors (the next pass retries, since writes are level-based).
+/// One write, as a task runs it.
+enum Write {
+    Service(String, String, ServiceWrite),
+    Other(Action),
+}
+
+/// Starts the writes of each pass; failures are logged and counted, and the next pass
+/// retries them (writes are level-based).
 pub struct Applier {
+    api: Arc<Writer>,
+    gate: Arc<Mutex<Gate>>,
+    permits: Arc<Semaphore>,
+    wake: Arc<Notify>,
+    metrics: Arc<Metrics>,
+}
+
+/// What a write task needs to talk to the API server.
+struct Writer {
     client: Client,
     namespace: String,
     recorder: Recorder,
 }
 
 impl Applier {
-    /// An applier writing ferrolb's objects in `namespace`.
-    pub fn new(client: Client, namespace: String, recorder: Recorder) -> Self {
+    /// An applier writing ferrolb's objects in `namespace`; `wake` is notified when a pass
+    /// must run again because a newer write waited for an in-flight one.
+    pub fn new(
+        client: Client,
+        namespace: String,
+        recorder: Recorder,
+        wake: Arc<Notify>,
+        metrics: Arc<Metrics>,
+    ) -> Self {
         Self {
-            client,
-            namespace,
-            recorder,
+            api: Arc::new(Writer {
+                client,
+                namespace,
+                recorder,
+            }),
+            gate: Arc::new(Mutex::new(Gate::default())),
+            permits: Arc::new(Semaphore::new(PARALLEL_WRITES)),
+            wake,
+            metrics,
         }
     }
 
-    /// Executes every action, continuing past failures. Writes to one Service are merged into
-    /// a single request, and independent writes run concurrently (at most [`PARALLEL_WRITES`]).
-    pub async fn run(&self, actions: Vec<Action>, now: &Time) -> Vec<ApplyError> {
+    /// Starts every action's write and returns at once. Writes to one Service are merged into
+    /// a single request; writes to an object with a write in flight wait for the next pass.
+    pub fn submit(&self, actions: Vec<Action>, now: &Time) {
         let mut services: BTreeMap<(String, String), ServiceWrite> = BTreeMap::new();
         let mut others = Vec::new();
         for action in actions {
@@ -87,19 +125,89 @@ impl Applier {
                 other => others.push(other),
             }
         }
-        let service_writes = services
-            .into_iter()
-            .map(|((ns, name), w)| futures::future::Either::Left(self.service(ns, name, w)));
-        let other_writes = others
-            .into_iter()
-            .map(|a| futures::future::Either::Right(self.one(a, now)));
-        futures::stream::iter(service_writes.chain(other_writes))
-            .buffer_unordered(PARALLEL_WRITES)
-            .filter_map(|r| async move { r.err() })
-            .collect()
-            .await
+        let t = Instant::now();
+        let mut admitted = Vec::new();
+        {
+            let mut gate = self.gate.lock().unwrap_or_else(PoisonError::into_inner);
+            gate.purge(t);
+            for ((ns, name), w) in services {
+                let key = WriteKey::Service(ns.clone(), name.clone());
+                if gate.admit(key.clone(), fingerprint(&w), t) {
+                    admitted.push((Some(key), Write::Service(ns, name, w)));
+                }
+            }
+            for a in others {
+                let key = match &a {
+                    Action::PoolStatus { name, status } => Some((
+                        WriteKey::Pool(name.clone()),
+                        fingerprint(&serde_json::to_string(status).unwrap_or_default()),
+                    )),
+                    Action::ControllerState { error } => {
+                        Some((WriteKey::State, fingerprint(error)))
+                    }
+                    _ => None,
+                };
+                match key {
+                    Some((k, fp)) if gate.admit(k.clone(), fp, t) => {
+                        admitted.push((Some(k), Write::Other(a)))
+                    }
+                    Some(_) => {}
+                    // Events are emitted once by the reconciler: always sent.
+                    None => admitted.push((None, Write::Other(a))),
+                }
+            }
+        }
+        for (key, write) in admitted {
+            self.spawn(key, write, now.clone());
+        }
     }
 
+    fn spawn(&self, key: Option<WriteKey>, write: Write, now: Time) {
+        let api = self.api.clone();
+        let gate = self.gate.clone();
+        let permits = self.permits.clone();
+        let wake = self.wake.clone();
+        let metrics = self.metrics.clone();
+        tokio::spawn(async move {
+            let Ok(_permit) = permits.acquire_owned().await else {
+                return;
+            };
+            let result = match write {
+                Write::Service(ns, name, w) => api.service(ns, name, w).await,
+                Write::Other(a) => api.one(a, &now).await,
+            };
+            match &result {
+                Ok(()) => {
+                    metrics.updates.inc();
+                }
+                Err(e) => {
+                    metrics.update_errors.inc();
+                    tracing::warn!(error = %e, "write failed; the next pass retries it");
+                }
+            };
+            if let Some(k) = key {
+                let again = gate.lock().unwrap_or_else(PoisonError::into_inner).finish(
+                    &k,
+                    result.is_ok(),
+                    Instant::now(),
+                );
+                if again {
+                    wake.notify_one();
+                }
+            }
+        });
+    }
+
+    /// Writes in flight (for tests and logs).
+    pub fn in_flight(&self) -> usize {
+        self.gate
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .in_flight()
+    }
+}
+
+impl Writer {
     /// One merge patch on the Service's `/status` carrying both `status.loadBalancer` and the
     /// `ip-allocated-from-pool` annotation, as MetalLB's single `UpdateStatus` call does (the
     /// Service status strategy only resets `spec`, so the annotation is persisted too). One

@@ -6,6 +6,7 @@
 mod apply;
 mod config_status;
 mod convert;
+mod gate;
 mod metrics;
 mod migrate_task;
 mod migration;
@@ -46,7 +47,7 @@ struct Args {
     #[arg(long = "log-level", env = "FERROLB_LOG", default_value = "info")]
     log_level: String,
     /// Wait this long after a change before a pass, to batch bursts of events.
-    #[arg(long, default_value = "100ms", value_parser = parse_duration)]
+    #[arg(long, env = "FERROLB_DEBOUNCE", default_value = "100ms", value_parser = parse_duration)]
     debounce: Duration,
 }
 

@@ -1,6 +1,7 @@
 //! The controller's event loop: reflectors for Services, IPAddressPools and Namespaces; any
-//! change wakes one full, debounced reconcile pass. Level-based: a failed write is retried by
-//! the next pass (at least every [`RESYNC`]).
+//! change wakes one full, debounced reconcile pass, whose writes are started without waiting
+//! for them (`apply.rs`). Level-based: a failed write is retried by the next pass (at least
+//! every [`RESYNC`]).
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -45,7 +46,7 @@ pub async fn run(
         ready.map_err(|e| anyhow::anyhow!("initial list of {what} failed: {e}"))?;
     }
     tracing::info!("caches synced; rebuilding allocations from Service statuses");
-    let applier = Applier::new(client, namespace, recorder);
+    let applier = Applier::new(client, namespace, recorder, notify.clone(), metrics.clone());
     let mut reconciler = Reconciler::new(lb_class);
     loop {
         let snapshot = Snapshot {
@@ -65,17 +66,13 @@ pub async fn run(
         let now = Time(k8s_openapi::jiff::Timestamp::now());
         let actions = reconciler.pass(&snapshot, &now);
         if !actions.is_empty() {
-            tracing::debug!(count = actions.len(), "applying actions");
+            tracing::debug!(
+                count = actions.len(),
+                in_flight = applier.in_flight(),
+                "applying actions"
+            );
         }
-        let attempted = actions.len() as u64;
-        let errors = applier.run(actions, &now).await;
-        metrics
-            .updates
-            .inc_by(attempted.saturating_sub(errors.len() as u64));
-        metrics.update_errors.inc_by(errors.len() as u64);
-        for e in errors {
-            tracing::warn!(error = %e, "write failed; will retry");
-        }
+        applier.submit(actions, &now);
         metrics.observe(reconciler.allocator(), reconciler.config_error().is_some());
         metrics
             .ready

@@ -6,7 +6,8 @@
 //! pools keep serving; MetalLB does the same) and every write is skipped when the object already
 //! says it, so a pass over an unchanged cluster writes nothing and emits no event.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::hash::{DefaultHasher, Hash, Hasher};
 use std::net::IpAddr;
 use std::sync::Arc;
 
@@ -87,6 +88,14 @@ pub struct Reconciler {
     reported_state: Option<Option<String>>,
     failures: BTreeMap<String, String>,
     deprecated_warned: BTreeSet<String>,
+    /// Services whose last evaluation needed no write and reported no failure, by key →
+    /// `resourceVersion`. They are skipped while their resourceVersion, the pools and the
+    /// namespaces' labels stay the same: every input of their allocation is unchanged, so the
+    /// result would be too. This keeps a pass proportional to what changed, not to the
+    /// cluster's size.
+    settled: HashMap<String, String>,
+    /// Fingerprint of the namespaces' labels the settled results were computed with.
+    settled_namespaces: u64,
 }
 
 impl Reconciler {
@@ -101,6 +110,8 @@ impl Reconciler {
             reported_state: None,
             failures: BTreeMap::new(),
             deprecated_warned: BTreeSet::new(),
+            settled: HashMap::new(),
+            settled_namespaces: 0,
         }
     }
 
@@ -174,6 +185,7 @@ impl Reconciler {
                         // Services returned here are re-validated by `assign` below, which
                         // reports them as `Reallocated` (event ClearAssignment).
                         alloc.set_pools(set);
+                        self.settled.clear();
                     }
                     // Until the first pools appear (at start, or while a migration from the
                     // legacy ConfigMap is creating them) nothing is allocated and nothing is
@@ -210,115 +222,139 @@ impl Reconciler {
         let Some(alloc) = self.alloc.as_mut() else {
             return;
         };
-        let mut services: Vec<&Service> = snap.services.iter().map(Arc::as_ref).collect();
-        // First come, first served: older Services get the lower addresses.
-        services.sort_by(|a, b| {
-            let ta = a.metadata.creation_timestamp.as_ref().map(|t| t.0);
-            let tb = b.metadata.creation_timestamp.as_ref().map(|t| t.0);
-            ta.cmp(&tb)
-                .then_with(|| key(&a.metadata).cmp(&key(&b.metadata)))
-        });
+        let namespaces = {
+            let mut h = DefaultHasher::new();
+            snap.namespaces.hash(&mut h);
+            h.finish()
+        };
+        if namespaces != self.settled_namespaces {
+            self.settled_namespaces = namespaces;
+            self.settled.clear();
+        }
         let mut seen = BTreeSet::new();
-        let empty = BTreeMap::new();
-        for svc in services {
+        let mut services: Vec<(Option<k8s_openapi::jiff::Timestamp>, String, &Service)> =
+            Vec::new();
+        for svc in snap.services.iter().map(Arc::as_ref) {
             let k = key(&svc.metadata);
             seen.insert(k.clone());
-            let ns = svc.metadata.namespace.clone().unwrap_or_default();
-            let name = svc.metadata.name.clone().unwrap_or_default();
-            let view = service_view(svc, snap.namespaces.get(&ns).unwrap_or(&empty));
-            let current = ingress_ips(svc);
-            let annotated = svc
-                .metadata
-                .annotations
-                .as_ref()
-                .and_then(|a| a.get(ANNOTATION_IP_ALLOCATED_FROM_POOL))
-                .cloned();
-            let clear = |out: &mut Vec<Action>| {
-                if !current.is_empty() {
-                    out.push(Action::ServiceStatus {
-                        namespace: ns.clone(),
-                        name: name.clone(),
-                        ips: vec![],
-                    });
-                }
-                if annotated.is_some() {
-                    out.push(Action::PoolAnnotation {
-                        namespace: ns.clone(),
-                        name: name.clone(),
-                        pool: None,
-                    });
-                }
-            };
-            if !is_handled(&view, self.lb_class.as_deref()) {
-                let had = !alloc.release(&k).is_empty();
-                self.failures.remove(&k);
-                // Only undo what ferrolb wrote: another implementation may own this Service.
-                if had || annotated.is_some() {
-                    clear(out);
-                }
+            let rv = svc.metadata.resource_version.as_ref();
+            if rv.is_some() && self.settled.get(&k) == rv {
                 continue;
             }
-            let object = reference(svc);
-            let parsed = match parse_service(&view) {
-                Ok(p) => p,
-                Err(e) => {
-                    alloc.release(&k);
-                    fail(&mut self.failures, &k, &object, e.to_string(), out);
-                    clear(out);
-                    continue;
-                }
-            };
-            for annotation in &parsed.deprecated_annotations {
-                if self.deprecated_warned.insert(format!("{k}#{annotation}")) {
-                    out.push(Action::Event {
-                        object: object.clone(),
-                        warning: true,
-                        reason: "deprecatedAnnotation",
-                        note: format!("Service uses deprecated annotation {annotation}"),
-                    });
-                }
-            }
-            match alloc.assign(&parsed.request, &current) {
-                Ok(a) => {
-                    self.failures.remove(&k);
-                    match &a.change {
-                        Change::Kept => {}
-                        Change::Allocated => out.push(allocated(&object, &a.ips)),
-                        Change::Reallocated { reason, .. } => {
-                            out.push(Action::Event {
-                                object: object.clone(),
-                                warning: false,
-                                reason: "ClearAssignment",
-                                note: format!("current IP for {k:?} not allowed by config, will attempt for new IP assignment: {reason}"),
-                            });
-                            out.push(allocated(&object, &a.ips));
-                        }
-                        Change::AddedFamily(ip) => out.push(Action::Event {
-                            object: object.clone(),
-                            warning: false,
-                            reason: "IPAllocated",
-                            note: format!("Assigned additional IP {ip}"),
-                        }),
-                    }
-                    if current != a.ips {
+            let created = svc.metadata.creation_timestamp.as_ref().map(|t| t.0);
+            services.push((created, k, svc));
+        }
+        // First come, first served: older Services get the lower addresses.
+        services.sort_by(|a, b| a.0.cmp(&b.0).then_with(|| a.1.cmp(&b.1)));
+        let empty = BTreeMap::new();
+        for (_, k, svc) in services {
+            let before = out.len();
+            'svc: {
+                let ns = svc.metadata.namespace.clone().unwrap_or_default();
+                let name = svc.metadata.name.clone().unwrap_or_default();
+                let view = service_view(svc, snap.namespaces.get(&ns).unwrap_or(&empty));
+                let current = ingress_ips(svc);
+                let annotated = svc
+                    .metadata
+                    .annotations
+                    .as_ref()
+                    .and_then(|a| a.get(ANNOTATION_IP_ALLOCATED_FROM_POOL))
+                    .cloned();
+                let clear = |out: &mut Vec<Action>| {
+                    if !current.is_empty() {
                         out.push(Action::ServiceStatus {
                             namespace: ns.clone(),
                             name: name.clone(),
-                            ips: a.ips.clone(),
+                            ips: vec![],
                         });
                     }
-                    if annotated.as_deref() != Some(a.pool.as_str()) {
+                    if annotated.is_some() {
                         out.push(Action::PoolAnnotation {
                             namespace: ns.clone(),
                             name: name.clone(),
-                            pool: Some(a.pool.clone()),
+                            pool: None,
+                        });
+                    }
+                };
+                if !is_handled(&view, self.lb_class.as_deref()) {
+                    let had = !alloc.release(&k).is_empty();
+                    self.failures.remove(&k);
+                    // Only undo what ferrolb wrote: another implementation may own this Service.
+                    if had || annotated.is_some() {
+                        clear(out);
+                    }
+                    break 'svc;
+                }
+                let object = reference(svc);
+                let parsed = match parse_service(&view) {
+                    Ok(p) => p,
+                    Err(e) => {
+                        alloc.release(&k);
+                        fail(&mut self.failures, &k, &object, e.to_string(), out);
+                        clear(out);
+                        break 'svc;
+                    }
+                };
+                for annotation in &parsed.deprecated_annotations {
+                    if self.deprecated_warned.insert(format!("{k}#{annotation}")) {
+                        out.push(Action::Event {
+                            object: object.clone(),
+                            warning: true,
+                            reason: "deprecatedAnnotation",
+                            note: format!("Service uses deprecated annotation {annotation}"),
                         });
                     }
                 }
-                Err(e) => {
-                    let note = format!("Failed to allocate IP for {k:?}: {e}");
-                    fail(&mut self.failures, &k, &object, note, out);
-                    clear(out);
+                match alloc.assign(&parsed.request, &current) {
+                    Ok(a) => {
+                        self.failures.remove(&k);
+                        match &a.change {
+                            Change::Kept => {}
+                            Change::Allocated => out.push(allocated(&object, &a.ips)),
+                            Change::Reallocated { reason, .. } => {
+                                out.push(Action::Event {
+                                    object: object.clone(),
+                                    warning: false,
+                                    reason: "ClearAssignment",
+                                    note: format!("current IP for {k:?} not allowed by config, will attempt for new IP assignment: {reason}"),
+                                });
+                                out.push(allocated(&object, &a.ips));
+                            }
+                            Change::AddedFamily(ip) => out.push(Action::Event {
+                                object: object.clone(),
+                                warning: false,
+                                reason: "IPAllocated",
+                                note: format!("Assigned additional IP {ip}"),
+                            }),
+                        }
+                        if current != a.ips {
+                            out.push(Action::ServiceStatus {
+                                namespace: ns.clone(),
+                                name: name.clone(),
+                                ips: a.ips.clone(),
+                            });
+                        }
+                        if annotated.as_deref() != Some(a.pool.as_str()) {
+                            out.push(Action::PoolAnnotation {
+                                namespace: ns.clone(),
+                                name: name.clone(),
+                                pool: Some(a.pool.clone()),
+                            });
+                        }
+                    }
+                    Err(e) => {
+                        let note = format!("Failed to allocate IP for {k:?}: {e}");
+                        fail(&mut self.failures, &k, &object, note, out);
+                        clear(out);
+                    }
+                }
+            }
+            match svc.metadata.resource_version.clone() {
+                Some(rv) if out.len() == before && !self.failures.contains_key(&k) => {
+                    self.settled.insert(k, rv);
+                }
+                _ => {
+                    self.settled.remove(&k);
                 }
             }
         }
@@ -332,6 +368,7 @@ impl Reconciler {
             alloc.release(&k);
         }
         self.failures.retain(|k, _| seen.contains(k));
+        self.settled.retain(|k, _| seen.contains(k));
         self.deprecated_warned
             .retain(|k| k.split('#').next().is_some_and(|s| seen.contains(s)));
     }

@@ -25,7 +25,7 @@ fn pool(name: &str, addresses: &[&str]) -> Arc<IPAddressPool> {
 
 fn lb(ns: &str, name: &str, created: i64, extra: serde_json::Value) -> Arc<Service> {
     let mut v = json!({
-        "metadata": {"name": name, "namespace": ns, "uid": format!("uid-{name}"),
+        "metadata": {"name": name, "namespace": ns, "uid": format!("uid-{name}"), "resourceVersion": "1",
                      "creationTimestamp": Timestamp::from_second(created).expect("ts").to_string()},
         "spec": {"type": "LoadBalancer", "clusterIP": "10.96.0.10", "clusterIPs": ["10.96.0.10"],
                  "ports": [{"port": 80, "protocol": "TCP"}]}
@@ -45,7 +45,18 @@ fn merge(a: &mut serde_json::Value, b: serde_json::Value) {
     }
 }
 
-/// Applies actions as the API server would; returns the events.
+/// A new resourceVersion, as the API server sets on every write.
+fn bump(svc: &mut Service) {
+    let rv: u64 = svc
+        .metadata
+        .resource_version
+        .as_deref()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0);
+    svc.metadata.resource_version = Some((rv + 1).to_string());
+}
+
+/// Applies actions as the API server would (bumping resourceVersions); returns the events.
 fn apply(snap: &mut Snapshot, actions: &[Action]) -> Vec<(String, &'static str, String)> {
     let mut events = Vec::new();
     for a in actions {
@@ -59,7 +70,9 @@ fn apply(snap: &mut Snapshot, actions: &[Action]) -> Vec<(String, &'static str, 
                 let mut v = serde_json::to_value(&*snap.services[svc]).expect("json");
                 let ingress: Vec<_> = ips.iter().map(|ip| json!({"ip": ip.to_string()})).collect();
                 v["status"] = json!({"loadBalancer": {"ingress": ingress}});
-                snap.services[svc] = Arc::new(serde_json::from_value(v).expect("svc"));
+                let mut updated: Service = serde_json::from_value(v).expect("svc");
+                bump(&mut updated);
+                snap.services[svc] = Arc::new(updated);
             }
             Action::PoolAnnotation {
                 namespace,
@@ -73,6 +86,7 @@ fn apply(snap: &mut Snapshot, actions: &[Action]) -> Vec<(String, &'static str, 
                     Some(p) => ann.insert(ANNOTATION_IP_ALLOCATED_FROM_POOL.into(), p.clone()),
                     None => ann.remove(ANNOTATION_IP_ALLOCATED_FROM_POOL),
                 };
+                bump(&mut s);
                 snap.services[svc] = Arc::new(s);
             }
             Action::Event {
@@ -350,7 +364,9 @@ fn type_change_and_foreign_services() {
     let i = find(&snap, "d", "a");
     let mut v = serde_json::to_value(&*snap.services[i]).expect("json");
     v["spec"]["type"] = json!("ClusterIP");
-    snap.services[i] = Arc::new(serde_json::from_value(v).expect("svc"));
+    let mut updated: Service = serde_json::from_value(v).expect("svc");
+    bump(&mut updated);
+    snap.services[i] = Arc::new(updated);
     converge(&mut r, &mut snap);
     assert!(ips(&snap, "a").is_empty());
     assert_eq!(annotation(&snap, "a"), None);
@@ -445,4 +461,51 @@ fn legacy_annotation_warns_once() {
         .filter(|e| e.1 == "deprecatedAnnotation")
         .collect();
     assert_eq!(warnings.len(), 1, "{events:?}");
+}
+
+/// Settled Services are skipped only while nothing they depend on changed: a failed one is
+/// retried when an IP frees up (its own resourceVersion unchanged), and namespace label
+/// changes re-evaluate settled ones.
+#[test]
+fn skipping_settled_services_never_hides_a_change() {
+    let mut snap = Snapshot {
+        pools: vec![pool("one", &["10.0.0.1/32"])],
+        services: vec![lb("d", "a", 1, json!({})), lb("d", "b", 2, json!({}))],
+        ..Default::default()
+    };
+    let mut r = Reconciler::new(None);
+    let events = converge(&mut r, &mut snap);
+    assert_eq!(ips(&snap, "a"), ["10.0.0.1"]);
+    assert!(ips(&snap, "b").is_empty());
+    assert_eq!(
+        events.iter().filter(|e| e.1 == "AllocationFailed").count(),
+        1
+    );
+    assert!(r.pass(&snap, &now()).is_empty(), "steady state: no writes");
+    // `a` goes away: `b`, untouched since it failed, gets the freed IP.
+    snap.services.retain(|s| s.metadata.name.as_deref() != Some("a"));
+    converge(&mut r, &mut snap);
+    assert_eq!(ips(&snap, "b"), ["10.0.0.1"]);
+
+    // A pool restricted by namespace labels: removing the label invalidates a settled IP.
+    let mut restricted = (*pool("team", &["10.1.0.1/32"])).clone();
+    restricted.spec.service_allocation = Some(
+        serde_json::from_value(json!({"namespaceSelectors": [{"matchLabels": {"team": "x"}}]}))
+            .expect("allocation"),
+    );
+    let mut snap = Snapshot {
+        pools: vec![Arc::new(restricted)],
+        services: vec![lb("t", "c", 1, json!({}))],
+        namespaces: [("t".to_string(), [("team".to_string(), "x".to_string())].into())].into(),
+    };
+    let mut r = Reconciler::new(None);
+    converge(&mut r, &mut snap);
+    assert_eq!(ips(&snap, "c"), ["10.1.0.1"]);
+    assert!(r.pass(&snap, &now()).is_empty(), "settled");
+    snap.namespaces.insert("t".into(), BTreeMap::new());
+    converge(&mut r, &mut snap);
+    assert!(
+        ips(&snap, "c").is_empty(),
+        "the namespace no longer matches the pool: the IP is withdrawn"
+    );
 }

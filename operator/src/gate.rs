@@ -1,0 +1,183 @@
+//! The write gate that lets reconcile passes run without waiting for the previous pass's
+//! writes (pipelining), without ever racing two writes to one object.
+//!
+//! Passes are level-based: each compares the desired state with the informer cache and emits
+//! every write still needed. A write that is in flight (or that just finished, but whose watch
+//! event has not reached the cache yet) would be emitted again by the next pass; the gate drops
+//! such repeats. Rules, per object key:
+//! - at most one write in flight; a different write for the same key while one is in flight is
+//!   dropped and the key marked *superseded*: when the in-flight write finishes the caller wakes
+//!   a new pass, which emits the newer write (so writes to one object are never reordered);
+//! - an identical write within [`SETTLE`] of the previous one finishing is dropped (the cache
+//!   is about to show it); after that it is issued again (a lost watch event cannot stall us);
+//! - a failed write forgets the key, so the next pass retries it.
+//!
+//! Pure and synchronous: the adapter (`apply.rs`) holds it behind a mutex.
+
+use std::collections::HashMap;
+use std::hash::{DefaultHasher, Hash, Hasher};
+use std::time::{Duration, Instant};
+
+/// How long a finished write suppresses an identical one (time for its watch event to arrive).
+pub const SETTLE: Duration = Duration::from_secs(2);
+
+/// The object a write goes to.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum WriteKey {
+    /// A Service's status and annotation (namespace, name).
+    Service(String, String),
+    /// An IPAddressPool's status.
+    Pool(String),
+    /// The controller's ConfigurationState.
+    State,
+}
+
+#[derive(Debug)]
+struct Entry {
+    fingerprint: u64,
+    /// `None` while in flight.
+    done_at: Option<Instant>,
+    superseded: bool,
+}
+
+/// Tracks in-flight and recently finished writes.
+#[derive(Debug, Default)]
+pub struct Gate {
+    entries: HashMap<WriteKey, Entry>,
+}
+
+/// A fingerprint of a write's content.
+pub fn fingerprint(content: &impl Hash) -> u64 {
+    let mut h = DefaultHasher::new();
+    content.hash(&mut h);
+    h.finish()
+}
+
+impl Gate {
+    /// Whether to issue a write of `fingerprint` to `key` now; if yes it is in flight until
+    /// [`Gate::finish`].
+    pub fn admit(&mut self, key: WriteKey, fingerprint: u64, now: Instant) -> bool {
+        if let Some(e) = self.entries.get_mut(&key) {
+            match e.done_at {
+                None => {
+                    if e.fingerprint != fingerprint {
+                        e.superseded = true;
+                    }
+                    return false;
+                }
+                Some(done) if e.fingerprint == fingerprint && now.duration_since(done) < SETTLE => {
+                    return false;
+                }
+                Some(_) => {}
+            }
+        }
+        self.entries.insert(
+            key,
+            Entry {
+                fingerprint,
+                done_at: None,
+                superseded: false,
+            },
+        );
+        true
+    }
+
+    /// Records the end of the in-flight write to `key`. Returns whether a newer write was
+    /// dropped meanwhile, i.e. whether a pass must run again soon.
+    pub fn finish(&mut self, key: &WriteKey, ok: bool, now: Instant) -> bool {
+        let superseded = self.entries.get(key).is_some_and(|e| e.superseded);
+        if ok && !superseded {
+            if let Some(e) = self.entries.get_mut(key) {
+                e.done_at = Some(now);
+            }
+        } else {
+            self.entries.remove(key);
+        }
+        superseded
+    }
+
+    /// Forgets finished writes older than [`SETTLE`] (bounds memory to recent writes).
+    pub fn purge(&mut self, now: Instant) {
+        self.entries
+            .retain(|_, e| e.done_at.is_none_or(|d| now.duration_since(d) < SETTLE));
+    }
+
+    /// Writes in flight.
+    pub fn in_flight(&self) -> usize {
+        self.entries
+            .values()
+            .filter(|e| e.done_at.is_none())
+            .count()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn svc(n: &str) -> WriteKey {
+        WriteKey::Service("ns".into(), n.into())
+    }
+
+    #[test]
+    fn one_write_per_key_in_flight_and_repeats_dropped() {
+        let mut g = Gate::default();
+        let t = Instant::now();
+        assert!(g.admit(svc("a"), 1, t));
+        assert!(!g.admit(svc("a"), 1, t), "same write while in flight");
+        assert!(g.admit(svc("b"), 1, t), "other keys are independent");
+        assert_eq!(g.in_flight(), 2);
+        assert!(!g.finish(&svc("a"), true, t), "nothing superseded");
+        assert!(
+            !g.admit(svc("a"), 1, t + SETTLE / 2),
+            "cache not updated yet"
+        );
+        assert!(
+            g.admit(svc("a"), 1, t + SETTLE),
+            "reissued once the settle time passed"
+        );
+    }
+
+    #[test]
+    fn a_newer_write_waits_for_the_in_flight_one_and_wakes_a_pass() {
+        let mut g = Gate::default();
+        let t = Instant::now();
+        assert!(g.admit(svc("a"), 1, t));
+        assert!(!g.admit(svc("a"), 2, t), "never two writes to one object");
+        assert!(g.finish(&svc("a"), true, t), "superseded: wake a pass");
+        assert!(g.admit(svc("a"), 2, t), "the newer write goes out next");
+        // And the old content is not suppressed by the settle window after a supersede.
+        assert!(!g.finish(&svc("a"), true, t));
+        assert!(g.admit(svc("a"), 1, t), "different content is admitted");
+    }
+
+    #[test]
+    fn a_failed_write_is_retried_by_the_next_pass() {
+        let mut g = Gate::default();
+        let t = Instant::now();
+        assert!(g.admit(WriteKey::State, 7, t));
+        assert!(!g.finish(&WriteKey::State, false, t));
+        assert!(g.admit(WriteKey::State, 7, t), "retry at once");
+    }
+
+    #[test]
+    fn purge_keeps_in_flight_and_recent_writes() {
+        let mut g = Gate::default();
+        let t = Instant::now();
+        assert!(g.admit(svc("old"), 1, t));
+        g.finish(&svc("old"), true, t);
+        assert!(g.admit(svc("recent"), 1, t));
+        g.finish(&svc("recent"), true, t + SETTLE);
+        assert!(g.admit(WriteKey::Pool("p".into()), 1, t));
+        g.purge(t + SETTLE + Duration::from_millis(1));
+        assert_eq!(g.entries.len(), 2);
+        assert!(g.entries.contains_key(&svc("recent")));
+        assert!(g.entries.contains_key(&WriteKey::Pool("p".into())));
+    }
+
+    #[test]
+    fn fingerprints_tell_contents_apart() {
+        assert_eq!(fingerprint(&("a", 1)), fingerprint(&("a", 1)));
+        assert_ne!(fingerprint(&("a", 1)), fingerprint(&("a", 2)));
+    }
+}
