@@ -2,7 +2,7 @@
 //! N LoadBalancer Services created in a burst → time until all have an IP and the per-Service
 //! latency (creation acknowledged → IP visible), for ferrolb's controller and for the floor: a
 //! raw client writing the same status patches itself right after each create. Also the
-//! controller's RSS once every Service has its IP.
+//! controller's RSS once every Service has its IP and its CPU time during the burst.
 //!
 //! ```sh
 //! e2e/rig.sh up && . e2e/.run/env
@@ -18,6 +18,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, ensure};
 use ferrolb_e2e::Rig;
+use ferrolb_e2e::l2::proc_usage;
 use ferrolb_e2e::procs::{self, OperatorOpts, project};
 use futures::{StreamExt, TryStreamExt};
 use k8s_openapi::api::core::v1::Service;
@@ -207,23 +208,23 @@ async fn bench_controller_vs_raw_client_floor() -> Result<()> {
         },
     )?;
     tokio::time::sleep(Duration::from_secs(2)).await;
+    let (_, cpu_start) = proc_usage(child.pid())?;
     let result = burst(&client, "bench-ferrolb", n, |_name: String| async {
         Ok(())
     })
     .await;
-    let rss = std::fs::read_to_string(format!("/proc/{}/status", child.pid()))
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("VmRSS:"))
-                .map(|l| l.trim().to_owned())
-        });
+    let (rss, cpu_burst) = proc_usage(child.pid())?;
+    tokio::time::sleep(Duration::from_secs(10)).await;
+    let (rss_idle, cpu_idle) = proc_usage(child.pid())?;
     drop(child);
     let (total_c, lat_c) = result?;
     report("ferrolb controller", n, total_c, &lat_c);
     println!(
-        "BENCH controller RSS with {n} Services allocated: {}",
-        rss.unwrap_or_default()
+        "BENCH controller RSS with {n} Services allocated: {:.1} MiB ({:.1} MiB 10 s later); CPU during the burst {:.2} s, idle 10 s after {:.2} s",
+        rss as f64 / 1024.0,
+        rss_idle as f64 / 1024.0,
+        cpu_burst - cpu_start,
+        cpu_idle - cpu_burst
     );
     if let Some((total, lat)) = &floor {
         println!(

@@ -24,7 +24,7 @@ use kube::runtime::events::{Event, EventType, Recorder};
 use kube::{Client, Resource};
 use serde_json::json;
 
-use crate::gate::{Gate, WriteKey, fingerprint};
+use crate::gate::{Admit, Gate, WriteKey, fingerprint};
 use crate::metrics::Metrics;
 use crate::reconcile::Action;
 
@@ -37,6 +37,11 @@ pub const POOL_CONDITION: &str = "poolReconcilerValid";
 
 /// How many writes run at once.
 pub const PARALLEL_WRITES: usize = 32;
+
+/// At most one status write per IPAddressPool in this interval: during a burst the counters
+/// change with every allocation, and a write per pass would compete with the Service writes.
+/// The last counts are always written (a pass is woken when the interval ends).
+pub const POOL_STATUS_INTERVAL: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// The pending writes to one Service.
 #[derive(Default, Hash)]
@@ -127,6 +132,7 @@ impl Applier {
         }
         let t = Instant::now();
         let mut admitted = Vec::new();
+        let mut wake_at = Vec::new();
         {
             let mut gate = self.gate.lock().unwrap_or_else(PoisonError::into_inner);
             gate.purge(t);
@@ -137,25 +143,32 @@ impl Applier {
                 }
             }
             for a in others {
-                let key = match &a {
-                    Action::PoolStatus { name, status } => Some((
-                        WriteKey::Pool(name.clone()),
-                        fingerprint(&serde_json::to_string(status).unwrap_or_default()),
-                    )),
+                match &a {
+                    Action::PoolStatus { name, status } => {
+                        let key = WriteKey::Pool(name.clone());
+                        let fp = fingerprint(&serde_json::to_string(status).unwrap_or_default());
+                        match gate.admit_throttled(key.clone(), fp, t, POOL_STATUS_INTERVAL) {
+                            Admit::Now => admitted.push((Some(key), Write::Other(a))),
+                            Admit::Drop => {}
+                            Admit::At(due) => wake_at.push(due),
+                        }
+                    }
                     Action::ControllerState { error } => {
-                        Some((WriteKey::State, fingerprint(error)))
+                        if gate.admit(WriteKey::State, fingerprint(error), t) {
+                            admitted.push((Some(WriteKey::State), Write::Other(a)));
+                        }
                     }
-                    _ => None,
-                };
-                match key {
-                    Some((k, fp)) if gate.admit(k.clone(), fp, t) => {
-                        admitted.push((Some(k), Write::Other(a)))
-                    }
-                    Some(_) => {}
                     // Events are emitted once by the reconciler: always sent.
-                    None => admitted.push((None, Write::Other(a))),
+                    _ => admitted.push((None, Write::Other(a))),
                 }
             }
+        }
+        for due in wake_at {
+            let wake = self.wake.clone();
+            tokio::spawn(async move {
+                tokio::time::sleep_until(due.into()).await;
+                wake.notify_one();
+            });
         }
         for (key, write) in admitted {
             self.spawn(key, write, now.clone());

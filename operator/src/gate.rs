@@ -10,7 +10,11 @@
 //!   a new pass, which emits the newer write (so writes to one object are never reordered);
 //! - an identical write within [`SETTLE`] of the previous one finishing is dropped (the cache
 //!   is about to show it); after that it is issued again (a lost watch event cannot stall us);
-//! - a failed write forgets the key, so the next pass retries it.
+//! - a failed write forgets the key, so the next pass retries it;
+//! - keys admitted with [`Gate::admit_throttled`] (pool status counters, which change with
+//!   every allocation during a burst) get at most one write per interval; a write refused for
+//!   that reason is due at a returned instant, when the caller wakes a pass to send the latest
+//!   state (so the final counts are always written).
 //!
 //! Pure and synchronous: the adapter (`apply.rs`) holds it behind a mutex.
 
@@ -35,9 +39,24 @@ pub enum WriteKey {
 #[derive(Debug)]
 struct Entry {
     fingerprint: u64,
+    /// When the write was admitted.
+    issued_at: Instant,
     /// `None` while in flight.
     done_at: Option<Instant>,
     superseded: bool,
+    /// A throttled write was refused and a wake-up is already scheduled for it.
+    deferred: bool,
+}
+
+/// The answer of [`Gate::admit_throttled`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Admit {
+    /// Issue the write now.
+    Now,
+    /// Drop it (in flight, just written, or already deferred).
+    Drop,
+    /// Drop it and wake a pass at this instant to write the state of then.
+    At(Instant),
 }
 
 /// Tracks in-flight and recently finished writes.
@@ -75,11 +94,39 @@ impl Gate {
             key,
             Entry {
                 fingerprint,
+                issued_at: now,
                 done_at: None,
                 superseded: false,
+                deferred: false,
             },
         );
         true
+    }
+
+    /// Like [`Gate::admit`], with at most one write to `key` per `interval`.
+    pub fn admit_throttled(
+        &mut self,
+        key: WriteKey,
+        fingerprint: u64,
+        now: Instant,
+        interval: Duration,
+    ) -> Admit {
+        if let Some(e) = self.entries.get_mut(&key)
+            && e.done_at.is_some()
+            && e.fingerprint != fingerprint
+            && now.duration_since(e.issued_at) < interval
+        {
+            if e.deferred {
+                return Admit::Drop;
+            }
+            e.deferred = true;
+            return Admit::At(e.issued_at + interval);
+        }
+        if self.admit(key, fingerprint, now) {
+            Admit::Now
+        } else {
+            Admit::Drop
+        }
     }
 
     /// Records the end of the in-flight write to `key`. Returns whether a newer write was
@@ -96,10 +143,11 @@ impl Gate {
         superseded
     }
 
-    /// Forgets finished writes older than [`SETTLE`] (bounds memory to recent writes).
+    /// Forgets finished writes older than [`SETTLE`] (bounds memory to recent writes); a
+    /// deferred one stays until its wake-up admits the next write.
     pub fn purge(&mut self, now: Instant) {
         self.entries
-            .retain(|_, e| e.done_at.is_none_or(|d| now.duration_since(d) < SETTLE));
+            .retain(|_, e| e.deferred || e.done_at.is_none_or(|d| now.duration_since(d) < SETTLE));
     }
 
     /// Writes in flight.
@@ -173,6 +221,46 @@ mod tests {
         assert_eq!(g.entries.len(), 2);
         assert!(g.entries.contains_key(&svc("recent")));
         assert!(g.entries.contains_key(&WriteKey::Pool("p".into())));
+    }
+
+    #[test]
+    fn throttled_keys_write_at_most_once_per_interval_and_never_lose_the_last_state() {
+        let mut g = Gate::default();
+        let t = Instant::now();
+        let i = Duration::from_secs(1);
+        let pool = || WriteKey::Pool("p".into());
+        assert_eq!(g.admit_throttled(pool(), 1, t, i), Admit::Now);
+        assert_eq!(
+            g.admit_throttled(pool(), 2, t, i),
+            Admit::Drop,
+            "in flight: superseded, the finish wakes a pass"
+        );
+        assert!(g.finish(&pool(), true, t));
+        // Superseded writes forget the key: the next one goes out at once.
+        assert_eq!(g.admit_throttled(pool(), 2, t, i), Admit::Now);
+        let t1 = t + Duration::from_millis(100);
+        g.finish(&pool(), true, t1);
+        assert_eq!(
+            g.admit_throttled(pool(), 3, t1, i),
+            Admit::At(t + i),
+            "too soon: deferred to one interval after the last write"
+        );
+        assert_eq!(
+            g.admit_throttled(pool(), 4, t1, i),
+            Admit::Drop,
+            "one wake-up is enough"
+        );
+        g.purge(t + i);
+        assert_eq!(
+            g.admit_throttled(pool(), 4, t + i, i),
+            Admit::Now,
+            "at the wake-up the latest state goes out"
+        );
+        assert_eq!(
+            g.admit_throttled(pool(), 4, t + i, i),
+            Admit::Drop,
+            "identical repeat"
+        );
     }
 
     #[test]

@@ -46,8 +46,9 @@ struct Args {
     /// Log filter (tracing EnvFilter syntax), e.g. `info` or `ferrolb_operator=debug`.
     #[arg(long = "log-level", env = "FERROLB_LOG", default_value = "info")]
     log_level: String,
-    /// Wait this long after a change before a pass, to batch bursts of events.
-    #[arg(long, env = "FERROLB_DEBOUNCE", default_value = "100ms", value_parser = parse_duration)]
+    /// Wait this long after a change before a pass, to batch bursts of events (passes only
+    /// look at what changed and never wait for writes, so this can be short).
+    #[arg(long, env = "FERROLB_DEBOUNCE", default_value = "5ms", value_parser = parse_duration)]
     debounce: Duration,
 }
 
