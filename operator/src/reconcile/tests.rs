@@ -483,7 +483,8 @@ fn skipping_settled_services_never_hides_a_change() {
     );
     assert!(r.pass(&snap, &now()).is_empty(), "steady state: no writes");
     // `a` goes away: `b`, untouched since it failed, gets the freed IP.
-    snap.services.retain(|s| s.metadata.name.as_deref() != Some("a"));
+    snap.services
+        .retain(|s| s.metadata.name.as_deref() != Some("a"));
     converge(&mut r, &mut snap);
     assert_eq!(ips(&snap, "b"), ["10.0.0.1"]);
 
@@ -496,7 +497,11 @@ fn skipping_settled_services_never_hides_a_change() {
     let mut snap = Snapshot {
         pools: vec![Arc::new(restricted)],
         services: vec![lb("t", "c", 1, json!({}))],
-        namespaces: [("t".to_string(), [("team".to_string(), "x".to_string())].into())].into(),
+        namespaces: [(
+            "t".to_string(),
+            [("team".to_string(), "x".to_string())].into(),
+        )]
+        .into(),
     };
     let mut r = Reconciler::new(None);
     converge(&mut r, &mut snap);
