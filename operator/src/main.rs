@@ -1,18 +1,27 @@
 //! `ferrolb-operator`: the controller. Watches LoadBalancer Services, IPAddressPools and
 //! Namespaces, assigns IPs with the `ferrolb-core` allocator, and writes Service status, pool
 //! status and its ConfigurationState — MetalLB's `controller` binary, flag for flag where it
-//! matters (`--namespace`/`METALLB_NAMESPACE`, `--lb-class`).
+//! matters (`--namespace`/`METALLB_NAMESPACE`, `--lb-class`, `--ml-secret-name`/`--deployment`:
+//! the speakers' key Secret, [`memberlist`]).
+//!
+//! A multi-call binary, as MetalLB's controller hosts its webhooks: `ferrolb-operator webhook
+//! [flags]` runs the admission and conversion webhook ([`ferrolb_webhook::cli`], the same code
+//! and flags as the `ferrolb-webhook` binary), so the operator image ships one binary. Any other
+//! command line is the controller's.
 
 mod apply;
 mod config_status;
 mod convert;
 mod gate;
+mod memberlist;
+mod memberlist_task;
 mod metrics;
 mod migrate_task;
 mod migration;
 mod reconcile;
 mod watch;
 
+use std::ffi::{OsStr, OsString};
 use std::time::Duration;
 
 use anyhow::Context as _;
@@ -25,7 +34,9 @@ use kube::runtime::events::{Recorder, Reporter};
 #[command(
     name = "ferrolb-operator",
     version,
-    about = "ferrolb controller: IP address management for LoadBalancer Services"
+    about = "ferrolb controller: IP address management for LoadBalancer Services",
+    after_help = "The admission and conversion webhook: `ferrolb-operator webhook [FLAGS]` \
+                  (see `ferrolb-operator webhook --help`)."
 )]
 struct Args {
     /// Namespace ferrolb's configuration lives in.
@@ -37,6 +48,13 @@ struct Args {
     /// Name of the legacy (MetalLB ≤ v0.12) ConfigMap to migrate, if it exists.
     #[arg(long = "config", env = "METALLB_CONFIGMAP", default_value = ferrolb_api::names::LEGACY_CONFIGMAP_NAME)]
     config: String,
+    /// Create this Secret (key `secretkey`, 16 random bytes) for the speakers if it does not
+    /// exist; never changes an existing one. Unset: create nothing.
+    #[arg(long = "ml-secret-name", env = "METALLB_ML_SECRET_NAME")]
+    ml_secret_name: Option<String>,
+    /// The controller's Deployment, owner of the Secret of --ml-secret-name.
+    #[arg(long, env = "METALLB_DEPLOYMENT")]
+    deployment: Option<String>,
     /// Port of the plain-HTTP `/metrics` endpoint (0 disables).
     #[arg(long, default_value_t = 7472)]
     port: u16,
@@ -54,9 +72,25 @@ struct Args {
 
 use ferrolb_kube::parse_duration;
 
-#[tokio::main]
-async fn main() -> anyhow::Result<()> {
+/// The subcommand that runs the webhook instead of the controller.
+const WEBHOOK: &str = "webhook";
+
+fn main() -> anyhow::Result<()> {
+    if std::env::args_os().nth(1).as_deref() == Some(OsStr::new(WEBHOOK)) {
+        let name = format!("ferrolb-operator {WEBHOOK}");
+        let argv = std::iter::once(OsString::from(&name)).chain(std::env::args_os().skip(2));
+        ferrolb_webhook::cli::main(&name, argv)?;
+        return Ok(());
+    }
     let args = Args::parse();
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the tokio runtime")?
+        .block_on(controller(args))
+}
+
+async fn controller(args: Args) -> anyhow::Result<()> {
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_new(&args.log_level).context("--log-level")?,
@@ -83,6 +117,18 @@ async fn main() -> anyhow::Result<()> {
         metrics::probes_router(metrics.clone()),
         "health probes",
     ));
+    match args.ml_secret_name.filter(|n| !n.is_empty()) {
+        Some(name) => {
+            let deployment = args.deployment.filter(|d| !d.is_empty());
+            tokio::spawn(memberlist_task::run(
+                client.clone(),
+                args.namespace.clone(),
+                name,
+                deployment,
+            ));
+        }
+        None => tracing::info!("no --ml-secret-name: not creating a memberlist Secret"),
+    }
     tokio::spawn(config_status::run(client.clone(), args.namespace.clone()));
     tokio::spawn(migrate_task::run(
         client.clone(),

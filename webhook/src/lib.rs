@@ -13,11 +13,13 @@
 //!        └──► RustlsConfig::reload_from_pem (hot reload); caBundle ► VWC + bgppeers CRD
 //! ```
 //!
-//! Modules: [`handlers`] (the axum router, pure over a [`source::ConfigSource`]), [`source`]
+//! Modules: [`cli`] (the command: flags and server, shared by the `ferrolb-webhook` binary and
+//! `ferrolb-operator webhook`), [`handlers`] (the axum router, pure over a [`source::ConfigSource`]), [`source`]
 //! (reflector stores), [`certs`] (certificate generation, pure), [`rotation`] (Secret and caBundle
 //! management against the API server).
 
 pub mod certs;
+pub mod cli;
 pub mod handlers;
 pub mod rotation;
 pub mod source;
@@ -40,6 +42,15 @@ pub enum Error {
     /// The TLS configuration could not be (re)loaded.
     #[error("failed to load TLS certificate: {0}")]
     Tls(#[from] std::io::Error),
+    /// A local I/O operation failed (binding a port, reading certificate files, serving).
+    #[error("failed to {action}: {source}")]
+    Io {
+        /// What was attempted.
+        action: String,
+        /// The I/O error.
+        #[source]
+        source: std::io::Error,
+    },
     /// A Secret lacks a key or holds invalid data.
     #[error("invalid webhook certificate Secret: {0}")]
     InvalidSecret(String),

@@ -1,0 +1,292 @@
+//! The `ferrolb-webhook` command: flags ([`Args`]) and the server ([`run`]). Both the
+//! `ferrolb-webhook` binary (development, e2e) and the multi-call `ferrolb-operator webhook`
+//! (the operator image, as MetalLB's controller binary hosts its webhooks) call [`main`], so the
+//! two run exactly the same code with the same flags.
+
+use std::ffi::OsString;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use axum_server::tls_rustls::RustlsConfig;
+use clap::{CommandFactory, FromArgMatches, Parser};
+use ferrolb_api::v1beta1::{
+    BFDProfile, BGPAdvertisement, Community, IPAddressPool, L2Advertisement,
+};
+use ferrolb_api::v1beta2::BGPPeer;
+use ferrolb_validate::Options;
+use futures::StreamExt;
+use k8s_openapi::api::core::v1::{Node, Service};
+use kube::runtime::reflector::{self, Store, reflector};
+use kube::runtime::{WatchStreamExt, watcher};
+use kube::{Api, Client};
+
+use crate::Error;
+use crate::certs::CertSettings;
+use crate::handlers::{AppState, health_router, router};
+use crate::rotation::{Rotator, Targets, watch_files};
+use crate::source::StoreSource;
+
+/// ferrolb's validating and conversion webhook. Flags keep MetalLB's controller names where
+/// MetalLB has them (§5.1 of the reference).
+#[derive(Debug, Parser)]
+#[command(
+    name = "ferrolb-webhook",
+    version,
+    about = "ferrolb's validating and conversion webhook",
+    long_about = None
+)]
+pub struct Args {
+    /// ferrolb's namespace (where configuration objects must live).
+    #[arg(long, env = "METALLB_NAMESPACE", default_value = "metallb-system")]
+    pub namespace: String,
+    /// Address to serve HTTPS on.
+    #[arg(long, default_value = "0.0.0.0:9443")]
+    pub listen: SocketAddr,
+    /// Plain-HTTP port for /healthz and /readyz (0 disables).
+    #[arg(long, default_value_t = 17472)]
+    pub health_probe_port: u16,
+    /// Use the certificates in --cert-dir (e.g. from cert-manager) instead of managing them.
+    #[arg(long)]
+    pub disable_cert_rotation: bool,
+    /// Directory with tls.crt and tls.key (external certificates).
+    #[arg(long, default_value = "/tmp/k8s-webhook-server/serving-certs")]
+    pub cert_dir: PathBuf,
+    /// Service name in the serving certificate (`<name>.<namespace>.svc`).
+    #[arg(long, default_value = "metallb-webhook-service")]
+    pub cert_service_name: String,
+    /// Secret holding the managed certificates.
+    #[arg(long, default_value = "metallb-webhook-cert")]
+    pub webhook_secret: String,
+    /// ValidatingWebhookConfiguration to inject the CA bundle into.
+    #[arg(long, default_value = "metallb-webhook-configuration")]
+    pub webhook_configuration: String,
+    /// Extra DNS names or IPs for the serving certificate (repeatable).
+    #[arg(long)]
+    pub extra_san: Vec<String>,
+    /// Serving certificate lifetime, seconds.
+    #[arg(long, default_value_t = 365 * 24 * 3600)]
+    pub cert_validity_secs: u64,
+    /// CA lifetime, seconds.
+    #[arg(long, default_value_t = 3650 * 24 * 3600)]
+    pub ca_validity_secs: u64,
+    /// Renew when less than this many seconds are left.
+    #[arg(long, default_value_t = 90 * 24 * 3600)]
+    pub renew_before_secs: u64,
+    /// How often to check the certificates, seconds.
+    #[arg(long, default_value_t = 3600)]
+    pub check_interval_secs: u64,
+}
+
+impl Args {
+    /// Parses `args` (the first item is the program name, as in `std::env::args_os`), showing
+    /// `bin_name` in usage and `--help` (e.g. `ferrolb-operator webhook`). Exits the process
+    /// on `--help`, `--version` or a usage error, as clap does.
+    pub fn parse_as<I, T>(bin_name: &str, args: I) -> Args
+    where
+        I: IntoIterator<Item = T>,
+        T: Into<OsString> + Clone,
+    {
+        let matches = Args::command()
+            .bin_name(bin_name.to_owned())
+            .get_matches_from(args);
+        Args::from_arg_matches(&matches).unwrap_or_else(|e| e.exit())
+    }
+}
+
+/// The whole command: parses `args` (see [`Args::parse_as`]), installs the tracing subscriber
+/// (filter from `RUST_LOG`, default `info`) and the rustls crypto provider (ring), and serves on
+/// a multi-threaded tokio runtime until the server fails.
+pub fn main<I, T>(bin_name: &str, args: I) -> Result<(), Error>
+where
+    I: IntoIterator<Item = T>,
+    T: Into<OsString> + Clone,
+{
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
+        )
+        .init();
+    let args = Args::parse_as(bin_name, args);
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(io_err("start the tokio runtime"))?
+        .block_on(run(args))
+}
+
+fn io_err(action: &str) -> impl FnOnce(std::io::Error) -> Error + '_ {
+    move |source| Error::Io {
+        action: action.to_owned(),
+        source,
+    }
+}
+
+fn kube_err(action: &str) -> impl FnOnce(kube::Error) -> Error + '_ {
+    move |source| Error::Kube {
+        action: action.to_owned(),
+        source,
+    }
+}
+
+fn store<K>(api: Api<K>) -> Store<K>
+where
+    K: kube::Resource<DynamicType = ()>
+        + Clone
+        + std::fmt::Debug
+        + serde::de::DeserializeOwned
+        + Send
+        + Sync
+        + 'static,
+{
+    let (reader, writer) = reflector::store();
+    let stream = reflector(writer, watcher(api, watcher::Config::default()))
+        .default_backoff()
+        .applied_objects();
+    tokio::spawn(stream.for_each(|r| async move {
+        if let Err(e) = r {
+            tracing::warn!(error = %e, "watch error");
+        }
+    }));
+    reader
+}
+
+/// Serves the webhooks with `args` until the HTTPS server fails: reflector stores of the
+/// configuration, certificates (managed, or from `--cert-dir`), `/healthz` and `/readyz`.
+pub async fn run(args: Args) -> Result<(), Error> {
+    let client = Client::try_default()
+        .await
+        .map_err(kube_err("build the Kubernetes client"))?;
+    let ns = args.namespace.as_str();
+    let source = StoreSource {
+        pools: store(Api::<IPAddressPool>::namespaced(client.clone(), ns)),
+        peers: store(Api::<BGPPeer>::namespaced(client.clone(), ns)),
+        bgp_advertisements: store(Api::<BGPAdvertisement>::namespaced(client.clone(), ns)),
+        l2_advertisements: store(Api::<L2Advertisement>::namespaced(client.clone(), ns)),
+        communities: store(Api::<Community>::namespaced(client.clone(), ns)),
+        bfd_profiles: store(Api::<BFDProfile>::namespaced(client.clone(), ns)),
+        nodes: store(Api::<Node>::all(client.clone())),
+        services: store(Api::<Service>::all(client.clone())),
+    };
+    let state = AppState::new(
+        Arc::new(source.clone()),
+        Options {
+            namespace: Some(args.namespace.clone()),
+        },
+    );
+    state.ready.store(false, Ordering::Relaxed);
+
+    let interval = Duration::from_secs(args.check_interval_secs.max(1));
+    let tls = if args.disable_cert_rotation {
+        let tls = RustlsConfig::from_pem_file(
+            args.cert_dir.join("tls.crt"),
+            args.cert_dir.join("tls.key"),
+        )
+        .await
+        .map_err(|source| Error::Io {
+            action: format!("load certificates from {}", args.cert_dir.display()),
+            source,
+        })?;
+        tokio::spawn(watch_files(
+            tls.clone(),
+            args.cert_dir.clone(),
+            Duration::from_secs(30),
+        ));
+        tls
+    } else {
+        let mut settings = CertSettings::for_service(&args.cert_service_name, ns);
+        settings.names.extend(args.extra_san.iter().cloned());
+        settings.cert_validity = Duration::from_secs(args.cert_validity_secs);
+        settings.ca_validity = Duration::from_secs(args.ca_validity_secs);
+        settings.renew_before = Duration::from_secs(args.renew_before_secs);
+        let rotator = Rotator {
+            client: client.clone(),
+            settings,
+            targets: Targets {
+                namespace: args.namespace.clone(),
+                secret: args.webhook_secret.clone(),
+                webhook_configuration: args.webhook_configuration.clone(),
+                conversion_crd: "bgppeers.metallb.io".into(),
+            },
+        };
+        let bundle = rotator.ensure().await?;
+        rotator.inject(&bundle.ca_cert).await?;
+        let tls = RustlsConfig::from_pem(
+            bundle.cert.clone().into_bytes(),
+            bundle.key.clone().into_bytes(),
+        )
+        .await
+        .map_err(io_err("load the serving certificate"))?;
+        tokio::spawn(rotator.run(tls.clone(), bundle, interval));
+        tls
+    };
+
+    let ready = state.ready.clone();
+    let sync = source.clone();
+    tokio::spawn(async move {
+        let _ = tokio::join!(
+            sync.pools.wait_until_ready(),
+            sync.peers.wait_until_ready(),
+            sync.bgp_advertisements.wait_until_ready(),
+            sync.l2_advertisements.wait_until_ready(),
+            sync.communities.wait_until_ready(),
+            sync.bfd_profiles.wait_until_ready(),
+            sync.nodes.wait_until_ready(),
+            sync.services.wait_until_ready(),
+        );
+        ready.store(true, Ordering::Relaxed);
+        tracing::info!("stores synced; ready");
+    });
+
+    let app = router(state.clone());
+    if args.health_probe_port != 0 {
+        let health = health_router(state);
+        let addr = SocketAddr::new(args.listen.ip(), args.health_probe_port);
+        let listener = tokio::net::TcpListener::bind(addr)
+            .await
+            .map_err(|source| Error::Io {
+                action: format!("bind {addr}"),
+                source,
+            })?;
+        tokio::spawn(async move { axum::serve(listener, health).await });
+    }
+    tracing::info!(listen = %args.listen, "serving webhooks");
+    axum_server::bind_rustls(args.listen, tls)
+        .serve(app.into_make_service())
+        .await
+        .map_err(io_err("serve the webhooks"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_metallb_flags_with_defaults() {
+        let a = Args::parse_as(
+            "ferrolb-operator webhook",
+            [
+                "ferrolb-operator",
+                "--namespace=lb",
+                "--extra-san",
+                "127.0.0.1",
+            ],
+        );
+        assert_eq!(a.namespace, "lb");
+        assert_eq!(a.extra_san, ["127.0.0.1"]);
+        assert_eq!(a.listen, "0.0.0.0:9443".parse::<SocketAddr>().unwrap());
+        assert_eq!(a.cert_service_name, "metallb-webhook-service");
+        assert_eq!(a.webhook_secret, "metallb-webhook-cert");
+        assert!(!a.disable_cert_rotation);
+    }
+
+    #[test]
+    fn usage_names_the_calling_command() {
+        let mut cmd = Args::command().bin_name("ferrolb-operator webhook");
+        let usage = cmd.render_usage().to_string();
+        assert!(usage.contains("ferrolb-operator webhook"), "{usage}");
+    }
+}
