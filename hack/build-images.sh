@@ -9,7 +9,8 @@
 #
 # Env: IMAGE_REPO (default ghcr.io/ferrolb), IMAGE_TAG (default v<workspace version>),
 #      PODMAN_RUNTIME (default runc), CARGO_TARGET_DIR for --prebuilt
-#      (default ~/.cache/ferrolb/target-images, kept apart from the debug builds).
+#      (default ~/.cache/ferrolb/target-images, kept apart from the debug builds),
+#      IMAGE_PROFILE: cargo profile of --prebuilt (default release).
 # Debian: apt-get install podman runc (and musl-tools for --prebuilt).
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -33,11 +34,10 @@ case "${1:-}" in
   *) echo "usage: hack/build-images.sh [--prebuilt]" >&2; exit 2 ;;
 esac
 
-# image name -> binaries in it (the webhook joins the operator image once it is a member)
+# image name -> binaries in it (ferrolb-operator is multi-call: `ferrolb-operator webhook` is
+# the webhook, so the operator image needs no second binary)
 declare -A BINS=([operator]="ferrolb-operator" [speaker]="ferrolb-speaker")
-if grep -q '"webhook"' Cargo.toml && [ -f webhook/Cargo.toml ]; then
-  BINS[operator]="ferrolb-operator ferrolb-webhook"
-fi
+PROFILE=${IMAGE_PROFILE:-release}
 
 t0=$(date +%s)
 if [ "$prebuilt" = 1 ]; then
@@ -45,13 +45,13 @@ if [ "$prebuilt" = 1 ]; then
   rustup target list --installed | grep -qx "$TARGET" || rustup target add "$TARGET"
   pkgs=()
   for img in "${!BINS[@]}"; do for b in ${BINS[$img]}; do pkgs+=(-p "$b"); done; done
-  cargo build --release --locked --target "$TARGET" "${pkgs[@]}"
+  cargo build --profile "$PROFILE" --locked --target "$TARGET" "${pkgs[@]}"
   rm -rf .image-out
   for img in "${!BINS[@]}"; do
     mkdir -p ".image-out/$img"
-    for b in ${BINS[$img]}; do cp "$CARGO_TARGET_DIR/$TARGET/release/$b" ".image-out/$img/"; done
+    for b in ${BINS[$img]}; do cp "$CARGO_TARGET_DIR/$TARGET/$PROFILE/$b" ".image-out/$img/"; done
   done
-  echo "cargo build (release, $TARGET): $(( $(date +%s) - t0 )) s"
+  echo "cargo build ($PROFILE, $TARGET): $(( $(date +%s) - t0 )) s"
 fi
 
 for img in operator speaker; do
