@@ -6,7 +6,7 @@
 //! pools keep serving; MetalLB does the same) and every write is skipped when the object already
 //! says it, so a pass over an unchanged cluster writes nothing and emits no event.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::hash::{DefaultHasher, Hash, Hasher};
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -231,16 +231,17 @@ impl Reconciler {
             self.settled_namespaces = namespaces;
             self.settled.clear();
         }
-        let mut seen = BTreeSet::new();
+        let mut seen = HashSet::with_capacity(snap.services.len());
         let mut services: Vec<(Option<k8s_openapi::jiff::Timestamp>, String, &Service)> =
             Vec::new();
         for svc in snap.services.iter().map(Arc::as_ref) {
             let k = key(&svc.metadata);
-            seen.insert(k.clone());
             let rv = svc.metadata.resource_version.as_ref();
             if rv.is_some() && self.settled.get(&k) == rv {
+                seen.insert(k);
                 continue;
             }
+            seen.insert(k.clone());
             let created = svc.metadata.creation_timestamp.as_ref().map(|t| t.0);
             services.push((created, k, svc));
         }
