@@ -2,12 +2,15 @@
 # test.sh — ferrolb's whole test suite, exactly what CI (.ci/run) runs:
 #   1. static checks: rustfmt, clippy -D warnings, generated CRDs up to date;
 #   2. unit and integration tests of every crate (`cargo test --workspace`);
-#   3. end-to-end tests on a real local cluster (e2e/run.sh: kube-apiserver, etcd,
+#   3. container images: podman builds both from host-compiled static release binaries and
+#      runs them (hack/test-images.sh: --help works, each < 20 MB, non-root USER);
+#   4. end-to-end tests on a real local cluster (e2e/run.sh: kube-apiserver, etcd,
 #      kube-controller-manager, kwok, kube-proxy built from Go modules; nodes as network
 #      namespaces; real GoBGP/FRR peers). Needs root; builds are cached under ~/.cache/ferrolb.
 #
 #   ./test.sh            everything
 #   ./test.sh --unit     steps 1-2 only (no root needed)
+#   FERROLB_SKIP_IMAGES=1 ./test.sh   everything but step 3
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 cd "$ROOT"
@@ -42,6 +45,12 @@ cargo test --workspace </dev/null
 if [ "$unit_only" = 1 ]; then
   echo "(--unit: skipping e2e)"
   exit 0
+fi
+if [ "${FERROLB_SKIP_IMAGES:-0}" = 1 ]; then
+  echo "(FERROLB_SKIP_IMAGES=1: skipping the container images)"
+else
+  step "container images (podman; release build in \$FERROLB_CACHE/target-images)"
+  "$ROOT/hack/test-images.sh" </dev/null
 fi
 step "end-to-end tests on the local rig"
 # helm is part of the rig (the install test runs `helm upgrade --install` of charts/ferrolb).
