@@ -5,6 +5,9 @@
 //!   debounced, level-based pass per wake-up).
 //! - [`selector`]: a Kubernetes `LabelSelector` → `ferrolb_core::LabelSelector`.
 //! - [`parse_duration`]: `100ms` / `2s` flag values.
+//! - [`http`]: the `/metrics`, `/healthz` and `/readyz` endpoints.
+
+pub mod http;
 
 use std::sync::Arc;
 use std::time::Duration;

@@ -114,7 +114,7 @@ async fn controller(args: Args) -> anyhow::Result<()> {
     ));
     tokio::spawn(metrics::serve(
         args.health_probe_port,
-        metrics::probes_router(metrics.clone()),
+        metrics::probes_router(&metrics),
         "health probes",
     ));
     match args.ml_secret_name.filter(|n| !n.is_empty()) {

@@ -6,11 +6,9 @@
 //! front if you need that), `/healthz` and `/readyz` on `--health-probe-port` (17472, as v0.16).
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::AtomicBool;
 
 use axum::Router;
-use axum::http::StatusCode;
-use axum::routing::get;
 use ferrolb_core::Allocator;
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::encoding::text::encode;
@@ -42,7 +40,7 @@ pub struct Metrics {
     config_loaded: Gauge,
     config_stale: Gauge,
     /// Set once the caches are synced and the first pass ran.
-    pub ready: AtomicBool,
+    pub ready: Arc<AtomicBool>,
 }
 
 impl Default for Metrics {
@@ -66,7 +64,7 @@ impl Metrics {
             update_errors: Counter::default(),
             config_loaded: Gauge::default(),
             config_stale: Gauge::default(),
-            ready: AtomicBool::new(false),
+            ready: Arc::new(AtomicBool::new(false)),
             registry: Registry::default(),
         };
         let gauges = [
@@ -169,58 +167,17 @@ impl Metrics {
     }
 }
 
-/// `/metrics`.
+/// `/metrics` (see `ferrolb_kube::http`).
 pub fn metrics_router(metrics: Arc<Metrics>) -> Router {
-    Router::new().route(
-        "/metrics",
-        get(move || {
-            let m = metrics.clone();
-            async move {
-                (
-                    [(
-                        "content-type",
-                        "application/openmetrics-text; version=1.0.0; charset=utf-8",
-                    )],
-                    m.render(),
-                )
-            }
-        }),
-    )
+    ferrolb_kube::http::metrics_router(Arc::new(move || metrics.render()))
 }
 
 /// `/healthz` (the process runs) and `/readyz` (caches synced, first pass done).
-pub fn probes_router(metrics: Arc<Metrics>) -> Router {
-    Router::new()
-        .route("/healthz", get(|| async { "ok" }))
-        .route(
-            "/readyz",
-            get(move || {
-                let m = metrics.clone();
-                async move {
-                    if m.ready.load(Ordering::Relaxed) {
-                        (StatusCode::OK, "ok")
-                    } else {
-                        (StatusCode::SERVICE_UNAVAILABLE, "caches not synced yet")
-                    }
-                }
-            }),
-        )
+pub fn probes_router(metrics: &Metrics) -> Router {
+    ferrolb_kube::http::probes_router(metrics.ready.clone(), "caches not synced yet")
 }
 
-/// Serves `router` on `0.0.0.0:port` until the process ends (0 disables).
-pub async fn serve(port: u16, router: Router, what: &'static str) {
-    if port == 0 {
-        return;
-    }
-    match tokio::net::TcpListener::bind(("0.0.0.0", port)).await {
-        Ok(listener) => {
-            if let Err(e) = axum::serve(listener, router).await {
-                tracing::error!(error = %e, port, "{what} server stopped");
-            }
-        }
-        Err(e) => tracing::error!(error = %e, port, "cannot listen for {what}"),
-    }
-}
+pub use ferrolb_kube::http::serve;
 
 #[cfg(test)]
 mod tests {

@@ -76,6 +76,8 @@ pub struct Counters {
     pub malformed_frames: AtomicU64,
     /// Heartbeats rejected (bad tag, replay, malformed…).
     pub rejected_heartbeats: AtomicU64,
+    /// The Prometheus view (per-IP series under MetalLB's names).
+    pub metrics: Arc<crate::metrics::Metrics>,
 }
 
 impl Counters {
@@ -221,6 +223,7 @@ fn answer_arp(
         Ok(r) => r,
         Err(e) => {
             Counters::inc(&c.malformed_frames);
+            c.metrics.malformed_frames.inc();
             tracing::trace!(interface = %ifname, error = %e, "dropped malformed ARP frame");
             return None;
         }
@@ -228,6 +231,9 @@ fn answer_arp(
     Counters::inc(&c.arp_requests);
     let rep = arp::respond(&req, mac, |ip| answers(view, IpAddr::V4(ip), ifname)).ok()?;
     Counters::inc(&c.arp_replies);
+    // MetalLB counts requests for announced IPs only (`internal/layer2/arp.go`).
+    c.metrics.request(IpAddr::V4(req.target_ip));
+    c.metrics.response(IpAddr::V4(req.target_ip));
     Some(rep.encode().to_vec())
 }
 
@@ -244,6 +250,7 @@ fn answer_ns(
         Ok(_) => return None,
         Err(e) => {
             Counters::inc(&c.malformed_frames);
+            c.metrics.malformed_frames.inc();
             tracing::trace!(interface = %ifname, error = %e, "dropped malformed NDP frame");
             return None;
         }
@@ -254,6 +261,8 @@ fn answer_ns(
     })
     .ok()?;
     Counters::inc(&c.na_sent);
+    c.metrics.request(IpAddr::V6(ns.target));
+    c.metrics.response(IpAddr::V6(ns.target));
     Some(na.encode())
 }
 
@@ -459,7 +468,10 @@ impl Shell {
                     if let Some(sock) = sock {
                         for f in frames {
                             match sock.get_ref().0.send(&f) {
-                                Ok(_) => Counters::inc(&self.counters.gratuitous_sent),
+                                Ok(_) => {
+                                    Counters::inc(&self.counters.gratuitous_sent);
+                                    self.counters.metrics.gratuitous(ip);
+                                }
                                 Err(e) => {
                                     tracing::debug!(%ip, interface = %name, error = %e, "gratuitous send failed")
                                 }
@@ -597,6 +609,7 @@ pub async fn run(
                         }
                         Err(e) => {
                             Counters::inc(&counters.rejected_heartbeats);
+                            counters.metrics.rejected_heartbeats.inc();
                             tracing::debug!(error = %e, "heartbeat rejected");
                         }
                     }

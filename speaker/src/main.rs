@@ -29,11 +29,15 @@
 //! Privileges: raw packet sockets need `CAP_NET_RAW`; nothing else (no `CAP_NET_ADMIN`:
 //! multicast joins go through an ordinary IPv6 socket).
 //!
+//! Observability: MetalLB's speaker metrics on `--port` (7472, plain HTTP like MetalLB ≤ v0.15;
+//! see [`metrics`]) and `/healthz` + `/readyz` on `--health-probe-port` (17472).
+//!
 //! Structure: [`watch`] (reflectors → [`plan::Plan`], pure conversion in [`plan`]), [`l2io`]
 //! (sockets around the sans-IO `ferrolb_l2::L2Node`), [`status`] (ServiceL2Status,
 //! ConfigurationState, events). SIGTERM/SIGINT start a make-before-break handover.
 
 mod l2io;
+mod metrics;
 mod plan;
 mod status;
 mod watch;
@@ -111,6 +115,12 @@ struct Args {
         default_value = "metallb-memberlist"
     )]
     ml_secret_name: String,
+    /// Port of `/metrics` (MetalLB ≤ v0.15's `monitoring` port; 0 disables).
+    #[arg(long, env = "METALLB_PORT", default_value_t = 7472)]
+    port: u16,
+    /// Port of `/healthz` and `/readyz` (0 disables).
+    #[arg(long = "health-probe-port", default_value_t = 17472)]
+    health_probe_port: u16,
     /// Wait this long after a Kubernetes change before recomputing, to batch bursts.
     #[arg(long, default_value = "20ms", value_parser = parse_duration)]
     debounce: Duration,
@@ -179,6 +189,21 @@ async fn main() -> anyhow::Result<()> {
         .context("connecting to the Kubernetes API")?;
     tracing::info!(%node, namespace = %args.namespace, lb_class = ?args.lb_class, "starting ferrolb speaker");
 
+    let metrics = Arc::new(metrics::Metrics::default());
+    tokio::spawn(ferrolb_kube::http::serve(
+        args.port,
+        ferrolb_kube::http::metrics_router({
+            let m = metrics.clone();
+            Arc::new(move || m.render())
+        }),
+        "metrics",
+    ));
+    tokio::spawn(ferrolb_kube::http::serve(
+        args.health_probe_port,
+        ferrolb_kube::http::probes_router(metrics.ready.clone(), "caches not synced yet"),
+        "health probes",
+    ));
+
     let secret = read_secret(&client, &args.namespace, &args.ml_secret_name).await;
     let stores = watch::Stores::start(&client, &args.namespace)
         .await
@@ -188,6 +213,9 @@ async fn main() -> anyhow::Result<()> {
         tracing::warn!(%node, "no Node object with this name: nothing will be announced until it exists");
     }
     let (plan_tx, plan_rx) = tokio::sync::watch::channel(Arc::new(first));
+    metrics
+        .ready
+        .store(true, std::sync::atomic::Ordering::Relaxed);
     tokio::spawn(stores.run(args.lb_class.clone(), plan_tx, args.debounce));
 
     let reporter = Reporter {
@@ -203,6 +231,15 @@ async fn main() -> anyhow::Result<()> {
         recorder,
     );
     let status_task = tokio::spawn(writer.run(report_rx, plan_rx.clone()));
+    let mut announced_rx = report_tx.subscribe();
+    let announced_metrics = metrics.clone();
+    let announced_node = node.clone();
+    tokio::spawn(async move {
+        while announced_rx.changed().await.is_ok() {
+            let decisions = announced_rx.borrow_and_update().clone();
+            announced_metrics.set_announced(&announced_node, &decisions);
+        }
+    });
 
     let bind = SocketAddr::new(
         args.host.unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED)),
@@ -225,7 +262,10 @@ async fn main() -> anyhow::Result<()> {
         garp: GarpSchedule::fast(),
         leave_grace: args.leave_grace,
     };
-    let counters = Arc::new(l2io::Counters::default());
+    let counters = Arc::new(l2io::Counters {
+        metrics,
+        ..Default::default()
+    });
     l2io::run(cfg, plan_rx, report_tx, shutdown_signal(), counters).await?;
     // The report sender is dropped: the status writer removes this node's ServiceL2Status
     // objects and exits. Do not wait long for an unreachable API server.

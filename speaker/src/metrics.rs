@@ -1,0 +1,228 @@
+//! The speaker's Prometheus metrics under MetalLB's names (`speaker/main.go`,
+//! `internal/layer2/stats.go`), served on `--port` with `/healthz` + `/readyz` on
+//! `--health-probe-port` (`ferrolb_kube::http`).
+//!
+//! - `metallb_speaker_announced{ip,node,protocol="layer2",service}` = 1 for every IP this node
+//!   announces (the desired state, as MetalLB);
+//! - `metallb_layer2_requests_received{ip}`, `metallb_layer2_responses_sent{ip}` (ARP requests /
+//!   Neighbor Solicitations for an announced IP, and the replies), `metallb_layer2_gratuitous_sent{ip}`;
+//! - `ferrolb_speaker_malformed_frames` and `ferrolb_speaker_rejected_heartbeats` (hostile or
+//!   broken input, dropped and counted).
+//!
+//! Series of an IP disappear when it is no longer announced here, so the label set is bounded
+//! by the announced IPs (MetalLB keeps stale per-IP series forever).
+
+use std::collections::BTreeSet;
+use std::net::IpAddr;
+use std::sync::atomic::AtomicBool;
+use std::sync::{Arc, Mutex, PoisonError};
+
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::encoding::text::encode;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::registry::Registry;
+
+use crate::plan::Decisions;
+
+/// Labels of `metallb_speaker_announced`.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, PartialOrd, Ord, EncodeLabelSet)]
+pub struct Announced {
+    /// The announced IP.
+    pub ip: String,
+    /// This node.
+    pub node: String,
+    /// `layer2`.
+    pub protocol: String,
+    /// `namespace/name`.
+    pub service: String,
+}
+
+/// The `ip` label of the layer2 counters.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, PartialOrd, Ord, EncodeLabelSet)]
+pub struct IpLabel {
+    /// The service IP.
+    pub ip: String,
+}
+
+/// Every metric the speaker exports.
+pub struct Metrics {
+    registry: Registry,
+    announced: Family<Announced, Gauge>,
+    requests: Family<IpLabel, Counter>,
+    responses: Family<IpLabel, Counter>,
+    gratuitous: Family<IpLabel, Counter>,
+    /// Frames dropped because they did not parse.
+    pub malformed_frames: Counter,
+    /// Heartbeats rejected (bad tag, replay, malformed).
+    pub rejected_heartbeats: Counter,
+    shown: Mutex<(BTreeSet<Announced>, BTreeSet<IpLabel>)>,
+    /// Set once the first plan has been computed from synced caches.
+    pub ready: Arc<AtomicBool>,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        let mut registry = Registry::default();
+        let m = Self {
+            announced: Family::default(),
+            requests: Family::default(),
+            responses: Family::default(),
+            gratuitous: Family::default(),
+            malformed_frames: Counter::default(),
+            rejected_heartbeats: Counter::default(),
+            shown: Mutex::default(),
+            ready: Arc::new(AtomicBool::new(false)),
+            registry: Registry::default(),
+        };
+        registry.register(
+            "metallb_speaker_announced",
+            "The service IPs this speaker announces",
+            m.announced.clone(),
+        );
+        registry.register(
+            "metallb_layer2_requests_received",
+            "ARP requests and Neighbor Solicitations received for an announced IP",
+            m.requests.clone(),
+        );
+        registry.register(
+            "metallb_layer2_responses_sent",
+            "ARP replies and Neighbor Advertisements sent for an announced IP",
+            m.responses.clone(),
+        );
+        registry.register(
+            "metallb_layer2_gratuitous_sent",
+            "Gratuitous ARP and unsolicited Neighbor Advertisements sent",
+            m.gratuitous.clone(),
+        );
+        registry.register(
+            "ferrolb_speaker_malformed_frames",
+            "ARP/NDP frames dropped because they did not parse",
+            m.malformed_frames.clone(),
+        );
+        registry.register(
+            "ferrolb_speaker_rejected_heartbeats",
+            "Liveness heartbeats rejected (authentication, replay, format)",
+            m.rejected_heartbeats.clone(),
+        );
+        Self { registry, ..m }
+    }
+}
+
+impl std::fmt::Debug for Metrics {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Metrics").finish_non_exhaustive()
+    }
+}
+
+fn ip_label(ip: IpAddr) -> IpLabel {
+    IpLabel { ip: ip.to_string() }
+}
+
+impl Metrics {
+    /// A request for an announced `ip` was received.
+    pub fn request(&self, ip: IpAddr) {
+        self.requests.get_or_create(&ip_label(ip)).inc();
+    }
+
+    /// A reply for `ip` was built and handed to the socket.
+    pub fn response(&self, ip: IpAddr) {
+        self.responses.get_or_create(&ip_label(ip)).inc();
+    }
+
+    /// A gratuitous ARP / unsolicited NA for `ip` was sent.
+    pub fn gratuitous(&self, ip: IpAddr) {
+        self.gratuitous.get_or_create(&ip_label(ip)).inc();
+    }
+
+    /// Makes `metallb_speaker_announced` show exactly `decisions`, and drops the per-IP series
+    /// of IPs no longer announced here.
+    pub fn set_announced(&self, node: &str, decisions: &Decisions) {
+        let now: BTreeSet<Announced> = decisions
+            .announce
+            .iter()
+            .flat_map(|a| {
+                a.ips.iter().map(|ip| Announced {
+                    ip: ip.to_string(),
+                    node: node.to_owned(),
+                    protocol: "layer2".into(),
+                    service: format!("{}/{}", a.service.0, a.service.1),
+                })
+            })
+            .collect();
+        let ips: BTreeSet<IpLabel> = now.iter().map(|a| IpLabel { ip: a.ip.clone() }).collect();
+        let mut shown = self.shown.lock().unwrap_or_else(PoisonError::into_inner);
+        for gone in shown.0.difference(&now) {
+            self.announced.remove(gone);
+        }
+        for gone in shown.1.difference(&ips) {
+            self.requests.remove(gone);
+            self.responses.remove(gone);
+            self.gratuitous.remove(gone);
+        }
+        for a in &now {
+            self.announced.get_or_create(a).set(1);
+        }
+        *shown = (now, ips);
+    }
+
+    /// The text exposition of every metric.
+    pub fn render(&self) -> String {
+        let mut out = String::new();
+        // Writing into a String cannot fail.
+        let _ = encode(&mut out, &self.registry);
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::plan::Announcement;
+
+    fn decisions(services: &[(&str, &str)]) -> Decisions {
+        Decisions {
+            announce: services
+                .iter()
+                .map(|(name, ip)| Announcement {
+                    service: ("ns".into(), (*name).into()),
+                    uid: None,
+                    ips: vec![ip.parse().expect("ip")],
+                    interfaces: ferrolb_l2::Interfaces::All,
+                })
+                .collect(),
+            failed: vec![],
+        }
+    }
+
+    #[test]
+    fn metallb_names_and_series_follow_ownership() {
+        let m = Metrics::default();
+        m.set_announced(
+            "node-1",
+            &decisions(&[("web", "10.0.0.1"), ("db", "fc00::1")]),
+        );
+        m.request("10.0.0.1".parse().expect("ip"));
+        m.response("10.0.0.1".parse().expect("ip"));
+        m.gratuitous("fc00::1".parse().expect("ip"));
+        m.malformed_frames.inc();
+        let text = m.render();
+        for line in [
+            r#"metallb_speaker_announced{ip="10.0.0.1",node="node-1",protocol="layer2",service="ns/web"} 1"#,
+            r#"metallb_speaker_announced{ip="fc00::1",node="node-1",protocol="layer2",service="ns/db"} 1"#,
+            r#"metallb_layer2_requests_received_total{ip="10.0.0.1"} 1"#,
+            r#"metallb_layer2_responses_sent_total{ip="10.0.0.1"} 1"#,
+            r#"metallb_layer2_gratuitous_sent_total{ip="fc00::1"} 1"#,
+            "ferrolb_speaker_malformed_frames_total 1",
+        ] {
+            assert!(text.contains(line), "missing {line:?} in:\n{text}");
+        }
+        // `web` moves away: its series go, `db`'s stay.
+        m.set_announced("node-1", &decisions(&[("db", "fc00::1")]));
+        let text = m.render();
+        assert!(!text.contains("10.0.0.1"), "stale series kept:\n{text}");
+        assert!(text.contains(r#"service="ns/db"} 1"#), "{text}");
+        assert!(text.contains(r#"metallb_layer2_gratuitous_sent_total{ip="fc00::1"} 1"#));
+    }
+}
