@@ -16,18 +16,22 @@ pub fn project() -> PathBuf {
 }
 
 /// A debug binary of this workspace, `$CARGO_TARGET_DIR/debug/<name>` (or `target/` of the
-/// checkout). `FERROLB_OPERATOR_BIN` overrides the path of `ferrolb-operator` (e.g. to run a
-/// release build in a benchmark).
+/// checkout). `FERROLB_OPERATOR_BIN` overrides the path of `ferrolb-operator`, and
+/// `FERROLB_BIN_DIR` the directory of every binary (e.g. a release build for a benchmark).
 pub fn binary(name: &str) -> Result<PathBuf> {
     if name == "ferrolb-operator"
         && let Some(p) = std::env::var_os("FERROLB_OPERATOR_BIN")
     {
         return Ok(PathBuf::from(p));
     }
-    let target = std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| project().join("target"));
-    let bin = target.join("debug").join(name);
+    let dir = match std::env::var_os("FERROLB_BIN_DIR") {
+        Some(d) => PathBuf::from(d),
+        None => std::env::var_os("CARGO_TARGET_DIR")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| project().join("target"))
+            .join("debug"),
+    };
+    let bin = dir.join(name);
     ensure!(
         bin.exists(),
         "{} not found: build it first (`cargo build -p <its crate>`; e2e/run.sh builds every \
