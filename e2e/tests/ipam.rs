@@ -361,7 +361,9 @@ async fn b_controller_gives_guide_ips_and_survives_restart() -> Result<()> {
 
     drop(operator);
     delete_pools(&rig);
-    let _ = rig.kubectl(&["delete", "namespace", ns, "--wait=false"]);
+    // Wait for the namespace to be gone: while it terminates its Services still exist, and a
+    // later test's controller would move their (now invalid) IPs into its own pools.
+    let _ = rig.kubectl(&["delete", "namespace", ns, "--wait=true", "--timeout=60s"]);
     Ok(())
 }
 
@@ -558,7 +560,9 @@ async fn d_legacy_configmap_is_migrated_and_services_get_guide_ips() -> Result<(
     );
     let _ = rig.kubectl(&["delete", "configmap", "config", "-n", "metallb-system"]);
     delete_pools(&rig);
-    let _ = rig.kubectl(&["delete", "namespace", ns, "--wait=false"]);
+    // Wait for the namespace to be gone: while it terminates its Services still exist, and a
+    // later test's controller would move their (now invalid) IPs into its own pools.
+    let _ = rig.kubectl(&["delete", "namespace", ns, "--wait=true", "--timeout=60s"]);
     Ok(())
 }
 
@@ -673,7 +677,9 @@ async fn e_controller_killed_during_burst_changes_and_duplicates_nothing() -> Re
         "every Service annotated with its pool"
     );
     delete_pools(&rig);
-    let _ = rig.kubectl(&["delete", "namespace", ns, "--wait=false"]);
+    // Wait for the namespace to be gone: while it terminates its Services still exist, and a
+    // later test's controller would move their (now invalid) IPs into its own pools.
+    let _ = rig.kubectl(&["delete", "namespace", ns, "--wait=true", "--timeout=60s"]);
     Ok(())
 }
 
