@@ -29,6 +29,29 @@
 //! new owner, then [`L2Node::poll`] releases everything and [`L2Node::is_finished`] turns true.
 //! Quorum: when [`Membership::has_quorum`] is false the desired set is empty (everything is
 //! released) — see [`crate::liveness`] for the policy.
+//!
+//! Partition heal (the node's link is cut, e.g. a blackholed switch port, then restored while
+//! every speaker kept running):
+//! - **Quorum regained** ([`QuorumPolicy::Majority`](crate::liveness::QuorumPolicy)): the
+//!   isolated node released everything while the majority side elected new owners. When it
+//!   hears its peers again it would win its IPs back at once, while their interim owners still
+//!   answer until they hear *its* heartbeat. So a node that regains quorum holds new claims for
+//!   [`default_rejoin_hold`] (2 heartbeat intervals): its heartbeat (sent at once, see
+//!   [`crate::liveness`]) reaches the interim owners, they re-elect and stop answering, and only
+//!   then does it claim (break-before-make: no two nodes answer at once; ARP/NDP goes
+//!   unanswered for up to the hold, while clients keep their cached entry of the interim owner,
+//!   whose node still forwards the traffic).
+//! - **Gratuitous re-announcement**: a peer heard again with the *same* incarnation
+//!   ([`crate::liveness::Stats::rejoined`]) kept running while we could not hear it, and may
+//!   have announced (and sent gratuitous frames for) IPs we own. After re-electing, the node
+//!   restarts the gratuitous burst of every IP it still owns, so caches that learned the other
+//!   node's MAC during the partition converge back without waiting for their entries to age
+//!   out. A restarted peer (new incarnation) announced nothing meanwhile and triggers nothing.
+//! - With [`QuorumPolicy::Disabled`](crate::liveness::QuorumPolicy) (MetalLB behaviour) the
+//!   isolated node never stopped announcing, in its own view, so both nodes answer from the
+//!   moment the link returns until the interim owner hears the isolated node's heartbeat and
+//!   re-elects: at most one heartbeat interval, less on average (whichever side hears first
+//!   answers at once). That overlap is inherent to announcing without quorum.
 
 use std::{
     net::IpAddr,
@@ -56,6 +79,13 @@ pub fn default_leave_grace(config: &LivenessConfig) -> Duration {
     config.interval * 2 + Duration::from_millis(100)
 }
 
+/// How long a node that regains quorum waits before claiming IPs (see the module docs): two
+/// heartbeat intervals, so that even if its immediate heartbeat is lost the next one reaches
+/// the interim owners one interval before the hold ends.
+pub fn default_rejoin_hold(config: &LivenessConfig) -> Duration {
+    config.interval * 2
+}
+
 /// The speaker core of one node.
 #[derive(Debug)]
 pub struct L2Node {
@@ -66,6 +96,13 @@ pub struct L2Node {
     leaving_since: Option<Instant>,
     grace: Duration,
     released: bool,
+    /// Quorum as seen by the previous [`L2Node::poll`].
+    had_quorum: bool,
+    /// No new claims before this instant (set when quorum is regained).
+    hold_until: Option<Instant>,
+    rejoin_hold: Duration,
+    /// A peer rejoined with the same incarnation: re-send gratuitous bursts after re-electing.
+    reannounce: bool,
 }
 
 impl L2Node {
@@ -79,6 +116,7 @@ impl L2Node {
         now: Instant,
     ) -> Result<Self, LivenessError> {
         let grace = default_leave_grace(&config);
+        let rejoin_hold = default_rejoin_hold(&config);
         Ok(Self {
             membership: Membership::new(name, incarnation, secret, config, now)?,
             owner: OwnerTable::new(schedule),
@@ -87,12 +125,23 @@ impl L2Node {
             leaving_since: None,
             grace,
             released: false,
+            had_quorum: true,
+            hold_until: None,
+            rejoin_hold,
+            reannounce: false,
         })
     }
 
     /// Overrides the leave grace period.
     pub fn with_leave_grace(mut self, grace: Duration) -> Self {
         self.grace = grace;
+        self
+    }
+
+    /// Overrides how long a node that regains quorum holds new claims
+    /// ([`default_rejoin_hold`]).
+    pub fn with_rejoin_hold(mut self, hold: Duration) -> Self {
+        self.rejoin_hold = hold;
         self
     }
 
@@ -124,9 +173,13 @@ impl L2Node {
         now: Instant,
         wall_ms: u64,
     ) -> Result<Option<MemberEvent>, LivenessError> {
+        let rejoined = self.membership.stats().rejoined;
         let ev = self.membership.handle_datagram(buf, now, wall_ms)?;
         if ev.is_some() {
             self.resync = true;
+        }
+        if self.membership.stats().rejoined != rejoined {
+            self.reannounce = true;
         }
         Ok(ev)
     }
@@ -164,25 +217,54 @@ impl L2Node {
             self.was_settled = true;
             self.resync = true;
         }
+        let quorum = self.membership.has_quorum();
+        if quorum && !self.had_quorum {
+            // Regained quorum: let the interim owners hear us and let go first.
+            self.hold_until = Some(now + self.rejoin_hold);
+        }
+        self.had_quorum = quorum;
+        if self.hold_until.is_some_and(|t| now >= t) {
+            self.hold_until = None;
+        }
+        let held = self.hold_until.is_some() && quorum;
         match self.leaving_since {
             Some(since) if !self.released && now.saturating_duration_since(since) >= self.grace => {
                 self.released = true;
                 out.extend(self.owner.release_all().into_iter().map(Output::Owner));
             }
-            Some(_) => {}
-            None if self.resync && settled => {
+            Some(_) => self.reannounce = false,
+            None if self.resync && settled && !held => {
                 self.resync = false;
-                let want = if self.membership.has_quorum() {
+                let want = if quorum {
                     desired(&self.membership)
                 } else {
                     Vec::new()
                 };
-                out.extend(
-                    self.owner
-                        .reconcile(want, now)
-                        .into_iter()
-                        .map(Output::Owner),
-                );
+                let before: Vec<IpAddr> = if self.reannounce {
+                    self.owner.owned().collect()
+                } else {
+                    Vec::new()
+                };
+                let actions = self.owner.reconcile(want, now);
+                if std::mem::take(&mut self.reannounce) {
+                    // Kept IPs whose burst did not just (re)start get a fresh burst.
+                    let restarted: Vec<IpAddr> = actions
+                        .iter()
+                        .filter_map(|a| match a {
+                            Action::StartAnswering { ip, .. } => Some(*ip),
+                            _ => None,
+                        })
+                        .collect();
+                    let mut again = Vec::new();
+                    for ip in before {
+                        if !restarted.contains(&ip) {
+                            again.extend(self.owner.retrigger(ip, now));
+                        }
+                    }
+                    out.extend(actions.into_iter().chain(again).map(Output::Owner));
+                } else {
+                    out.extend(actions.into_iter().map(Output::Owner));
+                }
             }
             None => {}
         }
@@ -193,7 +275,7 @@ impl L2Node {
     }
 
     /// The next time [`L2Node::poll`] has timed work (heartbeat, death check, settle, grace
-    /// end, gratuitous burst). Poll earlier on datagrams and invalidations.
+    /// end, end of a rejoin hold, gratuitous burst). Poll earlier on datagrams and invalidations.
     pub fn next_deadline(&self) -> Instant {
         let mut t = self.membership.next_deadline();
         if !self.was_settled {
@@ -201,6 +283,9 @@ impl L2Node {
         }
         if let (Some(since), false) = (self.leaving_since, self.released) {
             t = t.min(since + self.grace);
+        }
+        if let Some(h) = self.hold_until {
+            t = t.min(h);
         }
         if let Some(g) = self.owner.next_deadline() {
             t = t.min(g);

@@ -29,6 +29,10 @@ struct Sim {
     now_ms: u64,
     /// `(time_ms, node, action)` of every ownership action.
     log: Vec<(u64, usize, Action)>,
+    /// One-way datagram latency in steps (0: delivered within the sending step).
+    latency_steps: u64,
+    /// Datagrams on the wire: `(due_ms, from, to, bytes)`.
+    in_flight: Vec<(u64, usize, usize, Vec<u8>)>,
 }
 
 impl Sim {
@@ -56,6 +60,8 @@ impl Sim {
             link: vec![vec![true; n]; n],
             now_ms: 0,
             log: Vec::new(),
+            latency_steps: 0,
+            in_flight: Vec::new(),
         }
     }
 
@@ -75,7 +81,10 @@ impl Sim {
             if to == from || !self.link[from][to] {
                 continue;
             }
-            if let Some(n) = self.nodes[to].as_mut() {
+            if self.latency_steps > 0 {
+                let due = self.now_ms + self.latency_steps * STEP_MS;
+                self.in_flight.push((due, from, to, datagram.to_vec()));
+            } else if let Some(n) = self.nodes[to].as_mut() {
                 n.handle_datagram(datagram, now, self.now_ms).unwrap();
             }
         }
@@ -84,6 +93,15 @@ impl Sim {
     fn step(&mut self) {
         self.now_ms += STEP_MS;
         let now = self.t0 + ms(self.now_ms);
+        let (due, later): (Vec<_>, Vec<_>) = std::mem::take(&mut self.in_flight)
+            .into_iter()
+            .partition(|(t, ..)| *t <= self.now_ms);
+        self.in_flight = later;
+        for (_, _, to, d) in due {
+            if let Some(n) = self.nodes[to].as_mut() {
+                n.handle_datagram(&d, now, self.now_ms).unwrap();
+            }
+        }
         for i in 0..self.nodes.len() {
             let Some(node) = self.nodes[i].as_mut() else {
                 continue;
@@ -119,6 +137,37 @@ impl Sim {
                     .as_ref()
                     .is_some_and(|n| n.owner().is_owned(vip()))
             })
+            .collect()
+    }
+
+    /// Cuts (`false`) or restores (`true`) every link of `node`, both directions.
+    fn set_links(&mut self, node: usize, up: bool) {
+        for other in 0..self.nodes.len() {
+            if other != node {
+                self.link[node][other] = up;
+                self.link[other][node] = up;
+            }
+        }
+    }
+
+    /// Steps until `t_ms`; returns the steps (their end times) at which two nodes owned the VIP.
+    fn run_counting_overlap(&mut self, t_ms: u64) -> Vec<u64> {
+        let mut both = Vec::new();
+        while self.now_ms < t_ms {
+            self.step();
+            if self.owners().len() > 1 {
+                both.push(self.now_ms);
+            }
+        }
+        both
+    }
+
+    /// Times of `node`'s actions matching `f` after `from_ms`.
+    fn actions_after(&self, node: usize, from_ms: u64, f: fn(&Action) -> bool) -> Vec<u64> {
+        self.log
+            .iter()
+            .filter(|(t, n, a)| *n == node && *t > from_ms && f(a))
+            .map(|(t, _, _)| *t)
             .collect()
     }
 
@@ -282,4 +331,164 @@ fn deadline_covers_settling_and_bursts() {
     let d = node.next_deadline();
     let out = node.poll(d, 0, |_| vec![]);
     assert!(out.contains(&Output::Owner(Action::StopAnswering { ip: vip() })));
+}
+
+/// The blackhole scenario of the e2e test `e_blackholed_owner_*` with `--quorum majority`:
+/// the owner's link is cut both ways (its speaker keeps running) and restored at
+/// `3500 + offset` ms — first towards the owner, and `skew` ms later from the owner (an
+/// asymmetric heal: the owner hears its peers before they hear it). Returns the simulation,
+/// the owner, the heal time and the steps with two owners.
+fn blackhole_and_heal(
+    hold: Option<Duration>,
+    offset: u64,
+    skew: u64,
+) -> (Sim, usize, u64, Vec<u64>) {
+    let names = ["node-a", "node-b", "node-c"];
+    let mut sim = Sim::new(&names, QuorumPolicy::Majority);
+    sim.latency_steps = 1; // 5 ms one way: both sides cannot learn of the heal in the same step
+    if let Some(h) = hold {
+        for n in sim.nodes.iter_mut() {
+            let node = n.take().unwrap();
+            *n = Some(node.with_rejoin_hold(h));
+        }
+    }
+    sim.run_until(2000);
+    let owner = sim.owners()[0];
+    sim.set_links(owner, false);
+    sim.run_until(3500 + offset);
+    assert_eq!(sim.owners().len(), 1);
+    assert_ne!(sim.owners()[0], owner, "the isolated minority must release");
+    let heal = sim.now_ms;
+    for other in 0..names.len() {
+        sim.link[other][owner] = true;
+    }
+    let mut overlap = sim.run_counting_overlap(heal + skew);
+    sim.set_links(owner, true);
+    overlap.extend(sim.run_counting_overlap(heal + 2000));
+    (sim, owner, heal, overlap)
+}
+
+/// Heal offsets covering every phase of the 100 ms heartbeat interval.
+const OFFSETS: [u64; 10] = [0, 10, 20, 30, 40, 50, 60, 70, 80, 90];
+
+#[test]
+fn heal_with_majority_quorum_is_break_before_make() {
+    // Symmetric heals, and heals where the owner's own datagrams get through 50 ms late (less
+    // than one interval: the hold of two intervals still covers its next heartbeat).
+    for skew in [0, 50] {
+        for offset in OFFSETS {
+            let (sim, owner, heal, overlap) = blackhole_and_heal(None, offset, skew);
+            assert!(
+                overlap.is_empty(),
+                "heal at +{offset} (skew {skew}): two owners at {overlap:?}"
+            );
+            assert_eq!(
+                sim.owners(),
+                vec![owner],
+                "the elected node takes the IP back"
+            );
+            // It hears a peer within one interval (+ latency), then holds for two intervals.
+            let back =
+                sim.actions_after(owner, heal, |a| matches!(a, Action::StartAnswering { .. }))[0];
+            assert!(
+                (200..=100 + 200 + 4 * STEP_MS).contains(&(back - heal)),
+                "heal at +{offset} (skew {skew}): reclaimed {} ms after the heal",
+                back - heal
+            );
+        }
+    }
+}
+
+#[test]
+fn heal_with_majority_quorum_but_no_hold_overlaps() {
+    // Control for the test above: without the hold the returning node claims as soon as it
+    // hears a peer, before the interim owner has heard it.
+    let overlapping = OFFSETS
+        .iter()
+        .filter(|o| {
+            let (sim, owner, _, overlap) = blackhole_and_heal(Some(Duration::ZERO), **o, 50);
+            assert_eq!(sim.owners(), vec![owner]);
+            !overlap.is_empty()
+        })
+        .count();
+    assert!(overlapping > 0, "expected an overlap without the hold");
+}
+
+#[test]
+fn heal_without_quorum_overlaps_at_most_one_interval_and_reannounces() {
+    let names = ["node-a", "node-b", "node-c"];
+    let mut sim = Sim::new(&names, QuorumPolicy::Disabled);
+    sim.latency_steps = 1;
+    sim.run_until(2000);
+    let owner = sim.owners()[0];
+    sim.set_links(owner, false);
+    sim.run_until(3500);
+    assert_eq!(
+        sim.owners().len(),
+        2,
+        "MetalLB behaviour: both sides announce"
+    );
+    let interim = *sim.owners().iter().find(|o| **o != owner).unwrap();
+    // Heal mid-interval (heartbeats are sent at multiples of 100 ms in this simulation).
+    sim.run_until(3530);
+    let heal = sim.now_ms;
+    sim.set_links(owner, true);
+    let overlap = sim.run_counting_overlap(heal + 5000);
+    assert_eq!(sim.owners(), vec![owner]);
+    let last = overlap.last().copied().unwrap_or(heal);
+    assert!(
+        last - heal <= 100 + 3 * STEP_MS,
+        "both answered until {} ms after the heal: {overlap:?}",
+        last - heal
+    );
+    // The isolated owner never stopped, and re-announces at once once it hears a peer again,
+    // so caches that learned the interim owner's MAC come back.
+    assert!(
+        sim.actions_after(owner, heal, |a| matches!(a, Action::StopAnswering { .. }))
+            .is_empty()
+    );
+    let garp = sim.actions_after(owner, heal, |a| matches!(a, Action::SendGratuitous { .. }));
+    assert!(
+        garp.first().is_some_and(|t| t - heal <= 100 + 3 * STEP_MS),
+        "no gratuitous burst right after the heal: {garp:?}"
+    );
+    // ... a full burst (MetalLB's schedule: 5 frames; restarted once more if the two peers
+    // are heard apart), not a single frame.
+    assert!((5..=6).contains(&garp.len()), "{garp:?}");
+    let stop = sim.actions_after(interim, heal, |a| matches!(a, Action::StopAnswering { .. }));
+    assert_eq!(stop.len(), 1);
+}
+
+#[test]
+fn restarted_peer_triggers_no_reannouncement() {
+    let names = ["node-a", "node-b", "node-c"];
+    let mut sim = Sim::new(&names, QuorumPolicy::Disabled);
+    sim.run_until(2000);
+    let owner = sim.owners()[0];
+    let other = (owner + 1) % 3;
+    sim.run_until(6000); // the owner's first gratuitous burst (0 .. 4.4 s) is over
+    sim.nodes[other] = None;
+    sim.run_until(7000);
+    // A new process (new incarnation) on the crashed node.
+    let config = LivenessConfig::default();
+    let mut node = L2Node::new(
+        &sim.names[other],
+        2,
+        SECRET,
+        config,
+        GarpSchedule::metallb(),
+        sim.t0 + ms(sim.now_ms),
+    )
+    .unwrap();
+    node.membership_mut()
+        .set_expected_peers(names.iter().copied());
+    sim.nodes[other] = Some(node);
+    let back = sim.now_ms;
+    sim.run_until(back + 6000);
+    assert_eq!(sim.owners(), vec![owner]);
+    assert!(
+        sim.actions_after(owner, back, |a| matches!(a, Action::SendGratuitous { .. }))
+            .is_empty(),
+        "a restart is not a partition heal"
+    );
 }

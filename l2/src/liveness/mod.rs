@@ -60,6 +60,14 @@
 //! two-node cluster loses failover (1 of 2 is not a majority). Document this to users before
 //! enabling it.
 //!
+//! When a partition heals, a peer heard again with the same incarnation is counted in
+//! [`Stats::rejoined`] (it kept running: it may have announced our IPs), and any peer that
+//! (re)joins is answered with a heartbeat at once rather than at the next slot, so both sides
+//! learn about each other within about one round trip after the first datagram crosses.
+//! [`crate::node::L2Node`] builds on both: it re-sends gratuitous frames for the IPs it owns,
+//! and with [`QuorumPolicy::Majority`] a node that regains quorum waits for the interim owners
+//! to let go before claiming (no two nodes answer at once); see its module docs.
+//!
 //! # Mixed fleets (rolling migration from MetalLB)
 //! This protocol is **not** hashicorp/memberlist. Go speakers build their candidate set from
 //! memberlist members, so they do not see ferrolb speakers (and vice versa), and a mixed fleet
@@ -175,6 +183,11 @@ pub struct Stats {
     pub clock_skew: u64,
     /// Datagrams carrying our own name.
     pub own_name: u64,
+    /// Peers heard again with the **same** incarnation after being declared dead: the peer kept
+    /// running while we could not hear it (a healed partition or blackhole, or a long stall).
+    /// It may have announced our IPs meanwhile, so [`crate::node::L2Node`] re-sends the
+    /// gratuitous bursts of everything it owns.
+    pub rejoined: u64,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -345,6 +358,11 @@ impl Membership {
         if peer.last.is_some_and(|last| key <= last) {
             return Err(LivenessError::Replay(hb.name));
         }
+        // Same incarnation, heard before, declared dead since: it kept running while we did
+        // not hear it (partition heal), as opposed to a restarted process (new incarnation).
+        let rejoin = !hb.leaving
+            && peer.status == PeerStatus::Dead
+            && peer.last.is_some_and(|(inc, _)| inc == hb.incarnation);
         peer.last = Some(key);
         peer.last_heard = Some(now);
         let (new_status, event) = match (hb.leaving, peer.status) {
@@ -354,6 +372,15 @@ impl Membership {
             (false, _) => (PeerStatus::Alive, Some(MemberEvent::Joined(hb.name))),
         };
         peer.status = new_status;
+        if rejoin {
+            self.stats.rejoined += 1;
+        }
+        if matches!(event, Some(MemberEvent::Joined(_))) {
+            // Answer a (re)joining peer at once instead of at the next slot: after a partition
+            // heals, the side that hears first makes the other side hear it within one
+            // round trip, which shortens the time both sides announce the same IP.
+            self.next_send = self.next_send.min(now);
+        }
         Ok(event)
     }
 

@@ -234,6 +234,9 @@ fn next_deadline_tracks_send_and_death() {
     assert_eq!(a.next_deadline(), t0 + ms(100));
     let d = b.poll_transmit(t0, 0).unwrap();
     a.handle_datagram(&d, t0, 0).unwrap();
+    // A joining peer is answered at once (see `a_joining_peer_is_answered_at_once`).
+    assert_eq!(a.next_deadline(), t0);
+    assert!(a.poll_transmit(t0, 0).is_some());
     assert_eq!(a.next_deadline(), t0 + ms(100));
     a.poll_transmit(t0 + ms(100), 0);
     a.poll_transmit(t0 + ms(200), 0);
@@ -244,6 +247,63 @@ fn next_deadline_tracks_send_and_death() {
     a.poll_transmit(t0 + ms(600), 0);
     assert_eq!(a.next_deadline(), t0 + ms(601));
     assert_eq!(a.tick(t0 + ms(601)), vec![MemberEvent::Died("b".into())]);
+}
+
+#[test]
+fn a_joining_peer_is_answered_at_once() {
+    let t0 = Instant::now();
+    let mut a = node("a", 1, t0);
+    // b sends every 50 ms, so a hears b between its own 100 ms slots.
+    let fast = LivenessConfig {
+        interval: ms(50),
+        ..LivenessConfig::default()
+    };
+    let mut b = Membership::new("b", 1, SECRET, fast, t0).unwrap();
+    assert!(a.poll_transmit(t0, 0).is_some());
+    // Mid-interval, b's first heartbeat arrives: a's next heartbeat is due now, not at 100 ms.
+    let d = b.poll_transmit(t0 + ms(30), 0).unwrap();
+    assert_eq!(
+        a.handle_datagram(&d, t0 + ms(30), 0),
+        Ok(Some(MemberEvent::Joined("b".into())))
+    );
+    assert_eq!(a.next_deadline(), t0 + ms(30));
+    assert!(a.poll_transmit(t0 + ms(30), 0).is_some());
+    // An ordinary heartbeat of a live peer does not advance a's schedule.
+    let d = b.poll_transmit(t0 + ms(80), 0).unwrap();
+    assert_eq!(a.handle_datagram(&d, t0 + ms(80), 0), Ok(None));
+    assert_eq!(a.next_deadline(), t0 + ms(130));
+    assert!(a.poll_transmit(t0 + ms(80), 0).is_none());
+}
+
+#[test]
+fn rejoin_with_same_incarnation_is_counted_but_restart_is_not() {
+    let t0 = Instant::now();
+    let mut a = node("a", 1, t0);
+    let mut b = node("b", 1, t0);
+    let d = b.poll_transmit(t0, 0).unwrap();
+    a.handle_datagram(&d, t0, 0).unwrap();
+    assert_eq!(a.stats().rejoined, 0, "a first join is not a rejoin");
+    // b is cut off (still running, same incarnation) for longer than dead_after.
+    assert_eq!(a.tick(t0 + ms(700)), vec![MemberEvent::Died("b".into())]);
+    let d = b.poll_transmit(t0 + ms(1000), 0).unwrap();
+    assert_eq!(
+        a.handle_datagram(&d, t0 + ms(1000), 0),
+        Ok(Some(MemberEvent::Joined("b".into())))
+    );
+    assert_eq!(a.stats().rejoined, 1);
+    // b crashes and a new process (new incarnation) starts: a join, not a rejoin.
+    assert_eq!(a.tick(t0 + ms(1700)), vec![MemberEvent::Died("b".into())]);
+    let mut b2 = node("b", 2, t0);
+    let d = b2.poll_transmit(t0 + ms(2000), 0).unwrap();
+    assert_eq!(
+        a.handle_datagram(&d, t0 + ms(2000), 0),
+        Ok(Some(MemberEvent::Joined("b".into())))
+    );
+    assert_eq!(a.stats().rejoined, 1);
+    // Heartbeats of a live peer are no rejoin either.
+    let d = b2.poll_transmit(t0 + ms(2100), 0).unwrap();
+    assert_eq!(a.handle_datagram(&d, t0 + ms(2100), 0), Ok(None));
+    assert_eq!(a.stats().rejoined, 1);
 }
 
 proptest! {
