@@ -49,7 +49,7 @@ fi
 if [ "${FERROLB_SKIP_IMAGES:-0}" = 1 ]; then
   echo "(FERROLB_SKIP_IMAGES=1: skipping the container images)"
 else
-  step "container images (podman; release build in \$FERROLB_CACHE/target-images)"
+  step "container images (podman; cargo profile image in \$FERROLB_CACHE/target-images)"
   "$ROOT/hack/test-images.sh" </dev/null
 fi
 step "end-to-end tests on the local rig"

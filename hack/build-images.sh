@@ -10,7 +10,7 @@
 # Env: IMAGE_REPO (default ghcr.io/ferrolb), IMAGE_TAG (default v<workspace version>),
 #      PODMAN_RUNTIME (default runc), CARGO_TARGET_DIR for --prebuilt
 #      (default ~/.cache/ferrolb/target-images, kept apart from the debug builds),
-#      IMAGE_PROFILE: cargo profile of --prebuilt (default release).
+#      IMAGE_PROFILE: cargo profile (default `image`: release optimized for size, Cargo.toml).
 # Debian: apt-get install podman runc (and musl-tools for --prebuilt).
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -37,7 +37,7 @@ esac
 # image name -> binaries in it (ferrolb-operator is multi-call: `ferrolb-operator webhook` is
 # the webhook, so the operator image needs no second binary)
 declare -A BINS=([operator]="ferrolb-operator" [speaker]="ferrolb-speaker")
-PROFILE=${IMAGE_PROFILE:-release}
+PROFILE=${IMAGE_PROFILE:-image}
 
 t0=$(date +%s)
 if [ "$prebuilt" = 1 ]; then
@@ -60,7 +60,7 @@ for img in operator speaker; do
   if [ "$prebuilt" = 1 ]; then
     opts+=(--target prebuilt)
   else
-    opts+=(--build-arg "BINS=${BINS[$img]}")
+    opts+=(--build-arg "BINS=${BINS[$img]}" --build-arg "PROFILE=$PROFILE")
   fi
   "${PODMAN[@]}" build "${opts[@]}" .
   echo "podman build $img: $(( $(date +%s) - t )) s"

@@ -3,13 +3,13 @@
 #   1. installs podman, runc and musl-tools from apt when missing, and the Rust target
 #      x86_64-unknown-linux-musl;
 #   2. builds both images from host-compiled static binaries (hack/build-images.sh --prebuilt;
-#      the release build goes to $FERROLB_CACHE/target-images, outside the clone);
+#      cargo profile `image`, built in $FERROLB_CACHE/target-images, outside the clone);
 #   3. smoke-tests them: `--help` runs in each (operator, `operator webhook`, speaker), each image
 #      is under 20,000,000 bytes, and none runs as root by default (its USER).
 #
 #   hack/test-images.sh            needs root (apt, podman's root storage)
 #
-# Env: FERROLB_CACHE (default ~/.cache/ferrolb), IMAGE_PROFILE (cargo profile, default release),
+# Env: FERROLB_CACHE (default ~/.cache/ferrolb), IMAGE_PROFILE (cargo profile, default image),
 #      IMAGE_REPO / IMAGE_TAG / PODMAN_RUNTIME as hack/build-images.sh.
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
