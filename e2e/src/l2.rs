@@ -1,8 +1,9 @@
 //! The Layer 2 harness shared by `tests/l2.rs` (behaviour) and `tests/l2_bench.rs`
 //! (failover and scale benchmarks): the test's controller and one `ferrolb-speaker` per node
 //! netns, each as its own ServiceAccount (`config/rbac/{controller,speaker}.yaml`), the test's
-//! pools, echo workloads, MetalLB's election recomputed independently (`sha256sum`), and the
-//! client-side ARP/NDP probe (`ferrolb-net-responder probe`, one request every 10 ms).
+//! pools, echo workloads, MetalLB's election recomputed independently (`sha256sum`), and waits
+//! on who answers ARP/NDP and which ServiceL2Status exists. Failover trials and the client-side
+//! probe: [`crate::failover`].
 //!
 //! Isolation on the shared rig: the Services carry `loadBalancerClass: e2e.ferrolb.io/l2`, the
 //! test's controller and speakers run with `--lb-class` set to it, and the heartbeats use port
@@ -11,10 +12,10 @@
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use anyhow::{Context, Result, bail, ensure};
+use anyhow::{Context, Result, bail};
 
 use crate::procs::{self, OperatorOpts, Proc, binary};
 use crate::{Rig, wait_for};
@@ -40,12 +41,18 @@ pub const TIMEOUT: Duration = Duration::from_secs(30);
 
 /// The test's controller: `--lb-class` [`CLASS`], log `ferrolb-operator-l2e2e`.
 pub fn start_operator(rig: &Rig) -> Result<Proc> {
+    start_operator_as(rig, None)
+}
+
+/// [`start_operator`], running as if in Pod `(name, uid)`.
+pub fn start_operator_as(rig: &Rig, pod: Option<(&str, &str)>) -> Result<Proc> {
     procs::start_operator(
         rig,
         OperatorOpts {
             log: "ferrolb-operator-l2e2e",
             lb_class: Some(CLASS),
             log_filter: "info",
+            pod,
         },
     )
 }
@@ -68,23 +75,38 @@ pub fn node_ip(i: usize) -> String {
 impl Speakers {
     /// Starts one speaker per node with `extra` flags.
     pub fn start(rig: &Rig, extra: &[&str]) -> Result<Self> {
-        let mut s = Speakers {
-            kubeconfig: rig.kubeconfig_for(SYSTEM, "speaker", false)?,
-            procs: BTreeMap::new(),
-            extra: extra.iter().map(|s| s.to_string()).collect(),
-        };
+        let mut s = Self::none(rig, extra)?;
         for n in rig.node_names() {
             s.start_one(rig, &n)?;
         }
         Ok(s)
     }
 
+    /// No speaker running yet; [`Speakers::start_one`] / [`Speakers::start_as_pod`] add them.
+    pub fn none(rig: &Rig, extra: &[&str]) -> Result<Self> {
+        Ok(Speakers {
+            kubeconfig: rig.kubeconfig_for(SYSTEM, "speaker", false)?,
+            procs: BTreeMap::new(),
+            extra: extra.iter().map(|s| s.to_string()).collect(),
+        })
+    }
+
     /// (Re)starts the speaker of `node`.
     pub fn start_one(&mut self, rig: &Rig, node: &str) -> Result<()> {
+        self.spawn(rig, node, None)
+    }
+
+    /// (Re)starts the speaker of `node` as if it ran in Pod `(name, uid)` (what the
+    /// DaemonSet's downward API gives it: `METALLB_POD_NAME`, `METALLB_POD_UID`).
+    pub fn start_as_pod(&mut self, rig: &Rig, node: &str, pod: (&str, &str)) -> Result<()> {
+        self.spawn(rig, node, Some(pod))
+    }
+
+    fn spawn(&mut self, rig: &Rig, node: &str, pod: Option<(&str, &str)>) -> Result<()> {
         let i: usize = node.trim_start_matches("node-").parse()?;
         let log = rig.log_file(&format!("ferrolb-speaker-l2e2e-{node}"))?;
-        let child = Command::new("ip")
-            .args(["netns", "exec", &rig.node_ns(node)])
+        let mut cmd = Command::new("ip");
+        cmd.args(["netns", "exec", &rig.node_ns(node)])
             .arg(binary("ferrolb-speaker")?)
             .args(&self.extra)
             .env("KUBECONFIG", &self.kubeconfig)
@@ -96,9 +118,12 @@ impl Speakers {
             .env("FERROLB_LOG", "info")
             .stdin(Stdio::null())
             .stdout(log.try_clone()?)
-            .stderr(log)
-            .spawn()
-            .context("starting ferrolb-speaker")?;
+            .stderr(log);
+        if let Some((name, uid)) = pod {
+            cmd.env("METALLB_POD_NAME", name)
+                .env("METALLB_POD_UID", uid);
+        }
+        let child = cmd.spawn().context("starting ferrolb-speaker")?;
         self.procs.insert(node.to_string(), Proc(child));
         Ok(())
     }
@@ -389,138 +414,83 @@ pub fn wait_ready(rig: &Rig, app: &str) -> Result<()> {
     .map(drop)
 }
 
-/// Runs the client-side probe (ARP request or NS every 10 ms) for `secs` in the background.
-pub fn start_probe(ip: &str, secs: u32) -> Result<Child> {
-    let mut cmd = Command::new("ip");
-    cmd.args(["netns", "exec", &crate::instance_ns("client")])
-        .arg(binary("ferrolb-net-responder")?)
-        .args(["probe", "--iface", "eth0", "--interval-ms", "10"])
-        .args(["--secs", &secs.to_string()]);
-    if ip.contains(':') {
-        cmd.args(["--ipv6", ip]);
-    } else {
-        cmd.args(["--ipv4", ip, "--src", CLIENT_SRC]);
+/// Puts `ip` into `NS/svc`'s `status.loadBalancer.ingress` by hand (for IPv6: the rig's Service
+/// CIDR is IPv4-only, so the controller cannot allocate one; run without a controller).
+pub fn set_ingress_by_hand(rig: &Rig, svc: &str, ip: &str) -> Result<()> {
+    rig.kubectl(&[
+        "-n",
+        NS,
+        "patch",
+        "svc",
+        svc,
+        "--subresource=status",
+        "--type=merge",
+        "-p",
+        &format!(r#"{{"status":{{"loadBalancer":{{"ingress":[{{"ip":"{ip}"}}]}}}}}}"#),
+    ])
+    .map(drop)
+}
+
+/// Waits until exactly `mac` answers ARP (IPv4) or NDP (IPv6) for `ip`.
+pub async fn wait_l2_owner(rig: &Rig, ip: &str, mac: &str) -> Result<()> {
+    if !ip.contains(':') {
+        return wait_arp_owner(rig, ip, mac).await;
     }
-    Ok(cmd.stdout(Stdio::piped()).stderr(Stdio::null()).spawn()?)
-}
-
-/// `(unix ns, mac)` replies printed by a finished probe.
-pub fn probe_replies(child: Child) -> Result<Vec<(u128, String)>> {
-    let out = child.wait_with_output()?;
-    Ok(String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .filter_map(|l| {
-            let mut it = l.split_whitespace();
-            (it.next() == Some("reply")).then_some(())?;
-            let t = it.next()?.parse().ok()?;
-            Some((t, it.next()?.to_lowercase()))
-        })
-        .collect())
-}
-
-/// Wall-clock time in ns since the epoch (the probe prints the same clock).
-pub fn now_ns() -> u128 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_nanos())
-}
-
-/// Two different MACs answering within `window` of each other after `from`.
-pub fn overlap(
-    replies: &[(u128, String)],
-    from: u128,
-    window: Duration,
-) -> Option<(u128, String, String)> {
-    let w = window.as_nanos();
-    let after: Vec<&(u128, String)> = replies.iter().filter(|(t, _)| *t >= from).collect();
-    after.windows(2).find_map(|p| {
-        (p[0].1 != p[1].1 && p[1].0 - p[0].0 < w).then(|| (p[1].0, p[0].1.clone(), p[1].1.clone()))
-    })
-}
-
-/// The figures of one failover trial.
-pub struct Trial {
-    /// Failure → first reply with another MAC.
-    pub failover: Duration,
-    /// Largest gap between consecutive replies after the failure.
-    pub max_gap: Duration,
-}
-
-/// Kills (or stops) the announcing speaker while probing; returns the failover figures.
-pub fn failover_trial(
-    speakers: &mut Speakers,
-    ip: &str,
-    owner: &str,
-    owner_mac: &str,
-    graceful: bool,
-) -> Result<Trial> {
-    let probe = start_probe(ip, 3)?;
-    std::thread::sleep(Duration::from_millis(800));
-    let t0 = now_ns();
-    if graceful {
-        speakers.stop(owner)?;
-    } else {
-        speakers.kill(owner);
-    }
-    let replies = probe_replies(probe)?;
-    let first_new = replies
-        .iter()
-        .find(|(t, m)| *t >= t0 && m != owner_mac)
-        .with_context(|| format!("no other MAC answered within the probe; replies: {replies:?}"))?;
-    let mut max_gap = 0u128;
-    let mut last = t0;
-    for (t, _) in replies.iter().filter(|(t, _)| *t >= t0) {
-        max_gap = max_gap.max(t - last);
-        last = *t;
-    }
-    if !graceful {
-        // After a crash the dead node cannot answer: the old MAC must be gone for good.
-        ensure!(
-            !replies
-                .iter()
-                .any(|(t, m)| *t > first_new.0 && m == owner_mac),
-            "the crashed owner's MAC answered after the takeover"
-        );
-    }
-    Ok(Trial {
-        failover: Duration::from_nanos(u64::try_from(first_new.0 - t0).unwrap_or(u64::MAX)),
-        max_gap: Duration::from_nanos(u64::try_from(max_gap).unwrap_or(u64::MAX)),
-    })
-}
-
-/// `n p50 p99 max min` of durations, in ms.
-pub fn percentiles(mut v: Vec<Duration>) -> String {
-    v.sort();
-    let p = |q: f64| {
-        let i = ((v.len() as f64 - 1.0) * q).round() as usize;
-        v[i.min(v.len() - 1)].as_secs_f64() * 1000.0
-    };
-    format!(
-        "n={} p50={:.1}ms p99={:.1}ms max={:.1}ms min={:.1}ms",
-        v.len(),
-        p(0.5),
-        p(0.99),
-        p(1.0),
-        p(0.0)
+    wait_for(
+        &format!("NDP for {ip} answered only by {mac}"),
+        TIMEOUT,
+        || diag(rig),
+        || async { Ok((rig.ndp_who_has(ip)? == [mac.to_string()]).then_some(())) },
     )
+    .await
 }
 
-/// `(rss KiB, cpu seconds)` of a process from /proc.
-pub fn proc_usage(pid: u32) -> Result<(u64, f64)> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
-    let rss = status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.split_whitespace().next())
-        .and_then(|v| v.parse().ok())
-        .context("VmRSS")?;
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))?;
-    let fields: Vec<&str> = stat
-        .rsplit_once(')')
-        .map(|(_, r)| r.split_whitespace().collect())
-        .unwrap_or_default();
-    // fields[0] is field 3 (state): utime is field 14, stime field 15.
-    let ticks: u64 = fields.get(11).and_then(|v| v.parse().ok()).unwrap_or(0)
-        + fields.get(12).and_then(|v| v.parse().ok()).unwrap_or(0);
-    Ok((rss, ticks as f64 / 100.0))
+/// The nodes named by the ServiceL2Statuses of `NS/svc`, sorted.
+pub fn status_nodes(rig: &Rig, svc: &str) -> Result<Vec<String>> {
+    let out = rig.kubectl(&[
+        "-n",
+        SYSTEM,
+        "get",
+        "servicel2statuses",
+        "-l",
+        &format!("metallb.io/service-name={svc},metallb.io/service-namespace={NS}"),
+        "-o",
+        "jsonpath={.items[*].status.node}",
+    ])?;
+    let mut v: Vec<String> = out.split_whitespace().map(str::to_string).collect();
+    v.sort();
+    Ok(v)
+}
+
+/// Waits until one of the ServiceL2Statuses of `NS/svc` names `node` (others may exist).
+pub async fn wait_status_includes(rig: &Rig, svc: &str, node: &str) -> Result<()> {
+    wait_for(
+        &format!("a ServiceL2Status of {NS}/{svc} on {node}"),
+        TIMEOUT,
+        || diag(rig),
+        || async {
+            Ok(status_nodes(rig, svc)?
+                .iter()
+                .any(|n| n == node)
+                .then_some(()))
+        },
+    )
+    .await
+}
+
+/// The MAC in the FRR router's neighbour (ARP/NDP) table for `ip`, if any: what an upstream
+/// router on the LAN would forward the service's traffic to. Reading it sends nothing.
+pub fn router_neigh_mac(rig: &Rig, ip: &str) -> Result<Option<String>> {
+    let out = rig.netns_exec(&rig.frr_ns(), &["ip", "neigh", "show", ip, "dev", "eth0"])?;
+    Ok(out
+        .split_whitespace()
+        .skip_while(|w| *w != "lladdr")
+        .nth(1)
+        .map(str::to_lowercase))
+}
+
+/// HTTP GET from the FRR router's netns (curl, 3 s timeout): the router resolves `ip` and keeps
+/// a neighbour entry for it.
+pub fn http_get_from_router(rig: &Rig, url: &str) -> Result<String> {
+    rig.netns_exec(&rig.frr_ns(), &["curl", "-gsS", "--max-time", "3", url])
 }

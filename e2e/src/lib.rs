@@ -13,6 +13,7 @@
 //! client or a node, and readers of the routers' RIBs.
 #![forbid(unsafe_code)]
 
+pub mod failover;
 pub mod l2;
 pub mod procs;
 

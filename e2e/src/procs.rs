@@ -87,6 +87,9 @@ pub struct OperatorOpts<'a> {
     pub lb_class: Option<&'a str>,
     /// `FERROLB_LOG` filter.
     pub log_filter: &'a str,
+    /// The Pod it pretends to run in, `(name, uid)` (`METALLB_POD_NAME`, `METALLB_POD_UID`:
+    /// the owner of ConfigurationState `controller`); `None`: no owner.
+    pub pod: Option<(&'a str, &'a str)>,
 }
 
 impl Default for OperatorOpts<'_> {
@@ -95,6 +98,7 @@ impl Default for OperatorOpts<'_> {
             log: "ferrolb-operator",
             lb_class: None,
             log_filter: "info,ferrolb_operator=debug",
+            pod: None,
         }
     }
 }
@@ -113,6 +117,10 @@ pub fn start_operator(rig: &Rig, opts: OperatorOpts<'_>) -> Result<Proc> {
         .stderr(log);
     if let Some(class) = opts.lb_class {
         cmd.env("METALLB_LB_CLASS", class);
+    }
+    if let Some((name, uid)) = opts.pod {
+        cmd.env("METALLB_POD_NAME", name)
+            .env("METALLB_POD_UID", uid);
     }
     let child = cmd.spawn().context("starting ferrolb-operator")?;
     Ok(Proc(child))

@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, ensure};
 use ferrolb_e2e::Rig;
-use ferrolb_e2e::l2::proc_usage;
+use ferrolb_e2e::failover::proc_usage;
 use ferrolb_e2e::procs::{self, OperatorOpts, project};
 use futures::{StreamExt, TryStreamExt};
 use k8s_openapi::api::core::v1::Service;
@@ -205,6 +205,7 @@ async fn bench_controller_vs_raw_client_floor() -> Result<()> {
             log: "ferrolb-operator-bench",
             lb_class: None,
             log_filter: "warn",
+            ..OperatorOpts::default()
         },
     )?;
     tokio::time::sleep(Duration::from_secs(2)).await;

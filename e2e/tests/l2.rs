@@ -8,6 +8,10 @@
 //! - `externalTrafficPolicy: Local` announces only from the node hosting the endpoint;
 //! - `kill -9` of the announcing speaker: another node answers within a second and never two
 //!   at once (also when the killed speaker comes back); SIGTERM: make-before-break handover.
+//! - the announcing node's link is blackholed at its bridge port (speaker still running):
+//!   another node answers within the failover budget, never two at once while cut; on heal
+//!   the IP and the LAN router's ARP entry return to the elected node, with a bounded overlap
+//!   (`--quorum disabled`, MetalLB behaviour) or none (`--quorum majority`).
 //!
 //! Harness (isolation on the shared rig, election, probe): `ferrolb_e2e::l2`; benchmarks:
 //! `tests/l2_bench.rs`.
@@ -18,6 +22,7 @@
 use std::time::Duration;
 
 use anyhow::{Result, ensure};
+use ferrolb_e2e::failover::*;
 use ferrolb_e2e::l2::*;
 use ferrolb_e2e::{Rig, wait_for};
 
@@ -206,4 +211,142 @@ async fn c_ndp_for_an_ipv6_service_ip() -> Result<()> {
     drop(speakers);
     cleanup(&rig);
     result
+}
+
+/// The announcing node's LAN link is blackholed at its switch (bridge) port while its speaker
+/// keeps running, then restored; `quorum` is the speakers' `--quorum`. Checks: another node
+/// answers within the failover budget and no two MACs answer while the link is cut; the
+/// ServiceL2Status moves; HTTP works through the IP (from the client and from the LAN router);
+/// on heal the IP converges back to the elected node, the router's ARP entry follows it
+/// without the router sending anything (gratuitous ARP), and the time both MACs answer is
+/// bounded (`disabled`) or zero (`majority`).
+async fn blackholed_owner(rig: &Rig, quorum: &str) -> Result<()> {
+    let majority = quorum == "majority";
+    install(rig)?;
+    let _op = start_operator(rig)?;
+    let speakers = Speakers::start(rig, &["--quorum", quorum])?;
+    let result = async {
+        workload(rig, "web", 3, None, "Cluster")?;
+        let ip = wait_ip(rig, "web").await?;
+        wait_ready(rig, "web")?;
+        let nodes = rig.node_names();
+        let owner = expected_owner(&ip, &nodes)?;
+        let owner_mac = rig.node_mac(&owner)?;
+        let rest: Vec<String> = nodes.iter().filter(|n| **n != owner).cloned().collect();
+        let second = expected_owner(&ip, &rest)?;
+        let second_mac = rig.node_mac(&second)?;
+        wait_arp_owner(rig, &ip, &owner_mac).await?;
+        wait_status_node(rig, "web", &owner).await?;
+        wait_http(rig, &ip, "web-").await?;
+        eprintln!("{ip} owned by {owner} ({owner_mac}); next in line {second} ({second_mac}); --quorum {quorum}");
+
+        // Cut the owner's link while the client probes (the probe spans the checks below).
+        let probe = start_probe(&ip, 15)?;
+        std::thread::sleep(Duration::from_millis(800));
+        let bh = Blackhole::cut(&owner)?;
+        let t_cut = now_ns();
+        wait_arp_owner(rig, &ip, &second_mac).await?;
+        if majority {
+            // The isolated speaker lost quorum and released (it still reaches the API server
+            // in the rig, so it deleted its own status).
+            wait_status_node(rig, "web", &second).await?;
+        } else {
+            // MetalLB behaviour: the isolated speaker still announces in its own view (into
+            // the void). It reaches the API server through the rig's relay, so both owners
+            // write their status and delete the other's (MetalLB's rule for a Service one
+            // announces): the new owner's appears, the isolated one's may come and go.
+            wait_status_includes(rig, "web", &second).await?;
+        }
+        let body = wait_http(rig, &ip, "web-").await?;
+        // The LAN router reaches the service too and caches the interim owner's MAC.
+        wait_for(
+            &format!("HTTP from the router through {ip}"),
+            TIMEOUT,
+            || diag(rig),
+            || async {
+                let b = http_get_from_router(rig, &format!("http://{ip}/"))?;
+                Ok(b.trim().starts_with("web-").then_some(()))
+            },
+        )
+        .await?;
+        let router = router_neigh_mac(rig, &ip)?;
+        ensure!(
+            router.as_deref() == Some(second_mac.as_str()),
+            "router's neighbour entry for {ip} is {router:?}, expected {second_mac}"
+        );
+        let replies = probe_replies(probe)?;
+        let t = analyse_takeover(&replies, t_cut, &owner_mac)?;
+        let seen = replies.iter().filter(|(ts, _)| *ts >= t_cut).count();
+        eprintln!(
+            "blackhole failover {:?} (max reply gap {:?}, {seen} replies while cut); HTTP answered by {body}",
+            t.failover, t.max_gap
+        );
+        ensure!(
+            t.failover < Duration::from_millis(1500),
+            "blackhole failover took {:?}",
+            t.failover
+        );
+        ensure!(
+            !replies
+                .iter()
+                .any(|(ts, m)| *ts > t_cut + 5_000_000 && *m != second_mac),
+            "while {owner} was cut off, a MAC other than {second_mac} answered: {replies:?}"
+        );
+
+        // Heal: the elected owner takes the IP back.
+        let h = heal_trial(bh, &ip, &owner_mac, &second_mac, 4)?;
+        eprintln!("heal: {h:?}");
+        ensure!(h.strangers == 0, "a third MAC answered after the heal");
+        ensure!(
+            h.owner_from.is_some(),
+            "{owner} did not answer within 3.5 s of the heal"
+        );
+        if majority {
+            ensure!(
+                h.overlap.is_zero(),
+                "--quorum majority: both {owner} and {second} answered after the heal: {h:?}"
+            );
+        } else {
+            ensure!(
+                h.overlap < HEAL_OVERLAP_BOUND,
+                "--quorum disabled: both answered for {:?} after the heal",
+                h.overlap
+            );
+        }
+        wait_arp_owner(rig, &ip, &owner_mac).await?;
+        wait_status_node(rig, "web", &owner).await?;
+        // The router sent nothing since: only the owner's gratuitous ARP can have moved it.
+        wait_for(
+            &format!("the router's neighbour entry for {ip} back on {owner_mac}"),
+            Duration::from_secs(5),
+            || format!("router: {:?}\n{}", router_neigh_mac(rig, &ip), diag(rig)),
+            || async { Ok((router_neigh_mac(rig, &ip)? == Some(owner_mac.clone())).then_some(())) },
+        )
+        .await?;
+        wait_http(rig, &ip, "web-").await?;
+        Ok(())
+    }
+    .await;
+    drop(speakers);
+    cleanup(rig);
+    result
+}
+
+/// Longest time both nodes may answer after a blackhole heals with `--quorum disabled`.
+const HEAL_OVERLAP_BOUND: Duration = Duration::from_millis(500);
+
+#[tokio::test]
+async fn e_blackholed_owner_fails_over_and_converges_back() -> Result<()> {
+    let Some(rig) = Rig::from_env("e_blackholed_owner_fails_over_and_converges_back") else {
+        return Ok(());
+    };
+    blackholed_owner(&rig, "disabled").await
+}
+
+#[tokio::test]
+async fn e_blackholed_owner_with_majority_quorum_never_overlaps() -> Result<()> {
+    let Some(rig) = Rig::from_env("e_blackholed_owner_with_majority_quorum_never_overlaps") else {
+        return Ok(());
+    };
+    blackholed_owner(&rig, "majority").await
 }

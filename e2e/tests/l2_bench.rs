@@ -1,6 +1,8 @@
 //! Layer 2 benchmarks on the rig (BENCHMARKS.md "Speaker L2"), skipped unless asked for:
-//! - `z_bench_failover` (`FERROLB_L2_BENCH_TRIALS=N`): N crash and N graceful trials, failover
-//!   time from the kill to the first reply with the new MAC;
+//! - `z_bench_failover` (`FERROLB_L2_BENCH_TRIALS=N`): N trials of each failure kind (crash,
+//!   graceful stop, blackholed link; `FERROLB_L2_BENCH_KINDS`), IPv4 or IPv6
+//!   (`FERROLB_L2_BENCH_FAMILY`), failover time from the failure to the first reply with the
+//!   new MAC;
 //! - `z_bench_scale` (`FERROLB_L2_SCALE=N`): N announced Services, speaker RSS and CPU.
 //!
 //! Harness: `ferrolb_e2e::l2`. Skipped unless `FERROLB_E2E=1`.
@@ -9,12 +11,18 @@
 use std::time::Duration;
 
 use anyhow::Result;
+use ferrolb_e2e::failover::*;
 use ferrolb_e2e::l2::*;
 use ferrolb_e2e::{Rig, wait_for};
 
 /// Failover benchmark (BENCHMARKS.md "Speaker L2"): `FERROLB_L2_BENCH_TRIALS` (default: skip)
-/// crash and graceful trials for IPv4; `FERROLB_L2_BENCH_ARGS` adds speaker flags (e.g.
-/// `--heartbeat-interval 50ms --dead-after 250ms`).
+/// trials per failure kind, failover time from the failure to the first reply with the new
+/// MAC, for each of `FERROLB_L2_BENCH_KINDS` (comma-separated `crash`, `graceful`, `blackhole`;
+/// default all three) over `FERROLB_L2_BENCH_FAMILY` (`ipv4`, default: ARP; `ipv6`: NDP, the
+/// status written by hand as in `l2.rs` `c_ndp_for_an_ipv6_service_ip`, no controller).
+/// `FERROLB_L2_BENCH_ARGS` adds speaker flags (e.g. `--heartbeat-interval 50ms --dead-after
+/// 250ms`). Blackhole trials also report the heal: how long both MACs answered once the link
+/// came back.
 #[tokio::test]
 async fn z_bench_failover() -> Result<()> {
     let Some(rig) = Rig::from_env("z_bench_failover") else {
@@ -27,40 +35,82 @@ async fn z_bench_failover() -> Result<()> {
         eprintln!("SKIP z_bench_failover: set FERROLB_L2_BENCH_TRIALS=N");
         return Ok(());
     };
+    let trials = trials.min(200);
     let extra = std::env::var("FERROLB_L2_BENCH_ARGS").unwrap_or_default();
     let extra: Vec<&str> = extra.split_whitespace().collect();
+    let kinds = std::env::var("FERROLB_L2_BENCH_KINDS")
+        .unwrap_or_else(|_| "crash,graceful,blackhole".into())
+        .split(',')
+        .map(Failure::parse)
+        .collect::<Result<Vec<_>>>()?;
+    let ipv6 = match std::env::var("FERROLB_L2_BENCH_FAMILY").as_deref() {
+        Ok("ipv6") => true,
+        Ok("ipv4") | Err(_) => false,
+        Ok(other) => anyhow::bail!("FERROLB_L2_BENCH_FAMILY={other}: ipv4 or ipv6"),
+    };
     install(&rig)?;
-    let _op = start_operator(&rig)?;
+    let _op = if ipv6 {
+        None
+    } else {
+        Some(start_operator(&rig)?)
+    };
     let mut speakers = Speakers::start(&rig, &extra)?;
     let result = async {
         workload(&rig, "web", 3, None, "Cluster")?;
-        let ip = wait_ip(&rig, "web").await?;
-        let owner = expected_owner(&ip, &rig.node_names())?;
+        let ip = if ipv6 {
+            let ip = "fc00:f853:ccd:e793::f1".to_string();
+            set_ingress_by_hand(&rig, "web", &ip)?;
+            ip
+        } else {
+            wait_ip(&rig, "web").await?
+        };
+        let nodes = rig.node_names();
+        let owner = expected_owner(&ip, &nodes)?;
         let mac = rig.node_mac(&owner)?;
-        wait_arp_owner(&rig, &ip, &mac).await?;
-        for graceful in [false, true] {
+        let rest: Vec<String> = nodes.iter().filter(|n| **n != owner).cloned().collect();
+        let second_mac = rig.node_mac(&expected_owner(&ip, &rest)?)?;
+        wait_l2_owner(&rig, &ip, &mac).await?;
+        eprintln!(
+            "RESULT setup: {} {ip} owner {owner}, speaker flags {extra:?}",
+            if ipv6 { "IPv6/NDP" } else { "IPv4/ARP" }
+        );
+        for kind in kinds {
             let mut times = Vec::new();
             let mut gaps = Vec::new();
+            let mut heal_overlaps = Vec::new();
             for i in 0..trials {
-                let t = failover_trial(&mut speakers, &ip, &owner, &mac, graceful)?;
+                let (t, bh) = failure_trial(&mut speakers, &ip, &owner, &mac, kind)?;
                 eprintln!(
                     "trial {i} {} failover {:?} max gap {:?}",
-                    if graceful { "graceful" } else { "crash" },
+                    kind.name(),
                     t.failover,
                     t.max_gap
                 );
                 times.push(t.failover);
                 gaps.push(t.max_gap);
-                speakers.start_one(&rig, &owner)?;
-                wait_arp_owner(&rig, &ip, &mac).await?;
+                match bh {
+                    Some(bh) => {
+                        let h = heal_trial(bh, &ip, &mac, &second_mac, 2)?;
+                        eprintln!("trial {i} heal {h:?}");
+                        heal_overlaps.push(h.overlap);
+                    }
+                    None => speakers.start_one(&rig, &owner)?,
+                }
+                wait_l2_owner(&rig, &ip, &mac).await?;
                 tokio::time::sleep(Duration::from_millis(1500)).await;
             }
-            let kind = if graceful { "graceful" } else { "crash" };
+            let kind = kind.name();
             eprintln!(
-                "RESULT {kind} failover (kill → first reply from new MAC): {}",
+                "RESULT {kind} failover (failure → first reply from new MAC): {}",
                 percentiles(times)
             );
             eprintln!("RESULT {kind} largest reply gap: {}", percentiles(gaps));
+            if !heal_overlaps.is_empty() {
+                eprintln!(
+                    "RESULT {kind} heal: both MACs answering for {}",
+                    percentiles(heal_overlaps)
+                );
+            }
         }
         Ok(())
     }

@@ -6,8 +6,10 @@
 //! - [`selector`]: a Kubernetes `LabelSelector` → `ferrolb_core::LabelSelector`.
 //! - [`parse_duration`]: `100ms` / `2s` flag values.
 //! - [`http`]: the `/metrics`, `/healthz` and `/readyz` endpoints.
+//! - [`owner`]: the binary's own Pod as owner of the status objects it writes.
 
 pub mod http;
+pub mod owner;
 
 use std::sync::Arc;
 use std::time::Duration;

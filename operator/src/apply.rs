@@ -17,6 +17,7 @@ use tokio::sync::{Notify, Semaphore};
 
 use ferrolb_api::names::{ANNOTATION_IP_ALLOCATED_FROM_POOL, LABEL_COMPONENT_TYPE};
 use ferrolb_api::v1beta1::{ConfigurationState, ConfigurationStateStatus, IPAddressPool};
+use ferrolb_kube::owner::PodOwner;
 use k8s_openapi::api::core::v1::Service;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
 use kube::api::{Api, Patch, PatchParams};
@@ -81,6 +82,8 @@ struct Writer {
     client: Client,
     namespace: String,
     recorder: Recorder,
+    /// The controller's Pod, owner of ConfigurationState `controller`.
+    owner: PodOwner,
 }
 
 impl Applier {
@@ -90,6 +93,7 @@ impl Applier {
         client: Client,
         namespace: String,
         recorder: Recorder,
+        owner: PodOwner,
         wake: Arc<Notify>,
         metrics: Arc<Metrics>,
     ) -> Self {
@@ -98,6 +102,7 @@ impl Applier {
                 client,
                 namespace,
                 recorder,
+                owner,
             }),
             gate: Arc::new(Mutex::new(Gate::default())),
             permits: Arc::new(Semaphore::new(PARALLEL_WRITES)),
@@ -322,7 +327,11 @@ impl Writer {
         };
         let object = json!({
             "apiVersion": ConfigurationState::api_version(&()), "kind": ConfigurationState::kind(&()),
-            "metadata": {"name": STATE_NAME, "labels": {LABEL_COMPONENT_TYPE: "controller"}},
+            "metadata": {
+                "name": STATE_NAME,
+                "labels": {LABEL_COMPONENT_TYPE: "controller"},
+                "ownerReferences": self.owner.references(),
+            },
         });
         api.patch(STATE_NAME, ssa, &Patch::Apply(&object))
             .await

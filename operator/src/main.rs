@@ -64,6 +64,13 @@ struct Args {
     /// Log filter (tracing EnvFilter syntax), e.g. `info` or `ferrolb_operator=debug`.
     #[arg(long = "log-level", env = "FERROLB_LOG", default_value = "info")]
     log_level: String,
+    /// Name of the controller's Pod (downward API `metadata.name`): the events' reporting
+    /// instance and, with --pod-uid, the owner of ConfigurationState `controller`.
+    #[arg(long = "pod-name", env = "METALLB_POD_NAME")]
+    pod_name: Option<String>,
+    /// UID of the controller's Pod (downward API `metadata.uid`).
+    #[arg(long = "pod-uid", env = "METALLB_POD_UID")]
+    pod_uid: Option<String>,
     /// Wait this long after a change before a pass, to batch bursts of events (passes only
     /// look at what changed and never wait for writes, so this can be short).
     #[arg(long, env = "FERROLB_DEBOUNCE", default_value = "5ms", value_parser = parse_duration)]
@@ -102,7 +109,7 @@ async fn controller(args: Args) -> anyhow::Result<()> {
         .context("connecting to the Kubernetes API")?;
     let reporter = Reporter {
         controller: "metallb-controller".into(),
-        instance: std::env::var("POD_NAME").ok(),
+        instance: args.pod_name.clone().filter(|n| !n.is_empty()),
     };
     let recorder = Recorder::new(client.clone(), reporter);
     tracing::info!(namespace = %args.namespace, lb_class = ?args.lb_class, "starting ferrolb controller");
@@ -143,6 +150,7 @@ async fn controller(args: Args) -> anyhow::Result<()> {
         recorder,
         args.debounce,
         metrics,
+        ferrolb_kube::owner::PodOwner::new(args.pod_name, args.pod_uid),
     )
     .await
 }

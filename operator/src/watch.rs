@@ -30,6 +30,7 @@ pub async fn run(
     recorder: Recorder,
     debounce: Duration,
     metrics: Arc<crate::metrics::Metrics>,
+    owner: ferrolb_kube::owner::PodOwner,
 ) -> anyhow::Result<()> {
     let notify = Arc::new(Notify::new());
     let services = reflect(Api::<Service>::all(client.clone()), notify.clone());
@@ -46,7 +47,14 @@ pub async fn run(
         ready.map_err(|e| anyhow::anyhow!("initial list of {what} failed: {e}"))?;
     }
     tracing::info!("caches synced; rebuilding allocations from Service statuses");
-    let applier = Applier::new(client, namespace, recorder, notify.clone(), metrics.clone());
+    let applier = Applier::new(
+        client,
+        namespace,
+        recorder,
+        owner,
+        notify.clone(),
+        metrics.clone(),
+    );
     let mut reconciler = Reconciler::new(lb_class);
     loop {
         let started = std::time::Instant::now();

@@ -121,6 +121,13 @@ struct Args {
     /// Port of `/healthz` and `/readyz` (0 disables).
     #[arg(long = "health-probe-port", default_value_t = 17472)]
     health_probe_port: u16,
+    /// Name of this speaker's Pod, owner of its status objects (downward API `metadata.name`).
+    #[arg(long = "pod-name", env = "METALLB_POD_NAME")]
+    pod_name: Option<String>,
+    /// UID of this speaker's Pod (downward API `metadata.uid`); both are needed for owner
+    /// references.
+    #[arg(long = "pod-uid", env = "METALLB_POD_UID")]
+    pod_uid: Option<String>,
     /// Wait this long after a Kubernetes change before recomputing, to batch bursts.
     #[arg(long, default_value = "20ms", value_parser = parse_duration)]
     debounce: Duration,
@@ -228,6 +235,7 @@ async fn main() -> anyhow::Result<()> {
         client.clone(),
         args.namespace.clone(),
         node.clone(),
+        ferrolb_kube::owner::PodOwner::new(args.pod_name.clone(), args.pod_uid.clone()),
         recorder,
     );
     let status_task = tokio::spawn(writer.run(report_rx, plan_rx.clone()));

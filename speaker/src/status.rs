@@ -5,6 +5,10 @@
 //!   `layer2_status_controller.go`, a node deletes its own stale objects and the owner deletes
 //!   other nodes' objects for the Services it announces (`metallb-runtime.md` §2.8);
 //! - ConfigurationState `speaker-<node>` with condition `configReconcilerValid` (§1.9);
+//! - both owned by this speaker's Pod when it is known (`ferrolb_kube::owner`, MetalLB's
+//!   ownerReference): deleting the Pod garbage-collects them. An object of this node written
+//!   by an earlier Pod is replaced (deleted and created again) so it is never collected with
+//!   the old Pod while still announced;
 //! - events (reporter `metallb-speaker`): Normal `nodeAssigned` when this node **starts**
 //!   announcing a Service (MetalLB emits it on every reconcile, #2387; ferrolb only on change),
 //!   Warning `announceFailed` when the won Service's interfaces do not exist here.
@@ -20,6 +24,7 @@ use ferrolb_api::names::{
 use ferrolb_api::v1beta1::{
     ConfigurationState, ConfigurationStateStatus, ServiceL2Status, ServiceL2StatusSpec,
 };
+use ferrolb_kube::owner::PodOwner;
 use ferrolb_l2::owner::Interfaces;
 use k8s_openapi::api::core::v1::{ObjectReference, Service};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, ObjectMeta, Time};
@@ -63,9 +68,11 @@ pub struct StatusDiff {
     pub update: Vec<(String, ServiceKey, Vec<String>)>,
 }
 
-/// Diffs existing ServiceL2Status objects against what this node announces.
+/// Diffs existing ServiceL2Status objects against what this node announces; `owner` is this
+/// speaker's Pod (an object of this node not owned by it is replaced).
 pub fn diff(
     me: &str,
+    owner: &PodOwner,
     existing: &[ServiceL2Status],
     want: &BTreeMap<ServiceKey, Vec<String>>,
 ) -> StatusDiff {
@@ -92,15 +99,17 @@ pub fn diff(
                 .unwrap_or_default(),
         );
         let mine = node.as_deref() == Some(me);
+        let current = owner.owns(obj.metadata.owner_references.as_deref());
         match want.get(&key) {
-            Some(ifs) if mine && !have.contains(&key) => {
+            Some(ifs) if mine && current && !have.contains(&key) => {
                 let cur: Vec<String> = st.interfaces.iter().map(|i| i.name.clone()).collect();
                 if &cur != ifs || st.node.is_none() {
                     out.update.push((name, key.clone(), ifs.clone()));
                 }
                 have.insert(key);
             }
-            // Ours but stale or duplicate; or another node's object for a Service we own.
+            // Ours but stale, duplicate or from an earlier Pod; or another node's object for a
+            // Service we own.
             Some(_) => out.delete.push(name),
             None if mine => out.delete.push(name),
             None => {}
@@ -119,6 +128,7 @@ pub struct StatusWriter {
     client: Client,
     namespace: String,
     node: String,
+    owner: PodOwner,
     recorder: Recorder,
 }
 
@@ -132,12 +142,19 @@ fn status_body(me: &str, key: &ServiceKey, ifs: &[String]) -> serde_json::Value 
 }
 
 impl StatusWriter {
-    /// A writer for node `node` in `namespace`.
-    pub fn new(client: Client, namespace: String, node: String, recorder: Recorder) -> Self {
+    /// A writer for node `node` in `namespace`, owned by the speaker Pod `owner`.
+    pub fn new(
+        client: Client,
+        namespace: String,
+        node: String,
+        owner: PodOwner,
+        recorder: Recorder,
+    ) -> Self {
         Self {
             client,
             namespace,
             node,
+            owner,
             recorder,
         }
     }
@@ -145,7 +162,7 @@ impl StatusWriter {
     async fn sync(&self, want: &BTreeMap<ServiceKey, Vec<String>>) -> Result<(), kube::Error> {
         let api: Api<ServiceL2Status> = Api::namespaced(self.client.clone(), &self.namespace);
         let existing = api.list(&ListParams::default()).await?.items;
-        let d = diff(&self.node, &existing, want);
+        let d = diff(&self.node, &self.owner, &existing, want);
         for name in &d.delete {
             match api.delete(name, &DeleteParams::default()).await {
                 Ok(_) => {}
@@ -171,6 +188,7 @@ impl StatusWriter {
                         (LABEL_STATUS_SERVICE_NAME.to_owned(), key.1.clone()),
                         (LABEL_STATUS_SERVICE_NAMESPACE.to_owned(), key.0.clone()),
                     ])),
+                    owner_references: Some(self.owner.references()),
                     ..ObjectMeta::default()
                 },
                 spec: ServiceL2StatusSpec {},
@@ -226,7 +244,11 @@ impl StatusWriter {
         let ssa = PatchParams::apply(FIELD_MANAGER).force();
         let object = json!({
             "apiVersion": ConfigurationState::api_version(&()), "kind": ConfigurationState::kind(&()),
-            "metadata": {"name": name, "labels": {LABEL_COMPONENT_TYPE: "speaker", LABEL_NODE_NAME: self.node}},
+            "metadata": {
+                "name": name,
+                "labels": {LABEL_COMPONENT_TYPE: "speaker", LABEL_NODE_NAME: self.node},
+                "ownerReferences": self.owner.references(),
+            },
         });
         api.patch(&name, &ssa, &Patch::Apply(&object)).await?;
         let error = (!errors.is_empty()).then(|| errors.join("\n"));
@@ -364,7 +386,7 @@ mod tests {
             (key("ns", "new"), vec![]),
             (key("ns", "ifs"), vec!["eth1".to_string()]),
         ]);
-        let d = diff("me", &existing, &want);
+        let d = diff("me", &PodOwner::default(), &existing, &want);
         assert_eq!(d.delete, vec!["l2-b", "l2-c", "l2-e"]);
         assert_eq!(d.create, vec![key("ns", "new"), key("ns", "taken")]);
         assert_eq!(
@@ -383,9 +405,40 @@ mod tests {
             obj("l2-a", "me", "ns", "x", &[]),
             obj("l2-b", "other", "ns", "y", &[]),
         ];
-        let d = diff("me", &existing, &BTreeMap::new());
+        let d = diff("me", &PodOwner::default(), &existing, &BTreeMap::new());
         assert_eq!(d.delete, vec!["l2-a"]);
         assert!(d.create.is_empty() && d.update.is_empty());
+    }
+
+    #[test]
+    fn objects_of_an_earlier_pod_are_replaced() {
+        let pod = PodOwner::new(Some("speaker-a".into()), Some("uid-2".into()));
+        let mut old = obj("l2-old", "me", "ns", "x", &[]);
+        old.metadata.owner_references =
+            Some(PodOwner::new(Some("speaker-z".into()), Some("uid-1".into())).references());
+        let mut cur = obj("l2-cur", "me", "ns", "y", &[]);
+        cur.metadata.owner_references = Some(pod.references());
+        // Written before ownership existed: no references at all.
+        let bare = obj("l2-bare", "me", "ns", "z", &[]);
+        // Another node's object is left alone whoever owns it.
+        let foreign = obj("l2-f", "other", "ns", "w", &[]);
+        let want = BTreeMap::from([
+            (key("ns", "x"), vec![]),
+            (key("ns", "y"), vec![]),
+            (key("ns", "z"), vec![]),
+        ]);
+        let d = diff("me", &pod, &[old, cur, bare, foreign], &want);
+        assert_eq!(d.delete, vec!["l2-old", "l2-bare"]);
+        assert_eq!(d.create, vec![key("ns", "x"), key("ns", "z")]);
+        assert!(d.update.is_empty());
+        // Without a known Pod nothing is replaced.
+        let again = vec![
+            obj("l2-old", "me", "ns", "x", &[]),
+            obj("l2-bare", "me", "ns", "z", &[]),
+        ];
+        let d = diff("me", &PodOwner::default(), &again, &want);
+        assert!(d.delete.is_empty());
+        assert_eq!(d.create, vec![key("ns", "y")]);
     }
 
     #[test]
