@@ -39,10 +39,30 @@ where
         + 'static,
     K::DynamicType: Default + Eq + std::hash::Hash + Clone,
 {
+    reflect_with(api, notify, |_: &mut K| {})
+}
+
+/// [`reflect`], with `slim` applied to every object after [`trim`]: a binary drops the fields
+/// it never reads before they reach the cache (e.g. the speaker keeps only what its plan uses).
+pub fn reflect_with<K, F>(api: Api<K>, notify: Arc<Notify>, mut slim: F) -> Store<K>
+where
+    F: FnMut(&mut K) + Send + 'static,
+    K: kube::Resource
+        + Clone
+        + std::fmt::Debug
+        + serde::de::DeserializeOwned
+        + Send
+        + Sync
+        + 'static,
+    K::DynamicType: Default + Eq + std::hash::Hash + Clone,
+{
     let (store, writer) = reflector::store();
     let stream = watcher(api, watcher::Config::default())
         .default_backoff()
-        .modify(trim)
+        .modify(move |obj| {
+            trim(obj);
+            slim(obj);
+        })
         .reflect(writer)
         .touched_objects();
     tokio::spawn(async move {

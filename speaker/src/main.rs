@@ -39,6 +39,7 @@
 mod l2io;
 mod metrics;
 mod plan;
+mod slim;
 mod status;
 mod watch;
 

@@ -4,7 +4,8 @@
 //!
 //! Watches only what the L2 speaker needs: Services, EndpointSlices and Nodes cluster-wide,
 //! IPAddressPools and L2Advertisements in ferrolb's namespace (MetalLB's speaker also watches
-//! BGP objects, Secrets and ConfigMaps; ferrolb's L2 speaker does not need them).
+//! BGP objects, Secrets and ConfigMaps; ferrolb's L2 speaker does not need them). The
+//! cluster-wide kinds are cached [slimmed](crate::slim) to the fields the plan reads.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -18,6 +19,7 @@ use kube::{Api, Client};
 use tokio::sync::{Notify, watch};
 
 use crate::plan::{self, Inputs, Plan};
+use crate::slim;
 
 /// A plan is rebuilt at least this often.
 const RESYNC: Duration = Duration::from_secs(30);
@@ -31,7 +33,7 @@ pub struct SyncError {
     source: reflector::store::WriterDropped,
 }
 
-use ferrolb_kube::reflect;
+use ferrolb_kube::{reflect, reflect_with};
 
 /// The watched stores.
 pub struct Stores {
@@ -48,9 +50,9 @@ impl Stores {
     pub async fn start(client: &Client, namespace: &str) -> Result<Self, SyncError> {
         let notify = Arc::new(Notify::new());
         let s = Stores {
-            services: reflect(Api::all(client.clone()), notify.clone()),
-            slices: reflect(Api::all(client.clone()), notify.clone()),
-            nodes: reflect(Api::all(client.clone()), notify.clone()),
+            services: reflect_with(Api::all(client.clone()), notify.clone(), slim::service),
+            slices: reflect_with(Api::all(client.clone()), notify.clone(), slim::slice),
+            nodes: reflect_with(Api::all(client.clone()), notify.clone(), slim::node),
             pools: reflect(Api::namespaced(client.clone(), namespace), notify.clone()),
             ads: reflect(Api::namespaced(client.clone(), namespace), notify.clone()),
             notify,

@@ -1,0 +1,277 @@
+//! What the speaker keeps of the cluster-wide objects it caches: exactly the fields
+//! [`crate::plan::build`] reads, so a speaker's memory does not grow with data it never uses
+//! (Pod IPs and target references of every endpoint, every Service's ports and selectors, the
+//! container-image lists and capacity of every Node). Applied by the reflectors before an
+//! object is stored (`ferrolb_kube::reflect_with`); `managedFields` and kubectl's
+//! last-applied annotation are already gone (`ferrolb_kube::trim`).
+//!
+//! Kept, per kind (the plan's inputs):
+//! - Service: name, namespace, uid, labels, annotations (pool and sharing annotations),
+//!   `spec.type`, `spec.loadBalancerClass`, `spec.externalTrafficPolicy`,
+//!   `status.loadBalancer.ingress[].ip`;
+//! - EndpointSlice: name, namespace, labels (`kubernetes.io/service-name`), per endpoint
+//!   `nodeName` and `conditions` (ready/serving);
+//! - Node: name, labels, `status.conditions[]` type+status, `status.addresses`.
+//!
+//! `resourceVersion` is kept on every object (the watcher's bookkeeping). The test proves the
+//! plan is the same with and without slimming.
+
+use k8s_openapi::api::core::v1::{
+    LoadBalancerIngress, LoadBalancerStatus, Node, NodeCondition, NodeStatus, Service, ServiceSpec,
+    ServiceStatus,
+};
+use k8s_openapi::api::discovery::v1::{Endpoint, EndpointSlice};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+
+/// The metadata every kind keeps.
+fn meta(m: &mut ObjectMeta, keep_annotations: bool, keep_uid: bool) {
+    *m = ObjectMeta {
+        name: m.name.take(),
+        namespace: m.namespace.take(),
+        uid: if keep_uid { m.uid.take() } else { None },
+        resource_version: m.resource_version.take(),
+        labels: m.labels.take(),
+        annotations: if keep_annotations {
+            m.annotations.take()
+        } else {
+            None
+        },
+        ..ObjectMeta::default()
+    };
+}
+
+/// Slims a Service to the plan's fields.
+pub fn service(s: &mut Service) {
+    meta(&mut s.metadata, true, true);
+    s.spec = s.spec.take().map(|sp| ServiceSpec {
+        type_: sp.type_,
+        load_balancer_class: sp.load_balancer_class,
+        external_traffic_policy: sp.external_traffic_policy,
+        ..ServiceSpec::default()
+    });
+    s.status = s.status.take().map(|st| ServiceStatus {
+        load_balancer: st.load_balancer.map(|lb| LoadBalancerStatus {
+            ingress: lb.ingress.map(|v| {
+                v.into_iter()
+                    .map(|i| LoadBalancerIngress {
+                        ip: i.ip,
+                        ..LoadBalancerIngress::default()
+                    })
+                    .collect()
+            }),
+        }),
+        conditions: None,
+    });
+}
+
+/// Slims an EndpointSlice to the endpoints' nodes and conditions.
+pub fn slice(s: &mut EndpointSlice) {
+    meta(&mut s.metadata, false, false);
+    s.ports = None;
+    for ep in &mut s.endpoints {
+        *ep = Endpoint {
+            node_name: ep.node_name.take(),
+            conditions: ep.conditions.take(),
+            ..Endpoint::default()
+        };
+    }
+}
+
+/// Slims a Node to its name, labels, condition states and addresses.
+pub fn node(n: &mut Node) {
+    meta(&mut n.metadata, false, false);
+    n.spec = None;
+    n.status = n.status.take().map(|st| NodeStatus {
+        addresses: st.addresses,
+        conditions: st.conditions.map(|cs| {
+            cs.into_iter()
+                .map(|c| NodeCondition {
+                    type_: c.type_,
+                    status: c.status,
+                    ..NodeCondition::default()
+                })
+                .collect()
+        }),
+        ..NodeStatus::default()
+    });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::plan::{Inputs, build};
+    use ferrolb_api::v1beta1::{IPAddressPool, L2Advertisement};
+    use serde_json::json;
+
+    /// Objects as a real API server returns them (shapes from kube-apiserver v1.36), with the
+    /// fields the plan reads and plenty it does not.
+    fn fixtures() -> (Vec<Service>, Vec<EndpointSlice>, Vec<Node>) {
+        let svc = |name: &str, ip: &str, etp: &str, ty: &str| -> Service {
+            serde_json::from_value(json!({
+                "metadata": {"name": name, "namespace": "apps", "uid": format!("uid-{name}"),
+                    "resourceVersion": "42", "labels": {"app": name, "tier": "web"},
+                    "annotations": {"metallb.io/ip-allocated-from-pool": "prod",
+                        "metallb.io/allow-shared-ip": "k", "other/annotation": "x"},
+                    "creationTimestamp": "2026-11-25T00:00:00Z", "generation": 1},
+                "spec": {"type": ty, "externalTrafficPolicy": etp,
+                    "ports": [{"name": "http", "port": 80, "targetPort": 8080, "protocol": "TCP", "nodePort": 31000}],
+                    "selector": {"app": name}, "clusterIP": "10.96.0.10", "clusterIPs": ["10.96.0.10"],
+                    "ipFamilies": ["IPv4"], "ipFamilyPolicy": "SingleStack", "sessionAffinity": "None",
+                    "allocateLoadBalancerNodePorts": true, "internalTrafficPolicy": "Cluster"},
+                "status": {"loadBalancer": {"ingress": [{"ip": ip, "ipMode": "VIP",
+                    "ports": [{"port": 80, "protocol": "TCP"}]}]},
+                    "conditions": [{"type": "x", "status": "True", "reason": "r", "message": "m",
+                        "lastTransitionTime": "2026-11-25T00:00:00Z"}]}
+            }))
+            .expect("service")
+        };
+        let eps = |svc: &str, nodes: &[(&str, bool)]| -> EndpointSlice {
+            serde_json::from_value(json!({
+                "metadata": {"name": format!("{svc}-abcde"), "namespace": "apps", "resourceVersion": "7",
+                    "labels": {"kubernetes.io/service-name": svc, "endpointslice.kubernetes.io/managed-by": "endpointslice-controller.k8s.io"},
+                    "annotations": {"endpoints.kubernetes.io/last-change-trigger-time": "2026-11-25T00:00:00Z"},
+                    "ownerReferences": [{"apiVersion": "v1", "kind": "Service", "name": svc, "uid": "u", "controller": true, "blockOwnerDeletion": true}],
+                    "generateName": format!("{svc}-")},
+                "addressType": "IPv4",
+                "endpoints": nodes.iter().enumerate().map(|(i, (n, ready))| json!({
+                    "addresses": [format!("10.244.1.{i}")],
+                    "conditions": {"ready": ready, "serving": ready, "terminating": false},
+                    "nodeName": n, "zone": "z1",
+                    "targetRef": {"kind": "Pod", "namespace": "apps", "name": format!("{svc}-pod-{i}"), "uid": format!("p{i}")}
+                })).collect::<Vec<_>>(),
+                "ports": [{"name": "http", "port": 8080, "protocol": "TCP"}]
+            }))
+            .expect("slice")
+        };
+        let node = |name: &str, ip: &str, unavailable: &str| -> Node {
+            serde_json::from_value(json!({
+                "metadata": {"name": name, "resourceVersion": "9", "uid": format!("n-{name}"),
+                    "labels": {"kubernetes.io/hostname": name, "zone": "a"},
+                    "annotations": {"node.alpha.kubernetes.io/ttl": "0", "volumes.kubernetes.io/controller-managed-attach-detach": "true"}},
+                "spec": {"podCIDR": "10.244.1.0/24", "podCIDRs": ["10.244.1.0/24"],
+                    "taints": [{"key": "k", "effect": "NoSchedule"}]},
+                "status": {
+                    "addresses": [{"type": "InternalIP", "address": ip}, {"type": "Hostname", "address": name}],
+                    "conditions": [
+                        {"type": "Ready", "status": "True", "reason": "KubeletReady", "message": "kubelet is posting ready status",
+                         "lastHeartbeatTime": "2026-11-25T00:00:00Z", "lastTransitionTime": "2026-11-25T00:00:00Z"},
+                        {"type": "NetworkUnavailable", "status": unavailable, "reason": "r", "message": "m"}],
+                    "capacity": {"cpu": "2", "memory": "4Gi", "pods": "110"},
+                    "allocatable": {"cpu": "2", "memory": "4Gi", "pods": "110"},
+                    "images": [{"names": ["registry.k8s.io/pause@sha256:0123456789abcdef", "registry.k8s.io/pause:3.10"], "sizeBytes": 320000}],
+                    "nodeInfo": {"machineID": "m", "systemUUID": "s", "bootID": "b", "kernelVersion": "6.1",
+                        "osImage": "Debian", "containerRuntimeVersion": "containerd://2", "kubeletVersion": "v1.36.3",
+                        "kubeProxyVersion": "", "operatingSystem": "linux", "architecture": "amd64"},
+                    "daemonEndpoints": {"kubeletEndpoint": {"Port": 10250}}
+                }
+            }))
+            .expect("node")
+        };
+        (
+            vec![
+                svc("a", "192.168.1.11", "Cluster", "LoadBalancer"),
+                svc("b", "192.168.1.12", "Local", "LoadBalancer"),
+                svc("c", "192.168.1.13", "Local", "ClusterIP"),
+            ],
+            vec![
+                eps("a", &[("n1", true), ("n2", true)]),
+                eps("b", &[("n2", true), ("n3", false)]),
+            ],
+            vec![
+                node("n1", "10.0.0.1", "False"),
+                node("n2", "10.0.0.2", "False"),
+                node("n3", "10.0.0.3", "True"),
+            ],
+        )
+    }
+
+    fn plan(svcs: &[Service], slices: &[EndpointSlice], nodes: &[Node]) -> crate::plan::Plan {
+        let pools: Vec<IPAddressPool> = vec![
+            serde_json::from_value(json!({
+                "metadata": {"name": "prod", "namespace": "metallb-system", "labels": {"env": "prod"}},
+                "spec": {"addresses": ["192.168.1.10-192.168.1.20"]}
+            }))
+            .expect("pool"),
+        ];
+        let ads: Vec<L2Advertisement> = vec![
+            serde_json::from_value(json!({
+                "metadata": {"name": "l2", "namespace": "metallb-system"},
+                "spec": {"ipAddressPools": ["prod"], "nodeSelectors": [{"matchLabels": {"zone": "a"}}]}
+            }))
+            .expect("ad"),
+        ];
+        build(&Inputs {
+            services: &svcs.iter().collect::<Vec<_>>(),
+            slices: &slices.iter().collect::<Vec<_>>(),
+            nodes: &nodes.iter().collect::<Vec<_>>(),
+            pools: &pools.iter().collect::<Vec<_>>(),
+            ads: &ads.iter().collect::<Vec<_>>(),
+            lb_class: None,
+        })
+    }
+
+    fn size<T: serde::Serialize>(v: &[T]) -> usize {
+        serde_json::to_vec(v).expect("serialize").len()
+    }
+
+    #[test]
+    fn slimmed_objects_give_the_same_plan_and_are_smaller() {
+        let (svcs, slices, nodes) = fixtures();
+        let full = plan(&svcs, &slices, &nodes);
+        assert_eq!(
+            full.services.len(),
+            2,
+            "the fixtures must exercise the plan"
+        );
+        assert!(full.errors.is_empty(), "{:?}", full.errors);
+
+        let (mut s2, mut e2, mut n2) = (svcs.clone(), slices.clone(), nodes.clone());
+        s2.iter_mut().for_each(service);
+        e2.iter_mut().for_each(slice);
+        n2.iter_mut().for_each(node);
+        assert_eq!(plan(&s2, &e2, &n2), full);
+
+        assert!(
+            size(&s2) * 2 < size(&svcs),
+            "{} vs {}",
+            size(&s2),
+            size(&svcs)
+        );
+        assert!(
+            size(&e2) * 2 < size(&slices),
+            "{} vs {}",
+            size(&e2),
+            size(&slices)
+        );
+        assert!(
+            size(&n2) * 3 < size(&nodes),
+            "{} vs {}",
+            size(&n2),
+            size(&nodes)
+        );
+        // What the watcher and the plan need survives.
+        assert_eq!(s2[0].metadata.resource_version.as_deref(), Some("42"));
+        assert_eq!(s2[0].metadata.uid.as_deref(), Some("uid-a"));
+        assert_eq!(e2[1].endpoints[1].node_name.as_deref(), Some("n3"));
+        assert!(e2[1].endpoints[0].addresses.is_empty());
+        assert!(n2[0].status.as_ref().is_some_and(|s| s.images.is_none()));
+    }
+
+    #[test]
+    fn slimming_is_idempotent_and_tolerates_empty_objects() {
+        let (svcs, _, _) = fixtures();
+        let mut once = svcs[0].clone();
+        service(&mut once);
+        let mut twice = once.clone();
+        service(&mut twice);
+        assert_eq!(once, twice);
+        let mut s = Service::default();
+        service(&mut s);
+        assert_eq!(s, Service::default());
+        let mut e = EndpointSlice::default();
+        slice(&mut e);
+        let mut n = Node::default();
+        node(&mut n);
+        assert_eq!(n, Node::default());
+    }
+}
