@@ -365,19 +365,7 @@ pub async fn wait_status_node(rig: &Rig, svc: &str, node: &str) -> Result<()> {
         &format!("ServiceL2Status of {NS}/{svc} on {node} (and only there)"),
         TIMEOUT,
         || diag(rig),
-        || async {
-            let nodes = rig.kubectl(&[
-                "-n",
-                SYSTEM,
-                "get",
-                "servicel2statuses",
-                "-l",
-                &format!("metallb.io/service-name={svc},metallb.io/service-namespace={NS}"),
-                "-o",
-                "jsonpath={.items[*].status.node}",
-            ])?;
-            Ok((nodes.trim() == node).then_some(()))
-        },
+        || async { Ok((status_nodes(rig, svc)? == [node]).then_some(())) },
     )
     .await
 }

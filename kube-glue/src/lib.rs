@@ -22,6 +22,24 @@ use kube::runtime::reflector::{self, Store};
 use kube::runtime::{WatchStreamExt, watcher};
 use tokio::sync::Notify;
 
+/// What a reflector can cache: a Kubernetes resource that can be decoded, cloned and shared
+/// between tasks (implemented for every such type).
+pub trait Cached:
+    kube::Resource + Clone + std::fmt::Debug + serde::de::DeserializeOwned + Send + Sync + 'static
+{
+}
+
+impl<K> Cached for K where
+    K: kube::Resource
+        + Clone
+        + std::fmt::Debug
+        + serde::de::DeserializeOwned
+        + Send
+        + Sync
+        + 'static
+{
+}
+
 /// A reflector store for `api` whose every change (and every watch error) wakes `notify`.
 /// Watch errors are retried with backoff; the store keeps the last listed objects meanwhile,
 /// so a binary keeps acting on its last good view while the API server is unreachable.
@@ -30,13 +48,7 @@ use tokio::sync::Notify;
 /// kubectl's last-applied annotation, and they are often most of an object's size.
 pub fn reflect<K>(api: Api<K>, notify: Arc<Notify>) -> Store<K>
 where
-    K: kube::Resource
-        + Clone
-        + std::fmt::Debug
-        + serde::de::DeserializeOwned
-        + Send
-        + Sync
-        + 'static,
+    K: Cached,
     K::DynamicType: Default + Eq + std::hash::Hash + Clone,
 {
     reflect_with(api, notify, |_: &mut K| {})
@@ -47,13 +59,7 @@ where
 pub fn reflect_with<K, F>(api: Api<K>, notify: Arc<Notify>, mut slim: F) -> Store<K>
 where
     F: FnMut(&mut K) + Send + 'static,
-    K: kube::Resource
-        + Clone
-        + std::fmt::Debug
-        + serde::de::DeserializeOwned
-        + Send
-        + Sync
-        + 'static,
+    K: Cached,
     K::DynamicType: Default + Eq + std::hash::Hash + Clone,
 {
     let (store, writer) = reflector::store();
