@@ -71,6 +71,12 @@ pub async fn run(
                     )
                 })
                 .collect::<BTreeMap<_, _>>(),
+            terminating: namespaces
+                .state()
+                .iter()
+                .filter(|ns| ns.metadata.deletion_timestamp.is_some())
+                .filter_map(|ns| ns.metadata.name.clone())
+                .collect(),
         };
         let now = Time(k8s_openapi::jiff::Timestamp::now());
         let actions = reconciler.pass(&snapshot, &now);

@@ -30,6 +30,8 @@ pub struct Snapshot {
     pub pools: Vec<Arc<IPAddressPool>>,
     /// Namespace name → labels.
     pub namespaces: BTreeMap<String, BTreeMap<String, String>>,
+    /// Namespaces being deleted (`metadata.deletionTimestamp` set).
+    pub terminating: BTreeSet<String>,
 }
 
 /// A write the adapter should make.
@@ -225,6 +227,7 @@ impl Reconciler {
         let namespaces = {
             let mut h = DefaultHasher::new();
             snap.namespaces.hash(&mut h);
+            snap.terminating.hash(&mut h);
             h.finish()
         };
         if namespaces != self.settled_namespaces {
@@ -305,6 +308,16 @@ impl Reconciler {
                             note: format!("Service uses deprecated annotation {annotation}"),
                         });
                     }
+                }
+                // Going away (the Service or its namespace is being deleted): keep what it
+                // has until it is gone, but never hand it a new address — one a Service
+                // created a moment later would then wait for. MetalLB allocates to these too.
+                if current.is_empty()
+                    && (svc.metadata.deletion_timestamp.is_some() || snap.terminating.contains(&ns))
+                {
+                    alloc.release(&k);
+                    self.failures.remove(&k);
+                    break 'svc;
                 }
                 match alloc.assign(&parsed.request, &current) {
                     Ok(a) => {

@@ -502,6 +502,7 @@ fn skipping_settled_services_never_hides_a_change() {
             [("team".to_string(), "x".to_string())].into(),
         )]
         .into(),
+        ..Default::default()
     };
     let mut r = Reconciler::new(None);
     converge(&mut r, &mut snap);
@@ -513,4 +514,54 @@ fn skipping_settled_services_never_hides_a_change() {
         ips(&snap, "c").is_empty(),
         "the namespace no longer matches the pool: the IP is withdrawn"
     );
+}
+
+#[test]
+fn services_going_away_keep_their_ip_but_get_no_new_one() {
+    // `old` holds the only address; `doomed` (terminating namespace) and `deleting` (its own
+    // deletionTimestamp) wait for one; `fresh` is created last.
+    let mut snap = Snapshot {
+        pools: vec![pool("one", &["10.0.0.1-10.0.0.2"])],
+        services: vec![
+            lb("gone", "old", 1, json!({})),
+            lb("gone", "doomed", 2, json!({})),
+            lb(
+                "d",
+                "deleting",
+                3,
+                json!({"metadata": {"deletionTimestamp": "2026-11-25T00:00:00Z",
+                "finalizers": ["service.kubernetes.io/load-balancer-cleanup"]}}),
+            ),
+            lb("d", "fresh", 4, json!({})),
+        ],
+        ..Default::default()
+    };
+    let mut r = Reconciler::new(None);
+    // Before the namespace is deleted, `old` and `doomed` are served first come, first served.
+    converge(&mut r, &mut snap);
+    assert_eq!(ips(&snap, "old"), ["10.0.0.1"]);
+    assert_eq!(ips(&snap, "doomed"), ["10.0.0.2"]);
+    assert!(
+        ips(&snap, "deleting").is_empty(),
+        "a deleting Service gets nothing"
+    );
+
+    // Namespace `gone` starts terminating and `doomed` loses its IP (e.g. a pool edit) ...
+    snap.terminating.insert("gone".into());
+    let i = find(&snap, "gone", "doomed");
+    let mut doomed = (*snap.services[i]).clone();
+    doomed.status = None;
+    bump(&mut doomed);
+    snap.services[i] = Arc::new(doomed);
+    let events = converge(&mut r, &mut snap);
+    // ... it is not given a new one: the freed address goes to `fresh`; `old` keeps its IP.
+    assert!(ips(&snap, "doomed").is_empty());
+    assert_eq!(ips(&snap, "old"), ["10.0.0.1"]);
+    assert_eq!(ips(&snap, "fresh"), ["10.0.0.2"]);
+    assert!(ips(&snap, "deleting").is_empty());
+    assert!(
+        !events.iter().any(|e| e.0 == "doomed" || e.0 == "deleting"),
+        "no events for Services going away: {events:?}"
+    );
+    assert!(r.pass(&snap, &now()).is_empty(), "steady state");
 }
