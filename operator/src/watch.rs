@@ -58,11 +58,11 @@ pub async fn run(
     let mut reconciler = Reconciler::new(lb_class);
     loop {
         let started = std::time::Instant::now();
+        let ns_state = namespaces.state();
         let snapshot = Snapshot {
             services: services.state(),
             pools: pools.state(),
-            namespaces: namespaces
-                .state()
+            namespaces: ns_state
                 .iter()
                 .map(|ns| {
                     (
@@ -71,8 +71,7 @@ pub async fn run(
                     )
                 })
                 .collect::<BTreeMap<_, _>>(),
-            terminating: namespaces
-                .state()
+            terminating: ns_state
                 .iter()
                 .filter(|ns| ns.metadata.deletion_timestamp.is_some())
                 .filter_map(|ns| ns.metadata.name.clone())
