@@ -1,15 +1,21 @@
 //! Kubernetes glue shared by ferrolb's binaries (the controller and the speaker): what both need
 //! to turn watched objects into the plain inputs of the pure crates, so it exists once.
 //!
+//! - [`convert`]: the one conversion of each Kubernetes object to `ferrolb-core` inputs (pools,
+//!   Services, ingress IPs, "is this Service ours", [`convert::ServiceKey`]).
 //! - [`reflect`]: a reflector store whose every change wakes a [`Notify`] (the binaries run one
 //!   debounced, level-based pass per wake-up).
 //! - [`selector`]: a Kubernetes `LabelSelector` → `ferrolb_core::LabelSelector`.
 //! - [`parse_duration`]: `100ms` / `2s` flag values.
 //! - [`http`]: the `/metrics`, `/healthz` and `/readyz` endpoints.
+//! - [`status`]: conditions (transition time kept when the status is unchanged) and the
+//!   `ConfigurationState` writer.
 //! - [`owner`]: the binary's own Pod as owner of the status objects it writes.
 
+pub mod convert;
 pub mod http;
 pub mod owner;
+pub mod status;
 
 use std::sync::Arc;
 use std::time::Duration;

@@ -11,7 +11,6 @@
 
 mod apply;
 mod config_status;
-mod convert;
 mod gate;
 mod memberlist;
 mod memberlist_task;

@@ -3,8 +3,6 @@
 //! ferrolb's namespace only, as MetalLB's cache), the Nodes (labels, for node-aware rules) and
 //! the Services (current IPs, for the IP-move warning). Tests use a fixed snapshot.
 
-use std::net::IpAddr;
-
 use ferrolb_api::v1beta1::{
     BFDProfile, BGPAdvertisement, Community, IPAddressPool, L2Advertisement,
 };
@@ -85,15 +83,7 @@ impl ConfigSource for StoreSource {
 
 /// The Service's current load-balancer IPs, if any.
 pub fn service_ips(s: &Service) -> Option<ServiceIps> {
-    let ips: Vec<IpAddr> = s
-        .status
-        .as_ref()
-        .and_then(|st| st.load_balancer.as_ref())
-        .and_then(|lb| lb.ingress.as_ref())
-        .into_iter()
-        .flatten()
-        .filter_map(|i| i.ip.as_deref().and_then(|ip| ip.parse().ok()))
-        .collect();
+    let ips = ferrolb_kube::convert::ingress_ips(s);
     (!ips.is_empty()).then(|| ServiceIps {
         namespace: s.metadata.namespace.clone().unwrap_or_default(),
         name: s.metadata.name.clone().unwrap_or_default(),

@@ -19,7 +19,7 @@ use ferrolb_core::{Allocator, Change, PoolSet, PoolSpec, parse_service};
 use k8s_openapi::api::core::v1::{ObjectReference, Service};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
 
-use crate::convert::{ingress_ips, key, pool_spec, service_view};
+use ferrolb_kube::convert::{ingress_ips, key, pool_spec, service_view};
 
 /// Everything a pass looks at.
 #[derive(Default, Clone)]
@@ -155,7 +155,7 @@ impl Reconciler {
             match pool_spec(p).and_then(|s| {
                 s.parse()
                     .map(|_| s)
-                    .map_err(|e| crate::convert::ConvertError {
+                    .map_err(|e| ferrolb_kube::convert::ConvertError {
                         pool: name.clone(),
                         field: "spec.addresses".into(),
                         message: e.to_string(),

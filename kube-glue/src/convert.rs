@@ -1,6 +1,9 @@
-//! Conversions from Kubernetes objects to the plain inputs of `ferrolb-core`: IPAddressPool
-//! CRs to [`PoolSpec`]s, label selectors to core selectors, Services to [`ServiceView`]s.
-//! Pure functions; errors say which object and field is wrong.
+//! The one home of every conversion from a Kubernetes object to the plain inputs of
+//! `ferrolb-core`, shared by the controller, the speaker and the webhook: IPAddressPool CRs to
+//! [`PoolSpec`]s (so pool membership is decided by `ferrolb_core::pool` everywhere), Services
+//! to [`ServiceView`]s, a Service's ingress IPs ([`ingress_ips`]), whether a Service is ours
+//! ([`is_ours`]) and its [`ServiceKey`]. Pure functions; errors say which object and field is
+//! wrong.
 
 use std::collections::BTreeMap;
 use std::net::IpAddr;
@@ -24,7 +27,7 @@ pub struct ConvertError {
     pub message: String,
 }
 
-pub use ferrolb_kube::selector;
+use crate::selector;
 
 fn selectors(
     pool: &str,
@@ -121,13 +124,58 @@ pub fn ingress_ips(svc: &Service) -> Vec<IpAddr> {
         .collect()
 }
 
+/// Whether a Service is ours to allocate and announce: `type: LoadBalancer` and
+/// `spec.loadBalancerClass` equal to `lb_class` (unset flag: only Services without a class) —
+/// MetalLB's rule, decided by [`ferrolb_core::service::is_handled`].
+pub fn is_ours(svc: &Service, lb_class: Option<&str>) -> bool {
+    let spec = svc.spec.as_ref();
+    let view = ServiceView {
+        service_type: spec
+            .and_then(|s| s.type_.clone())
+            .unwrap_or_else(|| "ClusterIP".into()),
+        load_balancer_class: spec.and_then(|s| s.load_balancer_class.clone()),
+        ..ServiceView::default()
+    };
+    ferrolb_core::service::is_handled(&view, lb_class)
+}
+
+/// A namespaced object's identity, `namespace/name` when displayed. Ordered by namespace, then
+/// name, so maps keyed by it iterate as `kubectl get -A` lists.
+#[derive(Debug, Clone, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct ServiceKey {
+    /// `metadata.namespace`.
+    pub namespace: String,
+    /// `metadata.name`.
+    pub name: String,
+}
+
+impl ServiceKey {
+    /// The key of `namespace/name`.
+    pub fn new(namespace: impl Into<String>, name: impl Into<String>) -> Self {
+        ServiceKey {
+            namespace: namespace.into(),
+            name: name.into(),
+        }
+    }
+
+    /// The key of an object's metadata.
+    pub fn of(meta: &metav1::ObjectMeta) -> Self {
+        ServiceKey::new(
+            meta.namespace.clone().unwrap_or_default(),
+            meta.name.clone().unwrap_or_default(),
+        )
+    }
+}
+
+impl std::fmt::Display for ServiceKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}/{}", self.namespace, self.name)
+    }
+}
+
 /// `namespace/name` of an object.
 pub fn key(meta: &metav1::ObjectMeta) -> String {
-    format!(
-        "{}/{}",
-        meta.namespace.as_deref().unwrap_or_default(),
-        meta.name.as_deref().unwrap_or_default()
-    )
+    ServiceKey::of(meta).to_string()
 }
 
 #[cfg(test)]

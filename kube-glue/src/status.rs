@@ -1,0 +1,235 @@
+//! The one home of status conditions and of the `ConfigurationState` write, shared by the
+//! controller and the speaker.
+//!
+//! - [`condition`]: a condition from "error or not", keeping `lastTransitionTime` when the
+//!   status did not change (Kubernetes API conventions: the time moves only on a transition, so
+//!   GitOps tools do not show churn on every write).
+//! - [`ConfigStateWriter`]: MetalLB's `ConfigurationState` object of one component
+//!   (`controller`, or `speaker-<node>`), metadata (labels, owner Pod) and status written by
+//!   server-side apply; the last written condition is remembered (and read back once from the
+//!   API after a restart) so its transition time is kept.
+
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
+use kube::api::{Patch, PatchParams};
+use kube::{Api, Client, Resource};
+use serde_json::json;
+use tokio::sync::Mutex;
+
+use ferrolb_api::names::{LABEL_COMPONENT_TYPE, LABEL_NODE_NAME};
+use ferrolb_api::v1beta1::{ConfigurationState, ConfigurationStateStatus};
+
+use crate::owner::PodOwner;
+
+/// MetalLB's reason of a condition whose object is fine.
+pub const REASON_RECONCILED: &str = "Reconciled";
+/// MetalLB's reason of a condition whose object (or configuration) is wrong.
+pub const REASON_CONFIGURATION_ERROR: &str = "ConfigurationError";
+
+/// The condition `type_` for an object: `True`/`Reconciled` without `error`, else
+/// `False`/`ConfigurationError` with the error as message. `lastTransitionTime` is `old`'s when
+/// the status is unchanged, `now` otherwise.
+pub fn condition(
+    type_: &str,
+    error: Option<&str>,
+    generation: Option<i64>,
+    old: Option<&Condition>,
+    now: &Time,
+) -> Condition {
+    let (status, reason, message) = match error {
+        None => ("True", REASON_RECONCILED, String::new()),
+        Some(e) => ("False", REASON_CONFIGURATION_ERROR, e.to_owned()),
+    };
+    let last_transition_time = match old {
+        Some(o) if o.status == status => o.last_transition_time.clone(),
+        _ => now.clone(),
+    };
+    Condition {
+        type_: type_.into(),
+        status: status.into(),
+        reason: reason.into(),
+        message,
+        observed_generation: generation,
+        last_transition_time,
+    }
+}
+
+/// The condition of type `type_` in a list, if any.
+pub fn find<'a>(conditions: &'a [Condition], type_: &str) -> Option<&'a Condition> {
+    conditions.iter().find(|c| c.type_ == type_)
+}
+
+/// The current time as a Kubernetes timestamp.
+pub fn now() -> Time {
+    Time(k8s_openapi::jiff::Timestamp::now())
+}
+
+/// Writes one component's `ConfigurationState` (MetalLB: `controller` with condition
+/// `poolReconcilerValid`, `speaker-<node>` with `configReconcilerValid`).
+pub struct ConfigStateWriter {
+    api: Api<ConfigurationState>,
+    name: String,
+    component: &'static str,
+    node: Option<String>,
+    condition_type: &'static str,
+    owner: PodOwner,
+    ssa: PatchParams,
+    /// The condition last written, `None` until the first write (then read from the API).
+    last: Mutex<Option<Condition>>,
+}
+
+impl ConfigStateWriter {
+    /// The controller's object `controller`.
+    pub fn controller(
+        client: Client,
+        namespace: &str,
+        owner: PodOwner,
+        field_manager: &str,
+    ) -> Self {
+        Self::new(client, namespace, "controller", None, owner, field_manager)
+    }
+
+    /// A speaker's object `speaker-<node>`.
+    pub fn speaker(
+        client: Client,
+        namespace: &str,
+        node: &str,
+        owner: PodOwner,
+        field_manager: &str,
+    ) -> Self {
+        Self::new(
+            client,
+            namespace,
+            "speaker",
+            Some(node.to_owned()),
+            owner,
+            field_manager,
+        )
+    }
+
+    fn new(
+        client: Client,
+        namespace: &str,
+        component: &'static str,
+        node: Option<String>,
+        owner: PodOwner,
+        field_manager: &str,
+    ) -> Self {
+        let (name, condition_type) = match &node {
+            None => ("controller".to_owned(), "poolReconcilerValid"),
+            Some(n) => (format!("speaker-{n}"), "configReconcilerValid"),
+        };
+        ConfigStateWriter {
+            api: Api::namespaced(client, namespace),
+            name,
+            component,
+            node,
+            condition_type,
+            owner,
+            ssa: PatchParams::apply(field_manager).force(),
+            last: Mutex::new(None),
+        }
+    }
+
+    /// The object's name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The object's metadata as applied: labels and the owner Pod.
+    pub fn metadata(&self) -> serde_json::Value {
+        let mut labels = serde_json::Map::new();
+        labels.insert(LABEL_COMPONENT_TYPE.into(), self.component.into());
+        if let Some(node) = &self.node {
+            labels.insert(LABEL_NODE_NAME.into(), node.clone().into());
+        }
+        json!({
+            "apiVersion": ConfigurationState::api_version(&()),
+            "kind": ConfigurationState::kind(&()),
+            "metadata": {
+                "name": self.name,
+                "labels": labels,
+                "ownerReferences": self.owner.references(),
+            },
+        })
+    }
+
+    /// Applies the object with `error` (none: valid) as its one condition. The transition time
+    /// is kept when the status did not change since the last write (or since the object read
+    /// back after a restart).
+    pub async fn write(&self, error: Option<&str>) -> Result<(), kube::Error> {
+        let mut last = self.last.lock().await;
+        if last.is_none() {
+            *last = self.read_condition().await;
+        }
+        self.api
+            .patch(&self.name, &self.ssa, &Patch::Apply(&self.metadata()))
+            .await?;
+        let cond = condition(self.condition_type, error, None, last.as_ref(), &now());
+        let body = json!({
+            "apiVersion": ConfigurationState::api_version(&()),
+            "kind": ConfigurationState::kind(&()),
+            "status": ConfigurationStateStatus::summarize(vec![cond.clone()]),
+        });
+        self.api
+            .patch_status(&self.name, &self.ssa, &Patch::Apply(&body))
+            .await?;
+        *last = Some(cond);
+        Ok(())
+    }
+
+    /// Forgets the last written condition (the object was deleted or edited by someone else).
+    pub async fn forget(&self) {
+        *self.last.lock().await = None;
+    }
+
+    async fn read_condition(&self) -> Option<Condition> {
+        let obj = self.api.get_opt(&self.name).await.ok().flatten()?;
+        let conditions = obj.status?.conditions;
+        find(&conditions, self.condition_type).cloned()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(secs: i64) -> Time {
+        Time(k8s_openapi::jiff::Timestamp::from_second(secs).expect("valid timestamp"))
+    }
+
+    #[test]
+    fn transition_time_moves_only_with_the_status() {
+        let first = condition("Ready", None, Some(1), None, &at(10));
+        assert_eq!(first.status, "True");
+        assert_eq!(first.reason, REASON_RECONCILED);
+        assert_eq!(first.last_transition_time, at(10));
+        let same = condition("Ready", None, Some(2), Some(&first), &at(20));
+        assert_eq!(
+            same.last_transition_time,
+            at(10),
+            "unchanged status keeps the time"
+        );
+        assert_eq!(same.observed_generation, Some(2));
+        let failed = condition("Ready", Some("bad cidr"), Some(3), Some(&same), &at(30));
+        assert_eq!(failed.status, "False");
+        assert_eq!(failed.reason, REASON_CONFIGURATION_ERROR);
+        assert_eq!(failed.message, "bad cidr");
+        assert_eq!(failed.last_transition_time, at(30));
+        let still = condition("Ready", Some("other"), Some(4), Some(&failed), &at(40));
+        assert_eq!(
+            still.last_transition_time,
+            at(30),
+            "a new message is no transition"
+        );
+        assert_eq!(still.message, "other");
+    }
+
+    #[test]
+    fn find_by_type() {
+        let a = condition("A", None, None, None, &at(1));
+        let b = condition("B", Some("x"), None, None, &at(1));
+        let list = vec![a, b.clone()];
+        assert_eq!(find(&list, "B"), Some(&b));
+        assert_eq!(find(&list, "C"), None);
+    }
+}
