@@ -8,6 +8,7 @@
 //! - [`selector`]: a Kubernetes `LabelSelector` → `ferrolb_core::LabelSelector`.
 //! - [`parse_duration`]: `100ms` / `2s` flag values.
 //! - [`http`]: the `/metrics`, `/healthz` and `/readyz` endpoints.
+//! - [`passes`]: the one debounced "watch → snapshot → pure pass → writes" loop.
 //! - [`status`]: conditions (transition time kept when the status is unchanged) and the
 //!   `ConfigurationState` writer.
 //! - [`owner`]: the binary's own Pod as owner of the status objects it writes.
@@ -15,6 +16,7 @@
 pub mod convert;
 pub mod http;
 pub mod owner;
+pub mod passes;
 pub mod status;
 
 use std::sync::Arc;
