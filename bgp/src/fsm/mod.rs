@@ -223,7 +223,8 @@ impl Session {
         out
     }
 
-    /// The current retry delay, doubling it (capped at `connectTime`) for next time.
+    /// After a failure: the current retry delay, doubling it (capped at `connectTime`) for
+    /// next time. A connect attempt itself times out after the current delay.
     fn backoff(&mut self) -> Duration {
         let d = self.retry;
         self.retry = (self.retry * 2).min(self.cfg.connect_time.max(INITIAL_RETRY));
@@ -233,7 +234,7 @@ impl Session {
     fn connect(&mut self, now: Duration, out: &mut Vec<Action>) {
         self.timers.restart = None;
         out.push(Action::Connect);
-        self.timers.connect_retry = Some(now + self.backoff());
+        self.timers.connect_retry = Some(now + self.retry);
         self.set_state(State::Connect, out);
     }
 
@@ -274,7 +275,9 @@ impl Session {
         }
         if due(self.timers.connect_retry) {
             if self.state == State::Connect {
+                // The attempt timed out: a failure like TcpFailed.
                 out.push(Action::Close);
+                self.backoff();
             }
             self.connect(now, &mut out);
         }
