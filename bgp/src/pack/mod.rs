@@ -64,8 +64,8 @@ impl RouteAttrs {
 pub struct Packed {
     /// UPDATEs, each within the negotiated maximum size.
     pub updates: Vec<Update>,
-    /// Prefixes whose next hop is of the other family, or whose attributes alone exceed
-    /// the maximum message size.
+    /// Prefixes that are multicast, whose next hop is of the other family, or whose
+    /// attributes alone exceed the maximum message size.
     pub rejected: Vec<IpNet>,
 }
 
@@ -134,7 +134,7 @@ impl Packer {
         let mut packed = Packed::default();
         for (prefix, attrs) in routes {
             let family = Family::of(&prefix);
-            if family != Family::of_addr(&attrs.next_hop) {
+            if family != Family::of_addr(&attrs.next_hop) || !is_unicast(&prefix) {
                 packed.rejected.push(prefix);
                 continue;
             }
@@ -199,6 +199,15 @@ impl Packer {
             out.push(u);
         }
         out
+    }
+}
+
+/// Whether a prefix may go in a unicast NLRI: not multicast (224.0.0.0/4, ff00::/8) and
+/// not the limited broadcast address (netgauze, FRR and GoBGP reject those).
+fn is_unicast(prefix: &IpNet) -> bool {
+    match prefix {
+        IpNet::V4(n) => !n.addr().is_multicast() && !n.addr().is_broadcast(),
+        IpNet::V6(n) => !n.addr().is_multicast(),
     }
 }
 

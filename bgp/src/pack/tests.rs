@@ -174,9 +174,20 @@ fn mismatched_next_hop_and_oversized_attributes_are_rejected() {
         communities: (0..1100).collect(),
         ..RouteAttrs::new(NH4)
     };
-    let packed = EBGP.announce([(v4(1), &wrong), (v4(2), &huge)]);
+    let ok = RouteAttrs::new(NH4);
+    let multicast: IpNet = "224.0.0.0/24".parse().expect("net");
+    let multicast6: IpNet = "ff02::/16".parse().expect("net");
+    let r6 = RouteAttrs::new(NH6);
+    let packed = EBGP.announce([
+        (v4(1), &wrong),
+        (v4(2), &huge),
+        (multicast, &ok),
+        (multicast6, &r6),
+    ]);
     assert!(packed.updates.is_empty());
-    assert_eq!(packed.rejected, vec![v4(1), v4(2)]);
+    let mut rejected = packed.rejected;
+    rejected.sort();
+    assert_eq!(rejected, vec![v4(1), v4(2), multicast, multicast6]);
     let ext = Packer {
         ctx: CodecCtx {
             extended_message: true,
