@@ -52,7 +52,9 @@ fn config() -> impl Strategy<Value = SessionConfig> {
     (
         any::<u32>(),
         0u64..=600,
-        1u32..,
+        // netgauze insists on a unicast BGP identifier (RFC 4271); RFC 6286 allows any
+        // non-zero value, and so does ferrolb-bgp.
+        0x0100_0000u32..0xe000_0000,
         families,
         any::<bool>(),
         any::<bool>(),
