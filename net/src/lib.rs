@@ -21,6 +21,7 @@ pub mod interfaces;
 pub mod multicast;
 pub mod packet;
 mod sockaddr;
+pub mod tcp;
 
 pub use interfaces::list as list_interfaces;
 pub use multicast::SolicitedNodeGroups;
