@@ -1,11 +1,11 @@
 //! Arbitrary bytes from the peer into a session after the OPEN exchange: never panics, and
-//! any session-reset error ends in Idle with a NOTIFICATION sent.
+//! whenever the session falls back to Idle it closes the connection.
 #![no_main]
 
 use std::net::Ipv4Addr;
 use std::time::Duration;
 
-use ferrolb_bgp::fsm::{Event, PeerAsn, Session, SessionConfig, State};
+use ferrolb_bgp::fsm::{Action, Event, PeerAsn, Session, SessionConfig, State};
 use ferrolb_bgp::message::Message;
 use ferrolb_bgp::CodecCtx;
 use libfuzzer_sys::fuzz_target;
@@ -24,9 +24,10 @@ fuzz_target!(|data: &[u8]| {
     }
     for (i, chunk) in data.chunks(97).enumerate() {
         let now = Duration::from_millis(i as u64 * 10);
-        s.receive(now, chunk);
-        s.tick(now);
+        let mut actions = s.receive(now, chunk);
+        actions.extend(s.tick(now));
         if s.state() == State::Idle {
+            assert!(actions.contains(&Action::Close), "{actions:?}");
             break;
         }
     }

@@ -87,6 +87,9 @@ pub enum Action {
     Send(Message),
     /// Close the TCP connection (or abort the attempt).
     Close,
+    /// Close the connection just reported by [`Event::TcpConnected`]: the session already
+    /// has one (collision detection, §6.8, is not implemented).
+    RejectConnection,
     /// The state changed.
     StateChanged {
         /// Previous state.
@@ -208,7 +211,7 @@ impl Session {
                 self.timers.hold = Some(now + OPEN_HOLD_TIME);
                 self.set_state(State::OpenSent, &mut out);
             }
-            (Event::TcpConnected, _) => out.push(Action::Close),
+            (Event::TcpConnected, _) => out.push(Action::RejectConnection),
             (Event::TcpFailed, State::Connect | State::OpenSent) => {
                 out.push(Action::Close);
                 self.timers.hold = None;
@@ -311,12 +314,18 @@ impl Session {
                     self.buf.drain(..used);
                     self.on_message(now, msg, &mut out);
                 }
-                Err(e) if e.action() == ErrorAction::TreatAsWithdraw => {
+                Err(e)
+                    if e.action() == ErrorAction::TreatAsWithdraw
+                        && self.state == State::Established =>
+                {
                     // The header was valid, so its length frames the message; inbound
                     // routes are ignored anyway, so treat-as-withdraw is a no-op here.
                     let len = usize::from(u16::from_be_bytes([self.buf[16], self.buf[17]]));
                     self.buf.drain(..len);
                     self.restart_hold(now);
+                }
+                Err(e) if e.action() == ErrorAction::TreatAsWithdraw => {
+                    self.unexpected(now, &mut out); // an UPDATE before Established
                 }
                 Err(e) => {
                     self.down(
@@ -347,16 +356,19 @@ impl Session {
                 };
                 self.send_updates(now, updates, out);
             }
-            (state, _) => {
-                let sub = match state {
-                    State::OpenSent => fsm_subcode::OPEN_SENT,
-                    State::OpenConfirm => fsm_subcode::OPEN_CONFIRM,
-                    _ => fsm_subcode::ESTABLISHED,
-                };
-                let n = Notification::new(code::FSM, sub);
-                self.down(now, DownReason::NotificationSent(n), out);
-            }
+            _ => self.unexpected(now, out),
         }
+    }
+
+    /// A message the state does not allow: FSM error with the RFC 6608 subcode.
+    fn unexpected(&mut self, now: Duration, out: &mut Vec<Action>) {
+        let sub = match self.state {
+            State::OpenSent => fsm_subcode::OPEN_SENT,
+            State::OpenConfirm => fsm_subcode::OPEN_CONFIRM,
+            _ => fsm_subcode::ESTABLISHED,
+        };
+        let n = Notification::new(code::FSM, sub);
+        self.down(now, DownReason::NotificationSent(n), out);
     }
 
     fn on_open(&mut self, now: Duration, open: &Open, out: &mut Vec<Action>) {

@@ -288,6 +288,28 @@ fn unexpected_messages_are_fsm_errors() {
     let (mut s, _) = established(cfg(), peer_open(64513, 90));
     let a = s.receive(S(1), &bytes(Message::Open(peer_open(64513, 90))));
     assert_eq!(sent_notification(&a), Some((5, 3)));
+    // A malformed UPDATE before Established is an FSM error, not treat-as-withdraw.
+    let mut s = open_sent(cfg());
+    s.receive(S(0), &bytes(Message::Open(peer_open(64513, 90))));
+    let a = s.receive(S(0), &missing_next_hop_update());
+    assert_eq!(sent_notification(&a), Some((5, 2)));
+}
+
+#[test]
+fn second_connection_is_rejected() {
+    let mut s = open_sent(cfg());
+    assert_eq!(
+        s.handle(S(1), Event::TcpConnected),
+        vec![Action::RejectConnection]
+    );
+    assert_eq!(s.state(), State::OpenSent);
+}
+
+/// An UPDATE with NLRI 10/8 but no attributes (RFC 7606: treat-as-withdraw).
+fn missing_next_hop_update() -> Vec<u8> {
+    let mut raw = vec![0xff; 16];
+    raw.extend_from_slice(&[0, 25, 2, 0, 0, 0, 0, 8, 10]);
+    raw
 }
 
 #[test]
@@ -344,10 +366,7 @@ fn garbage_gets_a_header_error() {
 #[test]
 fn treat_as_withdraw_update_keeps_the_session() {
     let (mut s, _) = established(cfg(), peer_open(64513, 90));
-    // NLRI without NEXT_HOP: missing well-known attribute (RFC 7606: treat-as-withdraw).
-    let mut raw = vec![0xff; 16];
-    raw.extend_from_slice(&[0, 25, 2, 0, 0, 0, 0, 8, 10]);
-    let a = s.receive(S(1), &raw);
+    let a = s.receive(S(1), &missing_next_hop_update());
     assert!(a.is_empty(), "{a:?}");
     assert_eq!(s.state(), State::Established);
     let a = s.receive(S(2), &bytes(Message::Keepalive));

@@ -158,7 +158,7 @@ impl Packer {
             attrs: template,
             ..Update::default()
         };
-        let base_len = base.encode_body_len(&self.ctx);
+        let base_len = body_len(&base, &self.ctx);
         let capacity = self
             .ctx
             .max_update_len()
@@ -240,14 +240,12 @@ fn v4_only(nets: Vec<IpNet>) -> Vec<ipnet::Ipv4Net> {
         .collect()
 }
 
-impl Update {
-    /// The encoded body length (without the header).
-    fn encode_body_len(&self, ctx: &CodecCtx) -> usize {
-        let mut v = Vec::new();
-        match self.encode_body(ctx, &mut v) {
-            Ok(()) => v.len(),
-            Err(_) => usize::MAX / 2,
-        }
+/// The encoded body length of an UPDATE (without the header); "too large" if it overflows.
+fn body_len(u: &Update, ctx: &CodecCtx) -> usize {
+    let mut v = Vec::new();
+    match u.encode_body(ctx, &mut v) {
+        Ok(()) => v.len(),
+        Err(_) => usize::MAX / 2,
     }
 }
 
