@@ -34,18 +34,30 @@ fn table(data: &[u8]) -> BTreeMap<IpNet, RouteAttrs> {
 }
 
 fuzz_target!(|data: &[u8]| {
-    let Some((&flags, rest)) = data.split_first() else { return };
+    let Some((&flags, rest)) = data.split_first() else {
+        return;
+    };
     let ctx = CodecCtx {
         four_octet_as: flags & 1 == 1,
         extended_message: flags & 2 == 2,
     };
-    let packer = Packer { ctx, local_asn: 4_200_000_000, ibgp: flags & 4 == 4 };
+    let packer = Packer {
+        ctx,
+        local_asn: 4_200_000_000,
+        ibgp: flags & 4 == 4,
+    };
     let (a, b) = rest.split_at(rest.len() / 2);
     let mut rib = AdjRibOut::new(packer, Family::ALL);
     for (i, t) in [table(a), table(b)].iter().enumerate() {
-        let packed = if i == 0 { rib.initial(t) } else { rib.update(t) };
+        let packed = if i == 0 {
+            rib.initial(t)
+        } else {
+            rib.update(t)
+        };
         for u in packed.updates {
-            let bytes = Message::Update(Box::new(u)).encode(&ctx).expect("within the maximum");
+            let bytes = Message::Update(Box::new(u))
+                .encode(&ctx)
+                .expect("within the maximum");
             assert!(bytes.len() <= ctx.max_update_len());
             assert!(matches!(message::decode(&bytes, &ctx), Ok(Some(_))));
         }
