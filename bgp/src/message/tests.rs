@@ -587,3 +587,38 @@ fn encode_rejects_oversized_messages() {
     let bytes = msg.encode(&ext).expect("fits 65,535");
     assert_eq!(decode_one(&bytes, &ext), Ok(msg));
 }
+
+#[test]
+fn open_with_several_capabilities_in_one_parameter() {
+    // RFC 5492 §4 form we never send (one parameter, four capabilities); vector from
+    // netgauze-bgp-pkt's test suite (test_open_multiple_capabilities_in_one_param).
+    #[rustfmt::skip]
+    let body = [
+        0x04, 0xfe, 0x09, 0x00, 0xb4, 0xc0, 0xa8, 0x00, 0x0f, // version, AS 65033, hold 180, ID
+        0x12,                                                 // optional parameters length
+        0x02, 0x10,                                           // one capabilities parameter
+        0x01, 0x04, 0x00, 0x01, 0x00, 0x01,                   // MP IPv4 unicast
+        0x02, 0x00,                                           // route refresh
+        0x41, 0x04, 0x00, 0x00, 0xfe, 0x09,                   // 4-octet AS 65033
+        0x46, 0x00,                                           // enhanced route refresh (70)
+    ];
+    let Ok(Message::Open(o)) = decode_one(&frame(kind::OPEN, &body), &V4) else {
+        panic!("decode")
+    };
+    assert_eq!(
+        (o.asn(), o.hold_time, o.bgp_id),
+        (65033, 180, Ipv4Addr::new(192, 168, 0, 15))
+    );
+    assert_eq!(
+        o.capabilities,
+        vec![
+            Capability::Multiprotocol { afi: 1, safi: 1 },
+            Capability::RouteRefresh,
+            Capability::FourOctetAs(65033),
+            Capability::Unknown {
+                code: 70,
+                data: vec![]
+            },
+        ]
+    );
+}
