@@ -46,6 +46,7 @@ fn pack(c: &mut Criterion) {
         ctx,
         local_asn: 64512,
         ibgp: false,
+        ipv4_over_ipv6_next_hop: false,
     };
     c.bench_function("adj_rib_out_initial_2000_prefixes_encoded", |b| {
         b.iter(|| {

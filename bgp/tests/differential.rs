@@ -50,7 +50,7 @@ fn config() -> impl Strategy<Value = SessionConfig> {
         Just(Family::ALL.to_vec()),
     ];
     (
-        any::<u32>(),
+        (any::<u32>(), any::<bool>()),
         0u64..=600,
         // netgauze insists on a unicast BGP identifier (RFC 4271); RFC 6286 allows any
         // non-zero value, and so does ferrolb-bgp.
@@ -60,12 +60,15 @@ fn config() -> impl Strategy<Value = SessionConfig> {
         any::<bool>(),
     )
         .prop_map(
-            |(asn, hold, id, families, graceful_restart, extended_message)| SessionConfig {
-                hold_time: std::time::Duration::from_secs(if hold < 3 { 0 } else { hold }),
-                families,
-                graceful_restart,
-                extended_message,
-                ..SessionConfig::new(asn, PeerAsn::External, Ipv4Addr::from(id))
+            |((asn, extended_next_hop), hold, id, families, graceful_restart, extended_message)| {
+                SessionConfig {
+                    extended_next_hop,
+                    hold_time: std::time::Duration::from_secs(if hold < 3 { 0 } else { hold }),
+                    families,
+                    graceful_restart,
+                    extended_message,
+                    ..SessionConfig::new(asn, PeerAsn::External, Ipv4Addr::from(id))
+                }
             },
         )
 }
@@ -89,6 +92,7 @@ fn table() -> impl Strategy<Value = BTreeMap<IpNet, RouteAttrs>> {
                 })
                 .collect(),
             as_path,
+            med: local_pref.filter(|l| l % 3 == 0),
             ..RouteAttrs::new(IpAddr::V4(Ipv4Addr::new(192, 0, 2, 1)))
         });
     let net = prop_oneof![
@@ -100,7 +104,8 @@ fn table() -> impl Strategy<Value = BTreeMap<IpNet, RouteAttrs>> {
     .prop_map(|n| n.expect("len").trunc());
     prop::collection::btree_map(net, attrs, 1..400).prop_map(|mut t| {
         for (p, a) in t.iter_mut() {
-            if matches!(p, IpNet::V6(_)) {
+            // IPv6 next hops for IPv6 prefixes and, RFC 8950, for IPv4 ones with a MED.
+            if matches!(p, IpNet::V6(_)) || a.med.is_some() {
                 a.next_hop = IpAddr::V6(Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, 1));
             }
         }
@@ -126,7 +131,7 @@ proptest! {
     #[test]
     fn our_updates_match_netgauze(t in table(), ibgp: bool, four: bool) {
         let ctx = CodecCtx { four_octet_as: four, extended_message: false };
-        let packer = Packer { ctx, local_asn: 4_200_000_000, ibgp };
+        let packer = Packer { ctx, local_asn: 4_200_000_000, ibgp, ipv4_over_ipv6_next_hop: true };
         let packed = packer.announce(t.iter().map(|(p, a)| (*p, a)));
         let mut updates = packed.updates.clone();
         updates.extend(packer.withdraw(t.keys().copied().filter(|p| !packed.rejected.contains(p))));

@@ -8,8 +8,8 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use ferrolb_bgp::message::update::{Aggregator, FLAG_OPTIONAL, FLAG_PARTIAL, FLAG_TRANSITIVE};
 use ferrolb_bgp::message::{
-    self, Capability, GracefulRestart, GracefulRestartFamily, Message, MpReach, MpUnreach, NextHop,
-    Open, PathAttrs, RawAttribute, RouteRefresh, Update,
+    self, Capability, ExtendedNextHop, GracefulRestart, GracefulRestartFamily, Message, MpReach,
+    MpUnreach, NextHop, Open, PathAttrs, RawAttribute, RouteRefresh, Update,
 };
 use ferrolb_bgp::pack::{AdjRibOut, Packer, RouteAttrs};
 use ferrolb_bgp::types::{AsSegment, SegmentKind};
@@ -155,7 +155,15 @@ fn path_attrs(four: bool) -> impl Strategy<Value = PathAttrs> {
             as4_path: d.0,
             as4_aggregator: d.1,
             large_communities: d.2,
-            other,
+            // A repeated attribute type keeps only the first (RFC 7606 §3.g).
+            other: other
+                .into_iter()
+                .fold(Vec::new(), |mut v: Vec<RawAttribute>, a| {
+                    if !v.iter().any(|b| b.type_code == a.type_code) {
+                        v.push(a);
+                    }
+                    v
+                }),
         })
 }
 
@@ -209,10 +217,21 @@ fn capability() -> impl Strategy<Value = Capability> {
         (any::<u16>(), any::<u8>()).prop_map(|(afi, safi)| Capability::Multiprotocol { afi, safi }),
         Just(Capability::RouteRefresh),
         Just(Capability::ExtendedMessage),
+        prop::collection::vec((any::<u16>(), any::<u16>(), any::<u16>()), 1..5).prop_map(|v| {
+            Capability::ExtendedNextHop(
+                v.into_iter()
+                    .map(|(afi, safi, next_hop_afi)| ExtendedNextHop {
+                        afi,
+                        safi,
+                        next_hop_afi,
+                    })
+                    .collect(),
+            )
+        }),
         gr.prop_map(Capability::GracefulRestart),
         any::<u32>().prop_map(Capability::FourOctetAs),
         (any::<u8>(), prop::collection::vec(any::<u8>(), 0..20))
-            .prop_filter("unknown code", |(c, _)| ![1, 2, 6, 64, 65].contains(c))
+            .prop_filter("unknown code", |(c, _)| ![1, 2, 5, 6, 64, 65].contains(c))
             .prop_map(|(code, data)| Capability::Unknown { code, data }),
     ]
 }
@@ -366,7 +385,7 @@ proptest! {
     #[test]
     fn adj_rib_out_converges_the_peer_to_the_desired_table(a in table_strategy(), b in table_strategy()) {
         let ctx = CodecCtx { four_octet_as: true, extended_message: false };
-        let packer = Packer { ctx, local_asn: 64512, ibgp: false };
+        let packer = Packer { ctx, local_asn: 64512, ibgp: false, ipv4_over_ipv6_next_hop: false };
         let mut rib = AdjRibOut::new(packer, Family::ALL);
         let mut peer = BTreeMap::new();
         let first = rib.initial(&a);

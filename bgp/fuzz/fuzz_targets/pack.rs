@@ -20,6 +20,9 @@ fn table(data: &[u8]) -> BTreeMap<IpNet, RouteAttrs> {
         a.communities = (0..u32::from(c[5] % 8)).collect();
         a.med = (c[6] & 1 == 1).then_some(u32::from(c[6]));
         let net = if len & 0x80 == 0 {
+            if c[6] & 2 == 2 {
+                a.next_hop = IpAddr::V6(Ipv6Addr::LOCALHOST); // RFC 8950 when negotiated
+            }
             IpNet::new(IpAddr::V4(Ipv4Addr::from(addr)), len % 33)
         } else {
             a.next_hop = IpAddr::V6(Ipv6Addr::LOCALHOST);
@@ -45,6 +48,7 @@ fuzz_target!(|data: &[u8]| {
         ctx,
         local_asn: 4_200_000_000,
         ibgp: flags & 4 == 4,
+        ipv4_over_ipv6_next_hop: flags & 8 == 8,
     };
     let (a, b) = rest.split_at(rest.len() / 2);
     let mut rib = AdjRibOut::new(packer, Family::ALL);

@@ -9,7 +9,9 @@ use std::net::Ipv4Addr;
 use std::time::Duration;
 
 use crate::error::DecodeError;
-use crate::message::{Capability, CodecCtx, GracefulRestart, GracefulRestartFamily, Open};
+use crate::message::{
+    Capability, CodecCtx, ExtendedNextHop, GracefulRestart, GracefulRestartFamily, Open,
+};
 use crate::types::{AS_TRANS, Family};
 
 /// MetalLB's restart time for graceful restart (FRR's default, `metallb-bgp.md`).
@@ -51,6 +53,9 @@ pub struct SessionConfig {
     pub graceful_restart: bool,
     /// Advertise the RFC 8654 extended message capability.
     pub extended_message: bool,
+    /// Advertise RFC 8950 IPv4 unicast over an IPv6 next hop (FRR's `capability
+    /// extended-nexthop`); off by default, as in MetalLB.
+    pub extended_next_hop: bool,
 }
 
 impl SessionConfig {
@@ -66,6 +71,7 @@ impl SessionConfig {
             families: Family::ALL.to_vec(),
             graceful_restart: false,
             extended_message: true,
+            extended_next_hop: false,
         }
     }
 
@@ -81,6 +87,11 @@ impl SessionConfig {
         caps.push(Capability::FourOctetAs(self.my_asn));
         if self.extended_message {
             caps.push(Capability::ExtendedMessage);
+        }
+        if self.extended_next_hop && self.families.contains(&Family::Ipv4Unicast) {
+            caps.push(Capability::ExtendedNextHop(vec![
+                ExtendedNextHop::IPV4_OVER_IPV6,
+            ]));
         }
         if self.graceful_restart {
             caps.push(Capability::GracefulRestart(GracefulRestart {
@@ -136,6 +147,8 @@ pub struct Negotiated {
     pub ctx: CodecCtx,
     /// The peer accepts ROUTE-REFRESH.
     pub route_refresh: bool,
+    /// Both sides do RFC 8950 IPv4 unicast over an IPv6 next hop.
+    pub ipv4_over_ipv6_next_hop: bool,
     /// The peer's graceful-restart capability.
     pub graceful_restart: Option<GracefulRestart>,
 }
@@ -212,6 +225,11 @@ pub fn negotiate(cfg: &SessionConfig, open: &Open) -> Result<Negotiated, DecodeE
             extended_message: cfg.extended_message && has(&Capability::ExtendedMessage),
         },
         route_refresh: has(&Capability::RouteRefresh),
+        ipv4_over_ipv6_next_hop: cfg.extended_next_hop
+            && caps.iter().any(|c| match c {
+                Capability::ExtendedNextHop(e) => e.contains(&ExtendedNextHop::IPV4_OVER_IPV6),
+                _ => false,
+            }),
         graceful_restart: caps.iter().find_map(|c| match c {
             Capability::GracefulRestart(g) => Some(g.clone()),
             _ => None,

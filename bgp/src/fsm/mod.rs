@@ -395,6 +395,7 @@ impl Session {
             ctx: n.ctx,
             local_asn: self.cfg.my_asn,
             ibgp: n.ibgp,
+            ipv4_over_ipv6_next_hop: n.ipv4_over_ipv6_next_hop,
         };
         let mut rib = AdjRibOut::new(packer, n.families.iter().copied());
         out.push(Action::Established(n));

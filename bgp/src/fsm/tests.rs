@@ -121,6 +121,29 @@ fn happy_path_negotiates_and_sends_table_then_end_of_rib() {
 }
 
 #[test]
+fn rfc_8950_is_negotiated_when_both_sides_offer_it() {
+    let c = SessionConfig {
+        extended_next_hop: true,
+        ..cfg()
+    };
+    let mut peer = SessionConfig::new(64513, PeerAsn::External, PEER_ID);
+    peer.extended_next_hop = true;
+    let (mut s, _) = established(c.clone(), peer.open());
+    assert!(s.negotiated().expect("negotiated").ipv4_over_ipv6_next_hop);
+    let p: IpNet = "198.51.100.7/32".parse().expect("net");
+    let nh6 = IpAddr::V6("2001:db8::1".parse().expect("v6"));
+    let a = s.set_routes(S(1), BTreeMap::from([(p, RouteAttrs::new(nh6))]));
+    let ups = sent_updates(&a);
+    assert_eq!(ups.len(), 1, "{a:?}");
+    assert_eq!(ups[0].attrs.mp_reach.as_ref().expect("mp").nlri, vec![p]);
+    let (s, _) = established(c, peer_open(64513, 90));
+    assert!(
+        !s.negotiated().expect("negotiated").ipv4_over_ipv6_next_hop,
+        "peer lacks it"
+    );
+}
+
+#[test]
 fn keepalives_follow_the_negotiated_interval() {
     let (mut s, _) = established(cfg(), peer_open(64513, 30));
     assert_eq!(s.next_deadline(), Some(S(10)));

@@ -12,7 +12,7 @@ pub mod update;
 #[cfg(test)]
 mod tests;
 
-pub use open::{Capability, GracefulRestart, GracefulRestartFamily, Open};
+pub use open::{Capability, ExtendedNextHop, GracefulRestart, GracefulRestartFamily, Open};
 pub use update::{MpReach, MpUnreach, NextHop, PathAttrs, RawAttribute, Update};
 
 use crate::error::{DecodeError, EncodeError};

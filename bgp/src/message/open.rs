@@ -1,7 +1,7 @@
 //! OPEN (RFC 4271 §4.2) with optional parameters (incl. the RFC 9072 extended length form on
 //! decode) and the capabilities (RFC 5492) ferrolb speaks: multiprotocol (RFC 4760 §8),
-//! route refresh (RFC 2918 §2), extended message (RFC 8654), graceful restart (RFC 4724 §3)
-//! and 4-octet AS (RFC 6793 §9). Unknown capabilities are kept opaque and ignored (RFC 5492
+//! route refresh (RFC 2918 §2), extended next hop (RFC 8950 §3), extended message (RFC 8654),
+//! graceful restart (RFC 4724 §3) and 4-octet AS (RFC 6793 §9). Unknown capabilities are kept opaque and ignored (RFC 5492
 //! §5); any other optional parameter type is §6.2 subcode 4.
 
 use std::net::Ipv4Addr;
@@ -20,6 +20,8 @@ pub mod cap_code {
     pub const MULTIPROTOCOL: u8 = 1;
     /// Route refresh (RFC 2918).
     pub const ROUTE_REFRESH: u8 = 2;
+    /// Extended next hop encoding (RFC 8950).
+    pub const EXTENDED_NEXT_HOP: u8 = 5;
     /// Extended message (RFC 8654).
     pub const EXTENDED_MESSAGE: u8 = 6;
     /// Graceful restart (RFC 4724).
@@ -53,6 +55,9 @@ pub enum Capability {
     },
     /// Route refresh (code 2).
     RouteRefresh,
+    /// Extended next hop encoding (code 5): NLRI AFI/SAFI that may carry a next hop of
+    /// another AFI.
+    ExtendedNextHop(Vec<ExtendedNextHop>),
     /// Extended message (code 6).
     ExtendedMessage,
     /// Graceful restart (code 64).
@@ -66,6 +71,26 @@ pub enum Capability {
         /// Capability value.
         data: Vec<u8>,
     },
+}
+
+/// One entry of the extended next hop capability (RFC 8950 §3).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct ExtendedNextHop {
+    /// NLRI AFI.
+    pub afi: u16,
+    /// NLRI SAFI (2 octets here).
+    pub safi: u16,
+    /// Next hop AFI.
+    pub next_hop_afi: u16,
+}
+
+impl ExtendedNextHop {
+    /// IPv4 unicast NLRI with an IPv6 next hop.
+    pub const IPV4_OVER_IPV6: ExtendedNextHop = ExtendedNextHop {
+        afi: crate::types::AFI_IPV4,
+        safi: crate::types::SAFI_UNICAST as u16,
+        next_hop_afi: crate::types::AFI_IPV6,
+    };
 }
 
 /// The graceful-restart capability value (RFC 4724 §3, N bit RFC 8538).
@@ -197,6 +222,20 @@ fn decode_capability(code: u8, value: &[u8]) -> Result<Capability, DecodeError> 
             Capability::FourOctetAs(r.u32().unwrap_or_default())
         }
         cap_code::GRACEFUL_RESTART => Capability::GracefulRestart(decode_gr(value)?),
+        cap_code::EXTENDED_NEXT_HOP => {
+            if value.is_empty() || !value.len().is_multiple_of(6) {
+                return Err(DecodeError::MalformedOpen(
+                    "extended next hop capability length",
+                ));
+            }
+            let w = |c: &[u8], i: usize| u16::from_be_bytes([c[i], c[i + 1]]);
+            let entries = value.chunks_exact(6).map(|c| ExtendedNextHop {
+                afi: w(c, 0),
+                safi: w(c, 2),
+                next_hop_afi: w(c, 4),
+            });
+            Capability::ExtendedNextHop(entries.collect())
+        }
         _ => Capability::Unknown {
             code,
             data: value.to_vec(),
@@ -236,6 +275,13 @@ impl Capability {
                 (cap_code::MULTIPROTOCOL, vec![a[0], a[1], 0, *safi])
             }
             Capability::RouteRefresh => (cap_code::ROUTE_REFRESH, vec![]),
+            Capability::ExtendedNextHop(e) => (
+                cap_code::EXTENDED_NEXT_HOP,
+                e.iter()
+                    .flat_map(|x| [x.afi, x.safi, x.next_hop_afi])
+                    .flat_map(u16::to_be_bytes)
+                    .collect(),
+            ),
             Capability::ExtendedMessage => (cap_code::EXTENDED_MESSAGE, vec![]),
             Capability::FourOctetAs(asn) => (cap_code::FOUR_OCTET_AS, asn.to_be_bytes().to_vec()),
             Capability::GracefulRestart(gr) => (cap_code::GRACEFUL_RESTART, gr.encode_value()),

@@ -212,6 +212,51 @@ fn ipv6_update_uses_mp_reach_with_extended_length() {
 }
 
 #[test]
+fn ipv4_over_ipv6_next_hop_uses_mp_reach_afi_1() {
+    let u = Update {
+        attrs: PathAttrs {
+            origin: Some(Origin::Igp),
+            as_path: Some(vec![]),
+            mp_reach: Some(MpReach {
+                family: Family::Ipv4Unicast,
+                next_hop: NextHop::V6 {
+                    global: "2001:db8::1".parse().expect("v6"),
+                    link_local: None,
+                },
+                nlri: vec!["198.51.100.0/24".parse().expect("net")],
+            }),
+            ..PathAttrs::default()
+        },
+        ..Update::default()
+    };
+    #[rustfmt::skip]
+    let mut attrs = vec![
+        0x40, 1, 1, 0,                    // ORIGIN IGP
+        0x40, 2, 0,                       // empty AS_PATH
+        0x90, 14, 0, 25,                  // MP_REACH_NLRI: 2+1+1+16+1+4 octets
+        0, 1, 1, 16,                      // AFI 1, SAFI 1, next hop length 16 (RFC 8950 §4)
+    ];
+    attrs.extend_from_slice(&"2001:db8::1".parse::<Ipv6Addr>().expect("v6").octets());
+    attrs.extend_from_slice(&[0, 24, 198, 51, 100]);
+    let want = frame(kind::UPDATE, &update_body(&[], &attrs, &[]));
+    let msg = Message::Update(Box::new(u));
+    assert_eq!(msg.encode(&V4).expect("encode"), want);
+    assert_eq!(decode_one(&want, &V4), Ok(msg));
+}
+
+#[test]
+fn extended_next_hop_capability_bytes() {
+    let mut v = Vec::new();
+    Capability::ExtendedNextHop(vec![ExtendedNextHop::IPV4_OVER_IPV6])
+        .encode(&mut v)
+        .expect("encode");
+    assert_eq!(v, [5, 6, 0, 1, 0, 1, 0, 2]);
+    let bad = [2, 7, 5, 5, 0, 1, 0, 1, 0];
+    let e = open_err(&open_body(4, 90, [1; 4], &bad));
+    assert_notif(&e, 2, 0, ErrorAction::SessionReset);
+}
+
+#[test]
 fn end_of_rib_markers() {
     let v4 = Message::Update(Box::new(Update::end_of_rib(Family::Ipv4Unicast)));
     assert_eq!(

@@ -32,7 +32,8 @@ pub struct RouteAttrs {
     pub origin: Origin,
     /// AS_SEQUENCE before the local AS (empty for locally originated routes).
     pub as_path: Vec<u32>,
-    /// Next hop; must be of the prefix's family (RFC 8950 is not implemented).
+    /// Next hop; of the prefix's family, or IPv6 for an IPv4 prefix when the session
+    /// negotiated RFC 8950 ([`Packer::ipv4_over_ipv6_next_hop`]).
     pub next_hop: IpAddr,
     /// MULTI_EXIT_DISC.
     pub med: Option<u32>,
@@ -78,6 +79,9 @@ pub struct Packer {
     pub local_asn: u32,
     /// iBGP session: no prepend, LOCAL_PREF sent.
     pub ibgp: bool,
+    /// RFC 8950 negotiated: IPv4 prefixes may have an IPv6 next hop (sent in MP_REACH_NLRI
+    /// with AFI 1).
+    pub ipv4_over_ipv6_next_hop: bool,
 }
 
 /// Bytes of an UPDATE with no withdrawn routes and no attributes (header + two lengths).
@@ -134,7 +138,7 @@ impl Packer {
         let mut packed = Packed::default();
         for (prefix, attrs) in routes {
             let family = Family::of(&prefix);
-            if family != Family::of_addr(&attrs.next_hop) || !is_unicast(&prefix) {
+            if !self.next_hop_ok(family, &attrs.next_hop) || !is_unicast(&prefix) {
                 packed.rejected.push(prefix);
                 continue;
             }
@@ -144,6 +148,14 @@ impl Packer {
             self.announce_group(family, attrs, prefixes, &mut packed);
         }
         packed
+    }
+
+    fn next_hop_ok(&self, family: Family, nh: &IpAddr) -> bool {
+        let nh_family = Family::of_addr(nh);
+        nh_family == family
+            || (self.ipv4_over_ipv6_next_hop
+                && family == Family::Ipv4Unicast
+                && nh_family == Family::Ipv6Unicast)
     }
 
     fn announce_group(
@@ -163,7 +175,11 @@ impl Packer {
             .ctx
             .max_update_len()
             .saturating_sub(HEADER_LEN + base_len);
-        if capacity < prefix_wire_len(&IpNet::from(attrs.next_hop)) {
+        let longest = match family {
+            Family::Ipv4Unicast => 5,
+            Family::Ipv6Unicast => 17,
+        };
+        if capacity < longest {
             out.rejected.extend(nets);
             return;
         }

@@ -17,6 +17,7 @@ const EBGP: Packer = Packer {
     ctx: CTX,
     local_asn: 64512,
     ibgp: false,
+    ipv4_over_ipv6_next_hop: false,
 };
 const NH4: IpAddr = IpAddr::V4(Ipv4Addr::new(192, 0, 2, 1));
 const NH6: IpAddr = IpAddr::V6(Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, 1));
@@ -203,6 +204,30 @@ fn mismatched_next_hop_and_oversized_attributes_are_rejected() {
         encoded(&packed.updates[0], &ext.ctx).len(),
         19 + 4 + 4 + 9 + 7 + (4 + 4400) + 5
     );
+}
+
+#[test]
+fn rfc_8950_sends_ipv4_prefixes_with_an_ipv6_next_hop() {
+    let attrs = RouteAttrs::new(NH6);
+    assert_eq!(EBGP.announce([(v4(1), &attrs)]).rejected, vec![v4(1)]);
+    let p = Packer {
+        ipv4_over_ipv6_next_hop: true,
+        ..EBGP
+    };
+    let packed = p.announce((0..1000).map(|i| (v4(i), &attrs)));
+    assert!(packed.rejected.is_empty());
+    let (ann, _) = wire_prefixes(&packed.updates, &CTX);
+    assert_eq!(ann.len(), 1000);
+    let mp = packed.updates[0]
+        .attrs
+        .mp_reach
+        .as_ref()
+        .expect("MP_REACH_NLRI");
+    assert_eq!(mp.family, Family::Ipv4Unicast);
+    assert!(packed.updates[0].nlri.is_empty() && packed.updates[0].attrs.next_hop.is_none());
+    let empty = empty_announce_len(Family::Ipv4Unicast, &attrs, &p);
+    let nets: Vec<IpNet> = (0..1000).map(v4).collect();
+    assert_eq!(packed.updates.len(), fewest(&nets, empty, 4096));
 }
 
 fn table(range: std::ops::Range<u32>, attrs: &RouteAttrs) -> BTreeMap<IpNet, RouteAttrs> {
