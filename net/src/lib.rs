@@ -1,8 +1,11 @@
-//! Raw-socket glue for the ferrolb speaker's Layer-2 mode (Linux only).
+//! Socket glue for the ferrolb speaker (Linux only): raw sockets for Layer-2 mode, TCP socket
+//! options for BGP mode.
 //!
-//! This is the only ferrolb crate allowed to contain `unsafe` code, and all of it is one
-//! private function (building a `sockaddr_ll` in `sockaddr.rs`: two `unsafe` calls into
-//! socket2, each with a `SAFETY` comment). Everything else goes through `socket2`'s safe API. The protocol logic lives in the sans-IO crate `ferrolb-l2`.
+//! This is the only ferrolb crate allowed to contain `unsafe` code: one private function
+//! building a `sockaddr_ll` (`sockaddr.rs`: two `unsafe` calls into socket2) and one
+//! `setsockopt(TCP_MD5SIG)` (`tcp.rs`), each with a `SAFETY` comment. Everything else goes
+//! through `socket2`'s safe API. The protocol logic lives in the sans-IO crates `ferrolb-l2`
+//! and `ferrolb-bgp`.
 //!
 //! - [`packet`]: `AF_PACKET`/`SOCK_RAW` sockets bound to one interface with a classic BPF
 //!   filter (ARP requests, Neighbor Solicitations, …), sending whole Ethernet frames.
@@ -14,7 +17,10 @@
 //!   address from `/sys/class/net` and `/proc/net/if_inet6` (per network namespace), as
 //!   `ferrolb_l2::iface::InterfaceInfo`.
 //!
-//! Sockets need `CAP_NET_RAW`.
+//! - [`tcp`]: BGP session sockets — TCP-MD5 per peer (RFC 2385), TTL / hop limit, GTSM minimum
+//!   TTL (RFC 5082), source address binding.
+//!
+//! Packet sockets need `CAP_NET_RAW`.
 
 pub mod bpf;
 pub mod interfaces;
