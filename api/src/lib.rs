@@ -12,6 +12,7 @@
 #[macro_use]
 mod optional_spec;
 pub mod crd;
+pub mod duration;
 pub mod legacy;
 pub mod manifest;
 pub mod names;
