@@ -27,7 +27,9 @@ fn load(path: &Path) -> (LegacyConfig, Option<String>) {
     objects
         .into_iter()
         .find_map(|o| match o {
-            ApiObject::LegacyConfigMap { namespace, config } => Some((config, namespace)),
+            ApiObject::LegacyConfigMap {
+                namespace, config, ..
+            } => Some((config, namespace)),
             _ => None,
         })
         .expect("a ConfigMap named config")

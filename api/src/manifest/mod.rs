@@ -1,13 +1,21 @@
-//! Reads multi-document YAML manifests (what users `kubectl apply`) into typed `metallb.io`
-//! objects, recognising the legacy `config` ConfigMap and passing every other object through
-//! as [`ApiObject::Other`]. Used by tests and by the offline `ferrolb validate`/`migrate` tools.
+//! Reads multi-document YAML manifests (what users `kubectl apply`, or what `kubectl get -o
+//! yaml` prints: a `kind: List` counts as its items) into typed `metallb.io` objects,
+//! recognising the legacy ConfigMap ([`legacy_configmap`]) and passing every other object
+//! through as [`ApiObject::Other`]. Unknown fields of `metallb.io` objects are errors, as with
+//! the API server's strict field validation ([`fields`](self::fields)). Used by tests and by
+//! the offline `ferrolb validate`/`migrate` tools.
+
+mod fields;
+pub mod legacy_configmap;
 
 use serde::Deserialize;
 use serde_json::Value;
 
 use crate::legacy::{self, LegacyConfig, LegacyError};
-use crate::names::{GROUP, LEGACY_CONFIGMAP_KEY, LEGACY_CONFIGMAP_NAME};
+use crate::names::GROUP;
 use crate::{v1beta1, v1beta2};
+
+pub use legacy_configmap::{FindError, LegacyConfigMap};
 
 /// One object of a manifest.
 #[derive(Clone, Debug, PartialEq)]
@@ -33,8 +41,11 @@ pub enum ApiObject {
     ServiceBGPStatus(v1beta1::ServiceBGPStatus),
     /// `metallb.io/v1beta1` ConfigurationState.
     ConfigurationState(v1beta1::ConfigurationState),
-    /// A `v1` ConfigMap named `config` carrying a legacy (≤ v0.12) configuration.
+    /// The `v1` ConfigMap carrying a legacy (≤ v0.12) configuration (see
+    /// [`legacy_configmap`]: named `config`, or the only one with a `data.config` key).
     LegacyConfigMap {
+        /// `metadata.name` (`config` unless it was the only candidate).
+        name: String,
         /// `metadata.namespace`, if set.
         namespace: Option<String>,
         /// The parsed `config` payload.
@@ -49,9 +60,25 @@ pub enum ApiObject {
     },
 }
 
-/// Why a manifest could not be read.
+/// Why a manifest (or one of its documents) could not be read. Document indexes count the
+/// items of a `kind: List` as documents.
 #[derive(Debug, thiserror::Error)]
 pub enum ManifestError {
+    /// A field the object's CRD does not define (the API server would refuse the object).
+    #[error("document {index}: {kind} {name:?}: unknown field {path:?}")]
+    UnknownField {
+        /// 0-based document index.
+        index: usize,
+        /// The object's kind.
+        kind: String,
+        /// The object's name.
+        name: String,
+        /// Path of the unknown field, e.g. `spec.ipAddresPools`.
+        path: String,
+    },
+    /// No single legacy ConfigMap can be chosen, or its payload is not usable.
+    #[error("{0}")]
+    FindLegacy(#[from] FindError),
     /// A document is not valid YAML.
     #[error("document {index}: invalid YAML: {message}")]
     Yaml {
@@ -97,20 +124,120 @@ pub enum ManifestError {
     },
 }
 
-/// Parses every document of `text`; empty documents and comments-only documents are skipped.
-pub fn parse_manifests(text: &str) -> Result<Vec<ApiObject>, ManifestError> {
+/// What one manifest text holds: its objects, one error per unusable document (the others
+/// are still read) and warnings (a legacy ConfigMap not named `config`).
+#[derive(Debug, Default)]
+pub struct Manifest {
+    /// The objects read, in order.
+    pub objects: Vec<ApiObject>,
+    /// Problems, in document order. A YAML syntax error ends the reading.
+    pub errors: Vec<ManifestError>,
+    /// Notes about how the input was interpreted.
+    pub warnings: Vec<String>,
+}
+
+/// The documents of a YAML stream as JSON values: empty documents skipped, each `kind: List`
+/// replaced by its `items` (`kubectl get … -o yaml` writes a `v1` List).
+pub fn documents(text: &str) -> Result<Vec<Value>, ManifestError> {
     let mut out = Vec::new();
     for (index, doc) in serde_yaml::Deserializer::from_str(text).enumerate() {
         let value = Value::deserialize(doc).map_err(|e| ManifestError::Yaml {
             index,
             message: e.to_string(),
         })?;
-        if value.is_null() {
-            continue;
+        match value {
+            Value::Null => {}
+            Value::Object(mut map)
+                if map.get("kind").and_then(Value::as_str) == Some("List")
+                    && map.get("items").is_some_and(Value::is_array) =>
+            {
+                if let Some(Value::Array(items)) = map.remove("items") {
+                    out.extend(items.into_iter().filter(|v| !v.is_null()));
+                }
+            }
+            other => out.push(other),
         }
-        out.push(parse_object(index, value)?);
     }
     Ok(out)
+}
+
+/// Reads every document of `text`, reporting every bad document rather than the first.
+pub fn read_manifest(text: &str) -> Manifest {
+    let mut out = Manifest::default();
+    let docs = match documents(text) {
+        Ok(d) => d,
+        Err(e) => {
+            out.errors.push(e);
+            return out;
+        }
+    };
+    let legacy = match legacy_configmap::find(&docs) {
+        Ok(found) => found,
+        Err(e) => {
+            out.errors.push(e.into());
+            None
+        }
+    };
+    for (index, value) in docs.iter().enumerate() {
+        if let Some(found) = legacy.as_ref().filter(|f| f.index == index) {
+            match legacy::parse(found.payload) {
+                Ok(config) => out.objects.push(ApiObject::LegacyConfigMap {
+                    name: found.name.clone(),
+                    namespace: found.namespace.clone(),
+                    config,
+                }),
+                Err(source) => out.errors.push(ManifestError::Legacy {
+                    index,
+                    name: found.name.clone(),
+                    source,
+                }),
+            }
+            out.warnings.extend(found.warning.clone());
+            continue;
+        }
+        match parse_object(index, value.clone()) {
+            Ok(obj) => {
+                out.errors.extend(unknown_fields(index, value, &obj));
+                out.objects.push(obj);
+            }
+            Err(e) => out.errors.push(e),
+        }
+    }
+    out
+}
+
+/// Parses every document of `text` ([`read_manifest`]); the first problem is the error.
+pub fn parse_manifests(text: &str) -> Result<Vec<ApiObject>, ManifestError> {
+    let mut m = read_manifest(text);
+    if m.errors.is_empty() {
+        Ok(m.objects)
+    } else {
+        Err(m.errors.swap_remove(0))
+    }
+}
+
+/// Unknown-field errors of a typed `metallb.io` object.
+fn unknown_fields(index: usize, value: &Value, obj: &ApiObject) -> Vec<ManifestError> {
+    if matches!(
+        obj,
+        ApiObject::Other { .. } | ApiObject::LegacyConfigMap { .. }
+    ) {
+        return Vec::new();
+    }
+    let text = |v: Option<&Value>| v.and_then(Value::as_str).unwrap_or("").to_owned();
+    let kind = text(value.get("kind"));
+    let name = text(value.pointer("/metadata/name"));
+    let api_version = text(value.get("apiVersion"));
+    let version = api_version.rsplit('/').next().unwrap_or("");
+    fields::unknown_fields(value, version, &kind)
+        .into_iter()
+        .map(|path| ManifestError::UnknownField {
+            index,
+            kind: kind.clone(),
+            name: name.clone(),
+            path,
+        })
+        .collect()
 }
 
 fn parse_object(index: usize, value: Value) -> Result<ApiObject, ManifestError> {
@@ -125,23 +252,6 @@ fn parse_object(index: usize, value: Value) -> Result<ApiObject, ManifestError> 
         .split_once('/')
         .unwrap_or(("", api_version.as_str()));
 
-    if group.is_empty() && version == "v1" && kind == "ConfigMap" && name == LEGACY_CONFIGMAP_NAME {
-        let namespace = value
-            .get("metadata")
-            .map(|m| text(m, "namespace"))
-            .filter(|n| !n.is_empty());
-        let payload = value
-            .pointer(&format!("/data/{LEGACY_CONFIGMAP_KEY}"))
-            .and_then(Value::as_str);
-        if let Some(payload) = payload {
-            let config = legacy::parse(payload).map_err(|source| ManifestError::Legacy {
-                index,
-                name,
-                source,
-            })?;
-            return Ok(ApiObject::LegacyConfigMap { namespace, config });
-        }
-    }
     if group != GROUP {
         return Ok(ApiObject::Other { api_version, kind });
     }
@@ -191,3 +301,6 @@ fn parse_object(index: usize, value: Value) -> Result<ApiObject, ManifestError> 
         }
     })
 }
+
+#[cfg(test)]
+mod tests;
