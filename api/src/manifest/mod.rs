@@ -8,7 +8,6 @@
 mod fields;
 pub mod legacy_configmap;
 
-use serde::Deserialize;
 use serde_json::Value;
 
 use crate::legacy::{self, LegacyConfig, LegacyError};
@@ -79,12 +78,10 @@ pub enum ManifestError {
     /// No single legacy ConfigMap can be chosen, or its payload is not usable.
     #[error("{0}")]
     FindLegacy(#[from] FindError),
-    /// A document is not valid YAML.
-    #[error("document {index}: invalid YAML: {message}")]
+    /// The text is not valid YAML (the stream cannot be read past a syntax error).
+    #[error("invalid YAML: {message}")]
     Yaml {
-        /// 0-based document index.
-        index: usize,
-        /// Parser message.
+        /// Parser message, with line and column.
         message: String,
     },
     /// A `metallb.io` object does not match its schema.
@@ -139,12 +136,11 @@ pub struct Manifest {
 /// The documents of a YAML stream as JSON values: empty documents skipped, each `kind: List`
 /// replaced by its `items` (`kubectl get … -o yaml` writes a `v1` List).
 pub fn documents(text: &str) -> Result<Vec<Value>, ManifestError> {
+    let values = crate::yaml::documents(text).map_err(|e| ManifestError::Yaml {
+        message: e.to_string(),
+    })?;
     let mut out = Vec::new();
-    for (index, doc) in serde_yaml::Deserializer::from_str(text).enumerate() {
-        let value = Value::deserialize(doc).map_err(|e| ManifestError::Yaml {
-            index,
-            message: e.to_string(),
-        })?;
+    for value in values {
         match value {
             Value::Null => {}
             Value::Object(mut map)

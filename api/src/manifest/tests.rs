@@ -103,8 +103,11 @@ fn legacy_configmap_rule() {
     // In a List, as `kubectl get configmaps -o yaml` prints them.
     let list = "apiVersion: v1\nkind: List\nitems:\n- apiVersion: v1\n  kind: ConfigMap\n  metadata: {name: config, namespace: n}\n  data: {config: \"peers: []\"}\n";
     let objects = parse_manifests(list).expect("list");
-    assert!(matches!(
-        &objects[0],
-        ApiObject::LegacyConfigMap { namespace: Some(n), .. } if n == "n"
-    ));
+    assert!(
+        matches!(
+            &objects[0],
+            ApiObject::LegacyConfigMap { namespace: Some(n), .. } if n == "n"
+        ),
+        "{objects:?}"
+    );
 }
