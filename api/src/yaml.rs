@@ -34,6 +34,8 @@ impl std::fmt::Display for YamlError {
     }
 }
 
+impl std::error::Error for YamlError {}
+
 fn options() -> Options {
     let mut o = Options::default();
     o.with_snippet = false;

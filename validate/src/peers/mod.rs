@@ -244,3 +244,6 @@ pub fn warnings(peer: &BGPPeer, warnings: &mut Vec<Problem>) {
         ));
     }
 }
+
+#[cfg(test)]
+mod tests;

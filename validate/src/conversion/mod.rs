@@ -184,3 +184,6 @@ pub fn convert_object(obj: &Value, desired: &str) -> Result<Value, ConversionErr
         _ => Err(unsupported()),
     }
 }
+
+#[cfg(test)]
+mod tests;
