@@ -52,6 +52,11 @@
 //! ahead of the receiver's wall clock is refused ([`LivenessError::FutureIncarnation`]): a
 //! sender whose clock is that far off (or a datagram crafted with the key) would otherwise pin
 //! `(incarnation, sequence)` so high that the sender's real stream looks stale until expiry.
+//! The check trusts the *receiver's* clock: a receiver whose clock is unset (before
+//! [`CLOCK_SANITY_FLOOR_MS`]) skips it, but one that is more than the bound behind (e.g. a
+//! fake-hwclock restored from last week) refuses its peers until its clock is synced — start
+//! the speaker after time sync, or widen/disable the bound
+//! ([`Membership::set_max_incarnation_ahead`]).
 //!
 //! # Key rotation
 //! Heartbeats are always sent with the current key; a receiver also accepts the previous key
@@ -129,8 +134,13 @@ pub use wire::{Heartbeat, HeartbeatKey, decode, encode};
 pub const MAX_NAME_LEN: usize = 253;
 /// Minimum shared-secret length in bytes.
 pub const MIN_SECRET_LEN: usize = 16;
-/// How far ahead of the receiver's wall clock an incarnation (ms since the epoch) may be.
+/// How far ahead of the receiver's wall clock an incarnation (ms since the epoch) may be, by
+/// default ([`Membership::set_max_incarnation_ahead`]).
 pub const MAX_INCARNATION_AHEAD: Duration = Duration::from_secs(24 * 3600);
+/// A receiver wall clock before this (2020-01-01, ms since the epoch) is unset (a board
+/// without RTC before NTP): the future-incarnation check is skipped rather than refusing
+/// every peer.
+pub const CLOCK_SANITY_FLOOR_MS: u64 = 1_577_836_800_000;
 
 /// Tunables of the heartbeat protocol.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -187,10 +197,8 @@ pub enum LivenessError {
     /// A datagram carries our own name (loop, or another speaker uses the same name).
     #[error("failed to accept heartbeat: it carries the local node name")]
     OwnName,
-    /// The incarnation is more than [`MAX_INCARNATION_AHEAD`] ahead of our wall clock.
-    #[error(
-        "failed to accept heartbeat from {0}: incarnation more than one day ahead of the local clock"
-    )]
+    /// The incarnation is too far ahead of our wall clock (see [`MAX_INCARNATION_AHEAD`]).
+    #[error("failed to accept heartbeat from {0}: incarnation too far ahead of the local clock")]
     FutureIncarnation(String),
     /// A heartbeat for a live peer came from another address than the peer's.
     #[error(
@@ -293,6 +301,7 @@ pub struct Membership {
     leaving: bool,
     key: HeartbeatKey,
     previous_key: Option<HeartbeatKey>,
+    max_incarnation_ahead: Option<Duration>,
     config: LivenessConfig,
     started: Instant,
     next_send: Instant,
@@ -324,6 +333,7 @@ impl Membership {
             leaving: false,
             key,
             previous_key: None,
+            max_incarnation_ahead: Some(MAX_INCARNATION_AHEAD),
             config,
             started: now,
             next_send: now,
@@ -344,6 +354,12 @@ impl Membership {
         let new = HeartbeatKey::new(secret)?;
         self.previous_key = Some(std::mem::replace(&mut self.key, new));
         Ok(())
+    }
+
+    /// How far ahead of the receiver's clock an incarnation may be (default
+    /// [`MAX_INCARNATION_AHEAD`]); `None` disables the check.
+    pub fn set_max_incarnation_ahead(&mut self, bound: Option<Duration>) {
+        self.max_incarnation_ahead = bound;
     }
 
     /// The local node name.
@@ -475,8 +491,10 @@ impl Membership {
                 return Err(LivenessError::ClockSkew(hb.name.clone()));
             }
         }
-        let ahead = u128::from(hb.incarnation).saturating_sub(u128::from(wall_ms));
-        if ahead > MAX_INCARNATION_AHEAD.as_millis() {
+        if let Some(bound) = self.max_incarnation_ahead
+            && wall_ms >= CLOCK_SANITY_FLOOR_MS
+            && u128::from(hb.incarnation.saturating_sub(wall_ms)) > bound.as_millis()
+        {
             return Err(LivenessError::FutureIncarnation(hb.name.clone()));
         }
         Ok(())

@@ -316,7 +316,8 @@ proptest! {
 
 // === restarts with an earlier clock, future incarnations, key rotation, address binding ===
 
-const WALL: u64 = 1_700_000_000_000;
+/// 2026-12-06: a synced receiver clock.
+const WALL: u64 = 1_796_515_200_000;
 
 /// Heartbeat number `seq` of node `name` with incarnation `inc`, signed with `secret`.
 fn datagram(name: &str, inc: u64, seq: u64, secret: &[u8]) -> Vec<u8> {
@@ -397,6 +398,21 @@ fn incarnations_from_the_future_are_refused() {
     // Up to one day ahead is tolerated (clocks drift; incarnations need not be clocks).
     assert!(
         b.handle_datagram(&datagram("a", WALL + day, 1, SECRET), t0, WALL)
+            .is_ok()
+    );
+    // A receiver whose clock is unset (1970 on a board without RTC) does not refuse everyone.
+    let mut unsynced = node("c", 5, t0);
+    assert!(
+        unsynced
+            .handle_datagram(&datagram("a", WALL, 1, SECRET), t0, 5_000)
+            .is_ok()
+    );
+    // The bound can be widened or disabled.
+    let mut lenient = node("d", WALL, t0);
+    lenient.set_max_incarnation_ahead(None);
+    assert!(
+        lenient
+            .handle_datagram(&datagram("a", u64::MAX, 1, SECRET), t0, WALL)
             .is_ok()
     );
 }
