@@ -75,6 +75,12 @@ pub enum ManifestError {
         /// Path of the unknown field, e.g. `spec.ipAddresPools`.
         path: String,
     },
+    /// A document is not a Kubernetes object (the API server requires both).
+    #[error("document {index}: not a Kubernetes object: apiVersion and kind are required")]
+    NotAnObject {
+        /// 0-based document index.
+        index: usize,
+    },
     /// No single legacy ConfigMap can be chosen, or its payload is not usable.
     #[error("{0}")]
     FindLegacy(#[from] FindError),
@@ -189,6 +195,16 @@ pub fn read_manifest(text: &str) -> Manifest {
                 }),
             }
             out.warnings.extend(found.warning.clone());
+            continue;
+        }
+        let has = |key: &str| {
+            value
+                .get(key)
+                .and_then(Value::as_str)
+                .is_some_and(|s| !s.is_empty())
+        };
+        if !(has("apiVersion") && has("kind")) {
+            out.errors.push(ManifestError::NotAnObject { index });
             continue;
         }
         match parse_object(index, value.clone()) {

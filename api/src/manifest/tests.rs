@@ -111,3 +111,23 @@ fn legacy_configmap_rule() {
         "{objects:?}"
     );
 }
+
+#[test]
+fn documents_must_be_kubernetes_objects() {
+    for text in [
+        "- a\n",
+        "just text\n",
+        "kind: ConfigMap\n",
+        "apiVersion: v1\nkind: List\nitems: [3]\n",
+    ] {
+        let m = read_manifest(text);
+        assert!(
+            matches!(
+                m.errors.as_slice(),
+                [ManifestError::NotAnObject { index: 0 }]
+            ),
+            "{text}: {:?}",
+            m.errors
+        );
+    }
+}
