@@ -12,6 +12,7 @@
 #[macro_use]
 mod optional_spec;
 pub mod crd;
+pub mod duration;
 pub mod legacy;
 pub mod manifest;
 pub mod names;
@@ -19,5 +20,6 @@ pub mod schema;
 pub mod status;
 pub mod v1beta1;
 pub mod v1beta2;
+pub mod yaml;
 
 pub use crd::{CrdError, all_crds, crd_file_name};

@@ -55,6 +55,16 @@ pub fn annotation<'a>(
     annotations.get(&legacy).map(|v| (v.as_str(), true))
 }
 
+/// Whether `s` is a DNS-1123 label (what a namespace name must be): 1–63 characters of
+/// lowercase alphanumerics and `-`, starting and ending alphanumeric.
+pub fn is_dns1123_label(s: &str) -> bool {
+    let b = s.as_bytes();
+    matches!((b.first(), b.last()), (Some(f), Some(l)) if f.is_ascii_alphanumeric() && l.is_ascii_alphanumeric())
+        && b.len() <= 63
+        && b.iter()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == b'-')
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -71,5 +81,16 @@ mod tests {
         a.insert(ANNOTATION_ADDRESS_POOL.to_string(), "new".to_string());
         assert_eq!(annotation(&a, "address-pool"), Some(("new", false)));
         assert_eq!(annotation(&a, "allow-shared-ip"), None);
+    }
+
+    #[test]
+    fn dns1123_labels() {
+        for ok in ["metallb-system", "a", "0", "a-0"] {
+            assert!(is_dns1123_label(ok), "{ok}");
+        }
+        let long = "a".repeat(64);
+        for bad in ["", "-a", "a-", "A", "a.b", "a_b", long.as_str(), "ä"] {
+            assert!(!is_dns1123_label(bad), "{bad}");
+        }
     }
 }

@@ -134,7 +134,10 @@ fn legacy_configmaps_are_recognised() {
         ),
     ] {
         let objects = example(file);
-        let Some(ApiObject::LegacyConfigMap { namespace, config }) = objects.first() else {
+        let Some(ApiObject::LegacyConfigMap {
+            namespace, config, ..
+        }) = objects.first()
+        else {
             panic!("{file}: first object is not the legacy ConfigMap: {objects:?}");
         };
         assert_eq!(namespace.as_deref(), Some("metallb-system"));

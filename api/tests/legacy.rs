@@ -156,7 +156,7 @@ fn unknown_keys_name_their_path() {
 fn duplicate_keys_are_errors() {
     let (path, msg, _) = parse_err("address-pools:\n- name: a\n  name: b\n");
     assert!(path.starts_with("address-pools[0]"), "{path}");
-    assert!(msg.contains("duplicate field `name`"), "{msg}");
+    assert!(msg.contains("duplicate") && msg.contains("name"), "{msg}");
 
     let (path, msg, _) = parse_err("bgp-communities:\n  a: 1:1\n  a: 2:2\n");
     assert!(path.starts_with("bgp-communities"), "{path}");
@@ -175,7 +175,7 @@ fn duplicate_keys_are_errors() {
 fn wrong_types_name_their_path() {
     let (path, msg, _) = parse_err("peers:\n- my-asn: sixty\n");
     assert_eq!(path, "peers[0].my-asn");
-    assert!(msg.contains("invalid type"), "{msg}");
+    assert_eq!(msg, "invalid value \"sixty\", expected u32");
     let (path, _, _) = parse_err("peers:\n- peer-port: 70000\n");
     assert_eq!(path, "peers[0].peer-port");
     let (path, _, _) = parse_err("address-pools: {}\n");

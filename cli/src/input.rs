@@ -3,16 +3,16 @@
 //! The input is either a Kubernetes manifest (one or more YAML documents with `apiVersion`/`kind`,
 //! e.g. the output of `kubectl get configmap config -n metallb-system -o yaml`, or a manifest
 //! file mixing the ConfigMap with other objects) or the bare `config` payload (what
-//! `configmaptocrs -only-data` takes). In a manifest the `v1` ConfigMap named `config` is used
-//! (MetalLB's `--config` default); if there is none, a single ConfigMap with a `data.config`
-//! key is used (e.g. the `metallb-config` ConfigMap of some Helm charts), with a warning.
-//! A `kind: List` document (`kubectl get configmaps -o yaml`) counts as its items.
+//! `configmaptocrs -only-data` takes). In a manifest, the ConfigMap is chosen by the rule
+//! `ferrolb validate` uses too ([`legacy_configmap`]: named `config`, MetalLB's `--config`
+//! default, else the only one with a `data.config` key, with a warning). A `kind: List`
+//! document (`kubectl get configmaps -o yaml`) counts as its items.
 
 use std::io::Read;
 
 use ferrolb_api::legacy::{self, LegacyConfig};
+use ferrolb_api::manifest::{self, ManifestError, legacy_configmap};
 use ferrolb_api::names::{LEGACY_CONFIGMAP_KEY, LEGACY_CONFIGMAP_NAME};
-use serde::Deserialize;
 use serde_json::Value;
 
 use crate::error::CliError;
@@ -47,37 +47,21 @@ pub struct LegacyInput {
     pub warnings: Vec<String>,
 }
 
-fn text_at<'a>(v: &'a Value, pointer: &str) -> Option<&'a str> {
-    v.pointer(pointer).and_then(Value::as_str)
-}
-
 /// Whether a document looks like a Kubernetes object rather than a legacy payload.
 fn is_object(doc: &Value) -> bool {
     doc.get("apiVersion").is_some() || doc.get("kind").is_some()
 }
 
-/// Finds and parses the legacy configuration in `text` (`source_name` is for messages).
+/// Finds and parses the legacy configuration in `text` (`source_name` is for messages): a
+/// bare payload, or the ConfigMap [`legacy_configmap::find`] chooses.
 pub fn legacy_config(source_name: &str, text: &str) -> Result<LegacyInput, CliError> {
-    let mut docs = Vec::new();
-    for doc in serde_yaml::Deserializer::from_str(text) {
-        let value = Value::deserialize(doc).map_err(|e| CliError::Yaml {
-            source_name: source_name.to_owned(),
-            message: e.to_string(),
-        })?;
-        // `kubectl get configmaps -o yaml` prints a `v1` List: its items are the objects.
-        match value {
-            Value::Null => {}
-            Value::Object(ref map)
-                if map.get("kind").and_then(Value::as_str) == Some("List")
-                    && map.get("items").is_some_and(Value::is_array) =>
-            {
-                if let Some(Value::Array(items)) = map.get("items") {
-                    docs.extend(items.iter().cloned());
-                }
-            }
-            other => docs.push(other),
-        }
-    }
+    let docs = manifest::documents(text).map_err(|e| CliError::Yaml {
+        source_name: source_name.to_owned(),
+        message: match e {
+            ManifestError::Yaml { message, .. } => message,
+            other => other.to_string(),
+        },
+    })?;
     let input_err = |message: String| CliError::Input {
         source_name: source_name.to_owned(),
         message,
@@ -100,81 +84,23 @@ pub fn legacy_config(source_name: &str, text: &str) -> Result<LegacyInput, CliEr
             warnings: Vec::new(),
         });
     }
-
-    let config_maps: Vec<&Value> = docs
-        .iter()
-        .filter(|d| {
-            text_at(d, "/apiVersion") == Some("v1") && text_at(d, "/kind") == Some("ConfigMap")
-        })
-        .collect();
-    let named: Vec<&Value> = config_maps
-        .iter()
-        .copied()
-        .filter(|d| text_at(d, "/metadata/name") == Some(LEGACY_CONFIGMAP_NAME))
-        .collect();
-    let mut warnings = Vec::new();
-    let cm = match named.as_slice() {
-        [one] => *one,
-        [] => {
-            let with_key: Vec<&Value> = config_maps
-                .iter()
-                .copied()
-                .filter(|d| {
-                    d.pointer(&format!("/data/{LEGACY_CONFIGMAP_KEY}"))
-                        .is_some()
-                })
-                .collect();
-            let [one] = with_key.as_slice() else {
-                return Err(input_err(format!(
-                    "no ConfigMap named {LEGACY_CONFIGMAP_NAME:?} (with a data.{LEGACY_CONFIGMAP_KEY} key) found"
-                )));
-            };
-            warnings.push(format!(
-                "no ConfigMap named {LEGACY_CONFIGMAP_NAME:?}; using ConfigMap {:?}, the only one with a data.{LEGACY_CONFIGMAP_KEY} key",
-                text_at(one, "/metadata/name").unwrap_or_default()
-            ));
-            *one
-        }
-        several => {
-            let namespaces: Vec<&str> = several
-                .iter()
-                .map(|d| text_at(d, "/metadata/namespace").unwrap_or("<none>"))
-                .collect();
-            return Err(input_err(format!(
-                "several ConfigMaps named {LEGACY_CONFIGMAP_NAME:?} (namespaces: {}); pass one",
-                namespaces.join(", ")
-            )));
-        }
-    };
-    let namespace = text_at(cm, "/metadata/namespace")
-        .filter(|n| !n.is_empty())
-        .map(str::to_owned);
-    let name = text_at(cm, "/metadata/name").unwrap_or_default();
-    let location = format!(
-        "ConfigMap {}/{name} data.{LEGACY_CONFIGMAP_KEY}: ",
-        namespace.as_deref().unwrap_or("-")
-    );
-    let origin = format!("{source_name}: {location}");
-    let payload = match cm.pointer(&format!("/data/{LEGACY_CONFIGMAP_KEY}")) {
-        Some(Value::String(s)) if !s.trim().is_empty() => s.as_str(),
-        Some(Value::String(_)) | None | Some(Value::Null) => {
-            return Err(input_err(format!("{location}bad ConfigMap: no data")));
-        }
-        Some(_) => {
-            return Err(input_err(format!(
-                "{location}bad ConfigMap: the value must be a string (use `config: |`)"
-            )));
-        }
-    };
-    let config = legacy::parse(payload).map_err(|source| CliError::Parse {
+    let found = legacy_configmap::find(&docs)
+        .map_err(|e| input_err(e.to_string()))?
+        .ok_or_else(|| {
+            input_err(format!(
+                "no ConfigMap named {LEGACY_CONFIGMAP_NAME:?} (with a data.{LEGACY_CONFIGMAP_KEY} key) found"
+            ))
+        })?;
+    let origin = format!("{source_name}: {}: ", found.location());
+    let config = legacy::parse(found.payload).map_err(|source| CliError::Parse {
         origin: origin.clone(),
         source,
     })?;
     Ok(LegacyInput {
-        namespace,
+        namespace: found.namespace,
         config,
         origin,
-        warnings,
+        warnings: found.warning.into_iter().collect(),
     })
 }
 

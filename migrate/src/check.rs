@@ -18,10 +18,10 @@ use ferrolb_api::legacy::{BfdProfile, LegacyConfig, NodeSelector, Peer};
 use ferrolb_core::selector::{LabelSelector, Operator, Requirement, SelectorError};
 
 use crate::community;
-use crate::duration::GoDuration;
 use crate::error::{MigrateError, Reason};
 use crate::names;
 use crate::pools;
+use ferrolb_api::duration::GoDuration;
 
 /// Default BGP hold time of MetalLB (`90s`).
 pub const DEFAULT_HOLD_TIME: GoDuration = GoDuration::from_secs(90);
@@ -90,7 +90,7 @@ pub(crate) fn check(config: &LegacyConfig) -> Result<Checked, MigrateError> {
             )
         })?;
     }
-    pools::check_pools(config, &mut out)?;
+    pools::check_pools(config, &out.pool_names, &mut out.warnings)?;
     Ok(out)
 }
 

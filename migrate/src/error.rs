@@ -10,7 +10,7 @@ use ferrolb_core::PoolError;
 use ferrolb_core::selector::SelectorError;
 
 use crate::community::CommunityError;
-use crate::duration::DurationError;
+use ferrolb_api::duration::DurationError;
 
 /// A migration failure: where (key path in the `config` payload) and why.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -21,7 +21,6 @@
 mod check;
 pub mod community;
 mod convert;
-pub mod duration;
 mod error;
 pub mod names;
 mod pools;
@@ -35,6 +34,8 @@ use ferrolb_api::v1beta2::BGPPeer;
 use serde_json::Value;
 
 pub use error::{MigrateError, Reason};
+/// Go durations moved to `ferrolb-api` (the API types' home); re-exported for compatibility.
+pub use ferrolb_api::duration;
 
 /// First line of [`to_yaml`]'s output.
 pub const HEADER: &str =

@@ -17,13 +17,18 @@ use ferrolb_core::pool::parse_entry;
 use ferrolb_core::{PoolError, PoolSet, PoolSpec};
 use ipnet::IpNet;
 
-use crate::check::Checked;
 use crate::community;
 use crate::error::{MigrateError, Reason};
 
-pub(crate) fn check_pools(config: &LegacyConfig, out: &mut Checked) -> Result<(), MigrateError> {
+/// Checks every pool; `pool_names` are the converted names by pool index. Pools that get no
+/// advertisement are reported in `warnings`.
+pub(crate) fn check_pools(
+    config: &LegacyConfig,
+    pool_names: &[String],
+    warnings: &mut Vec<String>,
+) -> Result<(), MigrateError> {
     for (i, pool) in config.address_pools.iter().enumerate() {
-        let name = &out.pool_names[i];
+        let name = &pool_names[i];
         let base = format!("address-pools[{i}]");
         if pool.addresses.is_empty() {
             return Err(MigrateError::at(
@@ -61,21 +66,21 @@ pub(crate) fn check_pools(config: &LegacyConfig, out: &mut Checked) -> Result<()
             }
             Some(other) => {
                 if other != "bgp" {
-                    out.warnings.push(format!(
+                    warnings.push(format!(
                         "{base}.protocol: unknown protocol {other:?}: pool {name:?} gets no L2Advertisement nor default BGPAdvertisement (as with MetalLB's converter); use \"layer2\" or \"bgp\""
                     ));
                 }
                 check_advertisements(config, &base, &pool.bgp_advertisements, &entries)?;
             }
         }
-        if out.pool_names[..i].contains(name) {
+        if pool_names[..i].contains(name) {
             return Err(MigrateError::at(
                 format!("{base}.name"),
                 Reason::Pool(PoolError::DuplicatePool(name.clone())),
             ));
         }
     }
-    check_overlaps(config, &out.pool_names)
+    check_overlaps(config, pool_names)
 }
 
 fn check_advertisements(

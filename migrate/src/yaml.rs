@@ -247,7 +247,7 @@ spec:\n  addresses:\n  - 192.168.1.11-192.168.1.13\n  autoAssign: false\n";
             "inf",
         ] {
             assert!(string(quoted).starts_with('"'), "{quoted:?}");
-            let back: String = serde_yaml::from_str(&string(quoted)).unwrap();
+            let back: String = ferrolb_api::yaml::from_str(&string(quoted)).unwrap();
             assert_eq!(back, quoted);
         }
     }
@@ -257,7 +257,7 @@ spec:\n  addresses:\n  - 192.168.1.11-192.168.1.13\n  autoAssign: false\n";
         #[test]
         fn any_string_roundtrips(s in "\\PC{0,12}|[0-9a-z:._/ -]{0,10}") {
             let v = json!({ s.clone(): [s.clone(), {"k": s.clone()}] });
-            let back: Value = serde_yaml::from_str(&emit(&v)).unwrap();
+            let back: Value = ferrolb_api::yaml::from_str(&emit(&v)).unwrap();
             proptest::prop_assert_eq!(back, v);
         }
     }
@@ -270,7 +270,7 @@ spec:\n  addresses:\n  - 192.168.1.11-192.168.1.13\n  autoAssign: false\n";
             text,
             "a:\n- - 1\n  - x\n- []\nb: {}\nc: null\nd: \"64512:1\"\n"
         );
-        let back: Value = serde_yaml::from_str(&text).unwrap();
+        let back: Value = ferrolb_api::yaml::from_str(&text).unwrap();
         assert_eq!(back, v);
     }
 }

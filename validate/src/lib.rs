@@ -20,7 +20,7 @@
 //! ```
 //! use ferrolb_validate::{ClusterResources, Options, validate};
 //! let yaml = "apiVersion: metallb.io/v1beta1\nkind: IPAddressPool\nmetadata: {name: a, namespace: metallb-system}\nspec:\n  addresses: [10.0.0.0/24, 10.0.0.128/25]\n";
-//! let pool = serde_yaml::from_str(yaml)?;
+//! let pool = ferrolb_api::yaml::from_str(yaml)?;
 //! let report = validate(&ClusterResources { pools: vec![pool], ..Default::default() }, &Options::default());
 //! assert_eq!(
 //!     report.errors[0].to_string(),
@@ -184,5 +184,7 @@ pub fn validate_with_cel(res: &ClusterResources, opts: &Options) -> Report {
     report
 }
 
+#[cfg(test)]
+mod fixtures;
 #[cfg(test)]
 mod tests;

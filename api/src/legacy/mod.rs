@@ -35,17 +35,10 @@ pub fn parse(payload: &str) -> Result<LegacyConfig, LegacyError> {
     if payload.trim().is_empty() {
         return Ok(LegacyConfig::default());
     }
-    let de = serde_yaml::Deserializer::from_str(payload);
-    serde_path_to_error::deserialize(de).map_err(|err| {
-        let path = err.path().to_string();
-        let inner = err.into_inner();
-        let line = inner.location().map(|l| l.line());
-        let mut message = inner.to_string();
-        // serde_yaml appends " at line L column C"; the line is reported separately.
-        if let Some(idx) = message.find(" at line ") {
-            message.truncate(idx);
-        }
-        // serde_yaml also prefixes the path of the enclosing map ("bfd-profiles[0]: …").
+    crate::yaml::from_str(payload).map_err(|err| {
+        let path = err.path.unwrap_or_else(|| ".".to_owned());
+        let mut message = err.message;
+        // Messages of nested values may repeat the path of the enclosing map ("peers[0]: …").
         if let Some((prefix, rest)) = message.split_once(": ")
             && !prefix.is_empty()
             && path.starts_with(prefix)
@@ -55,7 +48,7 @@ pub fn parse(payload: &str) -> Result<LegacyConfig, LegacyError> {
         LegacyError::Parse {
             path,
             message,
-            line,
+            line: err.line,
         }
     })
 }

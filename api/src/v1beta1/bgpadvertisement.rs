@@ -42,8 +42,8 @@ pub const RULE_SELECTORS_VS_AGGREGATION: &str = "!has(self.serviceSelectors) || 
         priority = 10
     )
 )]
+#[cfg_attr(feature = "cel", x_kube(cel))]
 #[x_kube(
-    cel,
     validation = Rule::new(RULE_SELECTORS_VS_AGGREGATION).message("serviceSelectors and aggregationLength are mutually exclusive, can only be used together with default aggregationLength (32) and aggregationLengthV6 (128)")
 )]
 #[serde(rename_all = "camelCase", remote = "Self")]

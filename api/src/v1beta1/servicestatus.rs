@@ -34,7 +34,7 @@ pub struct ServiceL2StatusSpec {}
 
 /// Which node announces a Service in layer 2 mode, and on which interfaces.
 #[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
-#[x_kube(cel)]
+#[cfg_attr(feature = "cel", x_kube(cel))]
 #[serde(rename_all = "camelCase")]
 pub struct ServiceL2StatusStatus {
     /// The announcing node (immutable).
@@ -90,7 +90,7 @@ pub struct ServiceBGPStatusSpec {}
 
 /// Which peers a node advertises a Service to.
 #[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
-#[x_kube(cel)]
+#[cfg_attr(feature = "cel", x_kube(cel))]
 #[serde(rename_all = "camelCase")]
 pub struct ServiceBGPStatusStatus {
     /// The advertising node (immutable).

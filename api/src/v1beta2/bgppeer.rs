@@ -28,7 +28,7 @@ use crate::status::ConfigStatus;
         json_path = ".spec.ebgpMultiHop"
     )
 )]
-#[x_kube(cel)]
+#[cfg_attr(feature = "cel", x_kube(cel))]
 #[serde(rename_all = "camelCase")]
 pub struct BGPPeerSpec {
     /// AS number used on the local end of the session.

@@ -24,7 +24,7 @@ pub struct Args {
     )]
     pub filename: String,
     /// Namespace of the generated resources [default: the ConfigMap's, else metallb-system].
-    #[arg(short = 'n', long)]
+    #[arg(short = 'n', long, value_parser = super::namespace_arg)]
     pub namespace: Option<String>,
 }
 

@@ -11,3 +11,15 @@ pub struct Output {
     /// Written to stderr, one `warning:` line each.
     pub warnings: Vec<String>,
 }
+
+/// Parses a `--namespace` value: a DNS-1123 label, as Kubernetes requires of namespace names.
+pub fn namespace_arg(value: &str) -> Result<String, String> {
+    if ferrolb_api::names::is_dns1123_label(value) {
+        Ok(value.to_owned())
+    } else {
+        Err(format!(
+            "{:?} is not a valid namespace name: 1-63 lowercase letters, digits or '-', starting and ending with a letter or digit",
+            value.chars().take(80).collect::<String>()
+        ))
+    }
+}

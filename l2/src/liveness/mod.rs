@@ -40,6 +40,42 @@
 //! so a captured datagram could make a dead peer look alive for one `dead_after`; enable
 //! `max_clock_skew` (needs NTP-synced nodes) to reject such stale datagrams.
 //!
+//! # Restarts with an earlier clock, and incarnations from the future
+//! A node without a real-time clock (e.g. a Raspberry Pi before NTP) can restart with a wall
+//! clock — hence an incarnation — *lower* than its previous run's. Such a stream is refused as a
+//! replay only while the old one is live; once the peer is gone (declared dead, expired — no
+//! accepted heartbeat for `dead_after` — or left), a heartbeat with any incarnation starts a
+//! new stream, so the restarted node is a member again instead of being refused forever while
+//! it keeps announcing (two owners). The cost: a captured datagram stream replayed after the
+//! peer died is accepted for as long as the capture lasts, as after a receiver restart; bound
+//! it with `max_clock_skew`. An incarnation more than [`MAX_INCARNATION_AHEAD`] (one day)
+//! ahead of the receiver's wall clock is refused ([`LivenessError::FutureIncarnation`]): a
+//! sender whose clock is that far off (or a datagram crafted with the key) would otherwise pin
+//! `(incarnation, sequence)` so high that the sender's real stream looks stale until expiry.
+//! The check trusts the *receiver's* clock: a receiver whose clock is unset (before
+//! [`CLOCK_SANITY_FLOOR_MS`]) skips it, but one that is more than the bound behind (e.g. a
+//! fake-hwclock restored from last week) refuses its peers until its clock is synced — start
+//! the speaker after time sync, or widen/disable the bound
+//! ([`Membership::set_max_incarnation_ahead`]).
+//!
+//! # Key rotation
+//! Heartbeats are always sent with the current key; a receiver also accepts the previous key
+//! ([`Membership::set_previous_secret`], counted in [`Stats::previous_key`]). Because a rolling
+//! update always has a mixed phase, a rotation from key A to key B takes two rollouts with no
+//! split: (1) current A, previous B — everyone still sends A and now also accepts B;
+//! (2) current B, previous A — updated speakers send B, which the others already accept;
+//! then (3) optionally drop the previous key. [`Membership::rotate_secret`] does step 2 in
+//! place (the current key becomes the previous one).
+//!
+//! # Sender address binding
+//! With [`Membership::handle_datagram_from`] a live peer's name is bound to the source address
+//! of its first accepted heartbeat; a heartbeat for that live peer from another address is
+//! refused ([`LivenessError::AddressMismatch`], [`Stats::address_mismatch`]), so a node that
+//! holds the key cannot keep another node "alive" from elsewhere, and two speakers configured
+//! with the same node name do not merge into one member. The binding ends when the peer dies,
+//! expires or leaves: a node whose address really changed is accepted again after
+//! `dead_after`.
+//!
 //! # Graceful leave (make-before-break)
 //! [`Membership::leave`] switches the local heartbeats to `leaving`. Peers drop a leaving node
 //! from the live set at once (no timeout), re-run the election, and the new owner starts
@@ -86,6 +122,7 @@
 
 use std::{
     collections::BTreeMap,
+    net::IpAddr,
     time::{Duration, Instant},
 };
 
@@ -97,6 +134,13 @@ pub use wire::{Heartbeat, HeartbeatKey, decode, encode};
 pub const MAX_NAME_LEN: usize = 253;
 /// Minimum shared-secret length in bytes.
 pub const MIN_SECRET_LEN: usize = 16;
+/// How far ahead of the receiver's wall clock an incarnation (ms since the epoch) may be, by
+/// default ([`Membership::set_max_incarnation_ahead`]).
+pub const MAX_INCARNATION_AHEAD: Duration = Duration::from_secs(24 * 3600);
+/// A receiver wall clock before this (2020-01-01, ms since the epoch) is unset (a board
+/// without RTC before NTP): the future-incarnation check is skipped rather than refusing
+/// every peer.
+pub const CLOCK_SANITY_FLOOR_MS: u64 = 1_577_836_800_000;
 
 /// Tunables of the heartbeat protocol.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -153,6 +197,21 @@ pub enum LivenessError {
     /// A datagram carries our own name (loop, or another speaker uses the same name).
     #[error("failed to accept heartbeat: it carries the local node name")]
     OwnName,
+    /// The incarnation is too far ahead of our wall clock (see [`MAX_INCARNATION_AHEAD`]).
+    #[error("failed to accept heartbeat from {0}: incarnation too far ahead of the local clock")]
+    FutureIncarnation(String),
+    /// A heartbeat for a live peer came from another address than the peer's.
+    #[error(
+        "failed to accept heartbeat from {name}: sent from {from}, but the live peer is at {bound}"
+    )]
+    AddressMismatch {
+        /// The node name in the heartbeat.
+        name: String,
+        /// Source address of the datagram.
+        from: IpAddr,
+        /// Address the live peer is bound to.
+        bound: IpAddr,
+    },
 }
 
 /// A membership change for the adapter (each one should trigger a re-election).
@@ -188,6 +247,15 @@ pub struct Stats {
     /// It may have announced our IPs meanwhile, so [`crate::node::L2Node`] re-sends the
     /// gratuitous bursts of everything it owns.
     pub rejoined: u64,
+    /// Incarnations refused for being too far in the future.
+    pub future_incarnation: u64,
+    /// Heartbeats for a live peer from another address than its own.
+    pub address_mismatch: u64,
+    /// Heartbeats accepted with the previous key (rotation in progress).
+    pub previous_key: u64,
+    /// Peers accepted again with a *lower* incarnation after they were gone (restart with an
+    /// earlier clock).
+    pub restarted_earlier: u64,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -203,6 +271,25 @@ struct Peer {
     last: Option<(u64, u64)>,
     last_heard: Option<Instant>,
     status: PeerStatus,
+    /// Source address of the live stream (bound while alive, see the module docs).
+    addr: Option<IpAddr>,
+}
+
+impl Peer {
+    const UNHEARD: Self = Self {
+        last: None,
+        last_heard: None,
+        status: PeerStatus::Dead,
+        addr: None,
+    };
+
+    /// Alive and heard within `dead_after` (a peer not yet ticked dead may have expired).
+    fn is_live(&self, now: Instant, dead_after: Duration) -> bool {
+        self.status == PeerStatus::Alive
+            && self
+                .last_heard
+                .is_some_and(|t| now.saturating_duration_since(t) <= dead_after)
+    }
 }
 
 /// The membership view of one speaker.
@@ -213,6 +300,8 @@ pub struct Membership {
     sequence: u64,
     leaving: bool,
     key: HeartbeatKey,
+    previous_key: Option<HeartbeatKey>,
+    max_incarnation_ahead: Option<Duration>,
     config: LivenessConfig,
     started: Instant,
     next_send: Instant,
@@ -243,12 +332,34 @@ impl Membership {
             sequence: 0,
             leaving: false,
             key,
+            previous_key: None,
+            max_incarnation_ahead: Some(MAX_INCARNATION_AHEAD),
             config,
             started: now,
             next_send: now,
             peers: BTreeMap::new(),
             stats: Stats::default(),
         })
+    }
+
+    /// Also accepts heartbeats authenticated with `secret` (the key being rotated out, or the
+    /// one being rolled in); `None` accepts only the current key. See the module docs.
+    pub fn set_previous_secret(&mut self, secret: Option<&[u8]>) -> Result<(), LivenessError> {
+        self.previous_key = secret.map(HeartbeatKey::new).transpose()?;
+        Ok(())
+    }
+
+    /// Sends with `secret` from now on and keeps accepting the current key as the previous one.
+    pub fn rotate_secret(&mut self, secret: &[u8]) -> Result<(), LivenessError> {
+        let new = HeartbeatKey::new(secret)?;
+        self.previous_key = Some(std::mem::replace(&mut self.key, new));
+        Ok(())
+    }
+
+    /// How far ahead of the receiver's clock an incarnation may be (default
+    /// [`MAX_INCARNATION_AHEAD`]); `None` disables the check.
+    pub fn set_max_incarnation_ahead(&mut self, bound: Option<Duration>) {
+        self.max_incarnation_ahead = bound;
     }
 
     /// The local node name.
@@ -320,7 +431,29 @@ impl Membership {
         now: Instant,
         wall_ms: u64,
     ) -> Result<Option<MemberEvent>, LivenessError> {
-        let result = self.apply(buf, now, wall_ms);
+        self.receive(buf, None, now, wall_ms)
+    }
+
+    /// [`Membership::handle_datagram`] for a datagram from source address `from`: a live
+    /// peer's name is bound to the address it is heard from (see the module docs).
+    pub fn handle_datagram_from(
+        &mut self,
+        buf: &[u8],
+        from: IpAddr,
+        now: Instant,
+        wall_ms: u64,
+    ) -> Result<Option<MemberEvent>, LivenessError> {
+        self.receive(buf, Some(from), now, wall_ms)
+    }
+
+    fn receive(
+        &mut self,
+        buf: &[u8],
+        from: Option<IpAddr>,
+        now: Instant,
+        wall_ms: u64,
+    ) -> Result<Option<MemberEvent>, LivenessError> {
+        let result = self.apply(buf, from, now, wall_ms);
         match &result {
             Ok(_) => self.stats.accepted += 1,
             Err(LivenessError::Malformed(_)) => self.stats.malformed += 1,
@@ -328,35 +461,83 @@ impl Membership {
             Err(LivenessError::Replay(_)) => self.stats.replayed += 1,
             Err(LivenessError::ClockSkew(_)) => self.stats.clock_skew += 1,
             Err(LivenessError::OwnName) => self.stats.own_name += 1,
+            Err(LivenessError::FutureIncarnation(_)) => self.stats.future_incarnation += 1,
+            Err(LivenessError::AddressMismatch { .. }) => self.stats.address_mismatch += 1,
             Err(LivenessError::Config(_)) => {}
         }
         result
     }
 
-    fn apply(
-        &mut self,
-        buf: &[u8],
-        now: Instant,
-        wall_ms: u64,
-    ) -> Result<Option<MemberEvent>, LivenessError> {
-        let hb = decode(buf, &self.key)?;
+    /// Decodes with the current key, else the previous one.
+    fn authenticate(&mut self, buf: &[u8]) -> Result<Heartbeat, LivenessError> {
+        match (decode(buf, &self.key), &self.previous_key) {
+            (Err(LivenessError::BadTag), Some(previous)) => {
+                let hb = decode(buf, previous)?;
+                self.stats.previous_key += 1;
+                Ok(hb)
+            }
+            (result, _) => result,
+        }
+    }
+
+    /// Checks that do not depend on the peer's state.
+    fn admissible(&self, hb: &Heartbeat, wall_ms: u64) -> Result<(), LivenessError> {
         if hb.name == self.local {
             return Err(LivenessError::OwnName);
         }
         if let Some(max) = self.config.max_clock_skew {
             let skew = hb.wall_ms.abs_diff(wall_ms);
             if u128::from(skew) > max.as_millis() {
-                return Err(LivenessError::ClockSkew(hb.name));
+                return Err(LivenessError::ClockSkew(hb.name.clone()));
             }
         }
+        if let Some(bound) = self.max_incarnation_ahead
+            && wall_ms >= CLOCK_SANITY_FLOOR_MS
+            && u128::from(hb.incarnation.saturating_sub(wall_ms)) > bound.as_millis()
+        {
+            return Err(LivenessError::FutureIncarnation(hb.name.clone()));
+        }
+        Ok(())
+    }
+
+    fn apply(
+        &mut self,
+        buf: &[u8],
+        from: Option<IpAddr>,
+        now: Instant,
+        wall_ms: u64,
+    ) -> Result<Option<MemberEvent>, LivenessError> {
+        let hb = self.authenticate(buf)?;
+        self.admissible(&hb, wall_ms)?;
+        let dead_after = self.config.dead_after;
         let key = (hb.incarnation, hb.sequence);
-        let peer = self.peers.entry(hb.name.clone()).or_insert(Peer {
-            last: None,
-            last_heard: None,
-            status: PeerStatus::Dead,
-        });
-        if peer.last.is_some_and(|last| key <= last) {
-            return Err(LivenessError::Replay(hb.name));
+        let peer = self.peers.entry(hb.name.clone()).or_insert(Peer::UNHEARD);
+        let live = peer.is_live(now, dead_after);
+        if let (true, Some(from), Some(bound)) = (live, from, peer.addr)
+            && from != bound
+        {
+            return Err(LivenessError::AddressMismatch {
+                name: hb.name,
+                from,
+                bound,
+            });
+        }
+        let mut restarted_earlier = false;
+        if let Some(last) = peer.last
+            && key <= last
+        {
+            // A lower incarnation from a peer that is gone is a restart with an earlier clock;
+            // while the peer is live it is a replay (or a stale reordered datagram).
+            if live || hb.incarnation >= last.0 {
+                return Err(LivenessError::Replay(hb.name));
+            }
+            restarted_earlier = true;
+        }
+        if !live {
+            peer.addr = None;
+        }
+        if from.is_some() {
+            peer.addr = peer.addr.or(from);
         }
         // Same incarnation, heard before, declared dead since: it kept running while we did
         // not hear it (partition heal), as opposed to a restarted process (new incarnation).
@@ -374,6 +555,9 @@ impl Membership {
         peer.status = new_status;
         if rejoin {
             self.stats.rejoined += 1;
+        }
+        if restarted_earlier {
+            self.stats.restarted_earlier += 1;
         }
         if matches!(event, Some(MemberEvent::Joined(_))) {
             // Answer a (re)joining peer at once instead of at the next slot: after a partition
@@ -443,11 +627,7 @@ impl Membership {
             names.into_iter().filter(|n| *n != self.local).collect();
         self.peers.retain(|n, _| want.contains(n.as_str()));
         for n in want {
-            self.peers.entry(n.to_owned()).or_insert(Peer {
-                last: None,
-                last_heard: None,
-                status: PeerStatus::Dead,
-            });
+            self.peers.entry(n.to_owned()).or_insert(Peer::UNHEARD);
         }
     }
 

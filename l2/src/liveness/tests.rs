@@ -313,3 +313,227 @@ proptest! {
         let _ = decode(&bytes, &key);
     }
 }
+
+// === restarts with an earlier clock, future incarnations, key rotation, address binding ===
+
+/// 2026-12-06: a synced receiver clock.
+const WALL: u64 = 1_796_515_200_000;
+
+/// Heartbeat number `seq` of node `name` with incarnation `inc`, signed with `secret`.
+fn datagram(name: &str, inc: u64, seq: u64, secret: &[u8]) -> Vec<u8> {
+    let hb = Heartbeat {
+        name: name.into(),
+        incarnation: inc,
+        sequence: seq,
+        wall_ms: WALL,
+        leaving: false,
+    };
+    encode(&hb, &HeartbeatKey::new(secret).unwrap())
+}
+
+#[test]
+fn restart_with_an_earlier_clock_is_accepted_once_the_old_stream_is_gone() {
+    let t0 = Instant::now();
+    let mut b = node("b", WALL, t0);
+    // `a` ran with a clock set ahead (incarnation WALL + 1 h) ...
+    let ahead = WALL + 3_600_000;
+    assert_eq!(
+        b.handle_datagram(&datagram("a", ahead, 1, SECRET), t0, WALL),
+        Ok(Some(MemberEvent::Joined("a".into())))
+    );
+    // ... and restarted with the right clock: a lower incarnation. While the old stream is
+    // live, that is a replay.
+    let restarted = |seq| datagram("a", WALL, seq, SECRET);
+    assert_eq!(
+        b.handle_datagram(&restarted(1), t0 + ms(100), WALL),
+        Err(LivenessError::Replay("a".into()))
+    );
+    // Once the old stream expired (declared dead), the new one is accepted: `a` is a member
+    // again rather than refused forever while it announces.
+    assert_eq!(b.tick(t0 + ms(700)), vec![MemberEvent::Died("a".into())]);
+    assert_eq!(
+        b.handle_datagram(&restarted(2), t0 + ms(710), WALL),
+        Ok(Some(MemberEvent::Joined("a".into())))
+    );
+    assert!(b.is_alive("a"));
+    assert_eq!(b.stats().restarted_earlier, 1);
+    // The new stream is protected against replays as usual.
+    assert_eq!(
+        b.handle_datagram(&restarted(2), t0 + ms(720), WALL),
+        Err(LivenessError::Replay("a".into()))
+    );
+    // Expired but not yet ticked counts as gone too.
+    let older = datagram("a", WALL - 5_000, 1, SECRET);
+    assert!(b.handle_datagram(&older, t0 + ms(1_400), WALL).is_ok());
+}
+
+#[test]
+fn same_incarnation_stays_a_replay_after_death() {
+    let t0 = Instant::now();
+    let mut b = node("b", WALL, t0);
+    b.handle_datagram(&datagram("a", WALL, 5, SECRET), t0, WALL)
+        .unwrap();
+    b.tick(t0 + ms(700));
+    assert_eq!(
+        b.handle_datagram(&datagram("a", WALL, 4, SECRET), t0 + ms(710), WALL),
+        Err(LivenessError::Replay("a".into()))
+    );
+}
+
+#[test]
+fn incarnations_from_the_future_are_refused() {
+    let t0 = Instant::now();
+    let mut b = node("b", WALL, t0);
+    let day = MAX_INCARNATION_AHEAD.as_millis() as u64;
+    assert_eq!(
+        b.handle_datagram(&datagram("a", WALL + day + 1, 1, SECRET), t0, WALL),
+        Err(LivenessError::FutureIncarnation("a".into()))
+    );
+    assert_eq!(
+        b.handle_datagram(&datagram("a", u64::MAX, 1, SECRET), t0, WALL),
+        Err(LivenessError::FutureIncarnation("a".into()))
+    );
+    assert_eq!(b.stats().future_incarnation, 2);
+    assert!(!b.is_alive("a"));
+    // Up to one day ahead is tolerated (clocks drift; incarnations need not be clocks).
+    assert!(
+        b.handle_datagram(&datagram("a", WALL + day, 1, SECRET), t0, WALL)
+            .is_ok()
+    );
+    // A receiver whose clock is unset (1970 on a board without RTC) does not refuse everyone.
+    let mut unsynced = node("c", 5, t0);
+    assert!(
+        unsynced
+            .handle_datagram(&datagram("a", WALL, 1, SECRET), t0, 5_000)
+            .is_ok()
+    );
+    // The bound can be widened or disabled.
+    let mut lenient = node("d", WALL, t0);
+    lenient.set_max_incarnation_ahead(None);
+    assert!(
+        lenient
+            .handle_datagram(&datagram("a", u64::MAX, 1, SECRET), t0, WALL)
+            .is_ok()
+    );
+}
+
+const NEW_SECRET: &[u8] = b"fedcba9876543210-rotated-secret";
+
+#[test]
+fn previous_key_is_accepted_and_counted() {
+    let t0 = Instant::now();
+    let mut b = Membership::new("b", WALL, NEW_SECRET, LivenessConfig::default(), t0).unwrap();
+    let old = datagram("a", WALL, 1, SECRET);
+    assert_eq!(
+        b.handle_datagram(&old, t0, WALL),
+        Err(LivenessError::BadTag)
+    );
+    b.set_previous_secret(Some(SECRET)).unwrap();
+    assert!(b.handle_datagram(&old, t0, WALL).is_ok());
+    assert!(
+        b.handle_datagram(&datagram("a", WALL, 2, NEW_SECRET), t0, WALL)
+            .is_ok()
+    );
+    assert_eq!(b.stats().previous_key, 1);
+    // A third key is still refused; short previous secrets are a configuration error.
+    let other = datagram("a", WALL, 3, b"another-secret-of-16+bytes");
+    assert_eq!(
+        b.handle_datagram(&other, t0, WALL),
+        Err(LivenessError::BadTag)
+    );
+    assert!(matches!(
+        b.set_previous_secret(Some(b"short")),
+        Err(LivenessError::Config(_))
+    ));
+    b.set_previous_secret(None).unwrap();
+    assert_eq!(
+        b.handle_datagram(&datagram("a", WALL, 4, SECRET), t0, WALL),
+        Err(LivenessError::BadTag)
+    );
+}
+
+/// Runs the mesh for `steps` and returns the membership events.
+fn settle(nodes: &mut [Membership], t0: Instant, from: &mut u64, steps: u64) -> Vec<MemberEvent> {
+    let events = run(nodes, t0, *from, steps, |_, _| true);
+    *from += steps;
+    events.into_iter().map(|(_, _, e)| e).collect()
+}
+
+#[test]
+fn rolling_key_rotation_in_two_steps_never_splits_the_cluster() {
+    let t0 = Instant::now();
+    let mut nodes: Vec<Membership> = ["a", "b", "c"].iter().map(|n| node(n, 1, t0)).collect();
+    let mut step = 0;
+    let joined = settle(&mut nodes, t0, &mut step, 100);
+    assert_eq!(joined.len(), 6);
+    // Rollout 1: one node at a time also accepts the new key (still sends the old one).
+    for i in 0..nodes.len() {
+        nodes[i].set_previous_secret(Some(NEW_SECRET)).unwrap();
+        assert_eq!(settle(&mut nodes, t0, &mut step, 100), vec![]);
+    }
+    // Rollout 2: one node at a time sends the new key, accepting the old one.
+    for i in 0..nodes.len() {
+        nodes[i].rotate_secret(NEW_SECRET).unwrap();
+        assert_eq!(settle(&mut nodes, t0, &mut step, 100), vec![]);
+    }
+    // Done: the old key can go.
+    for n in &mut nodes {
+        n.set_previous_secret(None).unwrap();
+    }
+    assert_eq!(settle(&mut nodes, t0, &mut step, 100), vec![]);
+    assert!(nodes.iter().all(|n| n.alive_members().count() == 3));
+}
+
+#[test]
+fn rotating_without_the_first_rollout_splits_the_cluster() {
+    // The negative control of the test above: a speaker that does not accept the new key yet
+    // loses a peer that already sends it.
+    let t0 = Instant::now();
+    let (mut a, mut b) = (node("a", 1, t0), node("b", 1, t0));
+    let hello = a.poll_transmit(t0, WALL).unwrap();
+    assert!(b.handle_datagram(&hello, t0, WALL).unwrap().is_some());
+    a.rotate_secret(NEW_SECRET).unwrap();
+    let rotated = a.poll_transmit(t0 + ms(100), WALL).unwrap();
+    assert_eq!(
+        b.handle_datagram(&rotated, t0 + ms(100), WALL),
+        Err(LivenessError::BadTag)
+    );
+    assert_eq!(b.tick(t0 + ms(700)), vec![MemberEvent::Died("a".into())]);
+    // After rollout 1 the same datagram is fine.
+    let mut c = node("c", 1, t0);
+    c.set_previous_secret(Some(NEW_SECRET)).unwrap();
+    assert!(c.handle_datagram(&rotated, t0 + ms(100), WALL).is_ok());
+}
+
+#[test]
+fn a_live_peer_is_bound_to_its_address() {
+    let t0 = Instant::now();
+    let mut b = node("b", WALL, t0);
+    let (home, elsewhere): (IpAddr, IpAddr) = ([127, 0, 0, 2].into(), [127, 0, 0, 3].into());
+    let hb = |seq| datagram("a", WALL, seq, SECRET);
+    assert!(b.handle_datagram_from(&hb(1), home, t0, WALL).is_ok());
+    assert_eq!(
+        b.handle_datagram_from(&hb(2), elsewhere, t0 + ms(100), WALL),
+        Err(LivenessError::AddressMismatch {
+            name: "a".into(),
+            from: elsewhere,
+            bound: home,
+        })
+    );
+    assert_eq!(b.stats().address_mismatch, 1);
+    // The refused datagram did not advance the stream: the real sender's next one is fine.
+    assert!(
+        b.handle_datagram_from(&hb(2), home, t0 + ms(200), WALL)
+            .is_ok()
+    );
+    // Once the peer is gone the binding ends (its address may really have changed).
+    assert_eq!(b.tick(t0 + ms(900)), vec![MemberEvent::Died("a".into())]);
+    assert_eq!(
+        b.handle_datagram_from(&hb(3), elsewhere, t0 + ms(910), WALL),
+        Ok(Some(MemberEvent::Joined("a".into())))
+    );
+    assert!(matches!(
+        b.handle_datagram_from(&hb(4), home, t0 + ms(920), WALL),
+        Err(LivenessError::AddressMismatch { .. })
+    ));
+}

@@ -23,9 +23,9 @@
 use std::collections::BTreeSet;
 use std::net::IpAddr;
 
+use ferrolb_api::duration::GoDuration;
 use ferrolb_api::v1beta2::{BGPPeer, BGPPeerSpec};
 use ferrolb_core::LabelSelector;
-use ferrolb_migrate::duration::GoDuration;
 
 use crate::model::{Kind, Problem, name_of};
 use crate::selectors;
@@ -244,3 +244,6 @@ pub fn warnings(peer: &BGPPeer, warnings: &mut Vec<Problem>) {
         ));
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -1,6 +1,6 @@
 //! L1, B1–B6.
 
-use super::*;
+use crate::fixtures::*;
 
 const POOL: &str = "{addresses: [172.16.5.0/26]}";
 

@@ -308,3 +308,6 @@ pub fn moved_services(
         moved.len()
     ))
 }
+
+#[cfg(test)]
+mod tests;

@@ -3,9 +3,9 @@
 
 use ferrolb_api::manifest::parse_manifests;
 
-use super::*;
 use crate::ServiceIps;
 use crate::admission::{Object, Operation, Request, Verdict, admit};
+use crate::fixtures::*;
 
 fn obj(yaml: &str) -> Object {
     let mut v = parse_manifests(yaml).unwrap();

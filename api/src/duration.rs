@@ -9,6 +9,10 @@ use std::fmt;
 
 const NANOS_PER_SECOND: i128 = 1_000_000_000;
 
+/// Fraction digits that matter: an hour has 3.6e12 ns, so the 13th digit of a fraction of an
+/// hour is below a nanosecond; 18 digits keep `fraction × scale` far inside `i128`.
+const MAX_FRACTION_DIGITS: usize = 18;
+
 /// Why a duration string is not a Go duration; messages are Go's.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum DurationError {
@@ -33,9 +37,9 @@ pub enum DurationError {
 pub struct GoDuration(pub i64);
 
 impl GoDuration {
-    /// `n` whole seconds.
+    /// `n` whole seconds, saturating at the bounds of `i64` nanoseconds (±292 years).
     pub const fn from_secs(n: i64) -> Self {
-        Self(n * NANOS_PER_SECOND as i64)
+        Self(n.saturating_mul(NANOS_PER_SECOND as i64))
     }
 
     /// Parses like Go's `time.ParseDuration`.
@@ -95,16 +99,20 @@ impl GoDuration {
             } else {
                 int_part.parse().map_err(|_| invalid())?
             };
-            let mut value = int.checked_mul(scale).ok_or_else(invalid)?;
+            let value = int.checked_mul(scale).ok_or_else(invalid)?;
             // Fraction: exact truncation of frac × scale (Go uses floats; the difference is
-            // below a nanosecond and disappears when truncating to seconds).
+            // below a nanosecond and disappears when truncating to seconds). Digits past
+            // MAX_FRACTION_DIGITS cannot change the nanoseconds of any unit and are ignored,
+            // as Go's `leadingFraction` ignores digits that would overflow.
             let mut denom: i128 = 1;
             let mut frac: i128 = 0;
-            for d in frac_part.bytes().take(30) {
+            for d in frac_part.bytes().take(MAX_FRACTION_DIGITS) {
                 frac = frac * 10 + i128::from(d - b'0');
                 denom *= 10;
             }
-            value += frac * scale / denom;
+            let value = value
+                .checked_add(frac * scale / denom)
+                .ok_or_else(invalid)?;
             total = total.checked_add(value).ok_or_else(invalid)?;
             if total > i128::from(i64::MAX) + i128::from(neg) {
                 return Err(invalid());
@@ -222,6 +230,51 @@ mod tests {
         ));
         assert!(GoDuration::parse("9999999999999999999h").is_err());
         assert!(GoDuration::parse("2562048h").is_err());
+    }
+
+    #[test]
+    fn long_fractions_and_huge_values_are_errors_not_panics() {
+        // Digits past nanosecond precision are ignored (Go's `leadingFraction` does the same).
+        assert_eq!(
+            GoDuration::parse("1.0000000000000000000000001s"),
+            Ok(GoDuration::from_secs(1))
+        );
+        assert_eq!(
+            GoDuration::parse("1.99999999999999999999999999999999h"),
+            Ok(GoDuration(2 * 3600 * NANOS_PER_SECOND as i64 - 1))
+        );
+        for bad in [
+            "9999999999999999999h",
+            "99999999999999999999h",
+            "2562047h47m16.854775808s",
+            "-2562047h47m16.854775809s",
+            "9223372036.999999999999999999999999999999s1h",
+        ] {
+            assert!(
+                matches!(GoDuration::parse(bad), Err(DurationError::Invalid(_))),
+                "{bad}"
+            );
+        }
+        assert_eq!(
+            GoDuration::parse("-2562047h47m16.854775808s"),
+            Ok(GoDuration(i64::MIN))
+        );
+        assert_eq!(GoDuration::from_secs(i64::MAX), GoDuration(i64::MAX));
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn never_panics(s in "\\PC*") {
+            let _ = GoDuration::parse(&s);
+        }
+
+        #[test]
+        fn never_panics_on_duration_like_input(s in "[-+]?([0-9]{0,25}(\\.[0-9]{0,40})?(h|m|s|ms|us|µs|ns|x)?){1,4}") {
+            if let Ok(d) = GoDuration::parse(&s) {
+                // What parses formats back to something that parses to the same value.
+                proptest::prop_assert_eq!(GoDuration::parse(&d.to_string()), Ok(d));
+            }
+        }
     }
 
     #[test]

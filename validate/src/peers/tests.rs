@@ -1,6 +1,6 @@
 //! P1–P13, P15 and the native-mode decisions.
 
-use super::*;
+use crate::fixtures::*;
 
 const OK: &str = "{myASN: 64512, peerASN: 64513, peerAddress: 10.9.9.9}";
 

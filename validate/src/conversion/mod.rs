@@ -14,9 +14,9 @@
 //! and zero values of `omitempty` fields (port 0, empty strings, `false`) are left out.
 //! [`convert_object`] applies this to the raw objects of a `ConversionReview`.
 
+use ferrolb_api::duration::GoDuration;
 use ferrolb_api::v1beta1::{self, LegacyNodeSelector, LegacySelectorRequirement};
 use ferrolb_api::v1beta2;
-use ferrolb_migrate::duration::GoDuration;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, LabelSelectorRequirement};
 use serde_json::Value;
 
@@ -184,3 +184,6 @@ pub fn convert_object(obj: &Value, desired: &str) -> Result<Value, ConversionErr
         _ => Err(unsupported()),
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -1,6 +1,6 @@
 //! Duplicate names, namespaces, BFD ranges, communities.
 
-use super::*;
+use crate::fixtures::*;
 
 #[test]
 fn duplicate_names_offline() {

@@ -1,15 +1,10 @@
-//! Unit tests, one file per topic; every rule has an accepting and a rejecting case.
+//! Test fixtures shared by the unit tests of every module (`<module>/tests.rs`, and the crate
+//! root's `tests.rs`): YAML builders of each kind and validation helpers. Every rule has an
+//! accepting and a rejecting case in the tests of the module that implements it.
 
-mod admission;
-mod ads;
-mod conversion;
-mod objects;
-mod peers;
-mod pools;
+pub(crate) use ferrolb_api::manifest::parse_manifests;
 
-use ferrolb_api::manifest::parse_manifests;
-
-use crate::{ClusterResources, Options, Report, validate, validate_with_cel};
+pub(crate) use crate::{ClusterResources, Options, Report, validate, validate_with_cel};
 
 /// Parses YAML documents into resources; `kind:` + `apiVersion:` are required in each.
 pub fn res(yaml: &str) -> ClusterResources {

@@ -312,3 +312,6 @@ fn check_local_pref(ads: &[ParsedBgpAd<'_>], pools: &[ParsedPool], problems: &mu
         }
     }
 }
+
+#[cfg(test)]
+mod tests;

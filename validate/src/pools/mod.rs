@@ -166,3 +166,6 @@ pub fn check_overlaps(pools: &[ParsedPool], problems: &mut Vec<Problem>) {
         ));
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -1,4 +1,5 @@
-//! Every CEL rule (`x-kubernetes-validations`) of the generated CRDs accepts a valid object and
+//! (Lives with ferrolb-validate, the crate that evaluates CEL: `ferrolb-api` without its `cel`
+//! feature has no engine.) Every CEL rule (`x-kubernetes-validations`) of the generated CRDs accepts a valid object and
 //! rejects an invalid one, evaluated client-side by kube's CEL engine against the very schema
 //! that `crdgen` writes. Also checks that schema defaults are MetalLB's.
 

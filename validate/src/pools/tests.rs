@@ -1,6 +1,6 @@
 //! A1–A6.
 
-use super::*;
+use crate::fixtures::*;
 
 #[test]
 fn valid_pools() {
