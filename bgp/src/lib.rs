@@ -7,10 +7,15 @@
 //!   and the [`pack::AdjRibOut`] that diffs a desired table against what was sent.
 //! - [`fsm`]: the RFC 4271 §8 session FSM: events in, actions out, timers as deadlines on a
 //!   caller-owned clock; config mirrors MetalLB's BGPPeer.
+//! - [`announce`]: the pure decision core of BGP mode: a node's peers (BGPPeer
+//!   `nodeSelectors`) mapped onto [`fsm::SessionConfig`] with a restart-stable session
+//!   identity, MetalLB's `ShouldAnnounce`, and per peer the desired table for
+//!   [`pack::AdjRibOut`] (aggregation, communities, LOCAL_PREF, next hops).
 //! - [`types`]: families, ORIGIN, AS_PATH segments, communities, NLRI prefix encoding.
 //!
 //! The TCP shell (sockets, MD5, GTSM) lives in `ferrolb-net`; the speaker binary wires them.
 
+pub mod announce;
 pub mod error;
 pub mod fsm;
 pub mod message;
