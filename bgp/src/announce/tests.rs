@@ -84,13 +84,7 @@ fn table_for(
     services: &[ServiceFacts],
     local: &LocalAddresses,
 ) -> BTreeMap<IpNet, RouteAttrs> {
-    let p = run(node, peers, ads, services);
-    let view = SessionView {
-        ibgp: peers[0].is_ibgp(),
-        local,
-        ipv4_over_ipv6_next_hop: false,
-    };
-    peer_table(&p.routes[&peers[0].name], &view)
+    run(node, peers, ads, services).table(&peers[0], local, false)
 }
 
 fn withdrawn(updates: &[crate::message::Update]) -> Vec<IpNet> {
@@ -177,4 +171,35 @@ fn session_config_feeds_the_fsm_and_its_opens_negotiate() {
     let n = crate::fsm::negotiate(&other, &open).expect("negotiates");
     assert!(!n.ibgp);
     assert_eq!(n.keepalive, 3);
+}
+
+#[test]
+fn plan_tables_per_peer_with_source_address_next_hops() {
+    let mut ibgp = peer("ibgp", "10.9.0.1", 64512);
+    ibgp.source_address = Some(ip("10.9.0.20"));
+    let ebgp = peer("ebgp", "10.9.0.2", 65001);
+    let mut ad = Advertisement::new("all");
+    ad.communities = vec![Community::Standard(7)];
+    let p = run(
+        &node("n1", &[]),
+        &[ibgp.clone(), ebgp.clone()],
+        &[ad],
+        &[svc("ns/a", &["192.0.2.1"], "pool")],
+    );
+    let routed = Some(ip("10.9.0.10"));
+    let local_of = |p: &PeerSpec| LocalAddresses {
+        address: p.local_address(routed),
+        interface: vec![],
+    };
+    let ti = p.table(&ibgp, &local_of(&ibgp), false);
+    let te = p.table(&ebgp, &local_of(&ebgp), false);
+    let a = &ti[&net("192.0.2.1/32")];
+    assert_eq!(a.next_hop, ip("10.9.0.20"), "sourceAddress is the next hop");
+    assert_eq!(a.local_pref, Some(100));
+    assert_eq!(a.communities, [7]);
+    let a = &te[&net("192.0.2.1/32")];
+    assert_eq!(a.next_hop, ip("10.9.0.10"));
+    assert_eq!(a.local_pref, None);
+    let stranger = peer("stranger", "10.9.0.3", 65001);
+    assert!(p.table(&stranger, &local_of(&stranger), false).is_empty());
 }

@@ -237,6 +237,12 @@ impl PeerSpec {
         self.local_asn.unwrap_or(self.my_asn)
     }
 
+    /// The session's local address: `sourceAddress` if set, else `routed` (the source the
+    /// kernel picks towards the peer, or the connected socket's local address).
+    pub fn local_address(&self, routed: Option<IpAddr>) -> Option<IpAddr> {
+        self.source_address.or(routed)
+    }
+
     /// Whether the session is iBGP (known from the config: `dynamicASN: internal` is iBGP,
     /// `external` eBGP, `peerASN` compared with [`PeerSpec::session_asn`]).
     pub fn is_ibgp(&self) -> bool {

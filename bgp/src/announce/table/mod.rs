@@ -23,8 +23,8 @@ use std::net::IpAddr;
 use ipnet::IpNet;
 
 use super::community::Community;
-use super::decide::Route;
-use super::peer::LocalAddresses;
+use super::decide::{Plan, Route};
+use super::peer::{LocalAddresses, PeerSpec};
 use crate::pack::{DEFAULT_LOCAL_PREF, RouteAttrs};
 use crate::types::Family;
 
@@ -114,4 +114,25 @@ pub fn peer_table(
             Some((*prefix, route_attrs(route, nh, session.ibgp)))
         })
         .collect()
+}
+
+impl Plan {
+    /// The desired table of `peer`'s session on this node ([`peer_table`] of its routes;
+    /// empty for a peer that is not on this node).
+    pub fn table(
+        &self,
+        peer: &PeerSpec,
+        local: &LocalAddresses,
+        ipv4_over_ipv6_next_hop: bool,
+    ) -> BTreeMap<IpNet, RouteAttrs> {
+        let view = SessionView {
+            ibgp: peer.is_ibgp(),
+            local,
+            ipv4_over_ipv6_next_hop,
+        };
+        self.routes
+            .get(&peer.name)
+            .map(|routes| peer_table(routes, &view))
+            .unwrap_or_default()
+    }
 }
