@@ -262,14 +262,15 @@ impl PeerSpec {
         }
     }
 
-    /// `(holdTime, keepaliveTime)` after MetalLB's derivation and checks.
+    /// `(holdTime, keepaliveTime)` after MetalLB's derivation and checks, in whole seconds
+    /// (what the OPEN and FRR carry).
     pub fn timers(&self) -> Result<(Duration, Option<Duration>), AnnounceError> {
         let secs = |d: Duration| Duration::from_secs(d.as_secs());
         let (hold, keepalive) = match (self.hold_time, self.keepalive_time) {
             (None, None) => return Ok((DEFAULT_HOLD_TIME, None)),
             (Some(h), None) => (secs(h), secs(h) / 3),
-            (None, Some(k)) => (secs(k) * 3, k),
-            (Some(h), Some(k)) => (secs(h), k),
+            (None, Some(k)) => (secs(k) * 3, secs(k)),
+            (Some(h), Some(k)) => (secs(h), secs(k)),
         };
         if hold != Duration::ZERO && hold < Duration::from_secs(3) {
             return Err(AnnounceError::HoldTime {

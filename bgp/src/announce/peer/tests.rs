@@ -51,6 +51,8 @@ fn timers_follow_metallb_derivation() {
         Ok((secs(15), Some(secs(5)))),
         "hold = 3 x keepalive"
     );
+    p.keepalive_time = Some(Duration::from_millis(5_700));
+    assert_eq!(p.timers(), Ok((secs(15), Some(secs(5)))), "whole seconds");
     p.hold_time = Some(secs(0));
     p.keepalive_time = None;
     assert_eq!(
