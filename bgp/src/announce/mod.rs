@@ -1,8 +1,8 @@
 //! The pure decision core of the speaker's BGP mode: for this node, which peers it has and,
-//! per peer, the desired table (prefix → [`RouteAttrs`]) to hand to [`crate::pack::AdjRibOut`]
-//! (through [`crate::fsm::Session::set_routes`]). Plain inputs only: the speaker converts
-//! BGPPeer, BGPAdvertisement, Community, IPAddressPool, Service, EndpointSlice and Node
-//! objects into the types here.
+//! per peer, the desired table (prefix → [`crate::pack::RouteAttrs`]) to hand to
+//! [`crate::pack::AdjRibOut`] (through [`crate::fsm::Session::set_routes`]). Plain inputs
+//! only: the speaker converts BGPPeer, BGPAdvertisement, Community, IPAddressPool, Service,
+//! EndpointSlice and Node objects into the types here.
 //!
 //! MetalLB semantics reproduced (`metallb-bgp.md` "MetalLB semantics to reproduce",
 //! `metallb-api.md` §1.3/§1.4, `metallb-runtime.md` §3.2/§3.4), FRR-mode rules where the
