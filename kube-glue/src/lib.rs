@@ -8,6 +8,7 @@
 //! - [`selector`]: a Kubernetes `LabelSelector` → `ferrolb_core::LabelSelector`.
 //! - [`parse_duration`]: `100ms` / `2s` flag values.
 //! - [`http`]: the `/metrics`, `/healthz` and `/readyz` endpoints.
+//! - [`metrics`]: a binary's Prometheus registry and readiness flag, served by [`http`].
 //! - [`passes`]: the one debounced "watch → snapshot → pure pass → writes" loop.
 //! - [`status`]: conditions (transition time kept when the status is unchanged) and the
 //!   `ConfigurationState` writer.
@@ -15,6 +16,7 @@
 
 pub mod convert;
 pub mod http;
+pub mod metrics;
 pub mod owner;
 pub mod passes;
 pub mod status;
@@ -64,7 +66,18 @@ where
 
 /// [`reflect`], with `slim` applied to every object after [`trim`]: a binary drops the fields
 /// it never reads before they reach the cache (e.g. the speaker keeps only what its plan uses).
-pub fn reflect_with<K, F>(api: Api<K>, notify: Arc<Notify>, mut slim: F) -> Store<K>
+pub fn reflect_with<K, F>(api: Api<K>, notify: Arc<Notify>, slim: F) -> Store<K>
+where
+    F: FnMut(&mut K) + Send + 'static,
+    K: Cached,
+    K::DynamicType: Default + Eq + std::hash::Hash + Clone,
+{
+    reflect_waking(api, vec![notify], slim)
+}
+
+/// [`reflect_with`], waking every one of `wake` (none: a plain cache, e.g. the webhook's):
+/// one watch of a kind that several loops of a binary read.
+pub fn reflect_waking<K, F>(api: Api<K>, wake: Vec<Arc<Notify>>, mut slim: F) -> Store<K>
 where
     F: FnMut(&mut K) + Send + 'static,
     K: Cached,
@@ -85,7 +98,9 @@ where
             if let Err(e) = item {
                 tracing::warn!(error = %e, "watch error (retrying with backoff; keeping the last state)");
             }
-            notify.notify_one();
+            for n in &wake {
+                n.notify_one();
+            }
         }
     });
     store

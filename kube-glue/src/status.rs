@@ -20,6 +20,9 @@ use ferrolb_api::v1beta1::{ConfigurationState, ConfigurationStateStatus};
 
 use crate::owner::PodOwner;
 
+/// The name of the controller's `ConfigurationState`.
+pub const CONTROLLER_STATE: &str = "controller";
+
 /// MetalLB's reason of a condition whose object is fine.
 pub const REASON_RECONCILED: &str = "Reconciled";
 /// MetalLB's reason of a condition whose object (or configuration) is wrong.
@@ -115,7 +118,7 @@ impl ConfigStateWriter {
         field_manager: &str,
     ) -> Self {
         let (name, condition_type) = match &node {
-            None => ("controller".to_owned(), "poolReconcilerValid"),
+            None => (CONTROLLER_STATE.to_owned(), "poolReconcilerValid"),
             Some(n) => (format!("speaker-{n}"), "configReconcilerValid"),
         };
         ConfigStateWriter {

@@ -1,7 +1,9 @@
 //! The speakers' shared key, the pure part: MetalLB's controller creates Secret
 //! `--ml-secret-name` (key `secretkey` = 16 random bytes, base64 raw standard encoding without
 //! padding: 22 characters), owned by the controller Deployment (`--deployment`) so it goes away
-//! with the install. The API calls are in [`crate::memberlist_task`].
+//! with the install. The API calls are in [`task`].
+
+pub mod task;
 
 use std::collections::BTreeMap;
 use std::time::Duration;

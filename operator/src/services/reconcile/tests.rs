@@ -61,33 +61,27 @@ fn apply(snap: &mut Snapshot, actions: &[Action]) -> Vec<(String, &'static str, 
     let mut events = Vec::new();
     for a in actions {
         match a {
-            Action::ServiceStatus {
-                namespace,
-                name,
-                ips,
-            } => {
-                let svc = find(snap, namespace, name);
+            Action::Service { key, write } => {
+                let svc = find(snap, &key.namespace, &key.name);
                 let mut v = serde_json::to_value(&*snap.services[svc]).expect("json");
-                let ingress: Vec<_> = ips.iter().map(|ip| json!({"ip": ip.to_string()})).collect();
-                v["status"] = json!({"loadBalancer": {"ingress": ingress}});
+                if let Some(ips) = &write.ips {
+                    let ingress: Vec<_> =
+                        ips.iter().map(|ip| json!({"ip": ip.to_string()})).collect();
+                    v["status"] = json!({"loadBalancer": {"ingress": ingress}});
+                }
                 let mut updated: Service = serde_json::from_value(v).expect("svc");
+                if let Some(pool) = &write.pool {
+                    let ann = updated
+                        .metadata
+                        .annotations
+                        .get_or_insert_with(Default::default);
+                    match pool {
+                        Some(p) => ann.insert(ANNOTATION_IP_ALLOCATED_FROM_POOL.into(), p.clone()),
+                        None => ann.remove(ANNOTATION_IP_ALLOCATED_FROM_POOL),
+                    };
+                }
                 bump(&mut updated);
                 snap.services[svc] = Arc::new(updated);
-            }
-            Action::PoolAnnotation {
-                namespace,
-                name,
-                pool,
-            } => {
-                let svc = find(snap, namespace, name);
-                let mut s = (*snap.services[svc]).clone();
-                let ann = s.metadata.annotations.get_or_insert_with(Default::default);
-                match pool {
-                    Some(p) => ann.insert(ANNOTATION_IP_ALLOCATED_FROM_POOL.into(), p.clone()),
-                    None => ann.remove(ANNOTATION_IP_ALLOCATED_FROM_POOL),
-                };
-                bump(&mut s);
-                snap.services[svc] = Arc::new(s);
             }
             Action::Event {
                 object,

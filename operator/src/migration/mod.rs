@@ -15,6 +15,8 @@
 //!   created or took over (by removing the label) are never touched.
 //! - An invalid payload applies nothing (all-or-nothing) and is reported with its key path.
 
+pub mod task;
+
 use std::collections::BTreeSet;
 
 use serde_json::Value;

@@ -6,6 +6,7 @@ use ferrolb_api::v1beta1::{
     BFDProfile, BGPAdvertisement, Community, ConfigurationState, IPAddressPool, L2Advertisement,
 };
 use ferrolb_api::v1beta2::BGPPeer;
+use ferrolb_kube::status::{CONTROLLER_STATE, condition, find};
 use futures::StreamExt;
 use k8s_openapi::api::core::v1::ConfigMap;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
@@ -16,7 +17,7 @@ use kube::runtime::{WatchStreamExt, watcher};
 use kube::{Client, Resource, ResourceExt};
 use serde_json::json;
 
-use crate::migration::{
+use super::{
     Existing, HASH_ANNOTATION, MIGRATED_LABEL, MIGRATED_VALUE, RESULT_ANNOTATION, payload_hash,
     plan,
 };
@@ -179,27 +180,24 @@ async fn migrate(
     if let Err(e) = recorder.publish(&event, &cm.object_ref(&())).await {
         tracing::warn!(error = %e, "publishing migration event");
     }
-    let condition = Condition {
-        type_: CONDITION.into(),
-        status: if ok { "True" } else { "False" }.into(),
-        reason: if ok {
-            "Reconciled"
-        } else {
-            "ConfigurationError"
-        }
-        .into(),
-        message: summary,
-        observed_generation: None,
-        last_transition_time: Time(k8s_openapi::jiff::Timestamp::now()),
-    };
     let states: Api<ConfigurationState> = Api::namespaced(client.clone(), namespace);
+    let old = match states.get_opt(CONTROLLER_STATE).await {
+        Ok(state) => state
+            .and_then(|s| s.status)
+            .and_then(|s| find(&s.conditions, CONDITION).cloned()),
+        Err(e) => {
+            tracing::warn!(error = %e, "reading ConfigurationState {CONTROLLER_STATE}");
+            None
+        }
+    };
+    let condition = migration_condition(ok, summary, old.as_ref(), &ferrolb_kube::status::now());
     let body = json!({
         "apiVersion": ConfigurationState::api_version(&()), "kind": ConfigurationState::kind(&()),
         "status": {"conditions": [condition]},
     });
     if let Err(e) = states
         .patch_status(
-            crate::apply::STATE_NAME,
+            CONTROLLER_STATE,
             &PatchParams::apply(FIELD_MANAGER).force(),
             &Patch::Apply(&body),
         )
@@ -208,4 +206,47 @@ async fn migrate(
         tracing::warn!(error = %e, "recording the migration in ConfigurationState");
     }
     Ok(())
+}
+
+/// The `configMigrationValid` condition of an outcome: its message is the summary (also on
+/// success), and `lastTransitionTime` is `old`'s while the status is unchanged.
+pub fn migration_condition(
+    ok: bool,
+    summary: String,
+    old: Option<&Condition>,
+    now: &Time,
+) -> Condition {
+    let error = (!ok).then_some(summary.as_str());
+    Condition {
+        message: summary.clone(),
+        ..condition(CONDITION, error, None, old, now)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(secs: i64) -> Time {
+        Time(k8s_openapi::jiff::Timestamp::from_second(secs).expect("timestamp"))
+    }
+
+    #[test]
+    fn a_new_migration_keeps_the_transition_time_while_the_outcome_holds() {
+        let first = migration_condition(true, "applied 2 object(s)".into(), None, &at(10));
+        assert_eq!(
+            (first.status.as_str(), first.reason.as_str()),
+            ("True", "Reconciled")
+        );
+        assert_eq!(first.message, "applied 2 object(s)");
+        let again = migration_condition(true, "applied 3 object(s)".into(), Some(&first), &at(20));
+        assert_eq!(again.last_transition_time, at(10), "same status: time kept");
+        assert_eq!(again.message, "applied 3 object(s)");
+        let failed = migration_condition(false, "not migrated: bad".into(), Some(&again), &at(30));
+        assert_eq!(
+            (failed.status.as_str(), failed.reason.as_str()),
+            ("False", "ConfigurationError")
+        );
+        assert_eq!(failed.last_transition_time, at(30), "a transition moves it");
+    }
 }
