@@ -106,6 +106,15 @@ where
     store
 }
 
+/// A [`trim`]med reflector store that wakes no loop: a cache read on demand (the webhook's).
+pub fn cache<K>(api: Api<K>) -> Store<K>
+where
+    K: Cached,
+    K::DynamicType: Default + Eq + std::hash::Hash + Clone,
+{
+    reflect_waking(api, Vec::new(), |_: &mut K| {})
+}
+
 /// Drops what no ferrolb code reads from a cached object: `metadata.managedFields` and the
 /// `kubectl.kubernetes.io/last-applied-configuration` annotation (a full copy of the object).
 pub fn trim<K: kube::Resource>(obj: &mut K) {

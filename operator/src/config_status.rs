@@ -238,4 +238,34 @@ mod tests {
             .expect("bad ad is not ready");
         assert!(bad.contains("aggregation"), "{bad}");
     }
+
+    #[test]
+    fn a_condition_is_written_only_when_it_changes_and_keeps_its_time() {
+        let res = ClusterResources {
+            l2_advertisements: vec![yaml(
+                "apiVersion: metallb.io/v1beta1\nkind: L2Advertisement\nmetadata: {name: l2, namespace: metallb-system, generation: 3}\nspec: {}\n",
+            )],
+            ..Default::default()
+        };
+        let at = |s| Time(k8s_openapi::jiff::Timestamp::from_second(s).expect("timestamp"));
+        let mut item = items(&res).remove(0);
+        assert_eq!(
+            (item.kind, item.name.as_str()),
+            (Kind::L2Advertisement, "l2")
+        );
+        assert_eq!(item.resource.plural, "l2advertisements");
+        let first = desired(&item, None, &at(10)).expect("no status yet: written");
+        assert_eq!(first.observed_generation, Some(3));
+        item.status = Some(first.clone());
+        assert_eq!(desired(&item, None, &at(20)), None, "unchanged: no write");
+        let failed = desired(&item, Some("bad"), &at(30)).expect("changed");
+        assert_eq!(failed.conditions[0].last_transition_time, at(30));
+        item.status = Some(failed);
+        let still = desired(&item, Some("worse"), &at(40)).expect("new message");
+        assert_eq!(
+            still.conditions[0].last_transition_time,
+            at(30),
+            "time kept"
+        );
+    }
 }
