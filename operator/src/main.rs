@@ -9,6 +9,7 @@
 //! and flags as the `ferrolb-webhook` binary), so the operator image ships one binary. Any other
 //! command line is the controller's.
 
+mod backoff;
 mod config_status;
 mod memberlist;
 mod metrics;

@@ -374,12 +374,13 @@ impl Reconciler {
         self.assign(key, &object, &parsed.request, &published, out);
     }
 
-    /// A Service this controller does not handle (type, class).
+    /// A Service this controller does not handle (type, class): left alone unless this
+    /// controller allocated its IPs. Only undo what ferrolb wrote: another implementation may
+    /// own the Service, and MetalLB writes `metallb.io/ip-allocated-from-pool` too.
     fn not_ours(&mut self, key: &ServiceKey, published: &Published, out: &mut Vec<Action>) {
         let had = !self.release(key).is_empty();
         self.failures.remove(key);
-        // Only undo what ferrolb wrote: another implementation may own this Service.
-        if had || published.pool.is_some() {
+        if had {
             out.extend(published.clear(key));
         }
     }
