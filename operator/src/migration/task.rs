@@ -1,14 +1,20 @@
-//! The I/O side of [`crate::migration`]: watches the legacy ConfigMap and applies the plan.
+//! The I/O side of [`crate::migration`]: watches the legacy ConfigMap and applies the plan,
+//! unless it would take an IP from a Service ([`refusals`]). A failed attempt (API server or
+//! webhook not reachable) is reported and retried with backoff ([`crate::backoff`]) until it
+//! succeeds or a newer ConfigMap replaces it.
 
 use std::collections::BTreeMap;
+use std::time::Duration;
 
+use ferrolb_api::names::ANNOTATION_IP_ALLOCATED_FROM_POOL;
 use ferrolb_api::v1beta1::{
     BFDProfile, BGPAdvertisement, Community, ConfigurationState, IPAddressPool, L2Advertisement,
 };
 use ferrolb_api::v1beta2::BGPPeer;
+use ferrolb_kube::convert::{ServiceKey, ingress_ips};
 use ferrolb_kube::status::{CONTROLLER_STATE, condition, find};
 use futures::StreamExt;
-use k8s_openapi::api::core::v1::ConfigMap;
+use k8s_openapi::api::core::v1::{ConfigMap, Service};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
 use kube::api::{Api, DeleteParams, DynamicObject, ListParams, Patch, PatchParams};
 use kube::core::ApiResource;
@@ -18,9 +24,10 @@ use kube::{Client, Resource, ResourceExt};
 use serde_json::json;
 
 use super::{
-    Existing, HASH_ANNOTATION, MIGRATED_LABEL, MIGRATED_VALUE, RESULT_ANNOTATION, payload_hash,
-    plan,
+    Existing, HASH_ANNOTATION, InUse, MIGRATED_LABEL, MIGRATED_VALUE, Outcome, Plan,
+    RESULT_ANNOTATION, payload_hash, plan, refusals,
 };
+use crate::backoff::{INITIAL_BACKOFF, next_backoff};
 
 /// Field manager of the CRs the migration writes.
 pub const FIELD_MANAGER: &str = "ferrolb-migration";
@@ -34,6 +41,10 @@ pub struct MigrationError {
     what: String,
     #[source]
     source: kube::Error,
+}
+
+fn failed(what: String) -> impl FnOnce(kube::Error) -> MigrationError {
+    move |source| MigrationError { what, source }
 }
 
 fn resources() -> Vec<(&'static str, ApiResource)> {
@@ -53,159 +64,250 @@ fn resources() -> Vec<(&'static str, ApiResource)> {
     ]
 }
 
-/// Watches ConfigMap `name` in `namespace` and migrates it whenever its payload changes.
+/// What the migration needs to talk to the API server.
+struct Migrator {
+    client: Client,
+    namespace: String,
+    recorder: Recorder,
+}
+
+/// Watches ConfigMap `name` in `namespace` and migrates it whenever its payload changes; a
+/// failed attempt is retried with backoff while no newer ConfigMap arrives.
 pub async fn run(client: Client, namespace: String, name: String, recorder: Recorder) {
     let api: Api<ConfigMap> = Api::namespaced(client.clone(), &namespace);
     let cfg = watcher::Config::default().fields(&format!("metadata.name={name}"));
     let mut stream = std::pin::pin!(watcher(api, cfg).default_backoff().applied_objects());
-    while let Some(event) = stream.next().await {
-        match event {
-            Ok(cm) => {
-                if let Err(e) = migrate(&client, &namespace, &cm, &recorder).await {
-                    tracing::warn!(error = %e, configmap = %name, "migration failed; will retry on the next change");
-                }
+    let m = Migrator {
+        client,
+        namespace,
+        recorder,
+    };
+    let mut pending: Option<ConfigMap> = None;
+    let mut delay = INITIAL_BACKOFF;
+    loop {
+        let retry = async {
+            match &pending {
+                Some(_) => tokio::time::sleep(delay).await,
+                None => std::future::pending().await,
             }
-            Err(e) => tracing::warn!(error = %e, "watching the legacy ConfigMap"),
+        };
+        tokio::select! {
+            event = stream.next() => match event {
+                None => return,
+                Some(Ok(cm)) => {
+                    pending = Some(cm);
+                    delay = INITIAL_BACKOFF;
+                }
+                Some(Err(e)) => {
+                    tracing::warn!(error = %e, "watching the legacy ConfigMap");
+                    continue;
+                }
+            },
+            _ = retry => delay = next_backoff(delay),
+        }
+        let Some(cm) = &pending else { continue };
+        match m.migrate(cm).await {
+            Ok(()) => pending = None,
+            Err(e) => m.report_failure(cm, &e, delay).await,
         }
     }
 }
 
-async fn migrate(
-    client: &Client,
-    namespace: &str,
-    cm: &ConfigMap,
-    recorder: &Recorder,
-) -> Result<(), MigrationError> {
-    let Some(payload) = cm
-        .data
-        .as_ref()
-        .and_then(|d| d.get(ferrolb_api::names::LEGACY_CONFIGMAP_KEY))
-    else {
-        return Ok(());
-    };
-    let hash = payload_hash(payload);
-    if cm.annotations().get(HASH_ANNOTATION) == Some(&hash) {
-        return Ok(());
+impl Migrator {
+    fn api(&self, resource: &ApiResource) -> Api<DynamicObject> {
+        Api::namespaced_with(self.client.clone(), &self.namespace, resource)
     }
-    let mut existing = Vec::new();
-    for (kind, ar) in resources() {
-        let api: Api<DynamicObject> = Api::namespaced_with(client.clone(), namespace, &ar);
-        let list = api
+
+    /// One attempt: plan, check, apply, record. `Err`: nothing recorded yet, retry.
+    async fn migrate(&self, cm: &ConfigMap) -> Result<(), MigrationError> {
+        let Some(payload) = cm
+            .data
+            .as_ref()
+            .and_then(|d| d.get(ferrolb_api::names::LEGACY_CONFIGMAP_KEY))
+        else {
+            return Ok(());
+        };
+        let hash = payload_hash(payload);
+        if cm.annotations().get(HASH_ANNOTATION) == Some(&hash) {
+            return Ok(());
+        }
+        let existing = self.existing().await?;
+        let outcome = match plan(payload, &self.namespace, &existing) {
+            Err(message) => Outcome::invalid(&message),
+            Ok(plan) => {
+                let refused = refusals(&plan, &self.in_use().await?);
+                if refused.is_empty() {
+                    self.apply(&plan).await?;
+                    Outcome::applied(&plan)
+                } else {
+                    Outcome::refused(&refused)
+                }
+            }
+        };
+        tracing::info!(result = %outcome.summary, "migrated the legacy ConfigMap");
+        self.annotate(cm, &hash, &outcome.summary).await?;
+        self.record(cm, &outcome).await;
+        Ok(())
+    }
+
+    /// The CRs of the kinds the migration writes that exist now.
+    async fn existing(&self) -> Result<Vec<Existing>, MigrationError> {
+        let mut existing = Vec::new();
+        for (kind, ar) in resources() {
+            let list = self
+                .api(&ar)
+                .list(&ListParams::default())
+                .await
+                .map_err(failed(format!("listing {kind}s in {}", self.namespace)))?;
+            existing.extend(list.items.iter().map(|o| Existing {
+                kind: kind.to_owned(),
+                name: o.name_any(),
+                migrated: o.labels().get(MIGRATED_LABEL).map(String::as_str)
+                    == Some(MIGRATED_VALUE),
+            }));
+        }
+        Ok(existing)
+    }
+
+    /// Every IP a Service holds, with the pool it came from.
+    async fn in_use(&self) -> Result<Vec<InUse>, MigrationError> {
+        let services = Api::<Service>::all(self.client.clone())
             .list(&ListParams::default())
             .await
-            .map_err(|source| MigrationError {
-                what: format!("listing {kind}s in {namespace}"),
-                source,
-            })?;
-        existing.extend(list.items.iter().map(|o| Existing {
-            kind: kind.to_owned(),
-            name: o.name_any(),
-            migrated: o.labels().get(MIGRATED_LABEL).map(String::as_str) == Some(MIGRATED_VALUE),
-        }));
+            .map_err(failed("listing Services".into()))?;
+        Ok(services
+            .items
+            .iter()
+            .filter_map(|svc| {
+                let pool = svc.annotations().get(ANNOTATION_IP_ALLOCATED_FROM_POOL)?;
+                let service = ServiceKey::of(&svc.metadata).to_string();
+                Some(ingress_ips(svc).into_iter().map(move |ip| InUse {
+                    service: service.clone(),
+                    pool: pool.clone(),
+                    ip,
+                }))
+            })
+            .flatten()
+            .collect())
     }
-    let (ok, summary, warning) = match plan(payload, namespace, &existing) {
-        Err(message) => (false, format!("not migrated: {message}"), true),
-        Ok(plan) => {
-            let ssa = PatchParams::apply(FIELD_MANAGER).force();
-            for obj in &plan.apply {
-                let kind = obj["kind"].as_str().unwrap_or_default();
-                let name = obj["metadata"]["name"].as_str().unwrap_or_default();
-                let Some((_, ar)) = resources().into_iter().find(|(k, _)| *k == kind) else {
-                    continue;
-                };
-                let api: Api<DynamicObject> = Api::namespaced_with(client.clone(), namespace, &ar);
-                api.patch(name, &ssa, &Patch::Apply(obj))
-                    .await
-                    .map_err(|source| MigrationError {
-                        what: format!("applying {kind} {namespace}/{name}"),
-                        source,
-                    })?;
-            }
-            for (kind, name) in &plan.prune {
-                let Some((_, ar)) = resources().into_iter().find(|(k, _)| k == kind) else {
-                    continue;
-                };
-                let api: Api<DynamicObject> = Api::namespaced_with(client.clone(), namespace, &ar);
-                api.delete(name, &DeleteParams::default())
-                    .await
-                    .map_err(|source| MigrationError {
-                        what: format!("deleting {kind} {namespace}/{name}"),
-                        source,
-                    })?;
-            }
-            for w in &plan.warnings {
-                tracing::warn!(warning = %w, "migration");
-            }
-            let conflicts = !plan.conflicts.is_empty();
-            (!conflicts, plan.summary(), conflicts)
+
+    /// Applies the plan's objects, then deletes the pruned ones.
+    async fn apply(&self, plan: &Plan) -> Result<(), MigrationError> {
+        let ns = &self.namespace;
+        let ssa = PatchParams::apply(FIELD_MANAGER).force();
+        let resource = |kind: &str| resources().into_iter().find(|(k, _)| *k == kind);
+        for obj in &plan.apply {
+            let kind = obj["kind"].as_str().unwrap_or_default();
+            let name = obj["metadata"]["name"].as_str().unwrap_or_default();
+            let Some((_, ar)) = resource(kind) else {
+                continue;
+            };
+            self.api(&ar)
+                .patch(name, &ssa, &Patch::Apply(obj))
+                .await
+                .map_err(failed(format!("applying {kind} {ns}/{name}")))?;
         }
-    };
-    tracing::info!(result = %summary, "migrated the legacy ConfigMap");
-    let cm_name = cm.name_any();
-    let cms: Api<ConfigMap> = Api::namespaced(client.clone(), namespace);
-    let annotations: BTreeMap<&str, &str> = [
-        (HASH_ANNOTATION, hash.as_str()),
-        (RESULT_ANNOTATION, summary.as_str()),
-    ]
-    .into();
-    cms.patch(
-        &cm_name,
-        &PatchParams {
+        for (kind, name) in &plan.prune {
+            let Some((_, ar)) = resource(kind) else {
+                continue;
+            };
+            self.api(&ar)
+                .delete(name, &DeleteParams::default())
+                .await
+                .map_err(failed(format!("deleting {kind} {ns}/{name}")))?;
+        }
+        for w in &plan.warnings {
+            tracing::warn!(warning = %w, "migration");
+        }
+        Ok(())
+    }
+
+    /// Records the payload as handled, with its outcome, on the ConfigMap.
+    async fn annotate(
+        &self,
+        cm: &ConfigMap,
+        hash: &str,
+        summary: &str,
+    ) -> Result<(), MigrationError> {
+        let name = cm.name_any();
+        let annotations: BTreeMap<&str, &str> =
+            [(HASH_ANNOTATION, hash), (RESULT_ANNOTATION, summary)].into();
+        let params = PatchParams {
             field_manager: Some(FIELD_MANAGER.into()),
             ..Default::default()
-        },
-        &Patch::Merge(&json!({"metadata": {"annotations": annotations}})),
-    )
-    .await
-    .map_err(|source| MigrationError {
-        what: format!("annotating ConfigMap {namespace}/{cm_name}"),
-        source,
-    })?;
-    let event = Event {
-        type_: if warning {
-            EventType::Warning
-        } else {
-            EventType::Normal
-        },
-        reason: if ok {
-            "ConfigMigrated"
-        } else {
-            "ConfigMigrationFailed"
-        }
-        .into(),
-        note: Some(summary.clone()),
-        action: "Migrate".into(),
-        secondary: None,
-    };
-    if let Err(e) = recorder.publish(&event, &cm.object_ref(&())).await {
-        tracing::warn!(error = %e, "publishing migration event");
+        };
+        Api::<ConfigMap>::namespaced(self.client.clone(), &self.namespace)
+            .patch(
+                &name,
+                &params,
+                &Patch::Merge(&json!({"metadata": {"annotations": annotations}})),
+            )
+            .await
+            .map(drop)
+            .map_err(failed(format!(
+                "annotating ConfigMap {}/{name}",
+                self.namespace
+            )))
     }
-    let states: Api<ConfigurationState> = Api::namespaced(client.clone(), namespace);
-    let old = match states.get_opt(CONTROLLER_STATE).await {
-        Ok(state) => state
+
+    /// A failed attempt: logged, and reported by a Warning event and the condition.
+    async fn report_failure(&self, cm: &ConfigMap, e: &MigrationError, retry_in: Duration) {
+        tracing::warn!(error = %e, retry_in = ?retry_in, "migration failed; retrying");
+        let outcome = Outcome {
+            ok: false,
+            warning: true,
+            summary: format!("migration failed, retrying in {}s: {e}", retry_in.as_secs()),
+        };
+        self.record(cm, &outcome).await;
+    }
+
+    /// The event on the ConfigMap and the `configMigrationValid` condition (best effort).
+    async fn record(&self, cm: &ConfigMap, outcome: &Outcome) {
+        let event = Event {
+            type_: if outcome.warning {
+                EventType::Warning
+            } else {
+                EventType::Normal
+            },
+            reason: outcome.reason().into(),
+            note: Some(outcome.summary.clone()),
+            action: "Migrate".into(),
+            secondary: None,
+        };
+        if let Err(e) = self.recorder.publish(&event, &cm.object_ref(&())).await {
+            tracing::warn!(error = %e, "publishing migration event");
+        }
+        if let Err(e) = self.write_condition(outcome).await {
+            tracing::warn!(error = %e, "recording the migration in ConfigurationState");
+        }
+    }
+
+    async fn write_condition(&self, outcome: &Outcome) -> Result<(), kube::Error> {
+        let states: Api<ConfigurationState> = Api::namespaced(self.client.clone(), &self.namespace);
+        let old = states
+            .get_opt(CONTROLLER_STATE)
+            .await?
             .and_then(|s| s.status)
-            .and_then(|s| find(&s.conditions, CONDITION).cloned()),
-        Err(e) => {
-            tracing::warn!(error = %e, "reading ConfigurationState {CONTROLLER_STATE}");
-            None
-        }
-    };
-    let condition = migration_condition(ok, summary, old.as_ref(), &ferrolb_kube::status::now());
-    let body = json!({
-        "apiVersion": ConfigurationState::api_version(&()), "kind": ConfigurationState::kind(&()),
-        "status": {"conditions": [condition]},
-    });
-    if let Err(e) = states
-        .patch_status(
-            CONTROLLER_STATE,
-            &PatchParams::apply(FIELD_MANAGER).force(),
-            &Patch::Apply(&body),
-        )
-        .await
-    {
-        tracing::warn!(error = %e, "recording the migration in ConfigurationState");
+            .and_then(|s| find(&s.conditions, CONDITION).cloned());
+        let condition = migration_condition(
+            outcome.ok,
+            outcome.summary.clone(),
+            old.as_ref(),
+            &ferrolb_kube::status::now(),
+        );
+        let body = json!({
+            "apiVersion": ConfigurationState::api_version(&()), "kind": ConfigurationState::kind(&()),
+            "status": {"conditions": [condition]},
+        });
+        states
+            .patch_status(
+                CONTROLLER_STATE,
+                &PatchParams::apply(FIELD_MANAGER).force(),
+                &Patch::Apply(&body),
+            )
+            .await
+            .map(drop)
     }
-    Ok(())
 }
 
 /// The `configMigrationValid` condition of an outcome: its message is the summary (also on
