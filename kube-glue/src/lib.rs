@@ -7,6 +7,7 @@
 //!   debounced, level-based pass per wake-up).
 //! - [`selector`]: a Kubernetes `LabelSelector` → `ferrolb_core::LabelSelector`.
 //! - [`parse_duration`]: `100ms` / `2s` flag values.
+//! - [`events`]: the Events both binaries publish.
 //! - [`http`]: the `/metrics`, `/healthz` and `/readyz` endpoints.
 //! - [`metrics`]: a binary's Prometheus registry and readiness flag, served by [`http`].
 //! - [`passes`]: the one debounced "watch → snapshot → pure pass → writes" loop.
@@ -15,6 +16,7 @@
 //! - [`owner`]: the binary's own Pod as owner of the status objects it writes.
 
 pub mod convert;
+pub mod events;
 pub mod http;
 pub mod metrics;
 pub mod owner;

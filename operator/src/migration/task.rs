@@ -12,13 +12,14 @@ use ferrolb_api::v1beta1::{
 };
 use ferrolb_api::v1beta2::BGPPeer;
 use ferrolb_kube::convert::{ServiceKey, ingress_ips};
+use ferrolb_kube::events::event;
 use ferrolb_kube::status::{CONTROLLER_STATE, condition, find};
 use futures::StreamExt;
 use k8s_openapi::api::core::v1::{ConfigMap, Service};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
 use kube::api::{Api, DeleteParams, DynamicObject, ListParams, Patch, PatchParams};
 use kube::core::ApiResource;
-use kube::runtime::events::{Event, EventType, Recorder};
+use kube::runtime::events::Recorder;
 use kube::runtime::{WatchStreamExt, watcher};
 use kube::{Client, Resource, ResourceExt};
 use serde_json::json;
@@ -263,17 +264,12 @@ impl Migrator {
 
     /// The event on the ConfigMap and the `configMigrationValid` condition (best effort).
     async fn record(&self, cm: &ConfigMap, outcome: &Outcome) {
-        let event = Event {
-            type_: if outcome.warning {
-                EventType::Warning
-            } else {
-                EventType::Normal
-            },
-            reason: outcome.reason().into(),
-            note: Some(outcome.summary.clone()),
-            action: "Migrate".into(),
-            secondary: None,
-        };
+        let event = event(
+            outcome.warning,
+            outcome.reason(),
+            outcome.summary.clone(),
+            "Migrate",
+        );
         if let Err(e) = self.recorder.publish(&event, &cm.object_ref(&())).await {
             tracing::warn!(error = %e, "publishing migration event");
         }

@@ -17,10 +17,11 @@ use tokio::sync::{Notify, Semaphore};
 use ferrolb_api::names::ANNOTATION_IP_ALLOCATED_FROM_POOL;
 use ferrolb_api::v1beta1::IPAddressPool;
 use ferrolb_kube::convert::ServiceKey;
+use ferrolb_kube::events::event;
 use ferrolb_kube::status::ConfigStateWriter;
 use k8s_openapi::api::core::v1::Service;
 use kube::api::{Api, Patch, PatchParams};
-use kube::runtime::events::{Event, EventType, Recorder};
+use kube::runtime::events::Recorder;
 use kube::{Client, Resource};
 use serde_json::json;
 
@@ -227,17 +228,7 @@ impl Writer {
                 reason,
                 note,
             } => {
-                let ev = Event {
-                    type_: if warning {
-                        EventType::Warning
-                    } else {
-                        EventType::Normal
-                    },
-                    reason: reason.into(),
-                    note: Some(note),
-                    action: "Allocate".into(),
-                    secondary: None,
-                };
+                let ev = event(warning, reason, note, "Allocate");
                 let obj = format!(
                     "{}/{}",
                     object.namespace.as_deref().unwrap_or_default(),
