@@ -229,11 +229,11 @@ impl Writer {
                 note,
             } => {
                 let ev = event(warning, reason, note, "Allocate");
-                let obj = format!(
-                    "{}/{}",
-                    object.namespace.as_deref().unwrap_or_default(),
-                    object.name.as_deref().unwrap_or_default()
-                );
+                let obj = ServiceKey::new(
+                    object.namespace.clone().unwrap_or_default(),
+                    object.name.clone().unwrap_or_default(),
+                )
+                .to_string();
                 self.recorder
                     .publish(&ev, &object)
                     .await

@@ -4,7 +4,15 @@
 //! `convergeBalancer` flow (`controller/service.go`) and pool status controller, with two
 //! deliberate improvements: an invalid configuration never changes the allocator (the last good
 //! pools keep serving; MetalLB does the same) and every write is skipped when the object already
-//! says it, so a pass over an unchanged cluster writes nothing and emits no event.
+//! says it, so a pass over an unchanged cluster writes nothing and emits no event. A Service
+//! that is not ours (type, `loadBalancerClass`) is never written unless this controller
+//! allocated its IPs: another implementation (MetalLB included, which writes the same pool
+//! annotation) may own it.
+//!
+//! A pass's Service step, in order: `services` picks the Services whose inputs
+//! changed, oldest first; each is handled by `service` (not ours → `not_ours`; parse; deprecated
+//! annotations; going away; `assign`), giving at most one [`Action::Service`] write; then the
+//! IPs of deleted Services are released.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::hash::{DefaultHasher, Hash, Hasher};
