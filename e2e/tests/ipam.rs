@@ -397,6 +397,8 @@ async fn c_controller_rbac_is_least_privilege() -> Result<()> {
     for denied in [
         &["get", "secrets", "-A"][..],
         &["update", "services", "-n", "default"],
+        &["patch", "services", "-n", "default"],
+        &["list", "configurationstates", "-n", "metallb-system"],
         &["delete", "services", "-n", "default"],
         &["patch", "nodes"],
         &["delete", "namespaces"],
@@ -516,6 +518,46 @@ async fn d_legacy_configmap_is_migrated_and_services_get_guide_ips() -> Result<(
             "{name} kept {ip}"
         );
     }
+    // Shrinking the pool below an IP in use is refused: nothing moves, the pool stays.
+    rig.kubectl(&["patch", "configmap", "config", "-n", "metallb-system", "--type=merge", "-p",
+        r#"{"data":{"config":"address-pools:\n- name: nginx-ip-range\n  protocol: layer2\n  addresses:\n  - 192.168.1.11-192.168.1.12\n"}}"#])?;
+    wait_for(
+        "refused shrink recorded",
+        TIMEOUT,
+        || diag(&rig),
+        || async {
+            let out = rig.kubectl(&[
+                "get",
+                "configmap",
+                "config",
+                "-n",
+                "metallb-system",
+                "-o",
+                "jsonpath={.metadata.annotations.ferrolb\\.io/migration}",
+            ])?;
+            Ok(out
+                .contains("would no longer contain 192.168.1.13")
+                .then_some(()))
+        },
+    )
+    .await?;
+    let addr = rig.kubectl(&[
+        "get",
+        "ipaddresspool",
+        "nginx-ip-range",
+        "-n",
+        "metallb-system",
+        "-o",
+        "jsonpath={.spec.addresses[0]}",
+    ])?;
+    ensure!(
+        addr.trim() == "192.168.1.11-192.168.1.20",
+        "pool shrunk below an IP in use: {addr:?}"
+    );
+    ensure!(
+        ingress(&client, ns, "third").await? == ["192.168.1.13".to_string()],
+        "third kept its IP"
+    );
     // A broken edit is reported, nothing is applied, and the last good pools keep serving.
     rig.kubectl(&[
         "patch",

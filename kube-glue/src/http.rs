@@ -3,12 +3,14 @@
 //! (17472, as MetalLB v0.16). Each binary supplies how to render its registry and when it is
 //! ready; the routes and the listener live here once.
 
+use std::net::{IpAddr, Ipv4Addr};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use axum::Router;
 use axum::http::StatusCode;
 use axum::routing::get;
+use tokio::net::TcpListener;
 
 /// OpenMetrics text content type (what prometheus-client encodes).
 pub const OPENMETRICS: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
@@ -46,16 +48,26 @@ pub fn probes_router(ready: Arc<AtomicBool>, why_not: &'static str) -> Router {
 /// Serves `router` on `0.0.0.0:port` until the process ends (port 0 disables it). A port that
 /// is taken is logged, not fatal: metrics are never a reason to stop serving traffic.
 pub async fn serve(port: u16, router: Router, what: &'static str) {
-    if port == 0 {
-        return;
-    }
-    match tokio::net::TcpListener::bind(("0.0.0.0", port)).await {
-        Ok(listener) => {
-            if let Err(e) = axum::serve(listener, router).await {
-                tracing::error!(error = %e, port, "{what} server stopped");
-            }
-        }
+    match bind(IpAddr::V4(Ipv4Addr::UNSPECIFIED), port).await {
+        Ok(Some(listener)) => serve_on(listener, router, what).await,
+        Ok(None) => {}
         Err(e) => tracing::error!(error = %e, port, "cannot listen for {what}"),
+    }
+}
+
+/// Binds `ip:port` for [`serve_on`]; port 0 means "disabled" (`None`). For a binary whose
+/// probes must be served (the webhook), a taken port is an error it reports.
+pub async fn bind(ip: IpAddr, port: u16) -> std::io::Result<Option<TcpListener>> {
+    if port == 0 {
+        return Ok(None);
+    }
+    TcpListener::bind((ip, port)).await.map(Some)
+}
+
+/// Serves `router` on `listener` until the process ends; a failure is logged.
+pub async fn serve_on(listener: TcpListener, router: Router, what: &'static str) {
+    if let Err(e) = axum::serve(listener, router).await {
+        tracing::error!(error = %e, "{what} server stopped");
     }
 }
 

@@ -7,14 +7,18 @@
 //!   debounced, level-based pass per wake-up).
 //! - [`selector`]: a Kubernetes `LabelSelector` → `ferrolb_core::LabelSelector`.
 //! - [`parse_duration`]: `100ms` / `2s` flag values.
+//! - [`events`]: the Events both binaries publish.
 //! - [`http`]: the `/metrics`, `/healthz` and `/readyz` endpoints.
+//! - [`metrics`]: a binary's Prometheus registry and readiness flag, served by [`http`].
 //! - [`passes`]: the one debounced "watch → snapshot → pure pass → writes" loop.
 //! - [`status`]: conditions (transition time kept when the status is unchanged) and the
 //!   `ConfigurationState` writer.
 //! - [`owner`]: the binary's own Pod as owner of the status objects it writes.
 
 pub mod convert;
+pub mod events;
 pub mod http;
+pub mod metrics;
 pub mod owner;
 pub mod passes;
 pub mod status;
@@ -64,7 +68,18 @@ where
 
 /// [`reflect`], with `slim` applied to every object after [`trim`]: a binary drops the fields
 /// it never reads before they reach the cache (e.g. the speaker keeps only what its plan uses).
-pub fn reflect_with<K, F>(api: Api<K>, notify: Arc<Notify>, mut slim: F) -> Store<K>
+pub fn reflect_with<K, F>(api: Api<K>, notify: Arc<Notify>, slim: F) -> Store<K>
+where
+    F: FnMut(&mut K) + Send + 'static,
+    K: Cached,
+    K::DynamicType: Default + Eq + std::hash::Hash + Clone,
+{
+    reflect_waking(api, vec![notify], slim)
+}
+
+/// [`reflect_with`], waking every one of `wake` (none: a plain cache, e.g. the webhook's):
+/// one watch of a kind that several loops of a binary read.
+pub fn reflect_waking<K, F>(api: Api<K>, wake: Vec<Arc<Notify>>, mut slim: F) -> Store<K>
 where
     F: FnMut(&mut K) + Send + 'static,
     K: Cached,
@@ -85,10 +100,21 @@ where
             if let Err(e) = item {
                 tracing::warn!(error = %e, "watch error (retrying with backoff; keeping the last state)");
             }
-            notify.notify_one();
+            for n in &wake {
+                n.notify_one();
+            }
         }
     });
     store
+}
+
+/// A [`trim`]med reflector store that wakes no loop: a cache read on demand (the webhook's).
+pub fn cache<K>(api: Api<K>) -> Store<K>
+where
+    K: Cached,
+    K::DynamicType: Default + Eq + std::hash::Hash + Clone,
+{
+    reflect_waking(api, Vec::new(), |_: &mut K| {})
 }
 
 /// Drops what no ferrolb code reads from a cached object: `metadata.managedFields` and the

@@ -20,6 +20,9 @@ use ferrolb_api::v1beta1::{ConfigurationState, ConfigurationStateStatus};
 
 use crate::owner::PodOwner;
 
+/// The name of the controller's `ConfigurationState`.
+pub const CONTROLLER_STATE: &str = "controller";
+
 /// MetalLB's reason of a condition whose object is fine.
 pub const REASON_RECONCILED: &str = "Reconciled";
 /// MetalLB's reason of a condition whose object (or configuration) is wrong.
@@ -115,7 +118,7 @@ impl ConfigStateWriter {
         field_manager: &str,
     ) -> Self {
         let (name, condition_type) = match &node {
-            None => ("controller".to_owned(), "poolReconcilerValid"),
+            None => (CONTROLLER_STATE.to_owned(), "poolReconcilerValid"),
             Some(n) => (format!("speaker-{n}"), "configReconcilerValid"),
         };
         ConfigStateWriter {
@@ -231,5 +234,74 @@ mod tests {
         let list = vec![a, b.clone()];
         assert_eq!(find(&list, "B"), Some(&b));
         assert_eq!(find(&list, "C"), None);
+    }
+
+    /// The requests a fake API server received: method and path, body.
+    type Requests = std::sync::Arc<std::sync::Mutex<Vec<(String, serde_json::Value)>>>;
+
+    /// A fake API server answering every request with `stored`; every request's method,
+    /// path and body are recorded.
+    fn fake_api(stored: serde_json::Value) -> (Client, Requests) {
+        use axum::http::{Request, Response};
+        use http_body_util::BodyExt;
+        let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let log = seen.clone();
+        let svc = tower::service_fn(move |req: Request<kube::client::Body>| {
+            let (log, stored) = (log.clone(), stored.clone());
+            async move {
+                let what = format!("{} {}", req.method(), req.uri().path());
+                let bytes = req.into_body().collect().await.expect("body").to_bytes();
+                let body: serde_json::Value =
+                    serde_json::from_slice(&bytes).unwrap_or(serde_json::Value::Null);
+                log.lock().expect("log").push((what, body));
+                let bytes = serde_json::to_vec(&stored).expect("json");
+                Ok::<_, std::convert::Infallible>(Response::new(kube::client::Body::from(bytes)))
+            }
+        });
+        (Client::new(svc, "metallb-system"), seen)
+    }
+
+    #[tokio::test]
+    async fn the_writer_keeps_the_transition_time_across_writes_and_restarts() {
+        let stored = json!({
+            "apiVersion": "metallb.io/v1beta1", "kind": "ConfigurationState",
+            "metadata": {"name": "controller", "namespace": "metallb-system"},
+            "status": {"conditions": [{"type": "poolReconcilerValid", "status": "True",
+                "reason": "Reconciled", "message": "", "lastTransitionTime": "2020-01-01T00:00:00Z"}]}
+        });
+        let (client, seen) = fake_api(stored);
+        let w = ConfigStateWriter::controller(
+            client,
+            "metallb-system",
+            PodOwner::new(None, None),
+            "test",
+        );
+        let time_of_last_status_write = || {
+            let seen = seen.lock().expect("log");
+            let (what, body) = seen.last().expect("a write").clone();
+            assert!(
+                what.ends_with("/configurationstates/controller/status"),
+                "{what}"
+            );
+            body["status"]["conditions"][0]["lastTransitionTime"].clone()
+        };
+        w.write(None).await.expect("write");
+        assert_eq!(
+            time_of_last_status_write(),
+            "2020-01-01T00:00:00Z",
+            "unchanged since before the restart: time kept"
+        );
+        w.write(Some("bad pool")).await.expect("write");
+        let failed_at = time_of_last_status_write();
+        assert_ne!(
+            failed_at, "2020-01-01T00:00:00Z",
+            "a transition moves the time"
+        );
+        w.write(Some("another error")).await.expect("write");
+        assert_eq!(
+            time_of_last_status_write(),
+            failed_at,
+            "still failing: time kept"
+        );
     }
 }

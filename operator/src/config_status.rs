@@ -10,49 +10,80 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use ferrolb_api::status::ConfigStatus;
+use ferrolb_api::status::{CONDITION_READY, ConfigStatus};
 use ferrolb_api::v1beta1::{
     BFDProfile, BGPAdvertisement, Community, IPAddressPool, L2Advertisement,
 };
 use ferrolb_api::v1beta2::BGPPeer;
+use ferrolb_kube::passes::{Pacing, run_passes};
+use ferrolb_kube::reflect;
+use ferrolb_kube::status::{condition, now};
 use ferrolb_validate::{ClusterResources, Kind, Options, Report, validate};
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, Time};
-use kube::api::{Api, Patch, PatchParams};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+use kube::api::{Api, DynamicObject, Patch, PatchParams};
+use kube::core::ApiResource;
+use kube::runtime::reflector::Store;
 use kube::{Client, Resource};
 use serde_json::json;
 use tokio::sync::Notify;
 
-use crate::reconcile::ready_condition;
-use crate::watch::reflect;
-
 /// Field manager of the conditions this task writes.
 pub const FIELD_MANAGER: &str = "ferrolb-config-status";
 
-/// The `Ready` status each object should have, keyed by (kind, name): `None` = ready, else the
+/// The wait between a change and its pass (validation looks at the whole configuration).
+pub const DEBOUNCE: Duration = Duration::from_millis(200);
+
+/// One object whose `Ready` condition this task owns.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Item {
+    /// Its kind.
+    pub kind: Kind,
+    /// Its API resource (for the status write).
+    pub resource: ApiResource,
+    /// `metadata.name`.
+    pub name: String,
+    /// `metadata.generation`.
+    pub generation: Option<i64>,
+    /// Its current status, if it has one ferrolb can read.
+    pub status: Option<ConfigStatus>,
+}
+
+fn push<K>(out: &mut Vec<Item>, kind: Kind, objects: &[K])
+where
+    K: Resource<DynamicType = ()> + serde::Serialize,
+{
+    let resource = ApiResource::erase::<K>(&());
+    out.extend(objects.iter().map(|o| {
+        Item {
+            kind,
+            resource: resource.clone(),
+            name: o.meta().name.clone().unwrap_or_default(),
+            generation: o.meta().generation,
+            status: serde_json::to_value(o)
+                .ok()
+                .and_then(|v| serde_json::from_value(v["status"].clone()).ok()),
+        }
+    }));
+}
+
+/// Every object of the kinds this task writes (all but IPAddressPool).
+pub fn items(res: &ClusterResources) -> Vec<Item> {
+    let mut out = Vec::new();
+    push(&mut out, Kind::L2Advertisement, &res.l2_advertisements);
+    push(&mut out, Kind::BGPAdvertisement, &res.bgp_advertisements);
+    push(&mut out, Kind::BGPPeer, &res.peers);
+    push(&mut out, Kind::BFDProfile, &res.bfd_profiles);
+    push(&mut out, Kind::Community, &res.communities);
+    out
+}
+
+/// The `Ready` status each item should have, keyed by (kind, name): `None` = ready, else the
 /// problems' text. Pure; unit-tested.
-pub fn readiness(
-    res: &ClusterResources,
-    report: &Report,
-) -> BTreeMap<(Kind, String), Option<String>> {
-    let mut out = BTreeMap::new();
-    let mut add = |kind: Kind, meta: &ObjectMeta| {
-        out.insert((kind, meta.name.clone().unwrap_or_default()), None);
-    };
-    res.l2_advertisements
+pub fn readiness(items: &[Item], report: &Report) -> BTreeMap<(Kind, String), Option<String>> {
+    let mut out: BTreeMap<_, _> = items
         .iter()
-        .for_each(|o| add(Kind::L2Advertisement, &o.metadata));
-    res.bgp_advertisements
-        .iter()
-        .for_each(|o| add(Kind::BGPAdvertisement, &o.metadata));
-    res.peers
-        .iter()
-        .for_each(|o| add(Kind::BGPPeer, &o.metadata));
-    res.bfd_profiles
-        .iter()
-        .for_each(|o| add(Kind::BFDProfile, &o.metadata));
-    res.communities
-        .iter()
-        .for_each(|o| add(Kind::Community, &o.metadata));
+        .map(|i| ((i.kind, i.name.clone()), None))
+        .collect();
     for p in &report.errors {
         if let Some(slot) = out.get_mut(&(p.kind, p.name.clone())) {
             let text = format!("{}: {}", p.field, p.reason);
@@ -65,38 +96,31 @@ pub fn readiness(
     out
 }
 
-async fn write<K>(
+/// The status `item` should have with `error`, or `None` when it already has it (the
+/// transition time is kept while the status is unchanged).
+pub fn desired(item: &Item, error: Option<&str>, now: &Time) -> Option<ConfigStatus> {
+    let old = item.status.as_ref().and_then(|s| s.ready());
+    let want = ConfigStatus {
+        conditions: vec![condition(CONDITION_READY, error, item.generation, old, now)],
+        observed_generation: item.generation,
+    };
+    (item.status.as_ref() != Some(&want)).then_some(want)
+}
+
+async fn write(
     client: &Client,
     ns: &str,
-    obj: &K,
-    error: Option<&str>,
-    now: &Time,
-) -> Result<(), kube::Error>
-where
-    K: Resource<DynamicType = (), Scope = k8s_openapi::NamespaceResourceScope>
-        + Clone
-        + serde::de::DeserializeOwned
-        + serde::Serialize
-        + std::fmt::Debug,
-{
-    let meta = obj.meta();
-    let name = meta.name.clone().unwrap_or_default();
-    let status: Option<ConfigStatus> = serde_json::to_value(obj)
-        .ok()
-        .and_then(|v| serde_json::from_value(v["status"].clone()).ok());
-    let old = status.as_ref().and_then(|s| s.ready().cloned());
-    let cond = ready_condition(error, meta.generation, old.as_ref(), now);
-    let want = ConfigStatus {
-        conditions: vec![cond],
-        observed_generation: meta.generation,
-    };
-    if status.as_ref() == Some(&want) {
-        return Ok(());
-    }
-    let api: Api<K> = Api::namespaced(client.clone(), ns);
-    let body = json!({"apiVersion": K::api_version(&()), "kind": K::kind(&()), "status": want});
+    item: &Item,
+    status: &ConfigStatus,
+) -> Result<(), kube::Error> {
+    let api: Api<DynamicObject> = Api::namespaced_with(client.clone(), ns, &item.resource);
+    let body = json!({
+        "apiVersion": item.resource.api_version,
+        "kind": item.resource.kind,
+        "status": status,
+    });
     api.patch_status(
-        &name,
+        &item.name,
         &PatchParams::apply(FIELD_MANAGER).force(),
         &Patch::Apply(&body),
     )
@@ -104,17 +128,45 @@ where
     .map(drop)
 }
 
-fn owned<T: Clone>(items: Vec<Arc<T>>) -> Vec<T> {
-    items.iter().map(|o| (**o).clone()).collect()
+/// One pass: validate the configuration, write every condition that changed.
+async fn pass(client: &Client, namespace: &str, res: ClusterResources) {
+    let options = Options {
+        namespace: Some(namespace.to_owned()),
+    };
+    let report = validate(&res, &options);
+    let items = items(&res);
+    let ready = readiness(&items, &report);
+    let now = now();
+    for item in &items {
+        let error = ready
+            .get(&(item.kind, item.name.clone()))
+            .cloned()
+            .flatten();
+        let Some(status) = desired(item, error.as_deref(), &now) else {
+            continue;
+        };
+        if let Err(e) = write(client, namespace, item, &status).await {
+            tracing::warn!(error = %e, kind = ?item.kind, name = %item.name,
+                "writing a Ready condition; will retry");
+        }
+    }
 }
 
-/// Watches the configuration and keeps every object's `Ready` condition current.
-pub async fn run(client: Client, namespace: String) {
-    let notify = Arc::new(Notify::new());
-    let pools = reflect(
-        Api::<IPAddressPool>::namespaced(client.clone(), &namespace),
-        notify.clone(),
-    );
+fn owned<K>(store: &Store<K>) -> Vec<K>
+where
+    K: Resource<DynamicType = ()> + Clone + 'static,
+{
+    store.state().iter().map(|o| (**o).clone()).collect()
+}
+
+/// Watches the configuration and keeps every object's `Ready` condition current. `pools` is
+/// the controller's one IPAddressPool store; it wakes `notify`.
+pub async fn run(
+    client: Client,
+    namespace: String,
+    pools: Store<IPAddressPool>,
+    notify: Arc<Notify>,
+) {
     let l2 = reflect(
         Api::<L2Advertisement>::namespaced(client.clone(), &namespace),
         notify.clone(),
@@ -135,98 +187,25 @@ pub async fn run(client: Client, namespace: String) {
         Api::<Community>::namespaced(client.clone(), &namespace),
         notify.clone(),
     );
-    let opts = Options {
-        namespace: Some(namespace.clone()),
+    let pacing = Pacing {
+        debounce: DEBOUNCE,
+        resync: crate::services::RESYNC,
     };
-    loop {
+    run_passes(notify, pacing, || {
         let res = ClusterResources {
-            pools: owned(pools.state()),
-            l2_advertisements: owned(l2.state()),
-            bgp_advertisements: owned(bgp.state()),
-            peers: owned(peers.state()),
-            bfd_profiles: owned(bfd.state()),
-            communities: owned(comm.state()),
+            pools: owned(&pools),
+            l2_advertisements: owned(&l2),
+            bgp_advertisements: owned(&bgp),
+            peers: owned(&peers),
+            bfd_profiles: owned(&bfd),
+            communities: owned(&comm),
             ..Default::default()
         };
-        let report = validate(&res, &opts);
-        let ready = readiness(&res, &report);
-        let now = Time(k8s_openapi::jiff::Timestamp::now());
-        let err = |kind: Kind, meta: &ObjectMeta| {
-            ready
-                .get(&(kind, meta.name.clone().unwrap_or_default()))
-                .cloned()
-                .flatten()
-        };
-        let mut failures = Vec::new();
-        for o in &res.l2_advertisements {
-            failures.push(
-                write(
-                    &client,
-                    &namespace,
-                    o,
-                    err(Kind::L2Advertisement, &o.metadata).as_deref(),
-                    &now,
-                )
-                .await,
-            );
-        }
-        for o in &res.bgp_advertisements {
-            failures.push(
-                write(
-                    &client,
-                    &namespace,
-                    o,
-                    err(Kind::BGPAdvertisement, &o.metadata).as_deref(),
-                    &now,
-                )
-                .await,
-            );
-        }
-        for o in &res.peers {
-            failures.push(
-                write(
-                    &client,
-                    &namespace,
-                    o,
-                    err(Kind::BGPPeer, &o.metadata).as_deref(),
-                    &now,
-                )
-                .await,
-            );
-        }
-        for o in &res.bfd_profiles {
-            failures.push(
-                write(
-                    &client,
-                    &namespace,
-                    o,
-                    err(Kind::BFDProfile, &o.metadata).as_deref(),
-                    &now,
-                )
-                .await,
-            );
-        }
-        for o in &res.communities {
-            failures.push(
-                write(
-                    &client,
-                    &namespace,
-                    o,
-                    err(Kind::Community, &o.metadata).as_deref(),
-                    &now,
-                )
-                .await,
-            );
-        }
-        for e in failures.into_iter().filter_map(Result::err) {
-            tracing::warn!(error = %e, "writing a Ready condition; will retry");
-        }
-        tokio::select! {
-            _ = notify.notified() => {}
-            _ = tokio::time::sleep(crate::watch::RESYNC) => {}
-        }
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+        let client = client.clone();
+        let namespace = namespace.clone();
+        async move { pass(&client, &namespace, res).await }
+    })
+    .await;
 }
 
 #[cfg(test)]
@@ -252,11 +231,41 @@ mod tests {
             ..Default::default()
         };
         let report = validate(&res, &Options::default());
-        let ready = readiness(&res, &report);
+        let ready = readiness(&items(&res), &report);
         assert_eq!(ready[&(Kind::L2Advertisement, "ok".to_string())], None);
         let bad = ready[&(Kind::BGPAdvertisement, "bad".to_string())]
             .clone()
             .expect("bad ad is not ready");
         assert!(bad.contains("aggregation"), "{bad}");
+    }
+
+    #[test]
+    fn a_condition_is_written_only_when_it_changes_and_keeps_its_time() {
+        let res = ClusterResources {
+            l2_advertisements: vec![yaml(
+                "apiVersion: metallb.io/v1beta1\nkind: L2Advertisement\nmetadata: {name: l2, namespace: metallb-system, generation: 3}\nspec: {}\n",
+            )],
+            ..Default::default()
+        };
+        let at = |s| Time(k8s_openapi::jiff::Timestamp::from_second(s).expect("timestamp"));
+        let mut item = items(&res).remove(0);
+        assert_eq!(
+            (item.kind, item.name.as_str()),
+            (Kind::L2Advertisement, "l2")
+        );
+        assert_eq!(item.resource.plural, "l2advertisements");
+        let first = desired(&item, None, &at(10)).expect("no status yet: written");
+        assert_eq!(first.observed_generation, Some(3));
+        item.status = Some(first.clone());
+        assert_eq!(desired(&item, None, &at(20)), None, "unchanged: no write");
+        let failed = desired(&item, Some("bad"), &at(30)).expect("changed");
+        assert_eq!(failed.conditions[0].last_transition_time, at(30));
+        item.status = Some(failed);
+        let still = desired(&item, Some("worse"), &at(40)).expect("new message");
+        assert_eq!(
+            still.conditions[0].last_transition_time,
+            at(30),
+            "time kept"
+        );
     }
 }

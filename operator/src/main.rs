@@ -9,24 +9,23 @@
 //! and flags as the `ferrolb-webhook` binary), so the operator image ships one binary. Any other
 //! command line is the controller's.
 
-mod apply;
+mod backoff;
 mod config_status;
-mod gate;
 mod memberlist;
-mod memberlist_task;
 mod metrics;
-mod migrate_task;
 mod migration;
-mod reconcile;
-mod watch;
+mod services;
 
 use std::ffi::{OsStr, OsString};
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context as _;
 use clap::Parser;
-use kube::Client;
+use ferrolb_api::v1beta1::IPAddressPool;
 use kube::runtime::events::{Recorder, Reporter};
+use kube::{Api, Client};
+use tokio::sync::Notify;
 
 /// Command-line flags.
 #[derive(Parser, Debug)]
@@ -112,21 +111,14 @@ async fn controller(args: Args) -> anyhow::Result<()> {
     };
     let recorder = Recorder::new(client.clone(), reporter);
     tracing::info!(namespace = %args.namespace, lb_class = ?args.lb_class, "starting ferrolb controller");
-    let metrics = std::sync::Arc::new(metrics::Metrics::new());
-    tokio::spawn(metrics::serve(
-        args.port,
-        metrics::metrics_router(metrics.clone()),
-        "metrics",
-    ));
-    tokio::spawn(metrics::serve(
-        args.health_probe_port,
-        metrics::probes_router(&metrics),
-        "health probes",
-    ));
+    let metrics = Arc::new(metrics::Metrics::new());
+    metrics
+        .exporter
+        .serve(args.port, args.health_probe_port, "caches not synced yet");
     match args.ml_secret_name.filter(|n| !n.is_empty()) {
         Some(name) => {
             let deployment = args.deployment.filter(|d| !d.is_empty());
-            tokio::spawn(memberlist_task::run(
+            tokio::spawn(memberlist::task::run(
                 client.clone(),
                 args.namespace.clone(),
                 name,
@@ -135,21 +127,31 @@ async fn controller(args: Args) -> anyhow::Result<()> {
         }
         None => tracing::info!("no --ml-secret-name: not creating a memberlist Secret"),
     }
-    tokio::spawn(config_status::run(client.clone(), args.namespace.clone()));
-    tokio::spawn(migrate_task::run(
+    // One IPAddressPool watch for the two tasks that read pools.
+    let (services_wake, config_wake) = (Arc::new(Notify::new()), Arc::new(Notify::new()));
+    let pools = ferrolb_kube::reflect_waking(
+        Api::<IPAddressPool>::namespaced(client.clone(), &args.namespace),
+        vec![services_wake.clone(), config_wake.clone()],
+        |_: &mut IPAddressPool| {},
+    );
+    tokio::spawn(config_status::run(
+        client.clone(),
+        args.namespace.clone(),
+        pools.clone(),
+        config_wake,
+    ));
+    tokio::spawn(migration::task::run(
         client.clone(),
         args.namespace.clone(),
         args.config,
         recorder.clone(),
     ));
-    watch::run(
-        client,
-        args.namespace,
-        args.lb_class,
+    let settings = services::Settings {
+        namespace: args.namespace,
+        lb_class: args.lb_class,
         recorder,
-        args.debounce,
-        metrics,
-        ferrolb_kube::owner::PodOwner::new(args.pod_name, args.pod_uid),
-    )
-    .await
+        debounce: args.debounce,
+        owner: ferrolb_kube::owner::PodOwner::new(args.pod_name, args.pod_uid),
+    };
+    services::run(client, settings, pools, services_wake, metrics).await
 }

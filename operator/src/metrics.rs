@@ -1,21 +1,16 @@
 //! Prometheus metrics under MetalLB's names (`internal/allocator/stats.go`,
-//! `internal/k8s/controllers/stats.go`), and the HTTP endpoints for metrics and probes.
+//! `internal/k8s/controllers/stats.go`), served with the probes by `ferrolb_kube::metrics`.
 //!
 //! Served as plain HTTP: `/metrics` on `--port` (MetalLB ≤ v0.15's `monitoring` port 7472;
 //! v0.16 moved to HTTPS with authn/authz on 9120 — put a NetworkPolicy or kube-rbac-proxy in
 //! front if you need that), `/healthz` and `/readyz` on `--health-probe-port` (17472, as v0.16).
 
-use std::sync::Arc;
-use std::sync::atomic::AtomicBool;
-
-use axum::Router;
 use ferrolb_core::Allocator;
+use ferrolb_kube::metrics::{Exporter, ExporterBuilder};
 use prometheus_client::encoding::EncodeLabelSet;
-use prometheus_client::encoding::text::encode;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
-use prometheus_client::registry::Registry;
 
 /// The `pool` label of the allocator gauges.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -26,7 +21,8 @@ pub struct PoolLabel {
 
 /// Every metric the controller exports.
 pub struct Metrics {
-    registry: Registry,
+    /// The registry and readiness (set once the caches are synced and the first pass ran).
+    pub exporter: Exporter,
     addresses_total: Family<PoolLabel, Gauge>,
     ipv4_addresses_total: Family<PoolLabel, Gauge>,
     ipv6_addresses_total: Family<PoolLabel, Gauge>,
@@ -39,8 +35,6 @@ pub struct Metrics {
     pub update_errors: Counter,
     config_loaded: Gauge,
     config_stale: Gauge,
-    /// Set once the caches are synced and the first pass ran.
-    pub ready: Arc<AtomicBool>,
 }
 
 impl Default for Metrics {
@@ -52,7 +46,7 @@ impl Default for Metrics {
 impl Metrics {
     /// Registers every metric.
     pub fn new() -> Self {
-        let mut registry = Registry::default();
+        let mut b = ExporterBuilder::default();
         let m = Self {
             addresses_total: Family::default(),
             ipv4_addresses_total: Family::default(),
@@ -64,10 +58,9 @@ impl Metrics {
             update_errors: Counter::default(),
             config_loaded: Gauge::default(),
             config_stale: Gauge::default(),
-            ready: Arc::new(AtomicBool::new(false)),
-            registry: Registry::default(),
+            exporter: ExporterBuilder::default().build(),
         };
-        let gauges = [
+        for (name, help, family) in [
             (
                 "metallb_allocator_addresses_total",
                 "Number of usable IP addresses, per pool",
@@ -98,32 +91,34 @@ impl Metrics {
                 "Number of IPv6 addresses in use, per pool",
                 &m.ipv6_in_use_total,
             ),
-        ];
-        for (name, help, family) in gauges {
-            registry.register(name, help, family.clone());
+        ] {
+            b.register(name, help, family.clone());
         }
         // prometheus-client appends `_total` to counters.
-        registry.register(
+        b.register(
             "metallb_k8s_client_updates",
             "Number of k8s object updates that have been processed.",
             m.updates.clone(),
-        );
-        registry.register(
+        )
+        .register(
             "metallb_k8s_client_update_errors",
             "Number of k8s object updates that failed for some reason.",
             m.update_errors.clone(),
-        );
-        registry.register(
+        )
+        .register(
             "metallb_k8s_client_config_loaded_bool",
             "1 if the MetalLB configuration was successfully loaded at least once.",
             m.config_loaded.clone(),
-        );
-        registry.register(
+        )
+        .register(
             "metallb_k8s_client_config_stale_bool",
             "1 if running on a stale configuration, because the latest config failed to load.",
             m.config_stale.clone(),
         );
-        Self { registry, ..m }
+        Self {
+            exporter: b.build(),
+            ..m
+        }
     }
 
     /// Updates the allocator gauges and configuration state after a pass.
@@ -157,27 +152,7 @@ impl Metrics {
             self.ipv6_in_use_total.get_or_create(&l).set(s.assigned_v6);
         }
     }
-
-    /// The text exposition of every metric.
-    pub fn render(&self) -> String {
-        let mut out = String::new();
-        // Writing into a String cannot fail.
-        let _ = encode(&mut out, &self.registry);
-        out
-    }
 }
-
-/// `/metrics` (see `ferrolb_kube::http`).
-pub fn metrics_router(metrics: Arc<Metrics>) -> Router {
-    ferrolb_kube::http::metrics_router(Arc::new(move || metrics.render()))
-}
-
-/// `/healthz` (the process runs) and `/readyz` (caches synced, first pass done).
-pub fn probes_router(metrics: &Metrics) -> Router {
-    ferrolb_kube::http::probes_router(metrics.ready.clone(), "caches not synced yet")
-}
-
-pub use ferrolb_kube::http::serve;
 
 #[cfg(test)]
 mod tests {
@@ -192,7 +167,7 @@ mod tests {
         let alloc = Allocator::new(pools);
         m.observe(Some(&alloc), false);
         m.updates.inc();
-        let text = m.render();
+        let text = m.exporter.render();
         for line in [
             "metallb_allocator_addresses_total{pool=\"p\"} 260",
             "metallb_allocator_ipv4_addresses_total{pool=\"p\"} 4",
@@ -205,7 +180,7 @@ mod tests {
             assert!(text.contains(line), "missing {line:?} in:\n{text}");
         }
         m.observe(None, true);
-        let text = m.render();
+        let text = m.exporter.render();
         assert!(
             text.contains("metallb_k8s_client_config_stale_bool 1"),
             "{text}"

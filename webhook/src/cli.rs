@@ -7,7 +7,7 @@ use std::ffi::OsString;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use axum_server::tls_rustls::RustlsConfig;
@@ -16,16 +16,14 @@ use ferrolb_api::v1beta1::{
     BFDProfile, BGPAdvertisement, Community, IPAddressPool, L2Advertisement,
 };
 use ferrolb_api::v1beta2::BGPPeer;
+use ferrolb_kube::{cache, http};
 use ferrolb_validate::Options;
-use futures::StreamExt;
 use k8s_openapi::api::core::v1::{Node, Service};
-use kube::runtime::reflector::{self, Store, reflector};
-use kube::runtime::{WatchStreamExt, watcher};
 use kube::{Api, Client};
 
 use crate::Error;
 use crate::certs::CertSettings;
-use crate::handlers::{AppState, health_router, router};
+use crate::handlers::{AppState, probes_router, router};
 use crate::rotation::{Rotator, Targets, watch_files};
 use crate::source::StoreSource;
 
@@ -132,55 +130,41 @@ fn kube_err(action: &str) -> impl FnOnce(kube::Error) -> Error + '_ {
     }
 }
 
-fn store<K>(api: Api<K>) -> Store<K>
-where
-    K: kube::Resource<DynamicType = ()>
-        + Clone
-        + std::fmt::Debug
-        + serde::de::DeserializeOwned
-        + Send
-        + Sync
-        + 'static,
-{
-    let (reader, writer) = reflector::store();
-    let stream = reflector(writer, watcher(api, watcher::Config::default()))
-        .default_backoff()
-        .applied_objects();
-    tokio::spawn(stream.for_each(|r| async move {
-        if let Err(e) = r {
-            tracing::warn!(error = %e, "watch error");
-        }
-    }));
-    reader
+/// Caches of the configuration kinds (in ferrolb's namespace only, as MetalLB's cache), the
+/// Nodes and the Services.
+fn stores(client: &Client, ns: &str) -> StoreSource {
+    StoreSource {
+        pools: cache(Api::<IPAddressPool>::namespaced(client.clone(), ns)),
+        peers: cache(Api::<BGPPeer>::namespaced(client.clone(), ns)),
+        bgp_advertisements: cache(Api::<BGPAdvertisement>::namespaced(client.clone(), ns)),
+        l2_advertisements: cache(Api::<L2Advertisement>::namespaced(client.clone(), ns)),
+        communities: cache(Api::<Community>::namespaced(client.clone(), ns)),
+        bfd_profiles: cache(Api::<BFDProfile>::namespaced(client.clone(), ns)),
+        nodes: cache(Api::<Node>::all(client.clone())),
+        services: cache(Api::<Service>::all(client.clone())),
+    }
 }
 
-/// Serves the webhooks with `args` until the HTTPS server fails: reflector stores of the
-/// configuration, certificates (managed, or from `--cert-dir`), `/healthz` and `/readyz`.
-pub async fn run(args: Args) -> Result<(), Error> {
-    let client = Client::try_default()
-        .await
-        .map_err(kube_err("build the Kubernetes client"))?;
-    let ns = args.namespace.as_str();
-    let source = StoreSource {
-        pools: store(Api::<IPAddressPool>::namespaced(client.clone(), ns)),
-        peers: store(Api::<BGPPeer>::namespaced(client.clone(), ns)),
-        bgp_advertisements: store(Api::<BGPAdvertisement>::namespaced(client.clone(), ns)),
-        l2_advertisements: store(Api::<L2Advertisement>::namespaced(client.clone(), ns)),
-        communities: store(Api::<Community>::namespaced(client.clone(), ns)),
-        bfd_profiles: store(Api::<BFDProfile>::namespaced(client.clone(), ns)),
-        nodes: store(Api::<Node>::all(client.clone())),
-        services: store(Api::<Service>::all(client.clone())),
-    };
-    let state = AppState::new(
-        Arc::new(source.clone()),
-        Options {
-            namespace: Some(args.namespace.clone()),
-        },
+/// Sets `ready` once every cache has listed its objects.
+async fn ready_when_synced(source: StoreSource, ready: Arc<AtomicBool>) {
+    let _ = tokio::join!(
+        source.pools.wait_until_ready(),
+        source.peers.wait_until_ready(),
+        source.bgp_advertisements.wait_until_ready(),
+        source.l2_advertisements.wait_until_ready(),
+        source.communities.wait_until_ready(),
+        source.bfd_profiles.wait_until_ready(),
+        source.nodes.wait_until_ready(),
+        source.services.wait_until_ready(),
     );
-    state.ready.store(false, Ordering::Relaxed);
+    ready.store(true, Ordering::Relaxed);
+    tracing::info!("stores synced; ready");
+}
 
-    let interval = Duration::from_secs(args.check_interval_secs.max(1));
-    let tls = if args.disable_cert_rotation {
+/// The serving certificate: from `--cert-dir` (reloaded when the files change), or managed
+/// (created, injected into the webhook configuration and the BGPPeer CRD, rotated).
+async fn serving_tls(args: &Args, client: &Client) -> Result<RustlsConfig, Error> {
+    if args.disable_cert_rotation {
         let tls = RustlsConfig::from_pem_file(
             args.cert_dir.join("tls.crt"),
             args.cert_dir.join("tls.key"),
@@ -195,67 +179,69 @@ pub async fn run(args: Args) -> Result<(), Error> {
             args.cert_dir.clone(),
             Duration::from_secs(30),
         ));
-        tls
-    } else {
-        let mut settings = CertSettings::for_service(&args.cert_service_name, ns);
-        settings.names.extend(args.extra_san.iter().cloned());
-        settings.cert_validity = Duration::from_secs(args.cert_validity_secs);
-        settings.ca_validity = Duration::from_secs(args.ca_validity_secs);
-        settings.renew_before = Duration::from_secs(args.renew_before_secs);
-        let rotator = Rotator {
-            client: client.clone(),
-            settings,
-            targets: Targets {
-                namespace: args.namespace.clone(),
-                secret: args.webhook_secret.clone(),
-                webhook_configuration: args.webhook_configuration.clone(),
-                conversion_crd: "bgppeers.metallb.io".into(),
-            },
-        };
-        let bundle = rotator.ensure().await?;
-        rotator.inject(&bundle.ca_cert).await?;
-        let tls = RustlsConfig::from_pem(
-            bundle.cert.clone().into_bytes(),
-            bundle.key.clone().into_bytes(),
-        )
-        .await
-        .map_err(io_err("load the serving certificate"))?;
-        tokio::spawn(rotator.run(tls.clone(), bundle, interval));
-        tls
+        return Ok(tls);
+    }
+    let mut settings = CertSettings::for_service(&args.cert_service_name, &args.namespace);
+    settings.names.extend(args.extra_san.iter().cloned());
+    settings.cert_validity = Duration::from_secs(args.cert_validity_secs);
+    settings.ca_validity = Duration::from_secs(args.ca_validity_secs);
+    settings.renew_before = Duration::from_secs(args.renew_before_secs);
+    let rotator = Rotator {
+        client: client.clone(),
+        settings,
+        targets: Targets {
+            namespace: args.namespace.clone(),
+            secret: args.webhook_secret.clone(),
+            webhook_configuration: args.webhook_configuration.clone(),
+            conversion_crd: "bgppeers.metallb.io".into(),
+        },
     };
+    let bundle = rotator.ensure().await?;
+    rotator.inject(&bundle.ca_cert).await?;
+    let tls = RustlsConfig::from_pem(
+        bundle.cert.clone().into_bytes(),
+        bundle.key.clone().into_bytes(),
+    )
+    .await
+    .map_err(io_err("load the serving certificate"))?;
+    let interval = Duration::from_secs(args.check_interval_secs.max(1));
+    tokio::spawn(rotator.run(tls.clone(), bundle, interval));
+    Ok(tls)
+}
 
-    let ready = state.ready.clone();
-    let sync = source.clone();
-    tokio::spawn(async move {
-        let _ = tokio::join!(
-            sync.pools.wait_until_ready(),
-            sync.peers.wait_until_ready(),
-            sync.bgp_advertisements.wait_until_ready(),
-            sync.l2_advertisements.wait_until_ready(),
-            sync.communities.wait_until_ready(),
-            sync.bfd_profiles.wait_until_ready(),
-            sync.nodes.wait_until_ready(),
-            sync.services.wait_until_ready(),
-        );
-        ready.store(true, Ordering::Relaxed);
-        tracing::info!("stores synced; ready");
-    });
-
-    let app = router(state.clone());
-    if args.health_probe_port != 0 {
-        let health = health_router(state);
-        let addr = SocketAddr::new(args.listen.ip(), args.health_probe_port);
-        let listener = tokio::net::TcpListener::bind(addr)
-            .await
-            .map_err(|source| Error::Io {
-                action: format!("bind {addr}"),
-                source,
-            })?;
-        tokio::spawn(async move { axum::serve(listener, health).await });
+/// Serves the webhooks with `args` until the HTTPS server fails: reflector stores of the
+/// configuration, certificates (managed, or from `--cert-dir`), `/healthz` and `/readyz`.
+pub async fn run(args: Args) -> Result<(), Error> {
+    let client = Client::try_default()
+        .await
+        .map_err(kube_err("build the Kubernetes client"))?;
+    let source = stores(&client, &args.namespace);
+    let state = AppState::new(
+        Arc::new(source.clone()),
+        Options {
+            namespace: Some(args.namespace.clone()),
+        },
+    );
+    state.ready.store(false, Ordering::Relaxed);
+    let tls = serving_tls(&args, &client).await?;
+    tokio::spawn(ready_when_synced(source, state.ready.clone()));
+    let probe_addr = SocketAddr::new(args.listen.ip(), args.health_probe_port);
+    let probes = http::bind(probe_addr.ip(), probe_addr.port())
+        .await
+        .map_err(|source| Error::Io {
+            action: format!("bind {probe_addr}"),
+            source,
+        })?;
+    if let Some(listener) = probes {
+        tokio::spawn(http::serve_on(
+            listener,
+            probes_router(&state),
+            "health probes",
+        ));
     }
     tracing::info!(listen = %args.listen, "serving webhooks");
     axum_server::bind_rustls(args.listen, tls)
-        .serve(app.into_make_service())
+        .serve(router(state).into_make_service())
         .await
         .map_err(io_err("serve the webhooks"))
 }

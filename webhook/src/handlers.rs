@@ -4,11 +4,10 @@
 //! decoded gets an `invalid` response (HTTP 200, as the API server expects).
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::AtomicBool;
 
 use axum::extract::State;
-use axum::http::StatusCode;
-use axum::routing::{get, post};
+use axum::routing::post;
 use axum::{Json, Router};
 use ferrolb_validate::admission::{self, Object, Operation, Request};
 use ferrolb_validate::conversion::{self, V1BETA1};
@@ -63,10 +62,8 @@ impl AppState {
 
 /// The router with every endpoint.
 pub fn router(state: AppState) -> Router {
-    let mut r = Router::new()
-        .route("/convert", post(convert))
-        .route("/healthz", get(|| async { "ok" }))
-        .route("/readyz", get(readyz));
+    let probes = probes_router(&state);
+    let mut r = Router::new().route("/convert", post(convert));
     for (path, kind) in PATHS {
         r = r.route(
             path,
@@ -77,23 +74,13 @@ pub fn router(state: AppState) -> Router {
             ),
         );
     }
-    r.with_state(state)
+    r.with_state(state).merge(probes)
 }
 
-/// Only `/healthz` and `/readyz`, for the plain-HTTP probe port.
-pub fn health_router(state: AppState) -> Router {
-    Router::new()
-        .route("/healthz", get(|| async { "ok" }))
-        .route("/readyz", get(readyz))
-        .with_state(state)
-}
-
-async fn readyz(State(st): State<AppState>) -> (StatusCode, &'static str) {
-    if st.ready.load(Ordering::Relaxed) {
-        (StatusCode::OK, "ok")
-    } else {
-        (StatusCode::SERVICE_UNAVAILABLE, "not ready")
-    }
+/// `/healthz` and `/readyz` (`ferrolb_kube::http`), also served alone on the plain-HTTP
+/// probe port.
+pub fn probes_router(state: &AppState) -> Router {
+    ferrolb_kube::http::probes_router(state.ready.clone(), "not ready")
 }
 
 /// Decodes the incoming (or stored) object of a request as the path's kind.

@@ -14,8 +14,21 @@
 //!   migration created that the new payload no longer yields are deleted. Objects the user
 //!   created or took over (by removing the label) are never touched.
 //! - An invalid payload applies nothing (all-or-nothing) and is reported with its key path.
+//! - An edit is never allowed to take an IP from a Service ([`refusals`]): emptying or
+//!   shrinking the payload so that a migrated IPAddressPool holding IPs would be deleted, or
+//!   would no longer contain one of its IPs, is refused as a whole — a Warning event, the
+//!   `ferrolb.io/migration` annotation and the `configMigrationValid` condition say why, and the
+//!   CRs last applied keep serving. Deleting the ConfigMap (or its `config` key) changes
+//!   nothing: the migrated CRs stay.
+//! - A migration that fails on the way (API server or webhook not reachable) is retried with
+//!   backoff and reported ([`task`]).
+
+pub mod task;
 
 use std::collections::BTreeSet;
+use std::net::IpAddr;
+
+use ferrolb_api::v1beta1::IPAddressPool;
 
 use serde_json::Value;
 
@@ -102,6 +115,111 @@ pub fn plan(payload: &str, namespace: &str, existing: &[Existing]) -> Result<Pla
         .map(|e| (e.kind.clone(), e.name.clone()))
         .collect();
     Ok(plan)
+}
+
+/// An IP a Service holds, with the pool it was allocated from (its
+/// `metallb.io/ip-allocated-from-pool` annotation).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InUse {
+    /// The Service, `namespace/name`.
+    pub service: String,
+    /// The pool.
+    pub pool: String,
+    /// The IP.
+    pub ip: IpAddr,
+}
+
+/// Why applying `plan` would take an IP from a Service: a pool holding IPs would be deleted,
+/// or would no longer contain one of them (shrunk, or `avoid-buggy-ips` turned on). Empty:
+/// the plan is safe to apply.
+pub fn refusals(plan: &Plan, in_use: &[InUse]) -> Vec<String> {
+    let mut out = Vec::new();
+    for (kind, name) in &plan.prune {
+        if kind != "IPAddressPool" {
+            continue;
+        }
+        for u in in_use.iter().filter(|u| &u.pool == name) {
+            out.push(format!(
+                "IPAddressPool {name:?} would be deleted but Service {} holds {} from it",
+                u.service, u.ip
+            ));
+        }
+    }
+    for obj in plan.apply.iter().filter(|o| o["kind"] == "IPAddressPool") {
+        let name = obj["metadata"]["name"].as_str().unwrap_or_default();
+        let holders: Vec<&InUse> = in_use.iter().filter(|u| u.pool == name).collect();
+        if holders.is_empty() {
+            continue;
+        }
+        let pool = serde_json::from_value::<IPAddressPool>(obj.clone())
+            .map_err(|e| e.to_string())
+            .and_then(|p| ferrolb_kube::convert::pool_spec(&p).map_err(|e| e.to_string()))
+            .and_then(|spec| spec.parse().map_err(|e| e.to_string()));
+        match pool {
+            Err(e) => out.push(format!("IPAddressPool {name:?}: {e}")),
+            Ok(pool) => out.extend(holders.iter().filter(|u| !pool.contains(&u.ip)).map(|u| {
+                format!(
+                    "IPAddressPool {name:?} would no longer contain {}, held by Service {}",
+                    u.ip, u.service
+                )
+            })),
+        }
+    }
+    out
+}
+
+/// What a migration attempt ended with, as recorded on the ConfigMap, in an event and in the
+/// `configMigrationValid` condition.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Outcome {
+    /// The configuration was migrated (the condition is `True`).
+    pub ok: bool,
+    /// The event is a Warning.
+    pub warning: bool,
+    /// One line: the annotation's value, the event's note, the condition's message.
+    pub summary: String,
+}
+
+impl Outcome {
+    /// The payload could not be converted: nothing applied.
+    pub fn invalid(message: &str) -> Self {
+        Outcome {
+            ok: false,
+            warning: true,
+            summary: format!("not migrated: {message}"),
+        }
+    }
+
+    /// The plan would take IPs from Services: nothing applied.
+    pub fn refused(reasons: &[String]) -> Self {
+        Outcome {
+            ok: false,
+            warning: true,
+            summary: format!(
+                "not migrated, the last applied configuration keeps serving: {}",
+                reasons.join("; ")
+            ),
+        }
+    }
+
+    /// The plan was applied (conflicting objects skipped).
+    pub fn applied(plan: &Plan) -> Self {
+        let conflicts = !plan.conflicts.is_empty();
+        Outcome {
+            ok: !conflicts,
+            warning: conflicts,
+            summary: plan.summary(),
+        }
+    }
+
+    /// The event's reason (MetalLB has no migration events; these are ferrolb's).
+    pub fn reason(&self) -> &'static str {
+        if self.ok {
+            "ConfigMigrated"
+        } else {
+            "ConfigMigrationFailed"
+        }
+    }
 }
 
 /// Hex SHA-256 prefix of a payload, to recognise one already migrated.
@@ -222,5 +340,81 @@ mod tests {
         assert_eq!(payload_hash(BOOK), payload_hash(BOOK));
         assert_ne!(payload_hash(BOOK), payload_hash("peers: []\n"));
         assert_eq!(payload_hash(BOOK).len(), 24);
+    }
+
+    fn held(pool: &str, ip: &str) -> InUse {
+        InUse {
+            service: "default/web".into(),
+            pool: pool.into(),
+            ip: ip.parse().expect("ip"),
+        }
+    }
+
+    fn migrated_pool(name: &str) -> Existing {
+        Existing {
+            kind: "IPAddressPool".into(),
+            name: name.into(),
+            migrated: true,
+        }
+    }
+
+    #[test]
+    fn emptying_the_payload_never_deletes_a_pool_holding_ips() {
+        let existing = [migrated_pool("nginx-ip-range"), migrated_pool("idle")];
+        let p = plan("peers: []\n", "metallb-system", &existing).expect("plan");
+        assert_eq!(p.prune.len(), 2);
+        let refused = refusals(&p, &[held("nginx-ip-range", "192.168.1.12")]);
+        assert_eq!(refused.len(), 1, "{refused:?}");
+        assert!(
+            refused[0].contains("\"nginx-ip-range\" would be deleted")
+                && refused[0].contains("192.168.1.12"),
+            "{refused:?}"
+        );
+        assert!(
+            refusals(&p, &[]).is_empty(),
+            "no IPs held: the pools may go"
+        );
+        let outcome = Outcome::refused(&refused);
+        assert!(!outcome.ok && outcome.warning);
+        assert_eq!(outcome.reason(), "ConfigMigrationFailed");
+        assert!(
+            outcome.summary.contains("keeps serving"),
+            "{}",
+            outcome.summary
+        );
+    }
+
+    #[test]
+    fn shrinking_a_pool_may_not_drop_an_ip_in_use() {
+        let existing = [migrated_pool("nginx-ip-range")];
+        let shrunk = "address-pools:\n- name: nginx-ip-range\n  protocol: layer2\n  addresses:\n  - 192.168.1.11-192.168.1.12\n";
+        let p = plan(shrunk, "metallb-system", &existing).expect("plan");
+        assert!(refusals(&p, &[held("nginx-ip-range", "192.168.1.12")]).is_empty());
+        let refused = refusals(&p, &[held("nginx-ip-range", "192.168.1.13")]);
+        assert_eq!(refused.len(), 1, "{refused:?}");
+        assert!(
+            refused[0].contains("no longer contain 192.168.1.13"),
+            "{refused:?}"
+        );
+        // IPs of other pools do not matter.
+        assert!(refusals(&p, &[held("other", "192.168.1.13")]).is_empty());
+        // Turning avoid-buggy-ips on would take `.0` from its Service.
+        let buggy = "address-pools:\n- name: nginx-ip-range\n  protocol: layer2\n  avoid-buggy-ips: true\n  addresses:\n  - 192.168.1.0/24\n";
+        let p = plan(buggy, "metallb-system", &existing).expect("plan");
+        assert_eq!(
+            refusals(&p, &[held("nginx-ip-range", "192.168.1.0")]).len(),
+            1
+        );
+    }
+
+    #[test]
+    fn outcomes() {
+        let p = plan(BOOK, "metallb-system", &[]).expect("plan");
+        let ok = Outcome::applied(&p);
+        assert!(ok.ok && !ok.warning);
+        assert_eq!(ok.reason(), "ConfigMigrated");
+        let bad = Outcome::invalid("address-pools[0]: bad");
+        assert_eq!(bad.summary, "not migrated: address-pools[0]: bad");
+        assert!(!bad.ok && bad.warning);
     }
 }

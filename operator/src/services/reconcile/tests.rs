@@ -61,33 +61,27 @@ fn apply(snap: &mut Snapshot, actions: &[Action]) -> Vec<(String, &'static str, 
     let mut events = Vec::new();
     for a in actions {
         match a {
-            Action::ServiceStatus {
-                namespace,
-                name,
-                ips,
-            } => {
-                let svc = find(snap, namespace, name);
+            Action::Service { key, write } => {
+                let svc = find(snap, &key.namespace, &key.name);
                 let mut v = serde_json::to_value(&*snap.services[svc]).expect("json");
-                let ingress: Vec<_> = ips.iter().map(|ip| json!({"ip": ip.to_string()})).collect();
-                v["status"] = json!({"loadBalancer": {"ingress": ingress}});
+                if let Some(ips) = &write.ips {
+                    let ingress: Vec<_> =
+                        ips.iter().map(|ip| json!({"ip": ip.to_string()})).collect();
+                    v["status"] = json!({"loadBalancer": {"ingress": ingress}});
+                }
                 let mut updated: Service = serde_json::from_value(v).expect("svc");
+                if let Some(pool) = &write.pool {
+                    let ann = updated
+                        .metadata
+                        .annotations
+                        .get_or_insert_with(Default::default);
+                    match pool {
+                        Some(p) => ann.insert(ANNOTATION_IP_ALLOCATED_FROM_POOL.into(), p.clone()),
+                        None => ann.remove(ANNOTATION_IP_ALLOCATED_FROM_POOL),
+                    };
+                }
                 bump(&mut updated);
                 snap.services[svc] = Arc::new(updated);
-            }
-            Action::PoolAnnotation {
-                namespace,
-                name,
-                pool,
-            } => {
-                let svc = find(snap, namespace, name);
-                let mut s = (*snap.services[svc]).clone();
-                let ann = s.metadata.annotations.get_or_insert_with(Default::default);
-                match pool {
-                    Some(p) => ann.insert(ANNOTATION_IP_ALLOCATED_FROM_POOL.into(), p.clone()),
-                    None => ann.remove(ANNOTATION_IP_ALLOCATED_FROM_POOL),
-                };
-                bump(&mut s);
-                snap.services[svc] = Arc::new(s);
             }
             Action::Event {
                 object,
@@ -564,4 +558,51 @@ fn services_going_away_keep_their_ip_but_get_no_new_one() {
         "no events for Services going away: {events:?}"
     );
     assert!(r.pass(&snap, &now()).is_empty(), "steady state");
+}
+
+/// MetalLB writes `metallb.io/ip-allocated-from-pool` too: a Service of another
+/// loadBalancerClass carrying it (and its IP) belongs to the other implementation and is never
+/// written; only a Service this controller allocated is cleared when it stops being ours.
+#[test]
+fn another_implementations_services_are_left_alone() {
+    let mut snap = Snapshot {
+        pools: vec![pool("p", &["10.0.0.1-10.0.0.4"])],
+        services: vec![
+            lb(
+                "d",
+                "metallb-owned",
+                1,
+                json!({"metadata": {"annotations": {"metallb.io/ip-allocated-from-pool": "theirs"}},
+                "spec": {"loadBalancerClass": "metallb.io/metallb"},
+                "status": {"loadBalancer": {"ingress": [{"ip": "203.0.113.9"}]}}}),
+            ),
+            lb("d", "ours", 2, json!({})),
+        ],
+        ..Default::default()
+    };
+    let mut r = Reconciler::new(None);
+    let actions = r.pass(&snap, &now());
+    assert!(
+        !actions
+            .iter()
+            .any(|a| matches!(a, Action::Service { key, .. } if key.name == "metallb-owned")),
+        "{actions:?}"
+    );
+    converge(&mut r, &mut snap);
+    assert_eq!(ips(&snap, "metallb-owned"), ["203.0.113.9"]);
+    assert_eq!(
+        annotation(&snap, "metallb-owned").as_deref(),
+        Some("theirs")
+    );
+    // `ours` moves to the other implementation: what ferrolb wrote is undone.
+    assert_eq!(ips(&snap, "ours"), ["10.0.0.1"]);
+    let i = find(&snap, "d", "ours");
+    let mut v = serde_json::to_value(&*snap.services[i]).expect("json");
+    v["spec"]["loadBalancerClass"] = json!("metallb.io/metallb");
+    let mut moved: Service = serde_json::from_value(v).expect("svc");
+    bump(&mut moved);
+    snap.services[i] = Arc::new(moved);
+    converge(&mut r, &mut snap);
+    assert!(ips(&snap, "ours").is_empty());
+    assert_eq!(annotation(&snap, "ours"), None);
 }

@@ -9,7 +9,8 @@ use k8s_openapi::api::core::v1::Secret;
 use kube::Client;
 use kube::api::{Api, PostParams};
 
-use crate::memberlist::{INITIAL_BACKOFF, KEY, next_backoff, owner_reference, random_key, secret};
+use super::{KEY, owner_reference, random_key, secret};
+use crate::backoff::{INITIAL_BACKOFF, next_backoff};
 
 /// Why one attempt failed (the task retries).
 #[derive(Debug, thiserror::Error)]

@@ -1,10 +1,11 @@
 //! The speakers' shared key, the pure part: MetalLB's controller creates Secret
 //! `--ml-secret-name` (key `secretkey` = 16 random bytes, base64 raw standard encoding without
 //! padding: 22 characters), owned by the controller Deployment (`--deployment`) so it goes away
-//! with the install. The API calls are in [`crate::memberlist_task`].
+//! with the install. The API calls are in [`task`].
+
+pub mod task;
 
 use std::collections::BTreeMap;
-use std::time::Duration;
 
 use base64::Engine as _;
 use k8s_openapi::ByteString;
@@ -16,10 +17,6 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, OwnerReference}
 pub const KEY: &str = "secretkey";
 /// Random bytes in a key (MetalLB: 16).
 pub const KEY_BYTES: usize = 16;
-/// First retry delay after a failed attempt.
-pub const INITIAL_BACKOFF: Duration = Duration::from_secs(1);
-/// Longest delay between attempts.
-pub const MAX_BACKOFF: Duration = Duration::from_secs(60);
 
 /// Encodes key bytes as MetalLB does: base64, standard alphabet, no padding.
 pub fn encode_key(bytes: &[u8; KEY_BYTES]) -> String {
@@ -65,11 +62,6 @@ pub fn secret(name: &str, namespace: &str, key: &str, owner: Option<OwnerReferen
         )])),
         ..Secret::default()
     }
-}
-
-/// The delay after `current`: doubled, at most [`MAX_BACKOFF`].
-pub fn next_backoff(current: Duration) -> Duration {
-    current.saturating_mul(2).min(MAX_BACKOFF)
 }
 
 #[cfg(test)]
@@ -132,17 +124,5 @@ mod tests {
         // as JSON the key is base64 of the 22 ASCII characters (what `kubectl get -o yaml` shows)
         let v = serde_json::to_value(secret("m", "ns", "AAECAwQFBgcICQoLDA0ODw", None)).unwrap();
         assert_eq!(v["data"][KEY], "QUFFQ0F3UUZCZ2NJQ1FvTERBME9Edw==");
-    }
-
-    #[test]
-    fn backoff_doubles_up_to_the_cap() {
-        let mut d = INITIAL_BACKOFF;
-        let mut seen = vec![d];
-        for _ in 0..8 {
-            d = next_backoff(d);
-            seen.push(d);
-        }
-        let secs: Vec<u64> = seen.iter().map(Duration::as_secs).collect();
-        assert_eq!(secs, [1, 2, 4, 8, 16, 32, 60, 60, 60]);
     }
 }

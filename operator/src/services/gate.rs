@@ -28,8 +28,8 @@ pub const SETTLE: Duration = Duration::from_secs(2);
 /// The object a write goes to.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum WriteKey {
-    /// A Service's status and annotation (namespace, name).
-    Service(String, String),
+    /// A Service's status and annotation.
+    Service(ferrolb_kube::convert::ServiceKey),
     /// An IPAddressPool's status.
     Pool(String),
     /// The controller's ConfigurationState.
@@ -164,7 +164,7 @@ mod tests {
     use super::*;
 
     fn svc(n: &str) -> WriteKey {
-        WriteKey::Service("ns".into(), n.into())
+        WriteKey::Service(ferrolb_kube::convert::ServiceKey::new("ns", n))
     }
 
     #[test]

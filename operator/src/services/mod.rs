@@ -1,0 +1,131 @@
+//! The controller's Service task: reflectors for Services and Namespaces (and the shared
+//! IPAddressPool store); any change wakes one debounced reconcile pass
+//! ([`ferrolb_kube::passes::run_passes`]) — the pure [`reconcile`] step, whose writes
+//! [`apply`] starts without waiting for them, one write per object at a time ([`gate`]).
+//! Level-based: a failed write is retried by the next pass (at least every [`RESYNC`]).
+
+pub mod apply;
+pub mod gate;
+pub mod reconcile;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use ferrolb_api::v1beta1::IPAddressPool;
+use ferrolb_kube::owner::PodOwner;
+use ferrolb_kube::passes::{Pacing, run_passes};
+use ferrolb_kube::reflect;
+use ferrolb_kube::status::ConfigStateWriter;
+use k8s_openapi::api::core::v1::{Namespace, Service};
+use kube::runtime::events::Recorder;
+use kube::runtime::reflector::Store;
+use kube::{Api, Client};
+use tokio::sync::Notify;
+
+use crate::metrics::Metrics;
+use apply::{Applier, FIELD_MANAGER};
+use reconcile::{Reconciler, Snapshot};
+
+/// A pass runs at least this often, to retry failed writes.
+pub const RESYNC: Duration = Duration::from_secs(30);
+
+/// What the Service task is configured with.
+pub struct Settings {
+    /// ferrolb's namespace (pools, ConfigurationState).
+    pub namespace: String,
+    /// `--lb-class`.
+    pub lb_class: Option<String>,
+    /// Events on Services.
+    pub recorder: Recorder,
+    /// The wait between a change and its pass.
+    pub debounce: Duration,
+    /// The controller's Pod, owner of ConfigurationState `controller`.
+    pub owner: PodOwner,
+}
+
+/// Runs the Service task until the process is stopped (Ctrl-C / SIGINT). `pools` is the
+/// controller's one IPAddressPool store; it wakes `notify`.
+pub async fn run(
+    client: Client,
+    settings: Settings,
+    pools: Store<IPAddressPool>,
+    notify: Arc<Notify>,
+    metrics: Arc<Metrics>,
+) -> anyhow::Result<()> {
+    let services = reflect(Api::<Service>::all(client.clone()), notify.clone());
+    let namespaces = reflect(Api::<Namespace>::all(client.clone()), notify.clone());
+    for (what, ready) in [
+        ("services", services.wait_until_ready().await),
+        ("ipaddresspools", pools.wait_until_ready().await),
+        ("namespaces", namespaces.wait_until_ready().await),
+    ] {
+        ready.map_err(|e| anyhow::anyhow!("initial list of {what} failed: {e}"))?;
+    }
+    tracing::info!("caches synced; rebuilding allocations from Service statuses");
+    let state = ConfigStateWriter::controller(
+        client.clone(),
+        &settings.namespace,
+        settings.owner,
+        FIELD_MANAGER,
+    );
+    let applier = Applier::new(
+        client,
+        settings.namespace,
+        settings.recorder,
+        state,
+        notify.clone(),
+        metrics.clone(),
+    );
+    let mut reconciler = Reconciler::new(settings.lb_class);
+    let pacing = Pacing {
+        debounce: settings.debounce,
+        resync: RESYNC,
+    };
+    let passes = run_passes(notify, pacing, || {
+        let snap = snapshot(&services, &pools, &namespaces);
+        let actions = reconciler.pass(&snap, &ferrolb_kube::status::now());
+        if !actions.is_empty() {
+            tracing::debug!(
+                count = actions.len(),
+                in_flight = applier.in_flight(),
+                "applying actions"
+            );
+        }
+        applier.submit(actions);
+        metrics.observe(reconciler.allocator(), reconciler.config_error().is_some());
+        metrics.exporter.set_ready();
+        std::future::ready(())
+    });
+    tokio::select! {
+        _ = passes => {}
+        _ = tokio::signal::ctrl_c() => tracing::info!("shutting down"),
+    }
+    Ok(())
+}
+
+/// What a pass looks at, from the caches (the namespace cache read once).
+fn snapshot(
+    services: &Store<Service>,
+    pools: &Store<IPAddressPool>,
+    namespaces: &Store<Namespace>,
+) -> Snapshot {
+    let ns_state = namespaces.state();
+    Snapshot {
+        services: services.state(),
+        pools: pools.state(),
+        namespaces: ns_state
+            .iter()
+            .map(|ns| {
+                (
+                    ns.metadata.name.clone().unwrap_or_default(),
+                    ns.metadata.labels.clone().unwrap_or_default(),
+                )
+            })
+            .collect(),
+        terminating: ns_state
+            .iter()
+            .filter(|ns| ns.metadata.deletion_timestamp.is_some())
+            .filter_map(|ns| ns.metadata.name.clone())
+            .collect(),
+    }
+}
