@@ -501,5 +501,4 @@ pub fn decide(
 }
 
 #[cfg(test)]
-#[path = "plan_tests.rs"]
 mod tests;

@@ -412,5 +412,4 @@ pub fn unsolicited(
 }
 
 #[cfg(test)]
-#[path = "ndp_tests.rs"]
 mod tests;

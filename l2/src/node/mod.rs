@@ -295,5 +295,4 @@ impl L2Node {
 }
 
 #[cfg(test)]
-#[path = "node_tests.rs"]
 mod tests;
