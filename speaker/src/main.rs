@@ -216,11 +216,12 @@ async fn main() -> anyhow::Result<()> {
     let stores = watch::Stores::start(&client, &args.namespace)
         .await
         .context("initial sync")?;
-    let first = stores.plan(args.lb_class.as_deref());
+    let first = stores.plan(args.lb_class.as_deref(), &plan::Plan::default());
     if !first.nodes.contains_key(&node) {
         tracing::warn!(%node, "no Node object with this name: nothing will be announced until it exists");
     }
-    let (plan_tx, plan_rx) = tokio::sync::watch::channel(Arc::new(first));
+    let (plan_tx, plan_rx) = tokio::sync::watch::channel(Arc::new(plan::Plan::default()));
+    watch::publish(&plan_tx, first);
     metrics
         .ready
         .store(true, std::sync::atomic::Ordering::Relaxed);

@@ -147,7 +147,7 @@ impl Metrics {
                     ip: ip.to_string(),
                     node: node.to_owned(),
                     protocol: "layer2".into(),
-                    service: format!("{}/{}", a.service.0, a.service.1),
+                    service: a.service.to_string(),
                 })
             })
             .collect();
@@ -179,20 +179,21 @@ impl Metrics {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::plan::Announcement;
+    use crate::plan::ServiceKey;
+    use crate::plan::decide::Announcement;
 
     fn decisions(services: &[(&str, &str)]) -> Decisions {
         Decisions {
             announce: services
                 .iter()
                 .map(|(name, ip)| Announcement {
-                    service: ("ns".into(), (*name).into()),
+                    service: ServiceKey::new("ns", *name),
                     uid: None,
                     ips: vec![ip.parse().expect("ip")],
                     interfaces: ferrolb_l2::Interfaces::All,
                 })
                 .collect(),
-            failed: vec![],
+            ..Decisions::default()
         }
     }
 

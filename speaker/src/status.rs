@@ -18,16 +18,14 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use ferrolb_api::names::{
-    LABEL_COMPONENT_TYPE, LABEL_NODE_NAME, LABEL_STATUS_NODE, LABEL_STATUS_SERVICE_NAME,
-    LABEL_STATUS_SERVICE_NAMESPACE,
+    LABEL_STATUS_NODE, LABEL_STATUS_SERVICE_NAME, LABEL_STATUS_SERVICE_NAMESPACE,
 };
-use ferrolb_api::v1beta1::{
-    ConfigurationState, ConfigurationStateStatus, ServiceL2Status, ServiceL2StatusSpec,
-};
+use ferrolb_api::v1beta1::{ServiceL2Status, ServiceL2StatusSpec};
 use ferrolb_kube::owner::PodOwner;
+use ferrolb_kube::status::ConfigStateWriter;
 use ferrolb_l2::owner::Interfaces;
 use k8s_openapi::api::core::v1::{ObjectReference, Service};
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, ObjectMeta, Time};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use kube::api::{Api, DeleteParams, ListParams, Patch, PatchParams, PostParams};
 use kube::runtime::events::{Event, EventType, Recorder};
 use kube::{Client, Resource};
@@ -38,8 +36,6 @@ use crate::plan::{Decisions, Plan, ServiceKey};
 
 /// Field manager of the speaker's writes (MetalLB's config reconciler field owner).
 pub const FIELD_MANAGER: &str = "configReconciler";
-/// Condition type of the speaker's ConfigurationState.
-pub const CONFIG_CONDITION: &str = "configReconcilerValid";
 
 /// `status.interfaces` for an interface set (empty = all).
 pub fn interface_names(i: &Interfaces) -> Vec<String> {
@@ -88,7 +84,7 @@ pub fn diff(
             .node
             .clone()
             .or_else(|| labels.get(LABEL_STATUS_NODE).cloned());
-        let key = (
+        let key = ServiceKey::new(
             st.service_namespace
                 .clone()
                 .or_else(|| labels.get(LABEL_STATUS_SERVICE_NAMESPACE).cloned())
@@ -130,13 +126,14 @@ pub struct StatusWriter {
     node: String,
     owner: PodOwner,
     recorder: Recorder,
+    config: ConfigStateWriter,
 }
 
 fn status_body(me: &str, key: &ServiceKey, ifs: &[String]) -> serde_json::Value {
     json!({"status": {
         "node": me,
-        "serviceName": key.1,
-        "serviceNamespace": key.0,
+        "serviceName": key.name,
+        "serviceNamespace": key.namespace,
         "interfaces": ifs.iter().map(|n| json!({"name": n})).collect::<Vec<_>>(),
     }})
 }
@@ -150,12 +147,20 @@ impl StatusWriter {
         owner: PodOwner,
         recorder: Recorder,
     ) -> Self {
+        let config = ConfigStateWriter::speaker(
+            client.clone(),
+            &namespace,
+            &node,
+            owner.clone(),
+            FIELD_MANAGER,
+        );
         Self {
             client,
             namespace,
             node,
             owner,
             recorder,
+            config,
         }
     }
 
@@ -185,8 +190,11 @@ impl StatusWriter {
                     namespace: Some(self.namespace.clone()),
                     labels: Some(BTreeMap::from([
                         (LABEL_STATUS_NODE.to_owned(), self.node.clone()),
-                        (LABEL_STATUS_SERVICE_NAME.to_owned(), key.1.clone()),
-                        (LABEL_STATUS_SERVICE_NAMESPACE.to_owned(), key.0.clone()),
+                        (LABEL_STATUS_SERVICE_NAME.to_owned(), key.name.clone()),
+                        (
+                            LABEL_STATUS_SERVICE_NAMESPACE.to_owned(),
+                            key.namespace.clone(),
+                        ),
                     ])),
                     owner_references: Some(self.owner.references()),
                     ..ObjectMeta::default()
@@ -217,8 +225,8 @@ impl StatusWriter {
         let reference = ObjectReference {
             api_version: Some(Service::api_version(&()).into_owned()),
             kind: Some(Service::kind(&()).into_owned()),
-            namespace: Some(key.0.clone()),
-            name: Some(key.1.clone()),
+            namespace: Some(key.namespace.clone()),
+            name: Some(key.name.clone()),
             uid,
             ..ObjectReference::default()
         };
@@ -234,44 +242,54 @@ impl StatusWriter {
             secondary: None,
         };
         if let Err(e) = self.recorder.publish(&ev, &reference).await {
-            tracing::warn!(service = %format!("{}/{}", key.0, key.1), error = %e, "publishing event failed");
+            tracing::warn!(service = %key, error = %e, "publishing event failed");
         }
     }
 
-    async fn config_state(&self, errors: &[String]) -> Result<(), kube::Error> {
-        let api: Api<ConfigurationState> = Api::namespaced(self.client.clone(), &self.namespace);
-        let name = format!("speaker-{}", self.node);
-        let ssa = PatchParams::apply(FIELD_MANAGER).force();
-        let object = json!({
-            "apiVersion": ConfigurationState::api_version(&()), "kind": ConfigurationState::kind(&()),
-            "metadata": {
-                "name": name,
-                "labels": {LABEL_COMPONENT_TYPE: "speaker", LABEL_NODE_NAME: self.node},
-                "ownerReferences": self.owner.references(),
-            },
-        });
-        api.patch(&name, &ssa, &Patch::Apply(&object)).await?;
-        let error = (!errors.is_empty()).then(|| errors.join("\n"));
-        let condition = Condition {
-            type_: CONFIG_CONDITION.into(),
-            status: if error.is_some() { "False" } else { "True" }.into(),
-            reason: if error.is_some() {
-                "ConfigurationError"
-            } else {
-                "Reconciled"
+    /// Emits the events of what changed since the last decisions (`seen`).
+    async fn events(&self, d: &Decisions, seen: &mut Seen) {
+        for a in fresh(&d.announce, |a| &a.service, &mut seen.announced) {
+            let note = format!(
+                "announcing from node \"{}\" with protocol \"layer2\"",
+                self.node
+            );
+            self.event(&a.service, a.uid.clone(), false, "nodeAssigned", note)
+                .await;
+        }
+        for (key, uid, ip) in fresh(&d.failed, |f| &f.0, &mut seen.failed) {
+            let note = format!(
+                "the interfaces specified by LB IP \"{ip}\" doesn't exist in assigned node \"{}\" with protocol \"layer2\"",
+                self.node
+            );
+            self.event(key, uid.clone(), true, "announceFailed", note)
+                .await;
+        }
+        for n in fresh(&d.not_allowed, |n| &n.service, &mut seen.not_allowed) {
+            self.event(&n.service, n.uid.clone(), true, "ipNotAllowed", n.message())
+                .await;
+        }
+    }
+
+    /// One pass: events, ServiceL2Status objects and (when the errors changed) the
+    /// ConfigurationState. Returns whether every write succeeded.
+    async fn pass(&self, d: &Decisions, errors: Vec<String>, seen: &mut Seen) -> bool {
+        self.events(d, seen).await;
+        let mut ok = true;
+        if let Err(e) = self.sync(&wanted(d)).await {
+            ok = false;
+            tracing::warn!(error = %e, "writing ServiceL2Status failed; will retry");
+        }
+        if seen.errors.as_ref() != Some(&errors) {
+            let error = (!errors.is_empty()).then(|| errors.join("\n"));
+            match self.config.write(error.as_deref()).await {
+                Ok(()) => seen.errors = Some(errors),
+                Err(e) => {
+                    ok = false;
+                    tracing::warn!(error = %e, "writing ConfigurationState failed; will retry");
+                }
             }
-            .into(),
-            message: error.unwrap_or_default(),
-            observed_generation: None,
-            last_transition_time: Time(k8s_openapi::jiff::Timestamp::now()),
-        };
-        let status = ConfigurationStateStatus::summarize(vec![condition]);
-        let body = json!({
-            "apiVersion": ConfigurationState::api_version(&()), "kind": ConfigurationState::kind(&()),
-            "status": status,
-        });
-        api.patch_status(&name, &ssa, &Patch::Apply(&body)).await?;
-        Ok(())
+        }
+        ok
     }
 
     /// Runs until `decisions` closes; then removes this node's ServiceL2Status objects.
@@ -280,53 +298,12 @@ impl StatusWriter {
         mut decisions: watch::Receiver<Decisions>,
         mut plan: watch::Receiver<Arc<Plan>>,
     ) {
-        let mut announced: BTreeSet<ServiceKey> = BTreeSet::new();
-        let mut failed: BTreeSet<ServiceKey> = BTreeSet::new();
-        let mut written_errors: Option<Vec<String>> = None;
+        let mut seen = Seen::default();
         let mut open = true;
         while open {
             let d = decisions.borrow_and_update().clone();
-            for a in &d.announce {
-                if !announced.contains(&a.service) {
-                    self.event(
-                        &a.service,
-                        a.uid.clone(),
-                        false,
-                        "nodeAssigned",
-                        format!(
-                            "announcing from node \"{}\" with protocol \"layer2\"",
-                            self.node
-                        ),
-                    )
-                    .await;
-                }
-            }
-            announced = d.announce.iter().map(|a| a.service.clone()).collect();
-            for (key, uid, ip) in &d.failed {
-                if !failed.contains(key) {
-                    self.event(key, uid.clone(), true, "announceFailed", format!(
-                        "the interfaces specified by LB IP \"{ip}\" doesn't exist in assigned node \"{}\" with protocol \"layer2\"",
-                        self.node
-                    )).await;
-                }
-            }
-            failed = d.failed.iter().map(|f| f.0.clone()).collect();
-            let mut ok = true;
-            if let Err(e) = self.sync(&wanted(&d)).await {
-                ok = false;
-                tracing::warn!(error = %e, "writing ServiceL2Status failed; will retry");
-            }
             let errors = plan.borrow_and_update().errors.clone();
-            if written_errors.as_ref() != Some(&errors) {
-                match self.config_state(&errors).await {
-                    Ok(()) => written_errors = Some(errors),
-                    Err(e) => {
-                        ok = false;
-                        tracing::warn!(error = %e, "writing ConfigurationState failed; will retry");
-                    }
-                }
-            }
-            let wait = if ok {
+            let wait = if self.pass(&d, errors, &mut seen).await {
                 Duration::from_secs(30)
             } else {
                 Duration::from_secs(2)
@@ -338,6 +315,28 @@ impl StatusWriter {
             }
         }
     }
+}
+
+/// What the writer already reported.
+#[derive(Debug, Default)]
+struct Seen {
+    announced: BTreeSet<ServiceKey>,
+    failed: BTreeSet<ServiceKey>,
+    not_allowed: BTreeSet<ServiceKey>,
+    /// The configuration errors last written to the ConfigurationState.
+    errors: Option<Vec<String>>,
+}
+
+/// The items whose Service is not in `seen`; `seen` becomes the Services of `items` (an event
+/// is emitted when a Service enters a state, not on every pass).
+fn fresh<'a, T>(
+    items: &'a [T],
+    key: impl Fn(&T) -> &ServiceKey,
+    seen: &mut BTreeSet<ServiceKey>,
+) -> Vec<&'a T> {
+    let new = items.iter().filter(|i| !seen.contains(key(i))).collect();
+    *seen = items.iter().map(|i| key(i).clone()).collect();
+    new
 }
 
 #[cfg(test)]
@@ -367,7 +366,7 @@ mod tests {
     }
 
     fn key(ns: &str, n: &str) -> ServiceKey {
-        (ns.into(), n.into())
+        ServiceKey::new(ns, n)
     }
 
     #[test]

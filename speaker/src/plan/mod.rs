@@ -1,11 +1,20 @@
 //! Kubernetes objects → plain election inputs, and the per-node announcement decision. Pure
 //! functions only (no client, no sockets), so every MetalLB rule reproduced here is unit-tested.
+//! Kubernetes facts are read through their one conversion in `ferrolb_kube::convert` (ingress
+//! IPs, "is this Service ours", pools, [`ServiceKey`]); pool membership is `ferrolb-core`'s
+//! rule, the allocator's.
 //!
-//! MetalLB behaviour reproduced (`speaker/layer2_controller.go`, `metallb-runtime.md` §2.1):
-//! - Services: `type: LoadBalancer` with at least one `status.loadBalancer.ingress[].ip`, and
-//!   `spec.loadBalancerClass` equal to `--lb-class` (unset flag: only Services without a class).
-//! - The Service's pool is the `metallb.io/ip-allocated-from-pool` annotation, else the pool
-//!   whose addresses contain the first ingress IP.
+//! MetalLB behaviour reproduced (`speaker/layer2_controller.go`, `speaker/main.go`,
+//! `metallb-runtime.md` §2.1):
+//! - Services: ours (`ferrolb_kube::convert::is_ours`: `type: LoadBalancer`, `--lb-class`) with
+//!   at least one `status.loadBalancer.ingress[].ip`.
+//! - The Service's pool (MetalLB's speaker `poolFor`): the pool that contains **every** ingress
+//!   IP — the `metallb.io/ip-allocated-from-pool` annotation's pool when it does, else the
+//!   first such pool by name. Membership is `ferrolb_core::Pool::contains` (CIDRs and ranges
+//!   as the allocator parses them; `.0`/`.255` IPv4 addresses are not in an `avoidBuggyIPs`
+//!   pool). A Service with an IP in no pool — e.g. one that k3s' ServiceLB or another load
+//!   balancer wrote into `status.loadBalancer.ingress` — is never announced (MetalLB:
+//!   `ipNotAllowed`), see [`NotAllowed`]. An invalid pool keeps its last valid version.
 //! - Applicable L2Advertisements (`adsForService`): those naming the pool in `ipAddressPools`,
 //!   or whose `ipAddressPoolSelectors` match the pool's labels, or with neither ("all pools");
 //!   then filtered by `serviceSelectors` (OR, empty = all). A Service with `allow-shared-ip`
@@ -25,16 +34,17 @@ use std::net::IpAddr;
 
 use ferrolb_api::names;
 use ferrolb_api::v1beta1::{IPAddressPool, L2Advertisement};
+use ferrolb_core::Pool;
 use ferrolb_core::selector::LabelSelector;
-use ferrolb_l2::election::{
-    AdvertisementScope, Decision, NodeFacts, NodeSelector, ServiceInput, TrafficPolicy,
-    WeightedSelector, candidates, selected_by_any, should_announce,
-};
-use ferrolb_l2::owner::Interfaces;
-use ipnet::IpNet;
+pub use ferrolb_kube::convert::ServiceKey;
+use ferrolb_kube::convert::{ingress_ips, is_ours, pool_spec};
+use ferrolb_l2::election::{AdvertisementScope, NodeSelector, TrafficPolicy, WeightedSelector};
 use k8s_openapi::api::core::v1::{Node, Service};
 use k8s_openapi::api::discovery::v1::EndpointSlice;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1 as metav1;
+
+pub mod decide;
+pub use decide::{Decisions, decide};
 
 /// Labels of a Kubernetes object.
 pub type Labels = BTreeMap<String, String>;
@@ -99,13 +109,11 @@ impl AdPlan {
 /// One announceable Service.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ServicePlan {
-    /// Namespace.
-    pub namespace: String,
-    /// Name.
-    pub name: String,
+    /// `namespace/name`.
+    pub key: ServiceKey,
     /// UID (event target).
     pub uid: Option<String>,
-    /// Ingress IPs, first one decides the election.
+    /// Ingress IPs, all in one pool; the first one decides the election.
     pub ips: Vec<IpAddr>,
     /// `externalTrafficPolicy`.
     pub policy: TrafficPolicy,
@@ -119,58 +127,52 @@ pub struct ServicePlan {
     pub shared_ip_with_service_selector: bool,
 }
 
+/// A Service of ours whose ingress IPs are not all in one pool (MetalLB's speaker withdraws it
+/// with reason `ipNotAllowed`): never announced, whoever wrote the IPs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NotAllowed {
+    /// The Service.
+    pub service: ServiceKey,
+    /// Its UID (event target).
+    pub uid: Option<String>,
+    /// Its ingress IPs.
+    pub ips: Vec<IpAddr>,
+}
+
+impl NotAllowed {
+    /// Why the Service is not announced (log line and event note).
+    pub fn message(&self) -> String {
+        let ips: Vec<String> = self.ips.iter().map(ToString::to_string).collect();
+        format!(
+            "not announcing {}: its ingress IPs [{}] are not all in one IPAddressPool (written by another load balancer, or the pool changed)",
+            self.service,
+            ips.join(", ")
+        )
+    }
+}
+
+/// One IPAddressPool as the plan needs it: its membership rule and its labels.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PoolPlan {
+    /// The parsed pool (`ferrolb-core`'s membership rule).
+    pub pool: Pool,
+    /// Its labels (`ipAddressPoolSelectors`).
+    pub labels: Labels,
+}
+
 /// Everything the L2 loop needs from the API server.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Plan {
     /// Every Node object, by name.
     pub nodes: BTreeMap<String, NodePlan>,
-    /// Announceable Services.
+    /// Announceable Services, ordered by key.
     pub services: Vec<ServicePlan>,
+    /// Services of ours with IPs outside every pool, ordered by key.
+    pub not_allowed: Vec<NotAllowed>,
+    /// The pools in use, by name (an invalid pool keeps its last valid version).
+    pub pools: BTreeMap<String, PoolPlan>,
     /// Configuration errors (reported in the ConfigurationState).
     pub errors: Vec<String>,
-}
-
-/// `namespace/name` of a Service.
-pub type ServiceKey = (String, String);
-
-/// This node's decision for one Service.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Announcement {
-    /// The Service.
-    pub service: ServiceKey,
-    /// The Service UID (event target).
-    pub uid: Option<String>,
-    /// IPs to answer for.
-    pub ips: Vec<IpAddr>,
-    /// Where.
-    pub interfaces: Interfaces,
-}
-
-/// Outcome of [`decide`] for the local node.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct Decisions {
-    /// Services this node announces.
-    pub announce: Vec<Announcement>,
-    /// Services this node won but whose named interfaces do not exist here (`announceFailed`).
-    pub failed: Vec<(ServiceKey, Option<String>, IpAddr)>,
-}
-
-impl Decisions {
-    /// The `(IP, interfaces)` set for the owner table (an IP shared by several Services gets
-    /// the union of their interfaces).
-    pub fn desired(&self) -> Vec<(IpAddr, Interfaces)> {
-        let mut by_ip: BTreeMap<IpAddr, Interfaces> = BTreeMap::new();
-        for a in &self.announce {
-            for ip in &a.ips {
-                let merged = match by_ip.remove(ip) {
-                    Some(prev) => prev.union(a.interfaces.clone()),
-                    None => a.interfaces.clone(),
-                };
-                by_ip.insert(*ip, merged);
-            }
-        }
-        by_ip.into_iter().collect()
-    }
 }
 
 fn has_condition_true(node: &Node, ty: &str) -> bool {
@@ -200,21 +202,48 @@ pub fn node_plan(node: &Node) -> NodePlan {
     }
 }
 
-/// Whether a pool's `addresses` (CIDRs or `a-b` ranges) contain `ip`.
-pub fn pool_contains(addresses: &[String], ip: IpAddr) -> bool {
-    addresses.iter().any(|a| {
-        let a = a.trim();
-        if let Some((lo, hi)) = a.split_once('-') {
-            match (lo.trim().parse::<IpAddr>(), hi.trim().parse::<IpAddr>()) {
-                (Ok(lo), Ok(hi)) => lo <= ip && ip <= hi && lo.is_ipv4() == ip.is_ipv4(),
-                _ => false,
+/// Parses the pools with `ferrolb-core`'s rules. A pool that does not parse is reported in
+/// `errors` and keeps its version from `last_good`, if any (the last good configuration keeps
+/// serving; the webhook and the controller report the same error).
+pub fn parse_pools(
+    crs: &[&IPAddressPool],
+    last_good: &BTreeMap<String, PoolPlan>,
+    errors: &mut Vec<String>,
+) -> BTreeMap<String, PoolPlan> {
+    let mut out = BTreeMap::new();
+    for cr in crs {
+        let name = cr.metadata.name.clone().unwrap_or_default();
+        let parsed = pool_spec(cr)
+            .map_err(|e| e.to_string())
+            .and_then(|spec| spec.parse().map_err(|e| e.to_string()));
+        match parsed {
+            Ok(pool) => {
+                let labels = cr.metadata.labels.clone().unwrap_or_default();
+                out.insert(name, PoolPlan { pool, labels });
             }
-        } else if let Ok(net) = a.parse::<IpNet>() {
-            net.contains(&ip)
-        } else {
-            a.parse::<IpAddr>().is_ok_and(|x| x == ip)
+            Err(e) => {
+                errors.push(e);
+                if let Some(old) = last_good.get(&name) {
+                    out.insert(name, old.clone());
+                }
+            }
         }
-    })
+    }
+    out
+}
+
+/// The pool of a Service with ingress IPs `ips` (MetalLB's speaker `poolFor`): the pool that
+/// contains every IP, the annotated one when it does.
+pub fn pool_of<'p>(
+    pools: &'p BTreeMap<String, PoolPlan>,
+    annotations: &Labels,
+    ips: &[IpAddr],
+) -> Option<&'p PoolPlan> {
+    let holds = |p: &&PoolPlan| !ips.is_empty() && ips.iter().all(|ip| p.pool.contains(ip));
+    names::annotation(annotations, "ip-allocated-from-pool")
+        .and_then(|(name, _)| pools.get(name))
+        .filter(holds)
+        .or_else(|| pools.values().find(holds))
 }
 
 /// Endpoint serving rule (`internal/k8s/epslices`): `ready` unset or true, or `serving` true.
@@ -225,50 +254,84 @@ fn serving(ep: &k8s_openapi::api::discovery::v1::Endpoint) -> bool {
     ready.unwrap_or(true) || serving == Some(true)
 }
 
+/// Per Service: whether a serving endpoint exists anywhere, and the nodes hosting one.
+type Endpoints = BTreeMap<ServiceKey, (bool, BTreeSet<String>)>;
+
+fn endpoints(slices: &[&EndpointSlice]) -> Endpoints {
+    let mut out = Endpoints::new();
+    for s in slices {
+        let Some(svc) = s
+            .metadata
+            .labels
+            .as_ref()
+            .and_then(|l| l.get("kubernetes.io/service-name"))
+        else {
+            continue;
+        };
+        let ns = s.metadata.namespace.clone().unwrap_or_default();
+        let e = out.entry(ServiceKey::new(ns, svc.clone())).or_default();
+        for ep in s.endpoints.iter().filter(|ep| serving(ep)) {
+            e.0 = true;
+            if let Some(n) = &ep.node_name {
+                e.1.insert(n.clone());
+            }
+        }
+    }
+    out
+}
+
 struct Ad<'a> {
-    name: String,
     pools: &'a [String],
     pool_selectors: Vec<LabelSelector>,
     service_selectors: Vec<LabelSelector>,
     plan: AdPlan,
 }
 
-fn convert_ad<'a>(ad: &'a L2Advertisement, errors: &mut Vec<String>) -> Option<Ad<'a>> {
+impl Ad<'_> {
+    /// `adsForService`: the ad covers the pool and selects the Service.
+    fn applies(&self, pool_name: &str, pool_labels: &Labels, svc_labels: &Labels) -> bool {
+        let covers = (self.pools.is_empty() && self.pool_selectors.is_empty())
+            || self.pools.iter().any(|p| p == pool_name)
+            || self.pool_selectors.iter().any(|s| s.matches(pool_labels));
+        covers
+            && (self.service_selectors.is_empty()
+                || self.service_selectors.iter().any(|s| s.matches(svc_labels)))
+    }
+}
+
+fn convert_selectors(
+    ad: &str,
+    field: &str,
+    list: &[metav1::LabelSelector],
+) -> Result<Vec<LabelSelector>, String> {
+    list.iter()
+        .enumerate()
+        .map(|(i, s)| selector(s).map_err(|e| format!("L2Advertisement {ad}: {field}[{i}]: {e}")))
+        .collect()
+}
+
+fn convert_ad(ad: &L2Advertisement) -> Result<Ad<'_>, String> {
     let name = ad.metadata.name.clone().unwrap_or_default();
-    let conv = |field: &str, list: &[metav1::LabelSelector], errors: &mut Vec<String>| {
-        let mut out = Vec::new();
-        for (i, s) in list.iter().enumerate() {
-            match selector(s) {
-                Ok(s) => out.push(s),
-                Err(e) => {
-                    errors.push(format!("L2Advertisement {name}: {field}[{i}]: {e}"));
-                    return None;
-                }
-            }
-        }
-        Some(out)
-    };
-    let node_selectors = conv("nodeSelectors", &ad.spec.node_selectors, errors)?;
-    let pool_selectors = conv(
+    let node_selectors = convert_selectors(&name, "nodeSelectors", &ad.spec.node_selectors)?;
+    let pool_selectors = convert_selectors(
+        &name,
         "ipAddressPoolSelectors",
         &ad.spec.ip_address_pool_selectors,
-        errors,
     )?;
-    let service_selectors = conv("serviceSelectors", &ad.spec.service_selectors, errors)?;
-    let mut preferred = Vec::new();
-    for (i, p) in ad.spec.preferred_node_selectors.iter().enumerate() {
-        match selector(&p.preference) {
-            Ok(s) => preferred.push((u32::try_from(p.weight).unwrap_or(0), s)),
-            Err(e) => {
-                errors.push(format!(
-                    "L2Advertisement {name}: preferredNodeSelectors[{i}]: {e}"
-                ));
-                return None;
-            }
-        }
-    }
-    Some(Ad {
-        name: name.clone(),
+    let service_selectors =
+        convert_selectors(&name, "serviceSelectors", &ad.spec.service_selectors)?;
+    let preferred = ad
+        .spec
+        .preferred_node_selectors
+        .iter()
+        .enumerate()
+        .map(|(i, p)| {
+            let s = selector(&p.preference)
+                .map_err(|e| format!("L2Advertisement {name}: preferredNodeSelectors[{i}]: {e}"))?;
+            Ok((u32::try_from(p.weight).unwrap_or(0), s))
+        })
+        .collect::<Result<_, String>>()?;
+    Ok(Ad {
         pools: &ad.spec.ip_address_pools,
         pool_selectors,
         service_selectors,
@@ -295,6 +358,64 @@ pub struct Inputs<'a> {
     pub ads: &'a [&'a L2Advertisement],
     /// `--lb-class`.
     pub lb_class: Option<&'a str>,
+    /// The previous plan's pools (an invalid pool keeps its last valid version).
+    pub last_pools: &'a BTreeMap<String, PoolPlan>,
+}
+
+/// What [`build`] decides for one Service of ours with ingress IPs.
+enum Verdict {
+    Announce(ServicePlan),
+    NotAllowed(NotAllowed),
+    /// No applicable advertisement: silently not announced (MetalLB).
+    NoAdvertisement,
+}
+
+fn service_plan(
+    svc: &Service,
+    ips: Vec<IpAddr>,
+    pools: &BTreeMap<String, PoolPlan>,
+    ads: &[Ad<'_>],
+    endpoints: &Endpoints,
+) -> Verdict {
+    let key = ServiceKey::of(&svc.metadata);
+    let annotations = svc.metadata.annotations.clone().unwrap_or_default();
+    let Some(pool) = pool_of(pools, &annotations, &ips) else {
+        return Verdict::NotAllowed(NotAllowed {
+            service: key,
+            uid: svc.metadata.uid.clone(),
+            ips,
+        });
+    };
+    let labels = svc.metadata.labels.clone().unwrap_or_default();
+    let applicable: Vec<&Ad<'_>> = ads
+        .iter()
+        .filter(|ad| ad.applies(pool.pool.name(), &pool.labels, &labels))
+        .collect();
+    if applicable.is_empty() {
+        return Verdict::NoAdvertisement;
+    }
+    let shared = names::annotation(&annotations, "allow-shared-ip").is_some()
+        && applicable.iter().any(|a| !a.service_selectors.is_empty());
+    let (any_serving, endpoint_nodes) = endpoints.get(&key).cloned().unwrap_or_default();
+    let policy = match svc
+        .spec
+        .as_ref()
+        .and_then(|s| s.external_traffic_policy.as_deref())
+    {
+        Some("Local") => TrafficPolicy::Local,
+        _ => TrafficPolicy::Cluster,
+    };
+    tracing::trace!(service = %key, ads = ?applicable.iter().map(|a| &a.plan.name).collect::<Vec<_>>(), "applicable advertisements");
+    Verdict::Announce(ServicePlan {
+        key,
+        uid: svc.metadata.uid.clone(),
+        ips,
+        policy,
+        any_serving,
+        endpoint_nodes,
+        ads: applicable.iter().map(|a| a.plan.clone()).collect(),
+        shared_ip_with_service_selector: shared,
+    })
 }
 
 /// Builds the plan from the watched objects.
@@ -309,195 +430,35 @@ pub fn build(inp: &Inputs<'_>) -> Plan {
     let ads: Vec<Ad<'_>> = inp
         .ads
         .iter()
-        .filter_map(|a| convert_ad(a, &mut errors))
+        .filter_map(|a| convert_ad(a).map_err(|e| errors.push(e)).ok())
         .collect();
-
-    // (namespace, service) -> (any serving, nodes with serving endpoints)
-    let mut endpoints: BTreeMap<(String, String), (bool, BTreeSet<String>)> = BTreeMap::new();
-    for s in inp.slices {
-        let ns = s.metadata.namespace.clone().unwrap_or_default();
-        let Some(svc) = s
-            .metadata
-            .labels
-            .as_ref()
-            .and_then(|l| l.get("kubernetes.io/service-name"))
-        else {
-            continue;
-        };
-        let e = endpoints.entry((ns, svc.clone())).or_default();
-        for ep in s.endpoints.iter().filter(|ep| serving(ep)) {
-            e.0 = true;
-            if let Some(n) = &ep.node_name {
-                e.1.insert(n.clone());
-            }
-        }
-    }
-
+    let pools = parse_pools(inp.pools, inp.last_pools, &mut errors);
+    let endpoints = endpoints(inp.slices);
     let mut services = Vec::new();
+    let mut not_allowed = Vec::new();
     for svc in inp.services {
-        let Some(spec) = &svc.spec else { continue };
-        if spec.type_.as_deref() != Some("LoadBalancer") {
+        if !is_ours(svc, inp.lb_class) {
             continue;
         }
-        if spec.load_balancer_class.as_deref() != inp.lb_class {
+        let ips = ingress_ips(svc);
+        if ips.is_empty() {
             continue;
         }
-        let ips: Vec<IpAddr> = svc
-            .status
-            .as_ref()
-            .and_then(|s| s.load_balancer.as_ref())
-            .and_then(|lb| lb.ingress.as_ref())
-            .into_iter()
-            .flatten()
-            .filter_map(|i| i.ip.as_deref())
-            .filter_map(|ip| ip.parse().ok())
-            .collect();
-        let Some(first) = ips.first().copied() else {
-            continue;
-        };
-        let namespace = svc.metadata.namespace.clone().unwrap_or_default();
-        let name = svc.metadata.name.clone().unwrap_or_default();
-        let annotations = svc.metadata.annotations.clone().unwrap_or_default();
-        let labels = svc.metadata.labels.clone().unwrap_or_default();
-        let pool = names::annotation(&annotations, "ip-allocated-from-pool")
-            .and_then(|(p, _)| {
-                inp.pools
-                    .iter()
-                    .find(|x| x.metadata.name.as_deref() == Some(p))
-            })
-            .or_else(|| {
-                inp.pools
-                    .iter()
-                    .find(|p| pool_contains(&p.spec.addresses, first))
-            });
-        let Some(pool) = pool else { continue };
-        let pool_name = pool.metadata.name.clone().unwrap_or_default();
-        let pool_labels = pool.metadata.labels.clone().unwrap_or_default();
-        let applicable: Vec<&Ad<'_>> = ads
-            .iter()
-            .filter(|ad| {
-                (ad.pools.is_empty() && ad.pool_selectors.is_empty())
-                    || ad.pools.contains(&pool_name)
-                    || ad.pool_selectors.iter().any(|s| s.matches(&pool_labels))
-            })
-            .filter(|ad| {
-                ad.service_selectors.is_empty()
-                    || ad.service_selectors.iter().any(|s| s.matches(&labels))
-            })
-            .collect();
-        if applicable.is_empty() {
-            continue;
+        match service_plan(svc, ips, &pools, &ads, &endpoints) {
+            Verdict::Announce(s) => services.push(s),
+            Verdict::NotAllowed(n) => not_allowed.push(n),
+            Verdict::NoAdvertisement => {}
         }
-        let shared = names::annotation(&annotations, "allow-shared-ip").is_some()
-            && applicable.iter().any(|a| !a.service_selectors.is_empty());
-        let (any_serving, endpoint_nodes) = endpoints
-            .get(&(namespace.clone(), name.clone()))
-            .cloned()
-            .unwrap_or_default();
-        let policy = match spec.external_traffic_policy.as_deref() {
-            Some("Local") => TrafficPolicy::Local,
-            _ => TrafficPolicy::Cluster,
-        };
-        tracing::trace!(service = %format!("{namespace}/{name}"), ads = ?applicable.iter().map(|a| &a.name).collect::<Vec<_>>(), "applicable advertisements");
-        services.push(ServicePlan {
-            namespace,
-            name,
-            uid: svc.metadata.uid.clone(),
-            ips,
-            policy,
-            any_serving,
-            endpoint_nodes,
-            ads: applicable.iter().map(|a| a.plan.clone()).collect(),
-            shared_ip_with_service_selector: shared,
-        });
     }
-    services.sort_by(|a, b| (&a.namespace, &a.name).cmp(&(&b.namespace, &b.name)));
+    services.sort_by(|a, b| a.key.cmp(&b.key));
+    not_allowed.sort_by(|a, b| a.service.cmp(&b.service));
     Plan {
         nodes,
         services,
+        not_allowed,
+        pools,
         errors,
     }
-}
-
-/// What this node announces, given the live speakers `alive` (the local node included when it
-/// is live) and the local interface names `local_ifaces` (for `announceFailed`).
-pub fn decide(
-    plan: &Plan,
-    me: &str,
-    alive: &BTreeSet<&str>,
-    local_ifaces: &BTreeSet<String>,
-    ignore_exclude_lb: bool,
-) -> Decisions {
-    let mut out = Decisions::default();
-    let Some(my_node) = plan.nodes.get(me) else {
-        return out;
-    };
-    let facts: Vec<NodeFacts<'_, Labels>> = plan
-        .nodes
-        .values()
-        .filter(|n| alive.contains(n.name.as_str()))
-        .map(|n| NodeFacts {
-            name: &n.name,
-            labels: &n.labels,
-            network_unavailable: n.network_unavailable,
-            exclude_label: n.exclude_label,
-        })
-        .collect();
-    for svc in &plan.services {
-        if svc.shared_ip_with_service_selector {
-            continue;
-        }
-        let Some(first_ip) = svc.ips.first().copied() else {
-            continue;
-        };
-        let scopes: Vec<AdvertisementScope<Sel>> = svc.ads.iter().map(AdPlan::scope).collect();
-        let my_selected = selected_by_any(&my_node.labels, &scopes);
-        let cands = candidates(
-            &facts,
-            &scopes,
-            |n| svc.endpoint_nodes.contains(n),
-            ignore_exclude_lb,
-        );
-        let input = ServiceInput {
-            first_ip,
-            traffic_policy: svc.policy,
-            any_serving_endpoint: svc.any_serving,
-        };
-        if should_announce(me, my_selected, &input, cands) != Decision::Announce {
-            continue;
-        }
-        let mine: Vec<&AdPlan> = svc
-            .ads
-            .iter()
-            .filter(|a| a.scope().selects(&my_node.labels))
-            .collect();
-        let interfaces = if mine.iter().any(|a| a.interfaces.is_empty()) {
-            Interfaces::All
-        } else {
-            Interfaces::Named(
-                mine.iter()
-                    .flat_map(|a| a.interfaces.iter().cloned())
-                    .collect(),
-            )
-        };
-        if let Interfaces::Named(set) = &interfaces
-            && !set.iter().any(|i| local_ifaces.contains(i))
-        {
-            out.failed.push((
-                (svc.namespace.clone(), svc.name.clone()),
-                svc.uid.clone(),
-                first_ip,
-            ));
-            continue;
-        }
-        out.announce.push(Announcement {
-            service: (svc.namespace.clone(), svc.name.clone()),
-            uid: svc.uid.clone(),
-            ips: svc.ips.clone(),
-            interfaces,
-        });
-    }
-    out
 }
 
 #[cfg(test)]
