@@ -272,11 +272,7 @@ async fn main() -> anyhow::Result<()> {
         garp: GarpSchedule::fast(),
         leave_grace: args.leave_grace,
     };
-    let counters = Arc::new(l2io::Counters {
-        metrics,
-        ..Default::default()
-    });
-    l2io::run(cfg, plan_rx, report_tx, shutdown_signal(), counters).await?;
+    l2io::run(cfg, plan_rx, report_tx, shutdown_signal(), metrics).await?;
     // The report sender is dropped: the status writer removes this node's ServiceL2Status
     // objects and exits. Do not wait long for an unreachable API server.
     if tokio::time::timeout(Duration::from_secs(3), status_task)
