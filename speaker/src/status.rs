@@ -4,14 +4,19 @@
 //!   namespace; `status.interfaces` empty = all). As in MetalLB's
 //!   `layer2_status_controller.go`, a node deletes its own stale objects and the owner deletes
 //!   other nodes' objects for the Services it announces (`metallb-runtime.md` §2.8);
-//! - ConfigurationState `speaker-<node>` with condition `configReconcilerValid` (§1.9);
+//! - ConfigurationState `speaker-<node>` with condition `configReconcilerValid` (§1.9), written
+//!   by `ferrolb_kube::status::ConfigStateWriter` when the configuration errors change
+//!   (`lastTransitionTime` moves only when the condition's status does);
 //! - both owned by this speaker's Pod when it is known (`ferrolb_kube::owner`, MetalLB's
 //!   ownerReference): deleting the Pod garbage-collects them. An object of this node written
 //!   by an earlier Pod is replaced (deleted and created again) so it is never collected with
 //!   the old Pod while still announced;
 //! - events (reporter `metallb-speaker`): Normal `nodeAssigned` when this node **starts**
 //!   announcing a Service (MetalLB emits it on every reconcile, #2387; ferrolb only on change),
-//!   Warning `announceFailed` when the won Service's interfaces do not exist here.
+//!   Warning `announceFailed` when the won Service's interfaces do not exist here, Warning
+//!   `ipNotAllowed` (ferrolb's; MetalLB only logs it) when a Service's ingress IPs are not in
+//!   one pool, from one node ([`crate::plan::Decisions::not_allowed`]). Each is emitted when a
+//!   Service enters the state, not on every pass.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
@@ -446,6 +451,23 @@ mod tests {
         assert_eq!(
             interface_names(&Interfaces::Named(["eth0".to_string()].into())),
             vec!["eth0"]
+        );
+    }
+
+    #[test]
+    fn events_only_when_a_service_enters_a_state() {
+        let mut seen = BTreeSet::new();
+        let items = vec![key("ns", "a"), key("ns", "b")];
+        let id = |k: &ServiceKey| k;
+        assert_eq!(fresh(&items, id, &mut seen).len(), 2);
+        assert!(fresh(&items, id, &mut seen).is_empty(), "no repeat");
+        let items = vec![key("ns", "b")];
+        assert!(fresh(&items, id, &mut seen).is_empty());
+        let items = vec![key("ns", "a"), key("ns", "b")];
+        assert_eq!(
+            fresh(&items, id, &mut seen),
+            vec![&key("ns", "a")],
+            "a left and came back"
         );
     }
 }
