@@ -458,7 +458,9 @@ mod tests {
     fn events_only_when_a_service_enters_a_state() {
         let mut seen = BTreeSet::new();
         let items = vec![key("ns", "a"), key("ns", "b")];
-        let id = |k: &ServiceKey| k;
+        fn id(k: &ServiceKey) -> &ServiceKey {
+            k
+        }
         assert_eq!(fresh(&items, id, &mut seen).len(), 2);
         assert!(fresh(&items, id, &mut seen).is_empty(), "no repeat");
         let items = vec![key("ns", "b")];
