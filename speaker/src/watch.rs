@@ -58,24 +58,11 @@ impl Stores {
             ads: reflect(Api::namespaced(client.clone(), namespace), notify.clone()),
             notify,
         };
-        let wrap = |what| move |source| SyncError { what, source };
-        s.services
-            .wait_until_ready()
-            .await
-            .map_err(wrap("services"))?;
-        s.slices
-            .wait_until_ready()
-            .await
-            .map_err(wrap("endpointslices"))?;
-        s.nodes.wait_until_ready().await.map_err(wrap("nodes"))?;
-        s.pools
-            .wait_until_ready()
-            .await
-            .map_err(wrap("ipaddresspools"))?;
-        s.ads
-            .wait_until_ready()
-            .await
-            .map_err(wrap("l2advertisements"))?;
+        synced(&s.services, "services").await?;
+        synced(&s.slices, "endpointslices").await?;
+        synced(&s.nodes, "nodes").await?;
+        synced(&s.pools, "ipaddresspools").await?;
+        synced(&s.ads, "l2advertisements").await?;
         Ok(s)
     }
 
@@ -117,6 +104,18 @@ impl Stores {
         })
         .await;
     }
+}
+
+/// Waits for a store's initial list.
+async fn synced<K>(store: &Store<K>, what: &'static str) -> Result<(), SyncError>
+where
+    K: kube::Resource + Clone + 'static,
+    K::DynamicType: Eq + std::hash::Hash + Clone,
+{
+    store
+        .wait_until_ready()
+        .await
+        .map_err(|source| SyncError { what, source })
 }
 
 fn refs<K>(objs: &[Arc<K>]) -> Vec<&K> {

@@ -265,20 +265,13 @@ fn partition_with_majority_quorum_has_one_owner() {
     sim.run_until(2000);
     let owner = sim.owners()[0];
     // Cut the owner off from both peers, both directions.
-    for other in 0..3 {
-        if other != owner {
-            sim.link[owner][other] = false;
-            sim.link[other][owner] = false;
-        }
-    }
+    sim.set_links(owner, false);
     sim.run_until(3500);
     let o = sim.owners();
     assert_eq!(o.len(), 1, "exactly one owner, got {o:?}");
     assert_ne!(o[0], owner, "the isolated minority must release");
     // Heal: the original owner sorts first again and takes the IP back.
-    for row in &mut sim.link {
-        row.iter_mut().for_each(|l| *l = true);
-    }
+    sim.set_links(owner, true);
     sim.run_until(5000);
     assert_eq!(sim.owners(), vec![owner]);
 }
@@ -289,12 +282,7 @@ fn partition_without_quorum_is_split_brain_like_metallb() {
     let mut sim = Sim::new(&names, QuorumPolicy::Disabled);
     sim.run_until(2000);
     let owner = sim.owners()[0];
-    for other in 0..3 {
-        if other != owner {
-            sim.link[owner][other] = false;
-            sim.link[other][owner] = false;
-        }
-    }
+    sim.set_links(owner, false);
     sim.run_until(3500);
     assert_eq!(
         sim.owners().len(),
