@@ -159,7 +159,8 @@ impl Shell {
         want_arp: bool,
         want_ndp: bool,
     ) -> std::io::Result<Iface> {
-        // Target-sourced NAs (see the module docs): ndisc6 ignores link-local-sourced replies.
+        // Target-sourced NAs (see the `l2io` module docs): ndisc6 ignores link-local-sourced
+        // replies.
         let na_source = NaSource::Target;
         let responder = |proto| Responder {
             proto,
