@@ -5,21 +5,29 @@
 //! Services, Nodes, EndpointSlices and L2Advertisements into the plain inputs used here, feeds
 //! received frames and datagrams in, and performs the returned actions.
 //!
-//! Data flow inside one speaker:
+//! Data flow inside one speaker (the adapter is `ferrolb-speaker`'s `l2io`):
 //!
 //! ```text
-//!                      ┌──────────────────────── node::L2Node ─────────────────────────┐
-//!  UDP datagrams ─────►│ liveness::Membership ─► live members ─┐                        │
-//!                      │                                       ▼                        │
-//!  Nodes/ads/EPs ─────►│ (adapter callback) election::should_announce per service       │
-//!                      │                                       ▼                        │
-//!                      │ owner::OwnerTable ◄── desired (IP, interfaces) set             │
-//!                      └──────┬──────────────────────────────────────────────┬──────────┘
-//!                             ▼                                              ▼
-//!              Output::Heartbeat (send to peers)        Output::Owner(Action::{StartAnswering,
-//!                                                        StopAnswering, SendGratuitous})
+//!                       ┌─────────────────────────── node::L2Node ───────────────────────────┐
+//!  UDP datagrams ──────►│ handle_datagram ─► liveness::Membership (live members, quorum)     │
+//!  Kubernetes change ──►│ invalidate()                    │                                  │
+//!                       │ poll(now, wall, desired): re-elects on a membership change,        │
+//!                       │ invalidate() or when the view settles ─► desired(&Membership) ─────┼─┐
+//!                       │                                                                    │ │
+//!                       │ owner::OwnerTable::reconcile ◄── desired (IP, interfaces) set ◄────┼─┤
+//!                       └────┬───────────────────────────────┬─────────────────────┬─────────┘ │
+//!                            ▼                               ▼                     ▼           │
+//!              Output::Heartbeat                Output::Owner(Action)      Output::Member      │
+//!              (adapter sends to peers)         StartAnswering /           (logs)              │
+//!                                               StopAnswering ─► the adapter's view            │
+//!                                               SendGratuitous ─► packet::arp::gratuitous /    │
+//!                                                                 packet::ndp::unsolicited     │
+//!  adapter callback `desired`: per Service election::candidates + should_announce ◄────────────┘
+//!  (the speaker's `plan::decide` over the Kubernetes plan and the live members)
 //!
-//!  raw frames ─► packet::arp / packet::ndp parse ─► respond(.., OwnerTable::answers_on) ─► reply
+//!  raw frame ─► packet::arp::parse / packet::ndp::parse ─► respond(.., answered on this interface?
+//!               — the adapter's view, written only by StartAnswering/StopAnswering) ─► reply
+//!  interface facts ─► iface::responders ─► which interfaces get ARP / NDP responders
 //! ```
 //!
 //! Modules:

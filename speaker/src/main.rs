@@ -32,9 +32,12 @@
 //! Observability: MetalLB's speaker metrics on `--port` (7472, plain HTTP like MetalLB ≤ v0.15;
 //! see [`metrics`]) and `/healthz` + `/readyz` on `--health-probe-port` (17472).
 //!
-//! Structure: [`watch`] (reflectors → [`plan::Plan`], pure conversion in [`plan`]), [`l2io`]
-//! (sockets around the sans-IO `ferrolb_l2::L2Node`), [`status`] (ServiceL2Status,
-//! ConfigurationState, events). SIGTERM/SIGINT start a make-before-break handover.
+//! Structure: [`watch`] (reflectors → [`plan::Plan`] in one debounced pass loop,
+//! `ferrolb_kube::passes`; pure conversion in [`plan`], the local decision in
+//! [`plan::decide`]), [`l2io`] (sockets around the sans-IO `ferrolb_l2::L2Node`), [`status`]
+//! (ServiceL2Status, ConfigurationState via `ferrolb_kube::status`, events), [`metrics`] (the
+//! one set of counters). The speaker only announces an IP that lies in a pool (see [`plan`]).
+//! SIGTERM/SIGINT start a make-before-break handover.
 
 mod l2io;
 mod metrics;
@@ -172,6 +175,119 @@ async fn shutdown_signal() {
     }
 }
 
+impl Args {
+    /// The node name: `--node-name`, else `$NODE_NAME`.
+    fn node(&self) -> anyhow::Result<String> {
+        let Some(node) = self
+            .node_name
+            .clone()
+            .or_else(|| std::env::var("NODE_NAME").ok())
+            .filter(|n| !n.is_empty())
+        else {
+            bail!("--node-name (or METALLB_NODE_NAME / NODE_NAME) is required");
+        };
+        if self.dead_after <= self.heartbeat_interval {
+            bail!("--dead-after must exceed --heartbeat-interval");
+        }
+        Ok(node)
+    }
+
+    /// The L2 loop's settings.
+    fn l2_config(&self, node: String, secret: Vec<u8>) -> l2io::L2Config {
+        l2io::L2Config {
+            node,
+            bind: SocketAddr::new(
+                self.host.unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED)),
+                self.liveness_port,
+            ),
+            liveness: LivenessConfig {
+                interval: self.heartbeat_interval,
+                dead_after: self.dead_after,
+                quorum: match self.quorum {
+                    Quorum::Disabled => QuorumPolicy::Disabled,
+                    Quorum::Majority => QuorumPolicy::Majority,
+                },
+                max_clock_skew: None,
+            },
+            secret,
+            ignore_exclude_lb: self.ignore_exclude_lb,
+            garp: GarpSchedule::fast(),
+            leave_grace: self.leave_grace,
+        }
+    }
+}
+
+/// Serves `/metrics` on `--port` and the probes on `--health-probe-port`.
+fn serve_http(args: &Args, metrics: &Arc<metrics::Metrics>) {
+    let m = metrics.clone();
+    tokio::spawn(ferrolb_kube::http::serve(
+        args.port,
+        ferrolb_kube::http::metrics_router(Arc::new(move || m.render())),
+        "metrics",
+    ));
+    tokio::spawn(ferrolb_kube::http::serve(
+        args.health_probe_port,
+        ferrolb_kube::http::probes_router(metrics.ready.clone(), "caches not synced yet"),
+        "health probes",
+    ));
+}
+
+/// Starts the watches and the plan pass; returns the plan channel once the caches are synced.
+async fn start_plan(
+    args: &Args,
+    client: &Client,
+    node: &str,
+) -> anyhow::Result<tokio::sync::watch::Receiver<Arc<plan::Plan>>> {
+    let stores = watch::Stores::start(client, &args.namespace)
+        .await
+        .context("initial sync")?;
+    let first = stores.plan(args.lb_class.as_deref(), &plan::Plan::default());
+    if !first.nodes.contains_key(node) {
+        tracing::warn!(%node, "no Node object with this name: nothing will be announced until it exists");
+    }
+    let (plan_tx, plan_rx) = tokio::sync::watch::channel(Arc::new(plan::Plan::default()));
+    watch::publish(&plan_tx, first);
+    tokio::spawn(stores.run(args.lb_class.clone(), plan_tx, args.debounce));
+    Ok(plan_rx)
+}
+
+/// Starts what follows this node's decisions: the status writer (returned, it cleans up when
+/// the decisions close) and `metallb_speaker_announced`.
+fn start_reports(
+    args: &Args,
+    client: &Client,
+    node: &str,
+    plan_rx: tokio::sync::watch::Receiver<Arc<plan::Plan>>,
+    metrics: Arc<metrics::Metrics>,
+) -> (
+    tokio::sync::watch::Sender<plan::Decisions>,
+    tokio::task::JoinHandle<()>,
+) {
+    let reporter = Reporter {
+        controller: "metallb-speaker".into(),
+        instance: Some(node.to_owned()),
+    };
+    let recorder = Recorder::new(client.clone(), reporter);
+    let (report_tx, report_rx) = tokio::sync::watch::channel(plan::Decisions::default());
+    let writer = status::StatusWriter::new(
+        client.clone(),
+        args.namespace.clone(),
+        node.to_owned(),
+        ferrolb_kube::owner::PodOwner::new(args.pod_name.clone(), args.pod_uid.clone()),
+        recorder,
+    );
+    let status_task = tokio::spawn(writer.run(report_rx, plan_rx));
+    let mut announced_rx = report_tx.subscribe();
+    let node = node.to_owned();
+    tokio::spawn(async move {
+        while announced_rx.changed().await.is_ok() {
+            let decisions = announced_rx.borrow_and_update().clone();
+            metrics.set_announced(&node, &decisions);
+        }
+    });
+    (report_tx, status_task)
+}
+
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
@@ -181,101 +297,23 @@ async fn main() -> anyhow::Result<()> {
         )
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
-    let Some(node) = args
-        .node_name
-        .clone()
-        .or_else(|| std::env::var("NODE_NAME").ok())
-        .filter(|n| !n.is_empty())
-    else {
-        bail!("--node-name (or METALLB_NODE_NAME / NODE_NAME) is required");
-    };
-    if args.dead_after <= args.heartbeat_interval {
-        bail!("--dead-after must exceed --heartbeat-interval");
-    }
+    let node = args.node()?;
     let client = Client::try_default()
         .await
         .context("connecting to the Kubernetes API")?;
     tracing::info!(%node, namespace = %args.namespace, lb_class = ?args.lb_class, "starting ferrolb speaker");
 
     let metrics = Arc::new(metrics::Metrics::default());
-    tokio::spawn(ferrolb_kube::http::serve(
-        args.port,
-        ferrolb_kube::http::metrics_router({
-            let m = metrics.clone();
-            Arc::new(move || m.render())
-        }),
-        "metrics",
-    ));
-    tokio::spawn(ferrolb_kube::http::serve(
-        args.health_probe_port,
-        ferrolb_kube::http::probes_router(metrics.ready.clone(), "caches not synced yet"),
-        "health probes",
-    ));
-
+    serve_http(&args, &metrics);
     let secret = read_secret(&client, &args.namespace, &args.ml_secret_name).await;
-    let stores = watch::Stores::start(&client, &args.namespace)
-        .await
-        .context("initial sync")?;
-    let first = stores.plan(args.lb_class.as_deref());
-    if !first.nodes.contains_key(&node) {
-        tracing::warn!(%node, "no Node object with this name: nothing will be announced until it exists");
-    }
-    let (plan_tx, plan_rx) = tokio::sync::watch::channel(Arc::new(first));
+    let plan_rx = start_plan(&args, &client, &node).await?;
     metrics
         .ready
         .store(true, std::sync::atomic::Ordering::Relaxed);
-    tokio::spawn(stores.run(args.lb_class.clone(), plan_tx, args.debounce));
-
-    let reporter = Reporter {
-        controller: "metallb-speaker".into(),
-        instance: Some(node.clone()),
-    };
-    let recorder = Recorder::new(client.clone(), reporter);
-    let (report_tx, report_rx) = tokio::sync::watch::channel(plan::Decisions::default());
-    let writer = status::StatusWriter::new(
-        client.clone(),
-        args.namespace.clone(),
-        node.clone(),
-        ferrolb_kube::owner::PodOwner::new(args.pod_name.clone(), args.pod_uid.clone()),
-        recorder,
-    );
-    let status_task = tokio::spawn(writer.run(report_rx, plan_rx.clone()));
-    let mut announced_rx = report_tx.subscribe();
-    let announced_metrics = metrics.clone();
-    let announced_node = node.clone();
-    tokio::spawn(async move {
-        while announced_rx.changed().await.is_ok() {
-            let decisions = announced_rx.borrow_and_update().clone();
-            announced_metrics.set_announced(&announced_node, &decisions);
-        }
-    });
-
-    let bind = SocketAddr::new(
-        args.host.unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED)),
-        args.liveness_port,
-    );
-    let cfg = l2io::L2Config {
-        node,
-        bind,
-        liveness: LivenessConfig {
-            interval: args.heartbeat_interval,
-            dead_after: args.dead_after,
-            quorum: match args.quorum {
-                Quorum::Disabled => QuorumPolicy::Disabled,
-                Quorum::Majority => QuorumPolicy::Majority,
-            },
-            max_clock_skew: None,
-        },
-        secret,
-        ignore_exclude_lb: args.ignore_exclude_lb,
-        garp: GarpSchedule::fast(),
-        leave_grace: args.leave_grace,
-    };
-    let counters = Arc::new(l2io::Counters {
-        metrics,
-        ..Default::default()
-    });
-    l2io::run(cfg, plan_rx, report_tx, shutdown_signal(), counters).await?;
+    let (report_tx, status_task) =
+        start_reports(&args, &client, &node, plan_rx.clone(), metrics.clone());
+    let cfg = args.l2_config(node, secret);
+    l2io::run(cfg, plan_rx, report_tx, shutdown_signal(), metrics).await?;
     // The report sender is dropped: the status writer removes this node's ServiceL2Status
     // objects and exits. Do not wait long for an unreachable API server.
     if tokio::time::timeout(Duration::from_secs(3), status_task)

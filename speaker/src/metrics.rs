@@ -24,6 +24,8 @@ use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::registry::Registry;
 
+use ferrolb_l2::liveness::Stats;
+
 use crate::plan::Decisions;
 
 /// Labels of `metallb_speaker_announced`.
@@ -46,7 +48,10 @@ pub struct IpLabel {
     pub ip: String,
 }
 
-/// Every metric the speaker exports.
+/// Every metric the speaker exports — the speaker's one set of counters: the periodic log
+/// line ([`Metrics::summary`]) is read from them, and the rejected-heartbeat counter is derived
+/// from `ferrolb_l2`'s liveness statistics ([`Metrics::heartbeats`]), so nothing is counted
+/// twice.
 pub struct Metrics {
     registry: Registry,
     announced: Family<Announced, Gauge>,
@@ -54,59 +59,75 @@ pub struct Metrics {
     responses: Family<IpLabel, Counter>,
     gratuitous: Family<IpLabel, Counter>,
     /// Frames dropped because they did not parse.
-    pub malformed_frames: Counter,
-    /// Heartbeats rejected (bad tag, replay, malformed).
-    pub rejected_heartbeats: Counter,
+    malformed_frames: Counter,
+    /// Heartbeats rejected (bad tag, replay, malformed…), from the liveness statistics.
+    rejected_heartbeats: Counter,
+    /// Sums of the per-IP counters over every IP ever counted (per-IP series go with their IP).
+    totals: [Counter; 3],
     shown: Mutex<(BTreeSet<Announced>, BTreeSet<IpLabel>)>,
     /// Set once the first plan has been computed from synced caches.
     pub ready: Arc<AtomicBool>,
 }
 
+/// Indexes of [`Metrics::totals`], in the order of [`Metrics::per_ip`].
+const REQUESTS: usize = 0;
+const RESPONSES: usize = 1;
+const GRATUITOUS: usize = 2;
+
 impl Default for Metrics {
     fn default() -> Self {
-        let mut registry = Registry::default();
-        let m = Self {
+        let mut m = Self {
             announced: Family::default(),
             requests: Family::default(),
             responses: Family::default(),
             gratuitous: Family::default(),
             malformed_frames: Counter::default(),
             rejected_heartbeats: Counter::default(),
+            totals: Default::default(),
             shown: Mutex::default(),
             ready: Arc::new(AtomicBool::new(false)),
             registry: Registry::default(),
         };
-        registry.register(
+        let r = &mut m.registry;
+        r.register(
             "metallb_speaker_announced",
             "The service IPs this speaker announces",
             m.announced.clone(),
         );
-        registry.register(
-            "metallb_layer2_requests_received",
-            "ARP requests and Neighbor Solicitations received for an announced IP",
-            m.requests.clone(),
-        );
-        registry.register(
-            "metallb_layer2_responses_sent",
-            "ARP replies and Neighbor Advertisements sent for an announced IP",
-            m.responses.clone(),
-        );
-        registry.register(
-            "metallb_layer2_gratuitous_sent",
-            "Gratuitous ARP and unsolicited Neighbor Advertisements sent",
-            m.gratuitous.clone(),
-        );
-        registry.register(
-            "ferrolb_speaker_malformed_frames",
-            "ARP/NDP frames dropped because they did not parse",
-            m.malformed_frames.clone(),
-        );
-        registry.register(
-            "ferrolb_speaker_rejected_heartbeats",
-            "Liveness heartbeats rejected (authentication, replay, format)",
-            m.rejected_heartbeats.clone(),
-        );
-        Self { registry, ..m }
+        for (name, help, family) in [
+            (
+                "metallb_layer2_requests_received",
+                "ARP requests and Neighbor Solicitations received for an announced IP",
+                &m.requests,
+            ),
+            (
+                "metallb_layer2_responses_sent",
+                "ARP replies and Neighbor Advertisements sent for an announced IP",
+                &m.responses,
+            ),
+            (
+                "metallb_layer2_gratuitous_sent",
+                "Gratuitous ARP and unsolicited Neighbor Advertisements sent",
+                &m.gratuitous,
+            ),
+        ] {
+            r.register(name, help, family.clone());
+        }
+        for (name, help, counter) in [
+            (
+                "ferrolb_speaker_malformed_frames",
+                "ARP/NDP frames dropped because they did not parse",
+                &m.malformed_frames,
+            ),
+            (
+                "ferrolb_speaker_rejected_heartbeats",
+                "Liveness heartbeats rejected (authentication, replay, format)",
+                &m.rejected_heartbeats,
+            ),
+        ] {
+            r.register(name, help, counter.clone());
+        }
+        m
     }
 }
 
@@ -121,19 +142,58 @@ fn ip_label(ip: IpAddr) -> IpLabel {
 }
 
 impl Metrics {
+    /// The per-IP families, in the order of the [`Metrics::totals`] indexes.
+    fn per_ip(&self) -> [&Family<IpLabel, Counter>; 3] {
+        [&self.requests, &self.responses, &self.gratuitous]
+    }
+
+    fn count(&self, which: usize, ip: IpAddr) {
+        self.per_ip()[which].get_or_create(&ip_label(ip)).inc();
+        self.totals[which].inc();
+    }
+
     /// A request for an announced `ip` was received.
     pub fn request(&self, ip: IpAddr) {
-        self.requests.get_or_create(&ip_label(ip)).inc();
+        self.count(REQUESTS, ip);
     }
 
     /// A reply for `ip` was built and handed to the socket.
     pub fn response(&self, ip: IpAddr) {
-        self.responses.get_or_create(&ip_label(ip)).inc();
+        self.count(RESPONSES, ip);
     }
 
     /// A gratuitous ARP / unsolicited NA for `ip` was sent.
     pub fn gratuitous(&self, ip: IpAddr) {
-        self.gratuitous.get_or_create(&ip_label(ip)).inc();
+        self.count(GRATUITOUS, ip);
+    }
+
+    /// A frame was dropped because it did not parse.
+    pub fn malformed_frame(&self) {
+        self.malformed_frames.inc();
+    }
+
+    /// Brings `ferrolb_speaker_rejected_heartbeats` up to the liveness statistics (their one
+    /// source: every datagram the membership refused).
+    pub fn heartbeats(&self, stats: &Stats) {
+        let rejected =
+            stats.malformed + stats.bad_tag + stats.replayed + stats.clock_skew + stats.own_name;
+        let shown = self.rejected_heartbeats.get();
+        if rejected > shown {
+            self.rejected_heartbeats.inc_by(rejected - shown);
+        }
+    }
+
+    /// One-line summary of the counters (the speaker's periodic log line).
+    pub fn summary(&self) -> String {
+        let t = |i: usize| self.totals[i].get();
+        format!(
+            "requests_received={} responses_sent={} gratuitous_sent={} malformed_frames={} rejected_heartbeats={}",
+            t(REQUESTS),
+            t(RESPONSES),
+            t(GRATUITOUS),
+            self.malformed_frames.get(),
+            self.rejected_heartbeats.get()
+        )
     }
 
     /// Makes `metallb_speaker_announced` show exactly `decisions`, and drops the per-IP series
@@ -147,7 +207,7 @@ impl Metrics {
                     ip: ip.to_string(),
                     node: node.to_owned(),
                     protocol: "layer2".into(),
-                    service: format!("{}/{}", a.service.0, a.service.1),
+                    service: a.service.to_string(),
                 })
             })
             .collect();
@@ -157,9 +217,9 @@ impl Metrics {
             self.announced.remove(gone);
         }
         for gone in shown.1.difference(&ips) {
-            self.requests.remove(gone);
-            self.responses.remove(gone);
-            self.gratuitous.remove(gone);
+            for family in self.per_ip() {
+                family.remove(gone);
+            }
         }
         for a in &now {
             self.announced.get_or_create(a).set(1);
@@ -179,20 +239,21 @@ impl Metrics {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::plan::Announcement;
+    use crate::plan::ServiceKey;
+    use crate::plan::decide::Announcement;
 
     fn decisions(services: &[(&str, &str)]) -> Decisions {
         Decisions {
             announce: services
                 .iter()
                 .map(|(name, ip)| Announcement {
-                    service: ("ns".into(), (*name).into()),
+                    service: ServiceKey::new("ns", *name),
                     uid: None,
                     ips: vec![ip.parse().expect("ip")],
                     interfaces: ferrolb_l2::Interfaces::All,
                 })
                 .collect(),
-            failed: vec![],
+            ..Decisions::default()
         }
     }
 
@@ -206,7 +267,13 @@ mod tests {
         m.request("10.0.0.1".parse().expect("ip"));
         m.response("10.0.0.1".parse().expect("ip"));
         m.gratuitous("fc00::1".parse().expect("ip"));
-        m.malformed_frames.inc();
+        m.malformed_frame();
+        m.heartbeats(&Stats {
+            bad_tag: 2,
+            replayed: 1,
+            accepted: 9,
+            ..Stats::default()
+        });
         let text = m.render();
         for line in [
             r#"metallb_speaker_announced{ip="10.0.0.1",node="node-1",protocol="layer2",service="ns/web"} 1"#,
@@ -215,6 +282,7 @@ mod tests {
             r#"metallb_layer2_responses_sent_total{ip="10.0.0.1"} 1"#,
             r#"metallb_layer2_gratuitous_sent_total{ip="fc00::1"} 1"#,
             "ferrolb_speaker_malformed_frames_total 1",
+            "ferrolb_speaker_rejected_heartbeats_total 3",
         ] {
             assert!(text.contains(line), "missing {line:?} in:\n{text}");
         }
@@ -224,5 +292,21 @@ mod tests {
         assert!(!text.contains("10.0.0.1"), "stale series kept:\n{text}");
         assert!(text.contains(r#"service="ns/db"} 1"#), "{text}");
         assert!(text.contains(r#"metallb_layer2_gratuitous_sent_total{ip="fc00::1"} 1"#));
+        // The log line is read from the same counters; totals survive a series' removal.
+        assert_eq!(
+            m.summary(),
+            "requests_received=1 responses_sent=1 gratuitous_sent=1 malformed_frames=1 rejected_heartbeats=3"
+        );
+        // Deriving again from the same statistics counts nothing twice.
+        m.heartbeats(&Stats {
+            bad_tag: 2,
+            replayed: 1,
+            malformed: 1,
+            ..Stats::default()
+        });
+        assert!(
+            m.render()
+                .contains("ferrolb_speaker_rejected_heartbeats_total 4")
+        );
     }
 }

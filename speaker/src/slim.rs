@@ -207,6 +207,7 @@ mod tests {
             pools: &pools.iter().collect::<Vec<_>>(),
             ads: &ads.iter().collect::<Vec<_>>(),
             lb_class: None,
+            last_pools: &Default::default(),
         })
     }
 

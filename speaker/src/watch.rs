@@ -33,6 +33,7 @@ pub struct SyncError {
     source: reflector::store::WriterDropped,
 }
 
+use ferrolb_kube::passes::{Pacing, run_passes};
 use ferrolb_kube::{reflect, reflect_with};
 
 /// The watched stores.
@@ -57,76 +58,90 @@ impl Stores {
             ads: reflect(Api::namespaced(client.clone(), namespace), notify.clone()),
             notify,
         };
-        let wrap = |what| move |source| SyncError { what, source };
-        s.services
-            .wait_until_ready()
-            .await
-            .map_err(wrap("services"))?;
-        s.slices
-            .wait_until_ready()
-            .await
-            .map_err(wrap("endpointslices"))?;
-        s.nodes.wait_until_ready().await.map_err(wrap("nodes"))?;
-        s.pools
-            .wait_until_ready()
-            .await
-            .map_err(wrap("ipaddresspools"))?;
-        s.ads
-            .wait_until_ready()
-            .await
-            .map_err(wrap("l2advertisements"))?;
+        synced(&s.services, "services").await?;
+        synced(&s.slices, "endpointslices").await?;
+        synced(&s.nodes, "nodes").await?;
+        synced(&s.pools, "ipaddresspools").await?;
+        synced(&s.ads, "l2advertisements").await?;
         Ok(s)
     }
 
-    /// Builds the current plan.
-    pub fn plan(&self, lb_class: Option<&str>) -> Plan {
+    /// Builds the current plan; `last` is the previous one (invalid pools keep their last
+    /// valid version from it).
+    pub fn plan(&self, lb_class: Option<&str>, last: &Plan) -> Plan {
         let services = self.services.state();
         let slices = self.slices.state();
         let nodes = self.nodes.state();
         let pools = self.pools.state();
         let ads = self.ads.state();
-        let services: Vec<&Service> = services.iter().map(AsRef::as_ref).collect();
-        let slices: Vec<&EndpointSlice> = slices.iter().map(AsRef::as_ref).collect();
-        let nodes: Vec<&Node> = nodes.iter().map(AsRef::as_ref).collect();
-        let pools: Vec<&IPAddressPool> = pools.iter().map(AsRef::as_ref).collect();
-        let ads: Vec<&L2Advertisement> = ads.iter().map(AsRef::as_ref).collect();
         plan::build(&Inputs {
-            services: &services,
-            slices: &slices,
-            nodes: &nodes,
-            pools: &pools,
-            ads: &ads,
+            services: &refs(&services),
+            slices: &refs(&slices),
+            nodes: &refs(&nodes),
+            pools: &refs(&pools),
+            ads: &refs(&ads),
             lb_class,
+            last_pools: &last.pools,
         })
     }
 
-    /// Publishes a new plan on every change (debounced by `debounce`), forever.
+    /// Publishes a new plan on every change (one debounced pass per burst of events, and at
+    /// least every [`RESYNC`]; `ferrolb_kube::passes`), forever.
     pub async fn run(
         self,
         lb_class: Option<String>,
         tx: watch::Sender<Arc<Plan>>,
         debounce: Duration,
     ) {
-        loop {
-            let plan = self.plan(lb_class.as_deref());
-            tx.send_if_modified(|cur| {
-                if **cur == plan {
-                    false
-                } else {
-                    tracing::debug!(
-                        services = plan.services.len(),
-                        nodes = plan.nodes.len(),
-                        "new plan"
-                    );
-                    *cur = Arc::new(plan);
-                    true
-                }
-            });
-            tokio::select! {
-                _ = self.notify.notified() => {}
-                _ = tokio::time::sleep(RESYNC) => {}
-            }
-            tokio::time::sleep(debounce).await;
-        }
+        let pacing = Pacing {
+            debounce,
+            resync: RESYNC,
+        };
+        run_passes(self.notify.clone(), pacing, || {
+            let plan = self.plan(lb_class.as_deref(), &tx.borrow());
+            publish(&tx, plan);
+            std::future::ready(())
+        })
+        .await;
     }
+}
+
+/// Waits for a store's initial list.
+async fn synced<K>(store: &Store<K>, what: &'static str) -> Result<(), SyncError>
+where
+    K: kube::Resource + Clone + 'static,
+    K::DynamicType: Eq + std::hash::Hash + Clone,
+{
+    store
+        .wait_until_ready()
+        .await
+        .map_err(|source| SyncError { what, source })
+}
+
+fn refs<K>(objs: &[Arc<K>]) -> Vec<&K> {
+    objs.iter().map(AsRef::as_ref).collect()
+}
+
+/// Publishes `plan` if it differs from the current one, logging each newly unannounceable
+/// Service once (`ipNotAllowed`).
+pub fn publish(tx: &watch::Sender<Arc<Plan>>, plan: Plan) {
+    tx.send_if_modified(|cur| {
+        if **cur == plan {
+            return false;
+        }
+        for n in plan
+            .not_allowed
+            .iter()
+            .filter(|n| !cur.not_allowed.contains(n))
+        {
+            tracing::warn!(service = %n.service, reason = "ipNotAllowed", "{}", n.message());
+        }
+        tracing::debug!(
+            services = plan.services.len(),
+            nodes = plan.nodes.len(),
+            "new plan"
+        );
+        *cur = Arc::new(plan);
+        true
+    });
 }

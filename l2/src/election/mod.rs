@@ -361,5 +361,4 @@ pub fn candidates<'a, L: ?Sized, S: NodeSelector<L>>(
 }
 
 #[cfg(test)]
-#[path = "election_tests.rs"]
 mod tests;

@@ -4,30 +4,33 @@
 //!   namespace; `status.interfaces` empty = all). As in MetalLB's
 //!   `layer2_status_controller.go`, a node deletes its own stale objects and the owner deletes
 //!   other nodes' objects for the Services it announces (`metallb-runtime.md` §2.8);
-//! - ConfigurationState `speaker-<node>` with condition `configReconcilerValid` (§1.9);
+//! - ConfigurationState `speaker-<node>` with condition `configReconcilerValid` (§1.9), written
+//!   by `ferrolb_kube::status::ConfigStateWriter` when the configuration errors change
+//!   (`lastTransitionTime` moves only when the condition's status does);
 //! - both owned by this speaker's Pod when it is known (`ferrolb_kube::owner`, MetalLB's
 //!   ownerReference): deleting the Pod garbage-collects them. An object of this node written
 //!   by an earlier Pod is replaced (deleted and created again) so it is never collected with
 //!   the old Pod while still announced;
 //! - events (reporter `metallb-speaker`): Normal `nodeAssigned` when this node **starts**
 //!   announcing a Service (MetalLB emits it on every reconcile, #2387; ferrolb only on change),
-//!   Warning `announceFailed` when the won Service's interfaces do not exist here.
+//!   Warning `announceFailed` when the won Service's interfaces do not exist here, Warning
+//!   `ipNotAllowed` (ferrolb's; MetalLB only logs it) when a Service's ingress IPs are not in
+//!   one pool, from one node ([`crate::plan::Decisions::not_allowed`]). Each is emitted when a
+//!   Service enters the state, not on every pass.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use std::time::Duration;
 
 use ferrolb_api::names::{
-    LABEL_COMPONENT_TYPE, LABEL_NODE_NAME, LABEL_STATUS_NODE, LABEL_STATUS_SERVICE_NAME,
-    LABEL_STATUS_SERVICE_NAMESPACE,
+    LABEL_STATUS_NODE, LABEL_STATUS_SERVICE_NAME, LABEL_STATUS_SERVICE_NAMESPACE,
 };
-use ferrolb_api::v1beta1::{
-    ConfigurationState, ConfigurationStateStatus, ServiceL2Status, ServiceL2StatusSpec,
-};
+use ferrolb_api::v1beta1::{ServiceL2Status, ServiceL2StatusSpec};
 use ferrolb_kube::owner::PodOwner;
+use ferrolb_kube::status::ConfigStateWriter;
 use ferrolb_l2::owner::Interfaces;
 use k8s_openapi::api::core::v1::{ObjectReference, Service};
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, ObjectMeta, Time};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use kube::api::{Api, DeleteParams, ListParams, Patch, PatchParams, PostParams};
 use kube::runtime::events::{Event, EventType, Recorder};
 use kube::{Client, Resource};
@@ -38,8 +41,6 @@ use crate::plan::{Decisions, Plan, ServiceKey};
 
 /// Field manager of the speaker's writes (MetalLB's config reconciler field owner).
 pub const FIELD_MANAGER: &str = "configReconciler";
-/// Condition type of the speaker's ConfigurationState.
-pub const CONFIG_CONDITION: &str = "configReconcilerValid";
 
 /// `status.interfaces` for an interface set (empty = all).
 pub fn interface_names(i: &Interfaces) -> Vec<String> {
@@ -88,7 +89,7 @@ pub fn diff(
             .node
             .clone()
             .or_else(|| labels.get(LABEL_STATUS_NODE).cloned());
-        let key = (
+        let key = ServiceKey::new(
             st.service_namespace
                 .clone()
                 .or_else(|| labels.get(LABEL_STATUS_SERVICE_NAMESPACE).cloned())
@@ -130,13 +131,14 @@ pub struct StatusWriter {
     node: String,
     owner: PodOwner,
     recorder: Recorder,
+    config: ConfigStateWriter,
 }
 
 fn status_body(me: &str, key: &ServiceKey, ifs: &[String]) -> serde_json::Value {
     json!({"status": {
         "node": me,
-        "serviceName": key.1,
-        "serviceNamespace": key.0,
+        "serviceName": key.name,
+        "serviceNamespace": key.namespace,
         "interfaces": ifs.iter().map(|n| json!({"name": n})).collect::<Vec<_>>(),
     }})
 }
@@ -150,12 +152,20 @@ impl StatusWriter {
         owner: PodOwner,
         recorder: Recorder,
     ) -> Self {
+        let config = ConfigStateWriter::speaker(
+            client.clone(),
+            &namespace,
+            &node,
+            owner.clone(),
+            FIELD_MANAGER,
+        );
         Self {
             client,
             namespace,
             node,
             owner,
             recorder,
+            config,
         }
     }
 
@@ -185,8 +195,11 @@ impl StatusWriter {
                     namespace: Some(self.namespace.clone()),
                     labels: Some(BTreeMap::from([
                         (LABEL_STATUS_NODE.to_owned(), self.node.clone()),
-                        (LABEL_STATUS_SERVICE_NAME.to_owned(), key.1.clone()),
-                        (LABEL_STATUS_SERVICE_NAMESPACE.to_owned(), key.0.clone()),
+                        (LABEL_STATUS_SERVICE_NAME.to_owned(), key.name.clone()),
+                        (
+                            LABEL_STATUS_SERVICE_NAMESPACE.to_owned(),
+                            key.namespace.clone(),
+                        ),
                     ])),
                     owner_references: Some(self.owner.references()),
                     ..ObjectMeta::default()
@@ -217,8 +230,8 @@ impl StatusWriter {
         let reference = ObjectReference {
             api_version: Some(Service::api_version(&()).into_owned()),
             kind: Some(Service::kind(&()).into_owned()),
-            namespace: Some(key.0.clone()),
-            name: Some(key.1.clone()),
+            namespace: Some(key.namespace.clone()),
+            name: Some(key.name.clone()),
             uid,
             ..ObjectReference::default()
         };
@@ -234,44 +247,54 @@ impl StatusWriter {
             secondary: None,
         };
         if let Err(e) = self.recorder.publish(&ev, &reference).await {
-            tracing::warn!(service = %format!("{}/{}", key.0, key.1), error = %e, "publishing event failed");
+            tracing::warn!(service = %key, error = %e, "publishing event failed");
         }
     }
 
-    async fn config_state(&self, errors: &[String]) -> Result<(), kube::Error> {
-        let api: Api<ConfigurationState> = Api::namespaced(self.client.clone(), &self.namespace);
-        let name = format!("speaker-{}", self.node);
-        let ssa = PatchParams::apply(FIELD_MANAGER).force();
-        let object = json!({
-            "apiVersion": ConfigurationState::api_version(&()), "kind": ConfigurationState::kind(&()),
-            "metadata": {
-                "name": name,
-                "labels": {LABEL_COMPONENT_TYPE: "speaker", LABEL_NODE_NAME: self.node},
-                "ownerReferences": self.owner.references(),
-            },
-        });
-        api.patch(&name, &ssa, &Patch::Apply(&object)).await?;
-        let error = (!errors.is_empty()).then(|| errors.join("\n"));
-        let condition = Condition {
-            type_: CONFIG_CONDITION.into(),
-            status: if error.is_some() { "False" } else { "True" }.into(),
-            reason: if error.is_some() {
-                "ConfigurationError"
-            } else {
-                "Reconciled"
+    /// Emits the events of what changed since the last decisions (`seen`).
+    async fn events(&self, d: &Decisions, seen: &mut Seen) {
+        for a in fresh(&d.announce, |a| &a.service, &mut seen.announced) {
+            let note = format!(
+                "announcing from node \"{}\" with protocol \"layer2\"",
+                self.node
+            );
+            self.event(&a.service, a.uid.clone(), false, "nodeAssigned", note)
+                .await;
+        }
+        for (key, uid, ip) in fresh(&d.failed, |f| &f.0, &mut seen.failed) {
+            let note = format!(
+                "the interfaces specified by LB IP \"{ip}\" doesn't exist in assigned node \"{}\" with protocol \"layer2\"",
+                self.node
+            );
+            self.event(key, uid.clone(), true, "announceFailed", note)
+                .await;
+        }
+        for n in fresh(&d.not_allowed, |n| &n.service, &mut seen.not_allowed) {
+            self.event(&n.service, n.uid.clone(), true, "ipNotAllowed", n.message())
+                .await;
+        }
+    }
+
+    /// One pass: events, ServiceL2Status objects and (when the errors changed) the
+    /// ConfigurationState. Returns whether every write succeeded.
+    async fn pass(&self, d: &Decisions, errors: Vec<String>, seen: &mut Seen) -> bool {
+        self.events(d, seen).await;
+        let mut ok = true;
+        if let Err(e) = self.sync(&wanted(d)).await {
+            ok = false;
+            tracing::warn!(error = %e, "writing ServiceL2Status failed; will retry");
+        }
+        if seen.errors.as_ref() != Some(&errors) {
+            let error = (!errors.is_empty()).then(|| errors.join("\n"));
+            match self.config.write(error.as_deref()).await {
+                Ok(()) => seen.errors = Some(errors),
+                Err(e) => {
+                    ok = false;
+                    tracing::warn!(error = %e, "writing ConfigurationState failed; will retry");
+                }
             }
-            .into(),
-            message: error.unwrap_or_default(),
-            observed_generation: None,
-            last_transition_time: Time(k8s_openapi::jiff::Timestamp::now()),
-        };
-        let status = ConfigurationStateStatus::summarize(vec![condition]);
-        let body = json!({
-            "apiVersion": ConfigurationState::api_version(&()), "kind": ConfigurationState::kind(&()),
-            "status": status,
-        });
-        api.patch_status(&name, &ssa, &Patch::Apply(&body)).await?;
-        Ok(())
+        }
+        ok
     }
 
     /// Runs until `decisions` closes; then removes this node's ServiceL2Status objects.
@@ -280,53 +303,12 @@ impl StatusWriter {
         mut decisions: watch::Receiver<Decisions>,
         mut plan: watch::Receiver<Arc<Plan>>,
     ) {
-        let mut announced: BTreeSet<ServiceKey> = BTreeSet::new();
-        let mut failed: BTreeSet<ServiceKey> = BTreeSet::new();
-        let mut written_errors: Option<Vec<String>> = None;
+        let mut seen = Seen::default();
         let mut open = true;
         while open {
             let d = decisions.borrow_and_update().clone();
-            for a in &d.announce {
-                if !announced.contains(&a.service) {
-                    self.event(
-                        &a.service,
-                        a.uid.clone(),
-                        false,
-                        "nodeAssigned",
-                        format!(
-                            "announcing from node \"{}\" with protocol \"layer2\"",
-                            self.node
-                        ),
-                    )
-                    .await;
-                }
-            }
-            announced = d.announce.iter().map(|a| a.service.clone()).collect();
-            for (key, uid, ip) in &d.failed {
-                if !failed.contains(key) {
-                    self.event(key, uid.clone(), true, "announceFailed", format!(
-                        "the interfaces specified by LB IP \"{ip}\" doesn't exist in assigned node \"{}\" with protocol \"layer2\"",
-                        self.node
-                    )).await;
-                }
-            }
-            failed = d.failed.iter().map(|f| f.0.clone()).collect();
-            let mut ok = true;
-            if let Err(e) = self.sync(&wanted(&d)).await {
-                ok = false;
-                tracing::warn!(error = %e, "writing ServiceL2Status failed; will retry");
-            }
             let errors = plan.borrow_and_update().errors.clone();
-            if written_errors.as_ref() != Some(&errors) {
-                match self.config_state(&errors).await {
-                    Ok(()) => written_errors = Some(errors),
-                    Err(e) => {
-                        ok = false;
-                        tracing::warn!(error = %e, "writing ConfigurationState failed; will retry");
-                    }
-                }
-            }
-            let wait = if ok {
+            let wait = if self.pass(&d, errors, &mut seen).await {
                 Duration::from_secs(30)
             } else {
                 Duration::from_secs(2)
@@ -340,113 +322,27 @@ impl StatusWriter {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use ferrolb_api::v1beta1::{InterfaceInfo, ServiceL2StatusStatus};
-
-    fn obj(name: &str, node: &str, ns: &str, svc: &str, ifs: &[&str]) -> ServiceL2Status {
-        ServiceL2Status {
-            metadata: ObjectMeta {
-                name: Some(name.into()),
-                ..ObjectMeta::default()
-            },
-            spec: ServiceL2StatusSpec {},
-            status: Some(ServiceL2StatusStatus {
-                node: Some(node.into()),
-                service_name: Some(svc.into()),
-                service_namespace: Some(ns.into()),
-                interfaces: ifs
-                    .iter()
-                    .map(|n| InterfaceInfo {
-                        name: n.to_string(),
-                    })
-                    .collect(),
-            }),
-        }
-    }
-
-    fn key(ns: &str, n: &str) -> ServiceKey {
-        (ns.into(), n.into())
-    }
-
-    #[test]
-    fn creates_missing_keeps_current_deletes_stale_and_foreign() {
-        let existing = vec![
-            obj("l2-a", "me", "ns", "kept", &[]),
-            obj("l2-b", "me", "ns", "gone", &[]),
-            obj("l2-c", "other", "ns", "taken", &[]),
-            obj("l2-d", "other", "ns", "theirs", &[]),
-            obj("l2-e", "me", "ns", "kept", &[]),
-            obj("l2-f", "me", "ns", "ifs", &["eth0"]),
-        ];
-        let want = BTreeMap::from([
-            (key("ns", "kept"), vec![]),
-            (key("ns", "taken"), vec![]),
-            (key("ns", "new"), vec![]),
-            (key("ns", "ifs"), vec!["eth1".to_string()]),
-        ]);
-        let d = diff("me", &PodOwner::default(), &existing, &want);
-        assert_eq!(d.delete, vec!["l2-b", "l2-c", "l2-e"]);
-        assert_eq!(d.create, vec![key("ns", "new"), key("ns", "taken")]);
-        assert_eq!(
-            d.update,
-            vec![(
-                "l2-f".to_string(),
-                key("ns", "ifs"),
-                vec!["eth1".to_string()]
-            )]
-        );
-    }
-
-    #[test]
-    fn nothing_announced_removes_only_own_objects() {
-        let existing = vec![
-            obj("l2-a", "me", "ns", "x", &[]),
-            obj("l2-b", "other", "ns", "y", &[]),
-        ];
-        let d = diff("me", &PodOwner::default(), &existing, &BTreeMap::new());
-        assert_eq!(d.delete, vec!["l2-a"]);
-        assert!(d.create.is_empty() && d.update.is_empty());
-    }
-
-    #[test]
-    fn objects_of_an_earlier_pod_are_replaced() {
-        let pod = PodOwner::new(Some("speaker-a".into()), Some("uid-2".into()));
-        let mut old = obj("l2-old", "me", "ns", "x", &[]);
-        old.metadata.owner_references =
-            Some(PodOwner::new(Some("speaker-z".into()), Some("uid-1".into())).references());
-        let mut cur = obj("l2-cur", "me", "ns", "y", &[]);
-        cur.metadata.owner_references = Some(pod.references());
-        // Written before ownership existed: no references at all.
-        let bare = obj("l2-bare", "me", "ns", "z", &[]);
-        // Another node's object is left alone whoever owns it.
-        let foreign = obj("l2-f", "other", "ns", "w", &[]);
-        let want = BTreeMap::from([
-            (key("ns", "x"), vec![]),
-            (key("ns", "y"), vec![]),
-            (key("ns", "z"), vec![]),
-        ]);
-        let d = diff("me", &pod, &[old, cur, bare, foreign], &want);
-        assert_eq!(d.delete, vec!["l2-old", "l2-bare"]);
-        assert_eq!(d.create, vec![key("ns", "x"), key("ns", "z")]);
-        assert!(d.update.is_empty());
-        // Without a known Pod nothing is replaced.
-        let again = vec![
-            obj("l2-old", "me", "ns", "x", &[]),
-            obj("l2-bare", "me", "ns", "z", &[]),
-        ];
-        let d = diff("me", &PodOwner::default(), &again, &want);
-        assert!(d.delete.is_empty());
-        assert_eq!(d.create, vec![key("ns", "y")]);
-    }
-
-    #[test]
-    fn interface_names_all_is_empty() {
-        assert!(interface_names(&Interfaces::All).is_empty());
-        assert_eq!(
-            interface_names(&Interfaces::Named(["eth0".to_string()].into())),
-            vec!["eth0"]
-        );
-    }
+/// What the writer already reported.
+#[derive(Debug, Default)]
+struct Seen {
+    announced: BTreeSet<ServiceKey>,
+    failed: BTreeSet<ServiceKey>,
+    not_allowed: BTreeSet<ServiceKey>,
+    /// The configuration errors last written to the ConfigurationState.
+    errors: Option<Vec<String>>,
 }
+
+/// The items whose Service is not in `seen`; `seen` becomes the Services of `items` (an event
+/// is emitted when a Service enters a state, not on every pass).
+fn fresh<'a, T>(
+    items: &'a [T],
+    key: impl Fn(&T) -> &ServiceKey,
+    seen: &mut BTreeSet<ServiceKey>,
+) -> Vec<&'a T> {
+    let new = items.iter().filter(|i| !seen.contains(key(i))).collect();
+    *seen = items.iter().map(|i| key(i).clone()).collect();
+    new
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,4 +1,6 @@
+use super::decide::Announcement;
 use super::*;
+use ferrolb_l2::owner::Interfaces;
 use k8s_openapi::api::core::v1::{NodeAddress, NodeCondition, NodeStatus, ServiceSpec};
 use k8s_openapi::api::discovery::v1::{Endpoint, EndpointConditions};
 use serde_json::json;
@@ -116,6 +118,10 @@ impl World {
     }
 
     fn plan(&self, class: Option<&str>) -> Plan {
+        self.plan_after(class, &Plan::default())
+    }
+
+    fn plan_after(&self, class: Option<&str>, last: &Plan) -> Plan {
         let services: Vec<&Service> = self.services.iter().collect();
         let slices: Vec<&EndpointSlice> = self.slices.iter().collect();
         let nodes: Vec<&Node> = self.nodes.iter().collect();
@@ -128,6 +134,7 @@ impl World {
             pools: &pools,
             ads: &ads,
             lb_class: class,
+            last_pools: &last.pools,
         })
     }
 }
@@ -303,36 +310,23 @@ fn shared_ip_with_service_selector_is_not_announced() {
 }
 
 #[test]
-fn pool_contains_ranges_and_cidrs() {
-    let ip = |s: &str| s.parse::<IpAddr>().expect("ip");
-    let a = vec![
-        "192.168.0.200-192.168.0.250".to_string(),
-        "fc00::/120".to_string(),
-    ];
-    assert!(pool_contains(&a, ip("192.168.0.210")));
-    assert!(!pool_contains(&a, ip("192.168.0.251")));
-    assert!(pool_contains(&a, ip("fc00::ff")));
-    assert!(!pool_contains(&a, ip("fc00::1ff")));
-}
-
-#[test]
 fn shared_ips_merge_interfaces() {
     let d = Decisions {
         announce: vec![
             Announcement {
-                service: ("a".into(), "x".into()),
+                service: ServiceKey::new("a", "x"),
                 uid: None,
                 ips: vec!["10.0.0.1".parse().expect("ip")],
                 interfaces: Interfaces::Named(BTreeSet::from(["eth0".to_string()])),
             },
             Announcement {
-                service: ("a".into(), "y".into()),
+                service: ServiceKey::new("a", "y"),
                 uid: None,
                 ips: vec!["10.0.0.1".parse().expect("ip")],
                 interfaces: Interfaces::Named(BTreeSet::from(["eth1".to_string()])),
             },
         ],
-        failed: vec![],
+        ..Decisions::default()
     };
     let want = d.desired();
     assert_eq!(want.len(), 1);
@@ -351,4 +345,151 @@ fn node_plan_reads_internal_ips_and_labels() {
         n.internal_ips,
         vec!["172.18.0.21".parse::<IpAddr>().expect("ip")]
     );
+}
+
+fn ips(list: &[&str]) -> Vec<IpAddr> {
+    list.iter().map(|s| s.parse().expect("ip")).collect()
+}
+
+fn set_ingress(svc: &mut Service, list: &[&str]) {
+    let ingress: Vec<serde_json::Value> = list.iter().map(|ip| json!({"ip": ip})).collect();
+    svc.status =
+        serde_json::from_value(json!({"loadBalancer": {"ingress": ingress}})).expect("status");
+}
+
+#[test]
+fn an_ip_written_by_another_load_balancer_is_never_announced() {
+    // k3s' ServiceLB writes node IPs into status.loadBalancer.ingress.
+    let mut w = World::new();
+    set_ingress(&mut w.services[0], &["172.18.0.21"]);
+    let plan = w.plan(None);
+    assert!(plan.services.is_empty());
+    assert_eq!(plan.not_allowed.len(), 1);
+    assert_eq!(plan.not_allowed[0].service, ServiceKey::new("ns", "web"));
+    assert_eq!(plan.not_allowed[0].ips, ips(&["172.18.0.21"]));
+    assert!(winners(&plan, &all_alive()).is_empty());
+}
+
+#[test]
+fn every_ingress_ip_must_be_in_the_pool() {
+    // One IP of ours plus one another implementation appended: the whole Service is withheld
+    // (MetalLB's speaker `poolFor` takes every IP), else the winner would answer for the
+    // foreign IP too.
+    let mut w = World::new();
+    set_ingress(&mut w.services[0], &["172.18.255.200", "192.168.1.5"]);
+    let plan = w.plan(None);
+    assert!(plan.services.is_empty(), "{:?}", plan.services);
+    assert_eq!(
+        plan.not_allowed[0].ips,
+        ips(&["172.18.255.200", "192.168.1.5"])
+    );
+    assert!(winners(&plan, &all_alive()).is_empty());
+    // Dual-stack from one pool is fine.
+    w.pools = vec![pool("p1", "172.18.255.200-172.18.255.250")];
+    w.pools[0].spec.addresses.push("fc00::/120".into());
+    set_ingress(&mut w.services[0], &["172.18.255.200", "fc00::7"]);
+    let plan = w.plan(None);
+    assert_eq!(plan.services[0].ips, ips(&["172.18.255.200", "fc00::7"]));
+    assert!(plan.not_allowed.is_empty());
+}
+
+#[test]
+fn the_pool_annotation_does_not_admit_an_ip_outside_the_pool() {
+    let mut w = World::new();
+    set_ingress(&mut w.services[0], &["10.9.9.9"]);
+    w.services[0].metadata.annotations = Some(BTreeMap::from([(
+        "metallb.io/ip-allocated-from-pool".to_string(),
+        "p1".to_string(),
+    )]));
+    let plan = w.plan(None);
+    assert!(plan.services.is_empty());
+    assert_eq!(plan.not_allowed.len(), 1);
+    // The annotation still picks the pool among overlapping ones (its ads apply).
+    w.pools.push(pool("p0", "172.18.255.0/24"));
+    w.ads = vec![ad("a", json!({"ipAddressPools": ["p1"]}))];
+    set_ingress(&mut w.services[0], &["172.18.255.200"]);
+    assert_eq!(w.plan(None).services.len(), 1, "annotated pool p1 chosen");
+    w.services[0].metadata.annotations = None;
+    assert!(
+        w.plan(None).services.is_empty(),
+        "without it the first pool by name (p0) has no ad"
+    );
+}
+
+#[test]
+fn avoid_buggy_ips_are_not_in_the_pool() {
+    let mut w = World::new();
+    w.pools = vec![pool("p1", "172.18.255.0/24")];
+    w.pools[0].spec.avoid_buggy_ips = Some(true);
+    set_ingress(&mut w.services[0], &["172.18.255.255"]);
+    let plan = w.plan(None);
+    assert!(
+        plan.services.is_empty(),
+        "the allocator never hands out .255"
+    );
+    assert_eq!(plan.not_allowed.len(), 1);
+    set_ingress(&mut w.services[0], &["172.18.255.254"]);
+    assert_eq!(w.plan(None).services.len(), 1);
+    w.pools[0].spec.avoid_buggy_ips = None;
+    set_ingress(&mut w.services[0], &["172.18.255.255"]);
+    assert_eq!(
+        w.plan(None).services.len(),
+        1,
+        "without avoidBuggyIPs it is"
+    );
+}
+
+#[test]
+fn pool_entries_the_allocator_rejects_are_rejected() {
+    // A bare IP and a padded CIDR are not valid `addresses` (MetalLB and ferrolb-core reject
+    // them); the speaker used to accept both.
+    for entry in ["172.18.255.200", " 172.18.255.200/32"] {
+        let mut w = World::new();
+        w.pools = vec![pool("p1", entry)];
+        let plan = w.plan(None);
+        assert!(plan.services.is_empty(), "{entry:?} accepted");
+        assert!(
+            plan.errors.iter().any(|e| e.contains("p1")),
+            "{entry:?}: {:?}",
+            plan.errors
+        );
+    }
+}
+
+#[test]
+fn an_invalid_pool_edit_keeps_the_last_valid_version() {
+    let mut w = World::new();
+    let good = w.plan(None);
+    assert_eq!(good.services.len(), 1);
+    w.pools = vec![pool("p1", "172.18.255.200-")];
+    let bad = w.plan_after(None, &good);
+    assert_eq!(bad.services, good.services, "still announced");
+    assert_eq!(bad.pools, good.pools);
+    assert!(
+        bad.errors.iter().any(|e| e.contains("p1")),
+        "{:?}",
+        bad.errors
+    );
+    // A pool that was never valid announces nothing.
+    assert!(w.plan(None).services.is_empty());
+    // Deleting the pool drops it.
+    w.pools.clear();
+    assert!(w.plan_after(None, &good).pools.is_empty());
+}
+
+#[test]
+fn one_live_node_reports_an_unannounceable_service() {
+    let mut w = World::new();
+    set_ingress(&mut w.services[0], &["172.18.0.21"]);
+    let plan = w.plan(None);
+    let ifs = BTreeSet::from(["eth0".to_string()]);
+    let reporters = |alive: &BTreeSet<&str>| -> Vec<&str> {
+        ["node-1", "node-2", "node-3"]
+            .into_iter()
+            .filter(|n| !decide(&plan, n, alive, &ifs, false).not_allowed.is_empty())
+            .collect()
+    };
+    assert_eq!(reporters(&all_alive()), ["node-1"]);
+    let alive = BTreeSet::from(["node-2", "node-3"]);
+    assert_eq!(reporters(&alive), ["node-2"], "node-1 is dead");
 }

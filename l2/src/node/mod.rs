@@ -16,11 +16,13 @@
 //!     wait until node.next_deadline(), a datagram, a frame or a Kubernetes event;
 //!     datagram        => node.handle_datagram(bytes, now, wall_ms)
 //!     k8s change      => node.invalidate()
-//!     ARP/NS frame    => answer if node.owner().answers_on(ip, ifname)
+//!     ARP/NS frame    => answer if the IP is answered on that interface (the adapter's
+//!                        copy of the ownership, kept by StartAnswering/StopAnswering, or
+//!                        node.owner().answers_on(ip, ifname) in a single-threaded adapter)
 //!     for out in node.poll(now, wall_ms, |m| desired_ips(m)) {
 //!         Heartbeat(bytes) => send to every peer;   Owner(action) => perform;   Member(ev) => log
 //!     }
-//!     if node.is_finished(now) { break }        // after leave() and the grace period
+//!     if node.is_finished() { break }           // after leave() and the grace period
 //! }
 //! ```
 //!
@@ -295,5 +297,4 @@ impl L2Node {
 }
 
 #[cfg(test)]
-#[path = "node_tests.rs"]
 mod tests;

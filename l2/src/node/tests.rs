@@ -140,6 +140,17 @@ impl Sim {
             .collect()
     }
 
+    /// The node the election picks once `gone` is gone.
+    fn successor(&self, gone: usize) -> usize {
+        let rest: Vec<&str> = self
+            .names
+            .iter()
+            .map(String::as_str)
+            .filter(|n| *n != self.names[gone])
+            .collect();
+        self.idx(&Sim::expected(&rest))
+    }
+
     /// Cuts (`false`) or restores (`true`) every link of `node`, both directions.
     fn set_links(&mut self, node: usize, up: bool) {
         for other in 0..self.nodes.len() {
@@ -180,6 +191,15 @@ impl Sim {
     }
 }
 
+/// Three nodes settled at 2 s: their names, the simulation and the IP's owner.
+fn settled(quorum: QuorumPolicy) -> ([&'static str; 3], Sim, usize) {
+    let names = ["node-a", "node-b", "node-c"];
+    let mut sim = Sim::new(&names, quorum);
+    sim.run_until(2000);
+    let owner = sim.owners()[0];
+    (names, sim, owner)
+}
+
 #[test]
 fn steady_state_single_owner_and_no_respam() {
     let mut sim = Sim::new(&["node-a", "node-b", "node-c"], QuorumPolicy::Disabled);
@@ -203,19 +223,11 @@ fn steady_state_single_owner_and_no_respam() {
 
 #[test]
 fn crash_fails_over_within_budget() {
-    let names = ["node-a", "node-b", "node-c"];
-    let mut sim = Sim::new(&names, QuorumPolicy::Disabled);
-    sim.run_until(2000);
-    let owner = sim.owners()[0];
+    let (_, mut sim, owner) = settled(QuorumPolicy::Disabled);
     sim.nodes[owner] = None; // crash: silent from now on
     let crash_at = sim.now_ms;
     sim.run_until(4000);
-    let rest: Vec<&str> = names
-        .iter()
-        .copied()
-        .filter(|n| *n != sim.names[owner])
-        .collect();
-    let next = sim.idx(&Sim::expected(&rest));
+    let next = sim.successor(owner);
     assert_eq!(sim.owners(), vec![next]);
     let took = sim.starts(next)[0] - crash_at;
     // dead_after (600 ms) after the last heartbeat (≤ 100 ms before the crash) + one step.
@@ -228,10 +240,7 @@ fn crash_fails_over_within_budget() {
 
 #[test]
 fn graceful_leave_is_make_before_break() {
-    let names = ["node-a", "node-b", "node-c"];
-    let mut sim = Sim::new(&names, QuorumPolicy::Disabled);
-    sim.run_until(2000);
-    let owner = sim.owners()[0];
+    let (_, mut sim, owner) = settled(QuorumPolicy::Disabled);
     let now = sim.t0 + ms(sim.now_ms);
     let bye = sim.nodes[owner].as_mut().unwrap().leave(now, sim.now_ms);
     sim.deliver(owner, &bye);
@@ -245,12 +254,7 @@ fn graceful_leave_is_make_before_break() {
     }
     assert!(overlap, "new owner must start before the old one stops");
     assert!(sim.nodes[owner].as_ref().unwrap().is_finished());
-    let rest: Vec<&str> = names
-        .iter()
-        .copied()
-        .filter(|n| *n != sim.names[owner])
-        .collect();
-    let next = sim.idx(&Sim::expected(&rest));
+    let next = sim.successor(owner);
     assert_eq!(sim.owners(), vec![next]);
     assert!(
         sim.starts(next)[0] - left_at <= 2 * STEP_MS,
@@ -260,41 +264,23 @@ fn graceful_leave_is_make_before_break() {
 
 #[test]
 fn partition_with_majority_quorum_has_one_owner() {
-    let names = ["node-a", "node-b", "node-c"];
-    let mut sim = Sim::new(&names, QuorumPolicy::Majority);
-    sim.run_until(2000);
-    let owner = sim.owners()[0];
+    let (_, mut sim, owner) = settled(QuorumPolicy::Majority);
     // Cut the owner off from both peers, both directions.
-    for other in 0..3 {
-        if other != owner {
-            sim.link[owner][other] = false;
-            sim.link[other][owner] = false;
-        }
-    }
+    sim.set_links(owner, false);
     sim.run_until(3500);
     let o = sim.owners();
     assert_eq!(o.len(), 1, "exactly one owner, got {o:?}");
     assert_ne!(o[0], owner, "the isolated minority must release");
     // Heal: the original owner sorts first again and takes the IP back.
-    for row in &mut sim.link {
-        row.iter_mut().for_each(|l| *l = true);
-    }
+    sim.set_links(owner, true);
     sim.run_until(5000);
     assert_eq!(sim.owners(), vec![owner]);
 }
 
 #[test]
 fn partition_without_quorum_is_split_brain_like_metallb() {
-    let names = ["node-a", "node-b", "node-c"];
-    let mut sim = Sim::new(&names, QuorumPolicy::Disabled);
-    sim.run_until(2000);
-    let owner = sim.owners()[0];
-    for other in 0..3 {
-        if other != owner {
-            sim.link[owner][other] = false;
-            sim.link[other][owner] = false;
-        }
-    }
+    let (_, mut sim, owner) = settled(QuorumPolicy::Disabled);
+    sim.set_links(owner, false);
     sim.run_until(3500);
     assert_eq!(
         sim.owners().len(),
@@ -461,10 +447,7 @@ fn heal_without_quorum_overlaps_at_most_one_interval_and_reannounces() {
 
 #[test]
 fn restarted_peer_triggers_no_reannouncement() {
-    let names = ["node-a", "node-b", "node-c"];
-    let mut sim = Sim::new(&names, QuorumPolicy::Disabled);
-    sim.run_until(2000);
-    let owner = sim.owners()[0];
+    let (names, mut sim, owner) = settled(QuorumPolicy::Disabled);
     let other = (owner + 1) % 3;
     sim.run_until(6000); // the owner's first gratuitous burst (0 .. 4.4 s) is over
     sim.nodes[other] = None;

@@ -327,5 +327,4 @@ impl OwnerTable {
 }
 
 #[cfg(test)]
-#[path = "owner_tests.rs"]
 mod tests;

@@ -136,8 +136,17 @@ pub enum NdpMessage {
     Advertisement(NeighborAdvertisement),
 }
 
-/// Parses and validates an Ethernet frame carrying an NS or NA (RFC 4861 §7.1.1 / §7.1.2).
-pub fn parse(buf: &[u8]) -> Result<NdpMessage, PacketError> {
+/// The IPv6 header fields NDP validation needs, and the ICMPv6 message (`payload length`
+/// bytes after the header).
+struct Ipv6Packet<'a> {
+    src: Ipv6Addr,
+    dst: Ipv6Addr,
+    hop_limit: u8,
+    icmp: &'a [u8],
+}
+
+/// Ethernet + IPv6 header of a frame carrying ICMPv6 (RFC 8200 §3).
+fn parse_ipv6(buf: &[u8]) -> Result<(MacAddr, MacAddr, Ipv6Packet<'_>), PacketError> {
     let (eth_dst, eth_src, ethertype) = parse_ethernet(buf)?;
     if ethertype != ETHERTYPE_IPV6 {
         return Err(PacketError::EtherType(ethertype));
@@ -157,9 +166,17 @@ pub fn parse(buf: &[u8]) -> Result<NdpMessage, PacketError> {
     if ip[6] != IPPROTO_ICMPV6 {
         return Err(PacketError::NextHeader(ip[6]));
     }
-    let src = Ipv6Addr::from(take::<16>(&ip, 8)?);
-    let dst = Ipv6Addr::from(take::<16>(&ip, 24)?);
-    let icmp = &buf[ICMP_OFF..ICMP_OFF + declared];
+    let packet = Ipv6Packet {
+        src: Ipv6Addr::from(take::<16>(&ip, 8)?),
+        dst: Ipv6Addr::from(take::<16>(&ip, 24)?),
+        hop_limit: ip[7],
+        icmp: &buf[ICMP_OFF..ICMP_OFF + declared],
+    };
+    Ok((eth_dst, eth_src, packet))
+}
+
+/// The ICMPv6 type of an NS or NA with code 0 and at least the fixed NDP part.
+fn ndp_type(icmp: &[u8]) -> Result<u8, PacketError> {
     let (icmp_type, code) = match icmp {
         [t, c, ..] => (*t, *c),
         _ => {
@@ -182,8 +199,16 @@ pub fn parse(buf: &[u8]) -> Result<NdpMessage, PacketError> {
             got: ICMP_OFF + icmp.len(),
         });
     }
-    if ip[7] != 255 {
-        return Err(PacketError::HopLimit(ip[7]));
+    Ok(icmp_type)
+}
+
+/// Parses and validates an Ethernet frame carrying an NS or NA (RFC 4861 §7.1.1 / §7.1.2).
+pub fn parse(buf: &[u8]) -> Result<NdpMessage, PacketError> {
+    let (eth_dst, eth_src, ip) = parse_ipv6(buf)?;
+    let Ipv6Packet { src, dst, icmp, .. } = ip;
+    let icmp_type = ndp_type(icmp)?;
+    if ip.hop_limit != 255 {
+        return Err(PacketError::HopLimit(ip.hop_limit));
     }
     if checksum(src, dst, icmp) != 0 {
         return Err(PacketError::Checksum);
@@ -412,5 +437,4 @@ pub fn unsolicited(
 }
 
 #[cfg(test)]
-#[path = "ndp_tests.rs"]
 mod tests;

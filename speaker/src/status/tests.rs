@@ -1,0 +1,220 @@
+use super::*;
+use ferrolb_api::v1beta1::{InterfaceInfo, ServiceL2StatusStatus};
+
+fn obj(name: &str, node: &str, ns: &str, svc: &str, ifs: &[&str]) -> ServiceL2Status {
+    ServiceL2Status {
+        metadata: ObjectMeta {
+            name: Some(name.into()),
+            ..ObjectMeta::default()
+        },
+        spec: ServiceL2StatusSpec {},
+        status: Some(ServiceL2StatusStatus {
+            node: Some(node.into()),
+            service_name: Some(svc.into()),
+            service_namespace: Some(ns.into()),
+            interfaces: ifs
+                .iter()
+                .map(|n| InterfaceInfo {
+                    name: n.to_string(),
+                })
+                .collect(),
+        }),
+    }
+}
+
+fn key(ns: &str, n: &str) -> ServiceKey {
+    ServiceKey::new(ns, n)
+}
+
+#[test]
+fn creates_missing_keeps_current_deletes_stale_and_foreign() {
+    let existing = vec![
+        obj("l2-a", "me", "ns", "kept", &[]),
+        obj("l2-b", "me", "ns", "gone", &[]),
+        obj("l2-c", "other", "ns", "taken", &[]),
+        obj("l2-d", "other", "ns", "theirs", &[]),
+        obj("l2-e", "me", "ns", "kept", &[]),
+        obj("l2-f", "me", "ns", "ifs", &["eth0"]),
+    ];
+    let want = BTreeMap::from([
+        (key("ns", "kept"), vec![]),
+        (key("ns", "taken"), vec![]),
+        (key("ns", "new"), vec![]),
+        (key("ns", "ifs"), vec!["eth1".to_string()]),
+    ]);
+    let d = diff("me", &PodOwner::default(), &existing, &want);
+    assert_eq!(d.delete, vec!["l2-b", "l2-c", "l2-e"]);
+    assert_eq!(d.create, vec![key("ns", "new"), key("ns", "taken")]);
+    assert_eq!(
+        d.update,
+        vec![(
+            "l2-f".to_string(),
+            key("ns", "ifs"),
+            vec!["eth1".to_string()]
+        )]
+    );
+}
+
+#[test]
+fn nothing_announced_removes_only_own_objects() {
+    let existing = vec![
+        obj("l2-a", "me", "ns", "x", &[]),
+        obj("l2-b", "other", "ns", "y", &[]),
+    ];
+    let d = diff("me", &PodOwner::default(), &existing, &BTreeMap::new());
+    assert_eq!(d.delete, vec!["l2-a"]);
+    assert!(d.create.is_empty() && d.update.is_empty());
+}
+
+#[test]
+fn objects_of_an_earlier_pod_are_replaced() {
+    let pod = PodOwner::new(Some("speaker-a".into()), Some("uid-2".into()));
+    let mut old = obj("l2-old", "me", "ns", "x", &[]);
+    old.metadata.owner_references =
+        Some(PodOwner::new(Some("speaker-z".into()), Some("uid-1".into())).references());
+    let mut cur = obj("l2-cur", "me", "ns", "y", &[]);
+    cur.metadata.owner_references = Some(pod.references());
+    // Written before ownership existed: no references at all.
+    let bare = obj("l2-bare", "me", "ns", "z", &[]);
+    // Another node's object is left alone whoever owns it.
+    let foreign = obj("l2-f", "other", "ns", "w", &[]);
+    let want = BTreeMap::from([
+        (key("ns", "x"), vec![]),
+        (key("ns", "y"), vec![]),
+        (key("ns", "z"), vec![]),
+    ]);
+    let d = diff("me", &pod, &[old, cur, bare, foreign], &want);
+    assert_eq!(d.delete, vec!["l2-old", "l2-bare"]);
+    assert_eq!(d.create, vec![key("ns", "x"), key("ns", "z")]);
+    assert!(d.update.is_empty());
+    // Without a known Pod nothing is replaced.
+    let again = vec![
+        obj("l2-old", "me", "ns", "x", &[]),
+        obj("l2-bare", "me", "ns", "z", &[]),
+    ];
+    let d = diff("me", &PodOwner::default(), &again, &want);
+    assert!(d.delete.is_empty());
+    assert_eq!(d.create, vec![key("ns", "y")]);
+}
+
+#[test]
+fn interface_names_all_is_empty() {
+    assert!(interface_names(&Interfaces::All).is_empty());
+    assert_eq!(
+        interface_names(&Interfaces::Named(["eth0".to_string()].into())),
+        vec!["eth0"]
+    );
+}
+
+#[test]
+fn events_only_when_a_service_enters_a_state() {
+    let mut seen = BTreeSet::new();
+    let items = vec![key("ns", "a"), key("ns", "b")];
+    fn id(k: &ServiceKey) -> &ServiceKey {
+        k
+    }
+    assert_eq!(fresh(&items, id, &mut seen).len(), 2);
+    assert!(fresh(&items, id, &mut seen).is_empty(), "no repeat");
+    let items = vec![key("ns", "b")];
+    assert!(fresh(&items, id, &mut seen).is_empty());
+    let items = vec![key("ns", "a"), key("ns", "b")];
+    assert_eq!(
+        fresh(&items, id, &mut seen),
+        vec![&key("ns", "a")],
+        "a left and came back"
+    );
+}
+
+/// Requests seen by the fake API server: method, path and body.
+type Seen = std::sync::Arc<std::sync::Mutex<Vec<(String, String, serde_json::Value)>>>;
+
+/// A client whose API server lists no ServiceL2Status, has no ConfigurationState yet and
+/// accepts every patch, recording the requests.
+fn fake_api() -> (Client, Seen) {
+    use axum::http::{Request, Response};
+    let seen = Seen::default();
+    let log = seen.clone();
+    let service = tower::service_fn(move |req: Request<kube::client::Body>| {
+        let log = log.clone();
+        async move {
+            let (method, path) = (req.method().to_string(), req.uri().path().to_owned());
+            let bytes = req.into_body().collect_bytes().await.expect("body");
+            let body = serde_json::from_slice(&bytes).unwrap_or(serde_json::Value::Null);
+            log.lock()
+                .expect("log")
+                .push((method.clone(), path.clone(), body));
+            let (code, reply) = match (method.as_str(), path.ends_with("servicel2statuses")) {
+                ("GET", true) => (
+                    200,
+                    json!({"apiVersion": "metallb.io/v1beta1",
+                    "kind": "ServiceL2StatusList", "metadata": {}, "items": []}),
+                ),
+                ("GET", false) => (
+                    404,
+                    json!({"kind": "Status", "apiVersion": "v1",
+                    "metadata": {}, "status": "Failure", "reason": "NotFound", "code": 404}),
+                ),
+                _ => (
+                    200,
+                    json!({"apiVersion": "metallb.io/v1beta1",
+                    "kind": "ConfigurationState", "metadata": {"name": "speaker-n1"}}),
+                ),
+            };
+            let reply = serde_json::to_vec(&reply).expect("json");
+            Response::builder()
+                .status(code)
+                .body(kube::client::Body::from(reply))
+                .map_err(|e| e.to_string())
+        }
+    });
+    (Client::new(service, "metallb-system"), seen)
+}
+
+/// The `configReconcilerValid` conditions written so far (status, message, time).
+fn written_conditions(seen: &Seen) -> Vec<(String, String, String)> {
+    let seen = seen.lock().expect("log");
+    seen.iter()
+        .filter(|(m, p, _)| m == "PATCH" && p.ends_with("/speaker-n1/status"))
+        .map(|(_, _, b)| {
+            let c = &b["status"]["conditions"][0];
+            assert_eq!(c["type"], "configReconcilerValid");
+            let s = |k: &str| c[k].as_str().unwrap_or_default().to_owned();
+            (s("status"), s("message"), s("lastTransitionTime"))
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn config_state_transition_time_moves_only_with_the_status() {
+    let (client, seen) = fake_api();
+    let recorder = Recorder::new(
+        client.clone(),
+        kube::runtime::events::Reporter {
+            controller: "metallb-speaker".into(),
+            instance: Some("n1".into()),
+        },
+    );
+    let w = StatusWriter::new(
+        client,
+        "metallb-system".into(),
+        "n1".into(),
+        PodOwner::default(),
+        recorder,
+    );
+    let mut state = super::Seen::default();
+    let d = Decisions::default();
+    let pause = || tokio::time::sleep(Duration::from_millis(1100)); // RFC 3339 seconds
+    assert!(w.pass(&d, vec!["pool a: bad".into()], &mut state).await);
+    pause().await;
+    assert!(w.pass(&d, vec!["pool b: bad".into()], &mut state).await);
+    assert!(w.pass(&d, vec!["pool b: bad".into()], &mut state).await);
+    pause().await;
+    assert!(w.pass(&d, vec![], &mut state).await);
+    let c = written_conditions(&seen);
+    assert_eq!(c.len(), 3, "unchanged errors are not written again: {c:?}");
+    assert_eq!((c[0].0.as_str(), c[0].1.as_str()), ("False", "pool a: bad"));
+    assert_eq!((c[1].0.as_str(), c[1].1.as_str()), ("False", "pool b: bad"));
+    assert_eq!(c[1].2, c[0].2, "another message, same status: time kept");
+    assert_eq!(c[2].0, "True");
+    assert_ne!(c[2].2, c[1].2, "a transition moves the time");
+}
