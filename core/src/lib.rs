@@ -46,10 +46,12 @@
 //! reusable by the speaker), [`pool`] (pool parsing/validation), [`service`] (Service →
 //! request, annotations), [`select`] (pool eligibility and order), [`sharing`]
 //! (`allow-shared-ip` rules), [`allocator`] (state and decisions), [`stats`]
-//! (status counters), [`error`] (failure reasons).
+//! (status counters), [`error`] (failure reasons), [`community`] (BGP community values and
+//! literal grammars).
 
 pub mod addr;
 pub mod allocator;
+pub mod community;
 pub mod error;
 mod index;
 pub mod pool;

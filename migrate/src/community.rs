@@ -1,7 +1,10 @@
 //! BGP community literals as MetalLB v0.12 accepts them (`ParseCommunity` in
-//! `internal/config/config.go @v0.12.1`): exactly `A:B`, each part a decimal `uint16`.
-//! Large communities (`large:X:Y:Z`) came with the CRDs (v0.13) and are rejected here, as the
-//! legacy ConfigMap never accepted them.
+//! `internal/config/config.go @v0.12.1`): exactly `A:B`, each part a decimal `uint16`
+//! ([`ferrolb_core::community::parse_standard`]). Large communities (`large:X:Y:Z`) came with
+//! the CRDs (v0.13) and are rejected here, as the legacy ConfigMap never accepted them. This
+//! module owns only v0.12's wording ("first/second section").
+
+use ferrolb_core::community::{self as core_community, SectionError};
 
 /// Why a community literal is invalid; messages follow Go's (`strconv.ParseUint` included).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -27,30 +30,35 @@ pub enum CommunityError {
     },
 }
 
-/// `strconv.ParseUint(s, 10, 16)` with Go's error text.
-fn parse_u16(s: &str) -> Result<u16, String> {
-    if s.is_empty() || !s.bytes().all(|b| b.is_ascii_digit()) {
-        return Err(format!("strconv.ParseUint: parsing {s:?}: invalid syntax"));
+impl From<core_community::CommunityError> for CommunityError {
+    fn from(e: core_community::CommunityError) -> Self {
+        use core_community::CommunityError as E;
+        match e {
+            E::Section { section, .. } => {
+                let reason = section.to_string();
+                let SectionError { text, position, .. } = section;
+                if position == 0 {
+                    CommunityError::First {
+                        field: text,
+                        reason,
+                    }
+                } else {
+                    CommunityError::Second {
+                        field: text,
+                        reason,
+                    }
+                }
+            }
+            E::Format { community } | E::LargeMarker { community } => {
+                CommunityError::Format(community)
+            }
+        }
     }
-    s.parse::<u16>()
-        .map_err(|_| format!("strconv.ParseUint: parsing {s:?}: value out of range"))
 }
 
 /// Parses `A:B` into the 32-bit community value.
 pub fn parse(c: &str) -> Result<u32, CommunityError> {
-    let fields: Vec<&str> = c.split(':').collect();
-    let [a, b] = fields.as_slice() else {
-        return Err(CommunityError::Format(c.to_owned()));
-    };
-    let hi = parse_u16(a).map_err(|reason| CommunityError::First {
-        field: (*a).to_owned(),
-        reason,
-    })?;
-    let lo = parse_u16(b).map_err(|reason| CommunityError::Second {
-        field: (*b).to_owned(),
-        reason,
-    })?;
-    Ok((u32::from(hi) << 16) | u32::from(lo))
+    Ok(core_community::parse_standard(c)?)
 }
 
 #[cfg(test)]
@@ -84,5 +92,6 @@ mod tests {
         );
         assert!(parse("+1:2").is_err());
         assert!(parse(":2").is_err());
+        assert!(matches!(parse("no-export"), Err(CommunityError::Format(_))));
     }
 }

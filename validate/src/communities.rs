@@ -1,64 +1,20 @@
-//! BGP communities: the literal grammar of MetalLB's `internal/bgp/community/community.go`
-//! (`A:B` with 16-bit fields, `large:X:Y:Z` with 32-bit fields) and the Community alias rules
-//! of `communitiesFromCrs` (C1: every alias value parses, wrapped `parsing community "<alias>"`;
-//! C2: alias names are unique across all Community objects).
+//! BGP communities as MetalLB's config validation checks them: literals follow
+//! `internal/bgp/community/community.go` (`A:B`, `large:X:Y:Z`; the grammar and its Go error
+//! messages live in [`ferrolb_core::community`]; well-known names such as `no-export` are
+//! rejected, as MetalLB does), and the Community alias rules of `communitiesFromCrs`
+//! (C1: every alias value parses, wrapped `parsing community "<alias>"`; C2: alias names are
+//! unique across all Community objects).
 
 use std::collections::BTreeMap;
 
 use ferrolb_api::v1beta1::Community;
+use ferrolb_core::community::{self, CommunityError};
 
 use crate::model::{Kind, Problem, name_of};
 
-/// A parsed community literal.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum CommunityValue {
-    /// RFC 1997 community `A:B`.
-    Standard(u16, u16),
-    /// RFC 8092 large community `large:X:Y:Z`.
-    Large(u32, u32, u32),
-}
-
-/// Go's `strconv.ParseUint(s, 10, bits)` error text.
-fn parse_uint(s: &str, bits: u32) -> Result<u64, String> {
-    if s.is_empty() || !s.bytes().all(|b| b.is_ascii_digit()) {
-        return Err(format!("strconv.ParseUint: parsing {s:?}: invalid syntax"));
-    }
-    match s.parse::<u64>() {
-        Ok(v) if bits >= 64 || v < (1u64 << bits) => Ok(v),
-        _ => Err(format!(
-            "strconv.ParseUint: parsing {s:?}: value out of range"
-        )),
-    }
-}
-
-fn section(c: &str, x: &str, bits: u32) -> Result<u64, String> {
-    parse_uint(x, bits).map_err(|err| {
-        format!("invalid community value: invalid section {x:?} of community {c:?}, err: {err}")
-    })
-}
-
-/// Parses a community literal with MetalLB's messages.
-pub fn parse(c: &str) -> Result<CommunityValue, String> {
-    let fields: Vec<&str> = c.split(':').collect();
-    match fields.as_slice() {
-        [a, b] => {
-            let (a, b) = (section(c, a, 16)?, section(c, b, 16)?);
-            Ok(CommunityValue::Standard(
-                u16::try_from(a).unwrap_or(u16::MAX),
-                u16::try_from(b).unwrap_or(u16::MAX),
-            ))
-        }
-        [marker, x, y, z] => {
-            if *marker != "large" {
-                return Err(format!(
-                    "invalid community value: invalid marker for large community, expected community to be of format large:<uint32>:<uint32>:<uint32> but got {c:?} instead"
-                ));
-            }
-            let v = |s| section(c, s, 32).map(|n| u32::try_from(n).unwrap_or(u32::MAX));
-            Ok(CommunityValue::Large(v(x)?, v(y)?, v(z)?))
-        }
-        _ => Err(format!("invalid community format: {c}")),
-    }
+/// Parses a community literal with MetalLB's grammar and messages (no well-known names).
+pub fn parse(c: &str) -> Result<community::Community, CommunityError> {
+    community::parse(c)
 }
 
 /// Checks every Community object; returns alias name → value for the advertisement checks.
@@ -95,23 +51,46 @@ pub fn check(communities: &[Community], problems: &mut Vec<Problem>) -> BTreeMap
 #[cfg(test)]
 mod tests {
     use super::*;
+    use ferrolb_core::community::LargeCommunity;
+
+    fn message(c: &str) -> String {
+        parse(c)
+            .map(|v| format!("{v:?}"))
+            .unwrap_or_else(|e| e.to_string())
+    }
 
     #[test]
     fn literals() {
-        assert_eq!(parse("65000:100"), Ok(CommunityValue::Standard(65000, 100)));
+        assert_eq!(
+            parse("65000:100"),
+            Ok(community::Community::standard(65000, 100))
+        );
         assert_eq!(
             parse("large:1:2:4294967295"),
-            Ok(CommunityValue::Large(1, 2, u32::MAX))
+            Ok(community::Community::Large(LargeCommunity {
+                global: 1,
+                local1: 2,
+                local2: u32::MAX
+            }))
         );
         assert_eq!(
-            parse("70000:1").unwrap_err(),
+            message("70000:1"),
             "invalid community value: invalid section \"70000\" of community \"70000:1\", err: strconv.ParseUint: parsing \"70000\": value out of range"
         );
-        assert!(parse("big:1:2:3").unwrap_err().contains("invalid marker"));
         assert_eq!(
-            parse("a:b:c").unwrap_err(),
-            "invalid community format: a:b:c"
+            message("big:1:2:3"),
+            "invalid community value: invalid marker for large community, expected community to be of format large:<uint32>:<uint32>:<uint32> but got \"big:1:2:3\" instead"
         );
-        assert!(parse("1:x").unwrap_err().contains("invalid syntax"));
+        assert_eq!(message("a:b:c"), "invalid community format: a:b:c");
+        assert_eq!(
+            message("1:x"),
+            "invalid community value: invalid section \"x\" of community \"1:x\", err: strconv.ParseUint: parsing \"x\": invalid syntax"
+        );
+    }
+
+    #[test]
+    fn well_known_names_are_not_literals() {
+        // MetalLB's community.New has no well-known names; only the speaker accepts them.
+        assert_eq!(message("no-export"), "invalid community format: no-export");
     }
 }

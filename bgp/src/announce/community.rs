@@ -1,21 +1,39 @@
-//! BGP communities of a BGPAdvertisement: the literal grammar of MetalLB's
-//! `internal/bgp/community/community.go` (`A:B` with 16-bit halves, RFC 1997;
-//! `large:X:Y:Z` with 32-bit fields, RFC 8092), Community CR aliases (an alias name wins), and
-//! the RFC 1997 / IANA well-known names FRR accepts (`no-export`, `no-advertise`, ...) as a
-//! fallback for names that are not aliases.
+//! BGP communities of a BGPAdvertisement: Community CR aliases (an alias name wins) over the
+//! literal grammar of [`ferrolb_core::community::parse_with_well_known`] (MetalLB's
+//! `internal/bgp/community/community.go`: `A:B` with 16-bit halves, RFC 1997; `large:X:Y:Z`
+//! with 32-bit fields, RFC 8092; plus the RFC 1997 / IANA well-known names FRR accepts,
+//! `no-export`, `no-advertise`, ..., as a fallback for names that are not aliases: MetalLB's
+//! FRR speaker passes them on to FRR, which accepts them, while MetalLB's validation does not).
+//! This module owns the speaker's wording of a bad community and the route-side value type.
 
 use std::collections::BTreeMap;
+
+use ferrolb_core::community as core_community;
 
 use super::AnnounceError;
 use crate::types::LargeCommunity;
 
-/// One community value to attach to a route.
+/// One community value to attach to a route: [`core_community::Community`] with its large
+/// community as the codec's [`LargeCommunity`] (same three fields), ready for an UPDATE.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Community {
     /// RFC 1997 community (`A:B` = `A << 16 | B`).
     Standard(u32),
     /// RFC 8092 large community.
     Large(LargeCommunity),
+}
+
+impl From<core_community::Community> for Community {
+    fn from(c: core_community::Community) -> Self {
+        match c {
+            core_community::Community::Standard(v) => Community::Standard(v),
+            core_community::Community::Large(l) => Community::Large(LargeCommunity {
+                global: l.global,
+                local1: l.local1,
+                local2: l.local2,
+            }),
+        }
+    }
 }
 
 /// Why a community string is invalid.
@@ -29,45 +47,21 @@ pub enum CommunityError {
     Section(String),
 }
 
-/// Well-known communities (IANA "BGP Well-known Communities"), by FRR's names.
-const WELL_KNOWN: [(&str, u32); 8] = [
-    ("graceful-shutdown", 0xFFFF_0000), // RFC 8326
-    ("accept-own", 0xFFFF_0001),        // RFC 7611
-    ("blackhole", 0xFFFF_029A),         // RFC 7999
-    ("no-export", 0xFFFF_FF01),         // RFC 1997
-    ("no-advertise", 0xFFFF_FF02),      // RFC 1997
-    ("no-export-subconfed", 0xFFFF_FF03),
-    ("local-as", 0xFFFF_FF03), // FRR's alias of NO_EXPORT_SUBCONFED
-    ("no-peer", 0xFFFF_FF04),  // RFC 3765
-];
-
-fn field<T: std::str::FromStr>(s: &str) -> Result<T, CommunityError> {
-    if s.is_empty() || !s.bytes().all(|b| b.is_ascii_digit()) {
-        return Err(CommunityError::Section(s.to_owned()));
+impl From<core_community::CommunityError> for CommunityError {
+    fn from(e: core_community::CommunityError) -> Self {
+        match e {
+            core_community::CommunityError::Section { section, .. } => {
+                CommunityError::Section(section.text)
+            }
+            core_community::CommunityError::Format { .. }
+            | core_community::CommunityError::LargeMarker { .. } => CommunityError::Format,
+        }
     }
-    s.parse().map_err(|_| CommunityError::Section(s.to_owned()))
 }
 
 /// Parses a literal (`A:B`, `large:X:Y:Z`) or a well-known name.
 pub fn parse_literal(s: &str) -> Result<Community, CommunityError> {
-    let parts: Vec<&str> = s.split(':').collect();
-    match parts.as_slice() {
-        [a, b] => {
-            let (a, b): (u16, u16) = (field(a)?, field(b)?);
-            Ok(Community::Standard((u32::from(a) << 16) | u32::from(b)))
-        }
-        ["large", x, y, z] => Ok(Community::Large(LargeCommunity {
-            global: field(x)?,
-            local1: field(y)?,
-            local2: field(z)?,
-        })),
-        [name] => WELL_KNOWN
-            .iter()
-            .find(|(n, _)| n == name)
-            .map(|(_, v)| Community::Standard(*v))
-            .ok_or(CommunityError::Format),
-        _ => Err(CommunityError::Format),
-    }
+    Ok(core_community::parse_with_well_known(s)?.into())
 }
 
 /// Resolves a BGPAdvertisement's `communities`: an entry naming a Community alias takes the
