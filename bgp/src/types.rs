@@ -146,16 +146,9 @@ pub struct AsSegment {
     pub asns: Vec<u32>,
 }
 
-/// A large community (RFC 8092): global administrator, two local data parts.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct LargeCommunity {
-    /// Global administrator (an ASN).
-    pub global: u32,
-    /// Local data part 1.
-    pub local1: u32,
-    /// Local data part 2.
-    pub local2: u32,
-}
+/// A large community (RFC 8092): its one home is `ferrolb-core` (the value type shared with the
+/// configuration parsers).
+pub use ferrolb_core::community::LargeCommunity;
 
 /// Encoded size of one NLRI prefix: the length octet plus the significant octets.
 pub fn prefix_wire_len(prefix: &IpNet) -> usize {

@@ -4,37 +4,16 @@
 //! with 32-bit fields, RFC 8092; plus the RFC 1997 / IANA well-known names FRR accepts,
 //! `no-export`, `no-advertise`, ..., as a fallback for names that are not aliases: MetalLB's
 //! FRR speaker passes them on to FRR, which accepts them, while MetalLB's validation does not).
-//! This module owns the speaker's wording of a bad community and the route-side value type.
+//! This module owns the speaker's wording of a bad community and the alias resolution.
 
 use std::collections::BTreeMap;
 
 use ferrolb_core::community as core_community;
 
 use super::AnnounceError;
-use crate::types::LargeCommunity;
 
-/// One community value to attach to a route: [`core_community::Community`] with its large
-/// community as the codec's [`LargeCommunity`] (same three fields), ready for an UPDATE.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum Community {
-    /// RFC 1997 community (`A:B` = `A << 16 | B`).
-    Standard(u32),
-    /// RFC 8092 large community.
-    Large(LargeCommunity),
-}
-
-impl From<core_community::Community> for Community {
-    fn from(c: core_community::Community) -> Self {
-        match c {
-            core_community::Community::Standard(v) => Community::Standard(v),
-            core_community::Community::Large(l) => Community::Large(LargeCommunity {
-                global: l.global,
-                local1: l.local1,
-                local2: l.local2,
-            }),
-        }
-    }
-}
+/// One community value to attach to a route (RFC 1997 or RFC 8092): `ferrolb-core`'s type.
+pub use ferrolb_core::community::Community;
 
 /// Why a community string is invalid.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -61,7 +40,7 @@ impl From<core_community::CommunityError> for CommunityError {
 
 /// Parses a literal (`A:B`, `large:X:Y:Z`) or a well-known name.
 pub fn parse_literal(s: &str) -> Result<Community, CommunityError> {
-    Ok(core_community::parse_with_well_known(s)?.into())
+    Ok(core_community::parse_with_well_known(s)?)
 }
 
 /// Resolves a BGPAdvertisement's `communities`: an entry naming a Community alias takes the
@@ -90,6 +69,7 @@ pub fn resolve_communities(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::types::LargeCommunity;
 
     #[test]
     fn literals_and_well_known_names() {
