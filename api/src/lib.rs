@@ -17,6 +17,7 @@ pub mod legacy;
 pub mod manifest;
 pub mod names;
 pub mod schema;
+pub mod selector;
 pub mod status;
 pub mod v1beta1;
 pub mod v1beta2;

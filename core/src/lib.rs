@@ -65,7 +65,7 @@ pub use addr::IpFamily;
 pub use allocator::{Allocator, Assignment, Change};
 pub use error::AllocError;
 pub use pool::{Pool, PoolError, PoolSet, PoolSpec, ServiceAllocation};
-pub use selector::{LabelSelector, Operator, Requirement};
+pub use selector::{LabelSelector, Operator, PartsError, Requirement};
 pub use service::{
     IpFamilyPolicy, ParsedService, Protocol, ServiceError, ServicePort, ServiceRequest,
     ServiceView, parse_service,

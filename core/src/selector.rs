@@ -113,6 +113,17 @@ pub enum SelectorError {
     DuplicateExpression(String),
 }
 
+/// A selector that [`LabelSelector::from_parts`] refused: the error, and the index of the
+/// `matchExpressions` entry whose operator is unknown (`None` for the other rules).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{error}")]
+pub struct PartsError {
+    /// The failing `matchExpressions` index, for an unknown operator.
+    pub expression: Option<usize>,
+    /// What is wrong.
+    pub error: SelectorError,
+}
+
 /// A label selector: `matchLabels` AND all `matchExpressions`.
 #[derive(Debug, Clone, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct LabelSelector {
@@ -139,6 +150,36 @@ impl LabelSelector {
                 .collect(),
             match_expressions: Vec::new(),
         }
+    }
+
+    /// Builds and validates a selector from the parts of a Kubernetes `LabelSelector`
+    /// (`matchLabels`, and each `matchExpressions` entry as key, operator text and values) —
+    /// the one conversion used by the binaries and the validator. An unknown operator names
+    /// its expression's index.
+    pub fn from_parts<'a>(
+        match_labels: BTreeMap<String, String>,
+        expressions: impl IntoIterator<Item = (&'a str, &'a str, Vec<String>)>,
+    ) -> Result<Self, PartsError> {
+        let mut out = LabelSelector {
+            match_labels,
+            match_expressions: Vec::new(),
+        };
+        for (index, (key, operator, values)) in expressions.into_iter().enumerate() {
+            let operator = operator.parse().map_err(|error| PartsError {
+                expression: Some(index),
+                error,
+            })?;
+            out.match_expressions.push(Requirement {
+                key: key.to_owned(),
+                operator,
+                values,
+            });
+        }
+        out.validate().map_err(|error| PartsError {
+            expression: None,
+            error,
+        })?;
+        Ok(out)
     }
 
     /// Adds a requirement (builder style).
@@ -299,6 +340,28 @@ mod tests {
             .iter()
             .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
             .collect()
+    }
+
+    #[test]
+    fn from_parts_builds_validates_and_names_the_bad_operator() {
+        let sel = LabelSelector::from_parts(
+            labels(&[("zone", "a")]),
+            [("tier", "In", vec!["web".to_owned()])],
+        )
+        .expect("valid");
+        assert!(sel.matches(&labels(&[("zone", "a"), ("tier", "web")])));
+        assert!(!sel.matches(&labels(&[("zone", "a"), ("tier", "db")])));
+        let bad = LabelSelector::from_parts(
+            BTreeMap::new(),
+            [("a", "Exists", vec![]), ("tier", "Near", vec![])],
+        )
+        .expect_err("unknown operator");
+        assert_eq!(bad.expression, Some(1));
+        assert_eq!(bad.error, SelectorError::UnknownOperator("Near".into()));
+        let invalid = LabelSelector::from_parts(BTreeMap::new(), [("tier", "In", vec![])])
+            .expect_err("In without values");
+        assert_eq!(invalid.expression, None);
+        assert_eq!(invalid.error, SelectorError::MissingValues("tier".into()));
     }
 
     #[test]

@@ -26,7 +26,7 @@ pub mod status;
 use std::sync::Arc;
 use std::time::Duration;
 
-use ferrolb_core::{LabelSelector, Requirement};
+use ferrolb_core::LabelSelector;
 use futures::StreamExt;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1 as metav1;
 use kube::Api;
@@ -130,25 +130,14 @@ pub fn trim<K: kube::Resource>(obj: &mut K) {
 /// kubectl's client-side-apply annotation.
 pub const LAST_APPLIED: &str = "kubectl.kubernetes.io/last-applied-configuration";
 
-/// Converts a Kubernetes label selector into a core one; the error names the bad expression.
+/// Converts a Kubernetes label selector into a core one ([`LabelSelector::from_parts`]); the
+/// error names the bad expression.
 pub fn selector(sel: &metav1::LabelSelector) -> Result<LabelSelector, String> {
-    let mut out = LabelSelector {
-        match_labels: sel.match_labels.clone().unwrap_or_default(),
-        match_expressions: Vec::new(),
-    };
-    for (i, e) in sel.match_expressions.iter().flatten().enumerate() {
-        let operator = e
-            .operator
-            .parse()
-            .map_err(|err| format!("matchExpressions[{i}].operator: {err}"))?;
-        out.match_expressions.push(Requirement {
-            key: e.key.clone(),
-            operator,
-            values: e.values.clone().unwrap_or_default(),
-        });
-    }
-    out.validate().map_err(|e| e.to_string())?;
-    Ok(out)
+    let (labels, expressions) = ferrolb_api::selector::parts(sel);
+    LabelSelector::from_parts(labels, expressions).map_err(|e| match e.expression {
+        Some(i) => format!("matchExpressions[{i}].operator: {}", e.error),
+        None => e.error.to_string(),
+    })
 }
 
 /// Parses a flag duration: a whole number followed by `ms` or `s`.

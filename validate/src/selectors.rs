@@ -7,27 +7,16 @@
 
 use std::collections::BTreeSet;
 
-use ferrolb_core::{LabelSelector, Requirement};
+use ferrolb_core::LabelSelector;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1 as metav1;
 
 use crate::model::{Kind, Problem};
 
-/// Converts a Kubernetes label selector into a core one (validated).
+/// Converts a Kubernetes label selector into a core one (validated by
+/// [`LabelSelector::from_parts`], the binaries' conversion too), with MetalLB's message.
 pub fn convert(sel: &metav1::LabelSelector) -> Result<LabelSelector, String> {
-    let mut out = LabelSelector {
-        match_labels: sel.match_labels.clone().unwrap_or_default(),
-        match_expressions: Vec::new(),
-    };
-    for e in sel.match_expressions.iter().flatten() {
-        let operator = e.operator.parse().map_err(|err| format!("{err}"))?;
-        out.match_expressions.push(Requirement {
-            key: e.key.clone(),
-            operator,
-            values: e.values.clone().unwrap_or_default(),
-        });
-    }
-    out.validate().map_err(|e| e.to_string())?;
-    Ok(out)
+    let (labels, expressions) = ferrolb_api::selector::parts(sel);
+    LabelSelector::from_parts(labels, expressions).map_err(|e| e.error.to_string())
 }
 
 /// The string form MetalLB prints for a selector (`metav1.FormatLabelSelector`-like).
