@@ -199,7 +199,10 @@ mod tests {
         )
         .expect("selector");
         assert_eq!(selector_list(&[]).map(|v| v.len()), Ok(0));
-        assert_eq!(selector_list(&[good.clone()]).map(|v| v.len()), Ok(1));
+        assert_eq!(
+            selector_list(std::slice::from_ref(&good)).map(|v| v.len()),
+            Ok(1)
+        );
         let (i, why) =
             selector_list(&[good.clone(), bad.clone(), bad]).expect_err("invalid operator");
         assert_eq!(i, 1);

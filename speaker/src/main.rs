@@ -58,8 +58,8 @@ use anyhow::{Context as _, bail};
 use clap::{Parser, ValueEnum};
 use ferrolb_l2::liveness::{LivenessConfig, QuorumPolicy};
 use ferrolb_l2::owner::GarpSchedule;
+use kube::Client;
 use kube::runtime::events::{Recorder, Reporter};
-use kube::{Api, Client};
 
 /// Split-brain policy.
 #[derive(Debug, Clone, Copy, ValueEnum)]
