@@ -9,6 +9,7 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
+use ferrolb_l2::liveness::MIN_SECRET_LEN;
 use k8s_openapi::ByteString;
 use k8s_openapi::api::core::v1::Secret;
 use kube::{Api, Client};
@@ -27,27 +28,35 @@ pub struct HeartbeatKeys {
     pub previous: Option<Vec<u8>>,
 }
 
-/// The keys in a Secret's `data`; `None` when `secretkey` is missing or empty.
-pub fn keys(data: Option<BTreeMap<String, ByteString>>) -> Option<HeartbeatKeys> {
-    let mut data = data?;
+/// The keys in a Secret's `data`, or which field is missing or unusable (shorter than
+/// `ferrolb_l2::liveness::MIN_SECRET_LEN`; an empty `previous-secretkey` means none).
+pub fn keys(data: Option<BTreeMap<String, ByteString>>) -> Result<HeartbeatKeys, String> {
+    let mut data = data.unwrap_or_default();
     let current = data
         .remove(CURRENT)
         .map(|k| k.0)
-        .filter(|k| !k.is_empty())?;
+        .filter(|k| !k.is_empty())
+        .ok_or_else(|| format!("no `{CURRENT}`"))?;
     let previous = data.remove(PREVIOUS).map(|k| k.0).filter(|k| !k.is_empty());
-    Some(HeartbeatKeys { current, previous })
+    for (field, key) in [(CURRENT, Some(&current)), (PREVIOUS, previous.as_ref())] {
+        if key.is_some_and(|k| k.len() < MIN_SECRET_LEN) {
+            return Err(format!("`{field}` is shorter than {MIN_SECRET_LEN} bytes"));
+        }
+    }
+    Ok(HeartbeatKeys { current, previous })
 }
 
-/// Reads the keys of Secret `name` in `namespace`, retrying every 2 s until it has a
-/// `secretkey`.
+/// Reads the keys of Secret `name` in `namespace`, retrying every 2 s until they are usable
+/// (the speaker stays unready meanwhile, so a rollout with a broken Secret stops at the first
+/// Pod).
 pub async fn read(client: &Client, namespace: &str, name: &str) -> HeartbeatKeys {
     let api: Api<Secret> = Api::namespaced(client.clone(), namespace);
     loop {
-        match api.get(name).await {
-            Ok(s) => match keys(s.data) {
-                Some(k) => return k,
-                None => tracing::warn!(secret = %name, "secret has no `{CURRENT}`; waiting"),
-            },
+        match api.get(name).await.map(|s| keys(s.data)) {
+            Ok(Ok(k)) => return k,
+            Ok(Err(why)) => {
+                tracing::warn!("Secret {namespace}/{name}: {why}; waiting");
+            }
             Err(e) => {
                 tracing::warn!(secret = %name, error = %e, "cannot read the heartbeat secret; waiting")
             }
@@ -71,17 +80,18 @@ mod tests {
 
     #[test]
     fn current_and_optional_previous_key() {
+        let (new, old) = (b"new-key-0123456789", b"old-key-0123456789");
         assert_eq!(
-            keys(data(&[(CURRENT, b"new-key"), (PREVIOUS, b"old-key")])),
-            Some(HeartbeatKeys {
-                current: b"new-key".to_vec(),
-                previous: Some(b"old-key".to_vec()),
+            keys(data(&[(CURRENT, new), (PREVIOUS, old)])),
+            Ok(HeartbeatKeys {
+                current: new.to_vec(),
+                previous: Some(old.to_vec()),
             })
         );
         assert_eq!(
-            keys(data(&[(CURRENT, b"only"), (PREVIOUS, b"")])),
-            Some(HeartbeatKeys {
-                current: b"only".to_vec(),
+            keys(data(&[(CURRENT, new), (PREVIOUS, b"")])),
+            Ok(HeartbeatKeys {
+                current: new.to_vec(),
                 previous: None,
             }),
             "an empty previous key means none"
@@ -89,9 +99,21 @@ mod tests {
     }
 
     #[test]
-    fn no_current_key_is_no_keys() {
-        assert_eq!(keys(None), None);
-        assert_eq!(keys(data(&[(PREVIOUS, b"old-key")])), None);
-        assert_eq!(keys(data(&[(CURRENT, b"")])), None);
+    fn missing_or_short_keys_name_the_field() {
+        let long = b"0123456789abcdef";
+        assert_eq!(keys(None), Err("no `secretkey`".into()));
+        assert_eq!(
+            keys(data(&[(PREVIOUS, long)])),
+            Err("no `secretkey`".into())
+        );
+        assert_eq!(keys(data(&[(CURRENT, b"")])), Err("no `secretkey`".into()));
+        assert_eq!(
+            keys(data(&[(CURRENT, b"short")])),
+            Err("`secretkey` is shorter than 16 bytes".into())
+        );
+        assert_eq!(
+            keys(data(&[(CURRENT, long), (PREVIOUS, b"short")])),
+            Err("`previous-secretkey` is shorter than 16 bytes".into())
+        );
     }
 }
