@@ -29,21 +29,28 @@ pub struct ConvertError {
 
 use crate::selector;
 
+/// Converts a list of Kubernetes label selectors (a CR's `...Selectors` field); on failure,
+/// the index of the first invalid selector and why, for the caller to name the object and
+/// field (`field[index]`).
+pub fn selector_list(
+    list: &[metav1::LabelSelector],
+) -> Result<Vec<LabelSelector>, (usize, String)> {
+    list.iter()
+        .enumerate()
+        .map(|(i, s)| selector(s).map_err(|message| (i, message)))
+        .collect()
+}
+
 fn selectors(
     pool: &str,
     field: &str,
     list: &[metav1::LabelSelector],
 ) -> Result<Vec<LabelSelector>, ConvertError> {
-    list.iter()
-        .enumerate()
-        .map(|(i, s)| {
-            selector(s).map_err(|message| ConvertError {
-                pool: pool.to_owned(),
-                field: format!("{field}[{i}]"),
-                message,
-            })
-        })
-        .collect()
+    selector_list(list).map_err(|(i, message)| ConvertError {
+        pool: pool.to_owned(),
+        field: format!("{field}[{i}]"),
+        message,
+    })
 }
 
 /// Converts an IPAddressPool CR into a core [`PoolSpec`].
@@ -173,11 +180,6 @@ impl std::fmt::Display for ServiceKey {
     }
 }
 
-/// `namespace/name` of an object.
-pub fn key(meta: &metav1::ObjectMeta) -> String {
-    ServiceKey::of(meta).to_string()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -186,6 +188,25 @@ mod tests {
 
     fn svc(v: serde_json::Value) -> Service {
         serde_json::from_value(v).expect("service")
+    }
+
+    #[test]
+    fn selector_list_names_the_failing_index() {
+        let good: metav1::LabelSelector =
+            serde_json::from_value(json!({"matchLabels": {"a": "b"}})).expect("selector");
+        let bad: metav1::LabelSelector = serde_json::from_value(
+            json!({"matchExpressions": [{"key": "a", "operator": "Bogus"}]}),
+        )
+        .expect("selector");
+        assert_eq!(selector_list(&[]).map(|v| v.len()), Ok(0));
+        assert_eq!(
+            selector_list(std::slice::from_ref(&good)).map(|v| v.len()),
+            Ok(1)
+        );
+        let (i, why) =
+            selector_list(&[good.clone(), bad.clone(), bad]).expect_err("invalid operator");
+        assert_eq!(i, 1);
+        assert!(why.contains("Bogus"), "{why}");
     }
 
     #[test]
@@ -251,7 +272,7 @@ mod tests {
             ingress_ips(&s),
             ["192.168.0.200".parse::<IpAddr>().expect("ip")]
         );
-        assert_eq!(key(&s.metadata), "default/web");
+        assert_eq!(ServiceKey::of(&s.metadata).to_string(), "default/web");
     }
 
     #[test]

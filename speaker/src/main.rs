@@ -6,7 +6,10 @@
 //! `--log-level`. Liveness replaces memberlist (see `ferrolb_l2::liveness`): authenticated UDP
 //! heartbeats on `--liveness-port` between the node IPs of every Node object (InternalIP of the
 //! same family as `--host`), keyed with the `secretkey` of the Secret `--ml-secret-name`
-//! (default `metallb-memberlist`, the Helm chart's name) in the namespace.
+//! (default `metallb-memberlist`, the Helm chart's name) in the namespace; an optional
+//! `previous-secretkey` is also accepted (key rotation, see [`secret`]). A peer is bound to the
+//! source address of its heartbeats, and `--max-incarnation-ahead` (default `86400s`, one day; `0s` disables)
+//! refuses incarnations from the future (`ferrolb_l2::liveness`).
 //!
 //! Peers are discovered from the Node objects (not speaker Pods): every Node is an expected
 //! speaker, and a Node whose speaker is not running simply never becomes a live member, so it
@@ -42,6 +45,7 @@
 mod l2io;
 mod metrics;
 mod plan;
+mod secret;
 mod slim;
 mod status;
 mod watch;
@@ -54,9 +58,8 @@ use anyhow::{Context as _, bail};
 use clap::{Parser, ValueEnum};
 use ferrolb_l2::liveness::{LivenessConfig, QuorumPolicy};
 use ferrolb_l2::owner::GarpSchedule;
-use k8s_openapi::api::core::v1::Secret;
+use kube::Client;
 use kube::runtime::events::{Recorder, Reporter};
-use kube::{Api, Client};
 
 /// Split-brain policy.
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -112,7 +115,8 @@ struct Args {
     /// Grace period of a graceful leave (default: 2 heartbeat intervals + 100 ms).
     #[arg(long = "leave-grace", value_parser = parse_duration)]
     leave_grace: Option<Duration>,
-    /// Secret (in --namespace) holding the shared heartbeat key under `secretkey`.
+    /// Secret (in --namespace) holding the shared heartbeat key under `secretkey` (and, during
+    /// a key rotation, the also accepted `previous-secretkey`).
     #[arg(
         long = "ml-secret-name",
         env = "METALLB_ML_SECRET_NAME",
@@ -132,30 +136,16 @@ struct Args {
     /// references.
     #[arg(long = "pod-uid", env = "METALLB_POD_UID")]
     pod_uid: Option<String>,
+    /// Refuse heartbeats whose incarnation (the sender's start time) is this far ahead of our
+    /// wall clock (default one day); `0s` disables the check.
+    #[arg(long = "max-incarnation-ahead", env = "FERROLB_MAX_INCARNATION_AHEAD", default_value = "86400s", value_parser = parse_duration)]
+    max_incarnation_ahead: Duration,
     /// Wait this long after a Kubernetes change before recomputing, to batch bursts.
     #[arg(long, default_value = "20ms", value_parser = parse_duration)]
     debounce: Duration,
 }
 
 use ferrolb_kube::parse_duration;
-
-async fn read_secret(client: &Client, namespace: &str, name: &str) -> Vec<u8> {
-    let api: Api<Secret> = Api::namespaced(client.clone(), namespace);
-    loop {
-        match api.get(name).await {
-            Ok(s) => {
-                if let Some(k) = s.data.and_then(|mut d| d.remove("secretkey")) {
-                    return k.0;
-                }
-                tracing::warn!(secret = %name, "secret has no `secretkey`; waiting");
-            }
-            Err(e) => {
-                tracing::warn!(secret = %name, error = %e, "cannot read the heartbeat secret; waiting")
-            }
-        }
-        tokio::time::sleep(Duration::from_secs(2)).await;
-    }
-}
 
 async fn shutdown_signal() {
     let term = async {
@@ -193,7 +183,7 @@ impl Args {
     }
 
     /// The L2 loop's settings.
-    fn l2_config(&self, node: String, secret: Vec<u8>) -> l2io::L2Config {
+    fn l2_config(&self, node: String, keys: secret::HeartbeatKeys) -> l2io::L2Config {
         l2io::L2Config {
             node,
             bind: SocketAddr::new(
@@ -209,27 +199,15 @@ impl Args {
                 },
                 max_clock_skew: None,
             },
-            secret,
+            secret: keys.current,
+            previous_secret: keys.previous,
+            max_incarnation_ahead: (!self.max_incarnation_ahead.is_zero())
+                .then_some(self.max_incarnation_ahead),
             ignore_exclude_lb: self.ignore_exclude_lb,
             garp: GarpSchedule::fast(),
             leave_grace: self.leave_grace,
         }
     }
-}
-
-/// Serves `/metrics` on `--port` and the probes on `--health-probe-port`.
-fn serve_http(args: &Args, metrics: &Arc<metrics::Metrics>) {
-    let m = metrics.clone();
-    tokio::spawn(ferrolb_kube::http::serve(
-        args.port,
-        ferrolb_kube::http::metrics_router(Arc::new(move || m.render())),
-        "metrics",
-    ));
-    tokio::spawn(ferrolb_kube::http::serve(
-        args.health_probe_port,
-        ferrolb_kube::http::probes_router(metrics.ready.clone(), "caches not synced yet"),
-        "health probes",
-    ));
 }
 
 /// Starts the watches and the plan pass; returns the plan channel once the caches are synced.
@@ -304,15 +282,15 @@ async fn main() -> anyhow::Result<()> {
     tracing::info!(%node, namespace = %args.namespace, lb_class = ?args.lb_class, "starting ferrolb speaker");
 
     let metrics = Arc::new(metrics::Metrics::default());
-    serve_http(&args, &metrics);
-    let secret = read_secret(&client, &args.namespace, &args.ml_secret_name).await;
-    let plan_rx = start_plan(&args, &client, &node).await?;
     metrics
-        .ready
-        .store(true, std::sync::atomic::Ordering::Relaxed);
+        .exporter()
+        .serve(args.port, args.health_probe_port, "caches not synced yet");
+    let keys = secret::read(&client, &args.namespace, &args.ml_secret_name).await;
+    let plan_rx = start_plan(&args, &client, &node).await?;
+    metrics.exporter().set_ready();
     let (report_tx, status_task) =
         start_reports(&args, &client, &node, plan_rx.clone(), metrics.clone());
-    let cfg = args.l2_config(node, secret);
+    let cfg = args.l2_config(node, keys);
     l2io::run(cfg, plan_rx, report_tx, shutdown_signal(), metrics).await?;
     // The report sender is dropped: the status writer removes this node's ServiceL2Status
     // objects and exits. Do not wait long for an unreachable API server.

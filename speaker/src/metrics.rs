@@ -1,28 +1,31 @@
 //! The speaker's Prometheus metrics under MetalLB's names (`speaker/main.go`,
-//! `internal/layer2/stats.go`), served on `--port` with `/healthz` + `/readyz` on
-//! `--health-probe-port` (`ferrolb_kube::http`).
+//! `internal/layer2/stats.go`), registered in the shared `ferrolb_kube::metrics::Exporter`
+//! that serves them on `--port` with `/healthz` + `/readyz` on `--health-probe-port`.
 //!
 //! - `metallb_speaker_announced{ip,node,protocol="layer2",service}` = 1 for every IP this node
 //!   announces (the desired state, as MetalLB);
 //! - `metallb_layer2_requests_received{ip}`, `metallb_layer2_responses_sent{ip}` (ARP requests /
 //!   Neighbor Solicitations for an announced IP, and the replies), `metallb_layer2_gratuitous_sent{ip}`;
 //! - `ferrolb_speaker_malformed_frames` and `ferrolb_speaker_rejected_heartbeats` (hostile or
-//!   broken input, dropped and counted).
+//!   broken input, dropped and counted);
+//! - `ferrolb_speaker_heartbeat_checks{reason}`: the liveness hardening checks
+//!   (`ferrolb_l2::liveness`), by `reason`: `future_incarnation` and `address_mismatch`
+//!   (rejected, also counted in `ferrolb_speaker_rejected_heartbeats`), `previous_key`
+//!   (accepted with the previous key: a key rotation is in progress) and `restarted_earlier`
+//!   (a peer accepted again after restarting with an earlier clock).
 //!
 //! Series of an IP disappear when it is no longer announced here, so the label set is bounded
 //! by the announced IPs (MetalLB keeps stale per-IP series forever).
 
 use std::collections::BTreeSet;
 use std::net::IpAddr;
-use std::sync::atomic::AtomicBool;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Mutex, PoisonError};
 
+use ferrolb_kube::metrics::{Exporter, ExporterBuilder};
 use prometheus_client::encoding::EncodeLabelSet;
-use prometheus_client::encoding::text::encode;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
-use prometheus_client::registry::Registry;
 
 use ferrolb_l2::liveness::Stats;
 
@@ -48,12 +51,19 @@ pub struct IpLabel {
     pub ip: String,
 }
 
+/// The `reason` label of `ferrolb_speaker_heartbeat_checks`.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, PartialOrd, Ord, EncodeLabelSet)]
+pub struct ReasonLabel {
+    /// `future_incarnation`, `address_mismatch`, `previous_key` or `restarted_earlier`.
+    pub reason: &'static str,
+}
+
 /// Every metric the speaker exports — the speaker's one set of counters: the periodic log
 /// line ([`Metrics::summary`]) is read from them, and the rejected-heartbeat counter is derived
 /// from `ferrolb_l2`'s liveness statistics ([`Metrics::heartbeats`]), so nothing is counted
 /// twice.
 pub struct Metrics {
-    registry: Registry,
+    exporter: Exporter,
     announced: Family<Announced, Gauge>,
     requests: Family<IpLabel, Counter>,
     responses: Family<IpLabel, Counter>,
@@ -62,11 +72,11 @@ pub struct Metrics {
     malformed_frames: Counter,
     /// Heartbeats rejected (bad tag, replay, malformed…), from the liveness statistics.
     rejected_heartbeats: Counter,
+    /// The liveness hardening checks by reason, from the liveness statistics.
+    heartbeat_checks: Family<ReasonLabel, Counter>,
     /// Sums of the per-IP counters over every IP ever counted (per-IP series go with their IP).
     totals: [Counter; 3],
     shown: Mutex<(BTreeSet<Announced>, BTreeSet<IpLabel>)>,
-    /// Set once the first plan has been computed from synced caches.
-    pub ready: Arc<AtomicBool>,
 }
 
 /// Indexes of [`Metrics::totals`], in the order of [`Metrics::per_ip`].
@@ -76,58 +86,63 @@ const GRATUITOUS: usize = 2;
 
 impl Default for Metrics {
     fn default() -> Self {
-        let mut m = Self {
-            announced: Family::default(),
-            requests: Family::default(),
-            responses: Family::default(),
-            gratuitous: Family::default(),
-            malformed_frames: Counter::default(),
-            rejected_heartbeats: Counter::default(),
-            totals: Default::default(),
-            shown: Mutex::default(),
-            ready: Arc::new(AtomicBool::new(false)),
-            registry: Registry::default(),
-        };
-        let r = &mut m.registry;
+        let announced = Family::<Announced, Gauge>::default();
+        let per_ip: [Family<IpLabel, Counter>; 3] = Default::default();
+        let (malformed_frames, rejected_heartbeats) = (Counter::default(), Counter::default());
+        let heartbeat_checks = Family::<ReasonLabel, Counter>::default();
+        let mut r = ExporterBuilder::default();
         r.register(
             "metallb_speaker_announced",
             "The service IPs this speaker announces",
-            m.announced.clone(),
+            announced.clone(),
         );
-        for (name, help, family) in [
+        for ((name, help), family) in [
             (
                 "metallb_layer2_requests_received",
                 "ARP requests and Neighbor Solicitations received for an announced IP",
-                &m.requests,
             ),
             (
                 "metallb_layer2_responses_sent",
                 "ARP replies and Neighbor Advertisements sent for an announced IP",
-                &m.responses,
             ),
             (
                 "metallb_layer2_gratuitous_sent",
                 "Gratuitous ARP and unsolicited Neighbor Advertisements sent",
-                &m.gratuitous,
             ),
-        ] {
+        ]
+        .into_iter()
+        .zip(&per_ip)
+        {
             r.register(name, help, family.clone());
         }
-        for (name, help, counter) in [
-            (
-                "ferrolb_speaker_malformed_frames",
-                "ARP/NDP frames dropped because they did not parse",
-                &m.malformed_frames,
-            ),
-            (
-                "ferrolb_speaker_rejected_heartbeats",
-                "Liveness heartbeats rejected (authentication, replay, format)",
-                &m.rejected_heartbeats,
-            ),
-        ] {
-            r.register(name, help, counter.clone());
+        r.register(
+            "ferrolb_speaker_malformed_frames",
+            "ARP/NDP frames dropped because they did not parse",
+            malformed_frames.clone(),
+        );
+        r.register(
+            "ferrolb_speaker_rejected_heartbeats",
+            "Liveness heartbeats rejected (authentication, replay, format)",
+            rejected_heartbeats.clone(),
+        );
+        r.register(
+            "ferrolb_speaker_heartbeat_checks",
+            "Liveness hardening checks by reason (future incarnation, address mismatch, previous key accepted, restarted with an earlier clock)",
+            heartbeat_checks.clone(),
+        );
+        let [requests, responses, gratuitous] = per_ip;
+        Self {
+            exporter: r.build(),
+            announced,
+            requests,
+            responses,
+            gratuitous,
+            malformed_frames,
+            rejected_heartbeats,
+            heartbeat_checks,
+            totals: Default::default(),
+            shown: Mutex::default(),
         }
-        m
     }
 }
 
@@ -175,11 +190,24 @@ impl Metrics {
     /// Brings `ferrolb_speaker_rejected_heartbeats` up to the liveness statistics (their one
     /// source: every datagram the membership refused).
     pub fn heartbeats(&self, stats: &Stats) {
-        let rejected =
-            stats.malformed + stats.bad_tag + stats.replayed + stats.clock_skew + stats.own_name;
-        let shown = self.rejected_heartbeats.get();
-        if rejected > shown {
-            self.rejected_heartbeats.inc_by(rejected - shown);
+        let rejected = stats.malformed
+            + stats.bad_tag
+            + stats.replayed
+            + stats.clock_skew
+            + stats.own_name
+            + stats.future_incarnation
+            + stats.address_mismatch;
+        catch_up(&self.rejected_heartbeats, rejected);
+        for (reason, n) in [
+            ("future_incarnation", stats.future_incarnation),
+            ("address_mismatch", stats.address_mismatch),
+            ("previous_key", stats.previous_key),
+            ("restarted_earlier", stats.restarted_earlier),
+        ] {
+            catch_up(
+                &self.heartbeat_checks.get_or_create(&ReasonLabel { reason }),
+                n,
+            );
         }
     }
 
@@ -227,12 +255,23 @@ impl Metrics {
         *shown = (now, ips);
     }
 
+    /// The shared exporter (registry, readiness, HTTP servers) these metrics are in.
+    pub fn exporter(&self) -> &Exporter {
+        &self.exporter
+    }
+
     /// The text exposition of every metric.
-    pub fn render(&self) -> String {
-        let mut out = String::new();
-        // Writing into a String cannot fail.
-        let _ = encode(&mut out, &self.registry);
-        out
+    #[cfg(test)]
+    fn render(&self) -> String {
+        self.exporter.render()
+    }
+}
+
+/// Raises `counter` to `total` (a statistic kept elsewhere; never counted twice).
+fn catch_up(counter: &Counter, total: u64) {
+    let shown = counter.get();
+    if total > shown {
+        counter.inc_by(total - shown);
     }
 }
 
@@ -283,6 +322,7 @@ mod tests {
             r#"metallb_layer2_gratuitous_sent_total{ip="fc00::1"} 1"#,
             "ferrolb_speaker_malformed_frames_total 1",
             "ferrolb_speaker_rejected_heartbeats_total 3",
+            r#"ferrolb_speaker_heartbeat_checks_total{reason="previous_key"} 0"#,
         ] {
             assert!(text.contains(line), "missing {line:?} in:\n{text}");
         }
@@ -308,5 +348,30 @@ mod tests {
             m.render()
                 .contains("ferrolb_speaker_rejected_heartbeats_total 4")
         );
+    }
+
+    #[test]
+    fn hardening_checks_by_reason_and_rejections_in_the_total() {
+        let m = Metrics::default();
+        m.heartbeats(&Stats {
+            bad_tag: 1,
+            future_incarnation: 2,
+            address_mismatch: 3,
+            previous_key: 4,
+            restarted_earlier: 5,
+            ..Stats::default()
+        });
+        let text = m.render();
+        for line in [
+            r#"ferrolb_speaker_heartbeat_checks_total{reason="future_incarnation"} 2"#,
+            r#"ferrolb_speaker_heartbeat_checks_total{reason="address_mismatch"} 3"#,
+            r#"ferrolb_speaker_heartbeat_checks_total{reason="previous_key"} 4"#,
+            r#"ferrolb_speaker_heartbeat_checks_total{reason="restarted_earlier"} 5"#,
+            // Accepted heartbeats (previous key, earlier clock) are not rejections.
+            "ferrolb_speaker_rejected_heartbeats_total 6",
+        ] {
+            assert!(text.contains(line), "missing {line:?} in:\n{text}");
+        }
+        assert!(!m.exporter().is_ready());
     }
 }

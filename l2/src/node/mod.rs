@@ -14,7 +14,7 @@
 //! ```text
 //! loop {
 //!     wait until node.next_deadline(), a datagram, a frame or a Kubernetes event;
-//!     datagram        => node.handle_datagram(bytes, now, wall_ms)
+//!     datagram        => node.handle_datagram_from(bytes, source_ip, now, wall_ms)
 //!     k8s change      => node.invalidate()
 //!     ARP/NS frame    => answer if the IP is answered on that interface (the adapter's
 //!                        copy of the ownership, kept by StartAnswering/StopAnswering, or
@@ -175,8 +175,35 @@ impl L2Node {
         now: Instant,
         wall_ms: u64,
     ) -> Result<Option<MemberEvent>, LivenessError> {
+        self.receive(buf, None, now, wall_ms)
+    }
+
+    /// [`L2Node::handle_datagram`] for a datagram from source address `from`: a live peer is
+    /// bound to the address it is heard from (`Membership::handle_datagram_from`).
+    pub fn handle_datagram_from(
+        &mut self,
+        buf: &[u8],
+        from: IpAddr,
+        now: Instant,
+        wall_ms: u64,
+    ) -> Result<Option<MemberEvent>, LivenessError> {
+        self.receive(buf, Some(from), now, wall_ms)
+    }
+
+    fn receive(
+        &mut self,
+        buf: &[u8],
+        from: Option<IpAddr>,
+        now: Instant,
+        wall_ms: u64,
+    ) -> Result<Option<MemberEvent>, LivenessError> {
         let rejoined = self.membership.stats().rejoined;
-        let ev = self.membership.handle_datagram(buf, now, wall_ms)?;
+        let ev = match from {
+            Some(ip) => self
+                .membership
+                .handle_datagram_from(buf, ip, now, wall_ms)?,
+            None => self.membership.handle_datagram(buf, now, wall_ms)?,
+        };
         if ev.is_some() {
             self.resync = true;
         }

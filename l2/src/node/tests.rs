@@ -475,3 +475,40 @@ fn restarted_peer_triggers_no_reannouncement() {
         "a restart is not a partition heal"
     );
 }
+
+/// A live peer is bound to the address it is heard from: the node passes the source address
+/// to the membership, and a refused heartbeat changes nothing (no re-election).
+#[test]
+fn datagram_from_binds_a_live_peer_to_its_address() {
+    let t0 = Instant::now();
+    let config = LivenessConfig::default();
+    let new = |name: &str| {
+        L2Node::new(name, 1, SECRET, config.clone(), GarpSchedule::metallb(), t0).unwrap()
+    };
+    let (mut a, mut b) = (new("a"), new("b"));
+    let home: IpAddr = "192.0.2.1".parse().unwrap();
+    let elsewhere: IpAddr = "192.0.2.9".parse().unwrap();
+    let hb1 = a.poll(t0, 1, |_| Default::default());
+    let Some(Output::Heartbeat(hb1)) = hb1.into_iter().find(|o| matches!(o, Output::Heartbeat(_)))
+    else {
+        panic!("a heartbeat is due at once");
+    };
+    assert!(b.handle_datagram_from(&hb1, home, t0, 1).unwrap().is_some());
+    assert!(b.membership().is_alive("a"));
+    let hb2 = a.leave(t0 + ms(10), 2);
+    assert!(matches!(
+        b.handle_datagram_from(&hb2, elsewhere, t0 + ms(10), 2),
+        Err(LivenessError::AddressMismatch { .. })
+    ));
+    assert!(
+        b.membership().is_alive("a"),
+        "a spoofed leave from elsewhere is refused"
+    );
+    assert_eq!(b.membership().stats().address_mismatch, 1);
+    assert!(
+        b.handle_datagram_from(&hb2, home, t0 + ms(10), 2)
+            .unwrap()
+            .is_some()
+    );
+    assert!(!b.membership().is_alive("a"), "the real leave is accepted");
+}

@@ -70,8 +70,12 @@ pub struct L2Config {
     pub bind: SocketAddr,
     /// Heartbeat timers and quorum policy.
     pub liveness: LivenessConfig,
-    /// Shared heartbeat secret.
+    /// Shared heartbeat secret (heartbeats are sent with it).
     pub secret: Vec<u8>,
+    /// Also accepted during a key rotation.
+    pub previous_secret: Option<Vec<u8>>,
+    /// Bound on a peer's incarnation ahead of our clock (`None`: no bound).
+    pub max_incarnation_ahead: Option<Duration>,
     /// `--ignore-exclude-lb`.
     pub ignore_exclude_lb: bool,
     /// Gratuitous schedule.
@@ -146,6 +150,10 @@ impl Speaker {
             cfg.garp.clone(),
             Instant::now(),
         )?;
+        node.membership_mut()
+            .set_previous_secret(cfg.previous_secret.as_deref())?;
+        node.membership_mut()
+            .set_max_incarnation_ahead(cfg.max_incarnation_ahead);
         if let Some(g) = cfg.leave_grace {
             node = node.with_leave_grace(g);
         }
@@ -216,17 +224,19 @@ impl Speaker {
             Ok(x) => x,
             Err(e) => return tracing::debug!(error = %e, "heartbeat receive failed"),
         };
-        match self
-            .node
-            .handle_datagram(&buf[..n], Instant::now(), wall_ms())
-        {
+        let result = self.node.handle_datagram_from(
+            &buf[..n],
+            from.ip().to_canonical(),
+            Instant::now(),
+            wall_ms(),
+        );
+        // Accepted datagrams move counters too (previous key, restart with an earlier clock).
+        self.metrics.heartbeats(&self.node.membership().stats());
+        match result {
             Ok(_) => {
                 self.shell.heard.insert(from, Instant::now());
             }
-            Err(e) => {
-                self.metrics.heartbeats(&self.node.membership().stats());
-                tracing::debug!(error = %e, "heartbeat rejected");
-            }
+            Err(e) => tracing::debug!(error = %e, "heartbeat rejected"),
         }
     }
 

@@ -304,10 +304,8 @@ fn convert_selectors(
     field: &str,
     list: &[metav1::LabelSelector],
 ) -> Result<Vec<LabelSelector>, String> {
-    list.iter()
-        .enumerate()
-        .map(|(i, s)| selector(s).map_err(|e| format!("L2Advertisement {ad}: {field}[{i}]: {e}")))
-        .collect()
+    ferrolb_kube::convert::selector_list(list)
+        .map_err(|(i, e)| format!("L2Advertisement {ad}: {field}[{i}]: {e}"))
 }
 
 fn convert_ad(ad: &L2Advertisement) -> Result<Ad<'_>, String> {

@@ -1,7 +1,10 @@
 //! What the speaker writes to the API server, level-based and retried:
 //! - one ServiceL2Status per Service this node announces (`generateName: l2-`, MetalLB's labels
 //!   `metallb.io/node`, `metallb.io/service-name`, `metallb.io/service-namespace`, in ferrolb's
-//!   namespace; `status.interfaces` empty = all). As in MetalLB's
+//!   namespace; `status.interfaces` empty = all). The speaker watches its own objects (label
+//!   `metallb.io/node=<node>`), so one deleted or edited by someone else is written back at once
+//!   (not at the next periodic pass), and one deleted between the list and its update is
+//!   created again ([`gone`]) rather than reported as an error. As in MetalLB's
 //!   `layer2_status_controller.go`, a node deletes its own stale objects and the owner deletes
 //!   other nodes' objects for the Services it announces (`metallb-runtime.md` §2.8);
 //! - ConfigurationState `speaker-<node>` with condition `configReconcilerValid` (§1.9), written
@@ -29,13 +32,14 @@ use ferrolb_api::v1beta1::{ServiceL2Status, ServiceL2StatusSpec};
 use ferrolb_kube::owner::PodOwner;
 use ferrolb_kube::status::ConfigStateWriter;
 use ferrolb_l2::owner::Interfaces;
-use k8s_openapi::api::core::v1::{ObjectReference, Service};
+use futures::StreamExt as _;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+use kube::Client;
 use kube::api::{Api, DeleteParams, ListParams, Patch, PatchParams, PostParams};
-use kube::runtime::events::{Event, EventType, Recorder};
-use kube::{Client, Resource};
+use kube::runtime::events::Recorder;
+use kube::runtime::{WatchStreamExt as _, watcher};
 use serde_json::json;
-use tokio::sync::watch;
+use tokio::sync::{Notify, watch};
 
 use crate::plan::{Decisions, Plan, ServiceKey};
 
@@ -124,6 +128,34 @@ pub fn diff(
     out
 }
 
+/// Whether a write failed because the object is gone (deleted by someone else since the
+/// list): the object is created again instead of reporting an error.
+pub fn gone(e: &kube::Error) -> bool {
+    matches!(e, kube::Error::Api(s) if s.is_not_found())
+}
+
+/// The label selector of this node's ServiceL2Status objects (MetalLB's `metallb.io/node`).
+pub fn own_objects(node: &str) -> String {
+    format!("{LABEL_STATUS_NODE}={node}")
+}
+
+/// Wakes `wake` on every change of this node's ServiceL2Status objects (created, edited or
+/// deleted by anyone), so a deleted or edited object is written back at once rather than at
+/// the next periodic pass. Our own writes wake it too; that pass finds nothing to do.
+fn watch_own(client: Client, namespace: &str, node: &str, wake: Arc<Notify>) {
+    let api: Api<ServiceL2Status> = Api::namespaced(client, namespace);
+    let config = watcher::Config::default().labels(&own_objects(node));
+    tokio::spawn(async move {
+        let mut stream = std::pin::pin!(watcher(api, config).default_backoff());
+        while let Some(ev) = stream.next().await {
+            match ev {
+                Ok(_) => wake.notify_one(),
+                Err(e) => tracing::debug!(error = %e, "watching ServiceL2Status failed; retrying"),
+            }
+        }
+    });
+}
+
 /// Writes statuses, events and the ConfigurationState.
 pub struct StatusWriter {
     client: Client,
@@ -181,42 +213,69 @@ impl StatusWriter {
             }
         }
         for (name, key, ifs) in &d.update {
-            api.patch_status(
-                name,
-                &PatchParams::default(),
-                &Patch::Merge(status_body(&self.node, key, ifs)),
-            )
-            .await?;
+            match self.patch_status(&api, name, key, ifs).await {
+                Ok(()) => {}
+                Err(e) if gone(&e) => {
+                    tracing::debug!(%name, service = %key, "ServiceL2Status deleted meanwhile; creating it again");
+                    self.create(&api, key, ifs).await?;
+                }
+                Err(e) => return Err(e),
+            }
         }
         for key in &d.create {
-            let obj = ServiceL2Status {
-                metadata: ObjectMeta {
-                    generate_name: Some("l2-".into()),
-                    namespace: Some(self.namespace.clone()),
-                    labels: Some(BTreeMap::from([
-                        (LABEL_STATUS_NODE.to_owned(), self.node.clone()),
-                        (LABEL_STATUS_SERVICE_NAME.to_owned(), key.name.clone()),
-                        (
-                            LABEL_STATUS_SERVICE_NAMESPACE.to_owned(),
-                            key.namespace.clone(),
-                        ),
-                    ])),
-                    owner_references: Some(self.owner.references()),
-                    ..ObjectMeta::default()
-                },
-                spec: ServiceL2StatusSpec {},
-                status: None,
-            };
-            let created = api.create(&PostParams::default(), &obj).await?;
-            let name = created.metadata.name.unwrap_or_default();
-            api.patch_status(
-                &name,
-                &PatchParams::default(),
-                &Patch::Merge(status_body(&self.node, key, &want[key])),
-            )
-            .await?;
+            self.create(&api, key, &want[key]).await?;
         }
         Ok(())
+    }
+
+    async fn patch_status(
+        &self,
+        api: &Api<ServiceL2Status>,
+        name: &str,
+        key: &ServiceKey,
+        ifs: &[String],
+    ) -> Result<(), kube::Error> {
+        let body = Patch::Merge(status_body(&self.node, key, ifs));
+        api.patch_status(name, &PatchParams::default(), &body)
+            .await
+            .map(drop)
+    }
+
+    /// Creates the object of `key` and writes its status. An object deleted again before its
+    /// status is written is left to the next pass (the watch of this node's objects wakes it).
+    async fn create(
+        &self,
+        api: &Api<ServiceL2Status>,
+        key: &ServiceKey,
+        ifs: &[String],
+    ) -> Result<(), kube::Error> {
+        let obj = ServiceL2Status {
+            metadata: ObjectMeta {
+                generate_name: Some("l2-".into()),
+                namespace: Some(self.namespace.clone()),
+                labels: Some(BTreeMap::from([
+                    (LABEL_STATUS_NODE.to_owned(), self.node.clone()),
+                    (LABEL_STATUS_SERVICE_NAME.to_owned(), key.name.clone()),
+                    (
+                        LABEL_STATUS_SERVICE_NAMESPACE.to_owned(),
+                        key.namespace.clone(),
+                    ),
+                ])),
+                owner_references: Some(self.owner.references()),
+                ..ObjectMeta::default()
+            },
+            spec: ServiceL2StatusSpec {},
+            status: None,
+        };
+        let created = api.create(&PostParams::default(), &obj).await?;
+        let name = created.metadata.name.unwrap_or_default();
+        match self.patch_status(api, &name, key, ifs).await {
+            Err(e) if gone(&e) => {
+                tracing::debug!(%name, service = %key, "ServiceL2Status deleted before its status was written");
+                Ok(())
+            }
+            r => r,
+        }
     }
 
     async fn event(
@@ -227,25 +286,8 @@ impl StatusWriter {
         reason: &str,
         note: String,
     ) {
-        let reference = ObjectReference {
-            api_version: Some(Service::api_version(&()).into_owned()),
-            kind: Some(Service::kind(&()).into_owned()),
-            namespace: Some(key.namespace.clone()),
-            name: Some(key.name.clone()),
-            uid,
-            ..ObjectReference::default()
-        };
-        let ev = Event {
-            type_: if warning {
-                EventType::Warning
-            } else {
-                EventType::Normal
-            },
-            reason: reason.into(),
-            note: Some(note),
-            action: "Announce".into(),
-            secondary: None,
-        };
+        let reference = ferrolb_kube::events::service_reference(key, uid);
+        let ev = ferrolb_kube::events::event(warning, reason, note, "Announce");
         if let Err(e) = self.recorder.publish(&ev, &reference).await {
             tracing::warn!(service = %key, error = %e, "publishing event failed");
         }
@@ -304,6 +346,13 @@ impl StatusWriter {
         mut plan: watch::Receiver<Arc<Plan>>,
     ) {
         let mut seen = Seen::default();
+        let wake = Arc::new(Notify::new());
+        watch_own(
+            self.client.clone(),
+            &self.namespace,
+            &self.node,
+            wake.clone(),
+        );
         let mut open = true;
         while open {
             let d = decisions.borrow_and_update().clone();
@@ -316,6 +365,7 @@ impl StatusWriter {
             tokio::select! {
                 r = decisions.changed() => open = r.is_ok(),
                 _ = plan.changed() => {}
+                () = wake.notified() => {}
                 _ = tokio::time::sleep(wait) => {}
             }
         }

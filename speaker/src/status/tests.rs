@@ -218,3 +218,34 @@ async fn config_state_transition_time_moves_only_with_the_status() {
     assert_eq!(c[2].0, "True");
     assert_ne!(c[2].2, c[1].2, "a transition moves the time");
 }
+
+#[test]
+fn an_object_gone_before_its_update_is_created_not_an_error() {
+    let not_found = kube::Error::Api(
+        kube::core::Status::failure("servicel2statuses \"l2-a\" not found", "NotFound")
+            .with_code(404)
+            .boxed(),
+    );
+    assert!(gone(&not_found));
+    let conflict = kube::Error::Api(
+        kube::core::Status::failure("the object has been modified", "Conflict")
+            .with_code(409)
+            .boxed(),
+    );
+    assert!(
+        !gone(&conflict),
+        "other API errors stand (retried by the next pass)"
+    );
+}
+
+#[test]
+fn deleted_object_is_recreated_by_the_next_diff() {
+    let want = BTreeMap::from([(key("ns", "web"), vec![])]);
+    let owner = PodOwner::new(None, None);
+    // Someone deleted this node's object: the watch wakes the pass, which creates it again.
+    let d = diff("me", &owner, &[], &want);
+    assert_eq!(d.create, vec![key("ns", "web")]);
+    assert!(d.update.is_empty() && d.delete.is_empty());
+    // Only this node's objects are watched (MetalLB's node label).
+    assert_eq!(own_objects("node-1"), "metallb.io/node=node-1");
+}
