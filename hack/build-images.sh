@@ -43,9 +43,11 @@ t0=$(date +%s)
 if [ "$prebuilt" = 1 ]; then
   export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-${FERROLB_CACHE:-$HOME/.cache/ferrolb}/target-images}
   rustup target list --installed | grep -qx "$TARGET" || rustup target add "$TARGET"
-  pkgs=()
-  for img in "${!BINS[@]}"; do for b in ${BINS[$img]}; do pkgs+=(-p "$b"); done; done
-  cargo build --profile "$PROFILE" --locked --target "$TARGET" "${pkgs[@]}"
+  # One cargo invocation per binary: features are unified within one invocation, so building
+  # them together would give the speaker the operator's features (e.g. kube's CEL engine).
+  for img in "${!BINS[@]}"; do for b in ${BINS[$img]}; do
+    cargo build --profile "$PROFILE" --locked --target "$TARGET" -p "$b"
+  done; done
   rm -rf .image-out
   for img in "${!BINS[@]}"; do
     mkdir -p ".image-out/$img"
