@@ -14,10 +14,12 @@
 //! - [`status`]: conditions (transition time kept when the status is unchanged) and the
 //!   `ConfigurationState` writer.
 //! - [`owner`]: the binary's own Pod as owner of the status objects it writes.
+//! - [`lease`]: leader election over a Lease (one controller writes at a time).
 
 pub mod convert;
 pub mod events;
 pub mod http;
+pub mod lease;
 pub mod metrics;
 pub mod owner;
 pub mod passes;
