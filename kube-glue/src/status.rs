@@ -23,6 +23,26 @@ use crate::owner::PodOwner;
 /// The name of the controller's `ConfigurationState`.
 pub const CONTROLLER_STATE: &str = "controller";
 
+/// The condition type of the controller's `ConfigurationState` (MetalLB's).
+pub const CONTROLLER_CONDITION: &str = "poolReconcilerValid";
+
+/// Whether `state` (as a watch shows it; `None`: absent) carries the condition `type_` that
+/// [`ConfigStateWriter::write`] writes for `error`, with the matching summary: a writer compares
+/// this, not its memory of past writes, so an object deleted or edited by someone else is
+/// rewritten by the next pass.
+pub fn state_shows(state: Option<&ConfigurationState>, type_: &str, error: Option<&str>) -> bool {
+    let Some(status) = state.and_then(|s| s.status.as_ref()) else {
+        return false;
+    };
+    let Some(have) = find(&status.conditions, type_) else {
+        return false;
+    };
+    let want = condition(type_, error, None, Some(have), &have.last_transition_time);
+    *have == want
+        && status.conditions.len() == 1
+        && *status == ConfigurationStateStatus::summarize(vec![want])
+}
+
 /// MetalLB's reason of a condition whose object is fine.
 pub const REASON_RECONCILED: &str = "Reconciled";
 /// MetalLB's reason of a condition whose object (or configuration) is wrong.
@@ -118,7 +138,7 @@ impl ConfigStateWriter {
         field_manager: &str,
     ) -> Self {
         let (name, condition_type) = match &node {
-            None => (CONTROLLER_STATE.to_owned(), "poolReconcilerValid"),
+            None => (CONTROLLER_STATE.to_owned(), CONTROLLER_CONDITION),
             Some(n) => (format!("speaker-{n}"), "configReconcilerValid"),
         };
         ConfigStateWriter {

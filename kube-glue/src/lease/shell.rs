@@ -51,6 +51,12 @@ impl Leadership {
         }
     }
 
+    /// Waits for the next change of leadership written by [`run`] (a lapse by deadline while
+    /// [`run`] is stalled is not announced: ask [`Leadership::is_leader`] before writing).
+    pub async fn changed(&self) {
+        self.changed.notified().await;
+    }
+
     /// Waits until this process leads.
     pub async fn acquired(&self) {
         loop {
