@@ -97,7 +97,8 @@ struct Args {
 use ferrolb_kube::parse_duration;
 
 /// Starts the leader election (or not, with `--leader-elect=false`). The identity is the Pod's
-/// name when given, else the host name, plus a random suffix so that two processes never
+/// name when given (unique among live Pods; a restarted container of the same Pod takes its
+/// Lease back at once), else the host name plus a random suffix, so that two processes never
 /// share one.
 fn elect(client: &Client, args: &Args) -> anyhow::Result<Leadership> {
     if !args.leader_elect {
@@ -110,15 +111,16 @@ fn elect(client: &Client, args: &Args) -> anyhow::Result<Leadership> {
         retry_period: args.retry_period,
     }
     .validate()?;
-    let base = args
-        .pod_name
-        .clone()
-        .filter(|n| !n.is_empty())
-        .or_else(|| std::env::var("HOSTNAME").ok())
-        .unwrap_or_else(|| "ferrolb-controller".into());
-    let mut suffix = [0u8; 4];
-    getrandom::fill(&mut suffix).map_err(|e| anyhow::anyhow!("random identity suffix: {e}"))?;
-    let identity = format!("{base}_{}", u32::from_be_bytes(suffix));
+    let identity = match args.pod_name.clone().filter(|n| !n.is_empty()) {
+        Some(pod) => pod,
+        None => {
+            let host = std::env::var("HOSTNAME").unwrap_or_else(|_| "ferrolb-controller".into());
+            let mut suffix = [0u8; 4];
+            getrandom::fill(&mut suffix)
+                .map_err(|e| anyhow::anyhow!("random identity suffix: {e}"))?;
+            format!("{host}_{:08x}", u32::from_be_bytes(suffix))
+        }
+    };
     tracing::info!(lease = %args.lease_name, %identity, "leader election");
     let leadership = Leadership::default();
     tokio::spawn(lease::shell::run(
