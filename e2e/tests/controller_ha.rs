@@ -4,7 +4,7 @@
 //!   leader over Lease `ferrolb-controller`; a burst of Services gets distinct IPs, and every
 //!   `IPAllocated` event comes from the Lease's holder (the other never wrote). Killing the
 //!   leader hands the Lease to the other within the lease duration plus a retry period, and the
-//!   new leader allocates (without reusing an IP).
+//!   new leader allocates (without reusing an IP); stopped with SIGTERM, it releases the Lease.
 //! - `b_written_objects_come_back_at_once`: ConfigurationState `controller`, deleted, and a
 //!   pool's status, cleared, are written again within a few seconds (not at the 30 s resync).
 //! - `c_memberlist_secret_recreated_without_owner`: the speakers' key Secret, deleted, is
@@ -275,6 +275,16 @@ async fn one_leader_allocates_and_hands_over(
         writers == BTreeSet::from([leader.clone(), next.clone()]),
         "allocations by {writers:?} (old leader {leader}, new {next})"
     );
+    // A stopped (not crashed) leader gives the Lease up at once for its successor.
+    let pid = procs.get(&next).context("new leader")?.pid().to_string();
+    ferrolb_e2e::run(Command::new("kill").args(["-TERM", &pid]))?;
+    wait_for(
+        "the Lease released on SIGTERM",
+        LEASE_DURATION,
+        || diag(rig),
+        || async { Ok(holder(client).await?.is_none().then_some(())) },
+    )
+    .await?;
     Ok(())
 }
 

@@ -100,10 +100,10 @@ use ferrolb_kube::parse_duration;
 /// name when given (unique among live Pods; a restarted container of the same Pod takes its
 /// Lease back at once), else the host name plus a random suffix, so that two processes never
 /// share one.
-fn elect(client: &Client, args: &Args) -> anyhow::Result<Leadership> {
+fn elect(client: &Client, args: &Args) -> anyhow::Result<(Leadership, Option<Election>)> {
     if !args.leader_elect {
         tracing::warn!("--leader-elect=false: writing without leader election");
-        return Ok(Leadership::always());
+        return Ok((Leadership::always(), None));
     }
     let timings = Timings {
         lease_duration: args.lease_duration,
@@ -123,13 +123,37 @@ fn elect(client: &Client, args: &Args) -> anyhow::Result<Leadership> {
     };
     tracing::info!(lease = %args.lease_name, %identity, "leader election");
     let leadership = Leadership::default();
+    let election = Election {
+        api: Api::namespaced(client.clone(), &args.namespace),
+        name: args.lease_name.clone(),
+        identity: identity.clone(),
+    };
     tokio::spawn(lease::shell::run(
-        Api::namespaced(client.clone(), &args.namespace),
-        args.lease_name.clone(),
+        election.api.clone(),
+        election.name.clone(),
         Elector::new(identity, timings),
         leadership.clone(),
     ));
-    Ok(leadership)
+    Ok((leadership, Some(election)))
+}
+
+/// This process's candidacy, released on shutdown.
+struct Election {
+    api: Api<k8s_openapi::api::coordination::v1::Lease>,
+    name: String,
+    identity: String,
+}
+
+impl Election {
+    /// Gives the Lease up so that a successor takes over at once (a stop, not a crash).
+    async fn release(&self, leadership: &Leadership) {
+        let released =
+            lease::shell::release(&self.api, &self.name, &self.identity, leadership).await;
+        match released {
+            Ok(released) => tracing::info!(lease = %self.name, released, "leader election ended"),
+            Err(e) => tracing::warn!(lease = %self.name, error = %e, "cannot release the Lease"),
+        }
+    }
 }
 
 /// The subcommand that runs the webhook instead of the controller.
@@ -160,7 +184,7 @@ async fn controller(args: Args) -> anyhow::Result<()> {
     let client = Client::try_default()
         .await
         .context("connecting to the Kubernetes API")?;
-    let leadership = elect(&client, &args)?;
+    let (leadership, election) = elect(&client, &args)?;
     let reporter = Reporter {
         controller: "metallb-controller".into(),
         instance: args.pod_name.clone().filter(|n| !n.is_empty()),
@@ -218,7 +242,11 @@ async fn controller(args: Args) -> anyhow::Result<()> {
         recorder,
         debounce: args.debounce,
         owner: ferrolb_kube::owner::PodOwner::new(args.pod_name, args.pod_uid),
-        leadership,
+        leadership: leadership.clone(),
     };
-    services::run(client, settings, pools, services_wake, metrics).await
+    let result = services::run(client, settings, pools, services_wake, metrics).await;
+    if let Some(election) = election {
+        election.release(&leadership).await;
+    }
+    result
 }

@@ -4,6 +4,7 @@
 //! before every write. Leadership is a deadline, not a flag: it lapses by itself when renewals
 //! stop succeeding, even if this task is stalled.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
@@ -20,6 +21,8 @@ use super::{Elector, Record, Step};
 pub struct Leadership {
     until: Arc<Mutex<Option<Instant>>>,
     changed: Arc<Notify>,
+    /// Set by [`release`]: leadership is never taken again by this process.
+    stopped: Arc<AtomicBool>,
     always: bool,
 }
 
@@ -42,6 +45,7 @@ impl Leadership {
     }
 
     fn set(&self, until: Option<Instant>) {
+        let until = until.filter(|_| !self.stopped.load(Ordering::SeqCst));
         let was = self.is_leader();
         if let Ok(mut g) = self.until.lock() {
             *g = until;
@@ -137,12 +141,39 @@ async fn round(api: &Api<Lease>, name: &str, elector: &mut Elector) -> Result<St
     }
 }
 
-/// Runs the election for Lease `name` in `api`'s namespace forever, publishing into
+/// Gives the Lease up on shutdown (client-go's `ReleaseOnCancel`): stops writing first
+/// (`leadership` lapses at once), then, if `identity` still holds Lease `name`, clears its
+/// holder so that another candidate takes over at its next look instead of after the lease
+/// duration. A lost race (409) means another holds it already.
+pub async fn release(
+    api: &Api<Lease>,
+    name: &str,
+    identity: &str,
+    leadership: &Leadership,
+) -> Result<bool, kube::Error> {
+    leadership.stopped.store(true, Ordering::SeqCst);
+    leadership.set(None);
+    let Some(mut lease) = api.get_opt(name).await? else {
+        return Ok(false);
+    };
+    let spec = lease.spec.get_or_insert_with(LeaseSpec::default);
+    if spec.holder_identity.as_deref() != Some(identity) {
+        return Ok(false);
+    }
+    spec.holder_identity = None;
+    spec.lease_duration_seconds = Some(1);
+    spec.renew_time = Some(MicroTime(k8s_openapi::jiff::Timestamp::now()));
+    lease.metadata.managed_fields = None;
+    api.replace(name, &PostParams::default(), &lease).await?;
+    Ok(true)
+}
+
+/// Runs the election for Lease `name` in `api`'s namespace until [`release`], publishing into
 /// `leadership`.
 pub async fn run(api: Api<Lease>, name: String, mut elector: Elector, leadership: Leadership) {
     let retry = elector.timings().retry_period;
     let mut was_leader = false;
-    loop {
+    while !leadership.stopped.load(Ordering::SeqCst) {
         match round(&api, &name, &mut elector).await {
             Ok(Step::Follow { holder }) => tracing::debug!(lease = %name, %holder, "following"),
             Ok(_) => {}

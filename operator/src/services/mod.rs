@@ -50,7 +50,7 @@ pub struct Settings {
     pub leadership: Leadership,
 }
 
-/// Runs the Service task until the process is stopped (Ctrl-C / SIGINT). `pools` is the
+/// Runs the Service task until the process is stopped (SIGINT / SIGTERM). `pools` is the
 /// controller's one IPAddressPool store; it wakes `notify`.
 pub async fn run(
     client: Client,
@@ -121,9 +121,23 @@ pub async fn run(
     });
     tokio::select! {
         _ = passes => {}
-        _ = tokio::signal::ctrl_c() => tracing::info!("shutting down"),
+        _ = shutdown() => tracing::info!("shutting down"),
     }
     Ok(())
+}
+
+/// SIGINT (Ctrl-C) or SIGTERM (the kubelet stopping the Pod).
+async fn shutdown() {
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = async {
+            match term.as_mut() {
+                Some(t) => { t.recv().await; }
+                None => std::future::pending::<()>().await,
+            }
+        } => {}
+    }
 }
 
 /// What a pass looks at, from the caches (the namespace cache read once).
