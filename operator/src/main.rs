@@ -222,12 +222,13 @@ async fn controller(args: Args) -> anyhow::Result<()> {
         config_wake.clone(),
         leadership.clone(),
     ));
-    let (migrate, lead) = (client.clone(), leadership.clone());
-    let (namespace, config, events) = (args.namespace.clone(), args.config, recorder.clone());
-    tokio::spawn(async move {
-        lead.acquired().await;
-        migration::task::run(migrate, namespace, config, events).await;
-    });
+    tokio::spawn(migration::task::run(
+        client.clone(),
+        args.namespace.clone(),
+        args.config,
+        recorder.clone(),
+        leadership.clone(),
+    ));
     let lead = leadership.clone();
     let wakes = [services_wake.clone(), config_wake];
     tokio::spawn(async move {
