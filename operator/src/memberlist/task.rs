@@ -122,13 +122,25 @@ pub async fn run(
         deployment,
     };
     let mut delay = INITIAL_BACKOFF;
+    let mut reported = false;
     loop {
         let mut pause = RESYNC;
         if leadership.is_leader() {
             match target.ensure(store.get(&target.key)).await {
-                Ok(Outcome::Existed) => delay = INITIAL_BACKOFF,
                 Ok(outcome) => {
-                    tracing::info!(secret = %target.name, ?outcome, "memberlist Secret written");
+                    let name = &target.name;
+                    match outcome {
+                        Outcome::Existed if reported => {}
+                        Outcome::Existed => {
+                            tracing::info!(secret = %name, "memberlist Secret exists; left unchanged");
+                        }
+                        Outcome::Disowned => tracing::info!(secret = %name,
+                            "removed the Deployment owner of the memberlist Secret (key kept)"),
+                        Outcome::Created => {
+                            tracing::info!(secret = %name, "created the memberlist Secret");
+                        }
+                    }
+                    reported = true;
                     delay = INITIAL_BACKOFF;
                 }
                 Err(e) => {
