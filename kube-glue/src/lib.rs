@@ -14,10 +14,12 @@
 //! - [`status`]: conditions (transition time kept when the status is unchanged) and the
 //!   `ConfigurationState` writer.
 //! - [`owner`]: the binary's own Pod as owner of the status objects it writes.
+//! - [`lease`]: leader election over a Lease (one controller writes at a time).
 
 pub mod convert;
 pub mod events;
 pub mod http;
+pub mod lease;
 pub mod metrics;
 pub mod owner;
 pub mod passes;
@@ -79,14 +81,40 @@ where
 
 /// [`reflect_with`], waking every one of `wake` (none: a plain cache, e.g. the webhook's):
 /// one watch of a kind that several loops of a binary read.
-pub fn reflect_waking<K, F>(api: Api<K>, wake: Vec<Arc<Notify>>, mut slim: F) -> Store<K>
+pub fn reflect_waking<K, F>(api: Api<K>, wake: Vec<Arc<Notify>>, slim: F) -> Store<K>
+where
+    F: FnMut(&mut K) + Send + 'static,
+    K: Cached,
+    K::DynamicType: Default + Eq + std::hash::Hash + Clone,
+{
+    reflect_selected(api, watcher::Config::default(), wake, slim)
+}
+
+/// A [`reflect`] store of one object: `name` in `api`'s namespace (field selector
+/// `metadata.name`), e.g. an object a binary writes and must see deleted or edited at once.
+pub fn reflect_named<K>(api: Api<K>, name: &str, wake: Vec<Arc<Notify>>) -> Store<K>
+where
+    K: Cached,
+    K::DynamicType: Default + Eq + std::hash::Hash + Clone,
+{
+    let config = watcher::Config::default().fields(&format!("metadata.name={name}"));
+    reflect_selected(api, config, wake, |_: &mut K| {})
+}
+
+/// [`reflect_waking`] with a watch `config` (label or field selectors).
+pub fn reflect_selected<K, F>(
+    api: Api<K>,
+    config: watcher::Config,
+    wake: Vec<Arc<Notify>>,
+    mut slim: F,
+) -> Store<K>
 where
     F: FnMut(&mut K) + Send + 'static,
     K: Cached,
     K::DynamicType: Default + Eq + std::hash::Hash + Clone,
 {
     let (store, writer) = reflector::store();
-    let stream = watcher(api, watcher::Config::default())
+    let stream = watcher(api, config)
         .default_backoff()
         .modify(move |obj| {
             trim(obj);

@@ -23,6 +23,26 @@ use crate::owner::PodOwner;
 /// The name of the controller's `ConfigurationState`.
 pub const CONTROLLER_STATE: &str = "controller";
 
+/// The condition type of the controller's `ConfigurationState` (MetalLB's).
+pub const CONTROLLER_CONDITION: &str = "poolReconcilerValid";
+
+/// Whether `state` (as a watch shows it; `None`: absent) carries the condition `type_` that
+/// [`ConfigStateWriter::write`] writes for `error` (and a summary): a writer compares
+/// this, not its memory of past writes, so an object deleted or edited by someone else is
+/// rewritten by the next pass.
+pub fn state_shows(state: Option<&ConfigurationState>, type_: &str, error: Option<&str>) -> bool {
+    let Some(status) = state.and_then(|s| s.status.as_ref()) else {
+        return false;
+    };
+    let Some(have) = find(&status.conditions, type_) else {
+        return false;
+    };
+    // Only this writer's condition: others (the migration's `configMigrationValid`) may
+    // share the object.
+    *have == condition(type_, error, None, Some(have), &have.last_transition_time)
+        && status.result.is_some()
+}
+
 /// MetalLB's reason of a condition whose object is fine.
 pub const REASON_RECONCILED: &str = "Reconciled";
 /// MetalLB's reason of a condition whose object (or configuration) is wrong.
@@ -118,7 +138,7 @@ impl ConfigStateWriter {
         field_manager: &str,
     ) -> Self {
         let (name, condition_type) = match &node {
-            None => (CONTROLLER_STATE.to_owned(), "poolReconcilerValid"),
+            None => (CONTROLLER_STATE.to_owned(), CONTROLLER_CONDITION),
             Some(n) => (format!("speaker-{n}"), "configReconcilerValid"),
         };
         ConfigStateWriter {
@@ -198,6 +218,32 @@ mod tests {
 
     fn at(secs: i64) -> Time {
         Time(k8s_openapi::jiff::Timestamp::from_second(secs).expect("valid timestamp"))
+    }
+
+    #[test]
+    fn the_state_shows_only_its_own_current_condition() {
+        let mine = condition(CONTROLLER_CONDITION, None, None, None, &at(10));
+        let other = condition("configMigrationValid", Some("refused"), None, None, &at(5));
+        let mut state = ConfigurationState::new("controller", Default::default());
+        assert!(!state_shows(None, CONTROLLER_CONDITION, None), "absent");
+        assert!(
+            !state_shows(Some(&state), CONTROLLER_CONDITION, None),
+            "no status"
+        );
+        state.status = Some(ConfigurationStateStatus::summarize(vec![
+            other.clone(),
+            mine.clone(),
+        ]));
+        assert!(state_shows(Some(&state), CONTROLLER_CONDITION, None));
+        assert!(
+            !state_shows(Some(&state), CONTROLLER_CONDITION, Some("overlap")),
+            "an error to report"
+        );
+        state.status = Some(ConfigurationStateStatus::summarize(vec![other]));
+        assert!(
+            !state_shows(Some(&state), CONTROLLER_CONDITION, None),
+            "condition removed"
+        );
     }
 
     #[test]

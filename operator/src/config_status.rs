@@ -4,7 +4,7 @@
 //! with `ferrolb-validate` (MetalLB's `config.For()` rules plus cross-kind references) and marks
 //! each object `Ready=True`, or `Ready=False` with reason `ConfigurationError` and the problems
 //! found on it, so Argo CD / Flux (kstatus) can judge health. One writer per status: this task,
-//! field manager `ferrolb-config-status`.
+//! field manager `ferrolb-config-status`. Only the leader writes (see [`Leadership`]).
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -15,6 +15,7 @@ use ferrolb_api::v1beta1::{
     BFDProfile, BGPAdvertisement, Community, IPAddressPool, L2Advertisement,
 };
 use ferrolb_api::v1beta2::BGPPeer;
+use ferrolb_kube::lease::shell::Leadership;
 use ferrolb_kube::passes::{Pacing, run_passes};
 use ferrolb_kube::reflect;
 use ferrolb_kube::status::{condition, now};
@@ -166,6 +167,7 @@ pub async fn run(
     namespace: String,
     pools: Store<IPAddressPool>,
     notify: Arc<Notify>,
+    leadership: Leadership,
 ) {
     let l2 = reflect(
         Api::<L2Advertisement>::namespaced(client.clone(), &namespace),
@@ -203,7 +205,12 @@ pub async fn run(
         };
         let client = client.clone();
         let namespace = namespace.clone();
-        async move { pass(&client, &namespace, res).await }
+        let leads = leadership.is_leader();
+        async move {
+            if leads {
+                pass(&client, &namespace, res).await;
+            }
+        }
     })
     .await;
 }

@@ -23,6 +23,7 @@ use std::time::Duration;
 use anyhow::Context as _;
 use clap::Parser;
 use ferrolb_api::v1beta1::IPAddressPool;
+use ferrolb_kube::lease::{self, Elector, Timings, shell::Leadership};
 use kube::runtime::events::{Recorder, Reporter};
 use kube::{Api, Client};
 use tokio::sync::Notify;
@@ -46,11 +47,12 @@ struct Args {
     /// Name of the legacy (MetalLB ≤ v0.12) ConfigMap to migrate, if it exists.
     #[arg(long = "config", env = "METALLB_CONFIGMAP", default_value = ferrolb_api::names::LEGACY_CONFIGMAP_NAME)]
     config: String,
-    /// Create this Secret (key `secretkey`, 16 random bytes) for the speakers if it does not
-    /// exist; never changes an existing one. Unset: create nothing.
+    /// Create this Secret (key `secretkey`, 16 random bytes) for the speakers whenever it does
+    /// not exist; never changes the key of an existing one. Unset: create nothing.
     #[arg(long = "ml-secret-name", env = "METALLB_ML_SECRET_NAME")]
     ml_secret_name: Option<String>,
-    /// The controller's Deployment, owner of the Secret of --ml-secret-name.
+    /// The controller's Deployment: an owner reference to it on the Secret of --ml-secret-name
+    /// (MetalLB sets one) is removed, so replacing the Deployment keeps the speakers' key.
     #[arg(long, env = "METALLB_DEPLOYMENT")]
     deployment: Option<String>,
     /// Port of the plain-HTTP `/metrics` endpoint (0 disables).
@@ -73,9 +75,86 @@ struct Args {
     /// look at what changed and never wait for writes, so this can be short).
     #[arg(long, env = "FERROLB_DEBOUNCE", default_value = "5ms", value_parser = parse_duration)]
     debounce: Duration,
+    /// Elect one leader among the controller replicas (Lease --leader-elect-lease-name in
+    /// --namespace); only the leader allocates and writes. `false`: this process always writes
+    /// (run exactly one).
+    #[arg(long = "leader-elect", env = "FERROLB_LEADER_ELECT", default_value_t = true, action = clap::ArgAction::Set)]
+    leader_elect: bool,
+    /// Name of the leader-election Lease.
+    #[arg(long = "leader-elect-lease-name", default_value = "ferrolb-controller")]
+    lease_name: String,
+    /// How long a Lease that is not renewed keeps the other replicas waiting.
+    #[arg(long = "leader-elect-lease-duration", default_value = "15s", value_parser = parse_duration)]
+    lease_duration: Duration,
+    /// The leader stops writing when it could not renew for this long (< lease duration).
+    #[arg(long = "leader-elect-renew-deadline", default_value = "10s", value_parser = parse_duration)]
+    renew_deadline: Duration,
+    /// How often replicas try to acquire or renew the Lease (< renew deadline).
+    #[arg(long = "leader-elect-retry-period", default_value = "2s", value_parser = parse_duration)]
+    retry_period: Duration,
 }
 
 use ferrolb_kube::parse_duration;
+
+/// Starts the leader election (or not, with `--leader-elect=false`). The identity is the Pod's
+/// name when given (unique among live Pods; a restarted container of the same Pod takes its
+/// Lease back at once), else the host name plus a random suffix, so that two processes never
+/// share one.
+fn elect(client: &Client, args: &Args) -> anyhow::Result<(Leadership, Option<Election>)> {
+    if !args.leader_elect {
+        tracing::warn!("--leader-elect=false: writing without leader election");
+        return Ok((Leadership::always(), None));
+    }
+    let timings = Timings {
+        lease_duration: args.lease_duration,
+        renew_deadline: args.renew_deadline,
+        retry_period: args.retry_period,
+    }
+    .validate()?;
+    let identity = match args.pod_name.clone().filter(|n| !n.is_empty()) {
+        Some(pod) => pod,
+        None => {
+            let host = std::env::var("HOSTNAME").unwrap_or_else(|_| "ferrolb-controller".into());
+            let mut suffix = [0u8; 4];
+            getrandom::fill(&mut suffix)
+                .map_err(|e| anyhow::anyhow!("random identity suffix: {e}"))?;
+            format!("{host}_{:08x}", u32::from_be_bytes(suffix))
+        }
+    };
+    tracing::info!(lease = %args.lease_name, %identity, "leader election");
+    let leadership = Leadership::default();
+    let election = Election {
+        api: Api::namespaced(client.clone(), &args.namespace),
+        name: args.lease_name.clone(),
+        identity: identity.clone(),
+    };
+    tokio::spawn(lease::shell::run(
+        election.api.clone(),
+        election.name.clone(),
+        Elector::new(identity, timings),
+        leadership.clone(),
+    ));
+    Ok((leadership, Some(election)))
+}
+
+/// This process's candidacy, released on shutdown.
+struct Election {
+    api: Api<k8s_openapi::api::coordination::v1::Lease>,
+    name: String,
+    identity: String,
+}
+
+impl Election {
+    /// Gives the Lease up so that a successor takes over at once (a stop, not a crash).
+    async fn release(&self, leadership: &Leadership) {
+        let released =
+            lease::shell::release(&self.api, &self.name, &self.identity, leadership).await;
+        match released {
+            Ok(released) => tracing::info!(lease = %self.name, released, "leader election ended"),
+            Err(e) => tracing::warn!(lease = %self.name, error = %e, "cannot release the Lease"),
+        }
+    }
+}
 
 /// The subcommand that runs the webhook instead of the controller.
 const WEBHOOK: &str = "webhook";
@@ -105,6 +184,7 @@ async fn controller(args: Args) -> anyhow::Result<()> {
     let client = Client::try_default()
         .await
         .context("connecting to the Kubernetes API")?;
+    let (leadership, election) = elect(&client, &args)?;
     let reporter = Reporter {
         controller: "metallb-controller".into(),
         instance: args.pod_name.clone().filter(|n| !n.is_empty()),
@@ -115,14 +195,15 @@ async fn controller(args: Args) -> anyhow::Result<()> {
     metrics
         .exporter
         .serve(args.port, args.health_probe_port, "caches not synced yet");
-    match args.ml_secret_name.filter(|n| !n.is_empty()) {
+    let ml_secret = args.ml_secret_name.clone().filter(|n| !n.is_empty());
+    match ml_secret {
         Some(name) => {
-            let deployment = args.deployment.filter(|d| !d.is_empty());
             tokio::spawn(memberlist::task::run(
                 client.clone(),
                 args.namespace.clone(),
                 name,
-                deployment,
+                args.deployment.clone().filter(|d| !d.is_empty()),
+                leadership.clone(),
             ));
         }
         None => tracing::info!("no --ml-secret-name: not creating a memberlist Secret"),
@@ -138,20 +219,35 @@ async fn controller(args: Args) -> anyhow::Result<()> {
         client.clone(),
         args.namespace.clone(),
         pools.clone(),
-        config_wake,
+        config_wake.clone(),
+        leadership.clone(),
     ));
     tokio::spawn(migration::task::run(
         client.clone(),
         args.namespace.clone(),
         args.config,
         recorder.clone(),
+        leadership.clone(),
     ));
+    let lead = leadership.clone();
+    let wakes = [services_wake.clone(), config_wake];
+    tokio::spawn(async move {
+        loop {
+            lead.changed().await;
+            wakes.iter().for_each(|w| w.notify_one());
+        }
+    });
     let settings = services::Settings {
         namespace: args.namespace,
         lb_class: args.lb_class,
         recorder,
         debounce: args.debounce,
         owner: ferrolb_kube::owner::PodOwner::new(args.pod_name, args.pod_uid),
+        leadership: leadership.clone(),
     };
-    services::run(client, settings, pools, services_wake, metrics).await
+    let result = services::run(client, settings, pools, services_wake, metrics).await;
+    if let Some(election) = election {
+        election.release(&leadership).await;
+    }
+    result
 }

@@ -1,7 +1,12 @@
 //! The speakers' shared key, the pure part: MetalLB's controller creates Secret
 //! `--ml-secret-name` (key `secretkey` = 16 random bytes, base64 raw standard encoding without
-//! padding: 22 characters), owned by the controller Deployment (`--deployment`) so it goes away
-//! with the install. The API calls are in [`task`].
+//! padding: 22 characters). MetalLB makes the controller Deployment (`--deployment`) its owner;
+//! ferrolb does not: replacing that Deployment (`kubectl replace`, a Helm reinstall, a
+//! re-applied manifest after `kubectl delete`) would garbage-collect the Secret, and its
+//! recreation would give the speakers a new key while some still run with the old one, which
+//! splits the memberlist cluster. So ferrolb's Secret has no owner; an owner reference to the
+//! `--deployment` that an earlier version (or MetalLB) set is removed, the key kept. A deleted
+//! Secret is recreated at once (new key: the old one is gone). The API calls are in [`task`].
 
 pub mod task;
 
@@ -9,7 +14,6 @@ use std::collections::BTreeMap;
 
 use base64::Engine as _;
 use k8s_openapi::ByteString;
-use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::Secret;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, OwnerReference};
 
@@ -30,20 +34,25 @@ pub fn random_key() -> Result<String, getrandom::Error> {
     Ok(encode_key(&bytes))
 }
 
-/// An owner reference to `deployment` (None without a name or uid). Neither `controller` nor
-/// `blockOwnerDeletion` is set: the latter would need `update` on `deployments/finalizers`.
-pub fn owner_reference(deployment: &Deployment) -> Option<OwnerReference> {
-    Some(OwnerReference {
-        api_version: "apps/v1".into(),
-        kind: "Deployment".into(),
-        name: deployment.metadata.name.clone()?,
-        uid: deployment.metadata.uid.clone()?,
-        ..OwnerReference::default()
-    })
+/// The owner references `existing` should keep, if that differs from what it has: every
+/// reference but those to Deployment `deployment` (apps/v1), which would garbage-collect the
+/// key with the Deployment.
+pub fn owners_to_keep(existing: &Secret, deployment: &str) -> Option<Vec<OwnerReference>> {
+    let refs = existing
+        .metadata
+        .owner_references
+        .as_deref()
+        .unwrap_or_default();
+    let is_deployment = |o: &OwnerReference| {
+        o.kind == "Deployment" && o.api_version == "apps/v1" && o.name == deployment
+    };
+    refs.iter()
+        .any(is_deployment)
+        .then(|| refs.iter().filter(|o| !is_deployment(o)).cloned().collect())
 }
 
-/// The Secret to create: `name` in `namespace`, `secretkey` = `key`, owned by `owner` if given.
-pub fn secret(name: &str, namespace: &str, key: &str, owner: Option<OwnerReference>) -> Secret {
+/// The Secret to create: `name` in `namespace`, `secretkey` = `key`, without owner.
+pub fn secret(name: &str, namespace: &str, key: &str) -> Secret {
     Secret {
         metadata: ObjectMeta {
             name: Some(name.into()),
@@ -52,7 +61,6 @@ pub fn secret(name: &str, namespace: &str, key: &str, owner: Option<OwnerReferen
                 ("app".to_owned(), "metallb".to_owned()),
                 ("component".to_owned(), "speaker".to_owned()),
             ])),
-            owner_references: owner.map(|o| vec![o]),
             ..ObjectMeta::default()
         },
         type_: Some("Opaque".into()),
@@ -88,41 +96,41 @@ mod tests {
         assert_ne!(random_key().unwrap(), k, "two keys must differ");
     }
 
-    #[test]
-    fn secret_shape_with_and_without_owner() {
-        let mut dep = Deployment::default();
-        assert_eq!(owner_reference(&dep), None, "no name or uid yet");
-        dep.metadata.name = Some("controller".into());
-        assert_eq!(owner_reference(&dep), None, "no uid");
-        dep.metadata.uid = Some("1234-uid".into());
-        let owner = owner_reference(&dep).unwrap();
-        assert_eq!(
-            (owner.api_version.as_str(), owner.kind.as_str()),
-            ("apps/v1", "Deployment")
-        );
-        assert_eq!(
-            (owner.name.as_str(), owner.uid.as_str()),
-            ("controller", "1234-uid")
-        );
-        assert_eq!(owner.block_owner_deletion, None);
+    fn owner(kind: &str, name: &str) -> OwnerReference {
+        OwnerReference {
+            api_version: "apps/v1".into(),
+            kind: kind.into(),
+            name: name.into(),
+            uid: "1234-uid".into(),
+            ..OwnerReference::default()
+        }
+    }
 
-        let s = secret(
-            "metallb-memberlist",
-            "metallb-system",
-            "k",
-            Some(owner.clone()),
-        );
+    #[test]
+    fn secret_shape_has_no_owner() {
+        let s = secret("metallb-memberlist", "metallb-system", "k");
         assert_eq!(s.metadata.name.as_deref(), Some("metallb-memberlist"));
         assert_eq!(s.metadata.namespace.as_deref(), Some("metallb-system"));
-        assert_eq!(s.metadata.owner_references, Some(vec![owner]));
+        assert_eq!(s.metadata.owner_references, None, "survives its Deployment");
         assert_eq!(s.type_.as_deref(), Some("Opaque"));
-        let data = s.data.unwrap();
+        let data = s.data.clone().unwrap();
         assert_eq!(data.keys().collect::<Vec<_>>(), [KEY]);
         assert_eq!(data[KEY].0, b"k");
-        let s = secret("m", "ns", "k", None);
-        assert_eq!(s.metadata.owner_references, None);
+        assert_eq!(owners_to_keep(&s, "controller"), None, "nothing to change");
         // as JSON the key is base64 of the 22 ASCII characters (what `kubectl get -o yaml` shows)
-        let v = serde_json::to_value(secret("m", "ns", "AAECAwQFBgcICQoLDA0ODw", None)).unwrap();
+        let v = serde_json::to_value(secret("m", "ns", "AAECAwQFBgcICQoLDA0ODw")).unwrap();
         assert_eq!(v["data"][KEY], "QUFFQ0F3UUZCZ2NJQ1FvTERBME9Edw==");
+    }
+
+    #[test]
+    fn only_the_deployment_owner_is_dropped() {
+        let mut s = secret("m", "ns", "k");
+        s.metadata.owner_references = Some(vec![owner("Deployment", "controller")]);
+        assert_eq!(owners_to_keep(&s, "controller"), Some(vec![]));
+        let other = owner("ConfigMap", "controller");
+        s.metadata.owner_references = Some(vec![other.clone(), owner("Deployment", "controller")]);
+        assert_eq!(owners_to_keep(&s, "controller"), Some(vec![other.clone()]));
+        s.metadata.owner_references = Some(vec![other, owner("Deployment", "someone-else")]);
+        assert_eq!(owners_to_keep(&s, "controller"), None);
     }
 }

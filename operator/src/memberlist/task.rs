@@ -1,16 +1,26 @@
-//! The I/O side of [`crate::memberlist`]: creates the speakers' key Secret once at start if it
-//! does not exist, as MetalLB's controller does (`--ml-secret-name`, `--deployment`). An existing
-//! Secret is never changed (a Helm install or a user may have created it first); a lost create
-//! race (409 AlreadyExists) counts as success. Failures are retried with backoff in the
-//! background: the allocator never waits for this.
+//! The I/O side of [`crate::memberlist`]: watches the speakers' key Secret by name and, while
+//! this controller leads, creates it whenever it is missing (at start, and at once after
+//! someone deletes it) and removes an owner reference to the controller Deployment from it.
+//! The key of an existing Secret is never changed (a Helm install or a user may have created
+//! it first); a lost create race (409 AlreadyExists) counts as success. Failures are retried
+//! with backoff in the background: the allocator never waits for this.
 
-use k8s_openapi::api::apps::v1::Deployment;
+use std::sync::Arc;
+use std::time::Duration;
+
+use ferrolb_kube::lease::shell::Leadership;
 use k8s_openapi::api::core::v1::Secret;
 use kube::Client;
-use kube::api::{Api, PostParams};
+use kube::api::{Api, Patch, PatchParams, PostParams};
+use kube::runtime::reflector::{ObjectRef, Store};
+use serde_json::json;
+use tokio::sync::Notify;
 
-use super::{KEY, owner_reference, random_key, secret};
+use super::{KEY, owners_to_keep, random_key, secret};
 use crate::backoff::{INITIAL_BACKOFF, next_backoff};
+
+/// The Secret is looked at at least this often.
+const RESYNC: Duration = Duration::from_secs(30);
 
 /// Why one attempt failed (the task retries).
 #[derive(Debug, thiserror::Error)]
@@ -32,90 +42,118 @@ pub enum SecretError {
 /// What an attempt found or did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Outcome {
-    /// The Secret was already there (left untouched).
+    /// The Secret was there as it should be (left untouched).
     Existed,
-    /// Created; `owned` says whether it carries the Deployment as owner.
-    Created {
-        /// An ownerReference to the Deployment was set.
-        owned: bool,
-    },
+    /// The owner reference to the Deployment was removed (key unchanged).
+    Disowned,
+    /// Created.
+    Created,
 }
 
-/// Creates Secret `name` in `namespace` unless it exists, owned by Deployment `deployment`
-/// when that can be read (else without owner, with a warning).
-pub async fn ensure(
-    client: &Client,
-    namespace: &str,
-    name: &str,
-    deployment: Option<&str>,
-) -> Result<Outcome, SecretError> {
-    let secrets: Api<Secret> = Api::namespaced(client.clone(), namespace);
-    let existing = secrets
-        .get_opt(name)
-        .await
-        .map_err(|source| SecretError::Kube {
-            action: format!("read Secret {namespace}/{name}"),
+/// What the task watches and writes.
+struct Target {
+    api: Api<Secret>,
+    key: ObjectRef<Secret>,
+    namespace: String,
+    name: String,
+    deployment: Option<String>,
+}
+
+impl Target {
+    fn err(&self, action: &str, source: kube::Error) -> SecretError {
+        SecretError::Kube {
+            action: format!("{action} Secret {}/{}", self.namespace, self.name),
             source,
-        })?;
-    if let Some(s) = existing {
-        if !s.data.as_ref().is_some_and(|d| d.contains_key(KEY)) {
-            tracing::warn!(
-                secret = name,
-                "memberlist Secret has no `{KEY}` key; leaving it as it is"
-            );
         }
-        return Ok(Outcome::Existed);
     }
-    let owner = match deployment {
-        None => None,
-        Some(d) => match Api::<Deployment>::namespaced(client.clone(), namespace)
-            .get(d)
-            .await
-        {
-            Ok(dep) => owner_reference(&dep),
-            Err(e) => {
-                tracing::warn!(deployment = d, error = %e,
-                    "cannot read the controller Deployment; creating the memberlist Secret without an owner");
-                None
+
+    /// Brings the Secret (as the cache shows it) to what it should be.
+    async fn ensure(&self, existing: Option<Arc<Secret>>) -> Result<Outcome, SecretError> {
+        if let Some(s) = existing {
+            if !s.data.as_ref().is_some_and(|d| d.contains_key(KEY)) {
+                tracing::warn!(secret = %self.name,
+                    "memberlist Secret has no `{KEY}` key; leaving it as it is");
             }
-        },
-    };
-    let owned = owner.is_some();
-    let key = random_key().map_err(SecretError::Random)?;
-    match secrets
-        .create(
-            &PostParams::default(),
-            &secret(name, namespace, &key, owner),
-        )
-        .await
-    {
-        Ok(_) => Ok(Outcome::Created { owned }),
-        Err(kube::Error::Api(s)) if s.code == 409 => Ok(Outcome::Existed),
-        Err(source) => Err(SecretError::Kube {
-            action: format!("create Secret {namespace}/{name}"),
-            source,
-        }),
+            let keep = self
+                .deployment
+                .as_deref()
+                .and_then(|d| owners_to_keep(&s, d));
+            let Some(keep) = keep else {
+                return Ok(Outcome::Existed);
+            };
+            let patch = json!({"metadata": {"ownerReferences": keep}});
+            self.api
+                .patch(&self.name, &PatchParams::default(), &Patch::Merge(&patch))
+                .await
+                .map_err(|e| self.err("remove the Deployment owner of", e))?;
+            return Ok(Outcome::Disowned);
+        }
+        let key = random_key().map_err(SecretError::Random)?;
+        let fresh = secret(&self.name, &self.namespace, &key);
+        match self.api.create(&PostParams::default(), &fresh).await {
+            Ok(_) => Ok(Outcome::Created),
+            Err(kube::Error::Api(s)) if s.code == 409 => Ok(Outcome::Existed),
+            Err(e) => Err(self.err("create", e)),
+        }
     }
 }
 
-/// [`ensure`] until it succeeds, with exponential backoff between attempts.
-pub async fn run(client: Client, namespace: String, name: String, deployment: Option<String>) {
+/// Keeps Secret `name` in `namespace` present and without owner, forever; writes only while
+/// `leadership` holds. `deployment`: the controller Deployment whose owner reference is removed.
+pub async fn run(
+    client: Client,
+    namespace: String,
+    name: String,
+    deployment: Option<String>,
+    leadership: Leadership,
+) {
+    let api: Api<Secret> = Api::namespaced(client, &namespace);
+    let wake = Arc::new(Notify::new());
+    let store: Store<Secret> = ferrolb_kube::reflect_named(api.clone(), &name, vec![wake.clone()]);
+    if let Err(e) = store.wait_until_ready().await {
+        tracing::warn!(error = %e, "memberlist Secret watch ended before its first list");
+        return;
+    }
+    let target = Target {
+        api,
+        key: ObjectRef::new(&name).within(&namespace),
+        namespace,
+        name,
+        deployment,
+    };
     let mut delay = INITIAL_BACKOFF;
+    let mut reported = false;
     loop {
-        match ensure(&client, &namespace, &name, deployment.as_deref()).await {
-            Ok(Outcome::Existed) => {
-                tracing::info!(secret = %name, "memberlist Secret exists; left unchanged");
-                return;
+        let mut pause = RESYNC;
+        if leadership.is_leader() {
+            match target.ensure(store.get(&target.key)).await {
+                Ok(outcome) => {
+                    let name = &target.name;
+                    match outcome {
+                        Outcome::Existed if reported => {}
+                        Outcome::Existed => {
+                            tracing::info!(secret = %name, "memberlist Secret exists; left unchanged");
+                        }
+                        Outcome::Disowned => tracing::info!(secret = %name,
+                            "removed the Deployment owner of the memberlist Secret (key kept)"),
+                        Outcome::Created => {
+                            tracing::info!(secret = %name, "created the memberlist Secret");
+                        }
+                    }
+                    reported = true;
+                    delay = INITIAL_BACKOFF;
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, retry_in = ?delay, "memberlist Secret not ensured");
+                    pause = delay;
+                    delay = next_backoff(delay);
+                }
             }
-            Ok(Outcome::Created { owned }) => {
-                tracing::info!(secret = %name, owned, "created the memberlist Secret");
-                return;
-            }
-            Err(e) => {
-                tracing::warn!(error = %e, retry_in = ?delay, "memberlist Secret not ensured");
-                tokio::time::sleep(delay).await;
-                delay = next_backoff(delay);
-            }
+        }
+        tokio::select! {
+            _ = wake.notified() => {}
+            _ = leadership.changed() => {}
+            _ = tokio::time::sleep(pause) => {}
         }
     }
 }

@@ -1,7 +1,7 @@
 //! The I/O side of [`crate::migration`]: watches the legacy ConfigMap and applies the plan,
 //! unless it would take an IP from a Service ([`refusals`]). A failed attempt (API server or
 //! webhook not reachable) is reported and retried with backoff ([`crate::backoff`]) until it
-//! succeeds or a newer ConfigMap replaces it.
+//! succeeds or a newer ConfigMap replaces it. Only the leader migrates.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -13,6 +13,7 @@ use ferrolb_api::v1beta1::{
 use ferrolb_api::v1beta2::BGPPeer;
 use ferrolb_kube::convert::{ServiceKey, ingress_ips};
 use ferrolb_kube::events::event;
+use ferrolb_kube::lease::shell::Leadership;
 use ferrolb_kube::status::{CONTROLLER_STATE, condition, find};
 use futures::StreamExt;
 use k8s_openapi::api::core::v1::{ConfigMap, Service};
@@ -74,7 +75,13 @@ struct Migrator {
 
 /// Watches ConfigMap `name` in `namespace` and migrates it whenever its payload changes; a
 /// failed attempt is retried with backoff while no newer ConfigMap arrives.
-pub async fn run(client: Client, namespace: String, name: String, recorder: Recorder) {
+pub async fn run(
+    client: Client,
+    namespace: String,
+    name: String,
+    recorder: Recorder,
+    leadership: Leadership,
+) {
     let api: Api<ConfigMap> = Api::namespaced(client.clone(), &namespace);
     let cfg = watcher::Config::default().fields(&format!("metadata.name={name}"));
     let mut stream = std::pin::pin!(watcher(api, cfg).default_backoff().applied_objects());
@@ -107,6 +114,11 @@ pub async fn run(client: Client, namespace: String, name: String, recorder: Reco
             _ = retry => delay = next_backoff(delay),
         }
         let Some(cm) = &pending else { continue };
+        if !leadership.is_leader() {
+            // Only the leader writes; take in the events that came meanwhile first.
+            leadership.acquired().await;
+            continue;
+        }
         match m.migrate(cm).await {
             Ok(()) => pending = None,
             Err(e) => m.report_failure(cm, &e, delay).await,

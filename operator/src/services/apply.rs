@@ -7,6 +7,9 @@
 //! and returns, so the next pass does not wait for a slow write and a Service created during
 //! a burst gets its IP as soon as a pass sees it. The [`Gate`](super::gate::Gate) keeps one
 //! write per object in flight and drops repeats the cache has not caught up with yet.
+//!
+//! Only the leader writes: a write waiting for a permit when leadership lapses is dropped
+//! (the [`Leadership`] deadline is checked just before each request is sent).
 
 use std::net::IpAddr;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -18,6 +21,7 @@ use ferrolb_api::names::ANNOTATION_IP_ALLOCATED_FROM_POOL;
 use ferrolb_api::v1beta1::IPAddressPool;
 use ferrolb_kube::convert::ServiceKey;
 use ferrolb_kube::events::event;
+use ferrolb_kube::lease::shell::Leadership;
 use ferrolb_kube::status::ConfigStateWriter;
 use k8s_openapi::api::core::v1::Service;
 use kube::api::{Api, Patch, PatchParams};
@@ -58,6 +62,7 @@ pub struct Applier {
     permits: Arc<Semaphore>,
     wake: Arc<Notify>,
     metrics: Arc<Metrics>,
+    leadership: Leadership,
 }
 
 /// What a write task needs to talk to the API server.
@@ -71,7 +76,8 @@ struct Writer {
 
 impl Applier {
     /// An applier writing ferrolb's objects in `namespace`; `wake` is notified when a pass
-    /// must run again because a newer write waited for an in-flight one.
+    /// must run again because a newer write waited for an in-flight one. Writes are sent only
+    /// while `leadership` holds.
     pub fn new(
         client: Client,
         namespace: String,
@@ -79,6 +85,7 @@ impl Applier {
         state: ConfigStateWriter,
         wake: Arc<Notify>,
         metrics: Arc<Metrics>,
+        leadership: Leadership,
     ) -> Self {
         Self {
             api: Arc::new(Writer {
@@ -91,6 +98,7 @@ impl Applier {
             permits: Arc::new(Semaphore::new(PARALLEL_WRITES)),
             wake,
             metrics,
+            leadership,
         }
     }
 
@@ -154,10 +162,19 @@ impl Applier {
         let permits = self.permits.clone();
         let wake = self.wake.clone();
         let metrics = self.metrics.clone();
+        let leadership = self.leadership.clone();
         tokio::spawn(async move {
             let Ok(_permit) = permits.acquire_owned().await else {
                 return;
             };
+            if !leadership.is_leader() {
+                if let Some(k) = key {
+                    let mut gate = gate.lock().unwrap_or_else(PoisonError::into_inner);
+                    gate.finish(&k, false, Instant::now());
+                }
+                tracing::debug!("not the leader any more: write dropped");
+                return;
+            }
             let result = api.one(action).await;
             match &result {
                 Ok(()) => {

@@ -3,6 +3,10 @@
 //! ([`ferrolb_kube::passes::run_passes`]) — the pure [`reconcile`] step, whose writes
 //! [`apply`] starts without waiting for them, one write per object at a time ([`gate`]).
 //! Level-based: a failed write is retried by the next pass (at least every [`RESYNC`]).
+//!
+//! Only the leader ([`Leadership`]) passes and writes; a follower keeps its caches warm and
+//! starts from a fresh [`Reconciler`] (rebuilt from the Service statuses) each time it takes
+//! the lead, since another controller may have allocated meanwhile.
 
 pub mod apply;
 pub mod gate;
@@ -11,11 +15,12 @@ pub mod reconcile;
 use std::sync::Arc;
 use std::time::Duration;
 
-use ferrolb_api::v1beta1::IPAddressPool;
+use ferrolb_api::v1beta1::{ConfigurationState, IPAddressPool};
+use ferrolb_kube::lease::shell::Leadership;
 use ferrolb_kube::owner::PodOwner;
 use ferrolb_kube::passes::{Pacing, run_passes};
 use ferrolb_kube::reflect;
-use ferrolb_kube::status::ConfigStateWriter;
+use ferrolb_kube::status::{CONTROLLER_STATE, ConfigStateWriter};
 use k8s_openapi::api::core::v1::{Namespace, Service};
 use kube::runtime::events::Recorder;
 use kube::runtime::reflector::Store;
@@ -41,9 +46,11 @@ pub struct Settings {
     pub debounce: Duration,
     /// The controller's Pod, owner of ConfigurationState `controller`.
     pub owner: PodOwner,
+    /// Whether this controller may write now.
+    pub leadership: Leadership,
 }
 
-/// Runs the Service task until the process is stopped (Ctrl-C / SIGINT). `pools` is the
+/// Runs the Service task until the process is stopped (SIGINT / SIGTERM). `pools` is the
 /// controller's one IPAddressPool store; it wakes `notify`.
 pub async fn run(
     client: Client,
@@ -54,10 +61,17 @@ pub async fn run(
 ) -> anyhow::Result<()> {
     let services = reflect(Api::<Service>::all(client.clone()), notify.clone());
     let namespaces = reflect(Api::<Namespace>::all(client.clone()), notify.clone());
+    // What this task writes, watched so that a deletion or foreign edit is repaired at once.
+    let states = ferrolb_kube::reflect_named(
+        Api::<ConfigurationState>::namespaced(client.clone(), &settings.namespace),
+        CONTROLLER_STATE,
+        vec![notify.clone()],
+    );
     for (what, ready) in [
         ("services", services.wait_until_ready().await),
         ("ipaddresspools", pools.wait_until_ready().await),
         ("namespaces", namespaces.wait_until_ready().await),
+        ("configurationstates", states.wait_until_ready().await),
     ] {
         ready.map_err(|e| anyhow::anyhow!("initial list of {what} failed: {e}"))?;
     }
@@ -75,14 +89,24 @@ pub async fn run(
         state,
         notify.clone(),
         metrics.clone(),
+        settings.leadership.clone(),
     );
-    let mut reconciler = Reconciler::new(settings.lb_class);
+    let leadership = settings.leadership;
+    let lb_class = settings.lb_class;
+    let mut reconciler: Option<Reconciler> = None;
     let pacing = Pacing {
         debounce: settings.debounce,
         resync: RESYNC,
     };
     let passes = run_passes(notify, pacing, || {
-        let snap = snapshot(&services, &pools, &namespaces);
+        metrics.exporter.set_ready();
+        if !leadership.is_leader() {
+            reconciler = None;
+            return std::future::ready(());
+        }
+        let reconciler = reconciler.get_or_insert_with(|| Reconciler::new(lb_class.clone()));
+        let mut snap = snapshot(&services, &pools, &namespaces);
+        snap.controller_state = states.state().into_iter().next();
         let actions = reconciler.pass(&snap, &ferrolb_kube::status::now());
         if !actions.is_empty() {
             tracing::debug!(
@@ -93,14 +117,27 @@ pub async fn run(
         }
         applier.submit(actions);
         metrics.observe(reconciler.allocator(), reconciler.config_error().is_some());
-        metrics.exporter.set_ready();
         std::future::ready(())
     });
     tokio::select! {
         _ = passes => {}
-        _ = tokio::signal::ctrl_c() => tracing::info!("shutting down"),
+        _ = shutdown() => tracing::info!("shutting down"),
     }
     Ok(())
+}
+
+/// SIGINT (Ctrl-C) or SIGTERM (the kubelet stopping the Pod).
+async fn shutdown() {
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = async {
+            match term.as_mut() {
+                Some(t) => { t.recv().await; }
+                None => std::future::pending::<()>().await,
+            }
+        } => {}
+    }
 }
 
 /// What a pass looks at, from the caches (the namespace cache read once).
@@ -127,5 +164,6 @@ fn snapshot(
             .filter(|ns| ns.metadata.deletion_timestamp.is_some())
             .filter_map(|ns| ns.metadata.name.clone())
             .collect(),
+        controller_state: None,
     }
 }

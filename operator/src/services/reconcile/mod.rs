@@ -21,14 +21,14 @@ use std::sync::Arc;
 
 use ferrolb_api::names::ANNOTATION_IP_ALLOCATED_FROM_POOL;
 use ferrolb_api::status::CONDITION_READY;
-use ferrolb_api::v1beta1::{IPAddressPool, IPAddressPoolStatus};
+use ferrolb_api::v1beta1::{ConfigurationState, IPAddressPool, IPAddressPoolStatus};
 use ferrolb_core::service::is_handled;
 use ferrolb_core::{Allocator, Change, PoolSet, PoolSpec, parse_service};
 use k8s_openapi::api::core::v1::{ObjectReference, Service};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 
 use ferrolb_kube::convert::{ServiceKey, ingress_ips, pool_spec, service_view};
-use ferrolb_kube::status::{condition, find};
+use ferrolb_kube::status::{CONTROLLER_CONDITION, condition, find, state_shows};
 
 /// Everything a pass looks at.
 #[derive(Default, Clone)]
@@ -41,6 +41,8 @@ pub struct Snapshot {
     pub namespaces: BTreeMap<String, BTreeMap<String, String>>,
     /// Namespaces being deleted (`metadata.deletionTimestamp` set).
     pub terminating: BTreeSet<String>,
+    /// ConfigurationState `controller` as the watch shows it (`None`: absent).
+    pub controller_state: Option<Arc<ConfigurationState>>,
 }
 
 /// A write the adapter should make.
@@ -139,7 +141,6 @@ pub struct Reconciler {
     applied: Option<Vec<PoolSpec>>,
     config_error: Option<String>,
     pool_errors: BTreeMap<String, String>,
-    reported_state: Option<Option<String>>,
     failures: BTreeMap<ServiceKey, String>,
     deprecated_warned: BTreeSet<(ServiceKey, String)>,
     /// Services whose last evaluation needed no write and reported no failure, by key →
@@ -161,7 +162,6 @@ impl Reconciler {
             applied: None,
             config_error: None,
             pool_errors: BTreeMap::new(),
-            reported_state: None,
             failures: BTreeMap::new(),
             deprecated_warned: BTreeSet::new(),
             settled: HashMap::new(),
@@ -188,8 +188,8 @@ impl Reconciler {
         }
         self.pool_statuses(snap, now, &mut actions);
         let state = self.config_error.clone();
-        if self.reported_state.as_ref() != Some(&state) {
-            self.reported_state = Some(state.clone());
+        let shown = snap.controller_state.as_deref();
+        if !state_shows(shown, CONTROLLER_CONDITION, state.as_deref()) {
             actions.push(Action::ControllerState { error: state });
         }
         actions

@@ -2,7 +2,7 @@
 //! the snapshot the way the API server would, then runs the next pass.
 
 use super::*;
-use ferrolb_api::v1beta1::IPAddressPoolSpec;
+use ferrolb_api::v1beta1::{ConfigurationStateStatus, IPAddressPoolSpec};
 use k8s_openapi::jiff::Timestamp;
 use serde_json::json;
 
@@ -105,7 +105,12 @@ fn apply(snap: &mut Snapshot, actions: &[Action]) -> Vec<(String, &'static str, 
                 p.status = Some(status.clone());
                 snap.pools[i] = Arc::new(p);
             }
-            Action::ControllerState { .. } => {}
+            Action::ControllerState { error } => {
+                let cond = condition(CONTROLLER_CONDITION, error.as_deref(), None, None, &now());
+                let mut state = ConfigurationState::new("controller", Default::default());
+                state.status = Some(ConfigurationStateStatus::summarize(vec![cond]));
+                snap.controller_state = Some(Arc::new(state));
+            }
         }
     }
     events
@@ -605,4 +610,32 @@ fn another_implementations_services_are_left_alone() {
     converge(&mut r, &mut snap);
     assert!(ips(&snap, "ours").is_empty());
     assert_eq!(annotation(&snap, "ours"), None);
+}
+
+#[test]
+fn the_controller_state_is_rewritten_when_deleted_or_edited() {
+    let mut snap = Snapshot {
+        pools: vec![pool("p", &["192.168.0.200-192.168.0.250"])],
+        ..Default::default()
+    };
+    let mut r = Reconciler::new(None);
+    converge(&mut r, &mut snap);
+    assert!(snap.controller_state.is_some(), "written once");
+    assert_eq!(r.pass(&snap, &now()), vec![], "converged: nothing to write");
+    // Someone deletes it: the next pass writes it again.
+    let shown = snap.controller_state.take();
+    assert_eq!(
+        r.pass(&snap, &now()),
+        vec![Action::ControllerState { error: None }]
+    );
+    // Someone edits its condition: written again.
+    let mut edited = (*shown.expect("state")).clone();
+    if let Some(st) = edited.status.as_mut() {
+        st.conditions[0].status = "False".into();
+    }
+    snap.controller_state = Some(Arc::new(edited));
+    assert_eq!(
+        r.pass(&snap, &now()),
+        vec![Action::ControllerState { error: None }]
+    );
 }
