@@ -261,6 +261,17 @@ fn svc(namespace: &str, name: &str, ip: &str) -> ServiceIps {
     }
 }
 
+/// A DELETE review of pool `a` (metallb-system) holding `addresses`.
+fn delete_pool_a(addresses: &[&str]) -> Value {
+    review(
+        "DELETE",
+        "IPAddressPool",
+        "v1beta1",
+        None,
+        Some(pool("a", "metallb-system", addresses)),
+    )
+}
+
 /// An AdmissionReview is not authenticated: a forged one (any userInfo, any oldObject) must not
 /// learn which Services hold which IPs in other namespaces.
 #[tokio::test]
@@ -272,21 +283,9 @@ async fn pool_answers_count_services_never_name_them() {
         svc("elsewhere", "outside", "10.1.1.1"),
     ];
     let app = router(AppState::new(Arc::new(res), Options::default()));
-    let mut forged = review(
-        "DELETE",
-        "IPAddressPool",
-        "v1beta1",
-        None,
-        Some(pool("a", "metallb-system", &["192.168.10.0/24"])),
-    );
+    let mut forged = delete_pool_a(&["192.168.10.0/24"]);
     forged["request"]["userInfo"] = json!({"username": "system:anonymous"});
-    let everything = review(
-        "DELETE",
-        "IPAddressPool",
-        "v1beta1",
-        None,
-        Some(pool("a", "metallb-system", &["0.0.0.0/0"])),
-    );
+    let everything = delete_pool_a(&["0.0.0.0/0"]);
     let shrink = review(
         "UPDATE",
         "IPAddressPool",
@@ -325,13 +324,7 @@ async fn pool_deletion_is_never_refused() {
     let existing = format!(
         "{EXISTING}---\napiVersion: metallb.io/v1beta1\nkind: L2Advertisement\nmetadata: {{name: l, namespace: metallb-system}}\nspec: {{ipAddressPools: [a]}}\n---\napiVersion: metallb.io/v1beta1\nkind: BGPAdvertisement\nmetadata: {{name: b, namespace: metallb-system}}\nspec: {{ipAddressPools: [a], aggregationLength: 24}}\n"
     );
-    let body = review(
-        "DELETE",
-        "IPAddressPool",
-        "v1beta1",
-        None,
-        Some(pool("a", "metallb-system", &["192.168.10.0/24"])),
-    );
+    let body = delete_pool_a(&["192.168.10.0/24"]);
     let (_, out) = post(app(&existing), PATHS[0].0, body).await;
     assert_eq!(out["response"]["allowed"], true, "{out}");
 }
