@@ -152,7 +152,9 @@ pub fn review(
     let services = std::mem::take(&mut snapshot.services);
     let mut verdict = admission::admit(&snapshot, &request, &state.options);
     tracing::debug!(kind = %kind, name = %request.name, op = ?operation, allowed = verdict.allowed(), "admission");
-    verdict.warnings.extend(moved_count(&request, &services));
+    verdict
+        .warnings
+        .extend(moved_count(&request, &services, &state.options));
     if kind == Kind::IPAddressPool && operation == Operation::Delete && !verdict.allowed() {
         verdict.warnings.push(verdict.message());
         verdict.denied.clear();
@@ -169,11 +171,19 @@ pub fn review(
 }
 
 /// The warning for a pool UPDATE or DELETE that takes IPs away from Services: how many, never
-/// which ([`admission::moved_services`] decides, one Service at a time).
-fn moved_count(req: &Request, services: &[ServiceIps]) -> Option<String> {
+/// which ([`admission::moved_services`] decides, one Service at a time). None for pools outside
+/// ferrolb's namespace, which allocate nothing.
+fn moved_count(req: &Request, services: &[ServiceIps], opts: &Options) -> Option<String> {
     let Some(Object::Pool(old)) = &req.old_object else {
         return None;
     };
+    if opts
+        .namespace
+        .as_ref()
+        .is_some_and(|ns| ns != &req.namespace)
+    {
+        return None;
+    }
     let new = match (&req.operation, &req.object) {
         (Operation::Update, Some(Object::Pool(p))) => Some(p),
         _ => None,

@@ -315,6 +315,17 @@ async fn pool_answers_count_services_never_name_them() {
             assert!(!text.contains(secret), "{secret} revealed: {text}");
         }
     }
+    // A pool outside ferrolb's namespace allocates nothing: no count either.
+    let elsewhere = review(
+        "DELETE",
+        "IPAddressPool",
+        "v1beta1",
+        None,
+        Some(pool("a", "default", &["0.0.0.0/0"])),
+    );
+    let (_, out) = post(app, PATHS[0].0, elsewhere).await;
+    assert_eq!(out["response"]["allowed"], true, "{out}");
+    assert_eq!(out["response"]["warnings"], Value::Null, "{out}");
 }
 
 /// MetalLB's IPAddressPool webhook does not validate DELETE: a pool still referenced by
