@@ -224,7 +224,17 @@ async fn first_certificate(rotator: &Rotator) -> Result<Served, Error> {
                 tracing::info!(error = %e, "waiting for the certificate Secret");
                 tokio::time::sleep(Duration::from_secs(5)).await;
             }
-            other => return other,
+            Ok(served) => {
+                if let Some(why) = &served.foreign {
+                    tracing::info!(
+                        secret = %rotator.targets.secret,
+                        "serving the certificate Secret as it is: it {why}; ferrolb does not \
+                         write it (--cert-takeover would)"
+                    );
+                }
+                return Ok(served);
+            }
+            Err(e) => return Err(e),
         }
     }
 }
