@@ -81,10 +81,10 @@ fn annotations(s: &Secret) -> impl Iterator<Item = (&String, &String)> {
 /// cert-manager took over is cert-manager's.
 pub fn owner(s: &Secret) -> Owner {
     if let Some((k, v)) = annotations(s).find(|(k, _)| k.starts_with(CERT_MANAGER)) {
-        return Owner::Foreign(format!("managed by cert-manager (annotation {k}={v})"));
+        return Owner::Foreign(format!("is managed by cert-manager (annotation {k}={v})"));
     }
     if let Some(o) = s.metadata.owner_references.iter().flatten().next() {
-        return Owner::Foreign(format!("owned by {} {}", o.kind, o.name));
+        return Owner::Foreign(format!("is owned by {} {}", o.kind, o.name));
     }
     if annotations(s)
         .any(|(k, v)| (k == MANAGED_BY && v == MANAGER) || LEGACY.contains(&k.as_str()))

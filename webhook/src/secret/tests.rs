@@ -58,7 +58,7 @@ fn ours_empty_and_foreign_secrets() {
     }]);
     assert_eq!(
         owner(&owned),
-        Owner::Foreign("owned by Certificate webhook".into())
+        Owner::Foreign("is owned by Certificate webhook".into())
     );
 }
 
