@@ -7,7 +7,8 @@
 //! serving certificate keeps the CA, so the `caBundle` the API server holds stays valid and a
 //! hot-reloaded certificate is trusted at once; when the CA itself is renewed, the new bundle
 //! keeps the previous CA next to the new one so both serving certificates verify during the
-//! switch. Expiry times are kept in the Secret's annotations (no X.509 parser needed).
+//! switch. Expiry times of a stored bundle are read from the certificates themselves
+//! ([`crate::secret::not_after`]).
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 

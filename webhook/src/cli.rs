@@ -25,6 +25,7 @@ use crate::Error;
 use crate::certs::CertSettings;
 use crate::handlers::{AppState, probes_router, router};
 use crate::rotation::{Rotator, Targets, watch_files};
+use crate::secret::Served;
 use crate::source::StoreSource;
 
 /// ferrolb's validating and conversion webhook. Flags keep MetalLB's controller names where
@@ -76,6 +77,10 @@ pub struct Args {
     /// How often to check the certificates, seconds.
     #[arg(long, default_value_t = 3600)]
     pub check_interval_secs: u64,
+    /// Replace the certificates of a --webhook-secret that is not ferrolb's (cert-manager's, a
+    /// MetalLB cert-controller's). Without it such a Secret is served as it is, never written.
+    #[arg(long)]
+    pub cert_takeover: bool,
 }
 
 impl Args {
@@ -195,18 +200,43 @@ async fn serving_tls(args: &Args, client: &Client) -> Result<RustlsConfig, Error
             webhook_configuration: args.webhook_configuration.clone(),
             conversion_crd: "bgppeers.metallb.io".into(),
         },
+        takeover: args.cert_takeover,
     };
-    let bundle = rotator.ensure().await?;
-    rotator.inject(&bundle.ca_cert).await?;
+    let served = first_certificate(&rotator).await?;
+    rotator.inject(&served).await?;
     let tls = RustlsConfig::from_pem(
-        bundle.cert.clone().into_bytes(),
-        bundle.key.clone().into_bytes(),
+        served.cert.clone().into_bytes(),
+        served.key.clone().into_bytes(),
     )
     .await
     .map_err(io_err("load the serving certificate"))?;
     let interval = Duration::from_secs(args.check_interval_secs.max(1));
-    tokio::spawn(rotator.run(tls.clone(), bundle, interval));
+    tokio::spawn(rotator.run(tls.clone(), served, interval));
     Ok(tls)
+}
+
+/// The first certificate to serve, waiting while a foreign Secret has none yet (e.g.
+/// cert-manager still issuing it).
+async fn first_certificate(rotator: &Rotator) -> Result<Served, Error> {
+    loop {
+        match rotator.ensure().await {
+            Err(e @ Error::SecretNotReady { .. }) => {
+                tracing::info!(error = %e, "waiting for the certificate Secret");
+                tokio::time::sleep(Duration::from_secs(5)).await;
+            }
+            Ok(served) => {
+                if let Some(why) = &served.foreign {
+                    tracing::info!(
+                        secret = %rotator.targets.secret,
+                        "serving the certificate Secret as it is: it {why}; ferrolb does not \
+                         write it (--cert-takeover would)"
+                    );
+                }
+                return Ok(served);
+            }
+            Err(e) => return Err(e),
+        }
+    }
 }
 
 /// Serves the webhooks with `args` until the HTTPS server fails: reflector stores of the
@@ -267,6 +297,10 @@ mod tests {
         assert_eq!(a.cert_service_name, "metallb-webhook-service");
         assert_eq!(a.webhook_secret, "metallb-webhook-cert");
         assert!(!a.disable_cert_rotation);
+        assert!(
+            !a.cert_takeover,
+            "a foreign Secret is never taken over by default"
+        );
     }
 
     #[test]

@@ -2,6 +2,12 @@
 //! `kube::core::conversion` types. Handlers are thin: decode the review, take a snapshot of the
 //! stored configuration, call `ferrolb_validate`, encode the answer. A request that cannot be
 //! decoded gets an `invalid` response (HTTP 200, as the API server expects).
+//!
+//! Trust: an AdmissionReview is not authenticated (anything that reaches the webhook port can
+//! post one, with any `userInfo`), so answers never name Services: the warning for a pool edit
+//! or deletion that moves Services' IPs gives only their number. And, as in MetalLB (whose
+//! IPAddressPool webhook does not validate DELETE), deleting a pool is never refused: what it
+//! would break is returned as warnings.
 
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
@@ -11,7 +17,7 @@ use axum::routing::post;
 use axum::{Json, Router};
 use ferrolb_validate::admission::{self, Object, Operation, Request};
 use ferrolb_validate::conversion::{self, V1BETA1};
-use ferrolb_validate::{Kind, Options};
+use ferrolb_validate::{Kind, Options, ServiceIps};
 use kube::core::DynamicObject;
 use kube::core::admission::{AdmissionRequest, AdmissionResponse, AdmissionReview};
 use kube::core::conversion::{ConversionRequest, ConversionResponse, ConversionReview};
@@ -141,12 +147,18 @@ pub fn review(
         old_object,
     };
     let with_services = kind == Kind::IPAddressPool && operation != Operation::Create;
-    let verdict = admission::admit(
-        &state.source.snapshot(with_services),
-        &request,
-        &state.options,
-    );
+    let mut snapshot = state.source.snapshot(with_services);
+    // Kept out of `admit`, whose warning names them: only their number is answered.
+    let services = std::mem::take(&mut snapshot.services);
+    let mut verdict = admission::admit(&snapshot, &request, &state.options);
     tracing::debug!(kind = %kind, name = %request.name, op = ?operation, allowed = verdict.allowed(), "admission");
+    verdict
+        .warnings
+        .extend(moved_count(&request, &services, &state.options));
+    if kind == Kind::IPAddressPool && operation == Operation::Delete && !verdict.allowed() {
+        verdict.warnings.push(verdict.message());
+        verdict.denied.clear();
+    }
     let mut resp = if verdict.allowed() {
         resp
     } else {
@@ -156,6 +168,37 @@ pub fn review(
         resp.warnings = Some(verdict.warnings);
     }
     resp.into_review()
+}
+
+/// The warning for a pool UPDATE or DELETE that takes IPs away from Services: how many, never
+/// which ([`admission::moved_services`] decides, one Service at a time). None for pools outside
+/// ferrolb's namespace, which allocate nothing.
+fn moved_count(req: &Request, services: &[ServiceIps], opts: &Options) -> Option<String> {
+    let Some(Object::Pool(old)) = &req.old_object else {
+        return None;
+    };
+    if opts
+        .namespace
+        .as_ref()
+        .is_some_and(|ns| ns != &req.namespace)
+    {
+        return None;
+    }
+    let new = match (&req.operation, &req.object) {
+        (Operation::Update, Some(Object::Pool(p))) => Some(p),
+        _ => None,
+    };
+    let n = services
+        .iter()
+        .filter(|s| admission::moved_services(old, new, std::slice::from_ref(*s)).is_some())
+        .count();
+    (n > 0).then(|| {
+        format!(
+            "IPAddressPool/{}: this change moves the IPs of {n} Services \
+             (`kubectl get services -A` shows which)",
+            req.name
+        )
+    })
 }
 
 async fn validate(

@@ -15,13 +15,15 @@
 //!
 //! Modules: [`cli`] (the command: flags and server, shared by the `ferrolb-webhook` binary and
 //! `ferrolb-operator webhook`), [`handlers`] (the axum router, pure over a [`source::ConfigSource`]), [`source`]
-//! (reflector stores), [`certs`] (certificate generation, pure), [`rotation`] (Secret and caBundle
-//! management against the API server).
+//! (reflector stores), [`certs`] (certificate generation, pure), [`secret`] (the certificate
+//! Secret: ours or foreign, X.509 expiry, what to do with it; pure), [`rotation`] (Secret and
+//! caBundle management against the API server).
 
 pub mod certs;
 pub mod cli;
 pub mod handlers;
 pub mod rotation;
+pub mod secret;
 pub mod source;
 
 /// Errors of the webhook's I/O parts.
@@ -54,4 +56,12 @@ pub enum Error {
     /// A Secret lacks a key or holds invalid data.
     #[error("invalid webhook certificate Secret: {0}")]
     InvalidSecret(String),
+    /// The certificate Secret is someone else's and has no serving certificate yet.
+    #[error("webhook certificate Secret {secret} not usable yet: {reason}")]
+    SecretNotReady {
+        /// `<namespace>/<name>` of the Secret.
+        secret: String,
+        /// Whose it is and what it lacks.
+        reason: String,
+    },
 }

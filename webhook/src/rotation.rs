@@ -2,19 +2,21 @@
 //! (§5.3): the Secret (`metallb-webhook-cert`, keys `ca.crt`, `ca.key`, `tls.crt`, `tls.key`) is
 //! the source of truth, so any number of replicas agree. Each replica, every check interval:
 //!
-//! 1. reads the Secret; creates it when missing, renews it when due — writes carry the
-//!    `resourceVersion` read (optimistic concurrency), and a replica that loses the race
-//!    (409) re-reads and adopts the winner's certificates;
+//! 1. reads the Secret; creates it when missing, fills or renews it when due (expiry read from
+//!    the X.509 certificates) — writes carry the `resourceVersion` read (optimistic
+//!    concurrency), and a replica that loses the race (409) re-reads and adopts the winner's
+//!    certificates. A Secret that is not ours (cert-manager's, MetalLB's: [`crate::secret`]) is
+//!    served as it is and never written, unless `--cert-takeover` (logged);
 //! 2. injects the CA bundle into every webhook of the ValidatingWebhookConfiguration and into
 //!    the `bgppeers.metallb.io` CRD's conversion `clientConfig` (before serving a new
-//!    certificate, so the API server already trusts it);
+//!    certificate, so the API server already trusts it); a foreign Secret's `ca.crt` only fills
+//!    empty caBundles (its owner, e.g. cert-manager's CA injector, keeps them otherwise);
 //! 3. hot-reloads the serving certificate into the running TLS listener
 //!    (`RustlsConfig::reload_from_pem`) when it changed: connections in flight keep the old one.
 //!
 //! With externally managed certificates (cert-manager), [`watch_files`] polls `tls.crt`/`tls.key`
 //! (polling, not inotify: Secret volumes are updated by swapping a symlink) and reloads them.
 
-use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -28,9 +30,7 @@ use kube::api::{Api, Patch, PatchParams, PostParams};
 
 use crate::Error;
 use crate::certs::{Bundle, CertSettings, unix_now};
-
-const ANN_CA_NOT_AFTER: &str = "ferrolb.io/ca-not-after";
-const ANN_CERT_NOT_AFTER: &str = "ferrolb.io/cert-not-after";
+use crate::secret::{Plan, Served, plan, to_secret};
 
 /// Names of the objects the rotator manages.
 #[derive(Debug, Clone)]
@@ -56,40 +56,12 @@ fn is_status(e: &kube::Error, code: u16) -> bool {
     matches!(e, kube::Error::Api(s) if s.code == code)
 }
 
-/// Reads a bundle from a Secret (None when incomplete, e.g. MetalLB's shipped empty Secret).
-pub fn from_secret(s: &Secret) -> Option<Bundle> {
-    let data = s.data.as_ref()?;
-    let text = |k: &str| {
-        data.get(k)
-            .and_then(|b| String::from_utf8(b.0.clone()).ok())
-            .filter(|t| !t.is_empty())
-    };
-    let ann = s.metadata.annotations.as_ref()?;
-    let num = |k: &str| ann.get(k).and_then(|v| v.parse::<u64>().ok());
-    Some(Bundle {
-        ca_cert: text("ca.crt")?,
-        ca_key: text("ca.key")?,
-        cert: text("tls.crt")?,
-        key: text("tls.key")?,
-        ca_not_after: num(ANN_CA_NOT_AFTER)?,
-        cert_not_after: num(ANN_CERT_NOT_AFTER)?,
-    })
-}
-
-/// Writes a bundle into a Secret (keeping its other metadata).
-pub fn to_secret(mut s: Secret, b: &Bundle) -> Secret {
-    let bytes = |t: &str| ByteString(t.as_bytes().to_vec());
-    let data = BTreeMap::from([
-        ("ca.crt".to_owned(), bytes(&b.ca_cert)),
-        ("ca.key".to_owned(), bytes(&b.ca_key)),
-        ("tls.crt".to_owned(), bytes(&b.cert)),
-        ("tls.key".to_owned(), bytes(&b.key)),
-    ]);
-    s.data = Some(data);
-    let ann = s.metadata.annotations.get_or_insert_with(BTreeMap::new);
-    ann.insert(ANN_CA_NOT_AFTER.into(), b.ca_not_after.to_string());
-    ann.insert(ANN_CERT_NOT_AFTER.into(), b.cert_not_after.to_string());
-    s
+/// Whether a caBundle field must be set to `ca`: it differs and we may overwrite, or it is empty.
+fn needs_bundle(current: Option<&ByteString>, ca: &str, overwrite: bool) -> bool {
+    match current.map(|b| b.0.as_slice()) {
+        None | Some([]) => true,
+        Some(c) => overwrite && c != ca.as_bytes(),
+    }
 }
 
 /// Manages the Secret, the caBundles and the served certificate.
@@ -101,11 +73,14 @@ pub struct Rotator {
     pub settings: CertSettings,
     /// Objects managed.
     pub targets: Targets,
+    /// Replace a certificate Secret that is not ours (`--cert-takeover`).
+    pub takeover: bool,
 }
 
 impl Rotator {
-    /// Returns the valid bundle of the Secret, creating or renewing it first when needed.
-    pub async fn ensure(&self) -> Result<Bundle, Error> {
+    /// Returns the certificate to serve: the Secret's, after creating, filling or renewing it
+    /// when it is ours and due ([`plan`]); a foreign Secret's as it is.
+    pub async fn ensure(&self) -> Result<Served, Error> {
         let api: Api<Secret> = Api::namespaced(self.client.clone(), &self.targets.namespace);
         let name = &self.targets.secret;
         let mut attempts = 0;
@@ -125,24 +100,25 @@ impl Rotator {
                     s.type_ = Some("kubernetes.io/tls".into());
                     api.create(&PostParams::default(), &to_secret(s, &b))
                         .await
-                        .map(|_| b)
+                        .map(|_| b.served())
                 }
-                Some(s) => {
-                    let next = match from_secret(&s) {
-                        Some(b)
-                            if b.renewal(&self.settings, now) == crate::certs::Renewal::None =>
-                        {
-                            return Ok(b);
-                        }
-                        Some(b) => b.renewed(&self.settings, now)?,
-                        None => Bundle::generate(&self.settings, now, None)?,
-                    };
-                    tracing::info!(secret = %name, "writing renewed webhook certificates");
-                    // `replace` sends the resourceVersion we read: a concurrent writer makes it 409.
-                    api.replace(name, &PostParams::default(), &to_secret(s, &next))
-                        .await
-                        .map(|_| next)
-                }
+                Some(s) => match plan(&s, &self.settings, now, self.takeover)? {
+                    Plan::Serve(served) => return Ok(self.checked(served, now)),
+                    Plan::Wait(reason) => {
+                        return Err(Error::SecretNotReady {
+                            secret: format!("{}/{name}", self.targets.namespace),
+                            reason,
+                        });
+                    }
+                    Plan::TakeOver(next, why) => {
+                        tracing::warn!(secret = %name, "{why}");
+                        self.write(&api, s, next).await
+                    }
+                    Plan::Write(next, why) => {
+                        tracing::info!(secret = %name, "{why}");
+                        self.write(&api, s, next).await
+                    }
+                },
             };
             match result {
                 Ok(b) => return Ok(b),
@@ -156,9 +132,46 @@ impl Rotator {
         }
     }
 
-    /// Puts the CA bundle into the webhook configuration and the conversion CRD (skipping
-    /// objects that do not exist or already have it).
-    pub async fn inject(&self, ca_bundle: &str) -> Result<(), Error> {
+    /// Replaces the Secret's certificates: `replace` sends the resourceVersion read, so a
+    /// concurrent writer makes it fail with 409.
+    async fn write(
+        &self,
+        api: &Api<Secret>,
+        s: Secret,
+        next: Bundle,
+    ) -> Result<Served, kube::Error> {
+        api.replace(
+            &self.targets.secret,
+            &PostParams::default(),
+            &to_secret(s, &next),
+        )
+        .await
+        .map(|_| next.served())
+    }
+
+    /// Logs a foreign certificate that is due: ferrolb does not renew it.
+    fn checked(&self, served: Served, now: u64) -> Served {
+        if let Some(why) = &served.foreign
+            && served.not_after <= now + self.settings.renew_before.as_secs()
+        {
+            tracing::warn!(
+                secret = %self.targets.secret,
+                not_after = served.not_after,
+                "the serving certificate expires soon and the Secret {why}: ferrolb leaves it \
+                 to its owner (--cert-takeover lets ferrolb manage it)"
+            );
+        }
+        served
+    }
+
+    /// Puts the served CA bundle into the webhook configuration and the conversion CRD
+    /// (skipping objects that do not exist or already have it; a foreign Secret's CA only fills
+    /// empty caBundles, and a Secret without `ca.crt` injects nothing).
+    pub async fn inject(&self, served: &Served) -> Result<(), Error> {
+        let Some(ca_bundle) = served.ca_cert.as_deref() else {
+            return Ok(());
+        };
+        let overwrite = served.foreign.is_none();
         let b64 = base64::engine::general_purpose::STANDARD.encode(ca_bundle.as_bytes());
         let pp = PatchParams::default();
         let vwcs: Api<ValidatingWebhookConfiguration> = Api::all(self.client.clone());
@@ -169,9 +182,7 @@ impl Rotator {
         {
             let mut changed = false;
             for w in vwc.webhooks.iter_mut().flatten() {
-                if w.client_config.ca_bundle.as_ref().map(|b| b.0.as_slice())
-                    != Some(ca_bundle.as_bytes())
-                {
+                if needs_bundle(w.client_config.ca_bundle.as_ref(), ca_bundle, overwrite) {
                     w.client_config.ca_bundle = Some(ByteString(ca_bundle.as_bytes().to_vec()));
                     changed = true;
                 }
@@ -203,7 +214,7 @@ impl Rotator {
                 .and_then(|c| c.webhook.as_ref())
                 .and_then(|w| w.client_config.as_ref());
             if let Some(cc) = cc
-                && cc.ca_bundle.as_ref().map(|b| b.0.as_slice()) != Some(ca_bundle.as_bytes())
+                && needs_bundle(cc.ca_bundle.as_ref(), ca_bundle, overwrite)
             {
                 let patch = serde_json::json!({"spec": {"conversion": {"webhook": {"clientConfig": {"caBundle": b64}}}}});
                 crds.patch(&self.targets.conversion_crd, &pp, &Patch::Merge(&patch))
@@ -215,16 +226,16 @@ impl Rotator {
     }
 
     /// The rotation loop: ensure, inject, reload when the served certificate changed.
-    pub async fn run(self, tls: RustlsConfig, mut served: Bundle, interval: Duration) {
+    pub async fn run(self, tls: RustlsConfig, mut served: Served, interval: Duration) {
         loop {
             tokio::time::sleep(interval).await;
             let step = async {
                 let b = self.ensure().await?;
-                self.inject(&b.ca_cert).await?;
+                self.inject(&b).await?;
                 if b.cert != served.cert {
                     tls.reload_from_pem(b.cert.clone().into_bytes(), b.key.clone().into_bytes())
                         .await?;
-                    tracing::info!(not_after = b.cert_not_after, "serving certificate reloaded");
+                    tracing::info!(not_after = b.not_after, foreign = ?b.foreign, "serving certificate reloaded");
                 }
                 Ok::<_, Error>(b)
             };
@@ -264,14 +275,13 @@ mod tests {
     use super::*;
 
     #[test]
-    fn secret_round_trip_and_empty_secret() {
-        let settings = CertSettings::for_service("metallb-webhook-service", "metallb-system");
-        let b = Bundle::generate(&settings, unix_now(), None).unwrap();
-        let s = to_secret(Secret::default(), &b);
-        let keys: Vec<&String> = s.data.as_ref().unwrap().keys().collect();
-        assert_eq!(keys, ["ca.crt", "ca.key", "tls.crt", "tls.key"]);
-        assert_eq!(from_secret(&s), Some(b));
-        // MetalLB's manifests ship the Secret empty: treated as "generate".
-        assert_eq!(from_secret(&Secret::default()), None);
+    fn foreign_ca_only_fills_empty_bundles() {
+        let other = ByteString(b"someone else's CA".to_vec());
+        let same = ByteString(b"ca".to_vec());
+        assert!(needs_bundle(None, "ca", false));
+        assert!(needs_bundle(Some(&ByteString(Vec::new())), "ca", false));
+        assert!(!needs_bundle(Some(&other), "ca", false));
+        assert!(needs_bundle(Some(&other), "ca", true));
+        assert!(!needs_bundle(Some(&same), "ca", true));
     }
 }

@@ -1,6 +1,7 @@
 //! The router in-process (`tower::ServiceExt::oneshot`, no socket, no TLS): every MetalLB path
 //! answers, invalid objects are denied with MetalLB's message, valid ones pass, warnings are
-//! returned, and `/convert` converts BGPPeers both ways.
+//! returned, answers about pools count Services without naming them, pool deletion is never
+//! refused, and `/convert` converts BGPPeers both ways.
 
 #![allow(clippy::unwrap_used)] // test helpers outside #[test] fns
 
@@ -9,7 +10,7 @@ use std::sync::Arc;
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use ferrolb_api::manifest::parse_manifests;
-use ferrolb_validate::{ClusterResources, Options};
+use ferrolb_validate::{ClusterResources, Options, ServiceIps};
 use ferrolb_webhook::handlers::{AppState, PATHS, router};
 use http_body_util::BodyExt;
 use serde_json::{Value, json};
@@ -250,4 +251,91 @@ async fn health_and_readiness() {
         router(state).oneshot(req).await.unwrap().status(),
         StatusCode::SERVICE_UNAVAILABLE
     );
+}
+
+fn svc(namespace: &str, name: &str, ip: &str) -> ServiceIps {
+    ServiceIps {
+        namespace: namespace.into(),
+        name: name.into(),
+        ips: vec![ip.parse().unwrap()],
+    }
+}
+
+/// A DELETE review of pool `a` (metallb-system) holding `addresses`.
+fn delete_pool_a(addresses: &[&str]) -> Value {
+    review(
+        "DELETE",
+        "IPAddressPool",
+        "v1beta1",
+        None,
+        Some(pool("a", "metallb-system", addresses)),
+    )
+}
+
+/// An AdmissionReview is not authenticated: a forged one (any userInfo, any oldObject) must not
+/// learn which Services hold which IPs in other namespaces.
+#[tokio::test]
+async fn pool_answers_count_services_never_name_them() {
+    let mut res = ClusterResources::from_objects(parse_manifests(EXISTING).unwrap());
+    res.services = vec![
+        svc("team-secret", "payroll", "192.168.10.200"),
+        svc("finance", "billing", "192.168.10.5"),
+        svc("elsewhere", "outside", "10.1.1.1"),
+    ];
+    let app = router(AppState::new(Arc::new(res), Options::default()));
+    let mut forged = delete_pool_a(&["192.168.10.0/24"]);
+    forged["request"]["userInfo"] = json!({"username": "system:anonymous"});
+    let everything = delete_pool_a(&["0.0.0.0/0"]);
+    let shrink = review(
+        "UPDATE",
+        "IPAddressPool",
+        "v1beta1",
+        Some(pool("a", "metallb-system", &["192.168.10.0/25"])),
+        Some(pool("a", "metallb-system", &["192.168.10.0/24"])),
+    );
+    for (body, n) in [(forged, 2), (everything, 3), (shrink, 1)] {
+        let (_, out) = post(app.clone(), PATHS[0].0, body).await;
+        assert_eq!(out["response"]["allowed"], true, "{out}");
+        assert_eq!(
+            out["response"]["warnings"],
+            json!([format!(
+                "IPAddressPool/a: this change moves the IPs of {n} Services (`kubectl get services -A` shows which)"
+            )])
+        );
+        let text = out.to_string();
+        for secret in [
+            "team-secret",
+            "payroll",
+            "finance",
+            "billing",
+            "outside",
+            "192.168.10.200",
+            "10.1.1.1",
+        ] {
+            assert!(!text.contains(secret), "{secret} revealed: {text}");
+        }
+    }
+    // A pool outside ferrolb's namespace allocates nothing: no count either.
+    let elsewhere = review(
+        "DELETE",
+        "IPAddressPool",
+        "v1beta1",
+        None,
+        Some(pool("a", "default", &["0.0.0.0/0"])),
+    );
+    let (_, out) = post(app, PATHS[0].0, elsewhere).await;
+    assert_eq!(out["response"]["allowed"], true, "{out}");
+    assert_eq!(out["response"]["warnings"], Value::Null, "{out}");
+}
+
+/// MetalLB's IPAddressPool webhook does not validate DELETE: a pool still referenced by
+/// advertisements (by name, or through an aggregation length) is deleted.
+#[tokio::test]
+async fn pool_deletion_is_never_refused() {
+    let existing = format!(
+        "{EXISTING}---\napiVersion: metallb.io/v1beta1\nkind: L2Advertisement\nmetadata: {{name: l, namespace: metallb-system}}\nspec: {{ipAddressPools: [a]}}\n---\napiVersion: metallb.io/v1beta1\nkind: BGPAdvertisement\nmetadata: {{name: b, namespace: metallb-system}}\nspec: {{ipAddressPools: [a], aggregationLength: 24}}\n"
+    );
+    let body = delete_pool_a(&["192.168.10.0/24"]);
+    let (_, out) = post(app(&existing), PATHS[0].0, body).await;
+    assert_eq!(out["response"]["allowed"], true, "{out}");
 }
