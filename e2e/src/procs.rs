@@ -88,7 +88,10 @@ pub struct OperatorOpts<'a> {
     /// `FERROLB_LOG` filter.
     pub log_filter: &'a str,
     /// The Pod it pretends to run in, `(name, uid)` (`METALLB_POD_NAME`, `METALLB_POD_UID`:
-    /// the owner of ConfigurationState `controller`); `None`: no owner.
+    /// the owner of ConfigurationState `controller`, and its leader-election identity, so a
+    /// restart under the same name takes its Lease back at once); `None`: no owner, and no
+    /// leader election (`FERROLB_LEADER_ELECT=false`: one controller per test, restarted at
+    /// will; the election itself is tested in `controller_ha.rs`).
     pub pod: Option<(&'a str, &'a str)>,
 }
 
@@ -118,10 +121,12 @@ pub fn start_operator(rig: &Rig, opts: OperatorOpts<'_>) -> Result<Proc> {
     if let Some(class) = opts.lb_class {
         cmd.env("METALLB_LB_CLASS", class);
     }
-    if let Some((name, uid)) = opts.pod {
-        cmd.env("METALLB_POD_NAME", name)
-            .env("METALLB_POD_UID", uid);
-    }
+    match opts.pod {
+        Some((name, uid)) => cmd
+            .env("METALLB_POD_NAME", name)
+            .env("METALLB_POD_UID", uid),
+        None => cmd.env("FERROLB_LEADER_ELECT", "false"),
+    };
     let child = cmd.spawn().context("starting ferrolb-operator")?;
     Ok(Proc(child))
 }

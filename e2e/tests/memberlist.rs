@@ -1,19 +1,21 @@
 //! The controller creates the speakers' key Secret as MetalLB's controller does
 //! (`METALLB_ML_SECRET_NAME`, `METALLB_DEPLOYMENT`), running as ServiceAccount
 //! `metallb-system/controller` with exactly `config/rbac/controller.yaml`:
-//! - `a_creates_owned_key_and_keeps_it`: with the Secret deleted, `metallb-memberlist` appears
-//!   with a 22-character `secretkey` (16 random bytes, base64 without padding) and an
-//!   ownerReference to Deployment `controller`; after a controller restart the Secret is
-//!   untouched (same key, same resourceVersion);
-//! - `b_keeps_provided_secret_and_works_without_owner`: a Secret created beforehand (any key, as
-//!   the Helm chart or a user provides it) is left as it is; when the owner Deployment cannot
-//!   be read (RBAC allows only `controller`), the Secret is still created, without owner.
+//! - `a_creates_key_without_owner_and_keeps_it`: with the Secret deleted, `metallb-memberlist`
+//!   appears with a 22-character `secretkey` (16 random bytes, base64 without padding) and **no
+//!   owner** (MetalLB owns it by the Deployment `controller`, so replacing the Deployment —
+//!   Helm reinstall, Argo CD replace — garbage-collects it and every speaker's key changes;
+//!   ferrolb keeps it); after a controller restart the Secret is untouched (same key, same
+//!   resourceVersion);
+//! - `b_keeps_provided_secret`: a Secret created beforehand (any key, as the Helm chart or a
+//!   user provides it) is left as it is.
 //!
-//! Shared-rig hygiene: other tests (l2) use `metallb-memberlist` too, so each test puts back the
-//! Secret it found (same data, no owner) or removes its own. The owner is a Deployment
-//! `controller` with 0 replicas (no pods), created only when absent and deleted afterwards, so
-//! `install.rs` (which applies the real one) is not disturbed. The controller runs with an
-//! `--lb-class` no Service uses, so it allocates nothing.
+//! Recreation after a deletion while the controller runs, and the removal of an earlier owner,
+//! are in `controller_ha.rs`. Shared-rig hygiene: other tests (l2) use `metallb-memberlist` too,
+//! so each test puts back the Secret it found (same data, no owner) or removes its own. The
+//! controller runs with an `--lb-class` no Service uses, so it allocates nothing, and without
+//! leader election (one controller; the election is tested in `controller_ha.rs`), so a
+//! restart does not wait for the crashed one's Lease.
 //!
 //! Skipped unless `FERROLB_E2E=1` (see `e2e/run.sh`).
 #![forbid(unsafe_code)]
@@ -26,10 +28,8 @@ use anyhow::{Context, Result, ensure};
 use ferrolb_e2e::procs::{self, Proc};
 use ferrolb_e2e::{Rig, wait_for};
 use k8s_openapi::ByteString;
-use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::Secret;
 use kube::api::{Api, DeleteParams, PostParams};
-use serde_json::json;
 
 const NS: &str = "metallb-system";
 const SECRET: &str = "metallb-memberlist";
@@ -40,7 +40,7 @@ const LB_CLASS: &str = "ferrolb.io/e2e-memberlist-none";
 /// Starts the controller as ServiceAccount `metallb-system/controller` with the memberlist
 /// flags' environment (as `config/manager/controller.yaml` sets it), logging to `<log>.log`
 /// (truncated first, so the log holds only this run).
-fn start_operator(rig: &Rig, log: &str, deployment: &str) -> Result<Proc> {
+fn start_operator(rig: &Rig, log: &str) -> Result<Proc> {
     let kubeconfig = rig.kubeconfig_for(NS, "controller", false)?;
     let _ = std::fs::remove_file(rig.run_dir.join("logs").join(format!("{log}.log")));
     let out = rig.log_file(log)?;
@@ -49,7 +49,8 @@ fn start_operator(rig: &Rig, log: &str, deployment: &str) -> Result<Proc> {
         .env("METALLB_NAMESPACE", NS)
         .env("METALLB_LB_CLASS", LB_CLASS)
         .env("METALLB_ML_SECRET_NAME", SECRET)
-        .env("METALLB_DEPLOYMENT", deployment)
+        .env("METALLB_DEPLOYMENT", OWNER)
+        .env("FERROLB_LEADER_ELECT", "false")
         .env("FERROLB_LOG", "info,ferrolb_operator=debug")
         .stdin(Stdio::null())
         .stdout(out.try_clone()?)
@@ -112,99 +113,70 @@ where
 }
 
 #[tokio::test]
-async fn a_creates_owned_key_and_keeps_it() -> Result<()> {
-    let Some(rig) = Rig::from_env("memberlist::a_creates_owned_key_and_keeps_it") else {
+async fn a_creates_key_without_owner_and_keeps_it() -> Result<()> {
+    let Some(rig) = Rig::from_env("memberlist::a_creates_key_without_owner_and_keeps_it") else {
         return Ok(());
     };
-    with_restored_secret(&rig, |client| creates_owned_key_and_keeps_it(&rig, client)).await
+    with_restored_secret(&rig, |client| creates_key_and_keeps_it(&rig, client)).await
 }
 
-async fn creates_owned_key_and_keeps_it(rig: &Rig, client: kube::Client) -> Result<()> {
-    let secrets: Api<Secret> = Api::namespaced(client.clone(), NS);
-    let deployments: Api<Deployment> = Api::namespaced(client, NS);
+async fn creates_key_and_keeps_it(rig: &Rig, client: kube::Client) -> Result<()> {
+    let secrets: Api<Secret> = Api::namespaced(client, NS);
     delete_secret(rig, &secrets).await?;
-    // the owner: the real Deployment if one is installed, else a 0-replica stand-in
-    let created_owner = deployments.get_opt(OWNER).await?.is_none();
-    if created_owner {
-        let d: Deployment = serde_json::from_value(json!({
-            "metadata": {"name": OWNER, "namespace": NS},
-            "spec": {
-                "replicas": 0,
-                "selector": {"matchLabels": {"ferrolb-e2e": "memberlist-owner"}},
-                "template": {
-                    "metadata": {"labels": {"ferrolb-e2e": "memberlist-owner"}},
-                    "spec": {"containers": [{"name": "none", "image": "registry.invalid/none"}]},
-                },
-            },
-        }))?;
-        deployments.create(&PostParams::default(), &d).await?;
-    }
-    let res = async {
-        let uid = deployments.get(OWNER).await?.metadata.uid;
-        let op = start_operator(rig, "ferrolb-operator-memberlist", OWNER)?;
-        let diag = || rig.log_tail("ferrolb-operator-memberlist", 30);
-        let created = wait_for("memberlist Secret created", TIMEOUT, diag, || async {
-            Ok(secrets.get_opt(SECRET).await?)
-        })
-        .await?;
-        let key = key_of(&created).context("no secretkey")?;
-        ensure!(
-            key.len() == 22
-                && key
-                    .bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b == b'+' || b == b'/'),
-            "secretkey {key:?}: want 22 characters of base64 without padding"
-        );
-        let owners = created
+    let op = start_operator(rig, "ferrolb-operator-memberlist")?;
+    let diag = || rig.log_tail("ferrolb-operator-memberlist", 30);
+    let created = wait_for("memberlist Secret created", TIMEOUT, diag, || async {
+        Ok(secrets.get_opt(SECRET).await?)
+    })
+    .await?;
+    let key = key_of(&created).context("no secretkey")?;
+    ensure!(
+        key.len() == 22
+            && key
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'+' || b == b'/'),
+        "secretkey {key:?}: want 22 characters of base64 without padding"
+    );
+    ensure!(
+        created
             .metadata
             .owner_references
-            .clone()
-            .unwrap_or_default();
-        ensure!(
-            owners.len() == 1
-                && owners[0].api_version == "apps/v1"
-                && owners[0].kind == "Deployment"
-                && owners[0].name == OWNER
-                && Some(&owners[0].uid) == uid.as_ref(),
-            "ownerReferences {owners:?}, want Deployment {OWNER} uid {uid:?}"
-        );
-        wait_log(
-            rig,
-            "ferrolb-operator-memberlist",
-            "created the memberlist Secret",
-        )
-        .await?;
+            .as_deref()
+            .unwrap_or_default()
+            .is_empty(),
+        "unexpected owner {:?}: the Secret must survive the Deployment being replaced",
+        created.metadata.owner_references
+    );
+    wait_log(
+        rig,
+        "ferrolb-operator-memberlist",
+        "created the memberlist Secret",
+    )
+    .await?;
 
-        // a restart finds it and changes nothing
-        op.crash();
-        let _op = start_operator(rig, "ferrolb-operator-memberlist", OWNER)?;
-        wait_log(
-            rig,
-            "ferrolb-operator-memberlist",
-            "memberlist Secret exists",
-        )
-        .await?;
-        let after = secrets.get(SECRET).await?;
-        ensure!(
-            key_of(&after).as_deref() == Some(key.as_str())
-                && after.metadata.resource_version == created.metadata.resource_version,
-            "the restarted controller changed the Secret: {:?} -> {:?}",
-            created.metadata,
-            after.metadata
-        );
-        anyhow::Ok(())
-    }
-    .await;
-    if created_owner {
-        let _ = deployments.delete(OWNER, &DeleteParams::default()).await;
-    }
-    res
+    // a restart finds it and changes nothing
+    op.crash();
+    let _op = start_operator(rig, "ferrolb-operator-memberlist")?;
+    wait_log(
+        rig,
+        "ferrolb-operator-memberlist",
+        "memberlist Secret exists",
+    )
+    .await?;
+    let after = secrets.get(SECRET).await?;
+    ensure!(
+        key_of(&after).as_deref() == Some(key.as_str())
+            && after.metadata.resource_version == created.metadata.resource_version,
+        "the restarted controller changed the Secret: {:?} -> {:?}",
+        created.metadata,
+        after.metadata
+    );
+    Ok(())
 }
 
 #[tokio::test]
-async fn b_keeps_provided_secret_and_works_without_owner() -> Result<()> {
-    let Some(rig) = Rig::from_env("memberlist::b_keeps_provided_secret_and_works_without_owner")
-    else {
+async fn b_keeps_provided_secret() -> Result<()> {
+    let Some(rig) = Rig::from_env("memberlist::b_keeps_provided_secret") else {
         return Ok(());
     };
     with_restored_secret(&rig, |client| keeps_provided_secret(&rig, client)).await
@@ -222,50 +194,19 @@ async fn keeps_provided_secret(rig: &Rig, client: kube::Client) -> Result<()> {
         ByteString(provided.as_bytes().to_vec()),
     )]));
     let before = secrets.create(&PostParams::default(), &s).await?;
-    {
-        let _op = start_operator(rig, "ferrolb-operator-memberlist", OWNER)?;
-        wait_log(
-            rig,
-            "ferrolb-operator-memberlist",
-            "memberlist Secret exists",
-        )
-        .await?;
-        let after = secrets.get(SECRET).await?;
-        ensure!(
-            key_of(&after).as_deref() == Some(provided)
-                && after.metadata.resource_version == before.metadata.resource_version,
-            "the controller changed a provided Secret: {:?}",
-            after.metadata
-        );
-    }
-
-    // the owner cannot be read (RBAC grants `get` on Deployment `controller` only): created anyway
-    delete_secret(rig, &secrets).await?;
-    let _op = start_operator(rig, "ferrolb-operator-memberlist", "not-the-controller")?;
-    let diag = || rig.log_tail("ferrolb-operator-memberlist", 30);
-    let created = wait_for("memberlist Secret created", TIMEOUT, diag, || async {
-        Ok(secrets.get_opt(SECRET).await?)
-    })
-    .await?;
-    ensure!(
-        key_of(&created).is_some_and(|k| k.len() == 22),
-        "secretkey {:?}",
-        key_of(&created)
-    );
-    ensure!(
-        created
-            .metadata
-            .owner_references
-            .as_deref()
-            .unwrap_or_default()
-            .is_empty(),
-        "unexpected owner {:?}",
-        created.metadata.owner_references
-    );
+    let _op = start_operator(rig, "ferrolb-operator-memberlist")?;
     wait_log(
         rig,
         "ferrolb-operator-memberlist",
-        "cannot read the controller Deployment",
+        "memberlist Secret exists",
     )
-    .await
+    .await?;
+    let after = secrets.get(SECRET).await?;
+    ensure!(
+        key_of(&after).as_deref() == Some(provided)
+            && after.metadata.resource_version == before.metadata.resource_version,
+        "the controller changed a provided Secret: {:?}",
+        after.metadata
+    );
+    Ok(())
 }
