@@ -76,6 +76,7 @@ pub async fn run(
         ready.map_err(|e| anyhow::anyhow!("initial list of {what} failed: {e}"))?;
     }
     tracing::info!("caches synced; rebuilding allocations from Service statuses");
+    let owner = settings.owner.clone();
     let state = ConfigStateWriter::controller(
         client.clone(),
         &settings.namespace,
@@ -106,7 +107,13 @@ pub async fn run(
         }
         let reconciler = reconciler.get_or_insert_with(|| Reconciler::new(lb_class.clone()));
         let mut snap = snapshot(&services, &pools, &namespaces);
-        snap.controller_state = states.state().into_iter().next();
+        // An object written by an earlier Pod counts as absent: it is rewritten with this Pod
+        // as its owner (as the speaker takes over its objects).
+        snap.controller_state = states
+            .state()
+            .into_iter()
+            .next()
+            .filter(|s| owner.owns(s.metadata.owner_references.as_deref()));
         let actions = reconciler.pass(&snap, &ferrolb_kube::status::now());
         if !actions.is_empty() {
             tracing::debug!(
