@@ -220,7 +220,7 @@ mod tests {
     use super::*;
 
     fn yaml<T: serde::de::DeserializeOwned>(s: &str) -> T {
-        serde_yaml::from_str(s).expect("yaml")
+        ferrolb_api::yaml::from_str(s).expect("yaml")
     }
 
     #[test]

@@ -20,6 +20,11 @@
 //!   `ferrolb.io/migration` annotation and the `configMigrationValid` condition say why, and the
 //!   CRs last applied keep serving. Deleting the ConfigMap (or its `config` key) changes
 //!   nothing: the migrated CRs stay.
+//! - Every object of one migrated payload is stamped with the set it belongs to
+//!   ([`SET_ANNOTATION`]: the payload hash) and the number of IPAddressPools in that set
+//!   ([`SET_SIZE_ANNOTATION`]): the objects are applied one by one, and the Service pass applies
+//!   no pool configuration while it sees only some pools of a set
+//!   (`services::reconcile::sets`), so no IP moves because a pool was not yet applied.
 //! - A migration that fails on the way (API server or webhook not reachable) is retried with
 //!   backoff and reported ([`task`]).
 
@@ -40,6 +45,10 @@ pub const MIGRATED_VALUE: &str = "configmap";
 pub const HASH_ANNOTATION: &str = "ferrolb.io/migrated-hash";
 /// ConfigMap annotation: human-readable outcome of the last migration.
 pub const RESULT_ANNOTATION: &str = "ferrolb.io/migration";
+/// Annotation on every migrated object: the migration set it belongs to (the payload hash).
+pub const SET_ANNOTATION: &str = "ferrolb.io/migration-set";
+/// Annotation on every migrated object: how many IPAddressPools its migration set applies.
+pub const SET_SIZE_ANNOTATION: &str = "ferrolb.io/migration-set-size";
 
 /// A CR that exists in ferrolb's namespace.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
@@ -114,7 +123,22 @@ pub fn plan(payload: &str, namespace: &str, existing: &[Existing]) -> Result<Pla
         .filter(|e| e.migrated && !produced.contains(&(e.kind.clone(), e.name.clone())))
         .map(|e| (e.kind.clone(), e.name.clone()))
         .collect();
+    stamp_set(&mut plan.apply, &payload_hash(payload));
     Ok(plan)
+}
+
+/// Marks every object to apply as a member of set `hash`, sized by the IPAddressPools applied
+/// (a pool skipped as a conflict is not awaited).
+fn stamp_set(apply: &mut [Value], hash: &str) {
+    let size = apply
+        .iter()
+        .filter(|o| o["kind"] == "IPAddressPool")
+        .count();
+    for obj in apply {
+        let annotations = &mut obj["metadata"]["annotations"];
+        annotations[SET_ANNOTATION] = Value::String(hash.to_owned());
+        annotations[SET_SIZE_ANNOTATION] = Value::String(size.to_string());
+    }
 }
 
 /// An IP a Service holds, with the pool it was allocated from (its
@@ -267,6 +291,30 @@ mod tests {
         );
         assert!(p.conflicts.is_empty() && p.prune.is_empty());
         assert_eq!(p.summary(), "applied 2 object(s)");
+    }
+
+    #[test]
+    fn every_object_names_its_set_and_the_pools_it_applies() {
+        let two = "address-pools:\n- name: a\n  protocol: layer2\n  addresses: [10.0.0.0/30]\n- name: b\n  protocol: layer2\n  addresses: [10.0.1.0/30]\n";
+        let p = plan(two, "metallb-system", &[]).expect("plan");
+        assert!(p.apply.len() > 2, "{:?}", names(&p));
+        for o in &p.apply {
+            let ann = &o["metadata"]["annotations"];
+            assert_eq!(ann[SET_ANNOTATION], payload_hash(two).as_str(), "{o}");
+            assert_eq!(ann[SET_SIZE_ANNOTATION], "2", "{o}");
+        }
+        // A pool skipped as a conflict is not awaited.
+        let existing = [Existing {
+            kind: "IPAddressPool".into(),
+            name: "b".into(),
+            migrated: false,
+        }];
+        let p = plan(two, "metallb-system", &existing).expect("plan");
+        assert!(
+            p.apply
+                .iter()
+                .all(|o| o["metadata"]["annotations"][SET_SIZE_ANNOTATION] == "1")
+        );
     }
 
     #[test]

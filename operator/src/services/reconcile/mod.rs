@@ -13,6 +13,9 @@
 //! changed, oldest first; each is handled by `service` (not ours → `not_ours`; parse; deprecated
 //! annotations; going away; `assign`), giving at most one [`Action::Service`] write; then the
 //! IPs of deleted Services are released.
+//!
+//! Pools are applied only when every migration set they carry is complete ([`sets`]): a pass
+//! that saw only some of the pools of a migrated ConfigMap would move the IPs of the others.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::hash::{DefaultHasher, Hash, Hasher};
@@ -29,6 +32,10 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 
 use ferrolb_kube::convert::{ServiceKey, ingress_ips, pool_spec, service_view};
 use ferrolb_kube::status::{CONTROLLER_CONDITION, condition, find, state_shows};
+
+mod sets;
+
+use sets::{Gate, SetGate};
 
 /// Everything a pass looks at.
 #[derive(Default, Clone)]
@@ -151,6 +158,8 @@ pub struct Reconciler {
     settled: HashMap<ServiceKey, String>,
     /// Fingerprint of the namespaces' labels the settled results were computed with.
     settled_namespaces: u64,
+    /// Holds pool configurations back while a migration set is incomplete.
+    sets: SetGate,
 }
 
 impl Reconciler {
@@ -166,6 +175,7 @@ impl Reconciler {
             deprecated_warned: BTreeSet::new(),
             settled: HashMap::new(),
             settled_namespaces: 0,
+            sets: SetGate::default(),
         }
     }
 
@@ -182,7 +192,7 @@ impl Reconciler {
     /// Runs one pass and returns the writes to make. `now` stamps changed conditions.
     pub fn pass(&mut self, snap: &Snapshot, now: &Time) -> Vec<Action> {
         let mut actions = Vec::new();
-        self.update_pools(snap);
+        self.update_pools(snap, now);
         if self.alloc.is_some() {
             self.services(snap, &mut actions);
         }
@@ -196,8 +206,10 @@ impl Reconciler {
     }
 
     /// Parses the pools; on success hands them to the allocator (creating and rebuilding it
-    /// from Service statuses the first time), else keeps the last good set.
-    fn update_pools(&mut self, snap: &Snapshot) {
+    /// from Service statuses the first time), else keeps the last good set. While a migration
+    /// set is incomplete ([`sets`]) nothing is applied.
+    fn update_pools(&mut self, snap: &Snapshot, now: &Time) {
+        let gate = self.sets.check(&snap.pools, now);
         let mut pools: Vec<&IPAddressPool> = snap.pools.iter().map(Arc::as_ref).collect();
         pools.sort_by(|a, b| a.metadata.name.cmp(&b.metadata.name));
         let mut specs = Vec::new();
@@ -223,6 +235,17 @@ impl Reconciler {
             let all: Vec<&str> = self.pool_errors.values().map(String::as_str).collect();
             self.config_error = Some(all.join("\n"));
             return;
+        }
+        match gate {
+            Gate::Open => {}
+            Gate::Wait => {
+                self.config_error = None;
+                return;
+            }
+            Gate::Overdue(e) => {
+                self.config_error = Some(e);
+                return;
+            }
         }
         if self.applied.as_ref() == Some(&specs) {
             self.config_error = None;

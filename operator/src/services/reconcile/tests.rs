@@ -149,15 +149,7 @@ fn annotation(snap: &Snapshot, name: &str) -> Option<String> {
 
 /// Runs passes until one returns no action (at most 5), returning all events.
 fn converge(r: &mut Reconciler, snap: &mut Snapshot) -> Vec<(String, &'static str, String)> {
-    let mut events = Vec::new();
-    for _ in 0..5 {
-        let actions = r.pass(snap, &now());
-        if actions.is_empty() {
-            return events;
-        }
-        events.extend(apply(snap, &actions));
-    }
-    panic!("no convergence after 5 passes");
+    converge_at(r, snap, now().0.as_second())
 }
 
 #[test]
@@ -638,4 +630,145 @@ fn the_controller_state_is_rewritten_when_deleted_or_edited() {
         r.pass(&snap, &now()),
         vec![Action::ControllerState { error: None }]
     );
+}
+
+fn at(secs: i64) -> Time {
+    Time(Timestamp::from_second(secs).expect("ts"))
+}
+
+/// A pool applied by the migration of payload `set`, which yields `size` pools.
+fn migrated(name: &str, addresses: &[&str], set: &str, size: usize) -> Arc<IPAddressPool> {
+    let mut p = (*pool(name, addresses)).clone();
+    p.metadata.annotations = Some(
+        [
+            (
+                crate::migration::SET_ANNOTATION.to_string(),
+                set.to_string(),
+            ),
+            (
+                crate::migration::SET_SIZE_ANNOTATION.to_string(),
+                size.to_string(),
+            ),
+        ]
+        .into(),
+    );
+    Arc::new(p)
+}
+
+fn holding(name: &str, created: i64, ip: &str, pool: &str) -> Arc<Service> {
+    lb(
+        "d",
+        name,
+        created,
+        json!({"metadata": {"annotations": {ANNOTATION_IP_ALLOCATED_FROM_POOL: pool}},
+               "status": {"loadBalancer": {"ingress": [{"ip": ip}]}}}),
+    )
+}
+
+/// Runs passes at second `t` until one returns no action (at most 5), returning all events.
+fn converge_at(
+    r: &mut Reconciler,
+    snap: &mut Snapshot,
+    t: i64,
+) -> Vec<(String, &'static str, String)> {
+    let mut events = Vec::new();
+    for _ in 0..5 {
+        let actions = r.pass(snap, &at(t));
+        if actions.is_empty() {
+            return events;
+        }
+        events.extend(apply(snap, &actions));
+    }
+    panic!("no convergence after 5 passes");
+}
+
+fn controller_error(snap: &Snapshot) -> Option<String> {
+    let state = snap.controller_state.as_ref()?.status.as_ref()?;
+    let c = ferrolb_kube::status::find(&state.conditions, CONTROLLER_CONDITION)?;
+    (c.status == "False").then(|| c.message.clone())
+}
+
+#[test]
+fn a_partly_seen_migration_set_moves_no_ip() {
+    // The controller starts while the migration is applying pool a, then pool b.
+    let mut snap = Snapshot {
+        services: vec![
+            holding("in-a", 1, "10.0.0.1", "a"),
+            holding("in-b", 2, "10.0.1.1", "b"),
+        ],
+        ..Default::default()
+    };
+    let mut r = Reconciler::new(None);
+    converge_at(&mut r, &mut snap, 0);
+    snap.pools
+        .push(migrated("a", &["10.0.0.1-10.0.0.2"], "h1", 2));
+    let events = converge_at(&mut r, &mut snap, 1);
+    assert_eq!(
+        ips(&snap, "in-b"),
+        ["10.0.1.1"],
+        "only pool a seen: {events:?}"
+    );
+    assert_eq!(annotation(&snap, "in-b").as_deref(), Some("b"));
+    assert_eq!(
+        controller_error(&snap),
+        None,
+        "a migration in progress is no error"
+    );
+    snap.pools
+        .push(migrated("b", &["10.0.1.1-10.0.1.2"], "h1", 2));
+    let events = converge_at(&mut r, &mut snap, 2);
+    assert_eq!(ips(&snap, "in-a"), ["10.0.0.1"], "{events:?}");
+    assert_eq!(ips(&snap, "in-b"), ["10.0.1.1"], "{events:?}");
+    assert_eq!(annotation(&snap, "in-b").as_deref(), Some("b"));
+    assert!(
+        events
+            .iter()
+            .all(|(_, reason, _)| *reason != "ClearAssignment"),
+        "{events:?}"
+    );
+    assert_eq!(controller_error(&snap), None);
+}
+
+#[test]
+fn pools_not_from_a_migration_set_apply_at_once() {
+    let mut snap = Snapshot {
+        pools: vec![pool("p", &["10.0.0.1-10.0.0.2"])],
+        services: vec![lb("d", "new", 1, json!({}))],
+        ..Default::default()
+    };
+    let mut r = Reconciler::new(None);
+    converge_at(&mut r, &mut snap, 0);
+    assert_eq!(ips(&snap, "new"), ["10.0.0.1"]);
+    // A complete set applies at once too.
+    snap.pools = vec![migrated("m", &["10.0.0.1-10.0.0.2"], "h", 1)];
+    snap.services.push(lb("d", "newer", 2, json!({})));
+    converge_at(&mut r, &mut snap, 1);
+    assert_eq!(ips(&snap, "newer"), ["10.0.0.2"]);
+    assert_eq!(annotation(&snap, "newer").as_deref(), Some("m"));
+}
+
+#[test]
+fn a_migration_set_that_never_completes_is_reported() {
+    let mut snap = Snapshot {
+        pools: vec![migrated("a", &["10.0.0.1-10.0.0.2"], "h1", 2)],
+        services: vec![holding("in-b", 1, "10.0.1.1", "b")],
+        ..Default::default()
+    };
+    let mut r = Reconciler::new(None);
+    converge_at(&mut r, &mut snap, 0);
+    converge_at(&mut r, &mut snap, 59);
+    assert_eq!(controller_error(&snap), None, "not yet overdue");
+    converge_at(&mut r, &mut snap, 60);
+    let error = controller_error(&snap).expect("reported");
+    assert!(
+        error.contains("\"h1\"") && error.contains("1 of 2"),
+        "{error}"
+    );
+    assert_eq!(r.config_error(), Some(error.as_str()));
+    assert_eq!(ips(&snap, "in-b"), ["10.0.1.1"], "still nothing moves");
+    snap.pools
+        .push(migrated("b", &["10.0.1.1-10.0.1.2"], "h1", 2));
+    converge_at(&mut r, &mut snap, 61);
+    assert_eq!(controller_error(&snap), None, "complete: error cleared");
+    assert_eq!(ips(&snap, "in-b"), ["10.0.1.1"]);
 }
