@@ -152,7 +152,17 @@ pub fn install_base(rig: &Rig, components: &[&str]) -> Result<()> {
     ensure!(!names.is_empty(), "no CRDs in {}", crds.display());
     let mut args = vec!["wait", "--for=condition=Established", "--timeout=60s"];
     args.extend(names.iter().map(String::as_str));
-    rig.kubectl(&args)?;
+    // A CRD created a moment ago may have no `status.conditions` yet, which `kubectl wait`
+    // reports as an error instead of waiting: retry a few times (bounded).
+    let mut attempt = 0;
+    while let Err(e) = rig.kubectl(&args) {
+        attempt += 1;
+        ensure!(
+            attempt < 5 && e.to_string().contains(".status.conditions accessor error"),
+            "{e:#}"
+        );
+        std::thread::sleep(std::time::Duration::from_secs(1));
+    }
     for c in components {
         rig.apply_server_side(&project().join(format!("config/rbac/{c}.yaml")))?;
     }
