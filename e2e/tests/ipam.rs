@@ -73,6 +73,19 @@ async fn lb_service(
     Ok(())
 }
 
+/// The legacy ConfigMap's `ferrolb.io/migration` annotation (the migration's outcome).
+fn migration_note(rig: &Rig) -> Result<String> {
+    rig.kubectl(&[
+        "get",
+        "configmap",
+        "config",
+        "-n",
+        "metallb-system",
+        "-o",
+        "jsonpath={.metadata.annotations.ferrolb\\.io/migration}",
+    ])
+}
+
 async fn ingress(client: &kube::Client, ns: &str, name: &str) -> Result<Vec<String>> {
     let svc = Api::<Service>::namespaced(client.clone(), ns)
         .get(name)
@@ -474,15 +487,7 @@ async fn d_legacy_configmap_is_migrated_and_services_get_guide_ips() -> Result<(
         data.contains("192.168.1.11-192.168.1.13"),
         "ConfigMap data changed: {data:?}"
     );
-    let note = rig.kubectl(&[
-        "get",
-        "configmap",
-        "config",
-        "-n",
-        "metallb-system",
-        "-o",
-        "jsonpath={.metadata.annotations.ferrolb\\.io/migration}",
-    ])?;
+    let note = migration_note(&rig)?;
     ensure!(
         note.contains("applied 2 object(s)"),
         "migration annotation: {note:?}"
@@ -526,15 +531,7 @@ async fn d_legacy_configmap_is_migrated_and_services_get_guide_ips() -> Result<(
         TIMEOUT,
         || diag(&rig),
         || async {
-            let out = rig.kubectl(&[
-                "get",
-                "configmap",
-                "config",
-                "-n",
-                "metallb-system",
-                "-o",
-                "jsonpath={.metadata.annotations.ferrolb\\.io/migration}",
-            ])?;
+            let out = migration_note(&rig)?;
             Ok(out
                 .contains("would no longer contain 192.168.1.13")
                 .then_some(()))
@@ -574,15 +571,7 @@ async fn d_legacy_configmap_is_migrated_and_services_get_guide_ips() -> Result<(
         TIMEOUT,
         || diag(&rig),
         || async {
-            let out = rig.kubectl(&[
-                "get",
-                "configmap",
-                "config",
-                "-n",
-                "metallb-system",
-                "-o",
-                "jsonpath={.metadata.annotations.ferrolb\\.io/migration}",
-            ])?;
+            let out = migration_note(&rig)?;
             Ok(out.contains("address-pools[0].protocl").then_some(()))
         },
     )
