@@ -42,6 +42,7 @@
 //! one set of counters). The speaker only announces an IP that lies in a pool (see [`plan`]).
 //! SIGTERM/SIGINT start a make-before-break handover.
 
+mod bgp_report;
 mod l2io;
 mod metrics;
 mod plan;
