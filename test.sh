@@ -17,6 +17,12 @@ cd "$ROOT"
 export FERROLB_CACHE=${FERROLB_CACHE:-$HOME/.cache/ferrolb}
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$FERROLB_CACHE/target}
 export CARGO_TERM_COLOR=${CARGO_TERM_COLOR:-never}
+# A long-lived cache grows with every checkout's incremental state (44 GB once, filling the disk):
+# past 20 GB the incremental directories go (dependencies stay; workspace crates rebuild).
+if [ -d "$CARGO_TARGET_DIR" ] && [ "$(du -s --block-size=1G "$CARGO_TARGET_DIR" 2>/dev/null | cut -f1)" -gt 20 ]; then
+  echo "cargo target $CARGO_TARGET_DIR is over 20 GB: removing its incremental directories"
+  rm -rf "$CARGO_TARGET_DIR"/*/incremental
+fi
 
 unit_only=0
 case "${1:-}" in
