@@ -366,7 +366,9 @@ async fn written_objects_come_back_at_once(rig: &Rig, client: &kube::Client) -> 
     .await?;
     eprintln!("ConfigurationState back after {:?}", deleted.elapsed());
     ensure!(second != first);
-    rig.kubectl(&[
+    // The patch's own answer proves it cleared the status: a GET after it can already see the
+    // controller's repair (seen once under load, 2026-12-06).
+    let patched: serde_json::Value = serde_json::from_str(&rig.kubectl(&[
         "patch",
         "ipaddresspool",
         POOL,
@@ -374,14 +376,19 @@ async fn written_objects_come_back_at_once(rig: &Rig, client: &kube::Client) -> 
         NS,
         "--subresource=status",
         "--type=merge",
+        "-o",
+        "json",
         "-p",
         r#"{"status":{"conditions":[],"assignedIPv4":0,"availableIPv4":0}}"#,
-    ])?;
-    ensure!(
-        pool_has_status(client).await?.is_none(),
-        "the status was not cleared"
-    );
+    ])?)?;
     let cleared = Instant::now();
+    ensure!(
+        patched["status"]["conditions"]
+            .as_array()
+            .is_none_or(|c| c.is_empty()),
+        "the status was not cleared: {}",
+        patched["status"]
+    );
     wait_for(
         "pool status rewritten",
         REPAIR,
