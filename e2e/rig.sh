@@ -427,9 +427,14 @@ net_up() {
   ip -n "$NS_CLIENT" -6 route add default via "$LAN6::$H_FRR"
   # ECMP: hash on the L4 ports (policy 1) so the client's connections to one service IP spread
   # over the nodes' next hops instead of all following one (policy 0 hashes the addresses only)
+  # and no ICMP redirects: the client would cache "via <first node>" for a service IP and bypass
+  # the router (and its ECMP) from then on (IPv6 cannot stop sending them: the client ignores them)
   ip netns exec "$NS_FRR" sysctl -qw net.ipv4.ip_forward=1 net.ipv6.conf.all.forwarding=1 \
     net.ipv4.conf.all.rp_filter=0 net.ipv4.conf.eth0.rp_filter=0 \
-    net.ipv4.fib_multipath_hash_policy=1 net.ipv6.fib_multipath_hash_policy=1
+    net.ipv4.fib_multipath_hash_policy=1 net.ipv6.fib_multipath_hash_policy=1 \
+    net.ipv4.conf.all.send_redirects=0 net.ipv4.conf.default.send_redirects=0 net.ipv4.conf.eth0.send_redirects=0
+  ip netns exec "$NS_CLIENT" sysctl -qw net.ipv4.conf.all.accept_redirects=0 net.ipv4.conf.eth0.accept_redirects=0 \
+    net.ipv6.conf.all.accept_redirects=0 net.ipv6.conf.eth0.accept_redirects=0
 }
 
 relays_up() {

@@ -102,6 +102,9 @@ async fn bgp_rig_every_router_sees_the_attributes() -> Result<()> {
     };
     let node = "node-1";
     let pw = rig.bgp_md5_password();
+    let md5_node = node_md5_address(node)?;
+    let count = |n: Option<bgp::Neighbor>| n.and_then(|n| n.established_count).unwrap_or(0);
+    let frr_before = count(bgp::neighbor(&rig, Router::Frr, &md5_node)?);
     let speaker = GobgpSpeaker::start_with(&rig, node, 50181, &all_routers(Some(&pw)))?;
     let attrs = PathAttrs {
         communities: vec!["64512:100".into(), "no-export".into()],
@@ -146,12 +149,11 @@ async fn bgp_rig_every_router_sees_the_attributes() -> Result<()> {
             }
         }
     }
-    // FRR and GoBGP report how often and since when a session is up
-    let frr = bgp::neighbor(&rig, Router::Frr, &node_md5_address(node)?)?
-        .context("FRR has the MD5 neighbour")?;
+    // FRR reports how often and since when a session is up: once more, for this stand-in
+    let frr = bgp::neighbor(&rig, Router::Frr, &md5_node)?.context("FRR's MD5 neighbour")?;
     ensure!(
-        frr.established_count == Some(1) && frr.uptime.is_some(),
-        "{frr:?}"
+        frr.established_count == Some(frr_before + 1) && frr.uptime.is_some(),
+        "{frr:?} (connections established before: {frr_before})"
     );
 
     // a withdrawal reaches every router
@@ -362,21 +364,33 @@ async fn bgp_rig_collectors_on_their_own_ports() -> Result<()> {
     };
     rig.start_collectors(2)?;
     let result = async {
-        let peers: Vec<SpeakerNeighbor> = [Router::Collector(1), Router::Collector(2)]
-            .iter()
-            .map(|c| SpeakerNeighbor::new(&c.address(Family::Ipv4), c.asn()).with_port(c.port()))
-            .collect();
-        let speaker = GobgpSpeaker::start_with(&rig, "node-3", 50186, &peers)?;
+        // GoBGP keys neighbours by address alone: one stand-in per collector (on two nodes)
+        let mut speakers = Vec::new();
         let prefix = "192.168.10.63/32";
-        speaker
-            .announce("ipv4", prefix, &node_address("node-3", Family::Ipv4)?, WAIT)
-            .await?;
-        for c in [Router::Collector(1), Router::Collector(2)] {
-            let paths = wait_route(&rig, c, prefix, WAIT, |p| !p.is_empty()).await?;
+        let pairs = [
+            (Router::Collector(1), "node-2", 50186),
+            (Router::Collector(2), "node-3", 50187),
+        ];
+        for (c, node, api) in pairs {
+            let peer = SpeakerNeighbor::new(&c.address(Family::Ipv4), c.asn()).with_port(c.port());
+            let s = GobgpSpeaker::start_with(&rig, node, api, &[peer])?;
+            s.announce("ipv4", prefix, &node_address(node, Family::Ipv4)?, WAIT)
+                .await?;
+            speakers.push(s);
+        }
+        for (c, node, _) in pairs {
+            let from = node_address(node, Family::Ipv4)?;
+            let paths =
+                wait_route(&rig, c, prefix, WAIT, |p| p.iter().any(|p| p.peer == from)).await?;
+            ensure!(
+                paths.len() == 1,
+                "{c:?} has paths of another collector's peer: {paths:?}"
+            );
             ensure!(
                 paths[0].as_path == [ferrolb_e2e::SPEAKER_ASN],
                 "{c:?}: {paths:?}"
             );
+            wait_established(&rig, c, &from, WAIT).await?;
         }
         Ok::<(), anyhow::Error>(())
     }
