@@ -470,6 +470,19 @@ impl Rig {
             )
             .unwrap_or_else(|e| format!("({e:#})")),
         );
+        section(
+            "BGP: gobgp neighbor (MD5 GoBGP)",
+            self.netns_exec(&self.gobgp_md5_ns(), &["gobgp", "neighbor"])
+                .unwrap_or_else(|e| format!("({e:#})")),
+        );
+        section(
+            "BGP: birdc show protocols (BIRD)",
+            self.netns_exec(
+                &self.bird_ns(),
+                &["birdc", "-s", &self.bird_socket(), "show", "protocols"],
+            )
+            .unwrap_or_else(|e| format!("({e:#})")),
+        );
         let mut logs = vec![
             "kube-apiserver".to_string(),
             "kube-controller-manager".into(),
