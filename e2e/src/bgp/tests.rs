@@ -4,6 +4,7 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
+use super::parse::*;
 use super::*;
 
 #[test]
