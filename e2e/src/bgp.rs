@@ -234,6 +234,9 @@ pub struct Neighbor {
     /// How many times the session reached Established: FRR `connectionsEstablished`; GoBGP
     /// `flops` (+1 while established); BIRD: `None` (use [`Neighbor::uptime`]).
     pub established_count: Option<u64>,
+    /// How many times an Established session went down: FRR `connectionsDropped`; GoBGP
+    /// `flops`; BIRD: `None`. With `established_count`, proves "no session was reset".
+    pub dropped_count: Option<u64>,
     /// Time since the session came up, while established (FRR, GoBGP; BIRD: `None`).
     pub uptime: Option<Duration>,
     /// Prefixes received in all families, when the router says.

@@ -375,6 +375,7 @@ pub(super) fn parse_frr_neighbors(v: &Value) -> Result<Vec<Neighbor>> {
                     .flatten()
                     .map(Duration::from_millis),
                 established_count: n.get("connectionsEstablished").and_then(Value::as_u64),
+                dropped_count: n.get("connectionsDropped").and_then(Value::as_u64),
                 prefixes_received: received,
                 state,
             }
@@ -432,6 +433,7 @@ pub(super) fn parse_gobgp_neighbors(v: &Value, now: u64) -> Result<Vec<Neighbor>
                 peer_asn: u32_of(n.pointer("/state/peer_asn"))
                     .or_else(|| u32_of(n.pointer("/conf/peer_asn"))),
                 established_count: Some(flops + u64::from(up)),
+                dropped_count: Some(flops),
                 uptime: up
                     .then(|| {
                         n.pointer("/timers/state/uptime/seconds")

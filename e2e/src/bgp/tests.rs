@@ -177,7 +177,7 @@ Table master6:
 fn frr_neighbors() {
     let v: Value = serde_json::from_str(
         r#"{"192.168.5.21":{"bgpState":"Established","remoteAs":64512,"connectionsEstablished":2,
-        "bgpTimerUpMsec":56000,"addressFamilyInfo":{"ipv4Unicast":{"acceptedPrefixCounter":3},"ipv6Unicast":{"acceptedPrefixCounter":1}}},
+        "connectionsDropped":1,"bgpTimerUpMsec":56000,"addressFamilyInfo":{"ipv4Unicast":{"acceptedPrefixCounter":3},"ipv6Unicast":{"acceptedPrefixCounter":1}}},
         "192.168.5.22":{"bgpState":"Active","remoteAs":64512,"connectionsEstablished":0,"bgpTimerUpMsec":0}}"#,
     )
     .unwrap();
@@ -185,6 +185,7 @@ fn frr_neighbors() {
     n.sort_by(|a, b| a.address.cmp(&b.address));
     assert!(n[0].is_established());
     assert_eq!(n[0].established_count, Some(2));
+    assert_eq!(n[0].dropped_count, Some(1));
     assert_eq!(n[0].uptime, Some(Duration::from_secs(56)));
     assert_eq!(n[0].prefixes_received, Some(4));
     assert_eq!((n[1].state.as_str(), n[1].uptime), ("active", None));
@@ -203,7 +204,10 @@ fn gobgp_neighbors() {
     let n = parse_gobgp_neighbors(&v, 1030).unwrap();
     assert_eq!(n[0].address, "172.18.0.21");
     assert!(n[0].is_established());
-    assert_eq!(n[0].established_count, Some(2));
+    assert_eq!(
+        (n[0].established_count, n[0].dropped_count),
+        (Some(2), Some(1))
+    );
     assert_eq!(n[0].uptime, Some(Duration::from_secs(30)));
     assert_eq!(n[0].prefixes_received, Some(2));
     assert_eq!(n[1].address, "192.168.5.22");
