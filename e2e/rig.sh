@@ -692,8 +692,8 @@ healthy() {
   for p in etcd kube-apiserver kube-controller-manager kube-scheduler kwok relay-host gobgpd gobgpd-md5 bird frr-bgpd frr-zebra; do
     alive "$p" || return 1
   done
-  [ "$(cat "$RUN/collectors" 2>/dev/null || echo 0)" = "$COLLECTORS" ] || return 1
-  for ((n = 1; n <= COLLECTORS; n++)); do alive "collector-$n" || return 1; done
+  local c; c=$(cat "$RUN/collectors" 2>/dev/null || echo 0)   # started by up or `collectors N`
+  for ((n = 1; n <= c; n++)); do alive "collector-$n" || return 1; done
   for n in $(node_names); do
     for p in "relay-$n" "kube-proxy-$n" "podagent-$n"; do alive "$p" || return 1; done
   done
@@ -726,7 +726,11 @@ EOF
 cmd_up() {
   preflight
   if [ -f "$RUN/up" ] && healthy; then
-    log "rig already up and healthy"; write_env; cat "$RUN/env"; return 0
+    log "rig already up and healthy"
+    if [ -n "${FERROLB_E2E_COLLECTORS:-}" ] && [ "$(cat "$RUN/collectors" 2>/dev/null || echo 0)" != "$COLLECTORS" ]; then
+      collectors_up "$COLLECTORS"
+    fi
+    write_env; cat "$RUN/env"; return 0
   fi
   # ports held by processes that are not this checkout's rig: refuse (before touching anything)
   local holder
