@@ -317,9 +317,14 @@ pub fn neighbors(rig: &Rig, router: Router) -> Result<Vec<Neighbor>> {
 
 /// The session of `router` with `address` (a node address), if the router has one.
 pub fn neighbor(rig: &Rig, router: Router, address: &str) -> Result<Option<Neighbor>> {
-    Ok(neighbors(rig, router)?
+    // BIRD keeps a spawned dynamic protocol per address after its session closed: prefer the
+    // Established entry when an address has more than one
+    let mut found: Vec<Neighbor> = neighbors(rig, router)?
         .into_iter()
-        .find(|n| n.address == address))
+        .filter(|n| n.address == address)
+        .collect();
+    found.sort_by_key(|n| !n.is_established());
+    Ok(found.into_iter().next())
 }
 
 /// Polls `router`'s RIB (every 250 ms, at most `timeout`) until `check` accepts the paths of
