@@ -31,7 +31,7 @@ pub use parse::normalize_community;
 use parse::{
     parse_bird_protocols, parse_bird_routes, parse_frr_neighbors, parse_frr_routes,
     parse_gobgp_neighbors, parse_gobgp_routes, parse_json, parse_kernel_routes, parse_md5_counters,
-    unix_now,
+    parse_zebra_route, unix_now,
 };
 
 /// IPv4 LAN of the speakers' InternalIPs (`/16`): host `h` is `172.18.0.h`.
@@ -411,6 +411,18 @@ pub fn kernel_route(rig: &Rig, prefix: &str) -> Result<Option<KernelRoute>> {
     })?)
     .into_iter()
     .next())
+}
+
+/// zebra's selected route for exactly `prefix` (`show ip[v6] route <prefix> json` in FRR), with
+/// the next hops zebra installed in the FIB (`"fib": true`); `None` when zebra has none. Tells a
+/// BGP path FRR did not install apart from a kernel problem (compare [`kernel_route`]).
+pub fn zebra_route(rig: &Rig, prefix: &str) -> Result<Option<KernelRoute>> {
+    let ip = match Family::of(prefix) {
+        Family::Ipv4 => "ip",
+        Family::Ipv6 => "ipv6",
+    };
+    let v = frr_json(rig, &format!("show {ip} route {prefix} json"))?;
+    Ok(parse_zebra_route(&v, prefix))
 }
 
 /// The kernel's TCP-MD5 counters in a router's netns (`/proc/net/netstat`): segments that lacked

@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result, ensure};
 use ferrolb_e2e::bgp::{
     self, Family, RibRoute, Router, kernel_route, md5_counters, neighbors, node_address,
-    node_md5_address, wait_established, wait_route,
+    node_md5_address, wait_established, wait_route, zebra_route,
 };
 use ferrolb_e2e::{FRR_ASN, GobgpSpeaker, PathAttrs, Rig, SpeakerNeighbor, wait_for};
 
@@ -327,6 +327,8 @@ async fn bgp_rig_frr_ecmp_spreads_connections() -> Result<()> {
     )
     .await?;
     ensure!(route.protocol == "bgp", "{route:?}");
+    let zebra = zebra_route(&rig, &format!("{ip}/32"))?.context("zebra's route")?;
+    ensure!(zebra.next_hops == want, "zebra: {zebra:?}");
 
     // 24 new connections from the client (new source ports): both nodes must answer
     let mut seen = BTreeSet::new();

@@ -506,3 +506,31 @@ pub(super) fn parse_md5_counters(netstat: &str) -> Result<Md5Counters> {
     }
     bail!("no TcpExt counters in /proc/net/netstat")
 }
+
+/// `show ip route <prefix> json`: `{"<prefix>": [{"protocol", "selected", "nexthops": [{"ip",
+/// "fib"}]}]}`; the selected entry with its FIB next hops (sorted).
+pub(super) fn parse_zebra_route(v: &Value, prefix: &str) -> Option<KernelRoute> {
+    let entries = v.get(prefix)?.as_array()?;
+    let e = entries
+        .iter()
+        .find(|e| e.get("selected").and_then(Value::as_bool) == Some(true))?;
+    let mut next_hops: Vec<String> = e
+        .get("nexthops")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter(|h| h.get("fib").and_then(Value::as_bool) == Some(true))
+        .filter_map(|h| h.get("ip").and_then(Value::as_str))
+        .map(str::to_string)
+        .collect();
+    next_hops.sort();
+    Some(KernelRoute {
+        dst: prefix.to_string(),
+        next_hops,
+        protocol: e
+            .get("protocol")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_string(),
+    })
+}

@@ -275,3 +275,18 @@ fn communities_and_addresses() {
     assert!(Router::Bird.is_ibgp() && !Router::Frr.is_ibgp());
     assert_eq!(Family::of("2001:db8::/64"), Family::Ipv6);
 }
+
+#[test]
+fn zebra_selected_route_fib_next_hops() {
+    let v: Value = serde_json::from_str(
+        r#"{"192.168.10.9/32":[{"prefix":"192.168.10.9/32","protocol":"bgp","selected":true,"installed":true,
+        "nexthops":[{"flags":3,"fib":true,"ip":"172.18.0.22","afi":"ipv4","active":true},
+                    {"flags":3,"fib":true,"ip":"172.18.0.21","afi":"ipv4","active":true},
+                    {"flags":1,"ip":"172.18.0.23","afi":"ipv4"}]}]}"#,
+    )
+    .unwrap();
+    let r = parse_zebra_route(&v, "192.168.10.9/32").unwrap();
+    assert_eq!(r.next_hops, vec!["172.18.0.21", "172.18.0.22"]);
+    assert_eq!(r.protocol, "bgp");
+    assert!(parse_zebra_route(&serde_json::json!({}), "192.168.10.9/32").is_none());
+}
