@@ -2,7 +2,7 @@
 # rig.sh — the ferrolb e2e rig: a real Kubernetes control plane (etcd, kube-apiserver,
 # kube-controller-manager, kube-scheduler) as plain processes on 127.0.0.1, kwok fake kubelets,
 # and one Linux network namespace per node / client / BGP router on a bridged LAN.
-# No Docker. Needs root, iproute2, socat, iptables, python3, openssl, curl, gobgpd, frr.
+# No Docker. Needs root, iproute2, socat, iptables, python3, openssl, curl, gobgpd, frr, bird2.
 #
 # usage: e2e/rig.sh <command> [args]
 #   up                         start everything (idempotent: a healthy rig is left alone,
@@ -15,7 +15,8 @@
 #                              kubeconfig using it; prints the file path
 #   exec-node NODE -- CMD...   run CMD inside the node's netns (NODE = node-1 ...)
 #   exec-client -- CMD...      run CMD inside the client netns
-#   exec-router frr|gobgp -- CMD...
+#   exec-router frr|gobgp|gobgp-md5|bird|collect -- CMD...
+#   collectors N               (re)start N GoBGP collectors in the collect netns (0 stops them)
 #   node-notready NODE         make kwok report Ready=False (kwok chaos stage label)
 #   node-ready NODE            undo node-notready
 #   node-delete NODE           delete the Node object and cut the node's LAN link (nft drop)
@@ -25,7 +26,8 @@
 #
 # Env: FERROLB_CACHE (binaries, default ~/.cache/ferrolb), FERROLB_E2E_NODES (default 3, max 9),
 #      FERROLB_E2E_INSTANCE (0-9, default 0: several rigs can run side by side),
-#      FERROLB_E2E_PROXY_MODE (kube-proxy mode: iptables (default) or nftables).
+#      FERROLB_E2E_PROXY_MODE (kube-proxy mode: iptables (default) or nftables),
+#      FERROLB_E2E_COLLECTORS (GoBGP scale collectors started by `up`, default 0, max 32).
 set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -70,8 +72,22 @@ POD_CIDR6=fd00:10:244::/56     # node-i gets fd00:10:244:i::/64
 FRR_ASN=64513                  # 192.168.0.1, as in shared/examples/bgp-peering.yaml
 GOBGP_ASN=64514
 SPEAKER_ASN=64512
+GOBGP_MD5_ASN=64515            # the second gobgpd: static MD5 neighbours only
+COLLECTOR_ASN=64516            # scale collectors (gobgpd on ports COLLECTOR_PORT0 + i - 1)
+BIRD_ASN=$SPEAKER_ASN          # BIRD is an iBGP peer of the speakers: LOCAL_PREF is visible
+# MD5 LAN: static neighbours with a password on FRR, BIRD and gobgp-md5 are the nodes' addresses
+# in this subnet, which no dynamic range covers (a TCP-MD5 key is per remote address on the
+# router's listening socket, so the same node address cannot also peer without one)
+LAN4_MD5=192.168.5
+MD5_PASSWORD=ferrolb-e2e-md5
+COLLECTORS=${FERROLB_E2E_COLLECTORS:-0}
+case "$COLLECTORS" in [0-9] | [12][0-9] | 3[0-2]) ;; *) echo "FERROLB_E2E_COLLECTORS must be 0..32" >&2; exit 2 ;; esac
+COLLECTOR_PORT0=1790           # collector i listens on 1790 + i - 1, its gRPC API on 50051 + i
 H_FRR=1
 H_GOBGP=2
+H_BIRD=3
+H_GOBGP_MD5=4
+H_COLLECT=5
 H_CLIENT=50
 node_h() { echo $((20 + $1)); }   # node-i -> host number 20+i
 
@@ -79,6 +95,10 @@ NS_LAN=$P-lan
 NS_CLIENT=$P-client
 NS_FRR=$P-frr
 NS_GOBGP=$P-gobgp
+NS_GOBGP_MD5=$P-gobgp-md5
+NS_BIRD=$P-bird
+NS_COLLECT=$P-collect
+BIRD_SOCK=$SOCK_DIR/bird.ctl     # birdc -s $BIRD_SOCK
 ns_node() { echo "$P-$1"; }       # node-1 -> flb-node-1
 our_netns() { # names of existing flb-* namespaces, one per line (read fully before anyone greps)
   local all; all=$(ip netns list 2>/dev/null || true)
@@ -151,7 +171,7 @@ phase() { # phase NAME: time the previous phase, start a new one
 preflight() {
   [ "$(id -u)" = 0 ] || die "must run as root (network namespaces)"
   local c missing=()
-  for c in ip ss socat iptables nft python3 openssl curl gobgpd gobgp vtysh awk flock setsid conntrack; do
+  for c in ip ss socat iptables nft python3 openssl curl gobgpd gobgp vtysh bird birdc awk flock setsid conntrack; do
     command -v "$c" >/dev/null || missing+=("$c")
   done
   for c in /usr/lib/frr/bgpd /usr/lib/frr/zebra; do [ -x "$c" ] || missing+=("$c"); done
@@ -346,6 +366,7 @@ addr_all() { # addr_all NS IFACE HOSTNUM: the host's addresses on every LAN subn
   local ns=$1 dev=$2 h=$3 p
   ip -n "$ns" addr add "$LAN4_PRIMARY.$h/16" dev "$dev"
   for p in "${LAN4_EXTRA[@]}"; do ip -n "$ns" addr add "$p.$h/24" dev "$dev"; done
+  ip -n "$ns" addr add "$LAN4_MD5.$h/24" dev "$dev"
   ip -n "$ns" addr add "$LAN6::$h/64" dev "$dev" nodad
 }
 
@@ -370,6 +391,8 @@ net_up() {
 
   attach_host "$NS_FRR" "$H_FRR"
   attach_host "$NS_GOBGP" "$H_GOBGP"
+  attach_host "$NS_GOBGP_MD5" "$H_GOBGP_MD5"
+  attach_host "$NS_BIRD" "$H_BIRD"
   attach_host "$NS_CLIENT" "$H_CLIENT"
   local n i h ns j
   for n in $(node_names); do
@@ -385,7 +408,7 @@ net_up() {
   done
   # flat dual-stack pod network: 10.244.i.0/24 and fd00:10:244:i::/64 live on node-i (pod IPs
   # are /32 and /128 addresses on its lo)
-  for ns in "$NS_CLIENT" "$NS_FRR" "$NS_GOBGP" $(for n in $(node_names); do ns_node "$n"; done); do
+  for ns in "$NS_CLIENT" "$NS_FRR" "$NS_GOBGP" "$NS_GOBGP_MD5" "$NS_BIRD" $(for n in $(node_names); do ns_node "$n"; done); do
     for j in $(seq 1 "$NODES"); do
       [ "$ns" = "$(ns_node "node-$j")" ] && continue
       ip -n "$ns" route add "10.244.$j.0/24" via "$LAN4_PRIMARY.$(node_h "$j")"
@@ -402,8 +425,16 @@ net_up() {
   # BGP routes into its netns kernel (zebra) and forwards. These routes exist only inside the netns.
   ip -n "$NS_CLIENT" route add default via "$LAN4_PRIMARY.$H_FRR"
   ip -n "$NS_CLIENT" -6 route add default via "$LAN6::$H_FRR"
+  # ECMP: hash on the L4 ports (policy 1) so the client's connections to one service IP spread
+  # over the nodes' next hops instead of all following one (policy 0 hashes the addresses only)
+  # and no ICMP redirects: the client would cache "via <first node>" for a service IP and bypass
+  # the router (and its ECMP) from then on (IPv6 cannot stop sending them: the client ignores them)
   ip netns exec "$NS_FRR" sysctl -qw net.ipv4.ip_forward=1 net.ipv6.conf.all.forwarding=1 \
-    net.ipv4.conf.all.rp_filter=0 net.ipv4.conf.eth0.rp_filter=0
+    net.ipv4.conf.all.rp_filter=0 net.ipv4.conf.eth0.rp_filter=0 \
+    net.ipv4.fib_multipath_hash_policy=1 net.ipv6.fib_multipath_hash_policy=1 \
+    net.ipv4.conf.all.send_redirects=0 net.ipv4.conf.default.send_redirects=0 net.ipv4.conf.eth0.send_redirects=0
+  ip netns exec "$NS_CLIENT" sysctl -qw net.ipv4.conf.all.accept_redirects=0 net.ipv4.conf.eth0.accept_redirects=0 \
+    net.ipv6.conf.all.accept_redirects=0 net.ipv6.conf.eth0.accept_redirects=0
 }
 
 relays_up() {
@@ -443,12 +474,13 @@ podagents_up() {
 # BGP routers
 
 frr_up() {
-  local d="$SOCK_DIR/frr" ranges="" p
+  local d="$SOCK_DIR/frr" ranges="" p n
   mkdir -p "$d" "/var/run/frr/$FRR_NS_NAME" "/etc/frr/$FRR_NS_NAME"
   touch "/etc/frr/$FRR_NS_NAME/vtysh.conf"
   ranges+=" bgp listen range $LAN4_PRIMARY.0/16 peer-group SPEAKERS"$'\n'
   for p in "${LAN4_EXTRA[@]}"; do ranges+=" bgp listen range $p.0/24 peer-group SPEAKERS"$'\n'; done
   ranges+=" bgp listen range $LAN6::/64 peer-group SPEAKERS"$'\n'
+  for n in $(md5_neighbors); do ranges+=" neighbor $n peer-group MD5"$'\n'; done
   printf 'hostname flb-frr\n' >"$d/zebra.conf"
   cat >"$d/bfdd.conf" <<'EOF'
 bfd
@@ -469,12 +501,19 @@ router bgp $FRR_ASN
  neighbor SPEAKERS peer-group
  neighbor SPEAKERS remote-as external
  neighbor SPEAKERS timers 3 9
+ neighbor MD5 peer-group
+ neighbor MD5 remote-as external
+ neighbor MD5 password $MD5_PASSWORD
+ neighbor MD5 passive
+ neighbor MD5 timers 3 9
 $ranges address-family ipv4 unicast
   neighbor SPEAKERS activate
+  neighbor MD5 activate
   maximum-paths 16
  exit-address-family
  address-family ipv6 unicast
   neighbor SPEAKERS activate
+  neighbor MD5 activate
   maximum-paths 16
  exit-address-family
 !
@@ -524,8 +563,125 @@ EOF
   start_bg gobgpd ip netns exec "$NS_GOBGP" gobgpd -f "$f" --api-hosts=127.0.0.1:50051 --pprof-disable -p
 }
 
+md5_neighbors() { # the nodes' addresses on the MD5 LAN (one static MD5 neighbour each, every router)
+  local i; for i in $(seq 1 "$NODES"); do echo "$LAN4_MD5.$(node_h "$i")"; done
+}
+
+gobgp_md5_up() { # a second gobgpd: GoBGP 3.10 cannot put a password on dynamic neighbours
+  local f="$SOCK_DIR/gobgpd-md5.toml" n
+  mkdir -p "$SOCK_DIR"
+  {
+    printf '[global.config]\n  as = %s\n  router-id = "192.168.0.%s"\n' "$GOBGP_MD5_ASN" "$H_GOBGP_MD5"
+    for n in $(md5_neighbors); do
+      cat <<EOF
+
+[[neighbors]]
+  [neighbors.config]
+    neighbor-address = "$n"
+    peer-as = $SPEAKER_ASN
+    auth-password = "$MD5_PASSWORD"
+  [neighbors.transport.config]
+    passive-mode = true
+  [neighbors.timers.config]
+    hold-time = 9
+    keepalive-interval = 3
+  [[neighbors.afi-safis]]
+    [neighbors.afi-safis.config]
+      afi-safi-name = "ipv4-unicast"
+  [[neighbors.afi-safis]]
+    [neighbors.afi-safis.config]
+      afi-safi-name = "ipv6-unicast"
+EOF
+    done
+  } >"$f"
+  start_bg gobgpd-md5 ip netns exec "$NS_GOBGP_MD5" gobgpd -f "$f" --api-hosts=127.0.0.1:50051 --pprof-disable -p
+}
+
+bird_up() { # BIRD 2: iBGP (AS 64512 like the speakers), dynamic ranges + static MD5 neighbours
+  local f="$SOCK_DIR/bird.conf" p i=0 n
+  mkdir -p "$SOCK_DIR"
+  {
+    cat <<EOF
+log stderr { info, remote, warning, error, auth, fatal, bug };
+router id 192.168.0.$H_BIRD;
+protocol device { scan time 10; }
+template bgp speakers {
+  local as $BIRD_ASN;
+  passive on;
+  direct;
+  hold time 9;
+  keepalive time 3;
+  connect retry time 5;
+  ipv4 { import all; export none; };
+  ipv6 { import all; export none; };
+}
+EOF
+    for p in "$LAN4_PRIMARY.0/16" "${LAN4_EXTRA[@]/%/.0/24}" "$LAN6::/64"; do
+      i=$((i + 1))
+      printf 'protocol bgp dyn%s from speakers { neighbor range %s as %s; dynamic name "dyn%s_"; }\n' \
+        "$i" "$p" "$SPEAKER_ASN" "$i"
+    done
+    i=0
+    for n in $(md5_neighbors); do
+      i=$((i + 1))
+      printf 'protocol bgp md5_node%s from speakers { neighbor %s as %s; password "%s"; }\n' \
+        "$i" "$n" "$SPEAKER_ASN" "$MD5_PASSWORD"
+    done
+  } >"$f"
+  rm -f "$BIRD_SOCK"
+  start_bg bird ip netns exec "$NS_BIRD" bird -f -c "$f" -s "$BIRD_SOCK"
+}
+
+collectors_up() { # collectors_up N: N gobgpd in one netns, collector i on BGP port 1790+i-1 (peerPort)
+  local want=$1 i f pids=() p
+  for f in "$PIDS"/collector-*.pid; do
+    [ -s "$f" ] && pids+=("$(cat "$f")")
+    rm -f "$f"
+  done
+  kill_pids "${pids[@]}"
+  if [ "$want" -gt 0 ] && ! netns_exists "$NS_COLLECT"; then attach_host "$NS_COLLECT" "$H_COLLECT"; fi
+  for ((i = 1; i <= want; i++)); do
+    f="$SOCK_DIR/collector-$i.toml"
+    {
+      cat <<EOF
+[global.config]
+  as = $COLLECTOR_ASN
+  router-id = "10.255.5.$i"
+  port = $((COLLECTOR_PORT0 + i - 1))
+
+[[peer-groups]]
+  [peer-groups.config]
+    peer-group-name = "speakers"
+    peer-as = $SPEAKER_ASN
+  [peer-groups.transport.config]
+    passive-mode = true
+  [peer-groups.timers.config]
+    hold-time = 9
+    keepalive-interval = 3
+  [[peer-groups.afi-safis]]
+    [peer-groups.afi-safis.config]
+      afi-safi-name = "ipv4-unicast"
+  [[peer-groups.afi-safis]]
+    [peer-groups.afi-safis.config]
+      afi-safi-name = "ipv6-unicast"
+EOF
+      for p in "$LAN4_PRIMARY.0/16" "${LAN4_EXTRA[@]/%/.0/24}" "$LAN6::/64"; do
+        printf '\n[[dynamic-neighbors]]\n  [dynamic-neighbors.config]\n    prefix = "%s"\n    peer-group = "speakers"\n' "$p"
+      done
+    } >"$f"
+    start_bg "collector-$i" ip netns exec "$NS_COLLECT" gobgpd -f "$f" --api-hosts="127.0.0.1:$((50051 + i))" --pprof-disable -p
+  done
+  echo "$want" >"$RUN/collectors"
+  for ((i = 1; i <= want; i++)); do
+    wait_for "collector $i answering" 30 ip netns exec "$NS_COLLECT" gobgp -p "$((50051 + i))" global ||
+      { must_alive "collector-$i"; return 1; }
+  done
+}
+
 routers_ready() {
   ip netns exec "$NS_GOBGP" gobgp global >/dev/null 2>&1 &&
+    ip netns exec "$NS_GOBGP_MD5" gobgp global >/dev/null 2>&1 &&
+    ip netns exec "$NS_BIRD" birdc -s "$BIRD_SOCK" show status >/dev/null 2>&1 &&
     ip netns exec "$NS_FRR" vtysh -N "$FRR_NS_NAME" -c 'show bgp summary json' >/dev/null 2>&1
 }
 
@@ -533,9 +689,11 @@ routers_ready() {
 healthy() {
   local p n
   [ "$(cat "$RUN/nodes" 2>/dev/null)" = "$NODES" ] || return 1   # same node count as asked
-  for p in etcd kube-apiserver kube-controller-manager kube-scheduler kwok relay-host gobgpd frr-bgpd frr-zebra; do
+  for p in etcd kube-apiserver kube-controller-manager kube-scheduler kwok relay-host gobgpd gobgpd-md5 bird frr-bgpd frr-zebra; do
     alive "$p" || return 1
   done
+  local c; c=$(cat "$RUN/collectors" 2>/dev/null || echo 0)   # started by up or `collectors N`
+  for ((n = 1; n <= c; n++)); do alive "collector-$n" || return 1; done
   for n in $(node_names); do
     for p in "relay-$n" "kube-proxy-$n" "podagent-$n"; do alive "$p" || return 1; done
   done
@@ -558,6 +716,9 @@ export FERROLB_E2E_NODES=$NODES
 export FERROLB_E2E_INSTANCE=$INSTANCE
 export FERROLB_E2E_NS_PREFIX=$P-
 export FERROLB_E2E_API_PORT=$API_PORT
+export FERROLB_E2E_BIRD_SOCKET=$BIRD_SOCK
+export FERROLB_E2E_BGP_MD5_PASSWORD=$MD5_PASSWORD
+export FERROLB_E2E_COLLECTORS=$(cat "$RUN/collectors" 2>/dev/null || echo 0)
 export PATH=$(dirname "$KUBECTL_BIN"):\$PATH
 EOF
 }
@@ -565,7 +726,11 @@ EOF
 cmd_up() {
   preflight
   if [ -f "$RUN/up" ] && healthy; then
-    log "rig already up and healthy"; write_env; cat "$RUN/env"; return 0
+    log "rig already up and healthy"
+    if [ -n "${FERROLB_E2E_COLLECTORS:-}" ] && [ "$(cat "$RUN/collectors" 2>/dev/null || echo 0)" != "$COLLECTORS" ]; then
+      collectors_up "$COLLECTORS"
+    fi
+    write_env; cat "$RUN/env"; return 0
   fi
   # ports held by processes that are not this checkout's rig: refuse (before touching anything)
   local holder
@@ -587,14 +752,15 @@ cmd_up() {
   phase kube-apiserver;    start_apiserver
   phase controllers;       start_kcm; start_scheduler; start_kwok
   phase network;           net_up; relays_up
-  phase routers;           frr_up; gobgp_up
+  phase routers;           frr_up; gobgp_up; gobgp_md5_up; bird_up; collectors_up "$COLLECTORS"
   phase nodes;             create_nodes
   wait_for "$NODES kwok nodes Ready and untainted" 90 nodes_ready || {
     kubectl get nodes -o wide >&2 || true; must_alive kwok; must_alive kube-controller-manager; return 1; }
   phase kube-proxy;        kube_proxy_up; podagents_up
   wait_for "kube-proxy healthz in every node" 90 kube_proxy_ready || {
     local n; for n in $(node_names); do must_alive "kube-proxy-$n" || true; done; return 1; }
-  wait_for "gobgpd and FRR answering" 30 routers_ready || { must_alive gobgpd; return 1; }
+  wait_for "gobgpd, gobgpd-md5, BIRD and FRR answering" 30 routers_ready || {
+    must_alive gobgpd; must_alive gobgpd-md5; must_alive bird; return 1; }
   phase
   printf '%-22s %6.1fs\n' total "$(awk -v a="$(date +%s.%N)" -v b="$t0" 'BEGIN{print a-b}')" >>"$RUN/timings.txt"
   trap - EXIT
@@ -653,7 +819,7 @@ cmd_down() {
   rm -rf "$ETCD_DATA" "$SOCK_DIR" "/var/run/frr/$FRR_NS_NAME" "/etc/frr/$FRR_NS_NAME"
   if [ -d "$RUN" ]; then
     # keep logs of the last run for post-mortem, drop the rest of the state
-    rm -rf "$PIDS" "$RUN/up" "$RUN/nodes" "$RUN/env" "$RUN/apiserver-certs" "$RUN/kcm-certs" "$RUN/pki" "$RUN"/*.kubeconfig \
+    rm -rf "$PIDS" "$RUN/up" "$RUN/nodes" "$RUN/collectors" "$RUN/env" "$RUN/apiserver-certs" "$RUN/kcm-certs" "$RUN/pki" "$RUN"/*.kubeconfig \
       "$RUN/kubeconfig" "$RUN/kubeconfigs"
   fi
   local left
@@ -680,6 +846,13 @@ cmd_status() {
     echo; echo "GoBGP ($NS_GOBGP) neighbors:"; ip netns exec "$NS_GOBGP" gobgp neighbor 2>&1 || rc=1
     echo; echo "FRR ($NS_FRR) summary:"
     ip netns exec "$NS_FRR" vtysh -N "$FRR_NS_NAME" -c 'show bgp summary' 2>&1 | sed -n '1,30p' || rc=1
+  fi
+  if netns_exists "$NS_BIRD"; then
+    echo; echo "BIRD ($NS_BIRD, birdc -s $BIRD_SOCK) protocols:"
+    ip netns exec "$NS_BIRD" birdc -s "$BIRD_SOCK" show protocols 2>&1 || rc=1
+  fi
+  if netns_exists "$NS_GOBGP_MD5"; then
+    echo; echo "GoBGP MD5 ($NS_GOBGP_MD5) neighbors:"; ip netns exec "$NS_GOBGP_MD5" gobgp neighbor 2>&1 || rc=1
   fi
   return "$rc"
 }
@@ -775,7 +948,7 @@ rig_lock() { # one up/down at a time on this machine (the rig is a singleton)
 main() {
   local cmd=${1:-}; shift || true
   case "$cmd" in
-    up|down) rig_lock ;;
+    up|down|collectors) rig_lock ;;
   esac
   case "$cmd" in
     up) cmd_up ;;
@@ -784,13 +957,20 @@ main() {
     env) cmd_env ;;
     kubeconfig-for) cmd_kubeconfig_for "$@" ;;
     pick-instance) cmd_pick_instance ;;
+    collectors)
+      [ -f "$RUN/up" ] || die "the rig is not up"
+      case "${1:-}" in [0-9] | [12][0-9] | 3[0-2]) ;; *) die "collectors N (0..32)" ;; esac
+      COLLECTORS=$1; collectors_up "$1"; write_env; echo "$1 collector(s) in $NS_COLLECT" ;;
     exec-node) node_exists "${1:?node}"; local n=$1; shift; exec_in "$(ns_node "$n")" "$@" ;;
     exec-client) exec_in "$NS_CLIENT" "$@" ;;
     exec-router)
       case "${1:-}" in
         frr) shift; exec_in "$NS_FRR" "$@" ;;
         gobgp) shift; exec_in "$NS_GOBGP" "$@" ;;
-        *) die "exec-router frr|gobgp -- CMD" ;;
+        gobgp-md5) shift; exec_in "$NS_GOBGP_MD5" "$@" ;;
+        bird) shift; exec_in "$NS_BIRD" "$@" ;;
+        collect) shift; exec_in "$NS_COLLECT" "$@" ;;
+        *) die "exec-router frr|gobgp|gobgp-md5|bird|collect -- CMD" ;;
       esac ;;
     node-notready) node_exists "${1:?node}"; kubectl label node "$1" node-not-ready.stage.kwok.x-k8s.io=true --overwrite ;;
     node-ready)

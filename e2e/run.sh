@@ -23,7 +23,7 @@ since() { echo "$(($(date +%s) - $1))s"; }
 [ "$(id -u)" = 0 ] || { log "must run as root (network namespaces, iptables inside them)"; exit 1; }
 
 # --- 1. Debian packages (skipped when all are present) ---------------------------------------------
-PKGS=(iproute2 iptables nftables socat gobgpd frr curl jq python3 openssl conntrack arping ndisc6 shellcheck
+PKGS=(iproute2 iptables nftables socat gobgpd frr bird2 curl jq python3 openssl conntrack arping ndisc6 shellcheck
   iputils-ping tcpdump procps util-linux kmod)
 missing=()
 for p in "${PKGS[@]}"; do
@@ -34,7 +34,7 @@ if [ ${#missing[@]} -gt 0 ]; then
   log "installing Debian packages: ${missing[*]}"
   made_policy=0
   if [ ! -e /usr/sbin/policy-rc.d ]; then
-    # never let a package start its daemon (frr) in the root namespace
+    # never let a package start its daemon (frr, bird) in the root namespace
     printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d; chmod +x /usr/sbin/policy-rc.d; made_policy=1
   fi
   apt_log=$(mktemp)

@@ -2,8 +2,10 @@
 //!
 //! The suite runs against the local rig started by `e2e/rig.sh up`: a real kube-apiserver,
 //! kube-controller-manager, kube-scheduler and kwok on the host's loopback, and one Linux
-//! network namespace per node (`flb-node-N`), a client (`flb-client`) and two BGP routers
-//! (`flb-frr`: FRR bgpd+zebra, `flb-gobgp`: gobgpd) on a bridged LAN.
+//! network namespace per node (`flb-node-N`), a client (`flb-client`) and the BGP routers
+//! (`flb-frr`: FRR bgpd+zebra, `flb-gobgp`: gobgpd, `flb-gobgp-md5`: gobgpd with MD5
+//! neighbours, `flb-bird`: BIRD 2 iBGP, optionally `flb-collect`: scale collectors) on a
+//! bridged LAN; [`bgp`] reads them.
 //!
 //! Every test starts with [`Rig::from_env`], which returns `None` (and prints why) unless
 //! `FERROLB_E2E=1`, so `cargo test --workspace` passes on machines without the rig.
@@ -13,6 +15,7 @@
 //! client or a node, and readers of the routers' RIBs.
 #![forbid(unsafe_code)]
 
+pub mod bgp;
 pub mod failover;
 pub mod l2;
 pub mod procs;
@@ -154,6 +157,60 @@ impl Rig {
     /// The GoBGP router's netns (`flb-gobgp`).
     pub fn gobgp_ns(&self) -> String {
         format!("{}gobgp", self.ns_prefix)
+    }
+
+    /// The MD5 GoBGP router's netns (`flb-gobgp-md5`): static MD5 neighbours only.
+    pub fn gobgp_md5_ns(&self) -> String {
+        format!("{}gobgp-md5", self.ns_prefix)
+    }
+
+    /// The BIRD router's netns (`flb-bird`).
+    pub fn bird_ns(&self) -> String {
+        format!("{}bird", self.ns_prefix)
+    }
+
+    /// The scale collectors' netns (`flb-collect`), present once collectors were started.
+    pub fn collect_ns(&self) -> String {
+        format!("{}collect", self.ns_prefix)
+    }
+
+    /// BIRD's control socket (`birdc -s <it>`): `FERROLB_E2E_BIRD_SOCKET`, else
+    /// `/run/ferrolb-e2e[-N]/bird.ctl` of this instance.
+    pub fn bird_socket(&self) -> String {
+        self.env_value("FERROLB_E2E_BIRD_SOCKET")
+            .unwrap_or_else(|| {
+                if self.instance == 0 {
+                    "/run/ferrolb-e2e/bird.ctl".to_string()
+                } else {
+                    format!("/run/ferrolb-e2e-{}/bird.ctl", self.instance)
+                }
+            })
+    }
+
+    /// The password of the routers' MD5 neighbours (`FERROLB_E2E_BGP_MD5_PASSWORD`, written by
+    /// `rig.sh up`; default [`bgp::MD5_PASSWORD`]).
+    pub fn bgp_md5_password(&self) -> String {
+        self.env_value("FERROLB_E2E_BGP_MD5_PASSWORD")
+            .unwrap_or_else(|| bgp::MD5_PASSWORD.to_string())
+    }
+
+    /// (Re)starts `n` GoBGP scale collectors in [`Rig::collect_ns`] (`rig.sh collectors N`;
+    /// 0 stops them); collector `i` is [`bgp::Router::Collector`]`(i)` on port `1790 + i - 1`.
+    pub fn start_collectors(&self, n: u16) -> Result<()> {
+        let n = n.to_string();
+        run(Command::new(&self.rig_sh)
+            .args(["collectors", &n])
+            .env("FERROLB_E2E_INSTANCE", self.instance.to_string())
+            .env("FERROLB_E2E_NODES", self.nodes.to_string()))?;
+        Ok(())
+    }
+
+    /// A variable exported by `rig.sh env`: the process environment first, then `.run/env`.
+    pub fn env_value(&self, name: &str) -> Option<String> {
+        std::env::var(name).ok().or_else(|| {
+            let written = std::fs::read_to_string(self.run_dir.join("env")).ok()?;
+            env_file_value(&written, name)
+        })
     }
 
     /// FRR's pathspace for `vtysh -N` (`flbfrr` for instance 0).
@@ -413,6 +470,19 @@ impl Rig {
             )
             .unwrap_or_else(|e| format!("({e:#})")),
         );
+        section(
+            "BGP: gobgp neighbor (MD5 GoBGP)",
+            self.netns_exec(&self.gobgp_md5_ns(), &["gobgp", "neighbor"])
+                .unwrap_or_else(|e| format!("({e:#})")),
+        );
+        section(
+            "BGP: birdc show protocols (BIRD)",
+            self.netns_exec(
+                &self.bird_ns(),
+                &["birdc", "-s", &self.bird_socket(), "show", "protocols"],
+            )
+            .unwrap_or_else(|e| format!("({e:#})")),
+        );
         let mut logs = vec![
             "kube-apiserver".to_string(),
             "kube-controller-manager".into(),
@@ -472,6 +542,56 @@ pub struct GobgpSpeaker {
     rig: Rig,
 }
 
+/// A neighbor of a [`GobgpSpeaker`]: a router address and AS, optionally a TCP-MD5 password
+/// and a port other than 179 (a scale collector).
+#[derive(Debug, Clone, Default)]
+pub struct SpeakerNeighbor {
+    /// The router's address (the speaker's source address follows from the kernel's route).
+    pub address: String,
+    /// The router's AS.
+    pub asn: u32,
+    /// TCP-MD5 password (RFC 2385), if any.
+    pub password: Option<String>,
+    /// Remote port when not 179.
+    pub port: Option<u16>,
+}
+
+impl SpeakerNeighbor {
+    /// A neighbor on port 179 without MD5.
+    pub fn new(address: &str, asn: u32) -> SpeakerNeighbor {
+        SpeakerNeighbor {
+            address: address.to_string(),
+            asn,
+            ..SpeakerNeighbor::default()
+        }
+    }
+
+    /// The same neighbor with a TCP-MD5 password.
+    pub fn with_password(mut self, password: &str) -> SpeakerNeighbor {
+        self.password = Some(password.to_string());
+        self
+    }
+
+    /// The same neighbor on another port.
+    pub fn with_port(mut self, port: u16) -> SpeakerNeighbor {
+        self.port = Some(port);
+        self
+    }
+}
+
+/// Optional attributes of a path a [`GobgpSpeaker`] announces.
+#[derive(Debug, Clone, Default)]
+pub struct PathAttrs {
+    /// `"64512:100"` or well-known names GoBGP knows (`no-advertise`).
+    pub communities: Vec<String>,
+    /// `"64512:1:2"`.
+    pub large_communities: Vec<String>,
+    /// LOCAL_PREF (GoBGP sends it to iBGP neighbors only).
+    pub local_pref: Option<u32>,
+    /// MULTI_EXIT_DISC.
+    pub med: Option<u32>,
+}
+
 impl GobgpSpeaker {
     /// Starts `gobgpd` in `node`'s netns with its gRPC API on `127.0.0.1:api_port` (in that
     /// netns), no BGP listener, and one active neighbor per `(address, peer AS)`, both IPv4 and
@@ -482,19 +602,43 @@ impl GobgpSpeaker {
         api_port: u16,
         neighbors: &[(&str, u32)],
     ) -> Result<GobgpSpeaker> {
+        let neighbors: Vec<SpeakerNeighbor> = neighbors
+            .iter()
+            .map(|(a, asn)| SpeakerNeighbor::new(a, *asn))
+            .collect();
+        Self::start_with(rig, node, api_port, &neighbors)
+    }
+
+    /// [`GobgpSpeaker::start`] with neighbors that may carry an MD5 password or another port.
+    pub fn start_with(
+        rig: &Rig,
+        node: &str,
+        api_port: u16,
+        neighbors: &[SpeakerNeighbor],
+    ) -> Result<GobgpSpeaker> {
         let mut conf = format!(
             "[global.config]\n  as = {SPEAKER_ASN}\n  router-id = \"10.255.255.{}\"\n  port = -1\n",
             api_port % 250 + 1
         );
-        for (addr, asn) in neighbors {
+        for n in neighbors {
+            let (addr, asn) = (&n.address, n.asn);
+            let password = n
+                .password
+                .as_ref()
+                .map(|p| format!("    auth-password = \"{p}\"\n"))
+                .unwrap_or_default();
+            let port = n
+                .port
+                .map(|p| format!("  [neighbors.transport.config]\n    remote-port = {p}\n"))
+                .unwrap_or_default();
             conf.push_str(&format!(
-                "[[neighbors]]\n  [neighbors.config]\n    neighbor-address = \"{addr}\"\n    peer-as = {asn}\n  \
+                "[[neighbors]]\n  [neighbors.config]\n    neighbor-address = \"{addr}\"\n    peer-as = {asn}\n{password}{port}  \
                  [neighbors.timers.config]\n    connect-retry = 1\n  [[neighbors.afi-safis]]\n    \
                  [neighbors.afi-safis.config]\n      afi-safi-name = \"ipv4-unicast\"\n  [[neighbors.afi-safis]]\n    \
                  [neighbors.afi-safis.config]\n      afi-safi-name = \"ipv6-unicast\"\n"
             ));
         }
-        let conf_path = rig.run_dir.join(format!("speaker-{node}.toml"));
+        let conf_path = rig.run_dir.join(format!("speaker-{node}-{api_port}.toml"));
         std::fs::write(&conf_path, conf)
             .with_context(|| format!("writing {}", conf_path.display()))?;
         let log =
@@ -525,24 +669,80 @@ impl GobgpSpeaker {
         nexthop: &str,
         timeout: Duration,
     ) -> Result<()> {
+        self.announce_with(family, prefix, nexthop, &PathAttrs::default(), timeout)
+            .await
+    }
+
+    /// [`GobgpSpeaker::announce`] with communities, large communities, LOCAL_PREF and MED.
+    pub async fn announce_with(
+        &self,
+        family: &str,
+        prefix: &str,
+        nexthop: &str,
+        attrs: &PathAttrs,
+        timeout: Duration,
+    ) -> Result<()> {
         let port = self.api_port.to_string();
+        let mut args: Vec<String> = [
+            "gobgp", "-p", &port, "global", "rib", "-a", family, "add", prefix, "nexthop", nexthop,
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        if !attrs.communities.is_empty() {
+            args.extend(["community".to_string(), attrs.communities.join(",")]);
+        }
+        if !attrs.large_communities.is_empty() {
+            args.extend([
+                "large-community".to_string(),
+                attrs.large_communities.join(","),
+            ]);
+        }
+        if let Some(lp) = attrs.local_pref {
+            args.extend(["local-pref".to_string(), lp.to_string()]);
+        }
+        if let Some(med) = attrs.med {
+            args.extend(["med".to_string(), med.to_string()]);
+        }
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
         wait_for(
             &format!("speaker in {} accepting {prefix}", self.node),
             timeout,
-            || self.rig.log_tail(&format!("speaker-{}", self.node), 20),
+            || self.log_tail(),
             || {
-                let r = self.rig.exec_node(
-                    &self.node,
-                    &[
-                        "gobgp", "-p", &port, "global", "rib", "-a", family, "add", prefix,
-                        "nexthop", nexthop,
-                    ],
-                );
+                let r = self.rig.exec_node(&self.node, &args);
                 async move { Ok(Some(r?)) }
             },
         )
         .await
         .map(|_| ())
+    }
+
+    /// `gobgp global rib -a <family> del <prefix>`.
+    pub fn withdraw(&self, family: &str, prefix: &str) -> Result<()> {
+        let port = self.api_port.to_string();
+        self.rig.exec_node(
+            &self.node,
+            &[
+                "gobgp", "-p", &port, "global", "rib", "-a", family, "del", prefix,
+            ],
+        )?;
+        Ok(())
+    }
+
+    /// The speaker's sessions as the speaker sees them (`gobgp -j neighbor`).
+    pub fn neighbors(&self) -> Result<serde_json::Value> {
+        let port = self.api_port.to_string();
+        json(
+            &self
+                .rig
+                .exec_node(&self.node, &["gobgp", "-p", &port, "-j", "neighbor"])?,
+        )
+    }
+
+    /// The last lines of this speaker's log.
+    pub fn log_tail(&self) -> String {
+        self.rig.log_tail(&format!("speaker-{}", self.node), 20)
     }
 }
 
