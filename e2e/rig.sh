@@ -259,6 +259,21 @@ start_etcd() {
   wait_for "etcd /health" 60 curl -fsS "http://127.0.0.1:$ETCD_PORT/health" || { must_alive etcd; return 1; }
 }
 
+# Address ranges of the rig (LAN, Services, pods, the pools tests use) that the host itself must
+# never route out of eth0. The kube-apiserver runs in the host namespace: a webhook or aggregated
+# API configured by `service:` makes it connect to a ClusterIP, which without this would follow
+# the host's default route off the machine (seen once: a restored BGPPeer conversion webhook).
+# Blackhole routes are idempotent, identical for every instance and left in place by `down`
+# (they only ever drop traffic to test addresses). 10.0.0.0/8 is not covered as a whole: the
+# host's resolver may live there.
+HOST_GUARD4=(10.96.0.0/16 10.244.0.0/16 172.16.0.0/12 192.168.0.0/16)
+HOST_GUARD6=(fc00::/8 fd00:10::/32)
+host_guard() {
+  local r
+  for r in "${HOST_GUARD4[@]}"; do ip route replace blackhole "$r"; done
+  for r in "${HOST_GUARD6[@]}"; do ip -6 route replace blackhole "$r"; done
+}
+
 start_apiserver() {
   mkdir -p "$RUN/apiserver-certs"
   start_bg kube-apiserver "$APISERVER_BIN" \
@@ -749,7 +764,7 @@ cmd_up() {
 
   phase pki;               gen_pki; cert_kubeconfig "$KC" admin
   phase etcd;              start_etcd
-  phase kube-apiserver;    start_apiserver
+  phase kube-apiserver;    host_guard; start_apiserver
   phase controllers;       start_kcm; start_scheduler; start_kwok
   phase network;           net_up; relays_up
   phase routers;           frr_up; gobgp_up; gobgp_md5_up; bird_up; collectors_up "$COLLECTORS"

@@ -970,3 +970,40 @@ async fn j_dual_stack_pods_clusterip_nodeport() -> Result<()> {
     delete_namespace(&client, &ns).await;
     Ok(())
 }
+
+/// Nothing the rig addresses leaves the host: the host namespace (where kube-apiserver runs and
+/// would dial a webhook's ClusterIP) has blackhole routes for every rig range (rig.sh
+/// `host_guard`), so a test address is never routed out of eth0.
+#[tokio::test]
+async fn z_host_never_routes_rig_addresses_out() -> Result<()> {
+    let Some(_rig) = Rig::from_env("rig::z_host_never_routes_rig_addresses_out") else {
+        return Ok(());
+    };
+    for addr in [
+        "10.96.0.10",
+        "10.244.1.5",
+        "172.18.255.250",
+        "192.168.10.5",
+        "fc00:f853:ccd:e793::fa",
+        "fd00:10:96::10",
+    ] {
+        let out = std::process::Command::new("ip")
+            .args(["route", "get", addr])
+            .output()
+            .context("running ip route get")?;
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        ensure!(
+            !out.status.success() || text.contains("blackhole") || text.contains("unreachable"),
+            "the host would route {addr} out: {text}"
+        );
+        ensure!(
+            !text.contains("dev eth0"),
+            "the host would route {addr} out of eth0: {text}"
+        );
+    }
+    Ok(())
+}
