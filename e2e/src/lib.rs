@@ -15,6 +15,7 @@
 
 pub mod failover;
 pub mod l2;
+pub mod metallb;
 pub mod procs;
 
 use std::future::Future;
