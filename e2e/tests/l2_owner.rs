@@ -17,7 +17,7 @@
 //! Skipped unless `FERROLB_E2E=1`.
 #![forbid(unsafe_code)]
 
-use anyhow::{Result, ensure};
+use anyhow::Result;
 use ferrolb_e2e::l2::*;
 use ferrolb_e2e::{Rig, wait_for};
 
