@@ -38,8 +38,8 @@ pub fn version() -> Result<String> {
         return Ok(v);
     }
     let path = project().join("e2e/versions.env");
-    let text = std::fs::read_to_string(&path)
-        .with_context(|| format!("reading {}", path.display()))?;
+    let text =
+        std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
     // `METALLB_VERSION=${METALLB_VERSION:-v0.16.1}`
     text.lines()
         .find_map(|l| l.strip_prefix("METALLB_VERSION="))
@@ -108,7 +108,15 @@ fn prepare(rig: &Rig, opts: &ControllerOpts<'_>) -> Result<()> {
     let path = rig.run_dir.join(format!("metallb-controller-{ns}.yaml"));
     std::fs::write(&path, yaml).with_context(|| format!("writing {}", path.display()))?;
     rig.apply_server_side(&path)?;
-    let uid = rig.kubectl(&["-n", ns, "get", "pod", POD, "-o", "jsonpath={.metadata.uid}"])?;
+    let uid = rig.kubectl(&[
+        "-n",
+        ns,
+        "get",
+        "pod",
+        POD,
+        "-o",
+        "jsonpath={.metadata.uid}",
+    ])?;
     ensure!(!uid.trim().is_empty(), "Pod {ns}/{POD} has no UID");
     Ok(())
 }

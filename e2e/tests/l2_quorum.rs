@@ -69,7 +69,11 @@ async fn majority_quorum_counts_only_nodes_running_a_speaker() -> Result<()> {
         speakers.start_as_pod(&rig, &n2, (&pod_name(&n2), &uid2))?;
         let pair = [n1.clone(), n2.clone()];
         let owner = expected_owner(&ip, &pair)?;
-        let other = pair.iter().find(|n| **n != owner).cloned().unwrap_or_default();
+        let other = pair
+            .iter()
+            .find(|n| **n != owner)
+            .cloned()
+            .unwrap_or_default();
         wait_arp_owner(&rig, &ip, &rig.node_mac(&owner)?).await?;
         wait_status_node(&rig, "quorum", &owner).await?;
 

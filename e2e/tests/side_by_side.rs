@@ -78,7 +78,7 @@ fn apply(rig: &Rig, name: &str, yaml: &str) -> Result<()> {
 /// Service `i`: even ones are ferrolb's (no class), odd ones MetalLB's.
 fn service(i: usize) -> (String, bool, serde_json::Value) {
     let name = format!("svc-{i:03}");
-    let ours = i % 2 == 0;
+    let ours = i.is_multiple_of(2);
     let mut svc = json!({
         "apiVersion": "v1", "kind": "Service",
         "metadata": {"name": name, "namespace": NS, "annotations": {
@@ -124,11 +124,23 @@ fn check_ownership(svcs: &[Service]) -> Result<BTreeSet<String>> {
     let mut metallb_managers = BTreeSet::new();
     for svc in svcs {
         let name = svc.metadata.name.clone().unwrap_or_default();
-        let ours = svc.spec.as_ref().and_then(|s| s.load_balancer_class.as_ref()).is_none();
+        let ours = svc
+            .spec
+            .as_ref()
+            .and_then(|s| s.load_balancer_class.as_ref())
+            .is_none();
         let ips = ingress_ips(svc);
         ensure!(ips.len() == 1, "{name}: ingress {ips:?}");
-        let (net, who) = if ours { (ferrolb_net, "ferrolb") } else { (metallb_net, "MetalLB") };
-        ensure!(net.contains(&ips[0]), "{name} ({who}) got {} outside its pool {net}", ips[0]);
+        let (net, who) = if ours {
+            (ferrolb_net, "ferrolb")
+        } else {
+            (metallb_net, "MetalLB")
+        };
+        ensure!(
+            net.contains(&ips[0]),
+            "{name} ({who}) got {} outside its pool {net}",
+            ips[0]
+        );
         if let Some(other) = holders.insert(ips[0], name.clone()) {
             anyhow::bail!("{} handed out twice: {other} and {name}", ips[0]);
         }
@@ -138,7 +150,10 @@ fn check_ownership(svcs: &[Service]) -> Result<BTreeSet<String>> {
                 .iter()
                 .filter(|x| *x != FERROLB_MANAGER && *x != TEST_MANAGER)
                 .collect();
-            ensure!(foreign.is_empty(), "ferrolb's {name} written by {foreign:?}");
+            ensure!(
+                foreign.is_empty(),
+                "ferrolb's {name} written by {foreign:?}"
+            );
         } else {
             ensure!(
                 !m.contains(FERROLB_MANAGER),
@@ -168,9 +183,20 @@ async fn metallb_side_by_side_no_write_from_ferrolb() -> Result<()> {
         return Ok(());
     };
     procs::install_base(&rig, &["controller"])?;
-    let _ = rig.kubectl(&["delete", "namespace", NS, "--ignore-not-found", "--wait=true", "--timeout=60s"]);
+    let _ = rig.kubectl(&[
+        "delete",
+        "namespace",
+        NS,
+        "--ignore-not-found",
+        "--wait=true",
+        "--timeout=60s",
+    ]);
     rig.kubectl(&["create", "namespace", NS])?;
-    apply(&rig, "ferrolb-pool", &pool_yaml(FERROLB_POOL, "metallb-system"))?;
+    apply(
+        &rig,
+        "ferrolb-pool",
+        &pool_yaml(FERROLB_POOL, "metallb-system"),
+    )?;
     let opts = ControllerOpts {
         log: "metallb-controller-sbs",
         ..ControllerOpts::default()
@@ -254,7 +280,14 @@ async fn metallb_side_by_side_no_write_from_ferrolb() -> Result<()> {
     }
     .await;
     let _ = rig.kubectl(&["delete", "namespace", NS, "--wait=false"]);
-    let _ = rig.kubectl(&["-n", "metallb-system", "delete", "ipaddresspool", FERROLB_POOL.0, "--ignore-not-found"]);
+    let _ = rig.kubectl(&[
+        "-n",
+        "metallb-system",
+        "delete",
+        "ipaddresspool",
+        FERROLB_POOL.0,
+        "--ignore-not-found",
+    ]);
     metallb::cleanup(&rig, metallb::NAMESPACE);
     result
 }

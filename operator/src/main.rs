@@ -104,7 +104,10 @@ struct Args {
 impl Args {
     /// Relations between flags (each flag's own bounds are checked while parsing).
     fn check(&self) -> Result<(), String> {
-        flag::distinct_ports(("--port", self.port), ("--health-probe-port", self.health_probe_port))?;
+        flag::distinct_ports(
+            ("--port", self.port),
+            ("--health-probe-port", self.health_probe_port),
+        )?;
         // The order `lease::Timings::validate` checks, with the flags' names.
         flag::after(
             ("--leader-elect-lease-duration", self.lease_duration),
@@ -192,7 +195,9 @@ fn main() -> anyhow::Result<()> {
     }
     let args = Args::parse();
     if let Err(e) = args.check() {
-        Args::command().error(clap::error::ErrorKind::ArgumentConflict, e).exit();
+        Args::command()
+            .error(clap::error::ErrorKind::ArgumentConflict, e)
+            .exit();
     }
     tokio::runtime::Builder::new_multi_thread()
         .enable_all()

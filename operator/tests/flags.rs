@@ -17,8 +17,15 @@ fn operator(args: &[&str]) -> Output {
 fn refused(args: &[&str], flag: &str) {
     let o = operator(args);
     let err = String::from_utf8_lossy(&o.stderr);
-    assert_eq!(o.status.code(), Some(2), "{args:?} was not a usage error: {err}");
-    assert!(err.contains(flag), "{args:?}: the message does not name {flag}: {err}");
+    assert_eq!(
+        o.status.code(),
+        Some(2),
+        "{args:?} was not a usage error: {err}"
+    );
+    assert!(
+        err.contains(flag),
+        "{args:?}: the message does not name {flag}: {err}"
+    );
     assert!(!err.contains("panicked"), "{args:?} panicked: {err}");
 }
 
@@ -27,11 +34,26 @@ fn absurd_controller_flags_are_usage_errors_naming_the_flag() {
     for (args, flag) in [
         (&["--debounce=-5ms"][..], "--debounce"),
         (&["--debounce", "10000000h"], "--debounce"),
-        (&["--leader-elect-lease-duration", "0s"], "--leader-elect-lease-duration"),
-        (&["--leader-elect-lease-duration", "9000h"], "--leader-elect-lease-duration"),
-        (&["--leader-elect-renew-deadline", "20s"], "--leader-elect-renew-deadline"),
-        (&["--leader-elect-retry-period", "10s"], "--leader-elect-retry-period"),
-        (&["--port", "7472", "--health-probe-port", "7472"], "--health-probe-port"),
+        (
+            &["--leader-elect-lease-duration", "0s"],
+            "--leader-elect-lease-duration",
+        ),
+        (
+            &["--leader-elect-lease-duration", "9000h"],
+            "--leader-elect-lease-duration",
+        ),
+        (
+            &["--leader-elect-renew-deadline", "20s"],
+            "--leader-elect-renew-deadline",
+        ),
+        (
+            &["--leader-elect-retry-period", "10s"],
+            "--leader-elect-retry-period",
+        ),
+        (
+            &["--port", "7472", "--health-probe-port", "7472"],
+            "--health-probe-port",
+        ),
         (&["--port", "65536"], "--port"),
     ] {
         refused(args, flag);
@@ -42,9 +64,18 @@ fn absurd_controller_flags_are_usage_errors_naming_the_flag() {
 fn absurd_webhook_flags_are_usage_errors_naming_the_flag() {
     for (args, flag) in [
         (&["webhook", "--listen", "0.0.0.0:0"][..], "--listen"),
-        (&["webhook", "--check-interval-secs", "0"], "--check-interval-secs"),
-        (&["webhook", "--cert-validity-secs", "18446744073709551615"], "--cert-validity-secs"),
-        (&["webhook", "--renew-before-secs", "0"], "--renew-before-secs"),
+        (
+            &["webhook", "--check-interval-secs", "0"],
+            "--check-interval-secs",
+        ),
+        (
+            &["webhook", "--cert-validity-secs", "18446744073709551615"],
+            "--cert-validity-secs",
+        ),
+        (
+            &["webhook", "--renew-before-secs", "0"],
+            "--renew-before-secs",
+        ),
     ] {
         refused(args, flag);
     }

@@ -184,7 +184,9 @@ struct Args {
 fn label_selector(s: &str) -> Result<String, String> {
     let s = s.trim();
     if !s.is_empty() && s.split(',').any(|t| t.trim().is_empty()) {
-        return Err(format!("{s:?} has an empty term (expected e.g. app=metallb,component=speaker)"));
+        return Err(format!(
+            "{s:?} has an empty term (expected e.g. app=metallb,component=speaker)"
+        ));
     }
     Ok(s.to_owned())
 }
@@ -227,7 +229,10 @@ impl Args {
             ("--dead-after", self.dead_after),
             ("--heartbeat-interval", self.heartbeat_interval),
         )?;
-        flag::distinct_ports(("--port", self.port), ("--health-probe-port", self.health_probe_port))
+        flag::distinct_ports(
+            ("--port", self.port),
+            ("--health-probe-port", self.health_probe_port),
+        )
     }
 
     /// The speaker Pods to watch (`--quorum majority` with a non-empty `--ml-labels`).
@@ -331,7 +336,9 @@ fn start_reports(
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
     if let Err(e) = args.check() {
-        Args::command().error(clap::error::ErrorKind::ArgumentConflict, e).exit();
+        Args::command()
+            .error(clap::error::ErrorKind::ArgumentConflict, e)
+            .exit();
     }
     tracing_subscriber::fmt()
         .with_env_filter(

@@ -72,8 +72,12 @@ impl Stores {
         let speakers = speakers.map(|sp| {
             let config = kube::runtime::watcher::Config::default().labels(sp.labels);
             let api = Api::namespaced(client.clone(), namespace);
-            let store =
-                ferrolb_kube::reflect_selected(api, config, vec![notify.clone()], plan::speakers::slim_pod);
+            let store = ferrolb_kube::reflect_selected(
+                api,
+                config,
+                vec![notify.clone()],
+                plan::speakers::slim_pod,
+            );
             (store, sp.node.to_owned())
         });
         let s = Stores {
@@ -96,7 +100,9 @@ impl Stores {
                 .await
                 .is_err()
             {
-                tracing::warn!("speaker Pods not listed within {PODS_SYNC:?} (RBAC: pods list/watch in the namespace?); --quorum majority counts every Node until they are");
+                tracing::warn!(
+                    "speaker Pods not listed within {PODS_SYNC:?} (RBAC: pods list/watch in the namespace?); --quorum majority counts every Node until they are"
+                );
             }
         }
         Ok(s)

@@ -18,8 +18,15 @@ fn speaker(args: &[&str]) -> Output {
 fn refused(args: &[&str], flag: &str) {
     let o = speaker(args);
     let err = String::from_utf8_lossy(&o.stderr);
-    assert_eq!(o.status.code(), Some(2), "{args:?} was not a usage error: {err}");
-    assert!(err.contains(flag), "{args:?}: the message does not name {flag}: {err}");
+    assert_eq!(
+        o.status.code(),
+        Some(2),
+        "{args:?} was not a usage error: {err}"
+    );
+    assert!(
+        err.contains(flag),
+        "{args:?}: the message does not name {flag}: {err}"
+    );
     assert!(!err.contains("panicked"), "{args:?} panicked: {err}");
 }
 
@@ -31,9 +38,18 @@ fn absurd_timers_are_usage_errors_naming_the_flag() {
         (&["--heartbeat-interval", "2h"], "--heartbeat-interval"),
         (&["--dead-after", "18446744073709551615s"], "--dead-after"),
         (&["--dead-after", "100ms"], "--dead-after"), // = the default interval
-        (&["--heartbeat-interval", "1s", "--dead-after", "500ms"], "--dead-after"),
-        (&["--max-incarnation-ahead", "10000000h"], "--max-incarnation-ahead"),
-        (&["--max-incarnation-ahead", "9000h"], "--max-incarnation-ahead"),
+        (
+            &["--heartbeat-interval", "1s", "--dead-after", "500ms"],
+            "--dead-after",
+        ),
+        (
+            &["--max-incarnation-ahead", "10000000h"],
+            "--max-incarnation-ahead",
+        ),
+        (
+            &["--max-incarnation-ahead", "9000h"],
+            "--max-incarnation-ahead",
+        ),
         (&["--leave-grace", "2562047h"], "--leave-grace"),
         (&["--debounce", "1h"], "--debounce"),
         (&["--debounce", "5d"], "--debounce"),
@@ -46,8 +62,14 @@ fn absurd_timers_are_usage_errors_naming_the_flag() {
 fn absurd_ports_and_selectors_are_usage_errors_naming_the_flag() {
     refused(&["--liveness-port", "0"], "--liveness-port");
     refused(&["--liveness-port", "70000"], "--liveness-port");
-    refused(&["--port", "9000", "--health-probe-port", "9000"], "--health-probe-port");
-    refused(&["--ml-labels", "app=metallb,,component=speaker"], "--ml-labels");
+    refused(
+        &["--port", "9000", "--health-probe-port", "9000"],
+        "--health-probe-port",
+    );
+    refused(
+        &["--ml-labels", "app=metallb,,component=speaker"],
+        "--ml-labels",
+    );
 }
 
 #[test]
@@ -55,8 +77,22 @@ fn sensible_values_pass_the_flag_checks() {
     // Past the flags the speaker needs an API server: it fails there, not on a flag.
     for args in [
         &["--heartbeat-interval", "50ms", "--dead-after", "250ms"][..],
-        &["--max-incarnation-ahead", "0s", "--leave-grace", "0s", "--debounce", "0s"],
-        &["--max-incarnation-ahead", "24h", "--port", "0", "--health-probe-port", "0"],
+        &[
+            "--max-incarnation-ahead",
+            "0s",
+            "--leave-grace",
+            "0s",
+            "--debounce",
+            "0s",
+        ],
+        &[
+            "--max-incarnation-ahead",
+            "24h",
+            "--port",
+            "0",
+            "--health-probe-port",
+            "0",
+        ],
         &["--quorum", "majority", "--ml-labels", ""],
     ] {
         let o = speaker(args);

@@ -12,11 +12,11 @@ use std::time::Duration;
 
 use axum_server::tls_rustls::RustlsConfig;
 use clap::{CommandFactory, FromArgMatches, Parser};
+use ferrolb_api::duration::flag;
 use ferrolb_api::v1beta1::{
     BFDProfile, BGPAdvertisement, Community, IPAddressPool, L2Advertisement,
 };
 use ferrolb_api::v1beta2::BGPPeer;
-use ferrolb_api::duration::flag;
 use ferrolb_kube::{cache, http};
 use ferrolb_validate::Options;
 use k8s_openapi::api::core::v1::{Node, Service};
@@ -97,7 +97,8 @@ impl Args {
         let matches = cmd.clone().get_matches_from(args);
         let args = Args::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
         if let Err(e) = args.check() {
-            cmd.error(clap::error::ErrorKind::ArgumentConflict, e).exit();
+            cmd.error(clap::error::ErrorKind::ArgumentConflict, e)
+                .exit();
         }
         args
     }
@@ -108,19 +109,37 @@ impl Args {
         const HOUR: u64 = 3600;
         const CENTURY: u64 = 100 * 365 * 24 * HOUR;
         if self.listen.port() == 0 {
-            return Err(format!("--listen {}: port 0 is not usable (the API server could not reach it)", self.listen));
+            return Err(format!(
+                "--listen {}: port 0 is not usable (the API server could not reach it)",
+                self.listen
+            ));
         }
-        flag::distinct_ports(("--listen", self.listen.port()), ("--health-probe-port", self.health_probe_port))?;
+        flag::distinct_ports(
+            ("--listen", self.listen.port()),
+            ("--health-probe-port", self.health_probe_port),
+        )?;
         let in_range = |name: &str, v: u64, min: u64, max: u64| {
             if (min..=max).contains(&v) {
                 Ok(())
             } else {
-                Err(format!("{name} {v}: must be between {min} and {max} seconds"))
+                Err(format!(
+                    "{name} {v}: must be between {min} and {max} seconds"
+                ))
             }
         };
-        in_range("--cert-validity-secs", self.cert_validity_secs, HOUR, CENTURY)?;
+        in_range(
+            "--cert-validity-secs",
+            self.cert_validity_secs,
+            HOUR,
+            CENTURY,
+        )?;
         in_range("--ca-validity-secs", self.ca_validity_secs, HOUR, CENTURY)?;
-        in_range("--check-interval-secs", self.check_interval_secs, 1, 24 * HOUR)?;
+        in_range(
+            "--check-interval-secs",
+            self.check_interval_secs,
+            1,
+            24 * HOUR,
+        )?;
         if self.ca_validity_secs < self.cert_validity_secs {
             return Err(format!(
                 "--ca-validity-secs ({}) must not be shorter than --cert-validity-secs ({})",
@@ -356,16 +375,36 @@ mod tests {
             (&["--listen", "0.0.0.0:0"], "--listen"),
             (&["--listen", "0.0.0.0:17472"], "--health-probe-port"),
             (&["--cert-validity-secs", "0"], "--cert-validity-secs"),
-            (&["--ca-validity-secs", "18446744073709551615"], "--ca-validity-secs"),
+            (
+                &["--ca-validity-secs", "18446744073709551615"],
+                "--ca-validity-secs",
+            ),
             (&["--check-interval-secs", "0"], "--check-interval-secs"),
-            (&["--ca-validity-secs", "7200", "--cert-validity-secs", "86400", "--renew-before-secs", "3600"], "--ca-validity-secs"),
-            (&["--renew-before-secs", "999999999999"], "--renew-before-secs"),
+            (
+                &[
+                    "--ca-validity-secs",
+                    "7200",
+                    "--cert-validity-secs",
+                    "86400",
+                    "--renew-before-secs",
+                    "3600",
+                ],
+                "--ca-validity-secs",
+            ),
+            (
+                &["--renew-before-secs", "999999999999"],
+                "--renew-before-secs",
+            ),
         ];
         for (flags, named) in cases {
             let e = check(flags).unwrap_err();
             assert!(e.contains(named), "{flags:?}: {e}");
         }
-        assert_eq!(check(&["--health-probe-port", "0"]), Ok(()), "0 disables the probes");
+        assert_eq!(
+            check(&["--health-probe-port", "0"]),
+            Ok(()),
+            "0 disables the probes"
+        );
     }
 
     #[test]

@@ -48,7 +48,8 @@ impl Bounds {
 
     /// Parses `input` (Go syntax) and checks it against the bounds.
     pub fn parse(&self, input: &str) -> Result<Duration, String> {
-        let d = GoDuration::parse(input.trim()).map_err(|e| format!("{e} (e.g. 100ms, 2s, 24h)"))?;
+        let d =
+            GoDuration::parse(input.trim()).map_err(|e| format!("{e} (e.g. 100ms, 2s, 24h)"))?;
         if d.0 < 0 {
             return Err(format!("{input:?} is negative"));
         }
@@ -58,7 +59,11 @@ impl Bounds {
         }
         let max = self.max.min(MAX);
         if d < self.min || d > max {
-            let zero = if self.zero_disables { " (or 0s to disable)" } else { "" };
+            let zero = if self.zero_disables {
+                " (or 0s to disable)"
+            } else {
+                ""
+            };
             return Err(format!(
                 "{input:?} is out of range: must be between {} and {}{zero}",
                 show(self.min),
@@ -69,7 +74,9 @@ impl Bounds {
     }
 
     /// A clap value parser for these bounds.
-    pub fn parser(self) -> impl Fn(&str) -> Result<Duration, String> + Clone + Send + Sync + 'static {
+    pub fn parser(
+        self,
+    ) -> impl Fn(&str) -> Result<Duration, String> + Clone + Send + Sync + 'static {
         move |s: &str| self.parse(s)
     }
 }
@@ -97,7 +104,9 @@ pub fn after(
 /// Checks that two listening ports differ unless one is `0` (disabled).
 pub fn distinct_ports((a_flag, a): (&str, u16), (b_flag, b): (&str, u16)) -> Result<(), String> {
     if a != 0 && a == b {
-        return Err(format!("{a_flag} and {b_flag} are both {a}: they must differ"));
+        return Err(format!(
+            "{a_flag} and {b_flag} are both {a}: they must differ"
+        ));
     }
     Ok(())
 }

@@ -38,7 +38,10 @@ fn negative_huge_and_malformed_values_are_errors() {
     let b = interval();
     assert!(b.parse("-1s").unwrap_err().contains("negative"));
     assert!(b.parse("61s").unwrap_err().contains("out of range"));
-    assert!(b.parse("10000000h").is_err(), "more than Go's i64 nanoseconds");
+    assert!(
+        b.parse("10000000h").is_err(),
+        "more than Go's i64 nanoseconds"
+    );
     assert!(b.parse("2562047h").unwrap_err().contains("out of range"));
     assert!(b.parse("18446744073709551615s").is_err());
     assert!(b.parse("100").unwrap_err().contains("missing unit"));
@@ -57,7 +60,10 @@ fn relations_between_flags_name_both() {
     let a = ("--dead-after", Duration::from_millis(100));
     let b = ("--heartbeat-interval", Duration::from_millis(100));
     let e = after(a, b).unwrap_err();
-    assert_eq!(e, "--dead-after (100ms) must be greater than --heartbeat-interval (100ms)");
+    assert_eq!(
+        e,
+        "--dead-after (100ms) must be greater than --heartbeat-interval (100ms)"
+    );
     assert!(after(("--dead-after", Duration::from_millis(101)), b).is_ok());
 }
 

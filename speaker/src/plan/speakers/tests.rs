@@ -64,7 +64,11 @@ fn quorum(plan: &Plan, local: &str, alive: &[&str]) -> bool {
 fn only_nodes_running_a_speaker_are_counted() {
     // Four nodes, the control plane runs no speaker (the DaemonSet does not tolerate it).
     let nodes = ["cp-1", "w-1", "w-2", "w-3"];
-    let pods = [pod("w-1", "Running"), pod("w-2", "Running"), pod("w-3", "Running")];
+    let pods = [
+        pod("w-1", "Running"),
+        pod("w-2", "Running"),
+        pod("w-3", "Running"),
+    ];
     let p = plan(&nodes, &pods, "w-1");
     let expected: BTreeSet<&str> = expected_speakers(&p).collect();
     assert_eq!(expected, BTreeSet::from(["w-1", "w-2", "w-3"]));
@@ -88,14 +92,22 @@ fn three_nodes_two_speakers_one_left_alone_keeps_quorum_after_a_graceful_leave()
     let wall = 1_700_000_000_000;
     me.handle_datagram(&other.poll_transmit(t0, wall).unwrap(), t0, wall)
         .unwrap();
-    me.handle_datagram(&other.leave(wall + 1), t0 + Duration::from_millis(1), wall + 1)
-        .unwrap();
+    me.handle_datagram(
+        &other.leave(wall + 1),
+        t0 + Duration::from_millis(1),
+        wall + 1,
+    )
+    .unwrap();
     assert!(me.has_quorum(), "node-3 runs no speaker and must not count");
 }
 
 #[test]
 fn a_single_speaker_cluster_has_quorum() {
-    let p = plan(&["node-1", "node-2", "node-3"], &[pod("node-1", "Running")], "node-1");
+    let p = plan(
+        &["node-1", "node-2", "node-3"],
+        &[pod("node-1", "Running")],
+        "node-1",
+    );
     assert!(quorum(&p, "node-1", &[]));
 }
 
@@ -133,6 +145,9 @@ fn without_a_pod_on_this_node_every_node_counts() {
 fn slimming_keeps_what_the_count_reads() {
     let mut p = pod("w-1", "Running");
     slim_pod(&mut p);
-    assert_eq!(speaker_nodes(&[&p], "w-1"), Some(BTreeSet::from(["w-1".to_string()])));
+    assert_eq!(
+        speaker_nodes(&[&p], "w-1"),
+        Some(BTreeSet::from(["w-1".to_string()]))
+    );
     assert!(p.spec.as_ref().unwrap().containers.is_empty());
 }
