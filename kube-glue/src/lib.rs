@@ -166,6 +166,15 @@ pub fn selector(sel: &metav1::LabelSelector) -> Result<LabelSelector, String> {
     })
 }
 
+/// A timer flag without a flag-specific range: Go syntax, `0s` up to
+/// [`ferrolb_api::duration::flag::MAX`] (a year). Prefer a flag's own
+/// [`Bounds`](ferrolb_api::duration::flag::Bounds) — this is that rule with the widest range,
+/// kept for flags that have none yet.
+pub fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
+    use ferrolb_api::duration::flag::{Bounds, MAX};
+    Bounds::new(std::time::Duration::ZERO, MAX).parse(s)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -188,6 +197,17 @@ mod tests {
         assert_eq!(annotations.len(), 1);
         assert_eq!(annotations["metallb.io/address-pool"], "prod");
         assert_eq!(svc.metadata.name.as_deref(), Some("web"));
+    }
+
+    #[test]
+    fn durations_use_the_flag_rule() {
+        use std::time::Duration;
+        assert_eq!(parse_duration("100ms"), Ok(Duration::from_millis(100)));
+        assert_eq!(parse_duration("2m"), Ok(Duration::from_secs(120)));
+        assert_eq!(parse_duration("0s"), Ok(Duration::ZERO));
+        assert!(parse_duration("-1s").is_err());
+        assert!(parse_duration("9000h").is_err());
+        assert!(parse_duration("18446744073709551615s").is_err());
     }
 
     #[test]
