@@ -13,6 +13,7 @@
 #   etcd (+etcdctl)                                                            (ETCD_VERSION)
 #   kwok (+ its default Stage YAMLs)                                           (KWOK_VERSION)
 #   helm (only with --with-helm or FERROLB_BUILD_HELM=1)                       (HELM_VERSION)
+#   metallb-controller (MetalLB's own controller, for side-by-side tests)     (METALLB_VERSION)
 set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -179,6 +180,25 @@ build_helm() {
 }
 
 # --------------------------------------------------------------------------------------------------
+# MetalLB's controller (issue 22: measured against MetalLB itself on the same rig). The module has
+# no replace directives, so a scratch module requiring it builds `go.universe.tf/metallb/controller`.
+# Its commit is the tag's (from the module proxy's .info Origin), set like upstream's Dockerfile.
+build_metallb() {
+  local w="$SRC_ROOT/metallb-$METALLB_VERSION" out="$BIN_ROOT/metallb-controller-$METALLB_VERSION"
+  mkdir -p "$w" "$out.tmp"
+  (
+    cd "$w"
+    [ -f go.mod ] || go mod init ferrolb.local/metallb-build >/dev/null 2>&1
+    go get -tool "go.universe.tf/metallb/controller@$METALLB_VERSION"
+    go build -ldflags "-s -w -X 'go.universe.tf/metallb/internal/version.gitBranch=$METALLB_VERSION'" \
+      -o "$out.tmp/metallb-controller" go.universe.tf/metallb/controller
+  )
+  "$out.tmp/metallb-controller" --help 2>&1 | grep -q -- '-lb-class' ||
+    { echo "metallb-controller: no --lb-class flag?" >&2; exit 1; }
+  rm -rf "$out"; mv "$out.tmp" "$out"
+}
+
+# --------------------------------------------------------------------------------------------------
 T0=$(date +%s)
 log "cache: $CACHE  ($(go version))"
 if have etcd "$ETCD_VERSION"; then log "etcd $ETCD_VERSION: cached"; else timed "etcd $ETCD_VERSION" build_etcd; fi
@@ -186,6 +206,7 @@ need_k8s=0
 for c in "${K8S_CMDS[@]}"; do have "$c" "$K8S_VERSION" || need_k8s=1; done
 if [ "$need_k8s" = 0 ]; then log "kubernetes $K8S_VERSION: cached"; else timed "kubernetes $K8S_VERSION (${K8S_CMDS[*]})" build_k8s; fi
 if have kwok "$KWOK_VERSION"; then log "kwok $KWOK_VERSION: cached"; else timed "kwok $KWOK_VERSION" build_kwok; fi
+if have metallb-controller "$METALLB_VERSION"; then log "metallb-controller $METALLB_VERSION: cached"; else timed "metallb-controller $METALLB_VERSION" build_metallb; fi
 if [ "$WITH_HELM" = 1 ]; then
   if have helm "$HELM_VERSION"; then log "helm $HELM_VERSION: cached"; else timed "helm $HELM_VERSION" build_helm; fi
 fi

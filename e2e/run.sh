@@ -50,7 +50,7 @@ fi
 command -v go >/dev/null || { log "Go is required to build the upstream binaries (Go >= 1.26)"; exit 1; }
 command -v cargo >/dev/null || { log "cargo is required"; exit 1; }
 
-# --- 2. upstream binaries (cached under $FERROLB_CACHE/bin) ---------------------------------------
+# --- 2. upstream binaries, MetalLB's controller included (cached under $FERROLB_CACHE/bin) ------------
 t=$(date +%s)
 "$HERE/build-upstream.sh" </dev/null
 log "build-upstream: $(since "$t")"

@@ -4,8 +4,12 @@
 //! `µs`, `μs`, `ms`, `s`, `m`, `h`; decimal fractions; an optional sign; `0` alone needs no unit),
 //! truncated to whole seconds (`time.Duration(int(d.Seconds())) * time.Second`), and written back
 //! with `Duration.String()` — so `90s` becomes `1m30s` and `120s` becomes `2m0s`.
+//!
+//! The binaries' timer flags parse with the same syntax and their bounds ([`flag`]).
 
 use std::fmt;
+
+pub mod flag;
 
 const NANOS_PER_SECOND: i128 = 1_000_000_000;
 

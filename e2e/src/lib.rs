@@ -18,6 +18,7 @@
 pub mod bgp;
 pub mod failover;
 pub mod l2;
+pub mod metallb;
 pub mod procs;
 
 use std::future::Future;

@@ -6,7 +6,6 @@
 //! - [`reflect`]: a reflector store whose every change wakes a [`Notify`] (the binaries run one
 //!   debounced, level-based pass per wake-up).
 //! - [`selector`]: a Kubernetes `LabelSelector` → `ferrolb_core::LabelSelector`.
-//! - [`parse_duration`]: `100ms` / `2s` flag values.
 //! - [`events`]: the Events both binaries publish.
 //! - [`http`]: the `/metrics`, `/healthz` and `/readyz` endpoints.
 //! - [`metrics`]: a binary's Prometheus registry and readiness flag, served by [`http`].
@@ -26,7 +25,6 @@ pub mod passes;
 pub mod status;
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use ferrolb_core::LabelSelector;
 use futures::StreamExt;
@@ -168,17 +166,13 @@ pub fn selector(sel: &metav1::LabelSelector) -> Result<LabelSelector, String> {
     })
 }
 
-/// Parses a flag duration: a whole number followed by `ms` or `s`.
-pub fn parse_duration(s: &str) -> Result<Duration, String> {
-    let (num, unit) = s.split_at(s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len()));
-    let n: u64 = num
-        .parse()
-        .map_err(|_| format!("invalid duration {s:?}: expected e.g. 100ms or 2s"))?;
-    match unit {
-        "ms" => Ok(Duration::from_millis(n)),
-        "s" => Ok(Duration::from_secs(n)),
-        _ => Err(format!("invalid duration {s:?}: unit must be ms or s")),
-    }
+/// A timer flag without a flag-specific range: Go syntax, `0s` up to
+/// [`ferrolb_api::duration::flag::MAX`] (a year). Prefer a flag's own
+/// [`Bounds`](ferrolb_api::duration::flag::Bounds) — this is that rule with the widest range,
+/// kept for flags that have none yet.
+pub fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
+    use ferrolb_api::duration::flag::{Bounds, MAX};
+    Bounds::new(std::time::Duration::ZERO, MAX).parse(s)
 }
 
 #[cfg(test)]
@@ -206,12 +200,14 @@ mod tests {
     }
 
     #[test]
-    fn durations() {
+    fn durations_use_the_flag_rule() {
+        use std::time::Duration;
         assert_eq!(parse_duration("100ms"), Ok(Duration::from_millis(100)));
-        assert_eq!(parse_duration("2s"), Ok(Duration::from_secs(2)));
-        assert!(parse_duration("2m").is_err_and(|e| e.contains("unit must be ms or s")));
-        assert!(parse_duration("ms").is_err_and(|e| e.contains("expected e.g.")));
-        assert!(parse_duration("").is_err());
+        assert_eq!(parse_duration("2m"), Ok(Duration::from_secs(120)));
+        assert_eq!(parse_duration("0s"), Ok(Duration::ZERO));
+        assert!(parse_duration("-1s").is_err());
+        assert!(parse_duration("9000h").is_err());
+        assert!(parse_duration("18446744073709551615s").is_err());
     }
 
     #[test]

@@ -21,14 +21,21 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context as _;
-use clap::Parser;
+use clap::{CommandFactory, Parser};
+use ferrolb_api::duration::flag::{self, Bounds};
 use ferrolb_api::v1beta1::IPAddressPool;
 use ferrolb_kube::lease::{self, Elector, Timings, shell::Leadership};
 use kube::runtime::events::{Recorder, Reporter};
 use kube::{Api, Client};
 use tokio::sync::Notify;
 
-/// Command-line flags.
+/// `--debounce`: a pass waits at most this long after a change.
+const DEBOUNCE: Bounds = Bounds::new(Duration::ZERO, Duration::from_secs(10));
+/// The leader-election timers (their order is checked by `lease::Timings::validate`).
+const LEASE: Bounds = Bounds::new(Duration::from_millis(100), Duration::from_secs(3600));
+
+/// Command-line flags. Every timer has bounds (`ferrolb_api::duration::flag`): a bad value is
+/// a usage error naming the flag, before anything starts.
 #[derive(Parser, Debug)]
 #[command(
     name = "ferrolb-operator",
@@ -73,7 +80,7 @@ struct Args {
     pod_uid: Option<String>,
     /// Wait this long after a change before a pass, to batch bursts of events (passes only
     /// look at what changed and never wait for writes, so this can be short).
-    #[arg(long, env = "FERROLB_DEBOUNCE", default_value = "5ms", value_parser = parse_duration)]
+    #[arg(long, env = "FERROLB_DEBOUNCE", default_value = "5ms", value_parser = DEBOUNCE.parser())]
     debounce: Duration,
     /// Elect one leader among the controller replicas (Lease --leader-elect-lease-name in
     /// --namespace); only the leader allocates and writes. `false`: this process always writes
@@ -84,17 +91,42 @@ struct Args {
     #[arg(long = "leader-elect-lease-name", default_value = "ferrolb-controller")]
     lease_name: String,
     /// How long a Lease that is not renewed keeps the other replicas waiting.
-    #[arg(long = "leader-elect-lease-duration", default_value = "15s", value_parser = parse_duration)]
+    #[arg(long = "leader-elect-lease-duration", default_value = "15s", value_parser = LEASE.parser())]
     lease_duration: Duration,
     /// The leader stops writing when it could not renew for this long (< lease duration).
-    #[arg(long = "leader-elect-renew-deadline", default_value = "10s", value_parser = parse_duration)]
+    #[arg(long = "leader-elect-renew-deadline", default_value = "10s", value_parser = LEASE.parser())]
     renew_deadline: Duration,
     /// How often replicas try to acquire or renew the Lease (< renew deadline).
-    #[arg(long = "leader-elect-retry-period", default_value = "2s", value_parser = parse_duration)]
+    #[arg(long = "leader-elect-retry-period", default_value = "2s", value_parser = LEASE.parser())]
     retry_period: Duration,
 }
 
-use ferrolb_kube::parse_duration;
+impl Args {
+    /// Relations between flags (each flag's own bounds are checked while parsing).
+    fn check(&self) -> Result<(), String> {
+        flag::distinct_ports(
+            ("--port", self.port),
+            ("--health-probe-port", self.health_probe_port),
+        )?;
+        // The order `lease::Timings::validate` checks, with the flags' names.
+        flag::after(
+            ("--leader-elect-lease-duration", self.lease_duration),
+            ("--leader-elect-renew-deadline", self.renew_deadline),
+        )?;
+        flag::after(
+            ("--leader-elect-renew-deadline", self.renew_deadline),
+            ("--leader-elect-retry-period", self.retry_period),
+        )
+    }
+
+    fn timings(&self) -> Timings {
+        Timings {
+            lease_duration: self.lease_duration,
+            renew_deadline: self.renew_deadline,
+            retry_period: self.retry_period,
+        }
+    }
+}
 
 /// Starts the leader election (or not, with `--leader-elect=false`). The identity is the Pod's
 /// name when given (unique among live Pods; a restarted container of the same Pod takes its
@@ -105,12 +137,7 @@ fn elect(client: &Client, args: &Args) -> anyhow::Result<(Leadership, Option<Ele
         tracing::warn!("--leader-elect=false: writing without leader election");
         return Ok((Leadership::always(), None));
     }
-    let timings = Timings {
-        lease_duration: args.lease_duration,
-        renew_deadline: args.renew_deadline,
-        retry_period: args.retry_period,
-    }
-    .validate()?;
+    let timings = args.timings().validate()?;
     let identity = match args.pod_name.clone().filter(|n| !n.is_empty()) {
         Some(pod) => pod,
         None => {
@@ -167,6 +194,11 @@ fn main() -> anyhow::Result<()> {
         return Ok(());
     }
     let args = Args::parse();
+    if let Err(e) = args.check() {
+        Args::command()
+            .error(clap::error::ErrorKind::ArgumentConflict, e)
+            .exit();
+    }
     tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

@@ -11,23 +11,30 @@
 //! source address of its heartbeats, and `--max-incarnation-ahead` (default `86400s`, one day; `0s` disables)
 //! refuses incarnations from the future (`ferrolb_l2::liveness`).
 //!
-//! Peers are discovered from the Node objects (not speaker Pods): every Node is an expected
-//! speaker, and a Node whose speaker is not running simply never becomes a live member, so it
-//! is never a candidate (MetalLB with memberlist behaves the same). Liveness does not depend on
-//! the API server: while it is unreachable the reflectors keep the last listed objects, the
-//! heartbeats keep flowing, and failover keeps working on that last good state.
+//! Heartbeats go to the node IPs of every Node object; a Node whose speaker is not running
+//! simply never becomes a live member, so it is never a candidate (MetalLB with memberlist
+//! behaves the same). Liveness does not depend on the API server: while it is unreachable the
+//! reflectors keep the last listed objects, the heartbeats keep flowing, and failover keeps
+//! working on that last good state.
 //!
 //! Partitions: with `--quorum disabled` (default, MetalLB behaviour) each side of a partition
 //! elects among the speakers it still hears, so an IP can be announced on both sides (but only
 //! the side reachable by the client matters on a single L2 segment). With `--quorum majority`
-//! a speaker that hears at most half of the Nodes' speakers releases everything: at most one
+//! a speaker that hears at most half of the expected speakers releases everything: at most one
 //! side announces, at the price of no announcement anywhere without a majority (and no
-//! failover in a 2-node cluster). See `ferrolb_l2::liveness`.
+//! failover with two speakers). The expected speakers are the nodes running a speaker Pod
+//! selected by `--ml-labels` (`METALLB_ML_LABELS`, default `app=metallb,component=speaker`, the
+//! labels of ferrolb's DaemonSet) in `--namespace`, as MetalLB's memberlist learns its members;
+//! a node without a speaker (e.g. a control plane the DaemonSet does not tolerate) does not
+//! count. When no selected Pod is on this node, or `--ml-labels` is empty, every Node counts
+//! (never fewer): see `plan::speakers`. See `ferrolb_l2::liveness`.
 //!
-//! Timers: `--heartbeat-interval` (100 ms) and `--dead-after` (600 ms) give ≈0.6 s crash
-//! failover; e.g. 50 ms / 250 ms gives ≈0.25–0.3 s on a quiet LAN (more UDP, less slack for a
-//! loaded node). A graceful stop (SIGTERM) sends `leaving` heartbeats and keeps answering for
-//! `--leave-grace` while the new owner takes over, so there is no gap.
+//! Timers (Go durations; each flag's bounds are checked at startup, see
+//! `ferrolb_api::duration::flag`): `--heartbeat-interval` (100 ms, 1 ms–1 min) and
+//! `--dead-after` (600 ms, above the interval, at most 1 h) give ≈0.6 s crash failover; e.g.
+//! 50 ms / 250 ms gives ≈0.25–0.3 s on a quiet LAN (more UDP, less slack for a loaded node). A
+//! graceful stop (SIGTERM) sends `leaving` heartbeats and keeps answering for `--leave-grace`
+//! (at most 10 min) while the new owner takes over, so there is no gap.
 //!
 //! Privileges: raw packet sockets need `CAP_NET_RAW`; nothing else (no `CAP_NET_ADMIN`:
 //! multicast joins go through an ordinary IPv6 socket).
@@ -56,7 +63,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context as _, bail};
-use clap::{Parser, ValueEnum};
+use clap::{CommandFactory, Parser, ValueEnum};
+use ferrolb_api::duration::flag::{self, Bounds};
 use ferrolb_l2::liveness::{LivenessConfig, QuorumPolicy};
 use ferrolb_l2::owner::GarpSchedule;
 use kube::Client;
@@ -67,9 +75,24 @@ use kube::runtime::events::{Recorder, Reporter};
 enum Quorum {
     /// Announce whatever the local view says (MetalLB behaviour).
     Disabled,
-    /// Release everything when fewer than a majority of the Nodes' speakers are visible.
+    /// Release everything unless a majority of the speakers (nodes running a speaker Pod) are
+    /// visible.
     Majority,
 }
+
+const MS: Duration = Duration::from_millis(1);
+const MINUTE: Duration = Duration::from_secs(60);
+const HOUR: Duration = Duration::from_secs(3600);
+/// `--heartbeat-interval`: a zero interval would be a busy loop.
+const HEARTBEAT_INTERVAL: Bounds = Bounds::new(MS, MINUTE);
+/// `--dead-after` (and above the interval, checked in [`Args::check`]).
+const DEAD_AFTER: Bounds = Bounds::new(MS, HOUR);
+/// `--leave-grace`: a terminating Pod is killed after its grace period anyway.
+const LEAVE_GRACE: Bounds = Bounds::new(Duration::ZERO, Duration::from_secs(600));
+/// `--max-incarnation-ahead` (`0s` disables the check).
+const INCARNATION_AHEAD: Bounds = Bounds::new(Duration::from_secs(1), flag::MAX).or_zero();
+/// `--debounce`.
+const DEBOUNCE: Bounds = Bounds::new(Duration::ZERO, Duration::from_secs(10));
 
 /// Command-line flags.
 #[derive(Parser, Debug)]
@@ -101,20 +124,30 @@ struct Args {
     #[arg(
         long = "liveness-port",
         env = "FERROLB_LIVENESS_PORT",
-        default_value_t = 7947
+        default_value = "7947",
+        value_parser = flag::nonzero_port
     )]
     liveness_port: u16,
-    /// Heartbeat interval.
-    #[arg(long = "heartbeat-interval", env = "FERROLB_HEARTBEAT_INTERVAL", default_value = "100ms", value_parser = parse_duration)]
+    /// Heartbeat interval (1ms to 1m).
+    #[arg(long = "heartbeat-interval", env = "FERROLB_HEARTBEAT_INTERVAL", default_value = "100ms", value_parser = HEARTBEAT_INTERVAL.parser())]
     heartbeat_interval: Duration,
-    /// Silence after which a speaker is dead (must exceed the interval).
-    #[arg(long = "dead-after", env = "FERROLB_DEAD_AFTER", default_value = "600ms", value_parser = parse_duration)]
+    /// Silence after which a speaker is dead (must exceed the interval; at most 1h).
+    #[arg(long = "dead-after", env = "FERROLB_DEAD_AFTER", default_value = "600ms", value_parser = DEAD_AFTER.parser())]
     dead_after: Duration,
     /// Split-brain policy.
     #[arg(long, env = "FERROLB_QUORUM", value_enum, default_value = "disabled")]
     quorum: Quorum,
-    /// Grace period of a graceful leave (default: 2 heartbeat intervals + 100 ms).
-    #[arg(long = "leave-grace", value_parser = parse_duration)]
+    /// Speaker Pods in --namespace whose nodes `--quorum majority` counts (MetalLB's
+    /// memberlist label selector); empty: every Node counts.
+    #[arg(
+        long = "ml-labels",
+        env = "METALLB_ML_LABELS",
+        default_value = "app=metallb,component=speaker",
+        value_parser = label_selector
+    )]
+    ml_labels: String,
+    /// Grace period of a graceful leave (default: 2 heartbeat intervals + 100 ms; at most 10m).
+    #[arg(long = "leave-grace", value_parser = LEAVE_GRACE.parser())]
     leave_grace: Option<Duration>,
     /// Secret (in --namespace) holding the shared heartbeat key under `secretkey` (and, during
     /// a key rotation, the also accepted `previous-secretkey`).
@@ -139,14 +172,24 @@ struct Args {
     pod_uid: Option<String>,
     /// Refuse heartbeats whose incarnation (the sender's start time) is this far ahead of our
     /// wall clock (default one day); `0s` disables the check.
-    #[arg(long = "max-incarnation-ahead", env = "FERROLB_MAX_INCARNATION_AHEAD", default_value = "86400s", value_parser = parse_duration)]
+    #[arg(long = "max-incarnation-ahead", env = "FERROLB_MAX_INCARNATION_AHEAD", default_value = "86400s", value_parser = INCARNATION_AHEAD.parser())]
     max_incarnation_ahead: Duration,
-    /// Wait this long after a Kubernetes change before recomputing, to batch bursts.
-    #[arg(long, default_value = "20ms", value_parser = parse_duration)]
+    /// Wait this long after a Kubernetes change before recomputing, to batch bursts (at most
+    /// 10s).
+    #[arg(long, default_value = "20ms", value_parser = DEBOUNCE.parser())]
     debounce: Duration,
 }
 
-use ferrolb_kube::parse_duration;
+/// `--ml-labels`: comma-separated `key=value` (or any label-selector term); no empty term.
+fn label_selector(s: &str) -> Result<String, String> {
+    let s = s.trim();
+    if !s.is_empty() && s.split(',').any(|t| t.trim().is_empty()) {
+        return Err(format!(
+            "{s:?} has an empty term (expected e.g. app=metallb,component=speaker)"
+        ));
+    }
+    Ok(s.to_owned())
+}
 
 async fn shutdown_signal() {
     let term = async {
@@ -177,10 +220,29 @@ impl Args {
         else {
             bail!("--node-name (or METALLB_NODE_NAME / NODE_NAME) is required");
         };
-        if self.dead_after <= self.heartbeat_interval {
-            bail!("--dead-after must exceed --heartbeat-interval");
-        }
         Ok(node)
+    }
+
+    /// Relations between flags (each flag's own bounds are checked while parsing).
+    fn check(&self) -> Result<(), String> {
+        flag::after(
+            ("--dead-after", self.dead_after),
+            ("--heartbeat-interval", self.heartbeat_interval),
+        )?;
+        flag::distinct_ports(
+            ("--port", self.port),
+            ("--health-probe-port", self.health_probe_port),
+        )
+    }
+
+    /// The speaker Pods to watch (`--quorum majority` with a non-empty `--ml-labels`).
+    fn speaker_pods<'a>(&'a self, node: &'a str) -> Option<watch::SpeakerPods<'a>> {
+        (matches!(self.quorum, Quorum::Majority) && !self.ml_labels.is_empty()).then_some(
+            watch::SpeakerPods {
+                labels: &self.ml_labels,
+                node,
+            },
+        )
     }
 
     /// The L2 loop's settings.
@@ -217,12 +279,15 @@ async fn start_plan(
     client: &Client,
     node: &str,
 ) -> anyhow::Result<tokio::sync::watch::Receiver<Arc<plan::Plan>>> {
-    let stores = watch::Stores::start(client, &args.namespace)
+    let stores = watch::Stores::start(client, &args.namespace, args.speaker_pods(node))
         .await
         .context("initial sync")?;
     let first = stores.plan(args.lb_class.as_deref(), &plan::Plan::default());
     if !first.nodes.contains_key(node) {
         tracing::warn!(%node, "no Node object with this name: nothing will be announced until it exists");
+    }
+    if args.speaker_pods(node).is_some() && first.speaker_nodes.is_none() {
+        tracing::warn!(%node, labels = %args.ml_labels, "no speaker Pod selected by --ml-labels on this node: --quorum majority counts every Node");
     }
     let (plan_tx, plan_rx) = tokio::sync::watch::channel(Arc::new(plan::Plan::default()));
     watch::publish(&plan_tx, first);
@@ -270,6 +335,11 @@ fn start_reports(
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
+    if let Err(e) = args.check() {
+        Args::command()
+            .error(clap::error::ErrorKind::ArgumentConflict, e)
+            .exit();
+    }
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_new(&args.log_level).context("--log-level")?,

@@ -12,6 +12,7 @@ use std::time::Duration;
 
 use axum_server::tls_rustls::RustlsConfig;
 use clap::{CommandFactory, FromArgMatches, Parser};
+use ferrolb_api::duration::flag;
 use ferrolb_api::v1beta1::{
     BFDProfile, BGPAdvertisement, Community, IPAddressPool, L2Advertisement,
 };
@@ -92,10 +93,68 @@ impl Args {
         I: IntoIterator<Item = T>,
         T: Into<OsString> + Clone,
     {
-        let matches = Args::command()
-            .bin_name(bin_name.to_owned())
-            .get_matches_from(args);
-        Args::from_arg_matches(&matches).unwrap_or_else(|e| e.exit())
+        let mut cmd = Args::command().bin_name(bin_name.to_owned());
+        let matches = cmd.clone().get_matches_from(args);
+        let args = Args::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
+        if let Err(e) = args.check() {
+            cmd.error(clap::error::ErrorKind::ArgumentConflict, e)
+                .exit();
+        }
+        args
+    }
+
+    /// Bounds of the port and certificate flags, and their relations; the message names the
+    /// flags (see `ferrolb_api::duration::flag`).
+    pub fn check(&self) -> Result<(), String> {
+        const HOUR: u64 = 3600;
+        const CENTURY: u64 = 100 * 365 * 24 * HOUR;
+        if self.listen.port() == 0 {
+            return Err(format!(
+                "--listen {}: port 0 is not usable (the API server could not reach it)",
+                self.listen
+            ));
+        }
+        flag::distinct_ports(
+            ("--listen", self.listen.port()),
+            ("--health-probe-port", self.health_probe_port),
+        )?;
+        let in_range = |name: &str, v: u64, min: u64, max: u64| {
+            if (min..=max).contains(&v) {
+                Ok(())
+            } else {
+                Err(format!(
+                    "{name} {v}: must be between {min} and {max} seconds"
+                ))
+            }
+        };
+        in_range(
+            "--cert-validity-secs",
+            self.cert_validity_secs,
+            HOUR,
+            CENTURY,
+        )?;
+        in_range("--ca-validity-secs", self.ca_validity_secs, HOUR, CENTURY)?;
+        in_range(
+            "--check-interval-secs",
+            self.check_interval_secs,
+            1,
+            24 * HOUR,
+        )?;
+        if self.ca_validity_secs < self.cert_validity_secs {
+            return Err(format!(
+                "--ca-validity-secs ({}) must not be shorter than --cert-validity-secs ({})",
+                self.ca_validity_secs, self.cert_validity_secs
+            ));
+        }
+        if self.renew_before_secs >= self.cert_validity_secs
+            || self.renew_before_secs < self.check_interval_secs
+        {
+            return Err(format!(
+                "--renew-before-secs ({}) must be shorter than --cert-validity-secs ({}) and at least --check-interval-secs ({})",
+                self.renew_before_secs, self.cert_validity_secs, self.check_interval_secs
+            ));
+        }
+        Ok(())
     }
 }
 
@@ -210,7 +269,7 @@ async fn serving_tls(args: &Args, client: &Client) -> Result<RustlsConfig, Error
     )
     .await
     .map_err(io_err("load the serving certificate"))?;
-    let interval = Duration::from_secs(args.check_interval_secs.max(1));
+    let interval = Duration::from_secs(args.check_interval_secs);
     tokio::spawn(rotator.run(tls.clone(), served, interval));
     Ok(tls)
 }
@@ -300,6 +359,51 @@ mod tests {
         assert!(
             !a.cert_takeover,
             "a foreign Secret is never taken over by default"
+        );
+    }
+
+    fn check(flags: &[&str]) -> Result<(), String> {
+        let argv = std::iter::once("ferrolb-webhook").chain(flags.iter().copied());
+        let matches = Args::command().try_get_matches_from(argv).unwrap();
+        Args::from_arg_matches(&matches).unwrap().check()
+    }
+
+    #[test]
+    fn absurd_port_and_certificate_flags_are_errors_naming_the_flag() {
+        assert_eq!(check(&[]), Ok(()));
+        let cases: [(&[&str], &str); 7] = [
+            (&["--listen", "0.0.0.0:0"], "--listen"),
+            (&["--listen", "0.0.0.0:17472"], "--health-probe-port"),
+            (&["--cert-validity-secs", "0"], "--cert-validity-secs"),
+            (
+                &["--ca-validity-secs", "18446744073709551615"],
+                "--ca-validity-secs",
+            ),
+            (&["--check-interval-secs", "0"], "--check-interval-secs"),
+            (
+                &[
+                    "--ca-validity-secs",
+                    "7200",
+                    "--cert-validity-secs",
+                    "86400",
+                    "--renew-before-secs",
+                    "3600",
+                ],
+                "--ca-validity-secs",
+            ),
+            (
+                &["--renew-before-secs", "999999999999"],
+                "--renew-before-secs",
+            ),
+        ];
+        for (flags, named) in cases {
+            let e = check(flags).unwrap_err();
+            assert!(e.contains(named), "{flags:?}: {e}");
+        }
+        assert_eq!(
+            check(&["--health-probe-port", "0"]),
+            Ok(()),
+            "0 disables the probes"
         );
     }
 

@@ -244,7 +244,7 @@ impl Speaker {
         self.shell.peers = peers(&plan, &self.cfg.node, self.cfg.bind);
         self.node
             .membership_mut()
-            .set_expected_peers(plan.nodes.keys().map(String::as_str));
+            .set_expected_peers(crate::plan::expected_speakers(&plan));
         self.plan = plan;
         self.node.invalidate();
     }

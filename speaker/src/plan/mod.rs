@@ -45,6 +45,8 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1 as metav1;
 
 pub mod decide;
 pub use decide::{Decisions, decide};
+pub mod speakers;
+pub use speakers::expected_speakers;
 
 /// Labels of a Kubernetes object.
 pub type Labels = BTreeMap<String, String>;
@@ -173,6 +175,9 @@ pub struct Plan {
     pub pools: BTreeMap<String, PoolPlan>,
     /// Configuration errors (reported in the ConfigurationState).
     pub errors: Vec<String>,
+    /// Nodes running a speaker Pod (`--quorum majority` only; `None`: every Node counts), see
+    /// [`speakers`].
+    pub speaker_nodes: Option<BTreeSet<String>>,
 }
 
 fn has_condition_true(node: &Node, ty: &str) -> bool {
@@ -456,6 +461,7 @@ pub fn build(inp: &Inputs<'_>) -> Plan {
         not_allowed,
         pools,
         errors,
+        speaker_nodes: None,
     }
 }
 

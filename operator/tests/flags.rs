@@ -1,0 +1,96 @@
+//! The real `ferrolb-operator` binary (controller and `webhook` subcommand) refuses absurd flag
+//! values at startup: exit code 2 (a usage error) and a message naming the flag, never a panic
+//! and never a silent nonsense. No API server is needed: the flags are checked first.
+
+use std::process::{Command, Output};
+
+fn operator(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_ferrolb-operator"))
+        .args(args)
+        .env_remove("KUBECONFIG")
+        .env_remove("KUBERNETES_SERVICE_HOST")
+        .env("HOME", "/nonexistent")
+        .output()
+        .expect("running ferrolb-operator")
+}
+
+fn refused(args: &[&str], flag: &str) {
+    let o = operator(args);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(
+        o.status.code(),
+        Some(2),
+        "{args:?} was not a usage error: {err}"
+    );
+    assert!(
+        err.contains(flag),
+        "{args:?}: the message does not name {flag}: {err}"
+    );
+    assert!(!err.contains("panicked"), "{args:?} panicked: {err}");
+}
+
+#[test]
+fn absurd_controller_flags_are_usage_errors_naming_the_flag() {
+    for (args, flag) in [
+        (&["--debounce=-5ms"][..], "--debounce"),
+        (&["--debounce", "10000000h"], "--debounce"),
+        (
+            &["--leader-elect-lease-duration", "0s"],
+            "--leader-elect-lease-duration",
+        ),
+        (
+            &["--leader-elect-lease-duration", "9000h"],
+            "--leader-elect-lease-duration",
+        ),
+        (
+            &["--leader-elect-renew-deadline", "20s"],
+            "--leader-elect-renew-deadline",
+        ),
+        (
+            &["--leader-elect-retry-period", "10s"],
+            "--leader-elect-retry-period",
+        ),
+        (
+            &["--port", "7472", "--health-probe-port", "7472"],
+            "--health-probe-port",
+        ),
+        (&["--port", "65536"], "--port"),
+    ] {
+        refused(args, flag);
+    }
+}
+
+#[test]
+fn absurd_webhook_flags_are_usage_errors_naming_the_flag() {
+    for (args, flag) in [
+        (&["webhook", "--listen", "0.0.0.0:0"][..], "--listen"),
+        (
+            &["webhook", "--check-interval-secs", "0"],
+            "--check-interval-secs",
+        ),
+        (
+            &["webhook", "--cert-validity-secs", "18446744073709551615"],
+            "--cert-validity-secs",
+        ),
+        (
+            &["webhook", "--renew-before-secs", "0"],
+            "--renew-before-secs",
+        ),
+    ] {
+        refused(args, flag);
+    }
+}
+
+#[test]
+fn sensible_values_pass_the_flag_checks() {
+    // Past the flags the controller needs an API server: it fails there, not on a flag.
+    for args in [
+        &["--debounce", "0s", "--leader-elect-lease-duration", "1m"][..],
+        &["--port", "0", "--health-probe-port", "0"],
+    ] {
+        let o = operator(args);
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(1), "{args:?}: {err}");
+        assert!(err.contains("Kubernetes"), "{args:?}: {err}");
+    }
+}

@@ -1,0 +1,103 @@
+//! The real `ferrolb-speaker` binary refuses absurd flag values at startup: exit code 2 (a
+//! usage error) and a message naming the flag, never a panic and never a silent nonsense.
+//! No API server is needed: the flags are checked before anything connects.
+
+use std::process::{Command, Output};
+
+fn speaker(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_ferrolb-speaker"))
+        .args(["--node-name", "node-1"])
+        .args(args)
+        .env_remove("KUBECONFIG")
+        .env_remove("KUBERNETES_SERVICE_HOST")
+        .env("HOME", "/nonexistent")
+        .output()
+        .expect("running ferrolb-speaker")
+}
+
+fn refused(args: &[&str], flag: &str) {
+    let o = speaker(args);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(
+        o.status.code(),
+        Some(2),
+        "{args:?} was not a usage error: {err}"
+    );
+    assert!(
+        err.contains(flag),
+        "{args:?}: the message does not name {flag}: {err}"
+    );
+    assert!(!err.contains("panicked"), "{args:?} panicked: {err}");
+}
+
+#[test]
+fn absurd_timers_are_usage_errors_naming_the_flag() {
+    for (args, flag) in [
+        (&["--heartbeat-interval", "0s"][..], "--heartbeat-interval"),
+        (&["--heartbeat-interval=-1s"], "--heartbeat-interval"),
+        (&["--heartbeat-interval", "2h"], "--heartbeat-interval"),
+        (&["--dead-after", "18446744073709551615s"], "--dead-after"),
+        (&["--dead-after", "100ms"], "--dead-after"), // = the default interval
+        (
+            &["--heartbeat-interval", "1s", "--dead-after", "500ms"],
+            "--dead-after",
+        ),
+        (
+            &["--max-incarnation-ahead", "10000000h"],
+            "--max-incarnation-ahead",
+        ),
+        (
+            &["--max-incarnation-ahead", "9000h"],
+            "--max-incarnation-ahead",
+        ),
+        (&["--leave-grace", "2562047h"], "--leave-grace"),
+        (&["--debounce", "1h"], "--debounce"),
+        (&["--debounce", "5d"], "--debounce"),
+    ] {
+        refused(args, flag);
+    }
+}
+
+#[test]
+fn absurd_ports_and_selectors_are_usage_errors_naming_the_flag() {
+    refused(&["--liveness-port", "0"], "--liveness-port");
+    refused(&["--liveness-port", "70000"], "--liveness-port");
+    refused(
+        &["--port", "9000", "--health-probe-port", "9000"],
+        "--health-probe-port",
+    );
+    refused(
+        &["--ml-labels", "app=metallb,,component=speaker"],
+        "--ml-labels",
+    );
+}
+
+#[test]
+fn sensible_values_pass_the_flag_checks() {
+    // Past the flags the speaker needs an API server: it fails there, not on a flag.
+    for args in [
+        &["--heartbeat-interval", "50ms", "--dead-after", "250ms"][..],
+        &[
+            "--max-incarnation-ahead",
+            "0s",
+            "--leave-grace",
+            "0s",
+            "--debounce",
+            "0s",
+        ],
+        &[
+            "--max-incarnation-ahead",
+            "24h",
+            "--port",
+            "0",
+            "--health-probe-port",
+            "0",
+        ],
+        &["--quorum", "majority", "--ml-labels", ""],
+    ] {
+        let o = speaker(args);
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(1), "{args:?}: {err}");
+        assert!(err.contains("Kubernetes"), "{args:?}: {err}");
+    }
+}
