@@ -60,7 +60,6 @@ use clap::{Parser, ValueEnum};
 use ferrolb_l2::liveness::{LivenessConfig, QuorumPolicy};
 use ferrolb_l2::owner::GarpSchedule;
 use kube::Client;
-use kube::runtime::events::{Recorder, Reporter};
 
 /// Split-brain policy.
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -242,11 +241,7 @@ fn start_reports(
     tokio::sync::watch::Sender<plan::Decisions>,
     tokio::task::JoinHandle<()>,
 ) {
-    let reporter = Reporter {
-        controller: "metallb-speaker".into(),
-        instance: Some(node.to_owned()),
-    };
-    let recorder = Recorder::new(client.clone(), reporter);
+    let recorder = status::events::recorder(client.clone(), node);
     let (report_tx, report_rx) = tokio::sync::watch::channel(plan::Decisions::default());
     let writer = status::StatusWriter::new(
         client.clone(),
@@ -291,6 +286,17 @@ async fn main() -> anyhow::Result<()> {
     metrics.exporter().set_ready();
     let (report_tx, status_task) =
         start_reports(&args, &client, &node, plan_rx.clone(), metrics.clone());
+    // BGP status (issue 15). TODO(h1): pass the BGP runtime's `watch::Receiver<Arc<BgpReport>>`
+    // here; until then an empty report, its sender kept alive (closing it removes the objects).
+    let (_bgp_report_tx, bgp_report_rx) =
+        tokio::sync::watch::channel(Arc::new(bgp_report::BgpReport::default()));
+    let owner = ferrolb_kube::owner::PodOwner::new(args.pod_name.clone(), args.pod_uid.clone());
+    let bgp_status = status::bgp::BgpStatusConfig::new(&client, &args.namespace, &node, owner);
+    tokio::spawn(status::bgp::run_bgp_status(
+        bgp_status,
+        bgp_report_rx,
+        plan_rx.clone(),
+    ));
     let cfg = args.l2_config(node, keys);
     l2io::run(cfg, plan_rx, report_tx, shutdown_signal(), metrics).await?;
     // The report sender is dropped: the status writer removes this node's ServiceL2Status

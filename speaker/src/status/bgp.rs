@@ -1,0 +1,136 @@
+//! Everything the speaker writes about its BGP side, from the runtime's
+//! [`BgpReport`] (issue 15): one ServiceBGPStatus per Service this node advertises
+//! (`status.peers` = `BgpReport::services`, MetalLB's desired peers, through the generic
+//! [`Objects`] writer shared with ServiceL2Status), one BGPSessionState per session
+//! ([`super::session`], paced), and Normal `nodeAssigned` with protocol `bgp` when this node
+//! starts advertising a Service ([`super::events`]).
+//!
+//! Level-based like the L2 writer: a pass runs on every report, on every change of this node's
+//! objects (someone deleted or edited one: written back at once), when a paced session write is
+//! due, and at least every 30 s (2 s after a failed write). When the report channel closes (the
+//! runtime stopped) this node's BGP objects are removed.
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use ferrolb_api::v1beta1::ServiceBGPStatus;
+use ferrolb_kube::owner::PodOwner;
+use kube::Client;
+use kube::runtime::events::Recorder;
+use tokio::sync::{Notify, watch};
+
+use super::events::{self, Events};
+use super::objects::Objects;
+use super::session::SessionWriter;
+use crate::bgp_report::BgpReport;
+use crate::plan::{Plan, ServiceKey};
+
+/// What [`run_bgp_status`] needs besides the channels.
+pub struct BgpStatusConfig {
+    /// API client.
+    pub client: Client,
+    /// ferrolb's namespace (where the objects live).
+    pub namespace: String,
+    /// This node.
+    pub node: String,
+    /// The speaker Pod, owner of the objects.
+    pub owner: PodOwner,
+    /// The speaker's event recorder.
+    pub recorder: Recorder,
+}
+
+impl BgpStatusConfig {
+    /// The writer settings of node `node` in `namespace`, owned by the speaker Pod `owner`.
+    pub fn new(client: &Client, namespace: &str, node: &str, owner: PodOwner) -> Self {
+        Self {
+            client: client.clone(),
+            namespace: namespace.to_owned(),
+            node: node.to_owned(),
+            owner,
+            recorder: events::recorder(client.clone(), node),
+        }
+    }
+}
+
+/// The Services of `report` that were not advertised by the last report (`seen` becomes the
+/// Services of `report`): their `nodeAssigned` events are due.
+pub fn newly_advertised(report: &BgpReport, seen: &mut BTreeSet<ServiceKey>) -> Vec<ServiceKey> {
+    let keys: Vec<ServiceKey> = report.services.keys().cloned().collect();
+    events::fresh(&keys, |k| k, seen)
+        .into_iter()
+        .cloned()
+        .collect()
+}
+
+struct BgpStatus {
+    services: Objects<ServiceBGPStatus>,
+    sessions: SessionWriter,
+    events: Events,
+    advertised: BTreeSet<ServiceKey>,
+}
+
+impl BgpStatus {
+    /// One pass; returns when the next pass is due.
+    async fn pass(&mut self, report: &BgpReport, plan: &Plan) -> Duration {
+        for key in newly_advertised(report, &mut self.advertised) {
+            let uid = plan
+                .services
+                .iter()
+                .find(|s| s.key == key)
+                .and_then(|s| s.uid.clone());
+            self.events.assigned(&key, uid, events::BGP).await;
+        }
+        let mut next = Duration::from_secs(30);
+        if let Err(e) = self.services.sync(&report.services).await {
+            next = Duration::from_secs(2);
+            tracing::warn!(error = %e, "writing ServiceBGPStatus failed; will retry");
+        }
+        match self.sessions.sync(&report.sessions, Instant::now()).await {
+            Ok(due) => next = due.map_or(next, |d| d.min(next)),
+            Err(e) => {
+                next = Duration::from_secs(2);
+                tracing::warn!(error = %e, "writing BGPSessionState failed; will retry");
+            }
+        }
+        next
+    }
+}
+
+/// Writes this node's ServiceBGPStatus and BGPSessionState objects and its BGP events from
+/// `report` until the channel closes; `plan` gives the Services' UIDs (event targets).
+pub async fn run_bgp_status(
+    cfg: BgpStatusConfig,
+    mut report: watch::Receiver<Arc<BgpReport>>,
+    plan: watch::Receiver<Arc<Plan>>,
+) {
+    let mut status = BgpStatus {
+        services: Objects::new(
+            cfg.client.clone(),
+            &cfg.namespace,
+            &cfg.node,
+            cfg.owner.clone(),
+        ),
+        sessions: SessionWriter::new(cfg.client, &cfg.namespace, &cfg.node, cfg.owner),
+        events: Events::new(cfg.recorder, &cfg.node),
+        advertised: BTreeSet::new(),
+    };
+    let wake = Arc::new(Notify::new());
+    status.services.watch(wake.clone());
+    status.sessions.watch(wake.clone());
+    loop {
+        let r = report.borrow_and_update().clone();
+        let p = plan.borrow().clone();
+        let wait = status.pass(&r, &p).await;
+        tokio::select! {
+            changed = report.changed() => if changed.is_err() { break },
+            () = wake.notified() => {}
+            () = tokio::time::sleep(wait) => {}
+        }
+    }
+    // The runtime stopped: nothing is advertised from here any more.
+    status.pass(&BgpReport::default(), &Plan::default()).await;
+}
+
+#[cfg(test)]
+mod tests;
