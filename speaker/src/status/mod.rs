@@ -40,7 +40,7 @@ use tokio::sync::{Notify, watch};
 
 use crate::plan::{Decisions, Plan, ServiceKey};
 pub use events::{Events, fresh};
-pub use objects::{Objects, StatusDiff, diff, gone, own_objects};
+pub use objects::Objects;
 
 /// Field manager of the speaker's writes (MetalLB's config reconciler field owner).
 pub const FIELD_MANAGER: &str = "configReconciler";

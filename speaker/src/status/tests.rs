@@ -1,3 +1,4 @@
+use super::objects::{diff, gone, own_objects};
 use super::*;
 use ferrolb_api::v1beta1::{InterfaceInfo, ServiceL2StatusSpec, ServiceL2StatusStatus};
 use ferrolb_kube::owner::PodOwner;

@@ -89,7 +89,7 @@ fn diff_bgp(
     pod: &PodOwner,
     existing: &[ServiceBGPStatus],
     r: &BgpReport,
-) -> crate::status::StatusDiff {
+) -> crate::status::objects::StatusDiff {
     diff(me, pod, existing, &r.services)
 }
 
