@@ -16,7 +16,9 @@ use std::time::{Duration, Instant};
 
 use ferrolb_api::v1beta1::ServiceBGPStatus;
 use ferrolb_kube::owner::PodOwner;
+use k8s_openapi::api::core::v1::Service;
 use kube::Client;
+use kube::api::Api;
 use kube::runtime::events::Recorder;
 use tokio::sync::{Notify, watch};
 
@@ -64,6 +66,7 @@ pub fn newly_advertised(report: &BgpReport, seen: &mut BTreeSet<ServiceKey>) -> 
 }
 
 struct BgpStatus {
+    client: Client,
     services: Objects<ServiceBGPStatus>,
     sessions: SessionWriter,
     events: Events,
@@ -71,14 +74,27 @@ struct BgpStatus {
 }
 
 impl BgpStatus {
+    /// The UID of Service `key` (the event's target, so `kubectl describe service` shows it):
+    /// from the plan when the Layer 2 half knows the Service, else read from the API server
+    /// (metadata only, once per Service that starts being advertised).
+    async fn uid(&self, plan: &Plan, key: &ServiceKey) -> Option<String> {
+        if let Some(s) = plan.services.iter().find(|s| &s.key == key) {
+            return s.uid.clone();
+        }
+        let api: Api<Service> = Api::namespaced(self.client.clone(), &key.namespace);
+        match api.get_metadata_opt(&key.name).await {
+            Ok(m) => m.and_then(|m| m.metadata.uid),
+            Err(e) => {
+                tracing::debug!(service = %key, error = %e, "reading the Service's UID failed");
+                None
+            }
+        }
+    }
+
     /// One pass; returns when the next pass is due.
     async fn pass(&mut self, report: &BgpReport, plan: &Plan) -> Duration {
         for key in newly_advertised(report, &mut self.advertised) {
-            let uid = plan
-                .services
-                .iter()
-                .find(|s| s.key == key)
-                .and_then(|s| s.uid.clone());
+            let uid = self.uid(plan, &key).await;
             self.events.assigned(&key, uid, events::BGP).await;
         }
         let mut next = Duration::from_secs(30);
@@ -105,6 +121,7 @@ pub async fn run_bgp_status(
     plan: watch::Receiver<Arc<Plan>>,
 ) {
     let mut status = BgpStatus {
+        client: cfg.client.clone(),
         services: Objects::new(
             cfg.client.clone(),
             &cfg.namespace,

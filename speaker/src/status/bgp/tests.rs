@@ -146,6 +146,7 @@ async fn a_pass_writes_the_service_status_the_session_and_the_event() {
     let pod = PodOwner::new(Some("speaker-a".into()), Some("uid-2".into()));
     let cfg = BgpStatusConfig::new(&client, "metallb-system", "n1", pod.clone());
     let mut status = BgpStatus {
+        client: client.clone(),
         services: Objects::new(client.clone(), "metallb-system", "n1", pod.clone()),
         sessions: SessionWriter::new(client, "metallb-system", "n1", pod.clone()),
         events: Events::new(cfg.recorder, "n1"),
@@ -184,6 +185,8 @@ async fn a_pass_writes_the_service_status_the_session_and_the_event() {
     let st = find("PATCH", &format!("/bgpsessionstates/{name}/status"));
     assert_eq!(st["status"]["bgpStatus"], "Established");
     assert_eq!(st["status"]["peer"], "192.0.2.1");
+    // Not in the Layer 2 plan: the event's target UID is read from the API server.
+    find("GET", "/api/v1/namespaces/ns/services/web");
     let ev = find("POST", "/events");
     assert_eq!(ev["reason"], "nodeAssigned");
     assert_eq!(
