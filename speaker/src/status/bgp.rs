@@ -7,10 +7,13 @@
 //!
 //! Level-based like the L2 writer: a pass runs on every report, on every change of this node's
 //! objects (someone deleted or edited one: written back at once), when a paced session write is
-//! due, and at least every 30 s (2 s after a failed write). When the report channel closes (the
+//! due, and at least every 30 s (2 s after a failed write). A report whose Services did not
+//! change since they were last written completely does not list the ServiceBGPStatuses again
+//! (session counters change often), and only this node's objects are listed (label
+//! `metallb.io/node`): in BGP mode every node keeps to its own. When the report channel closes (the
 //! runtime stopped) this node's BGP objects are removed.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -25,7 +28,7 @@ use tokio::sync::{Notify, watch};
 use super::events::{self, Events};
 use super::objects::Objects;
 use super::session::SessionWriter;
-use crate::bgp_report::BgpReport;
+use crate::bgp_report::{BgpReport, SessionReport};
 use crate::plan::{Plan, ServiceKey};
 
 /// What [`run_bgp_status`] needs besides the channels.
@@ -71,6 +74,16 @@ struct BgpStatus {
     sessions: SessionWriter,
     events: Events,
     advertised: BTreeSet<ServiceKey>,
+    written: Written,
+}
+
+/// What the last passes wrote completely: a report that differs only in session counters does
+/// not list the ServiceBGPStatuses again, and one that changes nothing lists nothing. Cleared
+/// when a watch of this node's objects or the periodic timer wakes the loop (level-based).
+#[derive(Debug, Default)]
+struct Written {
+    services: Option<BTreeMap<ServiceKey, Vec<String>>>,
+    sessions: Option<Vec<SessionReport>>,
 }
 
 impl BgpStatus {
@@ -98,15 +111,25 @@ impl BgpStatus {
             self.events.assigned(&key, uid, events::BGP).await;
         }
         let mut next = Duration::from_secs(30);
-        if let Err(e) = self.services.sync(&report.services).await {
-            next = Duration::from_secs(2);
-            tracing::warn!(error = %e, "writing ServiceBGPStatus failed; will retry");
+        if self.written.services.as_ref() != Some(&report.services) {
+            self.written.services = None;
+            match self.services.sync(&report.services).await {
+                Ok(()) => self.written.services = Some(report.services.clone()),
+                Err(e) => {
+                    next = Duration::from_secs(2);
+                    tracing::warn!(error = %e, "writing ServiceBGPStatus failed; will retry");
+                }
+            }
         }
-        match self.sessions.sync(&report.sessions, Instant::now()).await {
-            Ok(due) => next = due.map_or(next, |d| d.min(next)),
-            Err(e) => {
-                next = Duration::from_secs(2);
-                tracing::warn!(error = %e, "writing BGPSessionState failed; will retry");
+        if self.written.sessions.as_ref() != Some(&report.sessions) {
+            self.written.sessions = None;
+            match self.sessions.sync(&report.sessions, Instant::now()).await {
+                Ok(None) => self.written.sessions = Some(report.sessions.clone()),
+                Ok(Some(due)) => next = next.min(due),
+                Err(e) => {
+                    next = Duration::from_secs(2);
+                    tracing::warn!(error = %e, "writing BGPSessionState failed; will retry");
+                }
             }
         }
         next
@@ -131,6 +154,7 @@ pub async fn run_bgp_status(
         sessions: SessionWriter::new(cfg.client, &cfg.namespace, &cfg.node, cfg.owner),
         events: Events::new(cfg.recorder, &cfg.node),
         advertised: BTreeSet::new(),
+        written: Written::default(),
     };
     let wake = Arc::new(Notify::new());
     status.services.watch(wake.clone());
@@ -141,11 +165,12 @@ pub async fn run_bgp_status(
         let wait = status.pass(&r, &p).await;
         tokio::select! {
             changed = report.changed() => if changed.is_err() { break },
-            () = wake.notified() => {}
-            () = tokio::time::sleep(wait) => {}
+            () = wake.notified() => status.written = Written::default(),
+            () = tokio::time::sleep(wait) => status.written = Written::default(),
         }
     }
     // The runtime stopped: nothing is advertised from here any more.
+    status.written = Written::default();
     status.pass(&BgpReport::default(), &Plan::default()).await;
 }
 

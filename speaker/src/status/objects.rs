@@ -304,7 +304,14 @@ impl<K: ServiceStatusKind> Objects<K> {
 
     /// Makes the objects match `want` (Service → values).
     pub async fn sync(&self, want: &BTreeMap<ServiceKey, Vec<String>>) -> Result<(), kube::Error> {
-        let existing = self.api.list(&ListParams::default()).await?.items;
+        // Layer 2 deletes other nodes' objects for its Services, so it lists them all; BGP
+        // keeps to this node's.
+        let params = if K::EXCLUSIVE {
+            ListParams::default()
+        } else {
+            ListParams::default().labels(&own_objects(&self.node))
+        };
+        let existing = self.api.list(&params).await?.items;
         let d = diff(&self.node, &self.owner, &existing, want);
         for name in &d.delete {
             delete_quietly(&self.api, name).await?;

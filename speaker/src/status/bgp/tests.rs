@@ -151,6 +151,7 @@ async fn a_pass_writes_the_service_status_the_session_and_the_event() {
         sessions: SessionWriter::new(client, "metallb-system", "n1", pod.clone()),
         events: Events::new(cfg.recorder, "n1"),
         advertised: BTreeSet::new(),
+        written: Written::default(),
     };
     let mut r = report(&[("web", &["r1"])]);
     r.sessions = vec![SessionReport {
@@ -164,7 +165,29 @@ async fn a_pass_writes_the_service_status_the_session_and_the_event() {
     }];
     let next = status.pass(&r, &Plan::default()).await;
     assert_eq!(next, Duration::from_secs(30), "every write succeeded");
-    let log = log.lock().expect("log").clone();
+    let requests = log.lock().expect("log").len();
+    // The same report again: nothing to list or write.
+    assert_eq!(status.pass(&r, &Plan::default()).await, next);
+    assert_eq!(log.lock().expect("log").len(), requests, "no request");
+    // Only a session counter moved: the sessions are looked at (and their write paced), the
+    // ServiceBGPStatuses are not listed again.
+    let mut r2 = r.clone();
+    r2.sessions[0].prefixes_sent = 2;
+    let next = status.pass(&r2, &Plan::default()).await;
+    assert!(
+        next <= Duration::from_secs(1),
+        "a paced write is due: {next:?}"
+    );
+    {
+        let log = log.lock().expect("log");
+        let later: Vec<&String> = log[requests..].iter().map(|(_, p, _)| p).collect();
+        assert!(
+            later.iter().all(|p| p.ends_with("/bgpsessionstates")),
+            "only the sessions were listed: {later:?}"
+        );
+        assert_eq!(later.len(), 1);
+    }
+    let log = log.lock().expect("log")[..requests].to_vec();
     let find = |method: &str, suffix: &str| {
         log.iter()
             .find(|(m, p, _)| m == method && p.ends_with(suffix))
