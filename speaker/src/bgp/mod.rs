@@ -82,16 +82,16 @@ pub fn diff_sessions(
     d
 }
 
+/// Wanted sessions by peer name: the peer and its session identity.
+pub type Wanted<'a> = BTreeMap<String, (&'a PeerSpec, SessionIdentity)>;
+
 /// The wanted sessions of a node: identity per peer name (a peer whose identity cannot be
-/// built is left out and its error returned).
+/// built is left out and `(peer, error)` returned).
 pub fn wanted_sessions<'a>(
     peers: &[&'a PeerSpec],
     node: &str,
     local: impl Fn(&PeerSpec) -> announce::LocalAddresses,
-) -> (
-    BTreeMap<String, (&'a PeerSpec, SessionIdentity)>,
-    Vec<(String, String)>,
-) {
+) -> (Wanted<'a>, Vec<(String, String)>) {
     let mut ok = BTreeMap::new();
     let mut errors = Vec::new();
     for p in peers {
