@@ -204,7 +204,13 @@ fn diag(rig: &Rig) -> String {
         "\n--- FRR ---\n{}",
         rig.netns_exec(
             &rig.frr_ns(),
-            &["vtysh", "-N", &rig.frr_pathspace(), "-c", "show bgp summary"]
+            &[
+                "vtysh",
+                "-N",
+                &rig.frr_pathspace(),
+                "-c",
+                "show bgp summary"
+            ]
         )
         .unwrap_or_default()
     ));
@@ -260,7 +266,10 @@ fn gobgp_established(rig: &Rig) -> Result<Vec<String>> {
     let mut out = Vec::new();
     for n in v.as_array().into_iter().flatten() {
         let state = &n["state"]["session_state"];
-        let up = state == 6 || state.as_str().is_some_and(|s| s.eq_ignore_ascii_case("established"));
+        let up = state == 6
+            || state
+                .as_str()
+                .is_some_and(|s| s.eq_ignore_ascii_case("established"));
         let addr = n["state"]["neighbor_address"]
             .as_str()
             .or_else(|| n["conf"]["neighbor_address"].as_str());
@@ -358,7 +367,9 @@ fn frr_counters(rig: &Rig, addrs: &[String]) -> Result<BTreeMap<String, (u64, u6
     addrs
         .iter()
         .map(|a| {
-            let v = n.get(a).with_context(|| format!("FRR has no neighbour {a}"))?;
+            let v = n
+                .get(a)
+                .with_context(|| format!("FRR has no neighbour {a}"))?;
             let c = |k: &str| v[k].as_u64().unwrap_or(0);
             Ok((
                 a.clone(),
@@ -391,7 +402,8 @@ async fn wait_http(rig: &Rig, ip: &str, prefix: &str) -> Result<String> {
 
 #[tokio::test]
 async fn bgp_a_sessions_routes_ecmp_http_withdrawal_and_no_session_reset() -> Result<()> {
-    let Some(rig) = Rig::from_env("bgp_a_sessions_routes_ecmp_http_withdrawal_and_no_session_reset")
+    let Some(rig) =
+        Rig::from_env("bgp_a_sessions_routes_ecmp_http_withdrawal_and_no_session_reset")
     else {
         return Ok(());
     };

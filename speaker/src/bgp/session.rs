@@ -307,3 +307,6 @@ pub fn down_reason(r: &DownReason) -> String {
         DownReason::ConnectionLost => "connection lost".into(),
     }
 }
+
+#[cfg(test)]
+mod tests;
