@@ -2,23 +2,25 @@
 //! is unreachable the plan (and therefore every announcement) stays at its last good value
 //! while the watchers retry with backoff.
 //!
-//! Watches only what the L2 speaker needs: Services, EndpointSlices and Nodes cluster-wide,
-//! IPAddressPools and L2Advertisements in ferrolb's namespace (MetalLB's speaker also watches
-//! BGP objects, Secrets and ConfigMaps; ferrolb's L2 speaker does not need them). The
-//! cluster-wide kinds are cached [slimmed](crate::slim) to the fields the plan reads.
+//! Watches what the enabled modes need: Services, EndpointSlices and Nodes cluster-wide,
+//! IPAddressPools in ferrolb's namespace; with Layer 2 its L2Advertisements; with BGP its
+//! BGPPeers, BGPAdvertisements, Communities and Secrets (a BGPPeer's `passwordSecret`; MetalLB's
+//! speaker watches the namespace's Secrets too). The cluster-wide kinds and the Secrets are
+//! cached [slimmed](crate::slim) to the fields the plan reads.
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use ferrolb_api::v1beta1::{IPAddressPool, L2Advertisement};
-use k8s_openapi::api::core::v1::{Node, Service};
+use ferrolb_api::v1beta1::{BGPAdvertisement, Community, IPAddressPool, L2Advertisement};
+use ferrolb_api::v1beta2::BGPPeer;
+use k8s_openapi::api::core::v1::{Node, Secret, Service};
 use k8s_openapi::api::discovery::v1::EndpointSlice;
 use kube::runtime::reflector::{self, Store};
 
 use kube::{Api, Client};
 use tokio::sync::{Notify, watch};
 
-use crate::plan::{self, Inputs, Plan};
+use crate::plan::{self, BgpObjects, Inputs, Plan};
 use crate::slim;
 
 /// A plan is rebuilt at least this often.
@@ -42,27 +44,68 @@ pub struct Stores {
     slices: Store<EndpointSlice>,
     nodes: Store<Node>,
     pools: Store<IPAddressPool>,
-    ads: Store<L2Advertisement>,
+    ads: Option<Store<L2Advertisement>>,
+    bgp: Option<BgpStores>,
     notify: Arc<Notify>,
+}
+
+/// The stores of BGP mode.
+struct BgpStores {
+    peers: Store<BGPPeer>,
+    ads: Store<BGPAdvertisement>,
+    communities: Store<Community>,
+    secrets: Store<Secret>,
+}
+
+/// Which modes' objects to watch.
+#[derive(Debug, Clone, Copy)]
+pub struct Modes {
+    /// Layer 2 (L2Advertisements).
+    pub l2: bool,
+    /// BGP (BGPPeers, BGPAdvertisements, Communities, Secrets).
+    pub bgp: bool,
 }
 
 impl Stores {
     /// Starts the watches and waits for the initial lists.
-    pub async fn start(client: &Client, namespace: &str) -> Result<Self, SyncError> {
+    pub async fn start(client: &Client, namespace: &str, modes: Modes) -> Result<Self, SyncError> {
         let notify = Arc::new(Notify::new());
+        fn ns<K>(client: &Client, namespace: &str) -> Api<K>
+        where
+            K: kube::Resource<Scope = kube::core::NamespaceResourceScope>,
+            K::DynamicType: Default,
+        {
+            Api::namespaced(client.clone(), namespace)
+        }
         let s = Stores {
             services: reflect_with(Api::all(client.clone()), notify.clone(), slim::service),
             slices: reflect_with(Api::all(client.clone()), notify.clone(), slim::slice),
             nodes: reflect_with(Api::all(client.clone()), notify.clone(), slim::node),
-            pools: reflect(Api::namespaced(client.clone(), namespace), notify.clone()),
-            ads: reflect(Api::namespaced(client.clone(), namespace), notify.clone()),
+            pools: reflect(ns(client, namespace), notify.clone()),
+            ads: modes
+                .l2
+                .then(|| reflect(ns(client, namespace), notify.clone())),
+            bgp: modes.bgp.then(|| BgpStores {
+                peers: reflect(ns(client, namespace), notify.clone()),
+                ads: reflect(ns(client, namespace), notify.clone()),
+                communities: reflect(ns(client, namespace), notify.clone()),
+                secrets: reflect_with(ns(client, namespace), notify.clone(), slim::secret),
+            }),
             notify,
         };
         synced(&s.services, "services").await?;
         synced(&s.slices, "endpointslices").await?;
         synced(&s.nodes, "nodes").await?;
         synced(&s.pools, "ipaddresspools").await?;
-        synced(&s.ads, "l2advertisements").await?;
+        if let Some(ads) = &s.ads {
+            synced(ads, "l2advertisements").await?;
+        }
+        if let Some(b) = &s.bgp {
+            synced(&b.peers, "bgppeers").await?;
+            synced(&b.ads, "bgpadvertisements").await?;
+            synced(&b.communities, "communities").await?;
+            synced(&b.secrets, "secrets").await?;
+        }
         Ok(s)
     }
 
@@ -73,7 +116,17 @@ impl Stores {
         let slices = self.slices.state();
         let nodes = self.nodes.state();
         let pools = self.pools.state();
-        let ads = self.ads.state();
+        let ads = self.ads.as_ref().map(Store::state).unwrap_or_default();
+        let state = |b: &BgpStores| {
+            (
+                b.peers.state(),
+                b.ads.state(),
+                b.communities.state(),
+                b.secrets.state(),
+            )
+        };
+        let (bp, ba, bc, bs) = self.bgp.as_ref().map(state).unwrap_or_default();
+        let (bp, ba, bc, bs) = (refs(&bp), refs(&ba), refs(&bc), refs(&bs));
         plan::build(&Inputs {
             services: &refs(&services),
             slices: &refs(&slices),
@@ -82,6 +135,13 @@ impl Stores {
             ads: &refs(&ads),
             lb_class,
             last_pools: &last.pools,
+            bgp: BgpObjects {
+                peers: &bp,
+                ads: &ba,
+                communities: &bc,
+                secrets: &bs,
+                last: Some(&last.bgp),
+            },
         })
     }
 

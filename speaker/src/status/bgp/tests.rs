@@ -160,6 +160,7 @@ async fn a_pass_writes_the_service_status_the_session_and_the_event() {
         state: State::Established,
         established_since: None,
         prefixes_sent: 1,
+        pending_prefixes: 0,
         updates_sent: 1,
         last_error: None,
     }];

@@ -9,6 +9,7 @@ fn report(peer: &str, state: State, prefixes: u64) -> SessionReport {
         state,
         established_since: None,
         prefixes_sent: prefixes,
+        pending_prefixes: 0,
         updates_sent: 0,
         last_error: None,
     }
