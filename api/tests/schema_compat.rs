@@ -530,6 +530,27 @@ fn bgp_session_state_is_ferrolbs_own_status_only_kind() {
             "updatesSent"
         ]
     );
+    assert_fields(
+        "bgpsessionstates",
+        "v1alpha1",
+        &[
+            (
+                "status.prefixesSent",
+                "integer",
+                json!({"format": "int64", "minimum": 0}),
+            ),
+            (
+                "status.updatesSent",
+                "integer",
+                json!({"format": "int64", "minimum": 0}),
+            ),
+            (
+                "status.peerPort",
+                "integer",
+                json!({"minimum": 0, "maximum": 65535}),
+            ),
+        ],
+    );
 }
 
 #[test]

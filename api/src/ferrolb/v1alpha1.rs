@@ -52,6 +52,7 @@ pub struct BGPSessionStateStatus {
     pub peer: Option<String>,
     /// The peer's TCP port.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(schema_with = "crate::schema::tcp_port")]
     pub peer_port: Option<u16>,
     /// The BGPPeer (`metadata.name`) this session is configured by.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -65,9 +66,11 @@ pub struct BGPSessionStateStatus {
     pub established_since: Option<String>,
     /// Prefixes currently advertised on the session.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(schema_with = "crate::schema::counter")]
     pub prefixes_sent: Option<u64>,
     /// UPDATE messages sent since the speaker started.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(schema_with = "crate::schema::counter")]
     pub updates_sent: Option<u64>,
     /// The last reason the session went down or failed to come up, kept after recovery.
     #[serde(default, skip_serializing_if = "Option::is_none")]
