@@ -190,6 +190,11 @@ async fn bgp_status_objects_follow_the_service_and_come_back() -> Result<()> {
             ensure!(events.contains(&note), "no event {note:?} in {events}");
         }
 
+        for kind in ["servicebgpstatuses", "bgpsessionstates.ferrolb.io"] {
+            let table = rig.kubectl(&["-n", SYSTEM, "get", kind])?;
+            println!("$ kubectl -n {SYSTEM} get {kind}\n{table}");
+        }
+
         // Someone deletes one node's object: it comes back at once, under a new name.
         let (victim, node, _) = before[0].clone();
         rig.kubectl(&[
