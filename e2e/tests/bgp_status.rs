@@ -12,7 +12,7 @@
 
 use std::time::Duration;
 
-use anyhow::{Result, ensure};
+use anyhow::{Context, Result, ensure};
 use ferrolb_e2e::l2::*;
 use ferrolb_e2e::{FRR_ASN, Rig, SPEAKER_ASN, wait_for};
 use serde_json::Value;
@@ -233,6 +233,130 @@ async fn bgp_status_objects_follow_the_service_and_come_back() -> Result<()> {
     }
     .await;
     drop(speakers);
+    remove_bgp_objects(&rig);
+    cleanup(&rig);
+    result
+}
+
+/// Creates a `hostNetwork` Pod `name` on `node` in ferrolb's namespace (kwok runs it); returns
+/// its UID, which the speaker is given as its downward API would.
+fn speaker_pod(rig: &Rig, name: &str, node: &str) -> Result<String> {
+    kubectl_apply(
+        rig,
+        &format!(
+            "apiVersion: v1\nkind: Pod\nmetadata: {{name: {name}, namespace: {SYSTEM}}}\nspec:\n  nodeName: {node}\n  hostNetwork: true\n  containers: [{{name: main, image: ghcr.io/ferrolb/speaker:e2e}}]\n"
+        ),
+    )?;
+    let uid = rig.kubectl(&[
+        "-n",
+        SYSTEM,
+        "get",
+        "pod",
+        name,
+        "-o",
+        "jsonpath={.metadata.uid}",
+    ])?;
+    ensure!(!uid.trim().is_empty(), "Pod {name} has no UID");
+    Ok(uid.trim().to_string())
+}
+
+fn delete_pod(rig: &Rig, name: &str) -> Result<()> {
+    rig.kubectl(&[
+        "-n",
+        SYSTEM,
+        "delete",
+        "pod",
+        name,
+        "--ignore-not-found",
+        "--grace-period=0",
+        "--force",
+        "--wait=true",
+        "--timeout=60s",
+    ])
+    .map(drop)
+}
+
+/// The owner UIDs of each of `node`'s objects of `kind` (one list per object).
+fn owner_uids(rig: &Rig, kind: &str, node: &str) -> Result<Vec<Vec<String>>> {
+    Ok(items(rig, kind, &format!("metallb.io/node={node}"))?
+        .iter()
+        .map(|o| {
+            o["metadata"]["ownerReferences"]
+                .as_array()
+                .map(|a| {
+                    a.iter()
+                        .map(|r| r["uid"].as_str().unwrap_or_default().to_string())
+                        .collect()
+                })
+                .unwrap_or_default()
+        })
+        .collect())
+}
+
+/// Waits until `node` has exactly one object of each BGP status kind, owned by `uid` only
+/// (`None`: until it has none).
+async fn wait_owned(rig: &Rig, node: &str, uid: Option<&str>) -> Result<()> {
+    for kind in ["servicebgpstatuses", "bgpsessionstates.ferrolb.io"] {
+        let want: Vec<Vec<String>> = uid.map(|u| vec![vec![u.to_string()]]).unwrap_or_default();
+        wait_for(
+            &format!("{node}'s {kind} owned by {uid:?}"),
+            TIMEOUT,
+            || {
+                format!(
+                    "owners: {:?}\n{}",
+                    owner_uids(rig, kind, node),
+                    diag_bgp(rig)
+                )
+            },
+            || async { Ok((owner_uids(rig, kind, node)? == want).then_some(())) },
+        )
+        .await?;
+    }
+    Ok(())
+}
+
+#[tokio::test]
+async fn bgp_status_objects_are_owned_by_the_speaker_pod() -> Result<()> {
+    let Some(rig) = Rig::from_env("bgp_status_objects_are_owned_by_the_speaker_pod") else {
+        return Ok(());
+    };
+    install(&rig)?;
+    bgp_objects(&rig)?;
+    let node = rig
+        .node_names()
+        .first()
+        .cloned()
+        .context("the rig has no nodes")?;
+    let pods = ["speaker-e2e-bgp-a", "speaker-e2e-bgp-b"];
+    for p in pods {
+        delete_pod(&rig, p)?;
+    }
+    let _op = start_operator(&rig)?;
+    let mut speakers = Speakers::none(&rig, &[])?;
+    let result = async {
+        let uid_a = speaker_pod(&rig, pods[0], &node)?;
+        speakers.start_as_pod(&rig, &node, (pods[0], &uid_a))?;
+        workload(&rig, "web", 1, None, "Cluster")?;
+        wait_ip(&rig, "web").await?;
+        wait_owned(&rig, &node, Some(&uid_a)).await?;
+        // Restarted as a new Pod: the objects move to it (the ServiceBGPStatus is replaced,
+        // the session object adopted), so the old Pod's deletion cannot take them.
+        speakers.kill(&node);
+        let uid_b = speaker_pod(&rig, pods[1], &node)?;
+        speakers.start_as_pod(&rig, &node, (pods[1], &uid_b))?;
+        wait_owned(&rig, &node, Some(&uid_b)).await?;
+        delete_pod(&rig, pods[0])?;
+        // The node is lost for good: its speaker dies, its Pod is deleted, the garbage
+        // collector removes what it wrote.
+        speakers.kill(&node);
+        delete_pod(&rig, pods[1])?;
+        wait_owned(&rig, &node, None).await
+    }
+    .await;
+    drop(speakers);
+    for p in pods {
+        let _ = delete_pod(&rig, p);
+    }
     remove_bgp_objects(&rig);
     cleanup(&rig);
     result
