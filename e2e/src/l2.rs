@@ -15,7 +15,7 @@ use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use anyhow::{Context, Result, bail, ensure};
+use anyhow::{Context, Result, bail};
 
 use crate::procs::{self, OperatorOpts, Proc, binary};
 use crate::{Rig, wait_for};
@@ -481,52 +481,4 @@ pub fn router_neigh_mac(rig: &Rig, ip: &str) -> Result<Option<String>> {
 /// a neighbour entry for it.
 pub fn http_get_from_router(rig: &Rig, url: &str) -> Result<String> {
     rig.netns_exec(&rig.frr_ns(), &["curl", "-gsS", "--max-time", "3", url])
-}
-
-/// Creates a `hostNetwork` Pod `name` on `node` in ferrolb's namespace (kwok runs it, the
-/// rig's podagent skips it); returns its UID, which a speaker or controller started "as" this
-/// Pod is given as its downward API would.
-pub fn fake_pod(rig: &Rig, name: &str, node: &str) -> Result<String> {
-    kubectl_apply(
-        rig,
-        &format!(
-            r#"
-apiVersion: v1
-kind: Pod
-metadata: {{name: {name}, namespace: {SYSTEM}, labels: {{app.kubernetes.io/name: ferrolb-e2e-owner}}}}
-spec:
-  nodeName: {node}
-  hostNetwork: true
-  containers: [{{name: main, image: ghcr.io/ferrolb/speaker:e2e}}]
-"#
-        ),
-    )?;
-    let uid = rig.kubectl(&[
-        "-n",
-        SYSTEM,
-        "get",
-        "pod",
-        name,
-        "-o",
-        "jsonpath={.metadata.uid}",
-    ])?;
-    ensure!(!uid.trim().is_empty(), "Pod {name} has no UID");
-    Ok(uid.trim().to_string())
-}
-
-/// Deletes Pod `name` of ferrolb's namespace at once and waits until it is gone.
-pub fn delete_pod(rig: &Rig, name: &str) -> Result<()> {
-    rig.kubectl(&[
-        "-n",
-        SYSTEM,
-        "delete",
-        "pod",
-        name,
-        "--ignore-not-found",
-        "--grace-period=0",
-        "--force",
-        "--wait=true",
-        "--timeout=60s",
-    ])
-    .map(drop)
 }

@@ -17,9 +17,38 @@
 //! Skipped unless `FERROLB_E2E=1`.
 #![forbid(unsafe_code)]
 
-use anyhow::Result;
+use anyhow::{Result, ensure};
 use ferrolb_e2e::l2::*;
 use ferrolb_e2e::{Rig, wait_for};
+
+/// Creates a `hostNetwork` Pod `name` on `node` in ferrolb's namespace; returns its UID.
+fn fake_pod(rig: &Rig, name: &str, node: &str) -> Result<String> {
+    kubectl_apply(
+        rig,
+        &format!(
+            r#"
+apiVersion: v1
+kind: Pod
+metadata: {{name: {name}, namespace: {SYSTEM}, labels: {{app.kubernetes.io/name: ferrolb-e2e-owner}}}}
+spec:
+  nodeName: {node}
+  hostNetwork: true
+  containers: [{{name: main, image: ghcr.io/ferrolb/speaker:e2e}}]
+"#
+        ),
+    )?;
+    let uid = rig.kubectl(&[
+        "-n",
+        SYSTEM,
+        "get",
+        "pod",
+        name,
+        "-o",
+        "jsonpath={.metadata.uid}",
+    ])?;
+    ensure!(!uid.trim().is_empty(), "Pod {name} has no UID");
+    Ok(uid.trim().to_string())
+}
 
 /// The ownerReferences (`Kind/name/uid`, space-separated) of each object of `kind` matched by
 /// `target` (a `-l` or `--field-selector` pair, so the result is always a list), one string
@@ -70,6 +99,22 @@ async fn wait_gone(rig: &Rig, kind: &str, target: &[&str]) -> Result<()> {
         },
     )
     .await
+}
+
+fn delete_pod(rig: &Rig, name: &str) -> Result<()> {
+    rig.kubectl(&[
+        "-n",
+        SYSTEM,
+        "delete",
+        "pod",
+        name,
+        "--ignore-not-found",
+        "--grace-period=0",
+        "--force",
+        "--wait=true",
+        "--timeout=60s",
+    ])
+    .map(drop)
 }
 
 #[tokio::test]
