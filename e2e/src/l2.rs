@@ -150,6 +150,38 @@ impl Speakers {
     }
 }
 
+/// Creates a `hostNetwork` Pod `name` on `node` in ferrolb's namespace with `labels` (a YAML
+/// flow mapping body, e.g. `app: metallb, component: speaker`): the Pod a speaker or
+/// controller process pretends to run in (kwok runs it, the rig's podagent skips it). Returns
+/// its UID.
+pub fn fake_pod(rig: &Rig, name: &str, node: &str, labels: &str) -> Result<String> {
+    kubectl_apply(
+        rig,
+        &format!(
+            r#"
+apiVersion: v1
+kind: Pod
+metadata: {{name: {name}, namespace: {SYSTEM}, labels: {{{labels}}}}}
+spec:
+  nodeName: {node}
+  hostNetwork: true
+  containers: [{{name: main, image: ghcr.io/ferrolb/speaker:e2e}}]
+"#
+        ),
+    )?;
+    let uid = rig.kubectl(&[
+        "-n",
+        SYSTEM,
+        "get",
+        "pod",
+        name,
+        "-o",
+        "jsonpath={.metadata.uid}",
+    ])?;
+    anyhow::ensure!(!uid.trim().is_empty(), "Pod {name} has no UID");
+    Ok(uid.trim().to_string())
+}
+
 /// Server-side applies a YAML document (force conflicts).
 pub fn kubectl_apply(rig: &Rig, yaml: &str) -> Result<()> {
     let path = std::env::temp_dir().join(format!(

@@ -238,28 +238,7 @@ async fn bgp_status_objects_follow_the_service_and_come_back() -> Result<()> {
     result
 }
 
-/// Creates a `hostNetwork` Pod `name` on `node` in ferrolb's namespace (kwok runs it); returns
-/// its UID, which the speaker is given as its downward API would.
-fn speaker_pod(rig: &Rig, name: &str, node: &str) -> Result<String> {
-    kubectl_apply(
-        rig,
-        &format!(
-            "apiVersion: v1\nkind: Pod\nmetadata: {{name: {name}, namespace: {SYSTEM}}}\nspec:\n  nodeName: {node}\n  hostNetwork: true\n  containers: [{{name: main, image: ghcr.io/ferrolb/speaker:e2e}}]\n"
-        ),
-    )?;
-    let uid = rig.kubectl(&[
-        "-n",
-        SYSTEM,
-        "get",
-        "pod",
-        name,
-        "-o",
-        "jsonpath={.metadata.uid}",
-    ])?;
-    ensure!(!uid.trim().is_empty(), "Pod {name} has no UID");
-    Ok(uid.trim().to_string())
-}
-
+/// Deletes Pod `name` of ferrolb's namespace at once, waiting until it is gone.
 fn delete_pod(rig: &Rig, name: &str) -> Result<()> {
     rig.kubectl(&[
         "-n",
@@ -334,7 +313,12 @@ async fn bgp_status_objects_are_owned_by_the_speaker_pod() -> Result<()> {
     let _op = start_operator(&rig)?;
     let mut speakers = Speakers::none(&rig, &[])?;
     let result = async {
-        let uid_a = speaker_pod(&rig, pods[0], &node)?;
+        let uid_a = fake_pod(
+            &rig,
+            pods[0],
+            &node,
+            "app.kubernetes.io/name: ferrolb-e2e-owner",
+        )?;
         speakers.start_as_pod(&rig, &node, (pods[0], &uid_a))?;
         workload(&rig, "web", 1, None, "Cluster")?;
         wait_ip(&rig, "web").await?;
@@ -342,7 +326,12 @@ async fn bgp_status_objects_are_owned_by_the_speaker_pod() -> Result<()> {
         // Restarted as a new Pod: the objects move to it (the ServiceBGPStatus is replaced,
         // the session object adopted), so the old Pod's deletion cannot take them.
         speakers.kill(&node);
-        let uid_b = speaker_pod(&rig, pods[1], &node)?;
+        let uid_b = fake_pod(
+            &rig,
+            pods[1],
+            &node,
+            "app.kubernetes.io/name: ferrolb-e2e-owner",
+        )?;
         speakers.start_as_pod(&rig, &node, (pods[1], &uid_b))?;
         wait_owned(&rig, &node, Some(&uid_b)).await?;
         delete_pod(&rig, pods[0])?;

@@ -17,37 +17,13 @@
 //! Skipped unless `FERROLB_E2E=1`.
 #![forbid(unsafe_code)]
 
-use anyhow::{Result, ensure};
+use anyhow::Result;
 use ferrolb_e2e::l2::*;
 use ferrolb_e2e::{Rig, wait_for};
 
-/// Creates a `hostNetwork` Pod `name` on `node` in ferrolb's namespace; returns its UID.
+/// A `hostNetwork` Pod `name` on `node` in ferrolb's namespace; returns its UID.
 fn fake_pod(rig: &Rig, name: &str, node: &str) -> Result<String> {
-    kubectl_apply(
-        rig,
-        &format!(
-            r#"
-apiVersion: v1
-kind: Pod
-metadata: {{name: {name}, namespace: {SYSTEM}, labels: {{app.kubernetes.io/name: ferrolb-e2e-owner}}}}
-spec:
-  nodeName: {node}
-  hostNetwork: true
-  containers: [{{name: main, image: ghcr.io/ferrolb/speaker:e2e}}]
-"#
-        ),
-    )?;
-    let uid = rig.kubectl(&[
-        "-n",
-        SYSTEM,
-        "get",
-        "pod",
-        name,
-        "-o",
-        "jsonpath={.metadata.uid}",
-    ])?;
-    ensure!(!uid.trim().is_empty(), "Pod {name} has no UID");
-    Ok(uid.trim().to_string())
+    ferrolb_e2e::l2::fake_pod(rig, name, node, "app.kubernetes.io/name: ferrolb-e2e-owner")
 }
 
 /// The ownerReferences (`Kind/name/uid`, space-separated) of each object of `kind` matched by
