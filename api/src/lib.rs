@@ -4,7 +4,8 @@
 //!
 //! Field names, defaults, bounds, enums and CEL rules follow MetalLB's generated CRDs
 //! (`config/crd/bases/metallb.io_*.yaml` upstream) so a MetalLB user's manifests apply unchanged.
-//! ferrolb adds `status.conditions` to the configuration kinds so GitOps tools can judge health.
+//! ferrolb adds `status.conditions` to the configuration kinds so GitOps tools can judge health,
+//! and its own status-only kinds in the `ferrolb.io` group ([`ferrolb`]).
 
 // `printcolumn(..., type_ = "string", ...)` repeated per column trips this lint on kube's derive.
 #![allow(clippy::duplicated_attributes)]
@@ -13,6 +14,7 @@
 mod optional_spec;
 pub mod crd;
 pub mod duration;
+pub mod ferrolb;
 pub mod legacy;
 pub mod manifest;
 pub mod names;

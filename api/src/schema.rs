@@ -35,6 +35,17 @@ pub fn peer_port_v1beta1(_: &mut SchemaGenerator) -> Schema {
     json_schema!({"type": "integer", "minimum": 0, "maximum": 16384})
 }
 
+/// A counter (`format: int64`, at least 0): a Rust `u64` would render as `format: uint64`,
+/// which the API server does not know.
+pub fn counter(_: &mut SchemaGenerator) -> Schema {
+    json_schema!({"type": "integer", "format": "int64", "minimum": 0})
+}
+
+/// A TCP port (0..=65535) without a default.
+pub fn tcp_port(_: &mut SchemaGenerator) -> Schema {
+    json_schema!({"type": "integer", "minimum": 0, "maximum": 65535})
+}
+
 /// A Go `uint32` without bounds, as controller-gen renders it (`format: int32`).
 pub fn uint32(_: &mut SchemaGenerator) -> Schema {
     json_schema!({"type": "integer", "format": "int32"})

@@ -505,6 +505,55 @@ fn bfdprofile() {
 }
 
 #[test]
+fn bgp_session_state_is_ferrolbs_own_status_only_kind() {
+    let c = crd("bgpsessionstates");
+    assert_eq!(
+        c.metadata.name.as_deref(),
+        Some("bgpsessionstates.ferrolb.io")
+    );
+    assert_eq!(c.spec.names.kind, "BGPSessionState");
+    let versions: Vec<&str> = c.spec.versions.iter().map(|v| v.name.as_str()).collect();
+    assert_eq!(versions, ["v1alpha1"]);
+    let s = schema("bgpsessionstates", "v1alpha1");
+    assert!(s["properties"].get("spec").is_none(), "status only");
+    assert_eq!(
+        props(&s, "status"),
+        [
+            "bgpStatus",
+            "establishedSince",
+            "lastError",
+            "node",
+            "peer",
+            "peerName",
+            "peerPort",
+            "prefixesSent",
+            "updatesSent"
+        ]
+    );
+    assert_fields(
+        "bgpsessionstates",
+        "v1alpha1",
+        &[
+            (
+                "status.prefixesSent",
+                "integer",
+                json!({"format": "int64", "minimum": 0}),
+            ),
+            (
+                "status.updatesSent",
+                "integer",
+                json!({"format": "int64", "minimum": 0}),
+            ),
+            (
+                "status.peerPort",
+                "integer",
+                json!({"minimum": 0, "maximum": 65535}),
+            ),
+        ],
+    );
+}
+
+#[test]
 fn community_and_statuses() {
     let s = schema("communities", "v1beta1");
     assert_eq!(props(&s, "spec.communities.[]"), ["name", "value"]);
@@ -655,12 +704,28 @@ fn common_shape_printer_columns_and_subresources() {
                 ("Age", "date", ".metadata.creationTimestamp"),
             ],
         ),
+        // ferrolb's own status kind (ferrolb.io, not MetalLB's): frr-k8s-like columns.
+        (
+            "bgpsessionstates",
+            &[
+                ("Node", "string", ".status.node"),
+                ("Peer", "string", ".status.peer"),
+                ("State", "string", ".status.bgpStatus"),
+                ("Prefixes", "integer", ".status.prefixesSent"),
+                ("Age", "date", ".metadata.creationTimestamp"),
+            ],
+        ),
     ];
     let all = all_crds().expect("crds");
     assert_eq!(all.len(), expected.len(), "one CRD per kind");
     for (plural, cols) in expected {
         let c = crd(plural);
-        assert_eq!(c.spec.group, "metallb.io");
+        let group = if *plural == "bgpsessionstates" {
+            "ferrolb.io"
+        } else {
+            "metallb.io"
+        };
+        assert_eq!(c.spec.group, group, "{plural}");
         assert_eq!(c.spec.scope, "Namespaced", "{plural}");
         assert!(
             c.spec.names.short_names.is_none(),

@@ -144,7 +144,7 @@ pub fn install_base(rig: &Rig, components: &[&str]) -> Result<()> {
         if let Some(name) = text
             .lines()
             .find_map(|l| l.trim().strip_prefix("name: "))
-            .filter(|n| n.ends_with(".metallb.io"))
+            .filter(|n| n.ends_with(".metallb.io") || n.ends_with(".ferrolb.io"))
         {
             names.push(format!("crd/{name}"));
         }

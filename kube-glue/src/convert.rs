@@ -3,7 +3,10 @@
 //! [`PoolSpec`]s (so pool membership is decided by `ferrolb_core::pool` everywhere), Services
 //! to [`ServiceView`]s, a Service's ingress IPs ([`ingress_ips`]), whether a Service is ours
 //! ([`is_ours`]) and its [`ServiceKey`]. Pure functions; errors say which object and field is
-//! wrong.
+//! wrong. BGP mode's objects (BGPPeer, BGPAdvertisement, Community, the peers' Secrets) are
+//! converted in [`bgp`].
+
+pub mod bgp;
 
 use std::collections::BTreeMap;
 use std::net::IpAddr;

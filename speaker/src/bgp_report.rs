@@ -39,6 +39,9 @@ pub struct SessionReport {
     pub established_since: Option<SystemTime>,
     /// Prefixes currently advertised on this session (Adj-RIB-Out size).
     pub prefixes_sent: u64,
+    /// Desired prefixes not yet advertised on this session (all of them while it is down;
+    /// MetalLB's `metallb_bgp_pending_prefixes_total`). Added by the runtime.
+    pub pending_prefixes: u64,
     /// UPDATE messages sent since the speaker started (MetalLB's `metallb_bgp_updates_total`).
     pub updates_sent: u64,
     /// The last reason the session went down or failed to come up (a NOTIFICATION sent or

@@ -1,4 +1,8 @@
-//! `ferrolb-speaker`: MetalLB's speaker in Layer 2 mode (ARP/NDP), with sub-second failover.
+//! `ferrolb-speaker`: MetalLB's speaker in Layer 2 mode (ARP/NDP), with sub-second failover,
+//! and in BGP mode (a native BGP speaker, [`bgp`]); `--enable-l2` / `--enable-bgp`
+//! (`FERROLB_ENABLE_L2` / `FERROLB_ENABLE_BGP`, set by the Helm chart's `l2.enabled` /
+//! `bgp.enabled`) switch each mode on or off (both on by default). A disabled mode watches
+//! nothing of its own and opens no socket.
 //!
 //! Flags and environment follow MetalLB's speaker (`metallb-api.md` §5.2): `--node-name`
 //! (`METALLB_NODE_NAME`, also `NODE_NAME`), `--namespace` (`METALLB_NAMESPACE`), `--lb-class`,
@@ -46,9 +50,12 @@
 //! `ferrolb_kube::passes`; pure conversion in [`plan`], the local decision in
 //! [`plan::decide`]), [`l2io`] (sockets around the sans-IO `ferrolb_l2::L2Node`), [`status`]
 //! (ServiceL2Status, ConfigurationState via `ferrolb_kube::status`, events), [`metrics`] (the
-//! one set of counters). The speaker only announces an IP that lies in a pool (see [`plan`]).
-//! SIGTERM/SIGINT start a make-before-break handover.
+//! one set of counters), [`bgp`] (one task per BGP session around the sans-IO
+//! `ferrolb_bgp::fsm`, publishing a [`bgp_report::BgpReport`]). The speaker only announces an
+//! IP that lies in a pool (see [`plan`]). SIGTERM/SIGINT start a make-before-break handover
+//! (Layer 2) and close every BGP session with a Cease.
 
+mod bgp;
 mod bgp_report;
 mod l2io;
 mod metrics;
@@ -68,7 +75,6 @@ use ferrolb_api::duration::flag::{self, Bounds};
 use ferrolb_l2::liveness::{LivenessConfig, QuorumPolicy};
 use ferrolb_l2::owner::GarpSchedule;
 use kube::Client;
-use kube::runtime::events::{Recorder, Reporter};
 
 /// Split-brain policy.
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -178,6 +184,12 @@ struct Args {
     /// 10s).
     #[arg(long, default_value = "20ms", value_parser = DEBOUNCE.parser())]
     debounce: Duration,
+    /// Layer 2 mode (ARP/NDP answers, heartbeats): `true` or `false`.
+    #[arg(long = "enable-l2", env = "FERROLB_ENABLE_L2", default_value_t = true, action = clap::ArgAction::Set)]
+    enable_l2: bool,
+    /// BGP mode (sessions with the BGPPeers selecting this node): `true` or `false`.
+    #[arg(long = "enable-bgp", env = "FERROLB_ENABLE_BGP", default_value_t = true, action = clap::ArgAction::Set)]
+    enable_bgp: bool,
 }
 
 /// `--ml-labels`: comma-separated `key=value` (or any label-selector term); no empty term.
@@ -279,7 +291,11 @@ async fn start_plan(
     client: &Client,
     node: &str,
 ) -> anyhow::Result<tokio::sync::watch::Receiver<Arc<plan::Plan>>> {
-    let stores = watch::Stores::start(client, &args.namespace, args.speaker_pods(node))
+    let modes = watch::Modes {
+        l2: args.enable_l2,
+        bgp: args.enable_bgp,
+    };
+    let stores = watch::Stores::start(client, &args.namespace, modes, args.speaker_pods(node))
         .await
         .context("initial sync")?;
     let first = stores.plan(args.lb_class.as_deref(), &plan::Plan::default());
@@ -307,11 +323,7 @@ fn start_reports(
     tokio::sync::watch::Sender<plan::Decisions>,
     tokio::task::JoinHandle<()>,
 ) {
-    let reporter = Reporter {
-        controller: "metallb-speaker".into(),
-        instance: Some(node.to_owned()),
-    };
-    let recorder = Recorder::new(client.clone(), reporter);
+    let recorder = status::events::recorder(client.clone(), node);
     let (report_tx, report_rx) = tokio::sync::watch::channel(plan::Decisions::default());
     let writer = status::StatusWriter::new(
         client.clone(),
@@ -352,17 +364,73 @@ async fn main() -> anyhow::Result<()> {
         .context("connecting to the Kubernetes API")?;
     tracing::info!(%node, namespace = %args.namespace, lb_class = ?args.lb_class, "starting ferrolb speaker");
 
+    tracing::info!(
+        l2 = args.enable_l2,
+        bgp = args.enable_bgp,
+        "announcement modes"
+    );
+    if !args.enable_l2 && !args.enable_bgp {
+        tracing::warn!("both Layer 2 and BGP are disabled: this speaker announces nothing");
+    }
+
     let metrics = Arc::new(metrics::Metrics::default());
     metrics
         .exporter()
         .serve(args.port, args.health_probe_port, "caches not synced yet");
-    let keys = secret::read(&client, &args.namespace, &args.ml_secret_name).await;
+    let keys = if args.enable_l2 {
+        Some(secret::read(&client, &args.namespace, &args.ml_secret_name).await)
+    } else {
+        None
+    };
     let plan_rx = start_plan(&args, &client, &node).await?;
     metrics.exporter().set_ready();
     let (report_tx, status_task) =
         start_reports(&args, &client, &node, plan_rx.clone(), metrics.clone());
-    let cfg = args.l2_config(node, keys);
-    l2io::run(cfg, plan_rx, report_tx, shutdown_signal(), metrics).await?;
+
+    let (shutdown_tx, shutdown_rx) = tokio::sync::watch::channel(false);
+    tokio::spawn(async move {
+        shutdown_signal().await;
+        let _ = shutdown_tx.send(true);
+    });
+    let stopped = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
+        let _ = rx.wait_for(|s| *s).await;
+    };
+
+    let bgp = args.enable_bgp.then(|| {
+        let cfg = bgp::BgpConfig {
+            node: node.clone(),
+            ignore_exclude_lb: args.ignore_exclude_lb,
+        };
+        bgp::spawn(cfg, plan_rx.clone(), metrics.clone(), shutdown_rx.clone())
+    });
+    // BGP status writers subscribe here: `bgp_report` carries every change of the sessions and
+    // of the Services advertised over BGP (ServiceBGPStatus, the per-session status object,
+    // nodeAssigned events are written from it, not by the runtime).
+    let (bgp_report, bgp_task) = bgp.unzip();
+    if let Some(report) = bgp_report {
+        let owner = ferrolb_kube::owner::PodOwner::new(args.pod_name.clone(), args.pod_uid.clone());
+        let cfg = status::bgp::BgpStatusConfig::new(&client, &args.namespace, &node, owner);
+        tokio::spawn(status::bgp::run_bgp_status(cfg, report, plan_rx.clone()));
+    }
+
+    match keys {
+        Some(keys) => {
+            let cfg = args.l2_config(node, keys);
+            l2io::run(cfg, plan_rx, report_tx, stopped(shutdown_rx), metrics).await?;
+        }
+        None => {
+            stopped(shutdown_rx).await;
+            drop(report_tx);
+        }
+    }
+    // The BGP sessions send their Cease (bounded inside the runtime).
+    if let Some(t) = bgp_task
+        && tokio::time::timeout(Duration::from_secs(3), t)
+            .await
+            .is_err()
+    {
+        tracing::warn!("BGP shutdown timed out");
+    }
     // The report sender is dropped: the status writer removes this node's ServiceL2Status
     // objects and exits. Do not wait long for an unreachable API server.
     if tokio::time::timeout(Duration::from_secs(3), status_task)

@@ -4,6 +4,13 @@
 //!
 //! - `metallb_speaker_announced{ip,node,protocol="layer2",service}` = 1 for every IP this node
 //!   announces (the desired state, as MetalLB);
+//! - `metallb_speaker_announced{ip,node,protocol="bgp",service}` = 1 for every IP of a Service
+//!   this node advertises over BGP (MetalLB `bgp_controller.go` `SetBalancer`);
+//! - BGP sessions, `peer="ip:port"` as MetalLB's native speaker (`internal/bgp/native/stats.go`):
+//!   `metallb_bgp_session_up` (1 while Established), `metallb_bgp_updates_total` (UPDATEs sent),
+//!   `metallb_bgp_announced_prefixes_total` (prefixes the peer has from us) and
+//!   `metallb_bgp_pending_prefixes_total` (desired prefixes not sent yet); the series of a
+//!   removed session go with it;
 //! - `metallb_layer2_requests_received{ip}`, `metallb_layer2_responses_sent{ip}` (ARP requests /
 //!   Neighbor Solicitations for an announced IP, and the replies), `metallb_layer2_gratuitous_sent{ip}`;
 //! - `ferrolb_speaker_malformed_frames` and `ferrolb_speaker_rejected_heartbeats` (hostile or
@@ -18,7 +25,7 @@
 //! by the announced IPs (MetalLB keeps stale per-IP series forever).
 
 use std::collections::BTreeSet;
-use std::net::IpAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::{Mutex, PoisonError};
 
 use ferrolb_kube::metrics::{Exporter, ExporterBuilder};
@@ -42,6 +49,22 @@ pub struct Announced {
     pub protocol: String,
     /// `namespace/name`.
     pub service: String,
+}
+
+/// The `peer` label of the BGP session metrics.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, PartialOrd, Ord, EncodeLabelSet)]
+pub struct PeerLabel {
+    /// `ip:port` of the peer (`[v6]:port` for IPv6, as Go's `net.JoinHostPort`).
+    pub peer: String,
+}
+
+/// The BGP session metrics.
+#[derive(Default)]
+struct BgpMetrics {
+    session_up: Family<PeerLabel, Gauge>,
+    updates: Family<PeerLabel, Counter>,
+    announced: Family<PeerLabel, Gauge>,
+    pending: Family<PeerLabel, Gauge>,
 }
 
 /// The `ip` label of the layer2 counters.
@@ -77,6 +100,9 @@ pub struct Metrics {
     /// Sums of the per-IP counters over every IP ever counted (per-IP series go with their IP).
     totals: [Counter; 3],
     shown: Mutex<(BTreeSet<Announced>, BTreeSet<IpLabel>)>,
+    bgp: BgpMetrics,
+    /// `metallb_speaker_announced` series of protocol `bgp` currently shown.
+    shown_bgp: Mutex<BTreeSet<Announced>>,
 }
 
 /// Indexes of [`Metrics::totals`], in the order of [`Metrics::per_ip`].
@@ -130,6 +156,31 @@ impl Default for Metrics {
             "Liveness hardening checks by reason (future incarnation, address mismatch, previous key accepted, restarted with an earlier clock)",
             heartbeat_checks.clone(),
         );
+        let bgp = BgpMetrics::default();
+        for (name, help, g) in [
+            (
+                "metallb_bgp_session_up",
+                "BGP session state (1 is up, 0 is down)",
+                &bgp.session_up,
+            ),
+            (
+                "metallb_bgp_announced_prefixes_total",
+                "Number of prefixes currently being advertised on the BGP session",
+                &bgp.announced,
+            ),
+            (
+                "metallb_bgp_pending_prefixes_total",
+                "Number of prefixes that should be advertised on the BGP session",
+                &bgp.pending,
+            ),
+        ] {
+            r.register(name, help, g.clone());
+        }
+        r.register(
+            "metallb_bgp_updates",
+            "Number of BGP UPDATE messages sent",
+            bgp.updates.clone(),
+        );
         let [requests, responses, gratuitous] = per_ip;
         Self {
             exporter: r.build(),
@@ -142,6 +193,8 @@ impl Default for Metrics {
             heartbeat_checks,
             totals: Default::default(),
             shown: Mutex::default(),
+            bgp,
+            shown_bgp: Mutex::default(),
         }
     }
 }
@@ -149,6 +202,13 @@ impl Default for Metrics {
 impl std::fmt::Debug for Metrics {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Metrics").finish_non_exhaustive()
+    }
+}
+
+/// MetalLB's `peer` label: `ip:port` (IPv6 in brackets).
+fn peer_label(peer: SocketAddr) -> PeerLabel {
+    PeerLabel {
+        peer: peer.to_string(),
     }
 }
 
@@ -255,6 +315,63 @@ impl Metrics {
         *shown = (now, ips);
     }
 
+    /// Makes `metallb_speaker_announced{protocol="bgp"}` show exactly `services` (Service →
+    /// its IPs advertised from this node).
+    pub fn set_announced_bgp<'a>(
+        &self,
+        node: &str,
+        services: impl IntoIterator<Item = (String, &'a [IpAddr])>,
+    ) {
+        let now: BTreeSet<Announced> = services
+            .into_iter()
+            .flat_map(|(service, ips)| {
+                ips.iter().map(move |ip| Announced {
+                    ip: ip.to_string(),
+                    node: node.to_owned(),
+                    protocol: "bgp".into(),
+                    service: service.clone(),
+                })
+            })
+            .collect();
+        let mut shown = self
+            .shown_bgp
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        for gone in shown.difference(&now) {
+            self.announced.remove(gone);
+        }
+        for a in &now {
+            self.announced.get_or_create(a).set(1);
+        }
+        *shown = now;
+    }
+
+    /// Sets the session metrics of `peer` (`ip:port`).
+    pub fn set_bgp_session(
+        &self,
+        peer: SocketAddr,
+        up: bool,
+        updates: u64,
+        sent: u64,
+        pending: u64,
+    ) {
+        let l = peer_label(peer);
+        let gauge = |v: u64| i64::try_from(v).unwrap_or(i64::MAX);
+        self.bgp.session_up.get_or_create(&l).set(i64::from(up));
+        catch_up(&self.bgp.updates.get_or_create(&l), updates);
+        self.bgp.announced.get_or_create(&l).set(gauge(sent));
+        self.bgp.pending.get_or_create(&l).set(gauge(pending));
+    }
+
+    /// Removes the session metrics of `peer` (the session is gone).
+    pub fn remove_bgp_session(&self, peer: SocketAddr) {
+        let l = peer_label(peer);
+        self.bgp.session_up.remove(&l);
+        self.bgp.updates.remove(&l);
+        self.bgp.announced.remove(&l);
+        self.bgp.pending.remove(&l);
+    }
+
     /// The shared exporter (registry, readiness, HTTP servers) these metrics are in.
     pub fn exporter(&self) -> &Exporter {
         &self.exporter
@@ -294,6 +411,39 @@ mod tests {
                 .collect(),
             ..Decisions::default()
         }
+    }
+
+    #[test]
+    fn bgp_session_series_use_metallb_names_and_go_with_the_peer() {
+        let m = Metrics::default();
+        let v4: SocketAddr = "172.18.0.1:179".parse().expect("addr");
+        let v6: SocketAddr = "[fc00::1]:179".parse().expect("addr");
+        m.set_bgp_session(v4, true, 3, 2, 0);
+        m.set_bgp_session(v6, false, 0, 0, 2);
+        let web = ["10.0.0.1".parse().expect("ip")];
+        m.set_announced_bgp("n1", [("ns/web".to_string(), &web[..])]);
+        m.set_announced("n1", &decisions(&[("l2", "10.0.0.2")]));
+        let text = m.render();
+        for line in [
+            r#"metallb_bgp_session_up{peer="172.18.0.1:179"} 1"#,
+            r#"metallb_bgp_session_up{peer="[fc00::1]:179"} 0"#,
+            r#"metallb_bgp_updates_total{peer="172.18.0.1:179"} 3"#,
+            r#"metallb_bgp_announced_prefixes_total{peer="172.18.0.1:179"} 2"#,
+            r#"metallb_bgp_pending_prefixes_total{peer="[fc00::1]:179"} 2"#,
+            r#"metallb_speaker_announced{ip="10.0.0.1",node="n1",protocol="bgp",service="ns/web"} 1"#,
+            r#"metallb_speaker_announced{ip="10.0.0.2",node="n1",protocol="layer2",service="ns/l2"} 1"#,
+        ] {
+            assert!(text.contains(line), "missing {line:?} in:\n{text}");
+        }
+        m.remove_bgp_session(v6);
+        m.set_announced_bgp("n1", []);
+        let text = m.render();
+        assert!(!text.contains("fc00::1"), "{text}");
+        assert!(!text.contains(r#"protocol="bgp""#), "{text}");
+        assert!(
+            text.contains(r#"protocol="layer2""#),
+            "L2 series stay: {text}"
+        );
     }
 
     #[test]

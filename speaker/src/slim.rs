@@ -11,14 +11,17 @@
 //!   `status.loadBalancer.ingress[].ip`;
 //! - EndpointSlice: name, namespace, labels (`kubernetes.io/service-name`), per endpoint
 //!   `nodeName` and `conditions` (ready/serving);
-//! - Node: name, labels, `status.conditions[]` type+status, `status.addresses`.
+//! - Node: name, labels, `status.conditions[]` type+status, `status.addresses`;
+//! - Secret (ferrolb's namespace, BGP mode only): name, namespace, `type` and the `password`
+//!   key of `data` (a BGPPeer's `passwordSecret`); every other key (the heartbeat key, other
+//!   applications' credentials) is dropped before it is cached.
 //!
 //! `resourceVersion` is kept on every object (the watcher's bookkeeping). The test proves the
 //! plan is the same with and without slimming.
 
 use k8s_openapi::api::core::v1::{
-    LoadBalancerIngress, LoadBalancerStatus, Node, NodeCondition, NodeStatus, Service, ServiceSpec,
-    ServiceStatus,
+    LoadBalancerIngress, LoadBalancerStatus, Node, NodeCondition, NodeStatus, Secret, Service,
+    ServiceSpec, ServiceStatus,
 };
 use k8s_openapi::api::discovery::v1::{Endpoint, EndpointSlice};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
@@ -93,6 +96,17 @@ pub fn node(n: &mut Node) {
                 .collect()
         }),
         ..NodeStatus::default()
+    });
+}
+
+/// Slims a Secret to its type and `password` key.
+pub fn secret(s: &mut Secret) {
+    meta(&mut s.metadata, false, false);
+    s.string_data = None;
+    s.immutable = None;
+    s.data = s.data.take().map(|mut d| {
+        d.retain(|k, _| k == ferrolb_kube::convert::bgp::PASSWORD_KEY);
+        d
     });
 }
 
@@ -208,6 +222,7 @@ mod tests {
             ads: &ads.iter().collect::<Vec<_>>(),
             lb_class: None,
             last_pools: &Default::default(),
+            bgp: Default::default(),
         })
     }
 
@@ -274,5 +289,23 @@ mod tests {
         let mut n = Node::default();
         node(&mut n);
         assert_eq!(n, Node::default());
+    }
+
+    #[test]
+    fn secrets_keep_only_type_and_password() {
+        let mut s: k8s_openapi::api::core::v1::Secret = serde_json::from_value(json!({
+            "metadata": {"name": "pw", "namespace": "metallb-system", "resourceVersion": "3",
+                "annotations": {"a": "b"}},
+            "type": "kubernetes.io/basic-auth",
+            "data": {"password": "czNjcmV0", "username": "dXNlcg==", "secretkey": "eHg="}
+        }))
+        .expect("secret");
+        secret(&mut s);
+        let data = s.data.as_ref().expect("data");
+        assert_eq!(data.keys().collect::<Vec<_>>(), vec!["password"]);
+        assert_eq!(data["password"].0, b"s3cret");
+        assert_eq!(s.type_.as_deref(), Some("kubernetes.io/basic-auth"));
+        assert_eq!(s.metadata.name.as_deref(), Some("pw"));
+        assert!(s.metadata.annotations.is_none());
     }
 }

@@ -2,26 +2,28 @@
 //! is unreachable the plan (and therefore every announcement) stays at its last good value
 //! while the watchers retry with backoff.
 //!
-//! Watches only what the L2 speaker needs: Services, EndpointSlices and Nodes cluster-wide,
-//! IPAddressPools and L2Advertisements in ferrolb's namespace (MetalLB's speaker also watches
-//! BGP objects, Secrets and ConfigMaps; ferrolb's L2 speaker does not need them). The
-//! cluster-wide kinds are cached [slimmed](crate::slim) to the fields the plan reads. With
-//! `--quorum majority` it also watches the speaker Pods selected by `--ml-labels` in that
-//! namespace (the expected speakers, [`plan::speakers`]); the initial sync does not wait for
-//! them, so a missing `pods` permission degrades to counting every Node instead of hanging.
+//! Watches what the enabled modes need: Services, EndpointSlices and Nodes cluster-wide,
+//! IPAddressPools in ferrolb's namespace; with Layer 2 its L2Advertisements; with BGP its
+//! BGPPeers, BGPAdvertisements, Communities and Secrets (a BGPPeer's `passwordSecret`; MetalLB's
+//! speaker watches the namespace's Secrets too). The cluster-wide kinds and the Secrets are
+//! cached [slimmed](crate::slim) to the fields the plan reads. With `--quorum majority` it also
+//! watches the speaker Pods selected by `--ml-labels` in that namespace (the expected speakers,
+//! [`plan::speakers`]); the initial sync does not wait for them, so a missing `pods` permission
+//! degrades to counting every Node instead of hanging.
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use ferrolb_api::v1beta1::{IPAddressPool, L2Advertisement};
-use k8s_openapi::api::core::v1::{Node, Pod, Service};
+use ferrolb_api::v1beta1::{BGPAdvertisement, Community, IPAddressPool, L2Advertisement};
+use ferrolb_api::v1beta2::BGPPeer;
+use k8s_openapi::api::core::v1::{Node, Pod, Secret, Service};
 use k8s_openapi::api::discovery::v1::EndpointSlice;
 use kube::runtime::reflector::{self, Store};
 
 use kube::{Api, Client};
 use tokio::sync::{Notify, watch};
 
-use crate::plan::{self, Inputs, Plan};
+use crate::plan::{self, BgpObjects, Inputs, Plan};
 use crate::slim;
 
 /// A plan is rebuilt at least this often.
@@ -47,10 +49,28 @@ pub struct Stores {
     slices: Store<EndpointSlice>,
     nodes: Store<Node>,
     pools: Store<IPAddressPool>,
-    ads: Store<L2Advertisement>,
+    ads: Option<Store<L2Advertisement>>,
+    bgp: Option<BgpStores>,
     /// The speaker Pods and this node's name (`--quorum majority` only).
     speakers: Option<(Store<Pod>, String)>,
     notify: Arc<Notify>,
+}
+
+/// The stores of BGP mode.
+struct BgpStores {
+    peers: Store<BGPPeer>,
+    ads: Store<BGPAdvertisement>,
+    communities: Store<Community>,
+    secrets: Store<Secret>,
+}
+
+/// Which modes' objects to watch.
+#[derive(Debug, Clone, Copy)]
+pub struct Modes {
+    /// Layer 2 (L2Advertisements).
+    pub l2: bool,
+    /// BGP (BGPPeers, BGPAdvertisements, Communities, Secrets).
+    pub bgp: bool,
 }
 
 /// Which speaker Pods to watch: `--ml-labels` in ferrolb's namespace, seen from `node`.
@@ -66,14 +86,21 @@ impl Stores {
     pub async fn start(
         client: &Client,
         namespace: &str,
+        modes: Modes,
         speakers: Option<SpeakerPods<'_>>,
     ) -> Result<Self, SyncError> {
         let notify = Arc::new(Notify::new());
+        fn ns<K>(client: &Client, namespace: &str) -> Api<K>
+        where
+            K: kube::Resource<Scope = kube::core::NamespaceResourceScope>,
+            K::DynamicType: Default,
+        {
+            Api::namespaced(client.clone(), namespace)
+        }
         let speakers = speakers.map(|sp| {
             let config = kube::runtime::watcher::Config::default().labels(sp.labels);
-            let api = Api::namespaced(client.clone(), namespace);
             let store = ferrolb_kube::reflect_selected(
-                api,
+                ns(client, namespace),
                 config,
                 vec![notify.clone()],
                 plan::speakers::slim_pod,
@@ -84,8 +111,16 @@ impl Stores {
             services: reflect_with(Api::all(client.clone()), notify.clone(), slim::service),
             slices: reflect_with(Api::all(client.clone()), notify.clone(), slim::slice),
             nodes: reflect_with(Api::all(client.clone()), notify.clone(), slim::node),
-            pools: reflect(Api::namespaced(client.clone(), namespace), notify.clone()),
-            ads: reflect(Api::namespaced(client.clone(), namespace), notify.clone()),
+            pools: reflect(ns(client, namespace), notify.clone()),
+            ads: modes
+                .l2
+                .then(|| reflect(ns(client, namespace), notify.clone())),
+            bgp: modes.bgp.then(|| BgpStores {
+                peers: reflect(ns(client, namespace), notify.clone()),
+                ads: reflect(ns(client, namespace), notify.clone()),
+                communities: reflect(ns(client, namespace), notify.clone()),
+                secrets: reflect_with(ns(client, namespace), notify.clone(), slim::secret),
+            }),
             speakers,
             notify,
         };
@@ -93,7 +128,15 @@ impl Stores {
         synced(&s.slices, "endpointslices").await?;
         synced(&s.nodes, "nodes").await?;
         synced(&s.pools, "ipaddresspools").await?;
-        synced(&s.ads, "l2advertisements").await?;
+        if let Some(ads) = &s.ads {
+            synced(ads, "l2advertisements").await?;
+        }
+        if let Some(b) = &s.bgp {
+            synced(&b.peers, "bgppeers").await?;
+            synced(&b.ads, "bgpadvertisements").await?;
+            synced(&b.communities, "communities").await?;
+            synced(&b.secrets, "secrets").await?;
+        }
         if let Some((pods, _)) = &s.speakers {
             // Bounded: without `pods` permission the speaker still starts (every Node counts).
             if tokio::time::timeout(PODS_SYNC, pods.wait_until_ready())
@@ -115,7 +158,17 @@ impl Stores {
         let slices = self.slices.state();
         let nodes = self.nodes.state();
         let pools = self.pools.state();
-        let ads = self.ads.state();
+        let ads = self.ads.as_ref().map(Store::state).unwrap_or_default();
+        let state = |b: &BgpStores| {
+            (
+                b.peers.state(),
+                b.ads.state(),
+                b.communities.state(),
+                b.secrets.state(),
+            )
+        };
+        let (bp, ba, bc, bs) = self.bgp.as_ref().map(state).unwrap_or_default();
+        let (bp, ba, bc, bs) = (refs(&bp), refs(&ba), refs(&bc), refs(&bs));
         let mut plan = plan::build(&Inputs {
             services: &refs(&services),
             slices: &refs(&slices),
@@ -124,6 +177,13 @@ impl Stores {
             ads: &refs(&ads),
             lb_class,
             last_pools: &last.pools,
+            bgp: BgpObjects {
+                peers: &bp,
+                ads: &ba,
+                communities: &bc,
+                secrets: &bs,
+                last: Some(&last.bgp),
+            },
         });
         if let Some((pods, node)) = &self.speakers {
             plan.speaker_nodes = plan::speakers::speaker_nodes(&refs(&pods.state()), node);

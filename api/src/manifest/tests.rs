@@ -131,3 +131,29 @@ fn documents_must_be_kubernetes_objects() {
         );
     }
 }
+
+#[test]
+fn ferrolb_io_crd_and_objects_are_passed_through() {
+    // The install manifest carries the ferrolb.io BGPSessionState CRD, and `kubectl get -o yaml`
+    // of the sessions prints its objects: neither is a metallb.io object to validate.
+    let (_, crd) = crate::crd::render_all()
+        .expect("crds")
+        .into_iter()
+        .find(|(name, _)| name == "ferrolb.io_bgpsessionstates.yaml")
+        .expect("BGPSessionState CRD rendered");
+    let session = "---\napiVersion: ferrolb.io/v1alpha1\nkind: BGPSessionState\nmetadata: {name: n1-r1-0a1b2c3d, namespace: metallb-system}\nstatus: {node: n1, peer: 192.0.2.1, bgpStatus: Established, prefixesSent: 3}\n";
+    let objects = parse_manifests(&format!("{crd}{session}")).expect("no error");
+    assert_eq!(
+        objects,
+        vec![
+            ApiObject::Other {
+                api_version: "apiextensions.k8s.io/v1".into(),
+                kind: "CustomResourceDefinition".into()
+            },
+            ApiObject::Other {
+                api_version: "ferrolb.io/v1alpha1".into(),
+                kind: "BGPSessionState".into()
+            },
+        ]
+    );
+}

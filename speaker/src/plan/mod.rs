@@ -43,7 +43,9 @@ use k8s_openapi::api::core::v1::{Node, Service};
 use k8s_openapi::api::discovery::v1::EndpointSlice;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1 as metav1;
 
+pub mod bgp;
 pub mod decide;
+pub use bgp::{BgpInputs, BgpObjects, BgpService};
 pub use decide::{Decisions, decide};
 pub mod speakers;
 pub use speakers::expected_speakers;
@@ -178,13 +180,8 @@ pub struct Plan {
     /// Nodes running a speaker Pod (`--quorum majority` only; `None`: every Node counts), see
     /// [`speakers`].
     pub speaker_nodes: Option<BTreeSet<String>>,
-}
-
-fn has_condition_true(node: &Node, ty: &str) -> bool {
-    node.status
-        .as_ref()
-        .and_then(|s| s.conditions.as_ref())
-        .is_some_and(|cs| cs.iter().any(|c| c.type_ == ty && c.status == "True"))
+    /// BGP mode's inputs (empty when BGP is disabled or has no peer).
+    pub bgp: BgpInputs,
 }
 
 /// Converts a Node.
@@ -194,7 +191,10 @@ pub fn node_plan(node: &Node) -> NodePlan {
         name: node.metadata.name.clone().unwrap_or_default(),
         exclude_label: labels.contains_key(names::LABEL_EXCLUDE_FROM_LB),
         labels,
-        network_unavailable: has_condition_true(node, "NetworkUnavailable"),
+        network_unavailable: ferrolb_kube::convert::bgp::node_condition_true(
+            node,
+            "NetworkUnavailable",
+        ),
         internal_ips: node
             .status
             .as_ref()
@@ -363,6 +363,8 @@ pub struct Inputs<'a> {
     pub lb_class: Option<&'a str>,
     /// The previous plan's pools (an invalid pool keeps its last valid version).
     pub last_pools: &'a BTreeMap<String, PoolPlan>,
+    /// BGP mode's objects (empty when BGP is disabled).
+    pub bgp: BgpObjects<'a>,
 }
 
 /// What [`build`] decides for one Service of ours with ingress IPs.
@@ -439,6 +441,7 @@ pub fn build(inp: &Inputs<'_>) -> Plan {
     let endpoints = endpoints(inp.slices);
     let mut services = Vec::new();
     let mut not_allowed = Vec::new();
+    let mut bgp_services = BTreeMap::new();
     for svc in inp.services {
         if !is_ours(svc, inp.lb_class) {
             continue;
@@ -446,6 +449,11 @@ pub fn build(inp: &Inputs<'_>) -> Plan {
         let ips = ingress_ips(svc);
         if ips.is_empty() {
             continue;
+        }
+        if !inp.bgp.peers.is_empty()
+            && let Some(s) = bgp_service(svc, &ips, &pools, &endpoints)
+        {
+            bgp_services.insert(s.facts.key.clone(), s);
         }
         match service_plan(svc, ips, &pools, &ads, &endpoints) {
             Verdict::Announce(s) => services.push(s),
@@ -455,6 +463,7 @@ pub fn build(inp: &Inputs<'_>) -> Plan {
     }
     services.sort_by(|a, b| a.key.cmp(&b.key));
     not_allowed.sort_by(|a, b| a.service.cmp(&b.service));
+    let bgp = bgp::inputs(&inp.bgp, &pools, bgp_services, &mut errors);
     Plan {
         nodes,
         services,
@@ -462,7 +471,32 @@ pub fn build(inp: &Inputs<'_>) -> Plan {
         pools,
         errors,
         speaker_nodes: None,
+        bgp,
     }
+}
+
+/// BGP mode's view of a Service of ours with ingress `ips`, if they all lie in one pool.
+fn bgp_service(
+    svc: &Service,
+    ips: &[IpAddr],
+    pools: &BTreeMap<String, PoolPlan>,
+    endpoints: &Endpoints,
+) -> Option<BgpService> {
+    let annotations = svc.metadata.annotations.clone().unwrap_or_default();
+    let pool = pool_of(pools, &annotations, ips)?;
+    let key = ServiceKey::of(&svc.metadata);
+    let (any_serving, endpoint_nodes) = endpoints.get(&key).cloned().unwrap_or_default();
+    Some(BgpService {
+        facts: ferrolb_kube::convert::bgp::service_facts(
+            svc,
+            ips.to_vec(),
+            pool.pool.name(),
+            any_serving,
+            false,
+        ),
+        key,
+        endpoint_nodes,
+    })
 }
 
 #[cfg(test)]

@@ -135,6 +135,7 @@ impl World {
             ads: &ads,
             lb_class: class,
             last_pools: &last.pools,
+            bgp: Default::default(),
         })
     }
 }

@@ -1,5 +1,8 @@
+use super::objects::{diff, gone, own_objects};
 use super::*;
-use ferrolb_api::v1beta1::{InterfaceInfo, ServiceL2StatusStatus};
+use ferrolb_api::v1beta1::{InterfaceInfo, ServiceL2StatusSpec, ServiceL2StatusStatus};
+use ferrolb_kube::owner::PodOwner;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 
 fn obj(name: &str, node: &str, ns: &str, svc: &str, ifs: &[&str]) -> ServiceL2Status {
     ServiceL2Status {
@@ -125,53 +128,10 @@ fn events_only_when_a_service_enters_a_state() {
     );
 }
 
-/// Requests seen by the fake API server: method, path and body.
-type Seen = std::sync::Arc<std::sync::Mutex<Vec<(String, String, serde_json::Value)>>>;
-
-/// A client whose API server lists no ServiceL2Status, has no ConfigurationState yet and
-/// accepts every patch, recording the requests.
-fn fake_api() -> (Client, Seen) {
-    use axum::http::{Request, Response};
-    let seen = Seen::default();
-    let log = seen.clone();
-    let service = tower::service_fn(move |req: Request<kube::client::Body>| {
-        let log = log.clone();
-        async move {
-            let (method, path) = (req.method().to_string(), req.uri().path().to_owned());
-            let bytes = req.into_body().collect_bytes().await.expect("body");
-            let body = serde_json::from_slice(&bytes).unwrap_or(serde_json::Value::Null);
-            log.lock()
-                .expect("log")
-                .push((method.clone(), path.clone(), body));
-            let (code, reply) = match (method.as_str(), path.ends_with("servicel2statuses")) {
-                ("GET", true) => (
-                    200,
-                    json!({"apiVersion": "metallb.io/v1beta1",
-                    "kind": "ServiceL2StatusList", "metadata": {}, "items": []}),
-                ),
-                ("GET", false) => (
-                    404,
-                    json!({"kind": "Status", "apiVersion": "v1",
-                    "metadata": {}, "status": "Failure", "reason": "NotFound", "code": 404}),
-                ),
-                _ => (
-                    200,
-                    json!({"apiVersion": "metallb.io/v1beta1",
-                    "kind": "ConfigurationState", "metadata": {"name": "speaker-n1"}}),
-                ),
-            };
-            let reply = serde_json::to_vec(&reply).expect("json");
-            Response::builder()
-                .status(code)
-                .body(kube::client::Body::from(reply))
-                .map_err(|e| e.to_string())
-        }
-    });
-    (Client::new(service, "metallb-system"), seen)
-}
+use super::fake_api::{Requests, fake_api};
 
 /// The `configReconcilerValid` conditions written so far (status, message, time).
-fn written_conditions(seen: &Seen) -> Vec<(String, String, String)> {
+fn written_conditions(seen: &Requests) -> Vec<(String, String, String)> {
     let seen = seen.lock().expect("log");
     seen.iter()
         .filter(|(m, p, _)| m == "PATCH" && p.ends_with("/speaker-n1/status"))
@@ -187,13 +147,7 @@ fn written_conditions(seen: &Seen) -> Vec<(String, String, String)> {
 #[tokio::test]
 async fn config_state_transition_time_moves_only_with_the_status() {
     let (client, seen) = fake_api();
-    let recorder = Recorder::new(
-        client.clone(),
-        kube::runtime::events::Reporter {
-            controller: "metallb-speaker".into(),
-            instance: Some("n1".into()),
-        },
-    );
+    let recorder = events::recorder(client.clone(), "n1");
     let w = StatusWriter::new(
         client,
         "metallb-system".into(),
@@ -243,7 +197,7 @@ fn deleted_object_is_recreated_by_the_next_diff() {
     let want = BTreeMap::from([(key("ns", "web"), vec![])]);
     let owner = PodOwner::new(None, None);
     // Someone deleted this node's object: the watch wakes the pass, which creates it again.
-    let d = diff("me", &owner, &[], &want);
+    let d = diff::<ServiceL2Status>("me", &owner, &[], &want);
     assert_eq!(d.create, vec![key("ns", "web")]);
     assert!(d.update.is_empty() && d.delete.is_empty());
     // Only this node's objects are watched (MetalLB's node label).

@@ -193,7 +193,7 @@ pub fn crc_router_id(node_name: &str) -> Ipv4Addr {
 }
 
 /// CRC-32 (IEEE 802.3, reflected, Go's `crc32.ChecksumIEEE`).
-fn crc32_ieee(data: &[u8]) -> u32 {
+pub fn crc32_ieee(data: &[u8]) -> u32 {
     let mut crc = !0u32;
     for &b in data {
         crc ^= u32::from(b);

@@ -1,0 +1,423 @@
+//! The speaker's BGP runtime: one tokio task per session ([`session`]), driven by the plan.
+//!
+//! On every new [`Plan`] the manager computes this node's BGP decisions
+//! ([`crate::plan::BgpInputs::announce`]: MetalLB's `ShouldAnnounce`, the node's peers by
+//! `nodeSelectors`, per peer its routes) and the wanted sessions, keyed by BGPPeer name with
+//! their [`SessionIdentity`] (FSM + socket configuration). [`diff_sessions`] decides: an
+//! unchanged identity keeps its session and only gets the new routes (UPDATEs for the
+//! difference, no reset — MetalLB's FRR modes flap sessions on Service churn, #1944/#2049); a
+//! changed identity closes the session (NOTIFICATION Cease) and starts a new one; a peer no
+//! longer selecting this node is closed. On shutdown every session sends Cease and closes (the
+//! routers withdraw the routes).
+//!
+//! What the sessions report is merged into one [`BgpReport`], published on a
+//! `tokio::sync::watch` channel whenever it changes (the status writers subscribe), and the
+//! session metrics and `metallb_speaker_announced{protocol="bgp"}` are set from the same facts
+//! ([`crate::metrics`]).
+
+pub mod session;
+pub mod transport;
+
+#[cfg(test)]
+mod tests;
+
+use std::collections::BTreeMap;
+use std::net::IpAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use ferrolb_bgp::announce::{self, PeerSpec, ServiceDecision, SessionIdentity, peers_for_node};
+use ferrolb_bgp::fsm::State;
+use tokio::sync::{mpsc, oneshot, watch};
+use tokio::task::JoinHandle;
+
+use crate::bgp_report::{BgpReport, SessionReport};
+use crate::metrics::Metrics;
+use crate::plan::Plan;
+use session::{PeerRoutes, ReportMsg, SessionTask};
+
+/// How long shutdown waits for the sessions' Cease.
+const STOP_GRACE: Duration = Duration::from_secs(2);
+
+/// The runtime's settings.
+#[derive(Debug, Clone)]
+pub struct BgpConfig {
+    /// This node.
+    pub node: String,
+    /// `--ignore-exclude-lb`.
+    pub ignore_exclude_lb: bool,
+}
+
+/// What to do with the sessions, by peer name.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SessionDiff {
+    /// New peers: start a session.
+    pub start: Vec<String>,
+    /// Changed identity: close and start again.
+    pub restart: Vec<String>,
+    /// Gone: close.
+    pub stop: Vec<String>,
+    /// Unchanged: keep (routes only).
+    pub keep: Vec<String>,
+}
+
+/// Compares the running sessions with the wanted ones.
+pub fn diff_sessions(
+    running: &BTreeMap<String, SessionIdentity>,
+    wanted: &BTreeMap<String, SessionIdentity>,
+) -> SessionDiff {
+    let mut d = SessionDiff::default();
+    for (name, id) in wanted {
+        match running.get(name) {
+            None => d.start.push(name.clone()),
+            Some(old) if old == id => d.keep.push(name.clone()),
+            Some(_) => d.restart.push(name.clone()),
+        }
+    }
+    d.stop = running
+        .keys()
+        .filter(|n| !wanted.contains_key(*n))
+        .cloned()
+        .collect();
+    d
+}
+
+/// Wanted sessions by peer name: the peer and its session identity.
+pub type Wanted<'a> = BTreeMap<String, (&'a PeerSpec, SessionIdentity)>;
+
+/// The wanted sessions of a node: identity per peer name (a peer whose identity cannot be
+/// built is left out and `(peer, error)` returned).
+pub fn wanted_sessions<'a>(
+    peers: &[&'a PeerSpec],
+    node: &str,
+    local: impl Fn(&PeerSpec) -> announce::LocalAddresses,
+) -> (Wanted<'a>, Vec<(String, String)>) {
+    let mut ok = BTreeMap::new();
+    let mut errors = Vec::new();
+    for p in peers {
+        match p.identity(node, &local(p)) {
+            Ok(id) => {
+                ok.insert(p.name.clone(), (*p, id));
+            }
+            Err(e) => errors.push((p.name.clone(), e.to_string())),
+        }
+    }
+    (ok, errors)
+}
+
+struct Running {
+    identity: SessionIdentity,
+    generation: u64,
+    routes: watch::Sender<Arc<PeerRoutes>>,
+    stop: Option<oneshot::Sender<()>>,
+    join: JoinHandle<()>,
+}
+
+struct Manager {
+    cfg: BgpConfig,
+    metrics: Arc<Metrics>,
+    running: BTreeMap<String, Running>,
+    reports: BTreeMap<String, SessionReport>,
+    /// Identity errors of peers, reported as their sessions' last error.
+    broken: BTreeMap<String, SessionReport>,
+    services: BTreeMap<crate::plan::ServiceKey, Vec<String>>,
+    generation: u64,
+    tx: mpsc::UnboundedSender<ReportMsg>,
+    out: watch::Sender<Arc<BgpReport>>,
+    stopping: Vec<JoinHandle<()>>,
+}
+
+/// Starts the BGP runtime: returns the report channel and the task (it ends, after closing
+/// every session, when `shutdown` turns true or the plan channel closes).
+pub fn spawn(
+    cfg: BgpConfig,
+    plan_rx: watch::Receiver<Arc<Plan>>,
+    metrics: Arc<Metrics>,
+    shutdown: watch::Receiver<bool>,
+) -> (watch::Receiver<Arc<BgpReport>>, JoinHandle<()>) {
+    let (out, report_rx) = watch::channel(Arc::new(BgpReport::default()));
+    let (tx, rx) = mpsc::unbounded_channel();
+    let m = Manager {
+        cfg,
+        metrics,
+        running: BTreeMap::new(),
+        reports: BTreeMap::new(),
+        broken: BTreeMap::new(),
+        services: BTreeMap::new(),
+        generation: 0,
+        tx,
+        out,
+        stopping: Vec::new(),
+    };
+    (report_rx, tokio::spawn(m.run(plan_rx, rx, shutdown)))
+}
+
+impl Manager {
+    async fn run(
+        mut self,
+        mut plan_rx: watch::Receiver<Arc<Plan>>,
+        mut rx: mpsc::UnboundedReceiver<ReportMsg>,
+        mut shutdown: watch::Receiver<bool>,
+    ) {
+        let first = plan_rx.borrow_and_update().clone();
+        self.on_plan(&first);
+        loop {
+            tokio::select! {
+                r = plan_rx.changed() => {
+                    if r.is_err() { break; }
+                    let plan = plan_rx.borrow_and_update().clone();
+                    self.on_plan(&plan);
+                }
+                Some((name, generation, report)) = rx.recv() => {
+                    self.on_report(name, generation, report);
+                }
+                r = shutdown.wait_for(|s| *s) => {
+                    let _ = r;
+                    break;
+                }
+            }
+        }
+        self.shutdown().await;
+    }
+
+    fn on_plan(&mut self, plan: &Plan) {
+        let node = plan.nodes.get(&self.cfg.node);
+        let decisions = plan.bgp.announce(node, self.cfg.ignore_exclude_lb);
+        let facts = announce::NodeFacts {
+            name: self.cfg.node.clone(),
+            labels: node.map(|n| n.labels.clone()).unwrap_or_default(),
+            ..Default::default()
+        };
+        let peers: Vec<&PeerSpec> = if node.is_some() {
+            peers_for_node(&plan.bgp.peers, &facts)
+        } else {
+            Vec::new()
+        };
+        let (wanted, errors) = wanted_sessions(&peers, &self.cfg.node, |p| {
+            transport::local_addresses(&p.transport())
+        });
+        self.broken.clear();
+        for (name, e) in errors {
+            tracing::error!(peer = %name, error = %e, "BGPPeer not usable on this node");
+            if let Some(p) = peers.iter().find(|p| p.name == name) {
+                self.broken.insert(
+                    name.clone(),
+                    idle_report(p, &SessionReport::default_for(p), Some(e)),
+                );
+            }
+        }
+        let running: BTreeMap<String, SessionIdentity> = self
+            .running
+            .iter()
+            .map(|(n, r)| (n.clone(), r.identity.clone()))
+            .collect();
+        let ids: BTreeMap<String, SessionIdentity> = wanted
+            .iter()
+            .map(|(n, (_, id))| (n.clone(), id.clone()))
+            .collect();
+        let diff = diff_sessions(&running, &ids);
+        for name in &diff.stop {
+            self.stop(name);
+        }
+        for name in &diff.restart {
+            self.stop_task(name);
+        }
+        for name in diff.restart.iter().chain(&diff.start) {
+            if let Some((p, id)) = wanted.get(name) {
+                tracing::info!(peer = %name, address = %id.transport.peer, "starting BGP session");
+                self.start(p, id.clone(), &decisions);
+            }
+        }
+        for name in &diff.keep {
+            if let (Some(r), Some((p, _))) = (self.running.get(name), wanted.get(name)) {
+                let routes = peer_routes(p, &decisions);
+                r.routes.send_if_modified(|cur| {
+                    let changed = **cur != routes;
+                    if changed {
+                        *cur = Arc::new(routes.clone());
+                    }
+                    changed
+                });
+            }
+        }
+        self.set_services(plan, &decisions);
+        self.publish();
+    }
+
+    fn set_services(&mut self, plan: &Plan, decisions: &announce::Plan) {
+        let mut services = BTreeMap::new();
+        let mut announced: Vec<(String, Vec<IpAddr>)> = Vec::new();
+        for (key, d) in &decisions.services {
+            let (ServiceDecision::Announce { peers, .. }, Some(svc)) = (d, plan.bgp.service(key))
+            else {
+                continue;
+            };
+            services.insert(svc.key.clone(), peers.iter().cloned().collect());
+            announced.push((key.clone(), svc.facts.ips.clone()));
+        }
+        self.metrics.set_announced_bgp(
+            &self.cfg.node,
+            announced.iter().map(|(k, ips)| (k.clone(), ips.as_slice())),
+        );
+        self.services = services;
+    }
+
+    fn start(&mut self, peer: &PeerSpec, identity: SessionIdentity, decisions: &announce::Plan) {
+        self.generation += 1;
+        let (routes_tx, routes_rx) = watch::channel(Arc::new(peer_routes(peer, decisions)));
+        let (stop_tx, stop_rx) = oneshot::channel();
+        if let Some(old) = self
+            .reports
+            .get(&peer.name)
+            .filter(|r| r.address != identity.transport.peer)
+        {
+            self.metrics.remove_bgp_session(old.address);
+        }
+        let previous = self
+            .reports
+            .get(&peer.name)
+            .filter(|r| r.address == identity.transport.peer);
+        let report = idle_report(
+            peer,
+            previous.unwrap_or(&SessionReport::default_for(peer)),
+            None,
+        );
+        let report = SessionReport {
+            address: identity.transport.peer,
+            ..report
+        };
+        self.reports.insert(peer.name.clone(), report.clone());
+        let task = SessionTask {
+            name: peer.name.clone(),
+            generation: self.generation,
+            identity: identity.clone(),
+            routes: routes_rx,
+            stop: stop_rx,
+            reports: self.tx.clone(),
+            report,
+        };
+        let join = tokio::spawn(task.run());
+        self.running.insert(
+            peer.name.clone(),
+            Running {
+                identity,
+                generation: self.generation,
+                routes: routes_tx,
+                stop: Some(stop_tx),
+                join,
+            },
+        );
+    }
+
+    /// Closes a peer's session for good: its report and metric series go.
+    fn stop(&mut self, name: &str) {
+        self.stop_task(name);
+        if let Some(old) = self.reports.remove(name) {
+            self.metrics.remove_bgp_session(old.address);
+        }
+    }
+
+    /// Closes a peer's session task (Cease), keeping its report for a successor.
+    fn stop_task(&mut self, name: &str) {
+        if let Some(mut r) = self.running.remove(name) {
+            tracing::info!(peer = %name, address = %r.identity.transport.peer, "closing BGP session");
+            if let Some(s) = r.stop.take() {
+                let _ = s.send(());
+            }
+            self.stopping.retain(|j| !j.is_finished());
+            self.stopping.push(r.join);
+        }
+    }
+
+    fn on_report(&mut self, name: String, generation: u64, report: SessionReport) {
+        let current = self.running.get(&name).map(|r| r.generation);
+        if current != Some(generation) {
+            return; // a closed session's last words
+        }
+        self.metrics.set_bgp_session(
+            report.address,
+            report.state == State::Established,
+            report.updates_sent,
+            report.prefixes_sent,
+            report.pending_prefixes,
+        );
+        self.reports.insert(name, report);
+        self.publish();
+    }
+
+    fn publish(&self) {
+        let mut sessions: Vec<SessionReport> = self
+            .reports
+            .values()
+            .chain(self.broken.values())
+            .cloned()
+            .collect();
+        sessions.sort_by(|a, b| a.peer.cmp(&b.peer));
+        let report = BgpReport {
+            sessions,
+            services: self.services.clone(),
+        };
+        self.out.send_if_modified(|cur| {
+            let changed = **cur != report;
+            if changed {
+                *cur = Arc::new(report.clone());
+            }
+            changed
+        });
+    }
+
+    async fn shutdown(mut self) {
+        let names: Vec<String> = self.running.keys().cloned().collect();
+        for n in &names {
+            self.stop(n);
+        }
+        let all = futures::future::join_all(std::mem::take(&mut self.stopping));
+        if tokio::time::timeout(STOP_GRACE, all).await.is_err() {
+            tracing::warn!("BGP sessions did not close in time");
+        }
+        self.services.clear();
+        self.publish();
+    }
+}
+
+/// A peer's routes on this node, as its session takes them.
+fn peer_routes(peer: &PeerSpec, decisions: &announce::Plan) -> PeerRoutes {
+    PeerRoutes {
+        routes: decisions
+            .routes
+            .get(&peer.name)
+            .cloned()
+            .unwrap_or_default(),
+        ibgp: peer.is_ibgp(),
+    }
+}
+
+/// A report of a session that is not up (keeping the counters of `from`).
+fn idle_report(peer: &PeerSpec, from: &SessionReport, error: Option<String>) -> SessionReport {
+    SessionReport {
+        peer: peer.name.clone(),
+        address: peer.transport().peer,
+        state: State::Idle,
+        established_since: None,
+        prefixes_sent: 0,
+        pending_prefixes: 0,
+        updates_sent: from.updates_sent,
+        last_error: error.or_else(|| from.last_error.clone()),
+    }
+}
+
+impl SessionReport {
+    /// An empty report of `peer`.
+    pub fn default_for(peer: &PeerSpec) -> Self {
+        SessionReport {
+            peer: peer.name.clone(),
+            address: peer.transport().peer,
+            state: State::Idle,
+            established_since: None,
+            prefixes_sent: 0,
+            pending_prefixes: 0,
+            updates_sent: 0,
+            last_error: None,
+        }
+    }
+}

@@ -1,0 +1,312 @@
+//! One BGP session as a tokio task: the thin async shell around the sans-IO
+//! [`ferrolb_bgp::fsm::Session`]. It connects ([`super::transport`]), writes the FSM's
+//! messages, feeds it the bytes it reads, ticks it at [`Session::next_deadline`] (connect
+//! retry with backoff capped by `connectTime`, keepalives, the receive hold timer), and hands
+//! it the desired table whenever the routes change ([`Session::set_routes`]: UPDATEs for the
+//! difference, never a reset). Stopping sends a NOTIFICATION Cease (Administrative Shutdown)
+//! and closes. Every change of what it reports goes to the manager as a [`SessionReport`].
+
+use std::collections::{BTreeMap, VecDeque};
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use ferrolb_bgp::announce::{LocalAddresses, Route, SessionIdentity, SessionView, peer_table};
+use ferrolb_bgp::fsm::{Action, DownReason, Event, Session, State};
+use ferrolb_bgp::message::Message;
+use ferrolb_bgp::pack::RouteAttrs;
+use ipnet::IpNet;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio::sync::{mpsc, oneshot, watch};
+use tokio::time::Instant;
+
+use super::transport::{self, Connecting};
+use crate::bgp_report::SessionReport;
+
+/// A write that does not complete in this time fails the connection (a peer that stopped
+/// reading; the hold timer would catch it too, but a blocked write must not block the task).
+const WRITE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// What the manager hands a session: the routes of its peer on this node.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PeerRoutes {
+    /// Prefix → route (`ferrolb_bgp::announce::Plan::routes` of the peer).
+    pub routes: BTreeMap<IpNet, Route>,
+    /// iBGP by configuration (`PeerSpec::is_ibgp`; the negotiated value wins once known).
+    pub ibgp: bool,
+}
+
+/// A report from a session task: peer name, the task's generation, its report.
+pub type ReportMsg = (String, u64, SessionReport);
+
+/// Everything a session task starts with.
+pub struct SessionTask {
+    /// BGPPeer name.
+    pub name: String,
+    /// Distinguishes this task from an earlier one of the same peer.
+    pub generation: u64,
+    /// The session's configuration.
+    pub identity: SessionIdentity,
+    /// The routes to advertise (latest wins).
+    pub routes: watch::Receiver<Arc<PeerRoutes>>,
+    /// Fired (or dropped) to stop the session.
+    pub stop: oneshot::Receiver<()>,
+    /// Where reports go.
+    pub reports: mpsc::UnboundedSender<ReportMsg>,
+    /// The report to continue from (counters of the peer's earlier session).
+    pub report: SessionReport,
+}
+
+/// What woke the task.
+enum Wake {
+    Stop,
+    Connected(std::io::Result<TcpStream>),
+    Read(std::io::Result<usize>),
+    Tick,
+    Routes,
+}
+
+/// The task's connection state.
+#[derive(Default)]
+struct Io {
+    conn: Option<TcpStream>,
+    connecting: Option<Connecting>,
+}
+
+async fn read_opt(conn: &mut Option<TcpStream>, buf: &mut [u8]) -> std::io::Result<usize> {
+    match conn {
+        Some(c) => c.read(buf).await,
+        None => std::future::pending().await,
+    }
+}
+
+async fn connect_opt(c: &mut Option<Connecting>) -> std::io::Result<TcpStream> {
+    match c {
+        Some(f) => f.await,
+        None => std::future::pending().await,
+    }
+}
+
+async fn sleep_opt(at: Option<Instant>) {
+    match at {
+        Some(t) => tokio::time::sleep_until(t).await,
+        None => std::future::pending().await,
+    }
+}
+
+struct Runner {
+    t: SessionTask,
+    fsm: Session,
+    epoch: Instant,
+    local: LocalAddresses,
+    io: Io,
+    sent_report: Option<SessionReport>,
+    desired_len: u64,
+}
+
+impl SessionTask {
+    /// Runs the session until stopped.
+    pub async fn run(self) {
+        let fsm = Session::new(self.identity.config.clone());
+        let local = transport::local_addresses(&self.identity.transport);
+        let mut r = Runner {
+            t: self,
+            fsm,
+            epoch: Instant::now(),
+            local,
+            io: Io::default(),
+            sent_report: None,
+            desired_len: 0,
+        };
+        r.run().await;
+    }
+}
+
+impl Runner {
+    fn now(&self) -> Duration {
+        self.epoch.elapsed()
+    }
+
+    async fn run(&mut self) {
+        let first = self.push_routes(self.now());
+        let start = self.fsm.handle(self.now(), Event::ManualStart);
+        self.apply(first.into_iter().chain(start).collect()).await;
+        let mut buf = vec![0u8; 65_536];
+        loop {
+            self.report();
+            let deadline = self.fsm.next_deadline().map(|d| self.epoch + d);
+            let wake = tokio::select! {
+                _ = &mut self.t.stop => Wake::Stop,
+                r = connect_opt(&mut self.io.connecting) => Wake::Connected(r),
+                r = read_opt(&mut self.io.conn, &mut buf) => Wake::Read(r),
+                () = sleep_opt(deadline) => Wake::Tick,
+                r = self.t.routes.changed() => match r {
+                    Ok(()) => Wake::Routes,
+                    Err(_) => Wake::Stop,
+                },
+            };
+            let now = self.now();
+            let actions = match wake {
+                Wake::Stop => {
+                    let a = self.fsm.handle(now, Event::ManualStop);
+                    self.apply(a).await;
+                    self.close().await;
+                    self.report();
+                    return;
+                }
+                Wake::Connected(Ok(stream)) => {
+                    self.io.connecting = None;
+                    if let Ok(a) = stream.local_addr() {
+                        self.local.address = Some(a.ip());
+                    }
+                    self.io.conn = Some(stream);
+                    let mut a = self.push_routes(now);
+                    a.extend(self.fsm.handle(now, Event::TcpConnected));
+                    a
+                }
+                Wake::Connected(Err(e)) => {
+                    self.io.connecting = None;
+                    self.t.report.last_error = Some(format!("connect: {e}"));
+                    self.fsm.handle(now, Event::TcpFailed)
+                }
+                Wake::Read(Ok(0)) => {
+                    self.t.report.last_error = Some("connection closed by the peer".into());
+                    self.fsm.handle(now, Event::TcpFailed)
+                }
+                Wake::Read(Ok(n)) => self.fsm.receive(now, &buf[..n]),
+                Wake::Read(Err(e)) => {
+                    self.t.report.last_error = Some(format!("read: {e}"));
+                    self.fsm.handle(now, Event::TcpFailed)
+                }
+                Wake::Tick => self.fsm.tick(now),
+                Wake::Routes => self.push_routes(now),
+            };
+            self.apply(actions).await;
+        }
+    }
+
+    /// Hands the FSM the desired table (UPDATEs for the difference once Established).
+    fn push_routes(&mut self, now: Duration) -> Vec<Action> {
+        let table = self.table();
+        self.desired_len = table.len() as u64;
+        self.fsm.set_routes(now, table)
+    }
+
+    /// The desired table for the current routes and local addresses.
+    fn table(&self) -> BTreeMap<IpNet, RouteAttrs> {
+        let routes = self.t.routes.borrow().clone();
+        let n = self.fsm.negotiated();
+        let view = SessionView {
+            ibgp: n.map_or(routes.ibgp, |n| n.ibgp),
+            local: &self.local,
+            ipv4_over_ipv6_next_hop: n.map_or(self.t.identity.config.extended_next_hop, |n| {
+                n.ipv4_over_ipv6_next_hop
+            }),
+        };
+        peer_table(&routes.routes, &view)
+    }
+
+    async fn close(&mut self) {
+        self.io.connecting = None;
+        if let Some(mut c) = self.io.conn.take() {
+            let _ = tokio::time::timeout(Duration::from_secs(1), c.shutdown()).await;
+        }
+    }
+
+    /// Carries out the FSM's actions (and those of the events they cause) in order.
+    async fn apply(&mut self, actions: Vec<Action>) {
+        let mut queue: VecDeque<Action> = actions.into();
+        while let Some(a) = queue.pop_front() {
+            let now = self.now();
+            match a {
+                Action::Connect => {
+                    self.close().await;
+                    self.io.connecting = Some(transport::connect(&self.t.identity.transport));
+                }
+                Action::Send(msg) => {
+                    if let Err(e) = self.send(&msg).await {
+                        self.t.report.last_error = Some(e);
+                        self.io.conn = None;
+                        queue.extend(self.fsm.handle(now, Event::TcpFailed));
+                    }
+                }
+                Action::Close | Action::RejectConnection => self.close().await,
+                Action::StateChanged { to, .. } => {
+                    self.t.report.state = to;
+                    if to != State::Established {
+                        self.t.report.established_since = None;
+                    }
+                    tracing::debug!(peer = %self.t.name, state = ?to, "BGP session state");
+                }
+                Action::Established(n) => {
+                    self.t.report.established_since = Some(SystemTime::now());
+                    tracing::info!(peer = %self.t.name, address = %self.t.report.address,
+                        peer_asn = n.peer_asn, hold = n.hold_time, families = ?n.families,
+                        "BGP session established");
+                    // The table may depend on what was negotiated (iBGP, RFC 8950).
+                    queue.extend(self.push_routes(now));
+                }
+                Action::Down(reason) => {
+                    let why = down_reason(&reason);
+                    tracing::warn!(peer = %self.t.name, address = %self.t.report.address, reason = %why, "BGP session down");
+                    self.t.report.last_error = Some(why);
+                }
+                Action::Rejected(prefixes) => {
+                    tracing::warn!(peer = %self.t.name, ?prefixes,
+                        "prefixes not advertised: no next hop of their family on this session, or attributes too large");
+                }
+            }
+        }
+    }
+
+    async fn send(&mut self, msg: &Message) -> Result<(), String> {
+        let bytes = msg
+            .encode(&self.fsm.ctx())
+            .map_err(|e| format!("encode: {e}"))?;
+        let Some(conn) = self.io.conn.as_mut() else {
+            return Ok(()); // nothing to write to: the FSM learns of the loss on its own
+        };
+        match tokio::time::timeout(WRITE_TIMEOUT, conn.write_all(&bytes)).await {
+            Ok(Ok(())) => {
+                if matches!(msg, Message::Update(_)) {
+                    self.t.report.updates_sent += 1;
+                }
+                Ok(())
+            }
+            Ok(Err(e)) => Err(format!("write: {e}")),
+            Err(_) => Err("write: timed out".into()),
+        }
+    }
+
+    /// Sends the report to the manager if it changed.
+    fn report(&mut self) {
+        let sent = self.fsm.adj_rib_out().map_or(0, |r| r.sent().len() as u64);
+        self.t.report.prefixes_sent = sent;
+        self.t.report.pending_prefixes = self.desired_len.saturating_sub(sent);
+        if self.sent_report.as_ref() != Some(&self.t.report) {
+            self.sent_report = Some(self.t.report.clone());
+            let _ = self.t.reports.send((
+                self.t.name.clone(),
+                self.t.generation,
+                self.t.report.clone(),
+            ));
+        }
+    }
+}
+
+/// A session's last error, as reported.
+pub fn down_reason(r: &DownReason) -> String {
+    match r {
+        DownReason::NotificationSent(n) => {
+            format!("NOTIFICATION sent: code {} subcode {}", n.code, n.subcode)
+        }
+        DownReason::NotificationReceived(n) => format!(
+            "NOTIFICATION received: code {} subcode {}",
+            n.code, n.subcode
+        ),
+        DownReason::ConnectionLost => "connection lost".into(),
+    }
+}
+
+#[cfg(test)]
+mod tests;

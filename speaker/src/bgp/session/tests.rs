@@ -1,0 +1,168 @@
+//! The session task against a scripted BGP peer on loopback (127.0.0.1, the test's own
+//! listener): Established, routes sent, a route change sent as an UPDATE on the same
+//! connection (no reset), Cease on stop.
+
+use std::net::{IpAddr, Ipv4Addr};
+
+use ferrolb_bgp::announce::PeerSpec;
+use ferrolb_bgp::fsm::PeerAsn;
+use ferrolb_bgp::message::{self, Capability, CodecCtx, Open, Update};
+use ferrolb_bgp::types::Family;
+use tokio::net::TcpListener;
+
+use super::*;
+
+/// Reads the next message from `conn` (5 s at most).
+async fn next(conn: &mut TcpStream, buf: &mut Vec<u8>, ctx: &CodecCtx) -> Message {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        if let Some((m, used)) = message::decode(buf, ctx).expect("valid message") {
+            buf.drain(..used);
+            return m;
+        }
+        let mut chunk = [0u8; 4096];
+        let n = tokio::time::timeout_at(deadline, conn.read(&mut chunk))
+            .await
+            .expect("a message within 5 s")
+            .expect("read");
+        assert!(n > 0, "connection closed while waiting for a message");
+        buf.extend_from_slice(&chunk[..n]);
+    }
+}
+
+/// The next UPDATE that announces something, skipping KEEPALIVEs and End-of-RIB.
+async fn next_announcement(conn: &mut TcpStream, buf: &mut Vec<u8>, ctx: &CodecCtx) -> Update {
+    for _ in 0..20 {
+        if let Message::Update(u) = next(conn, buf, ctx).await {
+            let mp = u.attrs.mp_reach.as_ref().map_or(0, |m| m.nlri.len());
+            if !u.nlri.is_empty() || mp > 0 {
+                return *u;
+            }
+        }
+    }
+    panic!("no announcing UPDATE");
+}
+
+fn routes(prefixes: &[&str]) -> Arc<PeerRoutes> {
+    Arc::new(PeerRoutes {
+        routes: prefixes
+            .iter()
+            .map(|p| (p.parse().expect("prefix"), Route::default()))
+            .collect(),
+        ibgp: false,
+    })
+}
+
+#[tokio::test]
+async fn establishes_sends_routes_updates_without_reset_and_ceases_on_stop() {
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("listen");
+    let port = listener.local_addr().expect("addr").port();
+    let mut spec = PeerSpec::new(
+        "loop",
+        IpAddr::V4(Ipv4Addr::LOCALHOST),
+        4_200_000_001,
+        PeerAsn::Fixed(64513),
+    );
+    spec.port = port;
+    spec.hold_time = Some(Duration::from_secs(9));
+    spec.router_id = Some(IpAddr::V4(Ipv4Addr::new(10, 0, 0, 9)));
+    let local = LocalAddresses {
+        address: Some(IpAddr::V4(Ipv4Addr::LOCALHOST)),
+        interface: Vec::new(),
+    };
+    let identity = spec.identity("n1", &local).expect("identity");
+    let (routes_tx, routes_rx) = watch::channel(routes(&["10.250.0.1/32"]));
+    let (stop_tx, stop_rx) = oneshot::channel();
+    let (reports_tx, mut reports_rx) = mpsc::unbounded_channel();
+    let task = SessionTask {
+        name: "loop".into(),
+        generation: 1,
+        identity,
+        routes: routes_rx,
+        stop: stop_rx,
+        reports: reports_tx,
+        report: SessionReport {
+            peer: "loop".into(),
+            address: spec.transport().peer,
+            state: State::Idle,
+            established_since: None,
+            prefixes_sent: 0,
+            pending_prefixes: 0,
+            updates_sent: 0,
+            last_error: None,
+        },
+    };
+    let join = tokio::spawn(task.run());
+
+    let (mut conn, _) = tokio::time::timeout(Duration::from_secs(5), listener.accept())
+        .await
+        .expect("the session connects")
+        .expect("accept");
+    let mut buf = Vec::new();
+    let ctx = CodecCtx::default();
+    let Message::Open(open) = next(&mut conn, &mut buf, &ctx).await else {
+        panic!("first message is not an OPEN");
+    };
+    assert_eq!(open.asn(), 4_200_000_001, "4-octet AS capability");
+    assert_eq!(open.my_as, 23456, "AS_TRANS in My AS");
+    assert_eq!(open.hold_time, 9);
+    let ours = Open {
+        my_as: 64513,
+        hold_time: 9,
+        bgp_id: Ipv4Addr::new(192, 168, 0, 1),
+        capabilities: vec![
+            Capability::Multiprotocol {
+                afi: Family::Ipv4Unicast.afi(),
+                safi: Family::Ipv4Unicast.safi(),
+            },
+            Capability::FourOctetAs(64513),
+        ],
+    };
+    let ctx = CodecCtx {
+        four_octet_as: true,
+        extended_message: false,
+    };
+    for m in [Message::Open(ours), Message::Keepalive] {
+        conn.write_all(&m.encode(&ctx).expect("encode"))
+            .await
+            .expect("write");
+    }
+    let u = next_announcement(&mut conn, &mut buf, &ctx).await;
+    assert_eq!(u.nlri, vec!["10.250.0.1/32".parse().expect("prefix")]);
+    assert_eq!(u.attrs.next_hop, Some(Ipv4Addr::LOCALHOST));
+
+    // A route change is an UPDATE on the same connection.
+    routes_tx.send_replace(routes(&["10.250.0.1/32", "10.250.0.2/32"]));
+    let u = next_announcement(&mut conn, &mut buf, &ctx).await;
+    assert_eq!(u.nlri, vec!["10.250.0.2/32".parse().expect("prefix")]);
+
+    let mut established = false;
+    while let Ok(Some((_, _, r))) =
+        tokio::time::timeout(Duration::from_millis(200), reports_rx.recv()).await
+    {
+        established |= r.state == State::Established && r.established_since.is_some();
+    }
+    assert!(established, "an Established report was sent");
+
+    stop_tx.send(()).expect("task alive");
+    let mut got_cease = false;
+    for _ in 0..5 {
+        match next(&mut conn, &mut buf, &ctx).await {
+            Message::Notification(n) => {
+                assert_eq!(
+                    (n.code, n.subcode),
+                    (6, 2),
+                    "Cease / Administrative Shutdown"
+                );
+                got_cease = true;
+                break;
+            }
+            _ => continue,
+        }
+    }
+    assert!(got_cease);
+    tokio::time::timeout(Duration::from_secs(3), join)
+        .await
+        .expect("the task ends after stop")
+        .expect("no panic");
+}
