@@ -156,8 +156,10 @@ impl Runner {
                 }
                 Wake::Connected(Ok(stream)) => {
                     self.io.connecting = None;
-                    if let Ok(a) = stream.local_addr() {
-                        self.local.address = Some(a.ip());
+                    if let Ok(a) = stream.local_addr()
+                        && self.local.address != Some(a.ip())
+                    {
+                        self.local = transport::with_interface(Some(a.ip()));
                     }
                     self.io.conn = Some(stream);
                     let mut a = self.push_routes(now);
