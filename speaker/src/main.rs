@@ -83,7 +83,7 @@ enum Quorum {
 #[command(
     name = "ferrolb-speaker",
     version,
-    about = "ferrolb speaker: Layer 2 (ARP/NDP) announcements of LoadBalancer IPs"
+    about = "ferrolb speaker: Layer 2 (ARP/NDP) and BGP announcements of LoadBalancer IPs"
 )]
 struct Args {
     /// Name of the Node this speaker runs on (falls back to $NODE_NAME).
