@@ -11,6 +11,11 @@
 //! - the prefix is withdrawn when the Service loses its endpoints and when it is deleted;
 //! - creating and deleting Services never resets FRR's sessions (its per-neighbour
 //!   `connectionsEstablished` / `connectionsDropped` counters stay as they were);
+//! - MetalLB's metrics (`metallb_bgp_session_up`, `_updates_total`,
+//!   `_announced_prefixes_total`, `_pending_prefixes_total` with `peer="ip:port"`,
+//!   `metallb_speaker_announced{protocol="bgp"}`) on a node's `/metrics`;
+//! - SIGTERM: the speaker closes its sessions (Cease) and both routers drop that node's next
+//!   hop at once, without waiting for the hold timer;
 //! - a 4-byte `myASN` (4200000001) works: FRR sees that remote AS and the AS_PATH carries it.
 //!
 //! Isolation on the shared rig: Services carry `loadBalancerClass: e2e.ferrolb.io/bgp` (the
@@ -410,7 +415,7 @@ async fn bgp_a_sessions_routes_ecmp_http_withdrawal_and_no_session_reset() -> Re
     install(&rig)?;
     kubectl_apply(&rig, &bgp_config(64512, &ALL_ROUTERS))?;
     let _op = start_operator(&rig)?;
-    let _speakers = start_speakers(&rig)?;
+    let mut speakers = start_speakers(&rig)?;
     let result = async {
         let nodes = rig.nodes;
         wait_sessions(&rig, nodes).await?;
@@ -457,24 +462,71 @@ async fn bgp_a_sessions_routes_ecmp_http_withdrawal_and_no_session_reset() -> Re
             wait_routes(&rig, &format!("{cip}/32"), &[]).await?;
         }
 
-        // Delete: withdrawn.
-        rig.kubectl(&["-n", NS, "delete", "svc", "web", "web6"])?;
-        wait_routes(&rig, &format!("{ip}/32"), &[]).await?;
-        wait_routes(&rig, &format!("{ip6}/128"), &[]).await?;
-
         let after = frr_counters(&rig, &addrs)?;
         ensure!(
             before == after,
             "FRR's sessions were reset by Service churn: before {before:?}, after {after:?}"
         );
-        ensure!(
-            gobgp_established(&rig)?.len() >= addrs.len(),
-            "GoBGP sessions went down"
-        );
+
+        // MetalLB's metrics on node-1: sessions up, one prefix on each FRR session.
+        let want = [
+            format!(r#"metallb_bgp_session_up{{peer="{FRR_V4}:179"}} 1"#),
+            format!(r#"metallb_bgp_session_up{{peer="[{FRR_V6}]:179"}} 1"#),
+            format!(r#"metallb_bgp_session_up{{peer="{GOBGP_V4}:179"}} 1"#),
+            format!(r#"metallb_bgp_announced_prefixes_total{{peer="{FRR_V4}:179"}} 1"#),
+            format!(r#"metallb_bgp_announced_prefixes_total{{peer="[{FRR_V6}]:179"}} 1"#),
+            format!(r#"metallb_bgp_pending_prefixes_total{{peer="{FRR_V4}:179"}} 0"#),
+            format!(
+                r#"metallb_speaker_announced{{ip="{ip}",node="node-1",protocol="bgp",service="{NS}/web"}} 1"#
+            ),
+        ];
+        wait_for(
+            "node-1's BGP metrics",
+            TIMEOUT,
+            || diag(&rig),
+            || async {
+                let m = rig.http_get_from_node("node-1", "http://127.0.0.1:7472/metrics")?;
+                let updates = m.lines().any(|l| {
+                    l.strip_prefix(&format!(r#"metallb_bgp_updates_total{{peer="{FRR_V4}:179"}} "#))
+                        .and_then(|v| v.trim().parse::<f64>().ok())
+                        .is_some_and(|v| v >= 1.0)
+                });
+                let missing: Vec<&String> = want.iter().filter(|w| !m.contains(w.as_str())).collect();
+                if updates && missing.is_empty() {
+                    return Ok(Some(()));
+                }
+                let shown: Vec<&str> = m.lines().filter(|l| l.contains("bgp")).collect();
+                bail!("updates counted: {updates}; missing {missing:?}; BGP lines: {shown:#?}")
+            },
+        )
+        .await?;
+
+        // SIGTERM on node-3: Cease, the routers drop its next hop at once (well before the
+        // 9 s hold time could expire).
+        speakers.stop("node-3")?;
+        let two: Vec<String> = (1..nodes).map(node_v4).collect();
+        let two6: Vec<String> = (1..nodes).map(node_v6).collect();
+        wait_for(
+            "node-3's next hops withdrawn after SIGTERM",
+            Duration::from_secs(5),
+            || diag(&rig),
+            || async {
+                let ok = frr_kernel_next_hops(&rig, &format!("{ip}/32"))? == two
+                    && gobgp_next_hops(&rig, &format!("{ip}/32"))? == two
+                    && frr_kernel_next_hops(&rig, &format!("{ip6}/128"))? == two6;
+                Ok(ok.then_some(()))
+            },
+        )
+        .await?;
+
+        // Delete: withdrawn.
+        rig.kubectl(&["-n", NS, "delete", "svc", "web", "web6"])?;
+        wait_routes(&rig, &format!("{ip}/32"), &[]).await?;
+        wait_routes(&rig, &format!("{ip6}/128"), &[]).await?;
         Ok(())
     }
     .await;
-    drop(_speakers);
+    drop(speakers);
     cleanup(&rig);
     result
 }

@@ -14,6 +14,7 @@ use ferrolb_bgp::announce::{LocalAddresses, Route, SessionIdentity, SessionView,
 use ferrolb_bgp::fsm::{Action, DownReason, Event, Session, State};
 use ferrolb_bgp::message::Message;
 use ferrolb_bgp::pack::RouteAttrs;
+use ferrolb_bgp::types::Family;
 use ipnet::IpNet;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -194,10 +195,16 @@ impl Runner {
         self.fsm.set_routes(now, table)
     }
 
-    /// The desired table for the current routes and local addresses.
+    /// The desired table for the current routes and local addresses, restricted to the
+    /// session's families (negotiated once known, else configured: an IPv4 session without
+    /// `dualStackAddressFamily` carries no IPv6 prefix, and such a prefix is not pending on it).
     fn table(&self) -> BTreeMap<IpNet, RouteAttrs> {
         let routes = self.t.routes.borrow().clone();
         let n = self.fsm.negotiated();
+        let families: Vec<Family> = n.map_or_else(
+            || self.t.identity.config.families.clone(),
+            |n| n.families.iter().copied().collect(),
+        );
         let view = SessionView {
             ibgp: n.map_or(routes.ibgp, |n| n.ibgp),
             local: &self.local,
@@ -205,7 +212,9 @@ impl Runner {
                 n.ipv4_over_ipv6_next_hop
             }),
         };
-        peer_table(&routes.routes, &view)
+        let mut table = peer_table(&routes.routes, &view);
+        table.retain(|p, _| families.contains(&Family::of(p)));
+        table
     }
 
     async fn close(&mut self) {
