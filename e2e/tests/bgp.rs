@@ -9,8 +9,9 @@
 //!   has one next hop per node (ECMP) and GoBGP has one path per node; HTTP from the client
 //!   netns, routed by FRR, reaches a backend;
 //! - the prefix is withdrawn when the Service loses its endpoints and when it is deleted;
-//! - creating and deleting Services never resets FRR's sessions (its per-neighbour
-//!   `connectionsEstablished` / `connectionsDropped` counters stay as they were);
+//! - creating and deleting Services never resets FRR's sessions (each session's uptime grows
+//!   by the time the churn took: FRR deletes a dynamic neighbour whose session drops, so its
+//!   connection counters would restart with it and prove nothing);
 //! - MetalLB's metrics (`metallb_bgp_session_up`, `_updates_total`,
 //!   `_announced_prefixes_total`, `_pending_prefixes_total` with `peer="ip:port"`,
 //!   `metallb_speaker_announced{protocol="bgp"}`) on a node's `/metrics`;
@@ -366,8 +367,10 @@ async fn wait_routes(rig: &Rig, prefix: &str, hops: &[String]) -> Result<()> {
     .await
 }
 
-/// FRR's connection counters of the speakers' sessions: address → (established, dropped).
-fn frr_counters(rig: &Rig, addrs: &[String]) -> Result<BTreeMap<String, (u64, u64)>> {
+/// How long FRR's sessions with `addrs` have been Established (`bgpTimerUpMsec`). FRR deletes a
+/// dynamic neighbour when its session goes down, so its connection counters restart with it:
+/// the uptime is what shows a reset.
+fn frr_uptimes(rig: &Rig, addrs: &[String]) -> Result<BTreeMap<String, u64>> {
     let n = frr_neighbors(rig)?;
     addrs
         .iter()
@@ -375,11 +378,11 @@ fn frr_counters(rig: &Rig, addrs: &[String]) -> Result<BTreeMap<String, (u64, u6
             let v = n
                 .get(a)
                 .with_context(|| format!("FRR has no neighbour {a}"))?;
-            let c = |k: &str| v[k].as_u64().unwrap_or(0);
-            Ok((
-                a.clone(),
-                (c("connectionsEstablished"), c("connectionsDropped")),
-            ))
+            ensure!(v["bgpState"] == "Established", "{a} not Established: {v}");
+            let up = v["bgpTimerUpMsec"]
+                .as_u64()
+                .with_context(|| format!("no bgpTimerUpMsec for {a}"))?;
+            Ok((a.clone(), up))
         })
         .collect()
 }
@@ -420,7 +423,8 @@ async fn bgp_a_sessions_routes_ecmp_http_withdrawal_and_no_session_reset() -> Re
         let nodes = rig.nodes;
         wait_sessions(&rig, nodes).await?;
         let addrs: Vec<String> = (1..=nodes).flat_map(|i| [node_v4(i), node_v6(i)]).collect();
-        let before = frr_counters(&rig, &addrs)?;
+        let before = frr_uptimes(&rig, &addrs)?;
+        let since = std::time::Instant::now();
 
         workload(&rig, "web", 3, "IPv4")?;
         let ip = wait_ip(&rig, "web").await?;
@@ -462,11 +466,21 @@ async fn bgp_a_sessions_routes_ecmp_http_withdrawal_and_no_session_reset() -> Re
             wait_routes(&rig, &format!("{cip}/32"), &[]).await?;
         }
 
-        let after = frr_counters(&rig, &addrs)?;
+        let after = frr_uptimes(&rig, &addrs)?;
+        let elapsed = u64::try_from(since.elapsed().as_millis()).unwrap_or(u64::MAX);
         ensure!(
-            before == after,
-            "FRR's sessions were reset by Service churn: before {before:?}, after {after:?}"
+            elapsed > 5_000,
+            "the churn phase must outlast the uptime resolution ({elapsed} ms)"
         );
+        for (a, up) in &after {
+            // Uptime only grows while a session stays up (2 s of slack for FRR's rounding).
+            ensure!(
+                up + 2_000 >= before[a] + elapsed,
+                "FRR's session with {a} was reset by Service churn: uptime {} ms before, {up} ms after {elapsed} ms",
+                before[a]
+            );
+        }
+        println!("FRR session uptimes before {before:?}, after {after:?} ({elapsed} ms later)");
 
         // MetalLB's metrics on node-1: sessions up, one prefix on each FRR session.
         let want = [

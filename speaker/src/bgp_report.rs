@@ -4,7 +4,8 @@
 //! (ServiceBGPStatus, the per-session status object), the events and the metrics read it, so each
 //! fact about a session is computed once, in the runtime.
 //!
-//! Not wired yet: issue 15's runtime and status writers are built in parallel against this type.
+//! Published by the runtime ([`crate::bgp::spawn`]); the status writers subscribe where
+//! `main.rs` says so (until they exist, some fields are written and not read yet).
 #![allow(dead_code)]
 
 use std::collections::BTreeMap;
