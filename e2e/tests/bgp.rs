@@ -17,7 +17,9 @@
 //!   `metallb_speaker_announced{protocol="bgp"}`) on a node's `/metrics`;
 //! - SIGTERM: the speaker closes its sessions (Cease) and both routers drop that node's next
 //!   hop at once, without waiting for the hold timer;
-//! - a 4-byte `myASN` (4200000001) works: FRR sees that remote AS and the AS_PATH carries it.
+//! - a 4-byte `myASN` (4200000001) works: FRR sees that remote AS and the AS_PATH carries it;
+//! - a session-relevant BGPPeer change (`holdTime`) closes and re-opens the sessions (FRR's
+//!   uptimes start over) and the new sessions carry the routes again.
 //!
 //! Isolation on the shared rig: Services carry `loadBalancerClass: e2e.ferrolb.io/bgp` (the
 //! test's controller and speakers use it), the pools (`autoAssign: false`) are off the LAN so
@@ -589,6 +591,38 @@ async fn bgp_b_four_byte_my_asn() -> Result<()> {
         if paths.is_empty() || !paths.iter().all(|p| p == &ASN.to_string()) {
             bail!("AS_PATH of {prefix} on FRR: {paths:?} (want {ASN})");
         }
+
+        // A session-relevant change (holdTime) restarts the sessions: FRR's uptimes start over,
+        // and the new sessions carry the route again.
+        std::thread::sleep(Duration::from_secs(3));
+        let before = frr_uptimes(&rig, &addrs)?;
+        rig.kubectl(&[
+            "-n",
+            SYSTEM,
+            "patch",
+            "bgppeers.metallb.io",
+            "bgp-e2e-frr4",
+            "--type=merge",
+            "-p",
+            r#"{"spec":{"holdTime":"30s"}}"#,
+        ])?;
+        wait_for(
+            "every node's FRR session restarted after the holdTime change",
+            TIMEOUT,
+            || diag(&rig),
+            || async {
+                let now = frr_uptimes(&rig, &addrs)?;
+                Ok(addrs.iter().all(|a| now[a] < before[a]).then_some(()))
+            },
+        )
+        .await?;
+        wait_for(
+            &format!("{prefix} on FRR from every node after the restart"),
+            TIMEOUT,
+            || diag(&rig),
+            || async { Ok((frr_kernel_next_hops(&rig, &prefix)?.len() == nodes).then_some(())) },
+        )
+        .await?;
         Ok(())
     }
     .await;

@@ -56,6 +56,10 @@ pub struct SessionTask {
     pub reports: mpsc::UnboundedSender<ReportMsg>,
     /// The report to continue from (counters of the peer's earlier session).
     pub report: SessionReport,
+    /// Wait this long before connecting (a replaced session: the router first tears down
+    /// the old one; FRR loses a dynamic neighbour that reconnects while it deletes the old
+    /// peer of the same address).
+    pub delay: Duration,
 }
 
 /// What woke the task.
@@ -129,6 +133,13 @@ impl Runner {
     }
 
     async fn run(&mut self) {
+        if !self.t.delay.is_zero() {
+            self.report();
+            tokio::select! {
+                _ = &mut self.t.stop => return,
+                () = tokio::time::sleep(self.t.delay) => {}
+            }
+        }
         let first = self.push_routes(self.now());
         let start = self.fsm.handle(self.now(), Event::ManualStart);
         self.apply(first.into_iter().chain(start).collect()).await;

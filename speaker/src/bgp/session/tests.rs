@@ -92,6 +92,7 @@ async fn establishes_sends_routes_updates_without_reset_and_ceases_on_stop() {
             updates_sent: 0,
             last_error: None,
         },
+        delay: Duration::ZERO,
     };
     let join = tokio::spawn(task.run());
 
