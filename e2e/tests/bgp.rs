@@ -18,6 +18,8 @@
 //! - SIGTERM: the speaker closes its sessions (Cease) and both routers drop that node's next
 //!   hop at once, without waiting for the hold timer;
 //! - a 4-byte `myASN` (4200000001) works: FRR sees that remote AS and the AS_PATH carries it;
+//! - `--enable-bgp=false` (the chart's `bgp.enabled: false`) opens no session and exports no
+//!   session metric, while the same configuration with BGP enabled comes up;
 //! - a session-relevant BGPPeer change (`holdTime`) closes and re-opens the sessions (FRR's
 //!   uptimes start over) and the new sessions carry the routes again.
 //!
@@ -627,6 +629,80 @@ async fn bgp_b_four_byte_my_asn() -> Result<()> {
     }
     .await;
     drop(_speakers);
+    cleanup(&rig);
+    result
+}
+
+#[tokio::test]
+async fn bgp_c_disabled_bgp_opens_no_session() -> Result<()> {
+    let Some(rig) = Rig::from_env("bgp_c_disabled_bgp_opens_no_session") else {
+        return Ok(());
+    };
+    install(&rig)?;
+    // Layer 2 stays on (the chart's `bgp.enabled: false`): it needs the heartbeat key.
+    if rig
+        .kubectl(&["-n", SYSTEM, "get", "secret", "metallb-memberlist"])
+        .is_err()
+    {
+        rig.kubectl(&[
+            "-n",
+            SYSTEM,
+            "create",
+            "secret",
+            "generic",
+            "metallb-memberlist",
+            "--from-literal=secretkey=l2e2e-0123456789abcdef",
+        ])?;
+    }
+    kubectl_apply(&rig, &bgp_config(64512, &ALL_ROUTERS[..1]))?;
+    let addrs: Vec<String> = (1..=rig.nodes).map(node_v4).collect();
+    let mut speakers = Speakers::start(
+        &rig,
+        &[
+            "--lb-class",
+            CLASS,
+            "--enable-bgp=false",
+            "--liveness-port",
+            "17948",
+        ],
+    )?;
+    let result = async {
+        // Enabled, the sessions come up within a second (bgp_a); disabled, none in 5 s.
+        tokio::time::sleep(Duration::from_secs(5)).await;
+        let n = frr_neighbors(&rig)?;
+        ensure!(
+            addrs.iter().all(|a| !n.contains_key(a)),
+            "a speaker with --enable-bgp=false opened a session: {:?}",
+            n.keys().collect::<Vec<_>>()
+        );
+        let m = rig.http_get_from_node("node-1", "http://127.0.0.1:7472/metrics")?;
+        ensure!(
+            !m.contains("metallb_bgp_session_up{"),
+            "BGP session metrics with BGP disabled:\n{m}"
+        );
+        // The same configuration with BGP enabled: Established (the config was usable).
+        for node in rig.node_names() {
+            speakers.stop(&node)?;
+        }
+        speakers.extra = ["--lb-class", CLASS, "--enable-l2=false"]
+            .map(String::from)
+            .to_vec();
+        for node in rig.node_names() {
+            speakers.start_one(&rig, &node)?;
+        }
+        wait_for(
+            "FRR Established with every node once BGP is enabled",
+            TIMEOUT,
+            || diag(&rig),
+            || async {
+                let f = frr_established(&rig)?;
+                Ok(addrs.iter().all(|a| f.contains(a)).then_some(()))
+            },
+        )
+        .await
+    }
+    .await;
+    drop(speakers);
     cleanup(&rig);
     result
 }
