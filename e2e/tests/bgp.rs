@@ -9,9 +9,19 @@
 //!   has one next hop per node (ECMP) and GoBGP has one path per node; HTTP from the client
 //!   netns, routed by FRR, reaches a backend;
 //! - the prefix is withdrawn when the Service loses its endpoints and when it is deleted;
-//! - creating and deleting Services never resets FRR's sessions (its per-neighbour
-//!   `connectionsEstablished` / `connectionsDropped` counters stay as they were);
-//! - a 4-byte `myASN` (4200000001) works: FRR sees that remote AS and the AS_PATH carries it.
+//! - creating and deleting Services never resets FRR's sessions (each session's uptime grows
+//!   by the time the churn took: FRR deletes a dynamic neighbour whose session drops, so its
+//!   connection counters would restart with it and prove nothing);
+//! - MetalLB's metrics (`metallb_bgp_session_up`, `_updates_total`,
+//!   `_announced_prefixes_total`, `_pending_prefixes_total` with `peer="ip:port"`,
+//!   `metallb_speaker_announced{protocol="bgp"}`) on a node's `/metrics`;
+//! - SIGTERM: the speaker closes its sessions (Cease) and both routers drop that node's next
+//!   hop at once, without waiting for the hold timer;
+//! - a 4-byte `myASN` (4200000001) works: FRR sees that remote AS and the AS_PATH carries it;
+//! - `--enable-bgp=false` (the chart's `bgp.enabled: false`) opens no session and exports no
+//!   session metric, while the same configuration with BGP enabled comes up;
+//! - a session-relevant BGPPeer change (`holdTime`) closes and re-opens the sessions (FRR's
+//!   uptimes start over) and the new sessions carry the routes again.
 //!
 //! Isolation on the shared rig: Services carry `loadBalancerClass: e2e.ferrolb.io/bgp` (the
 //! test's controller and speakers use it), the pools (`autoAssign: false`) are off the LAN so
@@ -361,8 +371,10 @@ async fn wait_routes(rig: &Rig, prefix: &str, hops: &[String]) -> Result<()> {
     .await
 }
 
-/// FRR's connection counters of the speakers' sessions: address → (established, dropped).
-fn frr_counters(rig: &Rig, addrs: &[String]) -> Result<BTreeMap<String, (u64, u64)>> {
+/// How long FRR's sessions with `addrs` have been Established (`bgpTimerUpMsec`). FRR deletes a
+/// dynamic neighbour when its session goes down, so its connection counters restart with it:
+/// the uptime is what shows a reset.
+fn frr_uptimes(rig: &Rig, addrs: &[String]) -> Result<BTreeMap<String, u64>> {
     let n = frr_neighbors(rig)?;
     addrs
         .iter()
@@ -370,11 +382,11 @@ fn frr_counters(rig: &Rig, addrs: &[String]) -> Result<BTreeMap<String, (u64, u6
             let v = n
                 .get(a)
                 .with_context(|| format!("FRR has no neighbour {a}"))?;
-            let c = |k: &str| v[k].as_u64().unwrap_or(0);
-            Ok((
-                a.clone(),
-                (c("connectionsEstablished"), c("connectionsDropped")),
-            ))
+            ensure!(v["bgpState"] == "Established", "{a} not Established: {v}");
+            let up = v["bgpTimerUpMsec"]
+                .as_u64()
+                .with_context(|| format!("no bgpTimerUpMsec for {a}"))?;
+            Ok((a.clone(), up))
         })
         .collect()
 }
@@ -410,12 +422,13 @@ async fn bgp_a_sessions_routes_ecmp_http_withdrawal_and_no_session_reset() -> Re
     install(&rig)?;
     kubectl_apply(&rig, &bgp_config(64512, &ALL_ROUTERS))?;
     let _op = start_operator(&rig)?;
-    let _speakers = start_speakers(&rig)?;
+    let mut speakers = start_speakers(&rig)?;
     let result = async {
         let nodes = rig.nodes;
         wait_sessions(&rig, nodes).await?;
         let addrs: Vec<String> = (1..=nodes).flat_map(|i| [node_v4(i), node_v6(i)]).collect();
-        let before = frr_counters(&rig, &addrs)?;
+        let before = frr_uptimes(&rig, &addrs)?;
+        let since = std::time::Instant::now();
 
         workload(&rig, "web", 3, "IPv4")?;
         let ip = wait_ip(&rig, "web").await?;
@@ -457,24 +470,81 @@ async fn bgp_a_sessions_routes_ecmp_http_withdrawal_and_no_session_reset() -> Re
             wait_routes(&rig, &format!("{cip}/32"), &[]).await?;
         }
 
+        let after = frr_uptimes(&rig, &addrs)?;
+        let elapsed = u64::try_from(since.elapsed().as_millis()).unwrap_or(u64::MAX);
+        ensure!(
+            elapsed > 5_000,
+            "the churn phase must outlast the uptime resolution ({elapsed} ms)"
+        );
+        for (a, up) in &after {
+            // Uptime only grows while a session stays up (2 s of slack for FRR's rounding).
+            ensure!(
+                up + 2_000 >= before[a] + elapsed,
+                "FRR's session with {a} was reset by Service churn: uptime {} ms before, {up} ms after {elapsed} ms",
+                before[a]
+            );
+        }
+        println!("FRR session uptimes before {before:?}, after {after:?} ({elapsed} ms later)");
+
+        // MetalLB's metrics on node-1: sessions up, one prefix on each FRR session.
+        let want = [
+            format!(r#"metallb_bgp_session_up{{peer="{FRR_V4}:179"}} 1"#),
+            format!(r#"metallb_bgp_session_up{{peer="[{FRR_V6}]:179"}} 1"#),
+            format!(r#"metallb_bgp_session_up{{peer="{GOBGP_V4}:179"}} 1"#),
+            format!(r#"metallb_bgp_announced_prefixes_total{{peer="{FRR_V4}:179"}} 1"#),
+            format!(r#"metallb_bgp_announced_prefixes_total{{peer="[{FRR_V6}]:179"}} 1"#),
+            format!(r#"metallb_bgp_pending_prefixes_total{{peer="{FRR_V4}:179"}} 0"#),
+            format!(
+                r#"metallb_speaker_announced{{ip="{ip}",node="node-1",protocol="bgp",service="{NS}/web"}} 1"#
+            ),
+        ];
+        wait_for(
+            "node-1's BGP metrics",
+            TIMEOUT,
+            || diag(&rig),
+            || async {
+                let m = rig.http_get_from_node("node-1", "http://127.0.0.1:7472/metrics")?;
+                let updates = m.lines().any(|l| {
+                    l.strip_prefix(&format!(r#"metallb_bgp_updates_total{{peer="{FRR_V4}:179"}} "#))
+                        .and_then(|v| v.trim().parse::<f64>().ok())
+                        .is_some_and(|v| v >= 1.0)
+                });
+                let missing: Vec<&String> = want.iter().filter(|w| !m.contains(w.as_str())).collect();
+                if updates && missing.is_empty() {
+                    return Ok(Some(()));
+                }
+                let shown: Vec<&str> = m.lines().filter(|l| l.contains("bgp")).collect();
+                bail!("updates counted: {updates}; missing {missing:?}; BGP lines: {shown:#?}")
+            },
+        )
+        .await?;
+
+        // SIGTERM on node-3: Cease, the routers drop its next hop at once (well before the
+        // 9 s hold time could expire).
+        speakers.stop("node-3")?;
+        let two: Vec<String> = (1..nodes).map(node_v4).collect();
+        let two6: Vec<String> = (1..nodes).map(node_v6).collect();
+        wait_for(
+            "node-3's next hops withdrawn after SIGTERM",
+            Duration::from_secs(5),
+            || diag(&rig),
+            || async {
+                let ok = frr_kernel_next_hops(&rig, &format!("{ip}/32"))? == two
+                    && gobgp_next_hops(&rig, &format!("{ip}/32"))? == two
+                    && frr_kernel_next_hops(&rig, &format!("{ip6}/128"))? == two6;
+                Ok(ok.then_some(()))
+            },
+        )
+        .await?;
+
         // Delete: withdrawn.
         rig.kubectl(&["-n", NS, "delete", "svc", "web", "web6"])?;
         wait_routes(&rig, &format!("{ip}/32"), &[]).await?;
         wait_routes(&rig, &format!("{ip6}/128"), &[]).await?;
-
-        let after = frr_counters(&rig, &addrs)?;
-        ensure!(
-            before == after,
-            "FRR's sessions were reset by Service churn: before {before:?}, after {after:?}"
-        );
-        ensure!(
-            gobgp_established(&rig)?.len() >= addrs.len(),
-            "GoBGP sessions went down"
-        );
         Ok(())
     }
     .await;
-    drop(_speakers);
+    drop(speakers);
     cleanup(&rig);
     result
 }
@@ -523,10 +593,116 @@ async fn bgp_b_four_byte_my_asn() -> Result<()> {
         if paths.is_empty() || !paths.iter().all(|p| p == &ASN.to_string()) {
             bail!("AS_PATH of {prefix} on FRR: {paths:?} (want {ASN})");
         }
+
+        // A session-relevant change (holdTime) restarts the sessions: FRR's uptimes start over,
+        // and the new sessions carry the route again.
+        std::thread::sleep(Duration::from_secs(3));
+        let before = frr_uptimes(&rig, &addrs)?;
+        rig.kubectl(&[
+            "-n",
+            SYSTEM,
+            "patch",
+            "bgppeers.metallb.io",
+            "bgp-e2e-frr4",
+            "--type=merge",
+            "-p",
+            r#"{"spec":{"holdTime":"30s"}}"#,
+        ])?;
+        wait_for(
+            "every node's FRR session restarted after the holdTime change",
+            TIMEOUT,
+            || diag(&rig),
+            || async {
+                let now = frr_uptimes(&rig, &addrs)?;
+                Ok(addrs.iter().all(|a| now[a] < before[a]).then_some(()))
+            },
+        )
+        .await?;
+        wait_for(
+            &format!("{prefix} on FRR from every node after the restart"),
+            TIMEOUT,
+            || diag(&rig),
+            || async { Ok((frr_kernel_next_hops(&rig, &prefix)?.len() == nodes).then_some(())) },
+        )
+        .await?;
         Ok(())
     }
     .await;
     drop(_speakers);
+    cleanup(&rig);
+    result
+}
+
+#[tokio::test]
+async fn bgp_c_disabled_bgp_opens_no_session() -> Result<()> {
+    let Some(rig) = Rig::from_env("bgp_c_disabled_bgp_opens_no_session") else {
+        return Ok(());
+    };
+    install(&rig)?;
+    // Layer 2 stays on (the chart's `bgp.enabled: false`): it needs the heartbeat key.
+    if rig
+        .kubectl(&["-n", SYSTEM, "get", "secret", "metallb-memberlist"])
+        .is_err()
+    {
+        rig.kubectl(&[
+            "-n",
+            SYSTEM,
+            "create",
+            "secret",
+            "generic",
+            "metallb-memberlist",
+            "--from-literal=secretkey=l2e2e-0123456789abcdef",
+        ])?;
+    }
+    kubectl_apply(&rig, &bgp_config(64512, &ALL_ROUTERS[..1]))?;
+    let addrs: Vec<String> = (1..=rig.nodes).map(node_v4).collect();
+    let mut speakers = Speakers::start(
+        &rig,
+        &[
+            "--lb-class",
+            CLASS,
+            "--enable-bgp=false",
+            "--liveness-port",
+            "17948",
+        ],
+    )?;
+    let result = async {
+        // Enabled, the sessions come up within a second (bgp_a); disabled, none in 5 s.
+        tokio::time::sleep(Duration::from_secs(5)).await;
+        let n = frr_neighbors(&rig)?;
+        ensure!(
+            addrs.iter().all(|a| !n.contains_key(a)),
+            "a speaker with --enable-bgp=false opened a session: {:?}",
+            n.keys().collect::<Vec<_>>()
+        );
+        let m = rig.http_get_from_node("node-1", "http://127.0.0.1:7472/metrics")?;
+        ensure!(
+            !m.contains("metallb_bgp_session_up{"),
+            "BGP session metrics with BGP disabled:\n{m}"
+        );
+        // The same configuration with BGP enabled: Established (the config was usable).
+        for node in rig.node_names() {
+            speakers.stop(&node)?;
+        }
+        speakers.extra = ["--lb-class", CLASS, "--enable-l2=false"]
+            .map(String::from)
+            .to_vec();
+        for node in rig.node_names() {
+            speakers.start_one(&rig, &node)?;
+        }
+        wait_for(
+            "FRR Established with every node once BGP is enabled",
+            TIMEOUT,
+            || diag(&rig),
+            || async {
+                let f = frr_established(&rig)?;
+                Ok(addrs.iter().all(|a| f.contains(a)).then_some(()))
+            },
+        )
+        .await
+    }
+    .await;
+    drop(speakers);
     cleanup(&rig);
     result
 }

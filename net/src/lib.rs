@@ -2,8 +2,9 @@
 //! options for BGP mode.
 //!
 //! This is the only ferrolb crate allowed to contain `unsafe` code: one private function
-//! building a `sockaddr_ll` (`sockaddr.rs`: two `unsafe` calls into socket2) and one
-//! `setsockopt(TCP_MD5SIG)` (`tcp.rs`), each with a `SAFETY` comment. Everything else goes
+//! building a `sockaddr_ll` (`sockaddr.rs`: two `unsafe` calls into socket2), one
+//! `setsockopt(TCP_MD5SIG)` (`tcp.rs`) and the `getifaddrs(3)` walk (`ifaddrs.rs`), each with a
+//! `SAFETY` comment. Everything else goes
 //! through `socket2`'s safe API. The protocol logic lives in the sans-IO crates `ferrolb-l2`
 //! and `ferrolb-bgp`.
 //!
@@ -17,12 +18,15 @@
 //!   address from `/sys/class/net` and `/proc/net/if_inet6` (per network namespace), as
 //!   `ferrolb_l2::iface::InterfaceInfo`.
 //!
+//! - [`ifaddrs`]: the IP addresses of each interface (`getifaddrs`), for the BGP speaker's
+//!   router-ID fallback and next hops.
 //! - [`tcp`]: BGP session sockets — TCP-MD5 per peer (RFC 2385), TTL / hop limit, GTSM minimum
 //!   TTL (RFC 5082), source address binding.
 //!
 //! Packet sockets need `CAP_NET_RAW`.
 
 pub mod bpf;
+pub mod ifaddrs;
 pub mod interfaces;
 pub mod multicast;
 pub mod packet;

@@ -4,8 +4,7 @@
 //! (ServiceBGPStatus, the per-session status object), the events and the metrics read it, so each
 //! fact about a session is computed once, in the runtime.
 //!
-//! Not wired yet: issue 15's runtime and status writers are built in parallel against this type.
-#![allow(dead_code)]
+//! Published by the runtime ([`crate::bgp::spawn`]); read by [`crate::status::bgp`].
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;

@@ -105,7 +105,7 @@ const DEBOUNCE: Bounds = Bounds::new(Duration::ZERO, Duration::from_secs(10));
 #[command(
     name = "ferrolb-speaker",
     version,
-    about = "ferrolb speaker: Layer 2 (ARP/NDP) announcements of LoadBalancer IPs"
+    about = "ferrolb speaker: Layer 2 (ARP/NDP) and BGP announcements of LoadBalancer IPs"
 )]
 struct Args {
     /// Name of the Node this speaker runs on (falls back to $NODE_NAME).

@@ -38,6 +38,9 @@ use session::{PeerRoutes, ReportMsg, SessionTask};
 
 /// How long shutdown waits for the sessions' Cease.
 const STOP_GRACE: Duration = Duration::from_secs(2);
+/// A session replacing a closed one (changed identity) connects after this delay, so the
+/// router has torn the old one down (FRR mishandles a dynamic neighbour reconnecting at once).
+const REPLACE_DELAY: Duration = Duration::from_secs(1);
 
 /// The runtime's settings.
 #[derive(Debug, Clone)]
@@ -222,10 +225,15 @@ impl Manager {
         for name in &diff.restart {
             self.stop_task(name);
         }
-        for name in diff.restart.iter().chain(&diff.start) {
+        for (name, delay) in diff
+            .restart
+            .iter()
+            .map(|n| (n, REPLACE_DELAY))
+            .chain(diff.start.iter().map(|n| (n, Duration::ZERO)))
+        {
             if let Some((p, id)) = wanted.get(name) {
-                tracing::info!(peer = %name, address = %id.transport.peer, "starting BGP session");
-                self.start(p, id.clone(), &decisions);
+                tracing::info!(peer = %name, address = %id.transport.peer, ?delay, "starting BGP session");
+                self.start(p, id.clone(), &decisions, delay);
             }
         }
         for name in &diff.keep {
@@ -262,7 +270,13 @@ impl Manager {
         self.services = services;
     }
 
-    fn start(&mut self, peer: &PeerSpec, identity: SessionIdentity, decisions: &announce::Plan) {
+    fn start(
+        &mut self,
+        peer: &PeerSpec,
+        identity: SessionIdentity,
+        decisions: &announce::Plan,
+        delay: Duration,
+    ) {
         self.generation += 1;
         let (routes_tx, routes_rx) = watch::channel(Arc::new(peer_routes(peer, decisions)));
         let (stop_tx, stop_rx) = oneshot::channel();
@@ -295,6 +309,7 @@ impl Manager {
             stop: stop_rx,
             reports: self.tx.clone(),
             report,
+            delay,
         };
         let join = tokio::spawn(task.run());
         self.running.insert(

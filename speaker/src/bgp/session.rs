@@ -14,6 +14,7 @@ use ferrolb_bgp::announce::{LocalAddresses, Route, SessionIdentity, SessionView,
 use ferrolb_bgp::fsm::{Action, DownReason, Event, Session, State};
 use ferrolb_bgp::message::Message;
 use ferrolb_bgp::pack::RouteAttrs;
+use ferrolb_bgp::types::Family;
 use ipnet::IpNet;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -55,6 +56,10 @@ pub struct SessionTask {
     pub reports: mpsc::UnboundedSender<ReportMsg>,
     /// The report to continue from (counters of the peer's earlier session).
     pub report: SessionReport,
+    /// Wait this long before connecting (a replaced session: the router first tears down
+    /// the old one; FRR loses a dynamic neighbour that reconnects while it deletes the old
+    /// peer of the same address).
+    pub delay: Duration,
 }
 
 /// What woke the task.
@@ -128,6 +133,13 @@ impl Runner {
     }
 
     async fn run(&mut self) {
+        if !self.t.delay.is_zero() {
+            self.report();
+            tokio::select! {
+                _ = &mut self.t.stop => return,
+                () = tokio::time::sleep(self.t.delay) => {}
+            }
+        }
         let first = self.push_routes(self.now());
         let start = self.fsm.handle(self.now(), Event::ManualStart);
         self.apply(first.into_iter().chain(start).collect()).await;
@@ -156,8 +168,10 @@ impl Runner {
                 }
                 Wake::Connected(Ok(stream)) => {
                     self.io.connecting = None;
-                    if let Ok(a) = stream.local_addr() {
-                        self.local.address = Some(a.ip());
+                    if let Ok(a) = stream.local_addr()
+                        && self.local.address != Some(a.ip())
+                    {
+                        self.local = transport::with_interface(Some(a.ip()));
                     }
                     self.io.conn = Some(stream);
                     let mut a = self.push_routes(now);
@@ -192,10 +206,16 @@ impl Runner {
         self.fsm.set_routes(now, table)
     }
 
-    /// The desired table for the current routes and local addresses.
+    /// The desired table for the current routes and local addresses, restricted to the
+    /// session's families (negotiated once known, else configured: an IPv4 session without
+    /// `dualStackAddressFamily` carries no IPv6 prefix, and such a prefix is not pending on it).
     fn table(&self) -> BTreeMap<IpNet, RouteAttrs> {
         let routes = self.t.routes.borrow().clone();
         let n = self.fsm.negotiated();
+        let families: Vec<Family> = n.map_or_else(
+            || self.t.identity.config.families.clone(),
+            |n| n.families.iter().copied().collect(),
+        );
         let view = SessionView {
             ibgp: n.map_or(routes.ibgp, |n| n.ibgp),
             local: &self.local,
@@ -203,7 +223,9 @@ impl Runner {
                 n.ipv4_over_ipv6_next_hop
             }),
         };
-        peer_table(&routes.routes, &view)
+        let mut table = peer_table(&routes.routes, &view);
+        table.retain(|p, _| families.contains(&Family::of(p)));
+        table
     }
 
     async fn close(&mut self) {

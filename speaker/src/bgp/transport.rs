@@ -6,7 +6,8 @@
 //! peers send single-hop eBGP with TTL 1, which a minimum TTL of 255 would drop.
 //!
 //! Before connecting, the session's local address (router-ID fallback, next hop) is the source
-//! the kernel picks towards the peer, found with a connected UDP socket (no packet is sent).
+//! the kernel picks towards the peer, found with a connected UDP socket (no packet is sent);
+//! the addresses of the interface holding it come from `ferrolb_net::ifaddrs`.
 
 use std::future::Future;
 use std::io;
@@ -57,12 +58,16 @@ pub fn routed_source(peer: SocketAddr) -> Option<IpAddr> {
     s.local_addr().ok().map(|a| a.ip())
 }
 
-/// The session's local addresses before it connects (`sourceAddress` or the routed source;
-/// the interface's other addresses are not looked up: a prefix of the other family needs RFC
-/// 8950 or a `sourceAddress` of its own family, see `ferrolb_bgp::announce::table`).
+/// The session's local addresses before it connects: `sourceAddress` or the routed source,
+/// and the addresses of the interface holding it.
 pub fn local_addresses(t: &TransportConfig) -> LocalAddresses {
-    LocalAddresses {
-        address: t.source.or_else(|| routed_source(t.peer)),
-        interface: Vec::new(),
-    }
+    with_interface(t.source.or_else(|| routed_source(t.peer)))
+}
+
+/// `address` and the addresses of the interface holding it (none if it cannot be listed).
+pub fn with_interface(address: Option<IpAddr>) -> LocalAddresses {
+    let interface = address
+        .and_then(|a| ferrolb_net::ifaddrs::same_interface(a).ok())
+        .unwrap_or_default();
+    LocalAddresses { address, interface }
 }

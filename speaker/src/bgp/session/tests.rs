@@ -71,7 +71,8 @@ async fn establishes_sends_routes_updates_without_reset_and_ceases_on_stop() {
         interface: Vec::new(),
     };
     let identity = spec.identity("n1", &local).expect("identity");
-    let (routes_tx, routes_rx) = watch::channel(routes(&["10.250.0.1/32"]));
+    // The IPv6 prefix does not belong on this IPv4-only session: neither sent nor pending.
+    let (routes_tx, routes_rx) = watch::channel(routes(&["10.250.0.1/32", "fd00:beef::1/128"]));
     let (stop_tx, stop_rx) = oneshot::channel();
     let (reports_tx, mut reports_rx) = mpsc::unbounded_channel();
     let task = SessionTask {
@@ -91,6 +92,7 @@ async fn establishes_sends_routes_updates_without_reset_and_ceases_on_stop() {
             updates_sent: 0,
             last_error: None,
         },
+        delay: Duration::ZERO,
     };
     let join = tokio::spawn(task.run());
 
@@ -132,17 +134,30 @@ async fn establishes_sends_routes_updates_without_reset_and_ceases_on_stop() {
     assert_eq!(u.attrs.next_hop, Some(Ipv4Addr::LOCALHOST));
 
     // A route change is an UPDATE on the same connection.
-    routes_tx.send_replace(routes(&["10.250.0.1/32", "10.250.0.2/32"]));
+    routes_tx.send_replace(routes(&[
+        "10.250.0.1/32",
+        "10.250.0.2/32",
+        "fd00:beef::1/128",
+    ]));
     let u = next_announcement(&mut conn, &mut buf, &ctx).await;
     assert_eq!(u.nlri, vec!["10.250.0.2/32".parse().expect("prefix")]);
 
     let mut established = false;
+    let mut last = None;
     while let Ok(Some((_, _, r))) =
         tokio::time::timeout(Duration::from_millis(200), reports_rx.recv()).await
     {
         established |= r.state == State::Established && r.established_since.is_some();
+        last = Some(r);
     }
     assert!(established, "an Established report was sent");
+    let last = last.expect("reports");
+    assert_eq!(
+        (last.prefixes_sent, last.pending_prefixes),
+        (2, 0),
+        "{last:?}"
+    );
+    assert!(last.updates_sent >= 2, "{last:?}");
 
     stop_tx.send(()).expect("task alive");
     let mut got_cease = false;
