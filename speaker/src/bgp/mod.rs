@@ -410,14 +410,9 @@ fn peer_routes(peer: &PeerSpec, decisions: &announce::Plan) -> PeerRoutes {
 /// A report of a session that is not up (keeping the counters of `from`).
 fn idle_report(peer: &PeerSpec, from: &SessionReport, error: Option<String>) -> SessionReport {
     SessionReport {
-        peer: peer.name.clone(),
-        address: peer.transport().peer,
-        state: State::Idle,
-        established_since: None,
-        prefixes_sent: 0,
-        pending_prefixes: 0,
         updates_sent: from.updates_sent,
         last_error: error.or_else(|| from.last_error.clone()),
+        ..SessionReport::default_for(peer)
     }
 }
 
