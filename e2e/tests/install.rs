@@ -259,7 +259,17 @@ async fn native_manifest(rig: &Rig) -> Result<()> {
     let live = get_json(rig, &["-f", &path.to_string_lossy()])?;
     let items = live["items"].as_array().cloned().unwrap_or_default();
     let kinds = |k: &str| items.iter().filter(|o| str_at(o, "/kind") == k).count();
-    ensure!(kinds("CustomResourceDefinition") == 9, "9 CRDs");
+    // every CRD of config/crd/bases (metallb.io and ferrolb.io), and no other
+    let crds = std::fs::read_dir(project().join("config/crd/bases"))?
+        .filter_map(Result::ok)
+        .filter(|e| e.path().extension().is_some_and(|x| x == "yaml"))
+        .count();
+    ensure!(crds >= 10, "config/crd/bases lists {crds} CRDs");
+    ensure!(
+        kinds("CustomResourceDefinition") == crds,
+        "{} CRDs in the manifest, {crds} in config/crd/bases",
+        kinds("CustomResourceDefinition")
+    );
     ensure!(
         kinds("ServiceAccount") >= 2,
         "ServiceAccounts controller and speaker"
