@@ -15,10 +15,11 @@
 //!   kernel's source towards an on-link peer, so no `sourceAddress` is needed): `password` to
 //!   FRR and GoBGP-MD5 establishes next to a plain session; a `passwordSecret` with a wrong key
 //!   never establishes with BIRD (10 s) and BIRD's `TCPMD5Failure` rises; changing the Secret
-//!   to the right key establishes;
+//!   to the right key establishes; changing FRR's `password` from the right key to a wrong one
+//!   closes those sessions for good (FRR's `TCPMD5Failure` rises) while the plain ones stay up;
 //! - `bgp_attrs_d_*`: `dualStackAddressFamily: true` carries an IPv4 prefix with an IPv4 next
 //!   hop over an IPv6 session to FRR, and an IPv6 prefix with an IPv6 next hop over an IPv4
-//!   session.
+//!   session (FRR's path says which neighbour it came from).
 //!
 //! Isolation: Services of class `e2e.ferrolb.io/bgp-attrs`, pools off the LAN with
 //! `autoAssign: false`, every MetalLB object labelled `e2e.ferrolb.io/suite: bgp-attrs` and
@@ -88,6 +89,11 @@ fn first_hops(paths: &[RibRoute]) -> BTreeSet<String> {
         .iter()
         .filter_map(|p| p.next_hops.first().cloned())
         .collect()
+}
+
+/// The sessions (neighbour addresses) the paths came over.
+fn peers(paths: &[RibRoute]) -> BTreeSet<String> {
+    paths.iter().map(|p| p.peer.clone()).collect()
 }
 
 /// Runs `body` with the suite installed, the operator and speakers running; stops them and
@@ -381,6 +387,46 @@ async fn bgp_attrs_c_md5_password_secret_and_key_change() -> Result<()> {
             md5_nodes.is_subset(&first_hops(p))
         })
         .await?;
+
+        // A wrong inline `password` for FRR: the sessions are re-opened with the new key and
+        // never come back; FRR's kernel rejects the segments; the plain sessions stay up.
+        let frr_before = md5_counters(&rig, Router::Frr)?;
+        kubectl_apply(
+            &rig,
+            &peer(
+                "bgp-attrs-md5-frr",
+                Router::Frr,
+                &md5(Router::Frr),
+                ", password: \"not-the-rig-password\"",
+            ),
+        )?;
+        wait_route(&rig, Router::Frr, &prefix, TIMEOUT, |p| {
+            first_hops(p) == plain
+        })
+        .await?;
+        for _ in 0..40 {
+            for a in &md5_nodes {
+                let n = bgp::neighbor(&rig, Router::Frr, a)?;
+                ensure!(
+                    !n.as_ref().is_some_and(bgp::Neighbor::is_established),
+                    "FRR Established with {a} under a wrong key: {n:?}"
+                );
+            }
+            tokio::time::sleep(Duration::from_millis(250)).await;
+        }
+        let frr_wrong = md5_counters(&rig, Router::Frr)?;
+        ensure!(
+            frr_wrong.failure > frr_before.failure,
+            "FRR's TCPMD5Failure did not rise under a wrong key: {frr_before:?} → {frr_wrong:?}"
+        );
+        for a in &plain {
+            let n = bgp::neighbor(&rig, Router::Frr, a)?;
+            ensure!(
+                n.as_ref().is_some_and(bgp::Neighbor::is_established),
+                "FRR's plain session with {a} went down with the MD5 key change: {n:?}"
+            );
+        }
+        println!("FRR MD5 counters {frr_before:?} → {frr_wrong:?} under a wrong key");
         Ok(())
     })
     .await
@@ -412,7 +458,10 @@ async fn bgp_attrs_d_dual_stack_address_family() -> Result<()> {
         let ip4 = format!("{}/32", SUITE.wait_ip(&rig, "ds4", TIMEOUT).await?);
         let ip6 = format!("{}/128", SUITE.wait_ip(&rig, "ds6", TIMEOUT).await?);
         // Only IPv6 sessions: the IPv4 prefix came over them, with IPv4 next hops.
-        let p = wait_route(&rig, Router::Frr, &ip4, TIMEOUT, |p| first_hops(p) == v4).await?;
+        let p = wait_route(&rig, Router::Frr, &ip4, TIMEOUT, |p| {
+            first_hops(p) == v4 && peers(p) == v6
+        })
+        .await?;
         println!("{ip4} over the IPv6 sessions: {p:?}");
         wait_route(&rig, Router::Frr, &ip6, TIMEOUT, |p| first_hops(p) == v6).await?;
 
@@ -430,7 +479,10 @@ async fn bgp_attrs_d_dual_stack_address_family() -> Result<()> {
         for a in &v4 {
             wait_established(&rig, Router::Frr, a, TIMEOUT).await?;
         }
-        let p = wait_route(&rig, Router::Frr, &ip6, TIMEOUT, |p| first_hops(p) == v6).await?;
+        let p = wait_route(&rig, Router::Frr, &ip6, TIMEOUT, |p| {
+            first_hops(p) == v6 && peers(p) == v4
+        })
+        .await?;
         println!("{ip6} over the IPv4 sessions: {p:?}");
         wait_route(&rig, Router::Frr, &ip4, TIMEOUT, |p| first_hops(p) == v4).await?;
         Ok(())
