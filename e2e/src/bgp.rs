@@ -466,3 +466,26 @@ fn birdc(rig: &Rig, args: &[&str]) -> Result<String> {
     }
     Ok(out)
 }
+
+/// BIRD's identity of each Established session, by neighbour address: the protocol's summary
+/// line (`dyn1_4 BGP --- up 19:40:01.123 Established`). A session that went down and came back
+/// has a new spawned protocol or a new `Since` time, so an unchanged line proves BIRD's session
+/// was not reset (BIRD has no connection counters; [`Neighbor::uptime`] is `None` for it).
+pub fn bird_session_ids(rig: &Rig) -> Result<BTreeMap<String, String>> {
+    let all = birdc(rig, &["show", "protocols", "all"])?;
+    let summary = birdc(rig, &["show", "protocols"])?;
+    let mut out = BTreeMap::new();
+    for (name, n) in parse_bird_protocols(&all) {
+        if !n.is_established() {
+            continue;
+        }
+        if let Some(line) = summary
+            .lines()
+            .find(|l| l.split_whitespace().next() == Some(name.as_str()))
+        {
+            let line = line.split_whitespace().collect::<Vec<_>>().join(" ");
+            out.insert(n.address, line);
+        }
+    }
+    Ok(out)
+}

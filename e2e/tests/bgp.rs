@@ -32,8 +32,8 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use anyhow::{Context, Result, bail, ensure};
-use ferrolb_e2e::l2::{Speakers, kubectl_apply};
-use ferrolb_e2e::procs::{self, OperatorOpts, Proc};
+use ferrolb_e2e::bgp_setup::Suite;
+use ferrolb_e2e::l2::kubectl_apply;
 use ferrolb_e2e::{Rig, wait_for};
 use serde_json::Value;
 
@@ -47,6 +47,11 @@ const FRR_V6: &str = "fc00:f853:ccd:e793::1";
 const GOBGP_V4: &str = "172.18.0.2";
 const GOBGP_V6: &str = "fc00:f853:ccd:e793::2";
 const TIMEOUT: Duration = Duration::from_secs(40);
+const SUITE: Suite = Suite {
+    ns: NS,
+    class: CLASS,
+    name: "bgp-e2e",
+};
 
 fn node_v4(i: usize) -> String {
     format!("172.18.0.2{i}")
@@ -56,48 +61,28 @@ fn node_v6(i: usize) -> String {
     format!("fc00:f853:ccd:e793::2{i}")
 }
 
-fn start_operator(rig: &Rig) -> Result<Proc> {
-    procs::start_operator(
-        rig,
-        OperatorOpts {
-            log: "ferrolb-operator-bgpe2e",
-            lb_class: Some(CLASS),
-            log_filter: "info",
-            pod: None,
-        },
-    )
-}
-
-fn start_speakers(rig: &Rig) -> Result<Speakers> {
-    Speakers::start(
-        rig,
-        &[
-            "--lb-class",
-            CLASS,
-            "--enable-l2=false",
-            "--log-level",
-            "info,ferrolb_speaker=debug",
-        ],
-    )
-}
-
 /// The four peers (FRR and GoBGP, IPv4 and IPv6) with `my_asn`, the pools and the advertisement.
 fn bgp_config(my_asn: u32, routers: &[(&str, u32, &str)]) -> String {
+    let (m_v4, m_v6, m_ad) = (
+        SUITE.meta("bgp-e2e-v4"),
+        SUITE.meta("bgp-e2e-v6"),
+        SUITE.meta("bgp-e2e"),
+    );
     let mut y = format!(
         r#"
 apiVersion: metallb.io/v1beta1
 kind: IPAddressPool
-metadata: {{name: bgp-e2e-v4, namespace: {SYSTEM}}}
+metadata: {m_v4}
 spec: {{addresses: ["{POOL_V4}"], autoAssign: false}}
 ---
 apiVersion: metallb.io/v1beta1
 kind: IPAddressPool
-metadata: {{name: bgp-e2e-v6, namespace: {SYSTEM}}}
+metadata: {m_v6}
 spec: {{addresses: ["{POOL_V6}"], autoAssign: false}}
 ---
 apiVersion: metallb.io/v1beta1
 kind: BGPAdvertisement
-metadata: {{name: bgp-e2e, namespace: {SYSTEM}}}
+metadata: {m_ad}
 spec: {{ipAddressPools: [bgp-e2e-v4, bgp-e2e-v6]}}
 "#
     );
@@ -106,9 +91,10 @@ spec: {{ipAddressPools: [bgp-e2e-v4, bgp-e2e-v6]}}
             r#"---
 apiVersion: metallb.io/v1beta2
 kind: BGPPeer
-metadata: {{name: {name}, namespace: {SYSTEM}}}
+metadata: {}
 spec: {{myASN: {my_asn}, peerASN: {asn}, peerAddress: "{addr}"}}
-"#
+"#,
+            SUITE.meta(name)
         ));
     }
     y
@@ -121,47 +107,6 @@ const ALL_ROUTERS: [(&str, u32, &str); 4] = [
     ("bgp-e2e-gobgp6", 64514, GOBGP_V6),
 ];
 
-fn install(rig: &Rig) -> Result<()> {
-    procs::install_base(rig, &["controller", "speaker"])?;
-    cleanup_config(rig);
-    let _ = rig.kubectl(&[
-        "delete",
-        "namespace",
-        NS,
-        "--ignore-not-found",
-        "--wait=true",
-        "--timeout=60s",
-    ]);
-    rig.kubectl(&["create", "namespace", NS])?;
-    Ok(())
-}
-
-fn cleanup(rig: &Rig) {
-    let _ = rig.kubectl(&[
-        "delete",
-        "namespace",
-        NS,
-        "--ignore-not-found",
-        "--wait=false",
-    ]);
-    cleanup_config(rig);
-}
-
-/// Deletes the test's BGPPeers, advertisement and pools.
-fn cleanup_config(rig: &Rig) {
-    for obj in [
-        "bgppeers.metallb.io/bgp-e2e-frr4",
-        "bgppeers.metallb.io/bgp-e2e-frr6",
-        "bgppeers.metallb.io/bgp-e2e-gobgp4",
-        "bgppeers.metallb.io/bgp-e2e-gobgp6",
-        "bgpadvertisements.metallb.io/bgp-e2e",
-        "ipaddresspools.metallb.io/bgp-e2e-v4",
-        "ipaddresspools.metallb.io/bgp-e2e-v6",
-    ] {
-        let _ = rig.kubectl(&["-n", SYSTEM, "delete", obj, "--ignore-not-found"]);
-    }
-}
-
 /// An echo Deployment (`replicas`) and its LoadBalancer Service of `family` (`IPv4`/`IPv6`).
 fn workload(rig: &Rig, name: &str, replicas: u32, family: &str) -> Result<()> {
     let pool = if family == "IPv6" {
@@ -169,37 +114,7 @@ fn workload(rig: &Rig, name: &str, replicas: u32, family: &str) -> Result<()> {
     } else {
         "bgp-e2e-v4"
     };
-    kubectl_apply(
-        rig,
-        &format!(
-            r#"
-apiVersion: apps/v1
-kind: Deployment
-metadata: {{name: {name}, namespace: {NS}}}
-spec:
-  replicas: {replicas}
-  selector: {{matchLabels: {{app: {name}}}}}
-  template:
-    metadata: {{labels: {{app: {name}}}}}
-    spec:
-      containers: [{{name: web, image: echo, ports: [{{containerPort: 8080}}]}}]
----
-apiVersion: v1
-kind: Service
-metadata:
-  name: {name}
-  namespace: {NS}
-  annotations: {{metallb.io/address-pool: {pool}}}
-spec:
-  type: LoadBalancer
-  loadBalancerClass: {CLASS}
-  ipFamilyPolicy: SingleStack
-  ipFamilies: [{family}]
-  selector: {{app: {name}}}
-  ports: [{{port: 80, targetPort: 8080}}]
-"#
-        ),
-    )
+    SUITE.workload(rig, name, replicas, family, pool)
 }
 
 fn diag(rig: &Rig) -> String {
@@ -233,24 +148,7 @@ fn diag(rig: &Rig) -> String {
 }
 
 async fn wait_ip(rig: &Rig, name: &str) -> Result<String> {
-    wait_for(
-        &format!("{NS}/{name} to get an EXTERNAL-IP"),
-        TIMEOUT,
-        || diag(rig),
-        || async {
-            let ip = rig.kubectl(&[
-                "-n",
-                NS,
-                "get",
-                "svc",
-                name,
-                "-o",
-                "jsonpath={.status.loadBalancer.ingress[0].ip}",
-            ])?;
-            Ok((!ip.trim().is_empty()).then(|| ip.trim().to_string()))
-        },
-    )
-    .await
+    SUITE.wait_ip(rig, name, TIMEOUT).await
 }
 
 /// FRR's neighbours (`show bgp neighbors json`): address → object.
@@ -419,10 +317,10 @@ async fn bgp_a_sessions_routes_ecmp_http_withdrawal_and_no_session_reset() -> Re
     else {
         return Ok(());
     };
-    install(&rig)?;
+    SUITE.install(&rig)?;
     kubectl_apply(&rig, &bgp_config(64512, &ALL_ROUTERS))?;
-    let _op = start_operator(&rig)?;
-    let mut speakers = start_speakers(&rig)?;
+    let _op = SUITE.start_operator(&rig)?;
+    let mut speakers = SUITE.start_speakers(&rig)?;
     let result = async {
         let nodes = rig.nodes;
         wait_sessions(&rig, nodes).await?;
@@ -545,7 +443,7 @@ async fn bgp_a_sessions_routes_ecmp_http_withdrawal_and_no_session_reset() -> Re
     }
     .await;
     drop(speakers);
-    cleanup(&rig);
+    SUITE.cleanup(&rig);
     result
 }
 
@@ -555,10 +453,10 @@ async fn bgp_b_four_byte_my_asn() -> Result<()> {
         return Ok(());
     };
     const ASN: u32 = 4_200_000_001;
-    install(&rig)?;
+    SUITE.install(&rig)?;
     kubectl_apply(&rig, &bgp_config(ASN, &ALL_ROUTERS[..1]))?;
-    let _op = start_operator(&rig)?;
-    let _speakers = start_speakers(&rig)?;
+    let _op = SUITE.start_operator(&rig)?;
+    let _speakers = SUITE.start_speakers(&rig)?;
     let result = async {
         let nodes = rig.nodes;
         let addrs: Vec<String> = (1..=nodes).map(node_v4).collect();
@@ -629,7 +527,7 @@ async fn bgp_b_four_byte_my_asn() -> Result<()> {
     }
     .await;
     drop(_speakers);
-    cleanup(&rig);
+    SUITE.cleanup(&rig);
     result
 }
 
@@ -638,7 +536,7 @@ async fn bgp_c_disabled_bgp_opens_no_session() -> Result<()> {
     let Some(rig) = Rig::from_env("bgp_c_disabled_bgp_opens_no_session") else {
         return Ok(());
     };
-    install(&rig)?;
+    SUITE.install(&rig)?;
     // Layer 2 stays on (the chart's `bgp.enabled: false`): it needs the heartbeat key.
     if rig
         .kubectl(&["-n", SYSTEM, "get", "secret", "metallb-memberlist"])
@@ -656,7 +554,7 @@ async fn bgp_c_disabled_bgp_opens_no_session() -> Result<()> {
     }
     kubectl_apply(&rig, &bgp_config(64512, &ALL_ROUTERS[..1]))?;
     let addrs: Vec<String> = (1..=rig.nodes).map(node_v4).collect();
-    let mut speakers = Speakers::start(
+    let mut speakers = ferrolb_e2e::l2::Speakers::start(
         &rig,
         &[
             "--lb-class",
@@ -703,6 +601,6 @@ async fn bgp_c_disabled_bgp_opens_no_session() -> Result<()> {
     }
     .await;
     drop(speakers);
-    cleanup(&rig);
+    SUITE.cleanup(&rig);
     result
 }
