@@ -16,6 +16,7 @@
 #![forbid(unsafe_code)]
 
 pub mod bgp;
+pub mod bgp_setup;
 pub mod failover;
 pub mod l2;
 pub mod metallb;
