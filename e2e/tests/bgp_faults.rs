@@ -12,7 +12,7 @@
 //!   size of each UPDATE it writes, `update_bytes=N`; FRR did not negotiate extended messages
 //!   with us and keeps the session, which it would not after an oversized message).
 //! - **hostile peer**: a scripted peer (the test itself, behind `socat` in the client netns,
-//!   `172.18.0.50:17979`, the BGPPeer's `peerPort`) answers the speakers' OPEN with a bad
+//!   `172.18.0.50:1979`, the BGPPeer's `peerPort`) answers the speakers' OPEN with a bad
 //!   marker, a bad length, an unknown type, an OPEN of version 3, an oversized message, or —
 //!   after a valid OPEN/KEEPALIVE — an UPDATE whose withdrawn-routes length overruns the
 //!   message. For each, the NOTIFICATION read from the socket carries RFC 4271 §6's code and
@@ -46,14 +46,19 @@ fn frr_metric_peer() -> String {
     format!("{}:179", frr_v4())
 }
 
-fn objects(extra: &[&str]) -> Vec<String> {
+fn objects(extra: &[String]) -> Vec<String> {
     let mut v = vec![
         format!("bgppeers.metallb.io/{FRR_PEER}"),
         "bgpadvertisements.metallb.io/bgp-faults".to_string(),
         "ipaddresspools.metallb.io/bgp-faults".to_string(),
     ];
-    v.extend(extra.iter().map(|s| s.to_string()));
+    v.extend(extra.iter().cloned());
     v
+}
+
+/// Applies `yaml`; on failure deletes what the test created before returning the error.
+fn apply_or_cleanup(rig: &Rig, yaml: &str, extra: &[String]) -> Result<()> {
+    setup::apply(rig, yaml).inspect_err(|_| setup::cleanup(rig, NS, &objects(extra)))
 }
 
 fn diag(rig: &Rig) -> String {
@@ -122,7 +127,7 @@ async fn bgp_faults_a_hold_timer_expiry_and_recovery() -> Result<()> {
     ));
     cfg.push_str(&setup::deployment_yaml(NS, "hold"));
     cfg.push_str(&setup::service_yaml(NS, "hold", "bgp-faults", "hold"));
-    setup::apply(&rig, &cfg)?;
+    apply_or_cleanup(&rig, &cfg, &[])?;
     let _op = setup::start_operator(&rig, "ferrolb-operator-bgpfaults")?;
     let speakers = setup::start_speakers(&rig)?;
     let result = async {
@@ -232,7 +237,7 @@ async fn bgp_faults_b_mass_withdrawal_keeps_the_session() -> Result<()> {
     setup::install(&rig, NS)?;
     let mut cfg = setup::pool_yaml("bgp-faults", "10.252.0.0/22");
     cfg.push_str(&setup::peer_yaml(FRR_PEER, Router::Frr.asn(), &frr_v4(), ""));
-    setup::apply(&rig, &cfg)?;
+    apply_or_cleanup(&rig, &cfg, &[])?;
     let _op = setup::start_operator(&rig, "ferrolb-operator-bgpfaults")?;
     let speakers = setup::start_speakers(&rig)?;
     let result = async {
@@ -299,7 +304,8 @@ async fn bgp_faults_b_mass_withdrawal_keeps_the_session() -> Result<()> {
 // ---- hostile peer --------------------------------------------------------------------------
 
 const HOSTILE_PEER: &str = "bgp-faults-hostile";
-const HOSTILE_PORT: u16 = 17979;
+/// `peerPort` must be ≤ 16384 (MetalLB's CRD validation).
+const HOSTILE_PORT: u16 = 1979;
 const HOSTILE_ASN: u32 = 64520;
 
 /// What the scripted peer answers the speaker's OPEN with.
@@ -514,7 +520,8 @@ async fn bgp_faults_c_hostile_peer_gets_the_right_notification() -> Result<()> {
         &client,
         &format!("peerPort: {HOSTILE_PORT}, connectTime: 5s, holdTime: 9s"),
     ));
-    setup::apply(&rig, &cfg)?;
+    let extra = [format!("bgppeers.metallb.io/{HOSTILE_PEER}")];
+    apply_or_cleanup(&rig, &cfg, &extra)?;
     let _op = setup::start_operator(&rig, "ferrolb-operator-bgpfaults")?;
     let speakers = setup::start_speakers(&rig)?;
     let result = async {
@@ -594,10 +601,6 @@ async fn bgp_faults_c_hostile_peer_gets_the_right_notification() -> Result<()> {
     drop(speakers);
     server.abort();
     let _ = std::fs::remove_file(&sock);
-    setup::cleanup(
-        &rig,
-        NS,
-        &objects(&[&format!("bgppeers.metallb.io/{HOSTILE_PEER}")]),
-    );
+    setup::cleanup(&rig, NS, &objects(&extra));
     result
 }
