@@ -83,7 +83,9 @@ fn node_addrs(rig: &Rig) -> Result<Vec<String>> {
 fn service_at(name: &str, ip: &str) -> String {
     setup::service_yaml(NS, name, "bgp-bench", "bench").replace(
         "annotations: {metallb.io/address-pool: bgp-bench}",
-        &format!("annotations: {{metallb.io/address-pool: bgp-bench, metallb.io/loadBalancerIPs: {ip}}}"),
+        &format!(
+            "annotations: {{metallb.io/address-pool: bgp-bench, metallb.io/loadBalancerIPs: {ip}}}"
+        ),
     )
 }
 
@@ -119,7 +121,7 @@ async fn z_bench_bgp_a_service_to_frr() -> Result<()> {
         })
         .await?;
 
-        let (mut first, mut all) = (Vec::new(), Vec::new());
+        let (mut applies, mut first, mut all) = (Vec::new(), Vec::new(), Vec::new());
         for i in 0..n {
             let ip = format!("10.252.16.{}", i + 1);
             let prefix = format!("{ip}/32");
@@ -128,13 +130,27 @@ async fn z_bench_bgp_a_service_to_frr() -> Result<()> {
             let apply = t0.elapsed();
             let f = poll(TIMEOUT, || Ok(!frr_hops(&rig, &prefix)?.is_empty()))
                 .with_context(|| format!("{prefix} on FRR"))?;
-            let a = poll(TIMEOUT, || Ok(frr_hops(&rig, &prefix)?.len() == addrs.len()))
-                .with_context(|| format!("{prefix} from every node"))?;
+            let a = poll(
+                TIMEOUT,
+                || Ok(frr_hops(&rig, &prefix)?.len() == addrs.len()),
+            )
+            .with_context(|| format!("{prefix} from every node"))?;
+            applies.push(apply);
             first.push(apply + f);
             all.push(apply + f + a);
         }
-        println!("BENCH Service created → first path in FRR's RIB: {}", percentiles(first));
-        println!("BENCH Service created → a path from every node in FRR's RIB: {}", percentiles(all));
+        println!(
+            "BENCH kubectl apply of one Service (process start included): {}",
+            percentiles(applies)
+        );
+        println!(
+            "BENCH Service created → first path in FRR's RIB: {}",
+            percentiles(first)
+        );
+        println!(
+            "BENCH Service created → a path from every node in FRR's RIB: {}",
+            percentiles(all)
+        );
 
         // SIGKILL of node-3's speaker: the kernel resets its TCP connections, FRR drops at once.
         let n3 = bgp::node_address("node-3", Family::Ipv4)?;
@@ -152,7 +168,10 @@ async fn z_bench_bgp_a_service_to_frr() -> Result<()> {
             withdraw.push(t0.elapsed());
             speakers.start_one(&rig, "node-3")?;
         }
-        println!("BENCH speaker SIGKILL → FRR drops its path: {}", percentiles(withdraw));
+        println!(
+            "BENCH speaker SIGKILL → FRR drops its path: {}",
+            percentiles(withdraw)
+        );
 
         // FRR resets node-1's session: Established again.
         let n1 = bgp::node_address("node-1", Family::Ipv4)?;
@@ -162,16 +181,23 @@ async fn z_bench_bgp_a_service_to_frr() -> Result<()> {
                 .context("every path before the reset")?;
             let t0 = Instant::now();
             rig.frr_json(&format!("clear bgp {n1}")).ok();
-            poll(Duration::from_secs(5), || Ok(!frr_hops(&rig, probe)?.contains(&n1)))
-                .context("FRR dropped node-1's path after the reset")?;
+            poll(Duration::from_secs(5), || {
+                Ok(!frr_hops(&rig, probe)?.contains(&n1))
+            })
+            .context("FRR dropped node-1's path after the reset")?;
             poll(TIMEOUT, || {
-                Ok(bgp::neighbor(&rig, Router::Frr, &n1)?.is_some_and(|x| x.is_established())
-                    && frr_hops(&rig, probe)?.contains(&n1))
+                Ok(
+                    bgp::neighbor(&rig, Router::Frr, &n1)?.is_some_and(|x| x.is_established())
+                        && frr_hops(&rig, probe)?.contains(&n1),
+                )
             })
             .context("node-1 Established with its path again")?;
             back.push(t0.elapsed());
         }
-        println!("BENCH FRR `clear bgp` of a node → Established with its path again: {}", percentiles(back));
+        println!(
+            "BENCH FRR `clear bgp` of a node → Established with its path again: {}",
+            percentiles(back)
+        );
         Ok(())
     }
     .await;
@@ -195,7 +221,12 @@ async fn z_bench_bgp_b_burst() -> Result<()> {
     ];
     let mut cfg = setup::pool_yaml("bgp-bench", "10.252.0.0/22");
     for (name, r) in peers {
-        cfg.push_str(&setup::peer_yaml(name, r.asn(), &r.address(Family::Ipv4), ""));
+        cfg.push_str(&setup::peer_yaml(
+            name,
+            r.asn(),
+            &r.address(Family::Ipv4),
+            "",
+        ));
     }
     cfg.push_str(&setup::deployment_yaml(NS, "bench"));
     setup::apply(&rig, &cfg)?;

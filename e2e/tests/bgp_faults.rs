@@ -174,7 +174,10 @@ async fn bgp_faults_a_hold_timer_expiry_and_recovery() -> Result<()> {
             p.iter().any(|r| r.next_hops.contains(&n1))
         })
         .await?;
-        println!("after the heal: Established and {prefix} via {n1} in {:?}", t1.elapsed());
+        println!(
+            "after the heal: Established and {prefix} via {n1} in {:?}",
+            t1.elapsed()
+        );
         wait_for(
             "node-1's BGPSessionState Established with lastError 'hold timer expired'",
             TIMEOUT,
@@ -211,7 +214,12 @@ async fn bgp_faults_a_hold_timer_expiry_and_recovery() -> Result<()> {
 fn mass_services(count: usize) -> String {
     let mut y = setup::deployment_yaml(NS, "mass");
     for i in 0..count {
-        y.push_str(&setup::service_yaml(NS, &format!("m{i}"), "bgp-faults", "mass"));
+        y.push_str(&setup::service_yaml(
+            NS,
+            &format!("m{i}"),
+            "bgp-faults",
+            "mass",
+        ));
     }
     y
 }
@@ -236,7 +244,12 @@ async fn bgp_faults_b_mass_withdrawal_keeps_the_session() -> Result<()> {
     const COUNT: usize = 1000;
     setup::install(&rig, NS)?;
     let mut cfg = setup::pool_yaml("bgp-faults", "10.252.0.0/22");
-    cfg.push_str(&setup::peer_yaml(FRR_PEER, Router::Frr.asn(), &frr_v4(), ""));
+    cfg.push_str(&setup::peer_yaml(
+        FRR_PEER,
+        Router::Frr.asn(),
+        &frr_v4(),
+        "",
+    ));
     apply_or_cleanup(&rig, &cfg, &[])?;
     let _op = setup::start_operator(&rig, "ferrolb-operator-bgpfaults")?;
     let speakers = setup::start_speakers(&rig)?;
@@ -471,11 +484,15 @@ impl Drop for Forwarder {
     }
 }
 
+/// What one connection under a case ended with: the NOTIFICATION's (code, subcode), or why none
+/// was read.
+type Outcome = Result<(u8, u8), String>;
+
 /// Connection attempts seen and NOTIFICATIONs read, per case.
 #[derive(Default)]
 struct Seen {
     attempts: Vec<(Instant, Case)>,
-    results: Vec<(Case, Result<(u8, u8), String>)>,
+    results: Vec<(Case, Outcome)>,
 }
 
 #[tokio::test]
@@ -512,7 +529,12 @@ async fn bgp_faults_c_hostile_peer_gets_the_right_notification() -> Result<()> {
     };
 
     let mut cfg = setup::pool_yaml("bgp-faults", "10.252.8.0/28");
-    cfg.push_str(&setup::peer_yaml(FRR_PEER, Router::Frr.asn(), &frr_v4(), ""));
+    cfg.push_str(&setup::peer_yaml(
+        FRR_PEER,
+        Router::Frr.asn(),
+        &frr_v4(),
+        "",
+    ));
     let client = format!("{}.50", bgp::LAN4);
     cfg.push_str(&setup::peer_yaml(
         HOSTILE_PEER,

@@ -194,6 +194,9 @@ fn down_reason_names_the_rfc_4271_error() {
     let bad = down_reason(&DownReason::NotificationSent(Notification::new(1, 1)));
     assert!(bad.contains("connection not synchronized"), "{bad}");
     let got = down_reason(&DownReason::NotificationReceived(Notification::new(6, 2)));
-    assert!(got.starts_with("NOTIFICATION received: code 6 subcode 2 (cease"), "{got}");
+    assert!(
+        got.starts_with("NOTIFICATION received: code 6 subcode 2 (cease"),
+        "{got}"
+    );
     assert_eq!(error_name(9, 9), "unknown error code");
 }
