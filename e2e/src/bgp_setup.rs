@@ -1,7 +1,10 @@
 //! Setup shared by the BGP-mode e2e tests that run ferrolb's own speakers: a test namespace,
 //! the test's operator and one speaker per node (`--enable-l2=false`, own `loadBalancerClass`),
 //! its MetalLB objects labelled with the suite so one label selector deletes them all, echo
-//! workloads behind LoadBalancer Services, and the wait for a Service's address.
+//! workloads behind LoadBalancer Services, and the wait for a Service's address; for the fault
+//! tests and benchmarks (`tests/bgp_faults.rs`, `tests/bgp_bench.rs`) also the YAML of pools,
+//! advertisements, BGPPeers and Services, the speakers' metrics and logs (the size of every
+//! UPDATE sent is logged at debug level as `update_bytes=N`) and their BGPSessionStates.
 //!
 //! Reading the routers is [`crate::bgp`]'s job; this module only drives the cluster side.
 
@@ -72,6 +75,15 @@ impl Suite {
             &format!("{SUITE_LABEL}={}", self.name),
             "--ignore-not-found",
         ]);
+    }
+
+    /// [`Suite::cleanup`], and also the `metallb-system` objects `objects`
+    /// (`"bgppeers.metallb.io/name"`, …) written without the suite label.
+    pub fn cleanup_objects(&self, rig: &Rig, objects: &[String]) {
+        self.cleanup(rig);
+        for obj in objects {
+            let _ = rig.kubectl(&["-n", SYSTEM, "delete", obj, "--ignore-not-found"]);
+        }
     }
 
     /// `metadata:` of a suite object named `name` in `metallb-system` (flow style).
@@ -186,4 +198,139 @@ spec:
         }
         s
     }
+}
+
+/// `loadBalancerClass` of the fault and benchmark suites (`bgp_faults.rs`, `bgp_bench.rs`).
+pub const CLASS: &str = "e2e.ferrolb.io/bgp";
+
+/// An IPAddressPool (`autoAssign: false`) and a BGPAdvertisement `name` of it.
+pub fn pool_yaml(name: &str, cidr: &str) -> String {
+    format!(
+        r#"---
+apiVersion: metallb.io/v1beta1
+kind: IPAddressPool
+metadata: {{name: {name}, namespace: {SYSTEM}}}
+spec: {{addresses: ["{cidr}"], autoAssign: false}}
+---
+apiVersion: metallb.io/v1beta1
+kind: BGPAdvertisement
+metadata: {{name: {name}, namespace: {SYSTEM}}}
+spec: {{ipAddressPools: [{name}]}}
+"#
+    )
+}
+
+/// A BGPPeer `name` (myASN 64512) with `extra` spec fields (a YAML flow-mapping body, may be
+/// empty).
+pub fn peer_yaml(name: &str, peer_asn: u32, addr: &str, extra: &str) -> String {
+    let extra = if extra.is_empty() {
+        String::new()
+    } else {
+        format!(", {extra}")
+    };
+    format!(
+        r#"---
+apiVersion: metallb.io/v1beta2
+kind: BGPPeer
+metadata: {{name: {name}, namespace: {SYSTEM}}}
+spec: {{myASN: {}, peerASN: {peer_asn}, peerAddress: "{addr}"{extra}}}
+"#,
+        crate::SPEAKER_ASN
+    )
+}
+
+/// An echo Deployment `app` with one replica (the backend of Services selecting `app`).
+pub fn deployment_yaml(ns: &str, app: &str) -> String {
+    format!(
+        r#"---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {{name: {app}, namespace: {ns}}}
+spec:
+  replicas: 1
+  selector: {{matchLabels: {{app: {app}}}}}
+  template:
+    metadata: {{labels: {{app: {app}}}}}
+    spec:
+      containers: [{{name: web, image: echo, ports: [{{containerPort: 8080}}]}}]
+"#
+    )
+}
+
+/// An IPv4 LoadBalancer Service `name` of [`CLASS`] from `pool`, selecting `app`.
+pub fn service_yaml(ns: &str, name: &str, pool: &str, app: &str) -> String {
+    format!(
+        r#"---
+apiVersion: v1
+kind: Service
+metadata:
+  name: {name}
+  namespace: {ns}
+  annotations: {{metallb.io/address-pool: {pool}}}
+spec:
+  type: LoadBalancer
+  loadBalancerClass: {CLASS}
+  ipFamilyPolicy: SingleStack
+  ipFamilies: [IPv4]
+  selector: {{app: {app}}}
+  ports: [{{port: 80, targetPort: 8080}}]
+"#
+    )
+}
+
+/// Applies `yaml` (any number of documents).
+pub fn apply(rig: &Rig, yaml: &str) -> Result<()> {
+    kubectl_apply(rig, yaml)
+}
+
+/// Value of the sample `name{peer="peer"}` on `node`'s `/metrics` (`peer` as MetalLB labels
+/// it: `"ip:port"`), `None` when absent.
+pub fn peer_metric(rig: &Rig, node: &str, name: &str, peer: &str) -> Result<Option<f64>> {
+    let m = rig.http_get_from_node(node, "http://127.0.0.1:7472/metrics")?;
+    let prefix = format!(r#"{name}{{peer="{peer}"}} "#);
+    Ok(m.lines()
+        .find_map(|l| l.strip_prefix(&prefix))
+        .and_then(|v| v.trim().parse().ok()))
+}
+
+/// The whole log of `node`'s speaker (as started by [`start_speakers`]).
+pub fn speaker_log(rig: &Rig, node: &str) -> String {
+    let path = rig
+        .run_dir
+        .join("logs")
+        .join(format!("ferrolb-speaker-l2e2e-{node}.log"));
+    std::fs::read_to_string(path).unwrap_or_default()
+}
+
+/// Sizes of the UPDATEs a speaker logged (`log`, see [`speaker_log`]) as sent on sessions
+/// whose name contains `peer` (the BGPPeer's name).
+pub fn update_sizes(log: &str, peer: &str) -> Vec<usize> {
+    log.lines()
+        .filter(|l| l.contains("UPDATE sent") && l.contains(peer))
+        .filter_map(|l| {
+            l.split_whitespace()
+                .find_map(|w| w.strip_prefix("update_bytes="))
+                .and_then(|v| v.parse().ok())
+        })
+        .collect()
+}
+
+/// `status` of the ferrolb.io BGPSessionState of `node`'s session configured by BGPPeer `peer`.
+pub fn session_state(rig: &Rig, node: &str, peer: &str) -> Result<Option<serde_json::Value>> {
+    let out = rig.kubectl(&[
+        "-n",
+        SYSTEM,
+        "get",
+        "bgpsessionstates.ferrolb.io",
+        "-o",
+        "json",
+    ])?;
+    let v: serde_json::Value = serde_json::from_str(&out)?;
+    Ok(v["items"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|o| &o["status"])
+        .find(|s| s["node"] == node && s["peerName"] == peer)
+        .cloned())
 }

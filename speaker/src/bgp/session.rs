@@ -292,6 +292,7 @@ impl Runner {
             Ok(Ok(())) => {
                 if matches!(msg, Message::Update(_)) {
                     self.t.report.updates_sent += 1;
+                    tracing::debug!(peer = %self.t.name, update_bytes = bytes.len(), "UPDATE sent");
                 }
                 Ok(())
             }
@@ -319,14 +320,42 @@ impl Runner {
 /// A session's last error, as reported.
 pub fn down_reason(r: &DownReason) -> String {
     match r {
-        DownReason::NotificationSent(n) => {
-            format!("NOTIFICATION sent: code {} subcode {}", n.code, n.subcode)
-        }
+        DownReason::NotificationSent(n) => format!(
+            "NOTIFICATION sent: code {} subcode {} ({})",
+            n.code,
+            n.subcode,
+            error_name(n.code, n.subcode)
+        ),
         DownReason::NotificationReceived(n) => format!(
-            "NOTIFICATION received: code {} subcode {}",
-            n.code, n.subcode
+            "NOTIFICATION received: code {} subcode {} ({})",
+            n.code,
+            n.subcode,
+            error_name(n.code, n.subcode)
         ),
         DownReason::ConnectionLost => "connection lost".into(),
+    }
+}
+
+/// RFC 4271 §4.5 name of a NOTIFICATION's error (code, and subcode where it says more), so a
+/// BGPSessionState's `lastError` and the log read "hold timer expired", not just "code 4".
+pub fn error_name(code: u8, subcode: u8) -> &'static str {
+    match (code, subcode) {
+        (1, 1) => "message header error: connection not synchronized",
+        (1, 2) => "message header error: bad message length",
+        (1, 3) => "message header error: bad message type",
+        (1, _) => "message header error",
+        (2, 1) => "OPEN message error: unsupported version number",
+        (2, 2) => "OPEN message error: bad peer AS",
+        (2, 3) => "OPEN message error: bad BGP identifier",
+        (2, 6) => "OPEN message error: unacceptable hold time",
+        (2, _) => "OPEN message error",
+        (3, 1) => "UPDATE message error: malformed attribute list",
+        (3, _) => "UPDATE message error",
+        (4, _) => "hold timer expired",
+        (5, _) => "finite state machine error",
+        (6, _) => "cease",
+        (7, _) => "ROUTE-REFRESH message error",
+        _ => "unknown error code",
     }
 }
 

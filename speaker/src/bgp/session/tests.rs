@@ -181,3 +181,22 @@ async fn establishes_sends_routes_updates_without_reset_and_ceases_on_stop() {
         .expect("the task ends after stop")
         .expect("no panic");
 }
+
+#[test]
+fn down_reason_names_the_rfc_4271_error() {
+    use ferrolb_bgp::fsm::DownReason;
+    use ferrolb_bgp::message::Notification;
+    let hold = down_reason(&DownReason::NotificationSent(Notification::new(4, 0)));
+    assert_eq!(
+        hold,
+        "NOTIFICATION sent: code 4 subcode 0 (hold timer expired)"
+    );
+    let bad = down_reason(&DownReason::NotificationSent(Notification::new(1, 1)));
+    assert!(bad.contains("connection not synchronized"), "{bad}");
+    let got = down_reason(&DownReason::NotificationReceived(Notification::new(6, 2)));
+    assert!(
+        got.starts_with("NOTIFICATION received: code 6 subcode 2 (cease"),
+        "{got}"
+    );
+    assert_eq!(error_name(9, 9), "unknown error code");
+}
