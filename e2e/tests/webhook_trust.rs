@@ -79,7 +79,10 @@ async fn foreign_certificate_secret_is_left_alone_unless_taken_over() -> Result<
 async fn scenario(rig: &Rig, secrets: &Api<Secret>) -> Result<()> {
     let diag = || rig.log_tail(LOG, 30);
     // 1. ferrolb creates its Secret (a one-hour certificate), marked as its own.
-    let webhook = start(rig, &["--cert-validity-secs", "3600"])?;
+    let webhook = start(
+        rig,
+        &["--cert-validity-secs", "3600", "--renew-before-secs", "600"],
+    )?;
     let ours = wait_for("the webhook's own Secret", TIMEOUT, diag, || async {
         Ok(secrets
             .get_opt(SECRET)
@@ -93,7 +96,7 @@ async fn scenario(rig: &Rig, secrets: &Api<Secret>) -> Result<()> {
         ours.metadata.annotations
     );
     drop(webhook);
-    // 2. cert-manager's now: ferrolb would renew its own at once (renew-before > validity).
+    // 2. cert-manager's now: ferrolb would renew its own at once (renew-before 2 h > the 1 h left).
     let patch = json!({"metadata": {"annotations": {
         "ferrolb.io/cert-managed-by": null, "cert-manager.io/certificate-name": "webhook"}}});
     let foreign = secrets

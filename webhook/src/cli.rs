@@ -108,6 +108,7 @@ impl Args {
     pub fn check(&self) -> Result<(), String> {
         const HOUR: u64 = 3600;
         const CENTURY: u64 = 100 * 365 * 24 * HOUR;
+        const MIN_CERT_VALIDITY: u64 = 10;
         if self.listen.port() == 0 {
             return Err(format!(
                 "--listen {}: port 0 is not usable (the API server could not reach it)",
@@ -127,10 +128,12 @@ impl Args {
                 ))
             }
         };
+        // Lifetimes as short as 10 s are allowed: they exercise rotation (the e2e rig renews a
+        // 20 s certificate every 10 s); `--renew-before-secs` below keeps them coherent.
         in_range(
             "--cert-validity-secs",
             self.cert_validity_secs,
-            HOUR,
+            MIN_CERT_VALIDITY,
             CENTURY,
         )?;
         in_range("--ca-validity-secs", self.ca_validity_secs, HOUR, CENTURY)?;
@@ -371,10 +374,22 @@ mod tests {
     #[test]
     fn absurd_port_and_certificate_flags_are_errors_naming_the_flag() {
         assert_eq!(check(&[]), Ok(()));
+        // the e2e rotation settings: a 20 s certificate renewed 10 s before expiry
+        assert_eq!(
+            check(&[
+                "--cert-validity-secs",
+                "20",
+                "--renew-before-secs",
+                "10",
+                "--check-interval-secs",
+                "2"
+            ]),
+            Ok(())
+        );
         let cases: [(&[&str], &str); 7] = [
             (&["--listen", "0.0.0.0:0"], "--listen"),
             (&["--listen", "0.0.0.0:17472"], "--health-probe-port"),
-            (&["--cert-validity-secs", "0"], "--cert-validity-secs"),
+            (&["--cert-validity-secs", "9"], "--cert-validity-secs"),
             (
                 &["--ca-validity-secs", "18446744073709551615"],
                 "--ca-validity-secs",
