@@ -546,14 +546,11 @@ EOF
   done
 }
 
-gobgp_up() {
-  local f="$SOCK_DIR/gobgpd.toml" p
-  mkdir -p "$SOCK_DIR"
-  {
-    cat <<EOF
-[global.config]
-  as = $GOBGP_ASN
-  router-id = "192.168.0.2"
+gobgp_speakers_toml() { # gobgp_speakers_toml AS ROUTER_ID [PORT]: a gobgpd config with every rig LAN as dynamic neighbours
+  local p
+  printf '[global.config]\n  as = %s\n  router-id = "%s"\n' "$1" "$2"
+  if [ -n "${3:-}" ]; then printf '  port = %s\n' "$3"; fi
+  cat <<EOF
 
 [[peer-groups]]
   [peer-groups.config]
@@ -571,10 +568,15 @@ gobgp_up() {
     [peer-groups.afi-safis.config]
       afi-safi-name = "ipv6-unicast"
 EOF
-    for p in "$LAN4_PRIMARY.0/16" "${LAN4_EXTRA[@]/%/.0/24}" "$LAN6::/64"; do
-      printf '\n[[dynamic-neighbors]]\n  [dynamic-neighbors.config]\n    prefix = "%s"\n    peer-group = "speakers"\n' "$p"
-    done
-  } >"$f"
+  for p in "$LAN4_PRIMARY.0/16" "${LAN4_EXTRA[@]/%/.0/24}" "$LAN6::/64"; do
+    printf '\n[[dynamic-neighbors]]\n  [dynamic-neighbors.config]\n    prefix = "%s"\n    peer-group = "speakers"\n' "$p"
+  done
+}
+
+gobgp_up() {
+  local f="$SOCK_DIR/gobgpd.toml"
+  mkdir -p "$SOCK_DIR"
+  gobgp_speakers_toml "$GOBGP_ASN" 192.168.0.2 >"$f"
   start_bg gobgpd ip netns exec "$NS_GOBGP" gobgpd -f "$f" --api-hosts=127.0.0.1:50051 --pprof-disable -p
 }
 
@@ -648,7 +650,7 @@ EOF
 }
 
 collectors_up() { # collectors_up N: N gobgpd in one netns, collector i on BGP port 1790+i-1 (peerPort)
-  local want=$1 i f pids=() p
+  local want=$1 i f pids=()
   for f in "$PIDS"/collector-*.pid; do
     [ -s "$f" ] && pids+=("$(cat "$f")")
     rm -f "$f"
@@ -657,33 +659,7 @@ collectors_up() { # collectors_up N: N gobgpd in one netns, collector i on BGP p
   if [ "$want" -gt 0 ] && ! netns_exists "$NS_COLLECT"; then attach_host "$NS_COLLECT" "$H_COLLECT"; fi
   for ((i = 1; i <= want; i++)); do
     f="$SOCK_DIR/collector-$i.toml"
-    {
-      cat <<EOF
-[global.config]
-  as = $COLLECTOR_ASN
-  router-id = "10.255.5.$i"
-  port = $((COLLECTOR_PORT0 + i - 1))
-
-[[peer-groups]]
-  [peer-groups.config]
-    peer-group-name = "speakers"
-    peer-as = $SPEAKER_ASN
-  [peer-groups.transport.config]
-    passive-mode = true
-  [peer-groups.timers.config]
-    hold-time = 9
-    keepalive-interval = 3
-  [[peer-groups.afi-safis]]
-    [peer-groups.afi-safis.config]
-      afi-safi-name = "ipv4-unicast"
-  [[peer-groups.afi-safis]]
-    [peer-groups.afi-safis.config]
-      afi-safi-name = "ipv6-unicast"
-EOF
-      for p in "$LAN4_PRIMARY.0/16" "${LAN4_EXTRA[@]/%/.0/24}" "$LAN6::/64"; do
-        printf '\n[[dynamic-neighbors]]\n  [dynamic-neighbors.config]\n    prefix = "%s"\n    peer-group = "speakers"\n' "$p"
-      done
-    } >"$f"
+    gobgp_speakers_toml "$COLLECTOR_ASN" "10.255.5.$i" "$((COLLECTOR_PORT0 + i - 1))" >"$f"
     start_bg "collector-$i" ip netns exec "$NS_COLLECT" gobgpd -f "$f" --api-hosts="127.0.0.1:$((50051 + i))" --pprof-disable -p
   done
   echo "$want" >"$RUN/collectors"
