@@ -24,34 +24,46 @@ use crate::communities;
 use crate::model::{Kind, NodeInfo, Problem, name_of};
 use crate::pools::ParsedPool;
 use crate::selectors;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1 as metav1;
 
-/// L1: duplicates and selector conversion of one L2Advertisement.
-pub fn check_l2(ad: &L2Advertisement, problems: &mut Vec<Problem>) {
-    let name = name_of(&ad.metadata);
-    let s = &ad.spec;
-    let k = Kind::L2Advertisement;
+/// The fields both kinds of advertisement carry.
+struct Common<'a> {
+    pools: &'a [String],
+    pool_selectors: &'a [metav1::LabelSelector],
+    node_selectors: &'a [metav1::LabelSelector],
+    service_selectors: &'a [metav1::LabelSelector],
+}
+
+/// The checks both kinds share: duplicate pool names and the three selector lists (duplicates,
+/// conversion). Returns the converted pool and node selectors.
+fn check_common(
+    k: Kind,
+    name: &str,
+    c: Common<'_>,
+    problems: &mut Vec<Problem>,
+) -> (Vec<LabelSelector>, Vec<LabelSelector>) {
     selectors::check_names(
         k,
         name,
         "ipAddressPools",
         "ipAddressPools",
-        &s.ip_address_pools,
+        c.pools,
         problems,
     );
     let ctx = |what: &str| format!("failed to parse {what} for {name}");
-    selectors::check_list(
+    let pools = selectors::check_list(
         k,
         name,
         "ipAddressPoolSelectors",
-        &s.ip_address_pool_selectors,
+        c.pool_selectors,
         &ctx("ip address pool selector"),
         problems,
     );
-    selectors::check_list(
+    let nodes = selectors::check_list(
         k,
         name,
         "nodeSelectors",
-        &s.node_selectors,
+        c.node_selectors,
         &ctx("node selector"),
         problems,
     );
@@ -59,8 +71,28 @@ pub fn check_l2(ad: &L2Advertisement, problems: &mut Vec<Problem>) {
         k,
         name,
         "serviceSelectors",
-        &s.service_selectors,
+        c.service_selectors,
         &ctx("service selector"),
+        problems,
+    );
+    (pools, nodes)
+}
+
+/// L1: duplicates and selector conversion of one L2Advertisement.
+pub fn check_l2(ad: &L2Advertisement, problems: &mut Vec<Problem>) {
+    let name = name_of(&ad.metadata);
+    let s = &ad.spec;
+    let k = Kind::L2Advertisement;
+    let ctx = |what: &str| format!("failed to parse {what} for {name}");
+    check_common(
+        k,
+        name,
+        Common {
+            pools: &s.ip_address_pools,
+            pool_selectors: &s.ip_address_pool_selectors,
+            node_selectors: &s.node_selectors,
+            service_selectors: &s.service_selectors,
+        },
         problems,
     );
     for (i, p) in s.preferred_node_selectors.iter().enumerate() {
@@ -129,12 +161,15 @@ pub fn check_bgp(
         let p = |field: &str, value: String, reason: String| {
             Problem::new(k, name, field, value, reason)
         };
-        selectors::check_names(
+        let (pool_sels, node_sels) = check_common(
             k,
             name,
-            "ipAddressPools",
-            "ipAddressPools",
-            &s.ip_address_pools,
+            Common {
+                pools: &s.ip_address_pools,
+                pool_selectors: &s.ip_address_pool_selectors,
+                node_selectors: &s.node_selectors,
+                service_selectors: &s.service_selectors,
+            },
             problems,
         );
         selectors::check_names(
@@ -146,31 +181,6 @@ pub fn check_bgp(
             problems,
         );
         selectors::check_names(k, name, "peers", "peers", &s.peers, problems);
-        let ctx = |what: &str| format!("failed to parse {what} for {name}");
-        let pool_sels = selectors::check_list(
-            k,
-            name,
-            "ipAddressPoolSelectors",
-            &s.ip_address_pool_selectors,
-            &ctx("ip address pool selector"),
-            problems,
-        );
-        let node_sels = selectors::check_list(
-            k,
-            name,
-            "nodeSelectors",
-            &s.node_selectors,
-            &ctx("node selector"),
-            problems,
-        );
-        selectors::check_list(
-            k,
-            name,
-            "serviceSelectors",
-            &s.service_selectors,
-            &ctx("service selector"),
-            problems,
-        );
         let (v4, v6) = (s.aggregation_length(), s.aggregation_length_v6());
         if !s.service_selectors.is_empty() {
             if v4 != 32 {
