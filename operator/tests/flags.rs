@@ -2,31 +2,13 @@
 //! values at startup: exit code 2 (a usage error) and a message naming the flag, never a panic
 //! and never a silent nonsense. No API server is needed: the flags are checked first.
 
-use std::process::{Command, Output};
+#[path = "../../hack/test-support/binary_flags.rs"]
+mod binary_flags;
 
-fn operator(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_ferrolb-operator"))
-        .args(args)
-        .env_remove("KUBECONFIG")
-        .env_remove("KUBERNETES_SERVICE_HOST")
-        .env("HOME", "/nonexistent")
-        .output()
-        .expect("running ferrolb-operator")
-}
+const BIN: &str = env!("CARGO_BIN_EXE_ferrolb-operator");
 
 fn refused(args: &[&str], flag: &str) {
-    let o = operator(args);
-    let err = String::from_utf8_lossy(&o.stderr);
-    assert_eq!(
-        o.status.code(),
-        Some(2),
-        "{args:?} was not a usage error: {err}"
-    );
-    assert!(
-        err.contains(flag),
-        "{args:?}: the message does not name {flag}: {err}"
-    );
-    assert!(!err.contains("panicked"), "{args:?} panicked: {err}");
+    binary_flags::assert_refused(BIN, args, flag);
 }
 
 #[test]
@@ -88,9 +70,6 @@ fn sensible_values_pass_the_flag_checks() {
         &["--debounce", "0s", "--leader-elect-lease-duration", "1m"][..],
         &["--port", "0", "--health-probe-port", "0"],
     ] {
-        let o = operator(args);
-        let err = String::from_utf8_lossy(&o.stderr);
-        assert_eq!(o.status.code(), Some(1), "{args:?}: {err}");
-        assert!(err.contains("Kubernetes"), "{args:?}: {err}");
+        binary_flags::assert_accepted(BIN, args);
     }
 }

@@ -2,32 +2,20 @@
 //! usage error) and a message naming the flag, never a panic and never a silent nonsense.
 //! No API server is needed: the flags are checked before anything connects.
 
-use std::process::{Command, Output};
+#[path = "../../hack/test-support/binary_flags.rs"]
+mod binary_flags;
 
-fn speaker(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_ferrolb-speaker"))
-        .args(["--node-name", "node-1"])
-        .args(args)
-        .env_remove("KUBECONFIG")
-        .env_remove("KUBERNETES_SERVICE_HOST")
-        .env("HOME", "/nonexistent")
-        .output()
-        .expect("running ferrolb-speaker")
+const BIN: &str = env!("CARGO_BIN_EXE_ferrolb-speaker");
+
+/// The speaker's arguments: a node name (required) and `args`.
+fn with_node<'a>(args: &[&'a str]) -> Vec<&'a str> {
+    let mut all = vec!["--node-name", "node-1"];
+    all.extend_from_slice(args);
+    all
 }
 
 fn refused(args: &[&str], flag: &str) {
-    let o = speaker(args);
-    let err = String::from_utf8_lossy(&o.stderr);
-    assert_eq!(
-        o.status.code(),
-        Some(2),
-        "{args:?} was not a usage error: {err}"
-    );
-    assert!(
-        err.contains(flag),
-        "{args:?}: the message does not name {flag}: {err}"
-    );
-    assert!(!err.contains("panicked"), "{args:?} panicked: {err}");
+    binary_flags::assert_refused(BIN, &with_node(args), flag);
 }
 
 #[test]
@@ -95,9 +83,6 @@ fn sensible_values_pass_the_flag_checks() {
         ],
         &["--quorum", "majority", "--ml-labels", ""],
     ] {
-        let o = speaker(args);
-        let err = String::from_utf8_lossy(&o.stderr);
-        assert_eq!(o.status.code(), Some(1), "{args:?}: {err}");
-        assert!(err.contains("Kubernetes"), "{args:?}: {err}");
+        binary_flags::assert_accepted(BIN, &with_node(args));
     }
 }

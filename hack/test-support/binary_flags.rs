@@ -1,0 +1,43 @@
+//! Shared by the binaries' flag tests (`operator/tests/flags.rs`, `speaker/tests/flags.rs`,
+//! included with `#[path]`): runs a real binary off-cluster (no kubeconfig, no in-cluster
+//! environment, no home) and checks how it treats its flags. A refused flag is a usage error
+//! (exit code 2) whose message names the flag and never a panic; an accepted set of flags gets
+//! past the checks and fails only when the binary needs the API server (exit code 1, a message
+//! about Kubernetes).
+
+use std::process::{Command, Output};
+
+/// Runs `bin` with `args`, away from any cluster.
+pub fn run(bin: &str, args: &[&str]) -> Output {
+    Command::new(bin)
+        .args(args)
+        .env_remove("KUBECONFIG")
+        .env_remove("KUBERNETES_SERVICE_HOST")
+        .env("HOME", "/nonexistent")
+        .output()
+        .unwrap_or_else(|e| panic!("running {bin}: {e}"))
+}
+
+/// `args` must be refused as a usage error naming `flag`.
+pub fn assert_refused(bin: &str, args: &[&str], flag: &str) {
+    let o = run(bin, args);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(
+        o.status.code(),
+        Some(2),
+        "{args:?} was not a usage error: {err}"
+    );
+    assert!(
+        err.contains(flag),
+        "{args:?}: the message does not name {flag}: {err}"
+    );
+    assert!(!err.contains("panicked"), "{args:?} panicked: {err}");
+}
+
+/// `args` must pass the flag checks: the binary fails later, for want of an API server.
+pub fn assert_accepted(bin: &str, args: &[&str]) {
+    let o = run(bin, args);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(1), "{args:?}: {err}");
+    assert!(err.contains("Kubernetes"), "{args:?}: {err}");
+}
