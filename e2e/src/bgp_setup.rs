@@ -12,9 +12,10 @@ use std::time::Duration;
 
 use anyhow::Result;
 
+use crate::Rig;
 use crate::l2::{Speakers, kubectl_apply};
 use crate::procs::{self, OperatorOpts, Proc};
-use crate::{Rig, wait_for};
+use crate::workload::{self, Echo};
 
 /// MetalLB's namespace, where the BGP objects live.
 pub const SYSTEM: &str = "metallb-system";
@@ -131,59 +132,24 @@ impl Suite {
         family: &str,
         pool: &str,
     ) -> Result<()> {
-        let (ns, class) = (self.ns, self.class);
-        kubectl_apply(
-            rig,
-            &format!(
-                r#"
-apiVersion: apps/v1
-kind: Deployment
-metadata: {{name: {name}, namespace: {ns}}}
-spec:
-  replicas: {replicas}
-  selector: {{matchLabels: {{app: {name}}}}}
-  template:
-    metadata: {{labels: {{app: {name}}}}}
-    spec:
-      containers: [{{name: web, image: echo, ports: [{{containerPort: 8080}}]}}]
----
-apiVersion: v1
-kind: Service
-metadata:
-  name: {name}
-  namespace: {ns}
-  annotations: {{metallb.io/address-pool: {pool}}}
-spec:
-  type: LoadBalancer
-  loadBalancerClass: {class}
-  ipFamilyPolicy: SingleStack
-  ipFamilies: [{family}]
-  selector: {{app: {name}}}
-  ports: [{{port: 80, targetPort: 8080}}]
-"#
-            ),
-        )
+        Echo {
+            ns: self.ns,
+            name,
+            replicas,
+            class: self.class,
+            pool,
+            node: None,
+            etp: None,
+            family: Some(family),
+        }
+        .apply(rig)
     }
 
     /// Waits (at most `timeout`) for the Service's first ingress address.
     pub async fn wait_ip(&self, rig: &Rig, name: &str, timeout: Duration) -> Result<String> {
-        wait_for(
-            &format!("{}/{name} to get an EXTERNAL-IP", self.ns),
-            timeout,
-            || rig.diagnostics(Some(self.ns)),
-            || async {
-                let ip = rig.kubectl(&[
-                    "-n",
-                    self.ns,
-                    "get",
-                    "svc",
-                    name,
-                    "-o",
-                    "jsonpath={.status.loadBalancer.ingress[0].ip}",
-                ])?;
-                Ok((!ip.trim().is_empty()).then(|| ip.trim().to_string()))
-            },
-        )
+        workload::wait_ip(rig, self.ns, name, timeout, || {
+            rig.diagnostics(Some(self.ns))
+        })
         .await
     }
 

@@ -18,6 +18,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use anyhow::{Context, Result, bail};
 
 use crate::procs::{self, OperatorOpts, Proc, binary};
+use crate::workload::{self, Echo};
 use crate::{Rig, wait_for};
 
 /// `loadBalancerClass` of the test Services (the test controller and speakers use it).
@@ -281,40 +282,17 @@ pub fn cleanup(rig: &Rig) {
 
 /// A Deployment of echo pods (optionally pinned to a node) and its LoadBalancer Service.
 pub fn workload(rig: &Rig, name: &str, replicas: u32, node: Option<&str>, etp: &str) -> Result<()> {
-    let selector = node
-        .map(|n| format!("nodeSelector: {{kubernetes.io/hostname: {n}}}"))
-        .unwrap_or_else(|| "nodeSelector: {}".into());
-    kubectl_apply(
-        rig,
-        &format!(
-            r#"
-apiVersion: apps/v1
-kind: Deployment
-metadata: {{name: {name}, namespace: {NS}}}
-spec:
-  replicas: {replicas}
-  selector: {{matchLabels: {{app: {name}}}}}
-  template:
-    metadata: {{labels: {{app: {name}}}}}
-    spec:
-      {selector}
-      containers: [{{name: web, image: echo, ports: [{{containerPort: 8080}}]}}]
----
-apiVersion: v1
-kind: Service
-metadata:
-  name: {name}
-  namespace: {NS}
-  annotations: {{metallb.io/address-pool: l2-e2e-v4}}
-spec:
-  type: LoadBalancer
-  loadBalancerClass: {CLASS}
-  externalTrafficPolicy: {etp}
-  selector: {{app: {name}}}
-  ports: [{{port: 80, targetPort: 8080}}]
-"#
-        ),
-    )
+    Echo {
+        ns: NS,
+        name,
+        replicas,
+        class: CLASS,
+        pool: "l2-e2e-v4",
+        node,
+        etp: Some(etp),
+        family: None,
+    }
+    .apply(rig)
 }
 
 /// Diagnostics for a failed wait: objects, ServiceL2Statuses, speaker and controller logs.
@@ -340,24 +318,7 @@ pub fn diag(rig: &Rig) -> String {
 
 /// Waits for the first ingress IP of `NS/name`.
 pub async fn wait_ip(rig: &Rig, name: &str) -> Result<String> {
-    wait_for(
-        &format!("{NS}/{name} to get an EXTERNAL-IP"),
-        TIMEOUT,
-        || diag(rig),
-        || async {
-            let ip = rig.kubectl(&[
-                "-n",
-                NS,
-                "get",
-                "svc",
-                name,
-                "-o",
-                "jsonpath={.status.loadBalancer.ingress[0].ip}",
-            ])?;
-            Ok((!ip.trim().is_empty()).then(|| ip.trim().to_string()))
-        },
-    )
-    .await
+    workload::wait_ip(rig, NS, name, TIMEOUT, || diag(rig)).await
 }
 
 /// MetalLB's election among `nodes` for `ip` (no preferred weights): smallest

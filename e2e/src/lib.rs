@@ -21,6 +21,7 @@ pub mod failover;
 pub mod l2;
 pub mod metallb;
 pub mod procs;
+pub mod workload;
 
 use std::future::Future;
 use std::path::{Path, PathBuf};

@@ -14,6 +14,7 @@ use std::time::Duration;
 
 use anyhow::{Context, Result, ensure};
 use ferrolb_e2e::l2::*;
+use ferrolb_e2e::workload::force_delete_pod;
 use ferrolb_e2e::{FRR_ASN, Rig, SPEAKER_ASN, wait_for};
 use serde_json::Value;
 
@@ -240,19 +241,7 @@ async fn bgp_status_objects_follow_the_service_and_come_back() -> Result<()> {
 
 /// Deletes Pod `name` of ferrolb's namespace at once, waiting until it is gone.
 fn delete_pod(rig: &Rig, name: &str) -> Result<()> {
-    rig.kubectl(&[
-        "-n",
-        SYSTEM,
-        "delete",
-        "pod",
-        name,
-        "--ignore-not-found",
-        "--grace-period=0",
-        "--force",
-        "--wait=true",
-        "--timeout=60s",
-    ])
-    .map(drop)
+    force_delete_pod(rig, SYSTEM, name)
 }
 
 /// The owner UIDs of each of `node`'s objects of `kind` (one list per object).

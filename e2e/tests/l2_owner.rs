@@ -19,6 +19,7 @@
 
 use anyhow::Result;
 use ferrolb_e2e::l2::*;
+use ferrolb_e2e::workload::force_delete_pod;
 use ferrolb_e2e::{Rig, wait_for};
 
 /// A `hostNetwork` Pod `name` on `node` in ferrolb's namespace; returns its UID.
@@ -77,20 +78,9 @@ async fn wait_gone(rig: &Rig, kind: &str, target: &[&str]) -> Result<()> {
     .await
 }
 
+/// Deletes Pod `name` of ferrolb's namespace at once, waiting until it is gone.
 fn delete_pod(rig: &Rig, name: &str) -> Result<()> {
-    rig.kubectl(&[
-        "-n",
-        SYSTEM,
-        "delete",
-        "pod",
-        name,
-        "--ignore-not-found",
-        "--grace-period=0",
-        "--force",
-        "--wait=true",
-        "--timeout=60s",
-    ])
-    .map(drop)
+    force_delete_pod(rig, SYSTEM, name)
 }
 
 #[tokio::test]
