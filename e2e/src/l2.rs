@@ -204,9 +204,9 @@ pub fn kubectl_apply(rig: &Rig, yaml: &str) -> Result<()> {
     r.map(drop)
 }
 
-/// CRDs, namespace, RBAC, heartbeat Secret, the test's pools + advertisement, a fresh namespace.
-pub fn install(rig: &Rig) -> Result<()> {
-    procs::install_base(rig, &["controller", "speaker"])?;
+/// Creates the speakers' heartbeat key (Secret `metallb-memberlist`, as MetalLB's manifests
+/// do) unless it exists.
+pub fn ensure_memberlist_secret(rig: &Rig) -> Result<()> {
     if rig
         .kubectl(&["-n", SYSTEM, "get", "secret", "metallb-memberlist"])
         .is_err()
@@ -221,6 +221,13 @@ pub fn install(rig: &Rig) -> Result<()> {
             "--from-literal=secretkey=l2e2e-0123456789abcdef",
         ])?;
     }
+    Ok(())
+}
+
+/// CRDs, namespace, RBAC, heartbeat Secret, the test's pools + advertisement, a fresh namespace.
+pub fn install(rig: &Rig) -> Result<()> {
+    procs::install_base(rig, &["controller", "speaker"])?;
+    ensure_memberlist_secret(rig)?;
     kubectl_apply(
         rig,
         &format!(

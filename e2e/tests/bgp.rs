@@ -541,20 +541,7 @@ async fn bgp_c_disabled_bgp_opens_no_session() -> Result<()> {
     };
     SUITE.install(&rig)?;
     // Layer 2 stays on (the chart's `bgp.enabled: false`): it needs the heartbeat key.
-    if rig
-        .kubectl(&["-n", SYSTEM, "get", "secret", "metallb-memberlist"])
-        .is_err()
-    {
-        rig.kubectl(&[
-            "-n",
-            SYSTEM,
-            "create",
-            "secret",
-            "generic",
-            "metallb-memberlist",
-            "--from-literal=secretkey=l2e2e-0123456789abcdef",
-        ])?;
-    }
+    ferrolb_e2e::l2::ensure_memberlist_secret(&rig)?;
     kubectl_apply(&rig, &bgp_config(64512, &ALL_ROUTERS[..1]))?;
     let addrs: Vec<String> = (1..=rig.nodes).map(node_v4).collect();
     let mut speakers = ferrolb_e2e::l2::Speakers::start(
