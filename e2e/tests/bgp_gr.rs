@@ -9,15 +9,18 @@
 //!   bounded count and a stop file) runs while node-1's speaker is stopped by SIGTERM, then by
 //!   SIGKILL, and restarted each time: while it is down FRR keeps node-1's path, marked stale;
 //!   after the restart FRR shows the R bit in the new OPEN, has End-of-RIB from node-1 and the
-//!   path is fresh again. The probe loses 0 requests.
+//!   path is fresh again. The probe loses 0 requests, and node-1 forwarded its share of them
+//!   (its conntrack entries for the Service IP: FRR hashes connections over the paths, L4).
 //! - **b, without graceful restart**: the same BGPPeer without it: SIGTERM (Cease) and SIGKILL
 //!   (the connection closes) each make FRR drop node-1's path at once: the outage the feature
 //!   avoids is observed.
 //! - **c, drain**: graceful restart enabled, `kubectl cordon node-1`, then SIGTERM: FRR loses
 //!   node-1's path while node-1's speaker is still running and its session still Established
 //!   (withdrawn by UPDATE before the Cease; `--drain-delay 2s` makes the window observable),
-//!   and the probe loses 0 requests (the other nodes serve). The node is uncordoned even on
-//!   failure.
+//!   and the probe loses at most the one request in flight when FRR's ECMP set shrinks (its
+//!   next packets hash to another node, whose kube-proxy resets it: true of any withdrawal; the
+//!   probe runs one connection at a time); the other nodes serve. The node is uncordoned even
+//!   on failure.
 //!
 //! Skipped unless `FERROLB_E2E=1`. Every wait and loop is bounded; objects are deleted at the
 //! end; traffic stays inside the rig's namespaces.
@@ -308,16 +311,36 @@ fn sigterm(speakers: &mut Speakers, node: &str) -> Result<()> {
     speakers.stop(node)
 }
 
-fn ensure_no_loss(probe: Probe, what: &str) -> Result<usize> {
+/// Stops the probe; at most `allowed` of its requests may have failed. Returns (requests,
+/// failures).
+fn ensure_loss_at_most(probe: Probe, allowed: usize, what: &str) -> Result<(usize, usize)> {
     let (n, fails) = probe.finish()?;
     ensure!(n >= 100, "{what}: the probe made only {n} requests");
     ensure!(
-        fails.is_empty(),
-        "{what}: {} of {n} requests through FRR failed, first: {:?}",
+        fails.len() <= allowed,
+        "{what}: {} of {n} requests through FRR failed (at most {allowed} allowed), first: {:?}",
         fails.len(),
         &fails[..fails.len().min(5)]
     );
-    Ok(n)
+    Ok((n, fails.len()))
+}
+
+/// Connections to `ip`:80 in `node`'s conntrack table (kube-proxy's NAT; closed ones stay in
+/// TIME_WAIT for minutes): how many of the probe's requests the node forwarded.
+fn node_flows(rig: &Rig, node: &str, ip: &str) -> Result<usize> {
+    let out = rig.netns_exec(
+        &rig.node_ns(node),
+        &["conntrack", "-L", "-p", "tcp", "-d", ip, "--dport", "80"],
+    )?;
+    Ok(out.lines().filter(|l| l.contains("dport=80")).count())
+}
+
+/// Forgets `node`'s conntrack entries of `ip` (so [`node_flows`] counts from now on).
+fn forget_flows(rig: &Rig, node: &str, ip: &str) {
+    let _ = rig.netns_exec(
+        &rig.node_ns(node),
+        &["conntrack", "-D", "-p", "tcp", "-d", ip],
+    );
 }
 
 #[tokio::test]
@@ -331,6 +354,7 @@ async fn bgp_gr_a_speaker_restart_keeps_routes_and_loses_nothing() -> Result<()>
         let a = bgp::node_address("node-1", Family::Ipv4)?;
         let gr = bgp::frr_graceful_restart(&rig, &a)?.context("FRR has no session with node-1")?;
         ensure!(gr.remote_restarts, "node-1 did not advertise graceful restart: {gr:?}");
+        forget_flows(&rig, "node-1", &s.ip);
         let probe = Probe::start(&rig, &s.ip, "bgp-gr-a")?;
         tokio::time::sleep(Duration::from_millis(500)).await;
         for (how, stop) in [("SIGTERM", true), ("SIGKILL", false)] {
@@ -353,8 +377,14 @@ async fn bgp_gr_a_speaker_restart_keeps_routes_and_loses_nothing() -> Result<()>
             );
             tokio::time::sleep(Duration::from_millis(500)).await;
         }
-        let n = ensure_no_loss(probe, "graceful restart")?;
-        println!("probe: {n} requests through FRR, 0 failed");
+        let (n, _) = ensure_loss_at_most(probe, 0, "graceful restart")?;
+        // FRR hashes each connection (L4) over the three paths: node-1 carried its share.
+        let via_node1 = node_flows(&rig, "node-1", &s.ip)?;
+        ensure!(
+            via_node1 >= n / 10,
+            "only {via_node1} of {n} probe connections went through node-1"
+        );
+        println!("probe: {n} requests through FRR, 0 failed, {via_node1} of them via node-1");
         Ok(())
     }
     .await;
@@ -485,10 +515,140 @@ async fn bgp_gr_c_cordoned_node_drains_before_exit() -> Result<()> {
         let paths = bgp::route(&rig, Router::Frr, &s.prefix)?;
         ensure!(paths.len() == rig.nodes - 1, "the other nodes' paths: {paths:?}");
         tokio::time::sleep(Duration::from_millis(500)).await;
-        let n = ensure_no_loss(probe, "drain")?;
+        // The one connection in flight when FRR's ECMP set shrinks may be reset: its next
+        // packets hash to another node, whose kube-proxy does not know it (any withdrawal does
+        // this; the probe runs one connection at a time).
+        let (n, lost) = ensure_loss_at_most(probe, 1, "drain")?;
         println!(
-            "drain: node-1's path withdrawn at FRR {withdrawn_at:?} after SIGTERM (session still up), speaker exited after {exited:?}; probe: {n} requests, 0 failed"
+            "drain: node-1's path withdrawn at FRR {withdrawn_at:?} after SIGTERM (session still up), speaker exited after {exited:?}; probe: {n} requests, {lost} failed"
         );
+        Ok(())
+    }
+    .await;
+    let _ = rig.kubectl(&["uncordon", "node-1"]);
+    if result.is_err() {
+        println!("{}", diag(&rig));
+    }
+    s.teardown(&rig).await;
+    result
+}
+
+/// Wall-clock time of the first line of `log` after byte `from` containing `needle` (the
+/// speaker's log lines start with an RFC 3339 UTC timestamp).
+fn log_time(log: &str, from: usize, needle: &str) -> Option<std::time::SystemTime> {
+    let line = log.get(from..)?.lines().find(|l| l.contains(needle))?;
+    let ts: k8s_openapi::jiff::Timestamp = line.split_whitespace().next()?.parse().ok()?;
+    Some(std::time::SystemTime::from(ts))
+}
+
+/// Polls FRR (one `vtysh` per poll, ~20–40 ms; at most `timeout`) until `done` holds.
+async fn poll_frr(
+    what: &str,
+    timeout: Duration,
+    mut done: impl FnMut() -> Result<bool>,
+) -> Result<Duration> {
+    let t0 = Instant::now();
+    while t0.elapsed() < timeout {
+        if done()? {
+            return Ok(t0.elapsed());
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    anyhow::bail!("{what}: not within {timeout:?}")
+}
+
+/// Benchmark (`#[ignore]`): `FERROLB_GR_BENCH_N` (10) speaker restarts of node-1 with graceful
+/// restart, alternating SIGTERM and SIGKILL, then as many drains (cordon + SIGTERM), under the
+/// 10 ms HTTP probe through FRR. Prints per kind: time from the new process's start to its
+/// session Established (speaker log; End-of-RIB is sent in the same step) and to FRR showing
+/// Established with End-of-RIB received and the path fresh (polled); for drains SIGTERM →
+/// FRR's RIB without node-1's path; and the probes lost.
+#[tokio::test]
+#[ignore]
+async fn z_bench_gr_restarts_and_drains() -> Result<()> {
+    let Some(rig) = Rig::from_env("z_bench_gr_restarts_and_drains") else {
+        return Ok(());
+    };
+    let n: usize = std::env::var("FERROLB_GR_BENCH_N")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(10)
+        .clamp(1, 50);
+    let mut s = setup(&rig, "bgp-gr-z-frr", "enableGracefulRestart: true", &[]).await?;
+    let result = async {
+        let a = bgp::node_address("node-1", Family::Ipv4)?;
+        let probe = Probe::start(&rig, &s.ip, "bgp-gr-z-restart")?;
+        let (mut to_est, mut to_frr) = (Vec::new(), Vec::new());
+        for i in 0..n {
+            if i % 2 == 0 {
+                sigterm(&mut s.speakers, "node-1")?;
+            } else {
+                s.speakers.kill("node-1");
+            }
+            ensure_stale_kept(&rig, "node-1", &s.prefix, Duration::from_millis(300)).await?;
+            let from = setup::speaker_log(&rig, "node-1").len();
+            let started = std::time::SystemTime::now();
+            s.speakers.start_one(&rig, "node-1")?;
+            let frr = poll_frr("Established + End-of-RIB at FRR", TIMEOUT, || {
+                let gr = bgp::frr_graceful_restart(&rig, &a)?;
+                let fresh = bgp::route(&rig, Router::Frr, &s.prefix)?
+                    .iter()
+                    .any(|r| r.next_hops.contains(&a) && !r.stale);
+                Ok(fresh && gr.is_some_and(|g| g.end_of_rib_received.contains(&Family::Ipv4)))
+            })
+            .await?;
+            let log = setup::speaker_log(&rig, "node-1");
+            let est = log_time(&log, from, "BGP session established")
+                .context("no 'BGP session established' in the new speaker's log")?;
+            to_est.push(est.duration_since(started).unwrap_or_default());
+            to_frr.push(frr);
+            tokio::time::sleep(Duration::from_millis(300)).await;
+        }
+        let (sent, lost) = probe.finish()?;
+        println!(
+            "GR restarts (SIGTERM/SIGKILL alternating): process start -> Established (speaker log) {}",
+            ferrolb_e2e::failover::percentiles(to_est)
+        );
+        println!(
+            "GR restarts: process start -> FRR Established + End-of-RIB + fresh path (polled) {}",
+            ferrolb_e2e::failover::percentiles(to_frr)
+        );
+        println!("GR restarts: probes {sent}, lost {}", lost.len());
+
+        let probe = Probe::start(&rig, &s.ip, "bgp-gr-z-drain")?;
+        let mut withdrawn = Vec::new();
+        for _ in 0..n {
+            let seen = setup::speaker_log(&rig, "node-1").len();
+            rig.kubectl(&["cordon", "node-1"])?;
+            poll_frr("node-1's speaker to see the cordon", TIMEOUT, || {
+                Ok(setup::speaker_log(&rig, "node-1")
+                    .get(seen..)
+                    .unwrap_or_default()
+                    .contains("draining=true"))
+            })
+            .await?;
+            let proc = s.speakers.procs.get("node-1").context("no speaker")?;
+            let t0 = Instant::now();
+            Command::new("kill").args(["-TERM", &proc.pid().to_string()]).status()?;
+            poll_frr("node-1's path withdrawn", Duration::from_secs(10), || {
+                Ok(!bgp::route(&rig, Router::Frr, &s.prefix)?
+                    .iter()
+                    .any(|r| r.next_hops.contains(&a)))
+            })
+            .await?;
+            withdrawn.push(t0.elapsed());
+            sigterm(&mut s.speakers, "node-1")?; // waits for the exit
+            rig.kubectl(&["uncordon", "node-1"])?;
+            s.speakers.start_one(&rig, "node-1")?;
+            wait_fresh(&rig, "node-1", &s.prefix).await?;
+            tokio::time::sleep(Duration::from_millis(300)).await;
+        }
+        let (sent, lost) = probe.finish()?;
+        println!(
+            "drain (cordon + SIGTERM) -> node-1's path gone from FRR's RIB {}",
+            ferrolb_e2e::failover::percentiles(withdrawn)
+        );
+        println!("drains: probes {sent}, lost {}", lost.len());
         Ok(())
     }
     .await;
