@@ -218,7 +218,7 @@ impl Manager {
         let node = plan.nodes.get(&self.cfg.node);
         let draining = node.is_some_and(|n| n.draining);
         if draining != self.node_draining {
-            tracing::info!(node = %self.cfg.node, draining, "node drain state: a stop now drains the BGP sessions");
+            tracing::info!(node = %self.cfg.node, draining, "node drain state changed (while draining, a stop drains the BGP sessions)");
             self.node_draining = draining;
         }
         let decisions = plan.bgp.announce(node, self.cfg.ignore_exclude_lb);

@@ -2,15 +2,17 @@
 //! first OPEN of each session (RFC 4724 §3).
 //!
 //! The evidence is this node's `ferrolb.io/v1alpha1` BGPSessionState objects
-//! (`speaker/src/status/session/`): at start the speaker lists them (label `metallb.io/node`)
-//! and a session recorded as `Established` means the previous speaker on this node stopped
-//! with that session up: it was killed (SIGKILL, OOM, a crash: nothing was written after
-//! Established) or it closed the session for a graceful restart (a healthy node's SIGTERM: the
-//! shutdown leaves those objects as they were, see [`super`]). A drained or Ceased session's
-//! object is deleted by the last status write, so it does not count. The objects are owned by
-//! the speaker Pod and garbage-collected with it, so one that still says `Established` belongs
-//! to the previous container of this Pod or to a Pod replaced moments ago (the new Pod adopts
-//! it) — never to a speaker long gone.
+//! (`speaker/src/status/session/`): at start the speaker lists them (label `metallb.io/node`,
+//! and `status.node`); any object means a speaker ran on this node moments ago and had
+//! sessions: the objects are owned by the speaker Pod and garbage-collected with it, so one
+//! that still exists belongs to the previous container of this Pod (a crash, OOM, SIGKILL or a
+//! restart) or to a Pod replaced moments ago (the new Pod adopts it) — never to a speaker long
+//! gone. Its recorded state does not matter: a speaker killed within a second of its own
+//! restart may not have written `Established` yet (writes are paced, one per second), and the
+//! R bit means "this speaker restarted", whatever its sessions were doing. A speaker that
+//! stopped for a graceful restart leaves its objects as they were (see [`super`]); a drained
+//! or Ceased one deletes them with its last status write when it has time (an R bit after a
+//! drain is harmless: the router holds no stale routes then).
 //!
 //! Why not a marker file: an `emptyDir` survives a container restart but not the Pod
 //! replacement of an upgrade, the main case of graceful restart; a `hostPath` would need a
@@ -32,13 +34,13 @@ use crate::status::objects::own_objects;
 /// How long the start waits for the list.
 pub const LIST_TIMEOUT: Duration = Duration::from_secs(3);
 
-/// Whether these objects (this node's BGPSessionStates) show a restart: one of `node`'s
-/// sessions is recorded as Established.
+/// Whether these objects (this node's BGPSessionStates) show a restart: one of them records a
+/// session of `node`.
 pub fn restarted(node: &str, objects: &[BGPSessionState]) -> bool {
     objects.iter().any(|o| {
-        o.status.as_ref().is_some_and(|s| {
-            s.node.as_deref() == Some(node) && s.bgp_status.as_deref() == Some("Established")
-        })
+        o.status
+            .as_ref()
+            .is_some_and(|s| s.node.as_deref() == Some(node))
     })
 }
 
