@@ -219,6 +219,8 @@ pub struct RibRoute {
     pub med: Option<u32>,
     /// The router chose this path as best (BIRD: primary `*`).
     pub best: bool,
+    /// FRR keeps the path as stale for a restarting neighbour (RFC 4724 helper; FRR only).
+    pub stale: bool,
 }
 
 /// A BGP session of a router, normalised across FRR, GoBGP and BIRD.
@@ -382,6 +384,25 @@ pub async fn wait_established(
         },
     )
     .await
+}
+
+/// FRR's graceful-restart view of one neighbour (`show bgp neighbors <a> json`,
+/// `gracefulRestartInfo`).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct FrrGracefulRestart {
+    /// The neighbour advertised graceful restart with address families (FRR's remote mode
+    /// `Restart`), so FRR helps it restart.
+    pub remote_restarts: bool,
+    /// The Restart State (R) bit of the neighbour's last OPEN.
+    pub r_bit: bool,
+    /// Families whose End-of-RIB FRR received from the neighbour on the current session.
+    pub end_of_rib_received: Vec<Family>,
+}
+
+/// FRR's graceful-restart state of its session with `address`; `None` without that session.
+pub fn frr_graceful_restart(rig: &Rig, address: &str) -> Result<Option<FrrGracefulRestart>> {
+    let v = frr_json(rig, &format!("show bgp neighbors {address} json"))?;
+    Ok(v.get(address).map(parse::parse_frr_graceful_restart))
 }
 
 /// A route in FRR's netns kernel table (what zebra installed; ECMP = several next hops).

@@ -53,7 +53,13 @@
 //! one set of counters), [`bgp`] (one task per BGP session around the sans-IO
 //! `ferrolb_bgp::fsm`, publishing a [`bgp_report::BgpReport`]). The speaker only announces an
 //! IP that lies in a pool (see [`plan`]). SIGTERM/SIGINT start a make-before-break handover
-//! (Layer 2) and close every BGP session with a Cease.
+//! (Layer 2) and stop the BGP sessions (see [`bgp`]): on a node being drained or shut down
+//! (cordoned, drain taints, `Ready=False`) or with `--drain-on-stop` (`FERROLB_DRAIN_ON_STOP`)
+//! every route is withdrawn, the sessions stay up `--drain-delay` (`FERROLB_DRAIN_DELAY`,
+//! default 1s, at most 5m) for the routers to converge, then Cease; otherwise a session with
+//! graceful restart negotiated (`enableGracefulRestart`) is closed without a NOTIFICATION so the
+//! routers keep its routes while the speaker restarts (RFC 4724), and any other sends Cease. The
+//! DaemonSet's `terminationGracePeriodSeconds` must exceed the drain delay plus 2 s.
 
 mod bgp;
 mod bgp_report;
@@ -97,6 +103,9 @@ const DEAD_AFTER: Bounds = Bounds::new(MS, HOUR);
 const LEAVE_GRACE: Bounds = Bounds::new(Duration::ZERO, Duration::from_secs(600));
 /// `--max-incarnation-ahead` (`0s` disables the check).
 const INCARNATION_AHEAD: Bounds = Bounds::new(Duration::from_secs(1), flag::MAX).or_zero();
+/// `--drain-delay`: a drained session waits this long after its withdrawals; the Pod's
+/// termination grace period must cover it.
+const DRAIN_DELAY: Bounds = Bounds::new(Duration::ZERO, Duration::from_secs(300));
 /// `--debounce`.
 const DEBOUNCE: Bounds = Bounds::new(Duration::ZERO, Duration::from_secs(10));
 
@@ -190,6 +199,14 @@ struct Args {
     /// BGP mode (sessions with the BGPPeers selecting this node): `true` or `false`.
     #[arg(long = "enable-bgp", env = "FERROLB_ENABLE_BGP", default_value_t = true, action = clap::ArgAction::Set)]
     enable_bgp: bool,
+    /// Drain the BGP sessions on every stop (withdraw, wait --drain-delay, Cease), not only
+    /// when the node is cordoned or shutting down; graceful restart is then never used.
+    #[arg(long = "drain-on-stop", env = "FERROLB_DRAIN_ON_STOP", default_value_t = false, action = clap::ArgAction::Set, num_args = 0..=1, default_missing_value = "true")]
+    drain_on_stop: bool,
+    /// How long drained BGP sessions stay up after withdrawing their routes, for the routers
+    /// to converge on the other nodes (0s to 5m).
+    #[arg(long = "drain-delay", env = "FERROLB_DRAIN_DELAY", default_value = "1s", value_parser = DRAIN_DELAY.parser())]
+    drain_delay: Duration,
 }
 
 /// `--ml-labels`: comma-separated `key=value` (or any label-selector term); no empty term.
@@ -396,12 +413,22 @@ async fn main() -> anyhow::Result<()> {
         let _ = rx.wait_for(|s| *s).await;
     };
 
+    let restarted = args.enable_bgp && bgp::restart::detect(&client, &args.namespace, &node).await;
+    let bgp_cfg = bgp::BgpConfig {
+        node: node.clone(),
+        ignore_exclude_lb: args.ignore_exclude_lb,
+        drain_on_stop: args.drain_on_stop,
+        drain_delay: args.drain_delay,
+        restarted,
+    };
+    let bgp_shutdown = bgp_cfg.max_shutdown() + Duration::from_secs(1);
     let bgp = args.enable_bgp.then(|| {
-        let cfg = bgp::BgpConfig {
-            node: node.clone(),
-            ignore_exclude_lb: args.ignore_exclude_lb,
-        };
-        bgp::spawn(cfg, plan_rx.clone(), metrics.clone(), shutdown_rx.clone())
+        bgp::spawn(
+            bgp_cfg,
+            plan_rx.clone(),
+            metrics.clone(),
+            shutdown_rx.clone(),
+        )
     });
     // BGP status writers subscribe here: `bgp_report` carries every change of the sessions and
     // of the Services advertised over BGP (ServiceBGPStatus, the per-session status object,
@@ -423,11 +450,9 @@ async fn main() -> anyhow::Result<()> {
             drop(report_tx);
         }
     }
-    // The BGP sessions send their Cease (bounded inside the runtime).
+    // The BGP sessions drain, close for a graceful restart or Cease (bounded in the runtime).
     if let Some(t) = bgp_task
-        && tokio::time::timeout(Duration::from_secs(3), t)
-            .await
-            .is_err()
+        && tokio::time::timeout(bgp_shutdown, t).await.is_err()
     {
         tracing::warn!("BGP shutdown timed out");
     }

@@ -11,7 +11,8 @@
 //!   `status.loadBalancer.ingress[].ip`;
 //! - EndpointSlice: name, namespace, labels (`kubernetes.io/service-name`), per endpoint
 //!   `nodeName` and `conditions` (ready/serving);
-//! - Node: name, labels, `status.conditions[]` type+status, `status.addresses`;
+//! - Node: name, labels, `spec.unschedulable`, `spec.taints[]` key+effect, `status.conditions[]`
+//!   type+status, `status.addresses`;
 //! - Secret (ferrolb's namespace, BGP mode only): name, namespace, `type` and the `password`
 //!   key of `data` (a BGPPeer's `passwordSecret`); every other key (the heartbeat key, other
 //!   applications' credentials) is dropped before it is cached.
@@ -20,8 +21,8 @@
 //! plan is the same with and without slimming.
 
 use k8s_openapi::api::core::v1::{
-    LoadBalancerIngress, LoadBalancerStatus, Node, NodeCondition, NodeStatus, Secret, Service,
-    ServiceSpec, ServiceStatus,
+    LoadBalancerIngress, LoadBalancerStatus, Node, NodeCondition, NodeSpec, NodeStatus, Secret,
+    Service, ServiceSpec, ServiceStatus, Taint,
 };
 use k8s_openapi::api::discovery::v1::{Endpoint, EndpointSlice};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
@@ -80,10 +81,25 @@ pub fn slice(s: &mut EndpointSlice) {
     }
 }
 
-/// Slims a Node to its name, labels, condition states and addresses.
+/// Slims a Node to its name, labels, cordon and taint keys, condition states and addresses.
 pub fn node(n: &mut Node) {
     meta(&mut n.metadata, false, false);
-    n.spec = None;
+    n.spec = n.spec.take().and_then(|sp| {
+        let spec = NodeSpec {
+            unschedulable: sp.unschedulable.filter(|u| *u),
+            taints: sp.taints.map(|ts| {
+                ts.into_iter()
+                    .map(|t| Taint {
+                        key: t.key,
+                        effect: t.effect,
+                        ..Taint::default()
+                    })
+                    .collect()
+            }),
+            ..NodeSpec::default()
+        };
+        (spec != NodeSpec::default()).then_some(spec)
+    });
     n.status = n.status.take().map(|st| NodeStatus {
         addresses: st.addresses,
         conditions: st.conditions.map(|cs| {
@@ -271,6 +287,33 @@ mod tests {
         assert_eq!(e2[1].endpoints[1].node_name.as_deref(), Some("n3"));
         assert!(e2[1].endpoints[0].addresses.is_empty());
         assert!(n2[0].status.as_ref().is_some_and(|s| s.images.is_none()));
+    }
+
+    #[test]
+    fn a_cordoned_or_tainted_node_stays_draining_after_slimming() {
+        let (_, _, nodes) = fixtures();
+        let mut cordoned = nodes[0].clone();
+        let spec = cordoned.spec.get_or_insert_with(Default::default);
+        spec.unschedulable = Some(true);
+        let mut tainted = nodes[1].clone();
+        if let Some(ts) = tainted.spec.as_mut().and_then(|s| s.taints.as_mut()) {
+            ts.push(Taint {
+                key: "node.kubernetes.io/unschedulable".into(),
+                effect: "NoSchedule".into(),
+                value: Some("x".into()),
+                ..Taint::default()
+            });
+        }
+        for n in [cordoned, tainted] {
+            let mut slim = n.clone();
+            node(&mut slim);
+            assert!(crate::plan::node_plan(&n).draining);
+            assert_eq!(crate::plan::node_plan(&slim), crate::plan::node_plan(&n));
+            assert!(slim.spec.as_ref().is_some_and(|s| s.pod_cidr.is_none()));
+        }
+        let mut healthy = nodes[0].clone();
+        node(&mut healthy);
+        assert!(!crate::plan::node_plan(&healthy).draining);
     }
 
     #[test]

@@ -41,6 +41,9 @@ fn absurd_timers_are_usage_errors_naming_the_flag() {
         (&["--leave-grace", "2562047h"], "--leave-grace"),
         (&["--debounce", "1h"], "--debounce"),
         (&["--debounce", "5d"], "--debounce"),
+        (&["--drain-delay", "6m"], "--drain-delay"),
+        (&["--drain-delay=-1s"], "--drain-delay"),
+        (&["--drain-on-stop", "maybe"], "--drain-on-stop"),
     ] {
         refused(args, flag);
     }

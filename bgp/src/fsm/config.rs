@@ -80,8 +80,16 @@ impl SessionConfig {
     }
 
     /// The OPEN we send: My AS (AS_TRANS above 65,535, RFC 6793 §4.1), hold time, router
-    /// ID, and the capabilities.
+    /// ID, and the capabilities (graceful restart with the R bit clear).
     pub fn open(&self) -> Open {
+        self.open_with(false)
+    }
+
+    /// The OPEN we send; `restarting` sets the graceful-restart capability's Restart State
+    /// (R) bit (RFC 4724 §3: "the BGP speaker has restarted"), when the capability is sent.
+    /// The F bit is set for every configured family: the node's kube-proxy keeps forwarding
+    /// while the speaker process restarts, so the router's stale routes still lead somewhere.
+    pub fn open_with(&self, restarting: bool) -> Open {
         let mut caps: Vec<Capability> = self.mp_capabilities();
         caps.push(Capability::RouteRefresh);
         caps.push(Capability::FourOctetAs(self.my_asn));
@@ -95,7 +103,7 @@ impl SessionConfig {
         }
         if self.graceful_restart {
             caps.push(Capability::GracefulRestart(GracefulRestart {
-                restarting: false,
+                restarting,
                 notification: false,
                 restart_time: GR_RESTART_TIME,
                 families: self
@@ -151,6 +159,11 @@ pub struct Negotiated {
     pub ipv4_over_ipv6_next_hop: bool,
     /// The peer's graceful-restart capability.
     pub graceful_restart: Option<GracefulRestart>,
+    /// Graceful restart is in force for this session: we sent the capability
+    /// (`enableGracefulRestart`) and the peer sent one too (RFC 4724 §3: a speaker that did
+    /// not advertise the capability does not act as a helper), so closing the connection
+    /// without a NOTIFICATION makes the peer keep our routes as stale for the restart time.
+    pub graceful_restart_negotiated: bool,
 }
 
 /// Check the peer's OPEN against the config (§6.2) and compute the negotiated parameters.
@@ -207,6 +220,10 @@ pub fn negotiate(cfg: &SessionConfig, open: &Open) -> Result<Negotiated, DecodeE
             data,
         });
     }
+    let peer_gr = caps.iter().find_map(|c| match c {
+        Capability::GracefulRestart(g) => Some(g.clone()),
+        _ => None,
+    });
     let hold_time = cfg.hold_secs().min(open.hold_time);
     let keepalive = match cfg.keepalive_time.map(|k| k.as_secs()) {
         _ if hold_time == 0 => 0,
@@ -230,9 +247,7 @@ pub fn negotiate(cfg: &SessionConfig, open: &Open) -> Result<Negotiated, DecodeE
                 Capability::ExtendedNextHop(e) => e.contains(&ExtendedNextHop::IPV4_OVER_IPV6),
                 _ => false,
             }),
-        graceful_restart: caps.iter().find_map(|c| match c {
-            Capability::GracefulRestart(g) => Some(g.clone()),
-            _ => None,
-        }),
+        graceful_restart: peer_gr.clone(),
+        graceful_restart_negotiated: cfg.graceful_restart && peer_gr.is_some(),
     })
 }

@@ -12,8 +12,17 @@
 //! UPDATEs, End-of-RIB after the initial table, and answers ROUTE-REFRESH. After an error the
 //! session goes to Idle and restarts itself after the backoff (until ManualStop).
 //! Connection collision detection (§6.8) is not implemented: one connection per session.
+//!
+//! Graceful restart (RFC 4724), as the restarting speaker: the capability is sent when
+//! `enableGracefulRestart` is set ([`SessionConfig::open_with`]), with the Restart State (R)
+//! bit on the OPENs of a session created with [`Session::set_restarting`] until it first
+//! reaches Established; [`Event::StopForRestart`] closes an Established session whose peer
+//! negotiated graceful restart without a NOTIFICATION (§4.1), so the peer keeps our routes as
+//! stale; the End-of-RIB after the initial table tells it the refresh is complete. Which stop
+//! a session gets is decided by [`stop_mode`].
 
 mod config;
+mod stop;
 #[cfg(test)]
 mod tests;
 
@@ -21,6 +30,7 @@ pub use config::{
     DEFAULT_CONNECT_TIME, DEFAULT_HOLD_TIME, GR_RESTART_TIME, Negotiated, PeerAsn, SessionConfig,
     negotiate,
 };
+pub use stop::{StopMode, stop_mode};
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -61,6 +71,10 @@ pub enum Event {
     ManualStart,
     /// Event 2: stop the session (Cease / Administrative Shutdown if open).
     ManualStop,
+    /// Stop because this speaker process is restarting: an Established session with graceful
+    /// restart negotiated is closed without a NOTIFICATION (RFC 4724 §4.1) so the peer keeps
+    /// the routes as stale; any other session stops as [`Event::ManualStop`].
+    StopForRestart,
     /// Events 16/17: the TCP connection is up (our connect succeeded or we accepted one).
     TcpConnected,
     /// Event 18: the connection attempt failed or the connection closed.
@@ -76,6 +90,8 @@ pub enum DownReason {
     NotificationReceived(Notification),
     /// The TCP connection closed.
     ConnectionLost,
+    /// We closed the connection without a NOTIFICATION for a graceful restart (RFC 4724 §4.1).
+    ClosedForRestart,
 }
 
 /// What the caller must do.
@@ -126,6 +142,7 @@ pub struct Session {
     negotiated: Option<Negotiated>,
     desired: BTreeMap<IpNet, RouteAttrs>,
     rib: Option<AdjRibOut>,
+    restarting: bool,
 }
 
 impl Session {
@@ -141,7 +158,28 @@ impl Session {
             negotiated: None,
             desired: BTreeMap::new(),
             rib: None,
+            restarting: false,
         }
+    }
+
+    /// Marks this session as one of a restarted speaker process: its OPENs carry the
+    /// graceful-restart Restart State (R) bit until the session first reaches Established.
+    pub fn set_restarting(&mut self, restarting: bool) {
+        self.restarting = restarting;
+    }
+
+    /// Whether the next OPEN carries the R bit.
+    pub fn restarting(&self) -> bool {
+        self.restarting
+    }
+
+    /// How this session ends if the speaker stops now ([`stop_mode`]).
+    pub fn stop_mode(&self, draining: bool) -> StopMode {
+        let gr = self
+            .negotiated
+            .as_ref()
+            .is_some_and(|n| n.graceful_restart_negotiated);
+        stop_mode(draining, self.state == State::Established, gr)
     }
 
     /// The current state.
@@ -193,7 +231,16 @@ impl Session {
                 self.connect(now, &mut out);
             }
             (Event::ManualStart, _) => {}
-            (Event::ManualStop, state) => {
+            (Event::StopForRestart, State::Established)
+                if self.stop_mode(false) == StopMode::KeepForRestart =>
+            {
+                self.auto_restart = false;
+                out.push(Action::Close);
+                self.reset(State::Idle, &mut out);
+                out.push(Action::Down(DownReason::ClosedForRestart));
+                self.timers = Timers::default();
+            }
+            (Event::ManualStop | Event::StopForRestart, state) => {
                 self.auto_restart = false;
                 if state >= State::OpenSent {
                     let n = Notification::new(code::CEASE, cease::ADMIN_SHUTDOWN);
@@ -207,7 +254,8 @@ impl Session {
             (Event::TcpConnected, State::Connect | State::Active) => {
                 self.timers.connect_retry = None;
                 self.buf.clear();
-                out.push(Action::Send(Message::Open(self.cfg.open())));
+                let open = self.cfg.open_with(self.restarting);
+                out.push(Action::Send(Message::Open(open)));
                 self.timers.hold = Some(now + OPEN_HOLD_TIME);
                 self.set_state(State::OpenSent, &mut out);
             }
@@ -390,6 +438,7 @@ impl Session {
         };
         self.restart_hold(now);
         self.retry = INITIAL_RETRY;
+        self.restarting = false;
         self.set_state(State::Established, out);
         let packer = Packer {
             ctx: n.ctx,

@@ -433,3 +433,159 @@ fn route_refresh_resends_the_family_and_changes_are_diffed() {
         "keepalive timer restarted by the UPDATE"
     );
 }
+
+fn gr_cfg() -> SessionConfig {
+    SessionConfig {
+        graceful_restart: true,
+        ..cfg()
+    }
+}
+
+/// The peer's OPEN with a helper-only graceful-restart capability (as FRR sends it).
+fn gr_peer_open() -> Open {
+    let mut o = peer_open(64513, 90);
+    o.capabilities.push(Capability::GracefulRestart(
+        crate::message::GracefulRestart {
+            restarting: false,
+            notification: false,
+            restart_time: 120,
+            families: vec![],
+        },
+    ));
+    o
+}
+
+fn sent_open(actions: &[Action]) -> Open {
+    actions
+        .iter()
+        .find_map(|a| match a {
+            Action::Send(Message::Open(o)) => Some(o.clone()),
+            _ => None,
+        })
+        .expect("an OPEN")
+}
+
+fn r_bit(o: &Open) -> Option<bool> {
+    o.capabilities.iter().find_map(|c| match c {
+        Capability::GracefulRestart(g) => Some(g.restarting),
+        _ => None,
+    })
+}
+
+#[test]
+fn restarted_speaker_sets_the_r_bit_until_established() {
+    let mut s = Session::new(gr_cfg());
+    s.set_restarting(true);
+    s.handle(S(0), Event::ManualStart);
+    assert_eq!(
+        r_bit(&sent_open(&s.handle(S(0), Event::TcpConnected))),
+        Some(true)
+    );
+    // The connection fails before Established: the next OPEN still says "restarted".
+    let a = s.handle(S(1), Event::TcpFailed);
+    assert!(a.contains(&Action::Close));
+    s.tick(s.next_deadline().expect("retry"));
+    assert_eq!(
+        r_bit(&sent_open(&s.handle(S(3), Event::TcpConnected))),
+        Some(true)
+    );
+    s.receive(S(3), &bytes(Message::Open(gr_peer_open())));
+    s.receive(S(3), &bytes(Message::Keepalive));
+    assert_eq!(s.state(), State::Established);
+    assert!(!s.restarting(), "cleared once Established");
+    // A later flap of the same session is not a restart of the speaker.
+    s.handle(S(4), Event::TcpFailed);
+    let t = s.next_deadline().expect("restart");
+    s.tick(t);
+    assert_eq!(
+        r_bit(&sent_open(&s.handle(t, Event::TcpConnected))),
+        Some(false)
+    );
+}
+
+#[test]
+fn graceful_restart_is_negotiated_only_when_both_sides_send_it() {
+    let cases = [
+        (gr_cfg(), gr_peer_open(), true),
+        (gr_cfg(), peer_open(64513, 90), false),
+        (cfg(), gr_peer_open(), false),
+    ];
+    for (c, peer, want) in cases {
+        let (s, _) = established(c, peer);
+        let n = s.negotiated().expect("negotiated");
+        assert_eq!(n.graceful_restart_negotiated, want);
+        let keep = if want {
+            StopMode::KeepForRestart
+        } else {
+            StopMode::Cease
+        };
+        assert_eq!(s.stop_mode(false), keep);
+        assert_eq!(s.stop_mode(true), StopMode::Drain);
+    }
+}
+
+#[test]
+fn stop_for_restart_closes_without_notification_when_gr_is_negotiated() {
+    let (mut s, _) = established(gr_cfg(), gr_peer_open());
+    s.set_routes(S(0), routes(2));
+    let a = s.handle(S(1), Event::StopForRestart);
+    assert_eq!(
+        sent_notification(&a),
+        None,
+        "RFC 4724 §4.1: no NOTIFICATION"
+    );
+    assert!(sent_updates(&a).is_empty(), "nothing withdrawn");
+    assert!(a.contains(&Action::Close));
+    assert!(a.contains(&Action::Down(DownReason::ClosedForRestart)));
+    assert_eq!(s.state(), State::Idle);
+    assert_eq!(s.next_deadline(), None, "no automatic restart");
+    // Without graceful restart on the session the same stop is a Cease.
+    let (mut s, _) = established(cfg(), gr_peer_open());
+    assert_eq!(
+        sent_notification(&s.handle(S(1), Event::StopForRestart)),
+        Some((6, 2))
+    );
+    assert_eq!(s.state(), State::Idle);
+}
+
+#[test]
+fn stop_decision_table() {
+    use StopMode::*;
+    // (draining, established, gr negotiated) -> mode
+    let table = [
+        ((false, false, false), Cease),
+        ((false, false, true), Cease),
+        ((true, false, true), Cease),
+        ((true, false, false), Cease),
+        ((false, true, false), Cease),
+        ((false, true, true), KeepForRestart),
+        ((true, true, false), Drain),
+        ((true, true, true), Drain),
+    ];
+    for ((d, e, g), want) in table {
+        assert_eq!(
+            stop_mode(d, e, g),
+            want,
+            "draining={d} established={e} gr={g}"
+        );
+    }
+}
+
+#[test]
+fn drain_withdraws_everything_by_update_before_the_cease() {
+    let (mut s, _) = established(gr_cfg(), gr_peer_open());
+    s.set_routes(S(0), routes(3));
+    let a = s.set_routes(S(1), BTreeMap::new());
+    let ups = sent_updates(&a);
+    assert_eq!(ups.iter().map(|u| u.withdrawn.len()).sum::<usize>(), 3);
+    assert_eq!(
+        sent_notification(&a),
+        None,
+        "the session stays up while routers converge"
+    );
+    assert_eq!(s.state(), State::Established);
+    assert_eq!(
+        sent_notification(&s.handle(S(2), Event::ManualStop)),
+        Some((6, 2))
+    );
+}

@@ -122,6 +122,93 @@ fn open_with_four_octet_asn_uses_as_trans_and_gr_capability() {
 }
 
 #[test]
+fn graceful_restart_capability_with_and_without_the_r_bit() {
+    let cfg = crate::fsm::SessionConfig {
+        graceful_restart: true,
+        ..crate::fsm::SessionConfig::new(
+            64512,
+            crate::fsm::PeerAsn::External,
+            Ipv4Addr::new(10, 0, 0, 1),
+        )
+    };
+    // code 64, length 10: flags+time, then IPv4 unicast and IPv6 unicast with the F bit.
+    let without = [64, 10, 0x00, 0x78, 0, 1, 1, 0x80, 0, 2, 1, 0x80];
+    let with_r = [64, 10, 0x80, 0x78, 0, 1, 1, 0x80, 0, 2, 1, 0x80];
+    for (restarting, want) in [(false, without), (true, with_r)] {
+        let open = cfg.open_with(restarting);
+        let bytes = Message::Open(open.clone()).encode(&V4).expect("encode");
+        assert!(
+            bytes.windows(want.len()).any(|w| w == want),
+            "R={restarting}: {bytes:02x?}"
+        );
+        assert_eq!(
+            decode_one(&bytes, &V4),
+            Ok(Message::Open(open)),
+            "round trip"
+        );
+    }
+    assert_eq!(cfg.open(), cfg.open_with(false));
+    let off = crate::fsm::SessionConfig {
+        graceful_restart: false,
+        ..cfg
+    };
+    assert!(
+        !off.open_with(true)
+            .capabilities
+            .iter()
+            .any(|c| matches!(c, Capability::GracefulRestart(_))),
+        "no capability (and so no R bit) without enableGracefulRestart"
+    );
+}
+
+#[test]
+fn peer_graceful_restart_capabilities_are_decoded() {
+    // FRR's helper-only capability: flags 0 + restart time 120, no family.
+    let helper = [2, 4, 64, 2, 0x00, 0x78];
+    // A restarting peer: R and N bits, time 0xfff, IPv4 unicast F=1, IPv6 unicast F=0.
+    let restarting = [2, 12, 64, 10, 0xcf, 0xff, 0, 1, 1, 0x80, 0, 2, 1, 0x00];
+    let mut params = helper.to_vec();
+    params.extend_from_slice(&restarting);
+    let mut body = vec![4, 0xfc, 0x01, 0, 90, 10, 0, 0, 2, params.len() as u8];
+    body.extend_from_slice(&params);
+    let Ok(Message::Open(open)) = decode_one(&frame(kind::OPEN, &body), &V4) else {
+        panic!("decode")
+    };
+    assert_eq!(
+        open.capabilities,
+        vec![
+            Capability::GracefulRestart(GracefulRestart {
+                restarting: false,
+                notification: false,
+                restart_time: 120,
+                families: vec![],
+            }),
+            Capability::GracefulRestart(GracefulRestart {
+                restarting: true,
+                notification: true,
+                restart_time: 0xfff,
+                families: vec![
+                    GracefulRestartFamily {
+                        afi: 1,
+                        safi: 1,
+                        forwarding_preserved: true
+                    },
+                    GracefulRestartFamily {
+                        afi: 2,
+                        safi: 1,
+                        forwarding_preserved: false
+                    },
+                ],
+            }),
+        ]
+    );
+    // A value that is not 2 + 4n octets is a malformed OPEN (§6.2 subcode 0).
+    let mut body = vec![4, 0xfc, 0x01, 0, 90, 10, 0, 0, 2, 7];
+    body.extend_from_slice(&[2, 5, 64, 3, 0x00, 0x78, 0]);
+    assert!(decode_one(&frame(kind::OPEN, &body), &V4).is_err());
+}
+
+#[test]
 fn open_extended_parameters_round_trip() {
     // 70 unknown capabilities of 4 bytes each do not fit a 1-octet parameters length.
     let caps = (0..70)

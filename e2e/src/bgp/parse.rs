@@ -9,7 +9,7 @@ use std::time::Duration;
 use anyhow::{Context, Result, bail};
 use serde_json::Value;
 
-use super::{KernelRoute, Md5Counters, Neighbor, RibRoute};
+use super::{Family, KernelRoute, Md5Counters, Neighbor, RibRoute};
 
 pub(super) fn parse_json(s: &str) -> Result<Value> {
     serde_json::from_str(s)
@@ -124,6 +124,7 @@ pub(super) fn parse_frr_routes(rib: &Value) -> Result<Vec<RibRoute>> {
                 local_pref: u32_of(p.get("locPrf")).or_else(|| u32_of(p.get("localpref"))),
                 med: u32_of(p.get("metric")).or_else(|| u32_of(p.get("med"))),
                 best: p.get("bestpath").is_some(),
+                stale: p.get("stale").and_then(Value::as_bool).unwrap_or(false),
             });
         }
     }
@@ -533,4 +534,40 @@ pub(super) fn parse_zebra_route(v: &Value, prefix: &str) -> Option<KernelRoute> 
             .unwrap_or_default()
             .to_string(),
     })
+}
+
+/// One neighbour of FRR's `show bgp neighbors json` → its graceful-restart state.
+pub(super) fn parse_frr_graceful_restart(n: &Value) -> super::FrrGracefulRestart {
+    let gr = n.get("gracefulRestartInfo");
+    let flag = |key: &str| gr.and_then(|g| g.get(key)).and_then(Value::as_bool) == Some(true);
+    let mut eor: Vec<Family> = gr
+        .and_then(|g| g.get("endOfRibRecv"))
+        .and_then(Value::as_object)
+        .map(|m| {
+            m.iter()
+                .filter(|(_, v)| v.as_bool() == Some(true))
+                .filter_map(|(k, _)| match k.as_str() {
+                    "ipv4Unicast" => Some(Family::Ipv4),
+                    "ipv6Unicast" => Some(Family::Ipv6),
+                    _ => None,
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    for (key, fam) in [("ipv4Unicast", Family::Ipv4), ("ipv6Unicast", Family::Ipv6)] {
+        let per_af = gr
+            .and_then(|g| g.pointer(&format!("/{key}/endOfRibStatus/endOfRibRecv")))
+            .and_then(Value::as_bool);
+        if per_af == Some(true) && !eor.contains(&fam) {
+            eor.push(fam);
+        }
+    }
+    super::FrrGracefulRestart {
+        remote_restarts: gr
+            .and_then(|g| g.get("remoteGrMode"))
+            .and_then(Value::as_str)
+            .is_some_and(|m| m.starts_with("Restart")),
+        r_bit: flag("rBit"),
+        end_of_rib_received: eor,
+    }
 }

@@ -231,6 +231,33 @@ pub fn node_condition_true(node: &Node, ty: &str) -> bool {
         .is_some_and(|cs| cs.iter().any(|c| c.type_ == ty && c.status == "True"))
 }
 
+/// Taints that say a node is being drained or removed: `kubectl cordon`/`drain`
+/// (`node.kubernetes.io/unschedulable`), the cluster autoscaler's and Karpenter's scale-down
+/// marks, and the non-graceful shutdown taint.
+pub const DRAIN_TAINTS: [&str; 4] = [
+    "node.kubernetes.io/unschedulable",
+    "ToBeDeletedByClusterAutoscaler",
+    "karpenter.sh/disrupted",
+    "node.kubernetes.io/out-of-service",
+];
+
+/// The node is going away, so a speaker stopped on it drains its BGP sessions instead of
+/// asking the routers to keep its routes (graceful restart): cordoned (`spec.unschedulable`),
+/// one of [`DRAIN_TAINTS`], or shutting down (`Ready=False`: the kubelet's graceful node
+/// shutdown reports "node is shutting down" there).
+pub fn node_draining(node: &Node) -> bool {
+    let spec = node.spec.as_ref();
+    spec.and_then(|s| s.unschedulable) == Some(true)
+        || spec
+            .and_then(|s| s.taints.as_ref())
+            .is_some_and(|ts| ts.iter().any(|t| DRAIN_TAINTS.contains(&t.key.as_str())))
+        || node
+            .status
+            .as_ref()
+            .and_then(|s| s.conditions.as_ref())
+            .is_some_and(|cs| cs.iter().any(|c| c.type_ == "Ready" && c.status == "False"))
+}
+
 /// The announce core's view of a Node (`ignore_exclude_lb`: the speaker's
 /// `--ignore-exclude-lb`).
 pub fn node_facts(node: &Node, ignore_exclude_lb: bool) -> NodeFacts {

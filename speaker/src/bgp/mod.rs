@@ -7,36 +7,47 @@
 //! unchanged identity keeps its session and only gets the new routes (UPDATEs for the
 //! difference, no reset — MetalLB's FRR modes flap sessions on Service churn, #1944/#2049); a
 //! changed identity closes the session (NOTIFICATION Cease) and starts a new one; a peer no
-//! longer selecting this node is closed. On shutdown every session sends Cease and closes (the
-//! routers withdraw the routes).
+//! longer selecting this node is closed (Cease).
+//!
+//! On shutdown each session ends as [`ferrolb_bgp::fsm::stop_mode`] decides (see [`session`]):
+//! when this node is draining — cordoned (`spec.unschedulable` or the
+//! `node.kubernetes.io/unschedulable` taint), marked for deletion or shutting down (see
+//! `ferrolb_kube::convert::bgp::node_draining`), or `--drain-on-stop` — every session withdraws
+//! its routes, waits `--drain-delay` for the routers to converge on the other nodes, then
+//! sends Cease. Otherwise (an upgrade or restart on a healthy node) a session with graceful
+//! restart negotiated is closed without a NOTIFICATION, so the router keeps the routes for the
+//! restart time, and its report (and BGPSessionState, `Established`) is left as it was: the
+//! restarted speaker reads it back to set the R bit ([`restart`]). Any other session sends
+//! Cease.
 //!
 //! What the sessions report is merged into one [`BgpReport`], published on a
 //! `tokio::sync::watch` channel whenever it changes (the status writers subscribe), and the
 //! session metrics and `metallb_speaker_announced{protocol="bgp"}` are set from the same facts
 //! ([`crate::metrics`]).
 
+pub mod restart;
 pub mod session;
 pub mod transport;
 
 #[cfg(test)]
 mod tests;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
 use ferrolb_bgp::announce::{self, PeerSpec, ServiceDecision, SessionIdentity, peers_for_node};
-use ferrolb_bgp::fsm::State;
+use ferrolb_bgp::fsm::{State, StopMode};
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
 
 use crate::bgp_report::{BgpReport, SessionReport};
 use crate::metrics::Metrics;
 use crate::plan::Plan;
-use session::{PeerRoutes, ReportMsg, SessionTask};
+use session::{PeerRoutes, ReportMsg, SessionTask, Stop};
 
-/// How long shutdown waits for the sessions' Cease.
+/// How long shutdown waits for the sessions' Cease (after the drain delay, when draining).
 const STOP_GRACE: Duration = Duration::from_secs(2);
 /// A session replacing a closed one (changed identity) connects after this delay, so the
 /// router has torn the old one down (FRR mishandles a dynamic neighbour reconnecting at once).
@@ -49,6 +60,19 @@ pub struct BgpConfig {
     pub node: String,
     /// `--ignore-exclude-lb`.
     pub ignore_exclude_lb: bool,
+    /// `--drain-on-stop`: drain on every stop, whatever the node's state.
+    pub drain_on_stop: bool,
+    /// `--drain-delay`: how long drained sessions stay up after their withdrawals.
+    pub drain_delay: Duration,
+    /// This speaker restarted ([`restart`]): the first sessions set the R bit.
+    pub restarted: bool,
+}
+
+impl BgpConfig {
+    /// The longest the runtime's shutdown can take (drain delay + the Cease's grace).
+    pub fn max_shutdown(&self) -> Duration {
+        self.drain_delay + STOP_GRACE
+    }
 }
 
 /// What to do with the sessions, by peer name.
@@ -112,8 +136,8 @@ struct Running {
     identity: SessionIdentity,
     generation: u64,
     routes: watch::Sender<Arc<PeerRoutes>>,
-    stop: Option<oneshot::Sender<()>>,
-    join: JoinHandle<()>,
+    stop: Option<oneshot::Sender<Stop>>,
+    join: JoinHandle<StopMode>,
 }
 
 struct Manager {
@@ -127,7 +151,11 @@ struct Manager {
     generation: u64,
     tx: mpsc::UnboundedSender<ReportMsg>,
     out: watch::Sender<Arc<BgpReport>>,
-    stopping: Vec<JoinHandle<()>>,
+    stopping: Vec<JoinHandle<StopMode>>,
+    /// The latest plan says this node is draining.
+    node_draining: bool,
+    /// Sessions started now set the R bit (this speaker restarted, first plan).
+    restarting: bool,
 }
 
 /// Starts the BGP runtime: returns the report channel and the task (it ends, after closing
@@ -138,6 +166,7 @@ pub fn spawn(
     metrics: Arc<Metrics>,
     shutdown: watch::Receiver<bool>,
 ) -> (watch::Receiver<Arc<BgpReport>>, JoinHandle<()>) {
+    let cfg_restarted = cfg.restarted;
     let (out, report_rx) = watch::channel(Arc::new(BgpReport::default()));
     let (tx, rx) = mpsc::unbounded_channel();
     let m = Manager {
@@ -151,6 +180,8 @@ pub fn spawn(
         tx,
         out,
         stopping: Vec::new(),
+        node_draining: false,
+        restarting: cfg_restarted,
     };
     (report_rx, tokio::spawn(m.run(plan_rx, rx, shutdown)))
 }
@@ -185,6 +216,11 @@ impl Manager {
 
     fn on_plan(&mut self, plan: &Plan) {
         let node = plan.nodes.get(&self.cfg.node);
+        let draining = node.is_some_and(|n| n.draining);
+        if draining != self.node_draining {
+            tracing::info!(node = %self.cfg.node, draining, "node drain state changed (while draining, a stop drains the BGP sessions)");
+            self.node_draining = draining;
+        }
         let decisions = plan.bgp.announce(node, self.cfg.ignore_exclude_lb);
         let facts = announce::NodeFacts {
             name: self.cfg.node.clone(),
@@ -250,6 +286,7 @@ impl Manager {
         }
         self.set_services(plan, &decisions);
         self.publish();
+        self.restarting = false;
     }
 
     fn set_services(&mut self, plan: &Plan, decisions: &announce::Plan) {
@@ -310,6 +347,7 @@ impl Manager {
             reports: self.tx.clone(),
             report,
             delay,
+            restarting: self.restarting,
         };
         let join = tokio::spawn(task.run());
         self.running.insert(
@@ -337,7 +375,7 @@ impl Manager {
         if let Some(mut r) = self.running.remove(name) {
             tracing::info!(peer = %name, address = %r.identity.transport.peer, "closing BGP session");
             if let Some(s) = r.stop.take() {
-                let _ = s.send(());
+                let _ = s.send(Stop::Cease);
             }
             self.stopping.retain(|j| !j.is_finished());
             self.stopping.push(r.join);
@@ -381,18 +419,77 @@ impl Manager {
         });
     }
 
+    /// Stops every session (drain, graceful-restart keep or Cease, see the module doc) and
+    /// publishes what is left: the reports and Services of the sessions kept for a graceful
+    /// restart, nothing of the others.
     async fn shutdown(mut self) {
-        let names: Vec<String> = self.running.keys().cloned().collect();
-        for n in &names {
-            self.stop(n);
+        let draining = self.cfg.drain_on_stop || self.node_draining;
+        tracing::info!(
+            draining,
+            node_draining = self.node_draining,
+            drain_on_stop = self.cfg.drain_on_stop,
+            drain_delay = ?self.cfg.drain_delay,
+            "stopping BGP sessions"
+        );
+        let stop = Stop::Shutdown {
+            draining,
+            drain_delay: self.cfg.drain_delay,
+        };
+        let mut names = Vec::new();
+        let mut joins = Vec::new();
+        // The routes senders live until the sessions ended (a closed channel would stop them).
+        let mut routes = Vec::new();
+        for (name, mut r) in std::mem::take(&mut self.running) {
+            if let Some(s) = r.stop.take() {
+                let _ = s.send(stop);
+            }
+            names.push(name);
+            joins.push(r.join);
+            routes.push(r.routes);
         }
-        let all = futures::future::join_all(std::mem::take(&mut self.stopping));
-        if tokio::time::timeout(STOP_GRACE, all).await.is_err() {
-            tracing::warn!("BGP sessions did not close in time");
-        }
-        self.services.clear();
+        let earlier = futures::future::join_all(std::mem::take(&mut self.stopping));
+        let all = futures::future::join(futures::future::join_all(joins), earlier);
+        let modes = match tokio::time::timeout(self.cfg.max_shutdown(), all).await {
+            Ok((modes, _)) => modes,
+            Err(_) => {
+                tracing::warn!("BGP sessions did not close in time");
+                Vec::new()
+            }
+        };
+        drop(routes);
+        let kept: BTreeSet<String> = names
+            .into_iter()
+            .zip(modes)
+            .filter(|(_, m)| matches!(m, Ok(StopMode::KeepForRestart)))
+            .map(|(n, _)| n)
+            .collect();
+        keep_only(&mut self.reports, &mut self.services, &kept, |address| {
+            self.metrics.remove_bgp_session(address)
+        });
         self.publish();
     }
+}
+
+/// After shutdown: only the sessions in `kept` (closed for a graceful restart, their routes
+/// still held by the routers) keep their reports and their place in the Services' peers;
+/// `removed` is called with the address of every other session.
+fn keep_only(
+    reports: &mut BTreeMap<String, SessionReport>,
+    services: &mut BTreeMap<crate::plan::ServiceKey, Vec<String>>,
+    kept: &BTreeSet<String>,
+    mut removed: impl FnMut(std::net::SocketAddr),
+) {
+    reports.retain(|name, r| {
+        let keep = kept.contains(name);
+        if !keep {
+            removed(r.address);
+        }
+        keep
+    });
+    for peers in services.values_mut() {
+        peers.retain(|p| kept.contains(p));
+    }
+    services.retain(|_, peers| !peers.is_empty());
 }
 
 /// A peer's routes on this node, as its session takes them.

@@ -3,15 +3,23 @@
 //! messages, feeds it the bytes it reads, ticks it at [`Session::next_deadline`] (connect
 //! retry with backoff capped by `connectTime`, keepalives, the receive hold timer), and hands
 //! it the desired table whenever the routes change ([`Session::set_routes`]: UPDATEs for the
-//! difference, never a reset). Stopping sends a NOTIFICATION Cease (Administrative Shutdown)
-//! and closes. Every change of what it reports goes to the manager as a [`SessionReport`].
+//! difference, never a reset). Every change of what it reports goes to the manager as a
+//! [`SessionReport`].
+//!
+//! Stopping ([`Stop`]): a removed or changed peer gets a NOTIFICATION Cease (Administrative
+//! Shutdown). When the speaker itself stops, [`ferrolb_bgp::fsm::stop_mode`] decides per
+//! session: a drain withdraws every route by UPDATE, keeps the session up (keepalives) for the
+//! drain delay so the routers converge on the other nodes, then sends the Cease; a restart with
+//! graceful restart negotiated closes the connection without a NOTIFICATION (RFC 4724 §4.1), so
+//! the router keeps the routes as stale; otherwise a Cease. A session of a restarted speaker
+//! ([`SessionTask::restarting`]) sets the graceful-restart R bit in its OPENs until Established.
 
 use std::collections::{BTreeMap, VecDeque};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use ferrolb_bgp::announce::{LocalAddresses, Route, SessionIdentity, SessionView, peer_table};
-use ferrolb_bgp::fsm::{Action, DownReason, Event, Session, State};
+use ferrolb_bgp::fsm::{Action, DownReason, Event, Session, State, StopMode};
 use ferrolb_bgp::message::Message;
 use ferrolb_bgp::pack::RouteAttrs;
 use ferrolb_bgp::types::Family;
@@ -37,6 +45,21 @@ pub struct PeerRoutes {
     pub ibgp: bool,
 }
 
+/// Why a session task is told to stop.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stop {
+    /// The peer is gone or its session identity changed: NOTIFICATION Cease.
+    Cease,
+    /// The speaker stops: drain, graceful-restart keep or Cease, per
+    /// [`ferrolb_bgp::fsm::stop_mode`].
+    Shutdown {
+        /// The node is draining or shutting down (or `--drain-on-stop`).
+        draining: bool,
+        /// How long a drained session stays up after its withdrawals.
+        drain_delay: Duration,
+    },
+}
+
 /// A report from a session task: peer name, the task's generation, its report.
 pub type ReportMsg = (String, u64, SessionReport);
 
@@ -50,8 +73,8 @@ pub struct SessionTask {
     pub identity: SessionIdentity,
     /// The routes to advertise (latest wins).
     pub routes: watch::Receiver<Arc<PeerRoutes>>,
-    /// Fired (or dropped) to stop the session.
-    pub stop: oneshot::Receiver<()>,
+    /// Fired (or dropped: a Cease) to stop the session.
+    pub stop: oneshot::Receiver<Stop>,
     /// Where reports go.
     pub reports: mpsc::UnboundedSender<ReportMsg>,
     /// The report to continue from (counters of the peer's earlier session).
@@ -60,11 +83,16 @@ pub struct SessionTask {
     /// the old one; FRR loses a dynamic neighbour that reconnects while it deletes the old
     /// peer of the same address).
     pub delay: Duration,
+    /// This speaker process restarted: the OPENs carry the graceful-restart R bit until the
+    /// session is first Established.
+    pub restarting: bool,
 }
 
 /// What woke the task.
 enum Wake {
-    Stop,
+    Stop(Stop),
+    RoutesClosed,
+    DrainDone,
     Connected(std::io::Result<TcpStream>),
     Read(std::io::Result<usize>),
     Tick,
@@ -92,6 +120,15 @@ async fn connect_opt(c: &mut Option<Connecting>) -> std::io::Result<TcpStream> {
     }
 }
 
+/// The stop request, once (pending after it was received).
+async fn stop_opt(rx: &mut oneshot::Receiver<Stop>, seen: bool) -> Stop {
+    if seen {
+        std::future::pending().await
+    } else {
+        rx.await.unwrap_or(Stop::Cease)
+    }
+}
+
 async fn sleep_opt(at: Option<Instant>) {
     match at {
         Some(t) => tokio::time::sleep_until(t).await,
@@ -107,12 +144,19 @@ struct Runner {
     io: Io,
     sent_report: Option<SessionReport>,
     desired_len: u64,
+    /// A stop was received (the oneshot is spent).
+    stop_seen: bool,
+    /// The manager dropped the routes channel (a stop unless one is already in progress).
+    routes_closed: bool,
+    /// Draining: the table is empty and the session ends with a Cease at this time.
+    drain_until: Option<Instant>,
 }
 
 impl SessionTask {
-    /// Runs the session until stopped.
-    pub async fn run(self) {
-        let fsm = Session::new(self.identity.config.clone());
+    /// Runs the session until stopped; returns how it ended.
+    pub async fn run(self) -> StopMode {
+        let mut fsm = Session::new(self.identity.config.clone());
+        fsm.set_restarting(self.restarting);
         let local = transport::local_addresses(&self.identity.transport);
         let mut r = Runner {
             t: self,
@@ -122,8 +166,11 @@ impl SessionTask {
             io: Io::default(),
             sent_report: None,
             desired_len: 0,
+            stop_seen: false,
+            routes_closed: false,
+            drain_until: None,
         };
-        r.run().await;
+        r.run().await
     }
 }
 
@@ -132,11 +179,11 @@ impl Runner {
         self.epoch.elapsed()
     }
 
-    async fn run(&mut self) {
+    async fn run(&mut self) -> StopMode {
         if !self.t.delay.is_zero() {
             self.report();
             tokio::select! {
-                _ = &mut self.t.stop => return,
+                _ = &mut self.t.stop => return StopMode::Cease,
                 () = tokio::time::sleep(self.t.delay) => {}
             }
         }
@@ -148,23 +195,38 @@ impl Runner {
             self.report();
             let deadline = self.fsm.next_deadline().map(|d| self.epoch + d);
             let wake = tokio::select! {
-                _ = &mut self.t.stop => Wake::Stop,
+                s = stop_opt(&mut self.t.stop, self.stop_seen) => Wake::Stop(s),
+                () = sleep_opt(self.drain_until) => Wake::DrainDone,
                 r = connect_opt(&mut self.io.connecting) => Wake::Connected(r),
                 r = read_opt(&mut self.io.conn, &mut buf) => Wake::Read(r),
                 () = sleep_opt(deadline) => Wake::Tick,
-                r = self.t.routes.changed() => match r {
+                r = self.t.routes.changed(), if !self.routes_closed => match r {
                     Ok(()) => Wake::Routes,
-                    Err(_) => Wake::Stop,
+                    Err(_) => Wake::RoutesClosed,
                 },
             };
             let now = self.now();
             let actions = match wake {
-                Wake::Stop => {
-                    let a = self.fsm.handle(now, Event::ManualStop);
-                    self.apply(a).await;
-                    self.close().await;
-                    self.report();
-                    return;
+                Wake::Stop(stop) => {
+                    self.stop_seen = true;
+                    match self.on_stop(now, stop).await {
+                        Some(mode) => return mode,
+                        None => self.push_routes(now), // draining: withdraw everything
+                    }
+                }
+                Wake::RoutesClosed if self.stop_seen => {
+                    self.routes_closed = true;
+                    Vec::new()
+                }
+                Wake::RoutesClosed => {
+                    self.routes_closed = true;
+                    self.stop_seen = true;
+                    self.end(now, Event::ManualStop).await;
+                    return StopMode::Cease;
+                }
+                Wake::DrainDone => {
+                    self.end(now, Event::ManualStop).await;
+                    return StopMode::Drain;
                 }
                 Wake::Connected(Ok(stream)) => {
                     self.io.connecting = None;
@@ -196,7 +258,46 @@ impl Runner {
                 Wake::Routes => self.push_routes(now),
             };
             self.apply(actions).await;
+            if self.drain_until.is_some() && self.fsm.state() != State::Established {
+                // The session dropped while draining: nothing is advertised any more.
+                self.end(self.now(), Event::ManualStop).await;
+                return StopMode::Drain;
+            }
         }
+    }
+
+    /// Handles a stop request: ends the session (returning how) or starts the drain.
+    async fn on_stop(&mut self, now: Duration, stop: Stop) -> Option<StopMode> {
+        let (mode, delay) = match stop {
+            Stop::Cease => (StopMode::Cease, Duration::ZERO),
+            Stop::Shutdown {
+                draining,
+                drain_delay,
+            } => (self.fsm.stop_mode(draining), drain_delay),
+        };
+        tracing::info!(peer = %self.t.name, address = %self.t.report.address, ?mode, "stopping BGP session");
+        match mode {
+            StopMode::Drain => {
+                self.drain_until = Some(Instant::now() + delay);
+                None
+            }
+            StopMode::KeepForRestart => {
+                self.end(now, Event::StopForRestart).await;
+                Some(mode)
+            }
+            StopMode::Cease => {
+                self.end(now, Event::ManualStop).await;
+                Some(mode)
+            }
+        }
+    }
+
+    /// Hands the FSM a stop event, carries it out, closes and reports.
+    async fn end(&mut self, now: Duration, event: Event) {
+        let a = self.fsm.handle(now, event);
+        self.apply(a).await;
+        self.close().await;
+        self.report();
     }
 
     /// Hands the FSM the desired table (UPDATEs for the difference once Established).
@@ -210,6 +311,9 @@ impl Runner {
     /// session's families (negotiated once known, else configured: an IPv4 session without
     /// `dualStackAddressFamily` carries no IPv6 prefix, and such a prefix is not pending on it).
     fn table(&self) -> BTreeMap<IpNet, RouteAttrs> {
+        if self.drain_until.is_some() {
+            return BTreeMap::new();
+        }
         let routes = self.t.routes.borrow().clone();
         let n = self.fsm.negotiated();
         let families: Vec<Family> = n.map_or_else(
@@ -333,6 +437,7 @@ pub fn down_reason(r: &DownReason) -> String {
             error_name(n.code, n.subcode)
         ),
         DownReason::ConnectionLost => "connection lost".into(),
+        DownReason::ClosedForRestart => "closed without NOTIFICATION for a graceful restart".into(),
     }
 }
 

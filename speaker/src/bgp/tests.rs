@@ -85,3 +85,35 @@ fn transport_follows_frr_ttl_rules_and_the_routed_source_is_found() {
     let l = transport::local_addresses(&ebgp.transport());
     assert_eq!(l.address, Some("127.0.0.1".parse().expect("ip")));
 }
+
+#[test]
+fn after_shutdown_only_sessions_kept_for_graceful_restart_stay_reported() {
+    let frr = peer("frr", "172.18.0.1");
+    let gobgp = peer("gobgp", "172.18.0.2");
+    let mut reports: BTreeMap<String, SessionReport> = [&frr, &gobgp]
+        .into_iter()
+        .map(|p| (p.name.clone(), SessionReport::default_for(p)))
+        .collect();
+    let key = |n: &str| crate::plan::ServiceKey {
+        namespace: "apps".into(),
+        name: n.into(),
+    };
+    let mut services = BTreeMap::from([
+        (key("both"), vec!["frr".to_string(), "gobgp".to_string()]),
+        (key("gobgp-only"), vec!["gobgp".to_string()]),
+    ]);
+    let kept = BTreeSet::from(["frr".to_string()]);
+    let mut removed = Vec::new();
+    keep_only(&mut reports, &mut services, &kept, |a| removed.push(a));
+    assert_eq!(reports.keys().collect::<Vec<_>>(), vec!["frr"]);
+    assert_eq!(
+        removed,
+        vec![gobgp.transport().peer],
+        "the Ceased session's metrics go"
+    );
+    assert_eq!(
+        services,
+        BTreeMap::from([(key("both"), vec!["frr".to_string()])]),
+        "a Service stays advertised only through the kept session"
+    );
+}

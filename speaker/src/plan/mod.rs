@@ -78,6 +78,9 @@ pub struct NodePlan {
     pub exclude_label: bool,
     /// `status.addresses` of type InternalIP (heartbeat peers).
     pub internal_ips: Vec<IpAddr>,
+    /// Cordoned, marked for removal or shutting down
+    /// (`ferrolb_kube::convert::bgp::node_draining`): a stop drains the BGP sessions.
+    pub draining: bool,
 }
 
 /// One applicable L2Advertisement.
@@ -204,6 +207,7 @@ pub fn node_plan(node: &Node) -> NodePlan {
             .filter(|a| a.type_ == "InternalIP")
             .filter_map(|a| a.address.parse().ok())
             .collect(),
+        draining: ferrolb_kube::convert::bgp::node_draining(node),
     }
 }
 

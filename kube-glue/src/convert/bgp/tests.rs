@@ -227,3 +227,31 @@ fn node_and_service_facts() {
     assert_eq!(f.traffic_policy, TrafficPolicy::Local);
     assert!(f.serving_anywhere && !f.serving_on_node);
 }
+
+#[test]
+fn a_cordoned_tainted_or_shutting_down_node_is_draining() {
+    let node = |v: serde_json::Value| -> Node { serde_json::from_value(v).expect("node") };
+    let healthy = node(json!({
+        "metadata": {"name": "n1"},
+        "spec": {"taints": [{"key": "dedicated", "effect": "NoSchedule"}], "unschedulable": false},
+        "status": {"conditions": [{"type": "Ready", "status": "True"}]}
+    }));
+    assert!(!node_draining(&healthy));
+    assert!(!node_draining(&node(json!({"metadata": {"name": "n1"}}))));
+    let cordoned = node(json!({"metadata": {"name": "n1"}, "spec": {"unschedulable": true}}));
+    assert!(node_draining(&cordoned), "kubectl cordon");
+    for key in DRAIN_TAINTS {
+        let n = node(json!({"metadata": {"name": "n1"},
+            "spec": {"taints": [{"key": key, "effect": "NoSchedule"}]}}));
+        assert!(node_draining(&n), "{key}");
+    }
+    let shutting_down = node(json!({"metadata": {"name": "n1"},
+        "status": {"conditions": [{"type": "Ready", "status": "False", "message": "node is shutting down"}]}}));
+    assert!(node_draining(&shutting_down));
+    let unknown = node(json!({"metadata": {"name": "n1"},
+        "status": {"conditions": [{"type": "Ready", "status": "Unknown"}]}}));
+    assert!(
+        !node_draining(&unknown),
+        "a kubelet that stopped reporting is not a shutdown"
+    );
+}
