@@ -55,6 +55,7 @@
 //! IP that lies in a pool (see [`plan`]). SIGTERM/SIGINT start a make-before-break handover
 //! (Layer 2) and close every BGP session with a Cease.
 
+mod bfd;
 mod bgp;
 mod bgp_report;
 mod l2io;
@@ -396,12 +397,37 @@ async fn main() -> anyhow::Result<()> {
         let _ = rx.wait_for(|s| *s).await;
     };
 
+    // BFD runs on its own thread (`bfd`); a failed BFD session resets its BGP session.
+    let (bfd_down_tx, bfd_down_rx) = tokio::sync::mpsc::unbounded_channel();
+    let bfd_thread = if args.enable_bgp {
+        let cfg = bfd::BfdConfig {
+            node: node.clone(),
+            ports: bfd::Ports::default(),
+            listen: None,
+        };
+        let (_bfd_report, t) = bfd::spawn(
+            cfg,
+            plan_rx.clone(),
+            metrics.clone(),
+            shutdown_rx.clone(),
+            bfd_down_tx,
+        )?;
+        Some(t)
+    } else {
+        None
+    };
     let bgp = args.enable_bgp.then(|| {
         let cfg = bgp::BgpConfig {
             node: node.clone(),
             ignore_exclude_lb: args.ignore_exclude_lb,
         };
-        bgp::spawn(cfg, plan_rx.clone(), metrics.clone(), shutdown_rx.clone())
+        bgp::spawn(
+            cfg,
+            plan_rx.clone(),
+            metrics.clone(),
+            shutdown_rx.clone(),
+            bfd_down_rx,
+        )
     });
     // BGP status writers subscribe here: `bgp_report` carries every change of the sessions and
     // of the Services advertised over BGP (ServiceBGPStatus, the per-session status object,
@@ -431,6 +457,8 @@ async fn main() -> anyhow::Result<()> {
     {
         tracing::warn!("BGP shutdown timed out");
     }
+    // BFD said AdminDown on shutdown; the thread ends by itself (not joined: never block here).
+    drop(bfd_thread);
     // The report sender is dropped: the status writer removes this node's ServiceL2Status
     // objects and exits. Do not wait long for an unreachable API server.
     if tokio::time::timeout(Duration::from_secs(3), status_task)

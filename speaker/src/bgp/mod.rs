@@ -113,6 +113,7 @@ struct Running {
     generation: u64,
     routes: watch::Sender<Arc<PeerRoutes>>,
     stop: Option<oneshot::Sender<()>>,
+    bfd_down: mpsc::UnboundedSender<()>,
     join: JoinHandle<()>,
 }
 
@@ -131,12 +132,14 @@ struct Manager {
 }
 
 /// Starts the BGP runtime: returns the report channel and the task (it ends, after closing
-/// every session, when `shutdown` turns true or the plan channel closes).
+/// every session, when `shutdown` turns true or the plan channel closes). `bfd_down` carries
+/// the names of peers whose BFD session failed.
 pub fn spawn(
     cfg: BgpConfig,
     plan_rx: watch::Receiver<Arc<Plan>>,
     metrics: Arc<Metrics>,
     shutdown: watch::Receiver<bool>,
+    bfd_down: mpsc::UnboundedReceiver<String>,
 ) -> (watch::Receiver<Arc<BgpReport>>, JoinHandle<()>) {
     let (out, report_rx) = watch::channel(Arc::new(BgpReport::default()));
     let (tx, rx) = mpsc::unbounded_channel();
@@ -152,7 +155,10 @@ pub fn spawn(
         out,
         stopping: Vec::new(),
     };
-    (report_rx, tokio::spawn(m.run(plan_rx, rx, shutdown)))
+    (
+        report_rx,
+        tokio::spawn(m.run(plan_rx, rx, shutdown, bfd_down)),
+    )
 }
 
 impl Manager {
@@ -161,6 +167,7 @@ impl Manager {
         mut plan_rx: watch::Receiver<Arc<Plan>>,
         mut rx: mpsc::UnboundedReceiver<ReportMsg>,
         mut shutdown: watch::Receiver<bool>,
+        mut bfd_down: mpsc::UnboundedReceiver<String>,
     ) {
         let first = plan_rx.borrow_and_update().clone();
         self.on_plan(&first);
@@ -173,6 +180,12 @@ impl Manager {
                 }
                 Some((name, generation, report)) = rx.recv() => {
                     self.on_report(name, generation, report);
+                }
+                Some(name) = bfd_down.recv() => {
+                    if let Some(r) = self.running.get(&name) {
+                        tracing::warn!(peer = %name, "BFD down: resetting the BGP session");
+                        let _ = r.bfd_down.send(());
+                    }
                 }
                 r = shutdown.wait_for(|s| *s) => {
                     let _ = r;
@@ -280,6 +293,7 @@ impl Manager {
         self.generation += 1;
         let (routes_tx, routes_rx) = watch::channel(Arc::new(peer_routes(peer, decisions)));
         let (stop_tx, stop_rx) = oneshot::channel();
+        let (bfd_tx, bfd_rx) = mpsc::unbounded_channel();
         if let Some(old) = self
             .reports
             .get(&peer.name)
@@ -307,6 +321,7 @@ impl Manager {
             identity: identity.clone(),
             routes: routes_rx,
             stop: stop_rx,
+            bfd_down: bfd_rx,
             reports: self.tx.clone(),
             report,
             delay,
@@ -319,6 +334,7 @@ impl Manager {
                 generation: self.generation,
                 routes: routes_tx,
                 stop: Some(stop_tx),
+                bfd_down: bfd_tx,
                 join,
             },
         );

@@ -4,15 +4,18 @@
 //! retry with backoff capped by `connectTime`, keepalives, the receive hold timer), and hands
 //! it the desired table whenever the routes change ([`Session::set_routes`]: UPDATEs for the
 //! difference, never a reset). Stopping sends a NOTIFICATION Cease (Administrative Shutdown)
-//! and closes. Every change of what it reports goes to the manager as a [`SessionReport`].
+//! and closes. A BFD failure (`bfd_down`) closes the connection with NOTIFICATION Cease /
+//! BFD Down (RFC 9384 subcode 10) and lets the FSM reconnect with its back-off. Every change
+//! of what it reports goes to the manager as a [`SessionReport`].
 
 use std::collections::{BTreeMap, VecDeque};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use ferrolb_bgp::announce::{LocalAddresses, Route, SessionIdentity, SessionView, peer_table};
+use ferrolb_bgp::error::code;
 use ferrolb_bgp::fsm::{Action, DownReason, Event, Session, State};
-use ferrolb_bgp::message::Message;
+use ferrolb_bgp::message::{Message, Notification};
 use ferrolb_bgp::pack::RouteAttrs;
 use ferrolb_bgp::types::Family;
 use ipnet::IpNet;
@@ -27,6 +30,8 @@ use crate::bgp_report::SessionReport;
 /// A write that does not complete in this time fails the connection (a peer that stopped
 /// reading; the hold timer would catch it too, but a blocked write must not block the task).
 const WRITE_TIMEOUT: Duration = Duration::from_secs(10);
+/// Cease subcode "BFD Down" (RFC 9384 §2).
+const BFD_DOWN_SUBCODE: u8 = 10;
 
 /// What the manager hands a session: the routes of its peer on this node.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -52,6 +57,8 @@ pub struct SessionTask {
     pub routes: watch::Receiver<Arc<PeerRoutes>>,
     /// Fired (or dropped) to stop the session.
     pub stop: oneshot::Receiver<()>,
+    /// The peer's BFD session went down: reset (the session keeps running).
+    pub bfd_down: mpsc::UnboundedReceiver<()>,
     /// Where reports go.
     pub reports: mpsc::UnboundedSender<ReportMsg>,
     /// The report to continue from (counters of the peer's earlier session).
@@ -65,6 +72,7 @@ pub struct SessionTask {
 /// What woke the task.
 enum Wake {
     Stop,
+    BfdDown,
     Connected(std::io::Result<TcpStream>),
     Read(std::io::Result<usize>),
     Tick,
@@ -149,6 +157,7 @@ impl Runner {
             let deadline = self.fsm.next_deadline().map(|d| self.epoch + d);
             let wake = tokio::select! {
                 _ = &mut self.t.stop => Wake::Stop,
+                Some(()) = self.t.bfd_down.recv() => Wake::BfdDown,
                 r = connect_opt(&mut self.io.connecting) => Wake::Connected(r),
                 r = read_opt(&mut self.io.conn, &mut buf) => Wake::Read(r),
                 () = sleep_opt(deadline) => Wake::Tick,
@@ -165,6 +174,10 @@ impl Runner {
                     self.close().await;
                     self.report();
                     return;
+                }
+                Wake::BfdDown => {
+                    self.bfd_down(now).await;
+                    Vec::new()
                 }
                 Wake::Connected(Ok(stream)) => {
                     self.io.connecting = None;
@@ -197,6 +210,21 @@ impl Runner {
             };
             self.apply(actions).await;
         }
+    }
+
+    /// BFD declared the path down: best-effort Cease / BFD Down (the path is likely gone, so
+    /// the write is bounded), then the FSM's connection-failure handling (Idle, reconnect
+    /// after its back-off).
+    async fn bfd_down(&mut self, now: Duration) {
+        if self.fsm.state() >= State::OpenSent {
+            let n = Notification::new(code::CEASE, BFD_DOWN_SUBCODE);
+            let msg = Message::Notification(n);
+            let _ = tokio::time::timeout(Duration::from_millis(100), self.send(&msg)).await;
+        }
+        let a = self.fsm.handle(now, Event::TcpFailed);
+        self.apply(a).await;
+        self.close().await;
+        self.t.report.last_error = Some("BFD session down".into());
     }
 
     /// Hands the FSM the desired table (UPDATEs for the difference once Established).
