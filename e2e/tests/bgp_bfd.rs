@@ -5,12 +5,18 @@
 //!   undone at the end: the rest of the rig keeps running without BFD); the BGPPeer to FRR
 //!   names a BFDProfile. At 300 ms × 3 (MetalLB's default) and then 50 ms × 3 (the profile
 //!   edited on both sides) FRR's `show bfd peers json` shows every node's session up with our
-//!   side's intervals as its remote intervals, and editing the profile resets no BGP session.
+//!   side's intervals as its remote intervals, editing the profile resets no BGP session, and
+//!   every node's BGPSessionState says `bfdStatus: up`.
 //! - node-1 blackholed (`failover::Blackhole`, healed by its guard even on failure): FRR's
 //!   BFD session with node-1 goes down, FRR resets that BGP session because of BFD ("BFD
 //!   down received") — not its 9 s hold timer — and the kernel route of the Service keeps
 //!   only the other nodes' next hops; node-1's speaker detects it too and resets its BGP
 //!   session (log). After the heal BFD and BGP come back and node-1's next hop returns.
+//!
+//! Benchmark (`#[ignore]`, `e2e/run.sh --nocapture --ignored -- z_bench_bfd`):
+//! `z_bench_bfd_blackhole` (`FERROLB_BFD_BENCH_TRIALS`, default 20) blackholes node-1 with
+//! BFD at 50 ms × 3 and at 300 ms × 3 and prints p50/p99/max of cut → FRR's kernel route
+//! without node-1 (polled every 5 ms), and of heal → node-1's next hop back.
 //!
 //! Skipped unless `FERROLB_E2E=1`. Every wait is bounded; objects and FRR config are removed
 //! at the end.
@@ -21,7 +27,9 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result, ensure};
 use ferrolb_e2e::bgp::{self, Family, Router};
 use ferrolb_e2e::bgp_setup::{self as setup, Suite};
-use ferrolb_e2e::failover::Blackhole;
+use ferrolb_e2e::failover::{Blackhole, percentiles};
+use ferrolb_e2e::l2::Speakers;
+use ferrolb_e2e::procs::Proc;
 use ferrolb_e2e::{Rig, wait_for};
 use serde_json::Value;
 
@@ -93,22 +101,34 @@ fn frr_bfd_peer(rig: &Rig, addr: &str) -> Result<Option<Value>> {
         .find(|p| p["peer"].as_str() == Some(addr)))
 }
 
-/// Waits until FRR's BFD session with every node is up and our side advertises `ms`.
+/// Waits until FRR's BFD sessions with every node (all its entries for the address) are up
+/// with our side advertising `ms`, and the node's speaker says its session is up too
+/// (`metallb_bfd_session_up`).
 async fn wait_bfd_up(rig: &Rig, ms: u64) -> Result<()> {
+    let frr = frr_v4();
     for n in rig.node_names() {
         let a = bgp::node_address(&n, Family::Ipv4)?;
         wait_for(
-            &format!("FRR's BFD session with {a} up at {ms} ms × 3 on our side"),
+            &format!("BFD between FRR and {a} up at {ms} ms × 3 on both sides"),
             TIMEOUT,
             || format!("FRR bfd peers: {:?}", frr_bfd_peers(rig)),
             || {
-                let p = frr_bfd_peer(rig, &a);
+                let peers = frr_bfd_peers(rig);
+                let ours = setup::peer_metric(rig, &n, "metallb_bfd_session_up", &frr);
+                let a = a.clone();
                 async move {
-                    let Some(p) = p? else { return Ok(None) };
-                    let ok = p["status"] == "up"
-                        && p["remote-receive-interval"].as_u64() == Some(ms)
-                        && p["remote-transmit-interval"].as_u64() == Some(ms)
-                        && p["remote-detect-multiplier"].as_u64() == Some(3);
+                    let mine: Vec<Value> = peers?
+                        .into_iter()
+                        .filter(|p| p["peer"].as_str() == Some(a.as_str()))
+                        .collect();
+                    let ok = !mine.is_empty()
+                        && mine.iter().all(|p| {
+                            p["status"] == "up"
+                                && p["remote-receive-interval"].as_u64() == Some(ms)
+                                && p["remote-transmit-interval"].as_u64() == Some(ms)
+                                && p["remote-detect-multiplier"].as_u64() == Some(3)
+                        })
+                        && ours? == Some(1.0);
                     Ok(ok.then_some(()))
                 }
             },
@@ -159,10 +179,12 @@ async fn bgp_bfd_up_with_frr_and_blackhole_drops_the_next_hop() -> Result<()> {
     result
 }
 
-async fn run(rig: &Rig) -> Result<()> {
-    frr_bfd(rig, 300)?;
+/// FRR and the cluster with BFD at `ms` × 3: the operator, the speakers, and the Service's
+/// prefix with a path from every node.
+async fn start(rig: &Rig, ms: u32) -> Result<(Proc, Speakers, String)> {
+    frr_bfd(rig, ms)?;
     let mut cfg = setup::pool_yaml("bgp-bfd", "10.252.24.0/28");
-    cfg.push_str(&profile_yaml(300));
+    cfg.push_str(&profile_yaml(ms));
     cfg.push_str(&setup::peer_yaml(
         FRR_PEER,
         Router::Frr.asn(),
@@ -172,8 +194,8 @@ async fn run(rig: &Rig) -> Result<()> {
     cfg.push_str(&setup::deployment_yaml(NS, "bfd"));
     cfg.push_str(&setup::service_yaml(NS, "bfd", "bgp-bfd", "bfd"));
     setup::apply(rig, &cfg)?;
-    let _op = SUITE.start_operator(rig)?;
-    let _speakers = SUITE.start_speakers(rig)?;
+    let op = SUITE.start_operator(rig)?;
+    let speakers = SUITE.start_speakers(rig)?;
     for n in rig.node_names() {
         let a = bgp::node_address(&n, Family::Ipv4)?;
         bgp::wait_established(rig, Router::Frr, &a, TIMEOUT).await?;
@@ -182,6 +204,12 @@ async fn run(rig: &Rig) -> Result<()> {
     let prefix = format!("{ip}/32");
     let nodes = rig.nodes;
     bgp::wait_route(rig, Router::Frr, &prefix, TIMEOUT, |p| p.len() == nodes).await?;
+    Ok((op, speakers, prefix))
+}
+
+async fn run(rig: &Rig) -> Result<()> {
+    let (_op, _speakers, prefix) = start(rig, 300).await?;
+    let nodes = rig.nodes;
 
     // 300 ms × 3 (MetalLB's default profile).
     wait_bfd_up(rig, 300).await?;
@@ -206,6 +234,18 @@ async fn run(rig: &Rig) -> Result<()> {
         "a BGP session was reset by the BFD profile edit: {before:?} → {after:?}"
     );
     println!("BFD up with FRR at 50 ms × 3, no BGP reset");
+    for n in rig.node_names() {
+        wait_for(
+            &format!("{n}'s BGPSessionState with bfdStatus up"),
+            TIMEOUT,
+            || diag(rig),
+            || async {
+                let st = setup::session_state(rig, &n, FRR_PEER)?;
+                Ok(st.filter(|st| st["bfdStatus"] == "up").map(|_| ()))
+            },
+        )
+        .await?;
+    }
 
     // Blackhole node-1: BFD (150 ms) takes its BGP session and next hop away.
     let n1 = bgp::node_address("node-1", Family::Ipv4)?;
@@ -274,4 +314,78 @@ async fn run(rig: &Rig) -> Result<()> {
         t1.elapsed()
     );
     Ok(())
+}
+
+/// Next hops of FRR's kernel route for `prefix` (empty when absent).
+fn kernel_hops(rig: &Rig, prefix: &str) -> Result<Vec<String>> {
+    Ok(bgp::kernel_route(rig, prefix)?
+        .map(|r| r.next_hops)
+        .unwrap_or_default())
+}
+
+/// Polls `check` every 5 ms (bounded by `timeout`); the time it first held.
+fn poll(timeout: Duration, mut check: impl FnMut() -> Result<bool>) -> Result<Duration> {
+    let t0 = Instant::now();
+    while t0.elapsed() < timeout {
+        if check().unwrap_or(false) {
+            return Ok(t0.elapsed());
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    anyhow::bail!("not within {timeout:?}")
+}
+
+#[tokio::test]
+#[ignore]
+async fn z_bench_bfd_blackhole() -> Result<()> {
+    let Some(rig) = Rig::from_env("z_bench_bfd_blackhole") else {
+        return Ok(());
+    };
+    let trials: usize = std::env::var("FERROLB_BFD_BENCH_TRIALS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(20)
+        .clamp(1, 200);
+    SUITE.install(&rig)?;
+    let result = async {
+        for ms in [50, 300] {
+            let (_op, speakers, prefix) = start(&rig, ms).await?;
+            wait_bfd_up(&rig, u64::from(ms)).await?;
+            let n1 = bgp::node_address("node-1", Family::Ipv4)?;
+            let nodes = rig.nodes;
+            let (mut gone, mut back) = (Vec::new(), Vec::new());
+            for _ in 0..trials {
+                poll(TIMEOUT, || Ok(kernel_hops(&rig, &prefix)?.len() == nodes))
+                    .context("every next hop before the cut")?;
+                wait_bfd_up(&rig, u64::from(ms)).await?;
+                let mut cut = Blackhole::cut("node-1")?;
+                let t0 = Instant::now();
+                poll(Duration::from_secs(30), || {
+                    let h = kernel_hops(&rig, &prefix)?;
+                    Ok(!h.contains(&n1) && h.len() + 1 == nodes)
+                })
+                .context("node-1's next hop gone after the cut")?;
+                gone.push(t0.elapsed());
+                cut.heal()?;
+                let t1 = Instant::now();
+                poll(TIMEOUT, || Ok(kernel_hops(&rig, &prefix)?.contains(&n1)))
+                    .context("node-1's next hop back after the heal")?;
+                back.push(t1.elapsed());
+            }
+            println!(
+                "BENCH BFD {ms} ms × 3, node-1 blackholed → FRR's kernel route without it: {}",
+                percentiles(gone)
+            );
+            println!(
+                "BENCH BFD {ms} ms × 3, heal → node-1's next hop back in FRR's kernel route: {}",
+                percentiles(back)
+            );
+            drop(speakers);
+        }
+        Ok(())
+    }
+    .await;
+    frr_bfd_off(&rig);
+    SUITE.cleanup_objects(&rig, &objects());
+    result
 }

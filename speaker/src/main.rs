@@ -405,17 +405,18 @@ async fn main() -> anyhow::Result<()> {
             ports: bfd::Ports::default(),
             listen: None,
         };
-        let (_bfd_report, t) = bfd::spawn(
+        let (report, t) = bfd::spawn(
             cfg,
             plan_rx.clone(),
             metrics.clone(),
             shutdown_rx.clone(),
             bfd_down_tx,
         )?;
-        Some(t)
+        Some((report, t))
     } else {
         None
     };
+    let (bfd_report, bfd_thread) = bfd_thread.unzip();
     let bgp = args.enable_bgp.then(|| {
         let cfg = bgp::BgpConfig {
             node: node.clone(),
@@ -433,10 +434,15 @@ async fn main() -> anyhow::Result<()> {
     // of the Services advertised over BGP (ServiceBGPStatus, the per-session status object,
     // nodeAssigned events are written from it, not by the runtime).
     let (bgp_report, bgp_task) = bgp.unzip();
-    if let Some(report) = bgp_report {
+    if let (Some(report), Some(bfd_report)) = (bgp_report, bfd_report) {
         let owner = ferrolb_kube::owner::PodOwner::new(args.pod_name.clone(), args.pod_uid.clone());
         let cfg = status::bgp::BgpStatusConfig::new(&client, &args.namespace, &node, owner);
-        tokio::spawn(status::bgp::run_bgp_status(cfg, report, plan_rx.clone()));
+        tokio::spawn(status::bgp::run_bgp_status(
+            cfg,
+            report,
+            bfd_report,
+            plan_rx.clone(),
+        ));
     }
 
     match keys {

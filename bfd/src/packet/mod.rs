@@ -56,10 +56,10 @@ impl State {
         }
     }
 
-    /// The lowercase name FRR's `show bfd peers` uses (`up`, `down`, `init`, `adm-down`).
+    /// The name FRR's `show bfd peers` uses (`up`, `down`, `init`, `shutdown`).
     pub fn name(self) -> &'static str {
         match self {
-            State::AdminDown => "adm-down",
+            State::AdminDown => "shutdown",
             State::Down => "down",
             State::Init => "init",
             State::Up => "up",
