@@ -10,8 +10,12 @@
 //!   limit 255 from a source port in 49152–65535 (RFC 5881 §4), optionally from the BGPPeer's
 //!   `sourceAddress`.
 //!
+//! - [`set_thread_nice`]: the BFD thread's scheduling priority (`setpriority(2)` on the
+//!   calling thread), so a loaded node delays its packets and timers less.
+//!
 //! `unsafe`: one cast of a `&mut [u8]` to `&mut [MaybeUninit<u8>]` for `recvmsg(2)` (the kernel
-//! only writes initialised bytes), with its `SAFETY` comment.
+//! only writes initialised bytes) and the `gettid(2)` / `setpriority(2)` calls, each with its
+//! `SAFETY` comment.
 
 #![allow(unsafe_code)]
 
@@ -128,6 +132,21 @@ pub fn recv(socket: &Socket, buf: &mut [u8]) -> io::Result<Received> {
         source,
         ttl: ttl_from_control(&control[..control_len.min(control.len())]),
     })
+}
+
+/// Sets the calling thread's nice value (Linux: `setpriority(PRIO_PROCESS, gettid())` applies to
+/// one thread). Lowering it below 0 needs `CAP_SYS_NICE`; on error nothing changes.
+pub fn set_thread_nice(nice: i32) -> io::Result<()> {
+    // SAFETY: gettid(2) takes no arguments and cannot fail.
+    let tid = unsafe { libc::gettid() };
+    let id = libc::id_t::try_from(tid).map_err(|_| io::Error::other("negative thread id"))?;
+    // SAFETY: setpriority(2) only reads its three integer arguments.
+    let rc = unsafe { libc::setpriority(libc::PRIO_PROCESS, id, nice) };
+    if rc == 0 {
+        Ok(())
+    } else {
+        Err(io::Error::last_os_error())
+    }
 }
 
 fn as_uninit(b: &mut [u8]) -> &mut [MaybeUninit<u8>] {

@@ -65,6 +65,31 @@ fn source_port_moves_on_when_taken() {
     assert!(SOURCE_PORTS.contains(&pb));
 }
 
+/// The calling thread's nice value (field 19 of /proc/thread-self/stat).
+fn thread_nice() -> i32 {
+    let stat = std::fs::read_to_string("/proc/thread-self/stat").expect("stat");
+    let after = stat.rsplit_once(')').expect("comm").1;
+    after
+        .split_whitespace()
+        .nth(16)
+        .expect("nice field")
+        .parse()
+        .expect("number")
+}
+
+#[test]
+fn thread_nice_applies_to_the_calling_thread_only() {
+    let before = thread_nice();
+    let inner = std::thread::spawn(|| {
+        set_thread_nice(7).expect("raising nice is always allowed");
+        thread_nice()
+    })
+    .join()
+    .expect("thread");
+    assert_eq!(inner, 7);
+    assert_eq!(thread_nice(), before, "other threads keep theirs");
+}
+
 fn cmsg(level: libc::c_int, ty: libc::c_int, value: libc::c_int) -> Vec<u8> {
     let hdr = size_of::<libc::cmsghdr>();
     let mut b = vec![0u8; hdr + 8];

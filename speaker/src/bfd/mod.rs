@@ -8,7 +8,8 @@
 //!   multihop — multihop when the BGPPeer has `ebgpMultiHop`, as FRR decides for MetalLB),
 //!   the source address (`sourceAddress`) and the profile's [`Params`]
 //!   (`crate::plan::BgpInputs::bfd_profiles`, converted by `ferrolb_kube::convert::bfd`).
-//! - [`run`]: the thread. Receive sockets on 3784 / 4784 per family (`ferrolb_net::bfd`),
+//! - [`run`]: the thread (nice −10 when the speaker has `CAP_SYS_NICE`, as on the rig; else
+//!   normal priority). Receive sockets on 3784 / 4784 per family (`ferrolb_net::bfd`),
 //!   one send socket per session (TTL 255, source port 49152–65535), the sans-IO
 //!   `ferrolb_bfd::Session` per peer. Received packets are decoded, demultiplexed (Your
 //!   Discriminator, else the source address) and checked: single hop only with TTL 255

@@ -20,6 +20,9 @@ use super::{BfdReport, BfdSessionReport, Key, Want, takes_bgp_down, wanted};
 use crate::metrics::{BfdCounters, Metrics};
 use crate::plan::Plan;
 
+/// Nice value of the BFD thread (if the speaker may lower it).
+const BFD_NICE: i32 = -10;
+
 /// UDP ports (RFC 5881 / 5883 by default; tests use others).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Ports {
@@ -101,6 +104,13 @@ pub fn spawn(
     let thread = std::thread::Builder::new()
         .name("bfd".into())
         .spawn(move || {
+            // Best effort (needs CAP_SYS_NICE): packets and timers ahead of the rest of the node.
+            match net::set_thread_nice(BFD_NICE) {
+                Ok(()) => tracing::info!(nice = BFD_NICE, "BFD thread priority raised"),
+                Err(e) => {
+                    tracing::info!(error = %e, "BFD thread priority not raised (CAP_SYS_NICE)")
+                }
+            }
             rt.block_on(async move {
                 let (rx_tx, rx) = mpsc::channel(1024);
                 let seeds = RandomState::new();
