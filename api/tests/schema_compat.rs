@@ -519,6 +519,7 @@ fn bgp_session_state_is_ferrolbs_own_status_only_kind() {
     assert_eq!(
         props(&s, "status"),
         [
+            "bfdStatus",
             "bgpStatus",
             "establishedSince",
             "lastError",

@@ -4,8 +4,9 @@
 //! to [`ServiceView`]s, a Service's ingress IPs ([`ingress_ips`]), whether a Service is ours
 //! ([`is_ours`]) and its [`ServiceKey`]. Pure functions; errors say which object and field is
 //! wrong. BGP mode's objects (BGPPeer, BGPAdvertisement, Community, the peers' Secrets) are
-//! converted in [`bgp`].
+//! converted in [`bgp`], BFDProfiles in [`bfd`].
 
+pub mod bfd;
 pub mod bgp;
 
 use std::collections::BTreeMap;

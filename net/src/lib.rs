@@ -4,7 +4,7 @@
 //! This is the only ferrolb crate allowed to contain `unsafe` code: one private function
 //! building a `sockaddr_ll` (`sockaddr.rs`: two `unsafe` calls into socket2), one
 //! `setsockopt(TCP_MD5SIG)` (`tcp.rs`) and the `getifaddrs(3)` walk (`ifaddrs.rs`), each with a
-//! `SAFETY` comment. Everything else goes
+//! `SAFETY` comment, and one slice cast for `recvmsg(2)` (`bfd`). Everything else goes
 //! through `socket2`'s safe API. The protocol logic lives in the sans-IO crates `ferrolb-l2`
 //! and `ferrolb-bgp`.
 //!
@@ -20,11 +20,14 @@
 //!
 //! - [`ifaddrs`]: the IP addresses of each interface (`getifaddrs`), for the BGP speaker's
 //!   router-ID fallback and next hops.
+//! - [`bfd`]: BFD's UDP sockets (RFC 5881 / 5883): TTL 255 on send, the received TTL / hop
+//!   limit read from ancillary data for GTSM, source ports 49152–65535.
 //! - [`tcp`]: BGP session sockets — TCP-MD5 per peer (RFC 2385), TTL / hop limit, GTSM minimum
 //!   TTL (RFC 5082), source address binding.
 //!
 //! Packet sockets need `CAP_NET_RAW`.
 
+pub mod bfd;
 pub mod bpf;
 pub mod ifaddrs;
 pub mod interfaces;

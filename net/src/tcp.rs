@@ -124,8 +124,9 @@ pub fn bind_source(socket: &Socket, addr: IpAddr) -> io::Result<()> {
     socket.bind(&SockAddr::from(SocketAddr::new(addr, 0)))
 }
 
-/// `setsockopt(2)` with a plain-old-data value (private: only `c_int` and `TcpMd5Sig`).
-fn setsockopt<T>(
+/// `setsockopt(2)` with a plain-old-data value (crate-private: only `c_int` and `TcpMd5Sig`;
+/// also used by [`crate::bfd`] for `IP_RECVTTL`).
+pub(crate) fn setsockopt<T>(
     socket: &Socket,
     level: libc::c_int,
     name: libc::c_int,

@@ -61,6 +61,7 @@
 //! routers keep its routes while the speaker restarts (RFC 4724), and any other sends Cease. The
 //! DaemonSet's `terminationGracePeriodSeconds` must exceed the drain delay plus 2 s.
 
+mod bfd;
 mod bgp;
 mod bgp_report;
 mod l2io;
@@ -413,6 +414,26 @@ async fn main() -> anyhow::Result<()> {
         let _ = rx.wait_for(|s| *s).await;
     };
 
+    // BFD runs on its own thread (`bfd`); a failed BFD session resets its BGP session.
+    let (bfd_down_tx, bfd_down_rx) = tokio::sync::mpsc::unbounded_channel();
+    let bfd_thread = if args.enable_bgp {
+        let cfg = bfd::BfdConfig {
+            node: node.clone(),
+            ports: bfd::Ports::default(),
+            listen: None,
+        };
+        let (report, t) = bfd::spawn(
+            cfg,
+            plan_rx.clone(),
+            metrics.clone(),
+            shutdown_rx.clone(),
+            bfd_down_tx,
+        )?;
+        Some((report, t))
+    } else {
+        None
+    };
+    let (bfd_report, bfd_thread) = bfd_thread.unzip();
     let restarted = args.enable_bgp && bgp::restart::detect(&client, &args.namespace, &node).await;
     let bgp_cfg = bgp::BgpConfig {
         node: node.clone(),
@@ -428,16 +449,22 @@ async fn main() -> anyhow::Result<()> {
             plan_rx.clone(),
             metrics.clone(),
             shutdown_rx.clone(),
+            bfd_down_rx,
         )
     });
     // BGP status writers subscribe here: `bgp_report` carries every change of the sessions and
     // of the Services advertised over BGP (ServiceBGPStatus, the per-session status object,
     // nodeAssigned events are written from it, not by the runtime).
     let (bgp_report, bgp_task) = bgp.unzip();
-    if let Some(report) = bgp_report {
+    if let (Some(report), Some(bfd_report)) = (bgp_report, bfd_report) {
         let owner = ferrolb_kube::owner::PodOwner::new(args.pod_name.clone(), args.pod_uid.clone());
         let cfg = status::bgp::BgpStatusConfig::new(&client, &args.namespace, &node, owner);
-        tokio::spawn(status::bgp::run_bgp_status(cfg, report, plan_rx.clone()));
+        tokio::spawn(status::bgp::run_bgp_status(
+            cfg,
+            report,
+            bfd_report,
+            plan_rx.clone(),
+        ));
     }
 
     match keys {
@@ -456,6 +483,8 @@ async fn main() -> anyhow::Result<()> {
     {
         tracing::warn!("BGP shutdown timed out");
     }
+    // BFD said AdminDown on shutdown; the thread ends by itself (not joined: never block here).
+    drop(bfd_thread);
     // The report sender is dropped: the status writer removes this node's ServiceL2Status
     // objects and exits. Do not wait long for an unreachable API server.
     if tokio::time::timeout(Duration::from_secs(3), status_task)

@@ -11,6 +11,11 @@
 //!   `metallb_bgp_announced_prefixes_total` (prefixes the peer has from us) and
 //!   `metallb_bgp_pending_prefixes_total` (desired prefixes not sent yet); the series of a
 //!   removed session go with it;
+//! - BFD sessions, `peer="ip"` as MetalLB's FRR metrics (`frr-metrics/collector/bfd.go`):
+//!   `metallb_bfd_session_up` (1 while Up), `metallb_bfd_control_packet_input` /
+//!   `_output` (control packets received / sent), `metallb_bfd_session_up_events` /
+//!   `_down_events` (transitions to / from Up). MetalLB exposes the counters without a
+//!   `_total` suffix, so they are registered as gauges that only grow, keeping the exact names;
 //! - `metallb_layer2_requests_received{ip}`, `metallb_layer2_responses_sent{ip}` (ARP requests /
 //!   Neighbor Solicitations for an announced IP, and the replies), `metallb_layer2_gratuitous_sent{ip}`;
 //! - `ferrolb_speaker_malformed_frames` and `ferrolb_speaker_rejected_heartbeats` (hostile or
@@ -67,6 +72,31 @@ struct BgpMetrics {
     pending: Family<PeerLabel, Gauge>,
 }
 
+/// The BFD session metrics (all gauges: see the module docs).
+#[derive(Default)]
+struct BfdMetrics {
+    session_up: Family<PeerLabel, Gauge>,
+    input: Family<PeerLabel, Gauge>,
+    output: Family<PeerLabel, Gauge>,
+    up_events: Family<PeerLabel, Gauge>,
+    down_events: Family<PeerLabel, Gauge>,
+}
+
+/// What a BFD session reports to the metrics.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct BfdCounters {
+    /// The session is Up.
+    pub up: bool,
+    /// Control packets received (accepted by the session).
+    pub input: u64,
+    /// Control packets sent.
+    pub output: u64,
+    /// Transitions to Up.
+    pub up_events: u64,
+    /// Transitions from Up to another state.
+    pub down_events: u64,
+}
+
 /// The `ip` label of the layer2 counters.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, PartialOrd, Ord, EncodeLabelSet)]
 pub struct IpLabel {
@@ -101,6 +131,7 @@ pub struct Metrics {
     totals: [Counter; 3],
     shown: Mutex<(BTreeSet<Announced>, BTreeSet<IpLabel>)>,
     bgp: BgpMetrics,
+    bfd: BfdMetrics,
     /// `metallb_speaker_announced` series of protocol `bgp` currently shown.
     shown_bgp: Mutex<BTreeSet<Announced>>,
 }
@@ -181,6 +212,36 @@ impl Default for Metrics {
             "Number of BGP UPDATE messages sent",
             bgp.updates.clone(),
         );
+        let bfd = BfdMetrics::default();
+        for (name, help, g) in [
+            (
+                "metallb_bfd_session_up",
+                "BFD session state (1 is up, 0 is down)",
+                &bfd.session_up,
+            ),
+            (
+                "metallb_bfd_control_packet_input",
+                "Number of received BFD control packets",
+                &bfd.input,
+            ),
+            (
+                "metallb_bfd_control_packet_output",
+                "Number of sent BFD control packets",
+                &bfd.output,
+            ),
+            (
+                "metallb_bfd_session_up_events",
+                "Number of BFD session up events",
+                &bfd.up_events,
+            ),
+            (
+                "metallb_bfd_session_down_events",
+                "Number of BFD session down events",
+                &bfd.down_events,
+            ),
+        ] {
+            r.register(name, help, g.clone());
+        }
         let [requests, responses, gratuitous] = per_ip;
         Self {
             exporter: r.build(),
@@ -194,6 +255,7 @@ impl Default for Metrics {
             totals: Default::default(),
             shown: Mutex::default(),
             bgp,
+            bfd,
             shown_bgp: Mutex::default(),
         }
     }
@@ -372,6 +434,37 @@ impl Metrics {
         self.bgp.pending.remove(&l);
     }
 
+    /// Sets the BFD metrics of the session with `peer`.
+    pub fn set_bfd_session(&self, peer: IpAddr, c: &BfdCounters) {
+        let l = PeerLabel {
+            peer: peer.to_string(),
+        };
+        let g = |v: u64| i64::try_from(v).unwrap_or(i64::MAX);
+        let b = &self.bfd;
+        b.session_up.get_or_create(&l).set(i64::from(c.up));
+        b.input.get_or_create(&l).set(g(c.input));
+        b.output.get_or_create(&l).set(g(c.output));
+        b.up_events.get_or_create(&l).set(g(c.up_events));
+        b.down_events.get_or_create(&l).set(g(c.down_events));
+    }
+
+    /// Removes the BFD metrics of `peer` (the session is gone).
+    pub fn remove_bfd_session(&self, peer: IpAddr) {
+        let l = PeerLabel {
+            peer: peer.to_string(),
+        };
+        let b = &self.bfd;
+        for f in [
+            &b.session_up,
+            &b.input,
+            &b.output,
+            &b.up_events,
+            &b.down_events,
+        ] {
+            f.remove(&l);
+        }
+    }
+
     /// The shared exporter (registry, readiness, HTTP servers) these metrics are in.
     pub fn exporter(&self) -> &Exporter {
         &self.exporter
@@ -444,6 +537,32 @@ mod tests {
             text.contains(r#"protocol="layer2""#),
             "L2 series stay: {text}"
         );
+    }
+
+    #[test]
+    fn bfd_series_use_metallb_names_and_go_with_the_peer() {
+        let m = Metrics::default();
+        let peer: IpAddr = "172.18.0.1".parse().expect("ip");
+        let c = BfdCounters {
+            up: true,
+            input: 10,
+            output: 12,
+            up_events: 1,
+            down_events: 0,
+        };
+        m.set_bfd_session(peer, &c);
+        let text = m.render();
+        for line in [
+            r#"metallb_bfd_session_up{peer="172.18.0.1"} 1"#,
+            r#"metallb_bfd_control_packet_input{peer="172.18.0.1"} 10"#,
+            r#"metallb_bfd_control_packet_output{peer="172.18.0.1"} 12"#,
+            r#"metallb_bfd_session_up_events{peer="172.18.0.1"} 1"#,
+            r#"metallb_bfd_session_down_events{peer="172.18.0.1"} 0"#,
+        ] {
+            assert!(text.contains(line), "missing {line:?} in:\n{text}");
+        }
+        m.remove_bfd_session(peer);
+        assert!(!m.render().contains("172.18.0.1"));
     }
 
     #[test]

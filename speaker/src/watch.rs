@@ -14,7 +14,9 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use ferrolb_api::v1beta1::{BGPAdvertisement, Community, IPAddressPool, L2Advertisement};
+use ferrolb_api::v1beta1::{
+    BFDProfile, BGPAdvertisement, Community, IPAddressPool, L2Advertisement,
+};
 use ferrolb_api::v1beta2::BGPPeer;
 use k8s_openapi::api::core::v1::{Node, Pod, Secret, Service};
 use k8s_openapi::api::discovery::v1::EndpointSlice;
@@ -62,6 +64,7 @@ struct BgpStores {
     ads: Store<BGPAdvertisement>,
     communities: Store<Community>,
     secrets: Store<Secret>,
+    bfd_profiles: Store<BFDProfile>,
 }
 
 /// Which modes' objects to watch.
@@ -69,7 +72,7 @@ struct BgpStores {
 pub struct Modes {
     /// Layer 2 (L2Advertisements).
     pub l2: bool,
-    /// BGP (BGPPeers, BGPAdvertisements, Communities, Secrets).
+    /// BGP (BGPPeers, BGPAdvertisements, Communities, Secrets, BFDProfiles).
     pub bgp: bool,
 }
 
@@ -120,6 +123,7 @@ impl Stores {
                 ads: reflect(ns(client, namespace), notify.clone()),
                 communities: reflect(ns(client, namespace), notify.clone()),
                 secrets: reflect_with(ns(client, namespace), notify.clone(), slim::secret),
+                bfd_profiles: reflect(ns(client, namespace), notify.clone()),
             }),
             speakers,
             notify,
@@ -136,6 +140,7 @@ impl Stores {
             synced(&b.ads, "bgpadvertisements").await?;
             synced(&b.communities, "communities").await?;
             synced(&b.secrets, "secrets").await?;
+            synced(&b.bfd_profiles, "bfdprofiles").await?;
         }
         if let Some((pods, _)) = &s.speakers {
             // Bounded: without `pods` permission the speaker still starts (every Node counts).
@@ -165,10 +170,11 @@ impl Stores {
                 b.ads.state(),
                 b.communities.state(),
                 b.secrets.state(),
+                b.bfd_profiles.state(),
             )
         };
-        let (bp, ba, bc, bs) = self.bgp.as_ref().map(state).unwrap_or_default();
-        let (bp, ba, bc, bs) = (refs(&bp), refs(&ba), refs(&bc), refs(&bs));
+        let (bp, ba, bc, bs, bb) = self.bgp.as_ref().map(state).unwrap_or_default();
+        let (bp, ba, bc, bs, bb) = (refs(&bp), refs(&ba), refs(&bc), refs(&bs), refs(&bb));
         let mut plan = plan::build(&Inputs {
             services: &refs(&services),
             slices: &refs(&slices),
@@ -182,6 +188,7 @@ impl Stores {
                 ads: &ba,
                 communities: &bc,
                 secrets: &bs,
+                bfd_profiles: &bb,
                 last: Some(&last.bgp),
             },
         });

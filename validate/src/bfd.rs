@@ -7,6 +7,22 @@ use ferrolb_api::v1beta1::BFDProfile;
 
 use crate::model::{Kind, Problem, name_of};
 
+/// The admission warning for a profile using echo mode.
+pub const ECHO_WARNING: &str = "echo mode is not implemented by ferrolb: echoMode and echoInterval are accepted and ignored; failures are detected by control packets at receiveInterval/transmitInterval";
+
+/// Warnings for legal settings without effect (`echoMode: true`).
+pub fn warnings(profile: &BFDProfile, warnings: &mut Vec<Problem>) {
+    if profile.spec.echo_mode == Some(true) {
+        warnings.push(Problem::new(
+            Kind::BFDProfile,
+            name_of(&profile.metadata),
+            "spec.echoMode",
+            "true",
+            ECHO_WARNING,
+        ));
+    }
+}
+
 /// Checks the ranges of one profile.
 pub fn check(profile: &BFDProfile, problems: &mut Vec<Problem>) {
     let name = name_of(&profile.metadata);

@@ -138,6 +138,7 @@ pub fn validate(res: &ClusterResources, opts: &Options) -> Report {
     // MetalLB's order: BFD profiles → peers → communities → pools → L2 ads → BGP ads.
     for b in &bfd_in {
         bfd::check(b, &mut errors);
+        bfd::warnings(b, &mut warnings);
     }
     let bfd_names: BTreeSet<&str> = bfd_in
         .iter()

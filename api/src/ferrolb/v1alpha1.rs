@@ -75,4 +75,8 @@ pub struct BGPSessionStateStatus {
     /// The last reason the session went down or failed to come up, kept after recovery.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_error: Option<String>,
+    /// State of the session's BFD session with FRR's names (`up`, `down`, `init`,
+    /// `shutdown`; frr-k8s's `bfdStatus`); absent when the BGPPeer has no `bfdProfile`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bfd_status: Option<String>,
 }

@@ -137,6 +137,7 @@ struct Running {
     generation: u64,
     routes: watch::Sender<Arc<PeerRoutes>>,
     stop: Option<oneshot::Sender<Stop>>,
+    bfd_down: mpsc::UnboundedSender<()>,
     join: JoinHandle<StopMode>,
 }
 
@@ -159,12 +160,14 @@ struct Manager {
 }
 
 /// Starts the BGP runtime: returns the report channel and the task (it ends, after closing
-/// every session, when `shutdown` turns true or the plan channel closes).
+/// every session, when `shutdown` turns true or the plan channel closes). `bfd_down` carries
+/// the names of peers whose BFD session failed.
 pub fn spawn(
     cfg: BgpConfig,
     plan_rx: watch::Receiver<Arc<Plan>>,
     metrics: Arc<Metrics>,
     shutdown: watch::Receiver<bool>,
+    bfd_down: mpsc::UnboundedReceiver<String>,
 ) -> (watch::Receiver<Arc<BgpReport>>, JoinHandle<()>) {
     let cfg_restarted = cfg.restarted;
     let (out, report_rx) = watch::channel(Arc::new(BgpReport::default()));
@@ -183,7 +186,10 @@ pub fn spawn(
         node_draining: false,
         restarting: cfg_restarted,
     };
-    (report_rx, tokio::spawn(m.run(plan_rx, rx, shutdown)))
+    (
+        report_rx,
+        tokio::spawn(m.run(plan_rx, rx, shutdown, bfd_down)),
+    )
 }
 
 impl Manager {
@@ -192,6 +198,7 @@ impl Manager {
         mut plan_rx: watch::Receiver<Arc<Plan>>,
         mut rx: mpsc::UnboundedReceiver<ReportMsg>,
         mut shutdown: watch::Receiver<bool>,
+        mut bfd_down: mpsc::UnboundedReceiver<String>,
     ) {
         let first = plan_rx.borrow_and_update().clone();
         self.on_plan(&first);
@@ -204,6 +211,12 @@ impl Manager {
                 }
                 Some((name, generation, report)) = rx.recv() => {
                     self.on_report(name, generation, report);
+                }
+                Some(name) = bfd_down.recv() => {
+                    if let Some(r) = self.running.get(&name) {
+                        tracing::warn!(peer = %name, "BFD down: resetting the BGP session");
+                        let _ = r.bfd_down.send(());
+                    }
                 }
                 r = shutdown.wait_for(|s| *s) => {
                     let _ = r;
@@ -317,6 +330,7 @@ impl Manager {
         self.generation += 1;
         let (routes_tx, routes_rx) = watch::channel(Arc::new(peer_routes(peer, decisions)));
         let (stop_tx, stop_rx) = oneshot::channel();
+        let (bfd_tx, bfd_rx) = mpsc::unbounded_channel();
         if let Some(old) = self
             .reports
             .get(&peer.name)
@@ -344,6 +358,7 @@ impl Manager {
             identity: identity.clone(),
             routes: routes_rx,
             stop: stop_rx,
+            bfd_down: bfd_rx,
             reports: self.tx.clone(),
             report,
             delay,
@@ -357,6 +372,7 @@ impl Manager {
                 generation: self.generation,
                 routes: routes_tx,
                 stop: Some(stop_tx),
+                bfd_down: bfd_tx,
                 join,
             },
         );

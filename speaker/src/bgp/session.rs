@@ -4,7 +4,8 @@
 //! retry with backoff capped by `connectTime`, keepalives, the receive hold timer), and hands
 //! it the desired table whenever the routes change ([`Session::set_routes`]: UPDATEs for the
 //! difference, never a reset). Every change of what it reports goes to the manager as a
-//! [`SessionReport`].
+//! [`SessionReport`]. A BFD failure (`bfd_down`) closes the connection with NOTIFICATION
+//! Cease / BFD Down (RFC 9384 subcode 10) and lets the FSM reconnect with its back-off.
 //!
 //! Stopping ([`Stop`]): a removed or changed peer gets a NOTIFICATION Cease (Administrative
 //! Shutdown). When the speaker itself stops, [`ferrolb_bgp::fsm::stop_mode`] decides per
@@ -19,8 +20,9 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use ferrolb_bgp::announce::{LocalAddresses, Route, SessionIdentity, SessionView, peer_table};
+use ferrolb_bgp::error::code;
 use ferrolb_bgp::fsm::{Action, DownReason, Event, Session, State, StopMode};
-use ferrolb_bgp::message::Message;
+use ferrolb_bgp::message::{Message, Notification};
 use ferrolb_bgp::pack::RouteAttrs;
 use ferrolb_bgp::types::Family;
 use ipnet::IpNet;
@@ -35,6 +37,8 @@ use crate::bgp_report::SessionReport;
 /// A write that does not complete in this time fails the connection (a peer that stopped
 /// reading; the hold timer would catch it too, but a blocked write must not block the task).
 const WRITE_TIMEOUT: Duration = Duration::from_secs(10);
+/// Cease subcode "BFD Down" (RFC 9384 §2).
+const BFD_DOWN_SUBCODE: u8 = 10;
 
 /// What the manager hands a session: the routes of its peer on this node.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -75,6 +79,8 @@ pub struct SessionTask {
     pub routes: watch::Receiver<Arc<PeerRoutes>>,
     /// Fired (or dropped: a Cease) to stop the session.
     pub stop: oneshot::Receiver<Stop>,
+    /// The peer's BFD session went down: reset (the session keeps running).
+    pub bfd_down: mpsc::UnboundedReceiver<()>,
     /// Where reports go.
     pub reports: mpsc::UnboundedSender<ReportMsg>,
     /// The report to continue from (counters of the peer's earlier session).
@@ -93,6 +99,7 @@ enum Wake {
     Stop(Stop),
     RoutesClosed,
     DrainDone,
+    BfdDown,
     Connected(std::io::Result<TcpStream>),
     Read(std::io::Result<usize>),
     Tick,
@@ -197,6 +204,7 @@ impl Runner {
             let wake = tokio::select! {
                 s = stop_opt(&mut self.t.stop, self.stop_seen) => Wake::Stop(s),
                 () = sleep_opt(self.drain_until) => Wake::DrainDone,
+                Some(()) = self.t.bfd_down.recv() => Wake::BfdDown,
                 r = connect_opt(&mut self.io.connecting) => Wake::Connected(r),
                 r = read_opt(&mut self.io.conn, &mut buf) => Wake::Read(r),
                 () = sleep_opt(deadline) => Wake::Tick,
@@ -227,6 +235,10 @@ impl Runner {
                 Wake::DrainDone => {
                     self.end(now, Event::ManualStop).await;
                     return StopMode::Drain;
+                }
+                Wake::BfdDown => {
+                    self.bfd_down(now).await;
+                    Vec::new()
                 }
                 Wake::Connected(Ok(stream)) => {
                     self.io.connecting = None;
@@ -298,6 +310,21 @@ impl Runner {
         self.apply(a).await;
         self.close().await;
         self.report();
+    }
+
+    /// BFD declared the path down: best-effort Cease / BFD Down (the path is likely gone, so
+    /// the write is bounded), then the FSM's connection-failure handling (Idle, reconnect
+    /// after its back-off).
+    async fn bfd_down(&mut self, now: Duration) {
+        if self.fsm.state() >= State::OpenSent {
+            let n = Notification::new(code::CEASE, BFD_DOWN_SUBCODE);
+            let msg = Message::Notification(n);
+            let _ = tokio::time::timeout(Duration::from_millis(100), self.send(&msg)).await;
+        }
+        let a = self.fsm.handle(now, Event::TcpFailed);
+        self.apply(a).await;
+        self.close().await;
+        self.t.report.last_error = Some("BFD session down".into());
     }
 
     /// Hands the FSM the desired table (UPDATEs for the difference once Established).

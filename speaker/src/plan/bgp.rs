@@ -7,13 +7,17 @@
 //! ingress IP lies in one pool (`Pool::contains`, [`super::pool_of`]); the endpoint facts are
 //! the same EndpointSlice reading. An invalid BGPPeer or BGPAdvertisement is reported in
 //! [`super::Plan::errors`] (the ConfigurationState) and keeps its last good version, as pools
-//! do.
+//! do. BFDProfiles are converted here too (`ferrolb_kube::convert::bfd`) into
+//! [`BgpInputs::bfd_profiles`], which only the BFD runtime (`crate::bfd`) reads: a profile
+//! change never touches a BGP session's identity.
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use ferrolb_api::v1beta1::{BGPAdvertisement, Community};
+use ferrolb_api::v1beta1::{BFDProfile, BGPAdvertisement, Community};
 use ferrolb_api::v1beta2::BGPPeer;
+use ferrolb_bfd::Params;
 use ferrolb_bgp::announce::{self, Advertisement, NodeFacts, PeerSpec, ServiceFacts};
+use ferrolb_kube::convert::bfd as convert_bfd;
 use ferrolb_kube::convert::bgp as convert;
 use k8s_openapi::api::core::v1::Secret;
 
@@ -30,6 +34,8 @@ pub struct BgpObjects<'a> {
     pub communities: &'a [&'a Community],
     /// Secrets of ferrolb's namespace (`passwordSecret`).
     pub secrets: &'a [&'a Secret],
+    /// BFDProfiles of ferrolb's namespace.
+    pub bfd_profiles: &'a [&'a BFDProfile],
     /// The previous plan's BGP inputs (invalid objects keep their last good version).
     pub last: Option<&'a BgpInputs>,
 }
@@ -56,6 +62,8 @@ pub struct BgpInputs {
     pub pool_labels: BTreeMap<String, Labels>,
     /// Services with IPs in a pool, by `namespace/name`.
     pub services: BTreeMap<String, BgpService>,
+    /// Valid BFDProfiles (an invalid one in its last good version) by name.
+    pub bfd_profiles: BTreeMap<String, Params>,
 }
 
 /// Converts `objs` with `convert`; an invalid object is reported in `errors` and replaced by
@@ -116,6 +124,25 @@ pub fn inputs(
         errors,
     );
     advertisements.sort_by(|a, b| a.name.cmp(&b.name));
+    let last_bfd: Vec<(String, Params)> = last
+        .bfd_profiles
+        .iter()
+        .map(|(n, p)| (n.clone(), *p))
+        .collect();
+    let bfd_profiles = convert_keeping_last(
+        objs.bfd_profiles,
+        |b| name(&b.metadata),
+        |b| {
+            convert_bfd::bfd_profile(b)
+                .map(|p| (name(&b.metadata), p))
+                .map_err(|e| e.to_string())
+        },
+        &last_bfd,
+        |(n, _)| n,
+        errors,
+    )
+    .into_iter()
+    .collect();
     BgpInputs {
         peers,
         advertisements,
@@ -124,6 +151,7 @@ pub fn inputs(
             .map(|(n, p)| (n.clone(), p.labels.clone()))
             .collect(),
         services,
+        bfd_profiles,
     }
 }
 

@@ -11,7 +11,8 @@
 //! change since they were last written completely does not list the ServiceBGPStatuses again
 //! (session counters change often), and only this node's objects are listed (label
 //! `metallb.io/node`): in BGP mode every node keeps to its own. When the report channel closes (the
-//! runtime stopped) this node's BGP objects are removed.
+//! runtime stopped) this node's BGP objects are removed. The BFD runtime's [`BfdReport`] adds
+//! `bfdStatus` to the BGPSessionStates of peers with a `bfdProfile`.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
@@ -28,6 +29,7 @@ use tokio::sync::{Notify, watch};
 use super::events::{self, Events};
 use super::objects::Objects;
 use super::session::SessionWriter;
+use crate::bfd::BfdReport;
 use crate::bgp_report::{BgpReport, SessionReport};
 use crate::plan::{Plan, ServiceKey};
 
@@ -83,7 +85,7 @@ struct BgpStatus {
 #[derive(Debug, Default)]
 struct Written {
     services: Option<BTreeMap<ServiceKey, Vec<String>>>,
-    sessions: Option<Vec<SessionReport>>,
+    sessions: Option<(Vec<SessionReport>, BTreeMap<String, String>)>,
 }
 
 impl BgpStatus {
@@ -121,10 +123,11 @@ impl BgpStatus {
                 }
             }
         }
-        if self.written.sessions.as_ref() != Some(&report.sessions) {
+        let current = (report.sessions.clone(), self.sessions.bfd.clone());
+        if self.written.sessions.as_ref() != Some(&current) {
             self.written.sessions = None;
             match self.sessions.sync(&report.sessions, Instant::now()).await {
-                Ok(None) => self.written.sessions = Some(report.sessions.clone()),
+                Ok(None) => self.written.sessions = Some(current),
                 Ok(Some(due)) => next = next.min(due),
                 Err(e) => {
                     next = Duration::from_secs(2);
@@ -141,6 +144,7 @@ impl BgpStatus {
 pub async fn run_bgp_status(
     cfg: BgpStatusConfig,
     mut report: watch::Receiver<Arc<BgpReport>>,
+    mut bfd: watch::Receiver<Arc<BfdReport>>,
     plan: watch::Receiver<Arc<Plan>>,
 ) {
     let mut status = BgpStatus {
@@ -161,10 +165,12 @@ pub async fn run_bgp_status(
     status.sessions.watch(wake.clone());
     loop {
         let r = report.borrow_and_update().clone();
+        status.sessions.bfd = bfd_states(&bfd.borrow_and_update());
         let p = plan.borrow().clone();
         let wait = status.pass(&r, &p).await;
         tokio::select! {
             changed = report.changed() => if changed.is_err() { break },
+            Ok(()) = bfd.changed() => {}
             () = wake.notified() => status.written = Written::default(),
             () = tokio::time::sleep(wait) => status.written = Written::default(),
         }
@@ -172,6 +178,14 @@ pub async fn run_bgp_status(
     // The runtime stopped: nothing is advertised from here any more.
     status.written = Written::default();
     status.pass(&BgpReport::default(), &Plan::default()).await;
+}
+
+/// BGPPeer name → BFD state name (FRR's), from the BFD runtime's report.
+pub fn bfd_states(r: &BfdReport) -> BTreeMap<String, String> {
+    r.sessions
+        .values()
+        .map(|s| (s.peer_name.clone(), s.state.name().to_owned()))
+        .collect()
 }
 
 #[cfg(test)]

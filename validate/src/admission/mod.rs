@@ -255,6 +255,13 @@ pub fn admit(existing: &ClusterResources, req: &Request, opts: &Options) -> Verd
         peers::warnings(p, &mut w);
         verdict.warnings.extend(w.iter().map(ToString::to_string));
     }
+    if let (Operation::Create | Operation::Update, Some(Object::BfdProfile(b))) =
+        (&req.operation, &req.object)
+    {
+        let mut w = Vec::new();
+        crate::bfd::warnings(b, &mut w);
+        verdict.warnings.extend(w.iter().map(ToString::to_string));
+    }
     if let Some(Object::Pool(old)) = &req.old_object {
         let new = match (&req.operation, &req.object) {
             (Operation::Update, Some(Object::Pool(p))) => Some(p),

@@ -223,6 +223,27 @@ fn cel_runs_on_incoming_objects() {
 }
 
 #[test]
+fn echo_mode_is_allowed_with_a_warning() {
+    let v = run(
+        "",
+        Operation::Create,
+        Some(&bfd("echo", "{echoMode: true, echoInterval: 50}")),
+        None,
+    );
+    assert!(v.allowed(), "{v:?}");
+    assert_eq!(v.warnings.len(), 1, "{v:?}");
+    assert!(v.warnings[0].contains("spec.echoMode"), "{v:?}");
+    assert!(v.warnings[0].ends_with(crate::bfd::ECHO_WARNING));
+    let v = run(
+        "",
+        Operation::Create,
+        Some(&bfd("plain", "{echoInterval: 50, echoMode: false}")),
+        None,
+    );
+    assert!(v.allowed() && v.warnings.is_empty(), "{v:?}");
+}
+
+#[test]
 fn disable_mp_warning() {
     let v = run(
         "",

@@ -83,6 +83,7 @@ async fn establishes_sends_routes_updates_without_reset_and_ceases_on_stop() {
         identity,
         routes: routes_rx,
         stop: stop_rx,
+        bfd_down: mpsc::unbounded_channel().1,
         reports: reports_tx,
         report: SessionReport {
             peer: "loop".into(),
@@ -185,6 +186,88 @@ async fn establishes_sends_routes_updates_without_reset_and_ceases_on_stop() {
         .expect("no panic");
 }
 
+#[tokio::test]
+async fn bfd_down_sends_cease_bfd_down_and_reconnects() {
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("listen");
+    let mut spec = PeerSpec::new(
+        "bfd",
+        IpAddr::V4(Ipv4Addr::LOCALHOST),
+        64512,
+        PeerAsn::Fixed(64513),
+    );
+    spec.port = listener.local_addr().expect("addr").port();
+    spec.router_id = Some(IpAddr::V4(Ipv4Addr::new(10, 0, 0, 9)));
+    let local = LocalAddresses {
+        address: Some(IpAddr::V4(Ipv4Addr::LOCALHOST)),
+        interface: Vec::new(),
+    };
+    let (_routes_tx, routes_rx) = watch::channel(routes(&[]));
+    let (_stop_tx, stop_rx) = oneshot::channel();
+    let (bfd_tx, bfd_rx) = mpsc::unbounded_channel();
+    let task = SessionTask {
+        name: "bfd".into(),
+        generation: 1,
+        identity: spec.identity("n1", &local).expect("identity"),
+        routes: routes_rx,
+        stop: stop_rx,
+        bfd_down: bfd_rx,
+        reports: mpsc::unbounded_channel().0,
+        report: SessionReport::default_for(&spec),
+        delay: Duration::ZERO,
+        restarting: false,
+    };
+    let join = tokio::spawn(task.run());
+    let accept = async || {
+        tokio::time::timeout(Duration::from_secs(5), listener.accept())
+            .await
+            .expect("the session connects")
+            .expect("accept")
+            .0
+    };
+    let mut conn = accept().await;
+    let (mut buf, ctx) = (Vec::new(), CodecCtx::default());
+    assert!(matches!(
+        next(&mut conn, &mut buf, &ctx).await,
+        Message::Open(_)
+    ));
+    let ours = Open {
+        my_as: 64513,
+        hold_time: 90,
+        bgp_id: Ipv4Addr::new(192, 168, 0, 1),
+        capabilities: vec![Capability::Multiprotocol {
+            afi: Family::Ipv4Unicast.afi(),
+            safi: Family::Ipv4Unicast.safi(),
+        }],
+    };
+    for m in [Message::Open(ours), Message::Keepalive] {
+        conn.write_all(&m.encode(&ctx).expect("encode"))
+            .await
+            .expect("write");
+    }
+    // Established once our KEEPALIVE (or End-of-RIB) arrives.
+    assert!(!matches!(
+        next(&mut conn, &mut buf, &ctx).await,
+        Message::Notification(_)
+    ));
+    bfd_tx.send(()).expect("task alive");
+    let mut cease = None;
+    for _ in 0..5 {
+        if let Message::Notification(n) = next(&mut conn, &mut buf, &ctx).await {
+            cease = Some((n.code, n.subcode));
+            break;
+        }
+    }
+    assert_eq!(cease, Some((6, 10)), "Cease / BFD Down (RFC 9384)");
+    // The session is not stopped: it reconnects after its back-off.
+    let mut again = accept().await;
+    let mut buf = Vec::new();
+    assert!(matches!(
+        next(&mut again, &mut buf, &ctx).await,
+        Message::Open(_)
+    ));
+    join.abort();
+}
+
 #[test]
 fn down_reason_names_the_rfc_4271_error() {
     use ferrolb_bgp::fsm::DownReason;
@@ -236,12 +319,14 @@ async fn scripted(gr: bool, peer_gr: bool, restarting: bool) -> Scripted {
     let (routes_tx, routes_rx) = watch::channel(routes(&["10.250.0.1/32", "10.250.0.2/32"]));
     let (stop_tx, stop_rx) = oneshot::channel();
     let (reports_tx, _reports_rx) = mpsc::unbounded_channel();
+    let (_bfd_tx, bfd_rx) = mpsc::unbounded_channel();
     let task = SessionTask {
         name: "loop".into(),
         generation: 1,
         identity,
         routes: routes_rx,
         stop: stop_rx,
+        bfd_down: bfd_rx,
         reports: reports_tx,
         report: SessionReport::default_for(&spec),
         delay: Duration::ZERO,

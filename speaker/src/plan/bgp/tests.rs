@@ -113,6 +113,7 @@ impl World {
                 ads: &ads,
                 communities: &communities,
                 secrets: &secrets,
+                bfd_profiles: &[],
                 last: Some(&last.bgp),
             },
         })

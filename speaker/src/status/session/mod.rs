@@ -96,6 +96,15 @@ pub fn session_status(node: &str, s: &SessionReport) -> BGPSessionStateStatus {
         prefixes_sent: Some(s.prefixes_sent),
         updates_sent: Some(s.updates_sent),
         last_error: s.last_error.clone(),
+        bfd_status: None,
+    }
+}
+
+/// Adds each session's BFD state (`bfd`: BGPPeer name → FRR's state name, from the BFD
+/// runtime, `crate::bfd`) to the wanted objects.
+pub fn with_bfd(want: &mut BTreeMap<String, Wanted>, bfd: &BTreeMap<String, String>) {
+    for w in want.values_mut() {
+        w.status.bfd_status = bfd.get(&w.peer).cloned();
     }
 }
 
@@ -252,6 +261,8 @@ pub struct SessionWriter {
     pacer: Pacer,
     /// Whether the missing CRD was reported (once, not on every pass).
     crd_missing_reported: bool,
+    /// BFD states by BGPPeer name (set by the BGP status loop).
+    pub bfd: BTreeMap<String, String>,
 }
 
 impl SessionWriter {
@@ -263,6 +274,7 @@ impl SessionWriter {
             owner,
             pacer: Pacer::new(MIN_INTERVAL),
             crd_missing_reported: false,
+            bfd: BTreeMap::new(),
         }
     }
 
@@ -278,7 +290,8 @@ impl SessionWriter {
         sessions: &[SessionReport],
         now: Instant,
     ) -> Result<Option<Duration>, kube::Error> {
-        let want = wanted(&self.node, sessions);
+        let mut want = wanted(&self.node, sessions);
+        with_bfd(&mut want, &self.bfd);
         let params = ListParams::default().labels(&own_objects(&self.node));
         let existing = match self.api.list(&params).await {
             Ok(list) => list.items,

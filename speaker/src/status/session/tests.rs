@@ -90,6 +90,20 @@ fn status_carries_the_report_with_frr_state_names() {
     );
     assert_eq!((st.prefixes_sent, st.updates_sent), (Some(12), Some(4)));
     assert_eq!(st.last_error.as_deref(), Some("hold timer expired"));
+    assert_eq!(st.bfd_status, None, "no BFD unless the BFD runtime says so");
+    let mut want = wanted("node-1", &[s.clone(), report("router-b", State::Idle, 0)]);
+    with_bfd(
+        &mut want,
+        &BTreeMap::from([("router-a".to_owned(), "up".to_owned())]),
+    );
+    let by_peer: BTreeMap<&str, Option<&str>> = want
+        .values()
+        .map(|w| (w.peer.as_str(), w.status.bfd_status.as_deref()))
+        .collect();
+    assert_eq!(
+        by_peer,
+        BTreeMap::from([("router-a", Some("up")), ("router-b", None)])
+    );
     let names: Vec<&str> = [
         State::Idle,
         State::Connect,
