@@ -513,6 +513,7 @@ EOF
 frr defaults datacenter
 hostname flb-frr
 log timestamp precision 3
+log file $LOGS/frr-bgpd-ms.log informational
 router bgp $FRR_ASN
  bgp router-id 192.168.0.1
  no bgp ebgp-requires-policy
@@ -546,6 +547,9 @@ EOF
 frr_daemon_start() { # frr_daemon_start zebra|bfdd|bgpd: start one FRR daemon with its config
   local daemon=$1 d="$SOCK_DIR/frr"
   touch "$LOGS/frr-$daemon.log"; chown frr:frr "$LOGS/frr-$daemon.log"
+  # bgpd's configured file target: the same events with millisecond timestamps (the --log
+  # target ignores `log timestamp precision`)
+  if [ "$daemon" = bgpd ]; then touch "$LOGS/frr-bgpd-ms.log"; chown frr:frr "$LOGS/frr-bgpd-ms.log"; fi
   ip netns exec "$NS_FRR" "/usr/lib/frr/$daemon" -N "$FRR_NS_NAME" -f "$d/$daemon.conf" -i "$d/$daemon.pid" \
     -A 127.0.0.1 -d --log "file:$LOGS/frr-$daemon.log" 8>&- ||
     { log "FRR $daemon failed to start; see $LOGS/frr-$daemon.log"; return 1; }

@@ -3,7 +3,8 @@
 //! change what they measure — kube watches run by the test itself (the Service gets its
 //! address, its EndpointSlice gets a ready endpoint), the speakers' log lines (tracing's
 //! RFC 3339 timestamps with microseconds: `new plan`, `UPDATE sent`) and FRR's bgpd log
-//! (`%ADJCHANGE`, millisecond timestamps with the rig's `log timestamp precision 3`).
+//! (`%ADJCHANGE` in `logs/frr-bgpd-ms.log`, the rig's file target with millisecond
+//! timestamps: `log timestamp precision 3`).
 //!
 //! Everything runs on one machine, so the clocks are the same clock.
 

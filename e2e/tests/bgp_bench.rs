@@ -69,7 +69,36 @@ fn objects(peers: &[&str]) -> Vec<String> {
     v
 }
 
-/// Next hops of FRR's paths for `prefix` (empty when absent).
+/// What [`hops`] reads, for the printed figures.
+fn probe_name() -> &'static str {
+    if probe_fib() {
+        "FRR's FIB (kernel route)"
+    } else {
+        "FRR's BGP RIB (vtysh)"
+    }
+}
+
+/// Whether the benchmarks read FRR's kernel FIB (`FERROLB_BGP_BENCH_PROBE=fib`, the default:
+/// one `ip -j route show exact <prefix>` per poll, 1–10 ms even on a loaded machine) or its
+/// BGP RIB (`rib`: one `vtysh` per poll, 20–40 ms idle, 150–300 ms at load 10). A path is in
+/// the RIB as soon as FRR parses the UPDATE and in the FIB after FRR's best-path run (its
+/// process queue holds 50 ms) and zebra's install, so the FIB figure bounds the RIB one
+/// from above; for a withdrawal both change together.
+fn probe_fib() -> bool {
+    std::env::var("FERROLB_BGP_BENCH_PROBE").map_or(true, |v| v != "rib")
+}
+
+/// Next hops FRR has for `prefix` (FIB or RIB, [`probe_fib`]; empty when absent).
+fn hops(rig: &Rig, prefix: &str) -> Result<Vec<String>> {
+    if probe_fib() {
+        return Ok(bgp::kernel_route(rig, prefix)?
+            .map(|r| r.next_hops)
+            .unwrap_or_default());
+    }
+    frr_hops(rig, prefix)
+}
+
+/// Next hops of FRR's paths for `prefix` in its BGP RIB (empty when absent).
 fn frr_hops(rig: &Rig, prefix: &str) -> Result<Vec<String>> {
     let v = rig.frr_json(&format!("show bgp ipv4 unicast {prefix} json"))?;
     let mut hops = Vec::new();
@@ -195,7 +224,8 @@ fn report_trace(rig: &Rig, trials: &[Trial], seen: &trace::SeenAt, slices: &trac
         ms(&speaker)
     );
     println!(
-        "BENCH trace, FRR share: `UPDATE sent` → first path seen by a vtysh poll: {}",
+        "BENCH trace, FRR share: `UPDATE sent` → first path seen in {} by a poll: {}",
+        probe_name(),
         ms(&frr)
     );
 }
@@ -233,7 +263,7 @@ async fn z_bench_bgp_a_service_to_frr() -> Result<()> {
         // Warm-up: the Deployment's pod is Ready and a first Service goes through.
         setup::apply(&rig, &service_at("warm", "10.252.16.250"))?;
         wait_for("warm-up prefix on FRR", TIMEOUT, String::new, || async {
-            Ok((frr_hops(&rig, "10.252.16.250/32")?.len() == addrs.len()).then_some(()))
+            Ok((hops(&rig, "10.252.16.250/32")?.len() == addrs.len()).then_some(()))
         })
         .await?;
 
@@ -246,14 +276,11 @@ async fn z_bench_bgp_a_service_to_frr() -> Result<()> {
             let (at, t0) = (SystemTime::now(), Instant::now());
             svc_api.create(&PostParams::default(), &obj).await?;
             let created = t0.elapsed();
-            poll(TIMEOUT, || Ok(!frr_hops(&rig, &prefix)?.is_empty()))
+            poll(TIMEOUT, || Ok(!hops(&rig, &prefix)?.is_empty()))
                 .with_context(|| format!("{prefix} on FRR"))?;
             let first = t0.elapsed();
-            poll(
-                TIMEOUT,
-                || Ok(frr_hops(&rig, &prefix)?.len() == addrs.len()),
-            )
-            .with_context(|| format!("{prefix} from every node"))?;
+            poll(TIMEOUT, || Ok(hops(&rig, &prefix)?.len() == addrs.len()))
+                .with_context(|| format!("{prefix} from every node"))?;
             let all = t0.elapsed();
             trials.push(Trial {
                 name,
@@ -269,11 +296,13 @@ async fn z_bench_bgp_a_service_to_frr() -> Result<()> {
             col(|t| t.created)
         );
         println!(
-            "BENCH Service created → first path in FRR's RIB: {}",
+            "BENCH Service created → first path in {}: {}",
+            probe_name(),
             col(|t| t.first)
         );
         println!(
-            "BENCH Service created → a path from every node in FRR's RIB: {}",
+            "BENCH Service created → a path from every node in {}: {}",
+            probe_name(),
             col(|t| t.all)
         );
         report_trace(&rig, &trials, &seen, &slices);
@@ -299,17 +328,17 @@ const PROBE: &str = "10.252.16.1/32";
 /// `%ADJCHANGE … Down` log line, and the path gone from FRR's RIB.
 fn crash_trials(rig: &Rig, speakers: &mut Speakers, crashes: usize) -> Result<()> {
     let n3 = bgp::node_address("node-3", Family::Ipv4)?;
-    let frr_log = rig.run_dir.join("logs").join("frr-bgpd.log");
+    let frr_log = rig.run_dir.join("logs").join("frr-bgpd-ms.log");
     let (mut total, mut after_close, mut reaped, mut frr_down) =
         (Vec::new(), Vec::new(), Vec::new(), Vec::new());
     for _ in 0..crashes {
-        poll(TIMEOUT, || Ok(frr_hops(rig, PROBE)?.contains(&n3)))
+        poll(TIMEOUT, || Ok(hops(rig, PROBE)?.contains(&n3)))
             .context("node-3's path before the crash")?;
         let (at, t0) = (SystemTime::now(), Instant::now());
         speakers.kill("node-3");
         let closed = t0.elapsed();
         poll(Duration::from_secs(30), || {
-            Ok(!frr_hops(rig, PROBE)?.contains(&n3))
+            Ok(!hops(rig, PROBE)?.contains(&n3))
         })
         .context("node-3's path withdrawn after SIGKILL")?;
         let gone = t0.elapsed();
@@ -335,11 +364,13 @@ fn crash_trials(rig: &Rig, speakers: &mut Speakers, crashes: usize) -> Result<()
         );
     }
     println!(
-        "BENCH speaker SIGKILL → FRR drops its path: {}",
+        "BENCH speaker SIGKILL → {} drops its path: {}",
+        probe_name(),
         percentiles(total)
     );
     println!(
-        "BENCH speaker reaped (TCP closed) → FRR drops its path: {}",
+        "BENCH speaker reaped (TCP closed) → {} drops its path: {}",
+        probe_name(),
         percentiles(after_close)
     );
     Ok(())
@@ -350,18 +381,18 @@ fn clear_trials(rig: &Rig, addrs: &[String]) -> Result<()> {
     let n1 = bgp::node_address("node-1", Family::Ipv4)?;
     let mut back = Vec::new();
     for _ in 0..5 {
-        poll(TIMEOUT, || Ok(frr_hops(rig, PROBE)?.len() == addrs.len()))
+        poll(TIMEOUT, || Ok(hops(rig, PROBE)?.len() == addrs.len()))
             .context("every path before the reset")?;
         let t0 = Instant::now();
         rig.frr_json(&format!("clear bgp {n1}")).ok();
         poll(Duration::from_secs(5), || {
-            Ok(!frr_hops(rig, PROBE)?.contains(&n1))
+            Ok(!hops(rig, PROBE)?.contains(&n1))
         })
         .context("FRR dropped node-1's path after the reset")?;
         poll(TIMEOUT, || {
             Ok(
                 bgp::neighbor(rig, Router::Frr, &n1)?.is_some_and(|x| x.is_established())
-                    && frr_hops(rig, PROBE)?.contains(&n1),
+                    && hops(rig, PROBE)?.contains(&n1),
             )
         })
         .context("node-1 Established with its path again")?;
@@ -380,7 +411,7 @@ fn restart_trials(rig: &Rig, addrs: &[String], restarts: usize) -> Result<()> {
     let (mut cmd, mut est, mut est_after_start, mut paths) =
         (Vec::new(), Vec::new(), Vec::new(), Vec::new());
     for _ in 0..restarts {
-        poll(TIMEOUT, || Ok(frr_hops(rig, PROBE)?.len() == addrs.len()))
+        poll(TIMEOUT, || Ok(hops(rig, PROBE)?.len() == addrs.len()))
             .context("every path before the restart")?;
         let t0 = Instant::now();
         rig.frr_restart("bgpd")?;
@@ -395,7 +426,7 @@ fn restart_trials(rig: &Rig, addrs: &[String], restarts: usize) -> Result<()> {
         })
         .context("every node Established after the bgpd restart")?;
         let e = t0.elapsed();
-        poll(TIMEOUT, || Ok(frr_hops(rig, PROBE)?.len() == addrs.len()))
+        poll(TIMEOUT, || Ok(hops(rig, PROBE)?.len() == addrs.len()))
             .context("every path back after the bgpd restart")?;
         cmd.push(running);
         est.push(e);
@@ -415,7 +446,8 @@ fn restart_trials(rig: &Rig, addrs: &[String], restarts: usize) -> Result<()> {
         percentiles(est_after_start)
     );
     println!(
-        "BENCH bgpd restart started → every node's path back in FRR's RIB: {}",
+        "BENCH bgpd restart started → every node's path back in {}: {}",
+        probe_name(),
         percentiles(paths)
     );
     Ok(())
@@ -707,7 +739,7 @@ const MOVER_IP: &str = "10.252.16.200";
 /// ETP=Local endpoint move: the `mover` Deployment's nodeSelector changes to the next node
 /// (`FERROLB_BGP_BENCH_MOVES` times, default 10); the rollout starts a pod there, then stops
 /// the old one. Timed from the test's own EndpointSlice watch: the new node's endpoint ready →
-/// its path in FRR's RIB, and the old endpoint no longer ready → FRR's only next hop is the new
+/// its path at FRR ([`hops`]), and the old endpoint no longer ready → FRR's only next hop is the new
 /// node.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore]
@@ -737,7 +769,7 @@ async fn z_bench_bgp_d_etp_local_move() -> Result<()> {
         for a in &addrs {
             bgp::wait_established(&rig, Router::Frr, a, TIMEOUT).await?;
         }
-        poll(TIMEOUT, || Ok(frr_hops(&rig, &prefix)? == [addrs[0].clone()]))
+        poll(TIMEOUT, || Ok(hops(&rig, &prefix)? == [addrs[0].clone()]))
             .context("mover's path from node-1 only")?;
         let (mut new_path, mut old_gone, mut whole) = (Vec::new(), Vec::new(), Vec::new());
         for k in 0..moves {
@@ -745,10 +777,10 @@ async fn z_bench_bgp_d_etp_local_move() -> Result<()> {
             let at = SystemTime::now();
             let t0 = Instant::now();
             setup::apply(&rig, &mover_yaml(&nodes[to], false))?;
-            poll(Duration::from_secs(60), || Ok(frr_hops(&rig, &prefix)?.contains(&addrs[to])))
+            poll(Duration::from_secs(60), || Ok(hops(&rig, &prefix)?.contains(&addrs[to])))
                 .with_context(|| format!("{}'s path after the move", nodes[to]))?;
             let t_new = SystemTime::now();
-            poll(Duration::from_secs(60), || Ok(frr_hops(&rig, &prefix)? == [addrs[to].clone()]))
+            poll(Duration::from_secs(60), || Ok(hops(&rig, &prefix)? == [addrs[to].clone()]))
                 .with_context(|| format!("{}'s path withdrawn after the move", nodes[from]))?;
             let t_done = SystemTime::now();
             whole.push(t0.elapsed());
@@ -766,7 +798,8 @@ async fn z_bench_bgp_d_etp_local_move() -> Result<()> {
         }
         println!("BENCH ETP=Local move: nodeSelector applied → FRR's only next hop is the new node: {}", percentiles(whole));
         if !new_path.is_empty() {
-            println!("BENCH ETP=Local move: new endpoint ready (test's watch) → its node's path in FRR's RIB: {}", percentiles(new_path));
+            println!("BENCH ETP=Local move: new endpoint ready (test's watch) → its node's path in {}: {}",
+                probe_name(), percentiles(new_path));
         }
         if !old_gone.is_empty() {
             println!("BENCH ETP=Local move: old endpoint not ready (test's watch) → FRR's next hop changed to the new node only: {}", percentiles(old_gone));
