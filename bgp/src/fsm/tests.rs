@@ -377,11 +377,10 @@ fn connect_attempts_that_time_out_back_off() {
     c.connect_time = S(5);
     let mut s = Session::new(c);
     s.handle(S(0), Event::ManualStart);
-    let mut now = S(0);
     let mut attempts = Vec::new();
     for _ in 0..5 {
         // Nothing answers (a blackholed peer): the attempt times out at the retry timer.
-        now = s.next_deadline().expect("attempt timer");
+        let now = s.next_deadline().expect("attempt timer");
         let a = s.tick(now);
         assert!(a.contains(&Action::Connect), "{a:?}");
         attempts.push(now.as_secs());
