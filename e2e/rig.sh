@@ -17,6 +17,7 @@
 #   exec-client -- CMD...      run CMD inside the client netns
 #   exec-router frr|gobgp|gobgp-md5|bird|collect -- CMD...
 #   collectors N               (re)start N GoBGP collectors in the collect netns (0 stops them)
+#   frr-restart [DAEMON]       stop and start FRR's bgpd (default), zebra or bfdd with its config
 #   node-notready NODE         make kwok report Ready=False (kwok chaos stage label)
 #   node-ready NODE            undo node-notready
 #   node-delete NODE           delete the Node object and cut the node's LAN link (nft drop)
@@ -79,6 +80,7 @@ BIRD_ASN=$SPEAKER_ASN          # BIRD is an iBGP peer of the speakers: LOCAL_PRE
 # in this subnet, which no dynamic range covers (a TCP-MD5 key is per remote address on the
 # router's listening socket, so the same node address cannot also peer without one)
 LAN4_MD5=192.168.5
+LAN6_MD5=fc00:f853:ccd:e795     # /64, the MD5 LAN's IPv6 (FRR's IPv6 MD5 neighbours: ::2i)
 MD5_PASSWORD=ferrolb-e2e-md5
 COLLECTORS=${FERROLB_E2E_COLLECTORS:-0}
 case "$COLLECTORS" in [0-9] | [12][0-9] | 3[0-2]) ;; *) echo "FERROLB_E2E_COLLECTORS must be 0..32" >&2; exit 2 ;; esac
@@ -382,6 +384,7 @@ addr_all() { # addr_all NS IFACE HOSTNUM: the host's addresses on every LAN subn
   ip -n "$ns" addr add "$LAN4_PRIMARY.$h/16" dev "$dev"
   for p in "${LAN4_EXTRA[@]}"; do ip -n "$ns" addr add "$p.$h/24" dev "$dev"; done
   ip -n "$ns" addr add "$LAN4_MD5.$h/24" dev "$dev"
+  ip -n "$ns" addr add "$LAN6_MD5::$h/64" dev "$dev" nodad
   ip -n "$ns" addr add "$LAN6::$h/64" dev "$dev" nodad
 }
 
@@ -495,7 +498,7 @@ frr_up() {
   ranges+=" bgp listen range $LAN4_PRIMARY.0/16 peer-group SPEAKERS"$'\n'
   for p in "${LAN4_EXTRA[@]}"; do ranges+=" bgp listen range $p.0/24 peer-group SPEAKERS"$'\n'; done
   ranges+=" bgp listen range $LAN6::/64 peer-group SPEAKERS"$'\n'
-  for n in $(md5_neighbors); do ranges+=" neighbor $n peer-group MD5"$'\n'; done
+  for n in $(md5_neighbors) $(md5_neighbors6); do ranges+=" neighbor $n peer-group MD5"$'\n'; done
   printf 'hostname flb-frr\n' >"$d/zebra.conf"
   cat >"$d/bfdd.conf" <<'EOF'
 bfd
@@ -509,6 +512,8 @@ EOF
   cat >"$d/bgpd.conf" <<EOF
 frr defaults datacenter
 hostname flb-frr
+log timestamp precision 3
+log file $LOGS/frr-bgpd-ms.log informational
 router bgp $FRR_ASN
  bgp router-id 192.168.0.1
  no bgp ebgp-requires-policy
@@ -536,14 +541,29 @@ EOF
   chown -R frr:frr "$d" "/var/run/frr/$FRR_NS_NAME" "/etc/frr/$FRR_NS_NAME"
   chmod 755 "$SOCK_DIR" "$d"
   local daemon
-  for daemon in zebra bfdd bgpd; do
-    touch "$LOGS/frr-$daemon.log"; chown frr:frr "$LOGS/frr-$daemon.log"
-    ip netns exec "$NS_FRR" "/usr/lib/frr/$daemon" -N "$FRR_NS_NAME" -f "$d/$daemon.conf" -i "$d/$daemon.pid" \
-      -A 127.0.0.1 -d --log "file:$LOGS/frr-$daemon.log" 8>&- ||
-      { log "FRR $daemon failed to start; see $LOGS/frr-$daemon.log"; return 1; }
-    wait_for "FRR $daemon pid" 20 test -s "$d/$daemon.pid"
-    cp "$d/$daemon.pid" "$PIDS/frr-$daemon.pid"
-  done
+  for daemon in zebra bfdd bgpd; do frr_daemon_start "$daemon" || return 1; done
+}
+
+frr_daemon_start() { # frr_daemon_start zebra|bfdd|bgpd: start one FRR daemon with its config
+  local daemon=$1 d="$SOCK_DIR/frr"
+  touch "$LOGS/frr-$daemon.log"; chown frr:frr "$LOGS/frr-$daemon.log"
+  # bgpd's configured file target: the same events with millisecond timestamps (the --log
+  # target ignores `log timestamp precision`)
+  if [ "$daemon" = bgpd ]; then touch "$LOGS/frr-bgpd-ms.log"; chown frr:frr "$LOGS/frr-bgpd-ms.log"; fi
+  ip netns exec "$NS_FRR" "/usr/lib/frr/$daemon" -N "$FRR_NS_NAME" -f "$d/$daemon.conf" -i "$d/$daemon.pid" \
+    -A 127.0.0.1 -d --log "file:$LOGS/frr-$daemon.log" 8>&- ||
+    { log "FRR $daemon failed to start; see $LOGS/frr-$daemon.log"; return 1; }
+  wait_for "FRR $daemon pid" 20 test -s "$d/$daemon.pid"
+  cp "$d/$daemon.pid" "$PIDS/frr-$daemon.pid"
+}
+
+frr_restart() { # frr_restart zebra|bfdd|bgpd: stop one FRR daemon (TERM, KILL after 2 s), start it again
+  local daemon=$1 pid
+  case "$daemon" in zebra | bfdd | bgpd) ;; *) die "frr-restart zebra|bfdd|bgpd" ;; esac
+  pid=$(cat "$PIDS/frr-$daemon.pid" 2>/dev/null || true)
+  if [ -n "$pid" ]; then kill_pids "$pid"; fi
+  rm -f "$SOCK_DIR/frr/$daemon.pid"
+  frr_daemon_start "$daemon"
 }
 
 gobgp_speakers_toml() { # gobgp_speakers_toml AS ROUTER_ID [PORT]: a gobgpd config with every rig LAN as dynamic neighbours
@@ -582,6 +602,10 @@ gobgp_up() {
 
 md5_neighbors() { # the nodes' addresses on the MD5 LAN (one static MD5 neighbour each, every router)
   local i; for i in $(seq 1 "$NODES"); do echo "$LAN4_MD5.$(node_h "$i")"; done
+}
+
+md5_neighbors6() { # the nodes' IPv6 addresses on the MD5 LAN (FRR's IPv6 MD5 neighbours)
+  local i; for i in $(seq 1 "$NODES"); do echo "$LAN6_MD5::$(node_h "$i")"; done
 }
 
 gobgp_md5_up() { # a second gobgpd: GoBGP 3.10 cannot put a password on dynamic neighbours
@@ -952,6 +976,7 @@ main() {
       [ -f "$RUN/up" ] || die "the rig is not up"
       case "${1:-}" in [0-9] | [12][0-9] | 3[0-2]) ;; *) die "collectors N (0..32)" ;; esac
       COLLECTORS=$1; collectors_up "$1"; write_env; echo "$1 collector(s) in $NS_COLLECT" ;;
+    frr-restart) [ -f "$RUN/up" ] || die "the rig is not up"; frr_restart "${1:-bgpd}" ;;
     exec-node) node_exists "${1:?node}"; local n=$1; shift; exec_in "$(ns_node "$n")" "$@" ;;
     exec-client) exec_in "$NS_CLIENT" "$@" ;;
     exec-router)

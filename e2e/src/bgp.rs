@@ -38,8 +38,11 @@ use parse::{
 pub const LAN4: &str = "172.18.0";
 /// IPv6 LAN (`/64`): host `h` is `fc00:f853:ccd:e793::h`.
 pub const LAN6: &str = "fc00:f853:ccd:e793";
-/// MD5 LAN (`/24`, IPv4 only): static MD5 neighbours are the nodes' addresses `192.168.5.2i`.
+/// MD5 LAN (`/24`): static MD5 neighbours are the nodes' addresses `192.168.5.2i`.
 pub const LAN4_MD5: &str = "192.168.5";
+/// The MD5 LAN's IPv6 subnet (`/64`, FRR only): FRR's IPv6 MD5 neighbours are the nodes'
+/// `fc00:f853:ccd:e795::2i`, a subnet no dynamic range covers.
+pub const LAN6_MD5: &str = "fc00:f853:ccd:e795";
 /// AS of the MD5 GoBGP (`gobgp-md5`).
 pub const GOBGP_MD5_ASN: u32 = 64515;
 /// AS of the scale collectors.
@@ -155,6 +158,12 @@ impl Router {
             .then(|| format!("{LAN4_MD5}.{}", self.host()))
     }
 
+    /// Its IPv6 address on the MD5 LAN (`fc00:f853:ccd:e795::h`): FRR only (the other
+    /// routers have no IPv6 MD5 neighbours).
+    pub fn md5_address6(self) -> Option<String> {
+        (self == Router::Frr).then(|| format!("{LAN6_MD5}::{}", self.host()))
+    }
+
     /// Its network namespace in `rig`'s instance.
     pub fn ns(self, rig: &Rig) -> String {
         match self {
@@ -187,6 +196,12 @@ pub fn node_address(node: &str, family: Family) -> Result<String> {
 /// A node's address on the MD5 LAN (`node-2` → `192.168.5.22`): the routers' MD5 neighbour.
 pub fn node_md5_address(node: &str) -> Result<String> {
     Ok(format!("{LAN4_MD5}.{}", node_host(node)?))
+}
+
+/// A node's IPv6 address on the MD5 LAN (`node-2` → `fc00:f853:ccd:e795::22`): FRR's IPv6
+/// MD5 neighbour.
+pub fn node_md5_address6(node: &str) -> Result<String> {
+    Ok(format!("{LAN6_MD5}::{}", node_host(node)?))
 }
 
 fn node_host(node: &str) -> Result<u32> {

@@ -15,6 +15,7 @@
 //! client or a node, and readers of the routers' RIBs.
 #![forbid(unsafe_code)]
 
+pub mod bench_trace;
 pub mod bgp;
 pub mod bgp_setup;
 pub mod failover;
@@ -203,6 +204,17 @@ impl Rig {
         let n = n.to_string();
         run(Command::new(&self.rig_sh)
             .args(["collectors", &n])
+            .env("FERROLB_E2E_INSTANCE", self.instance.to_string())
+            .env("FERROLB_E2E_NODES", self.nodes.to_string()))?;
+        Ok(())
+    }
+
+    /// Restarts one of FRR's daemons (`bgpd`, `zebra`, `bfdd`) with its configuration
+    /// (`rig.sh frr-restart DAEMON`): a router restart; returns once it runs again (its pid
+    /// file written), not once it has sessions.
+    pub fn frr_restart(&self, daemon: &str) -> Result<()> {
+        run(Command::new(&self.rig_sh)
+            .args(["frr-restart", daemon])
             .env("FERROLB_E2E_INSTANCE", self.instance.to_string())
             .env("FERROLB_E2E_NODES", self.nodes.to_string()))?;
         Ok(())

@@ -16,20 +16,27 @@ pub fn project() -> PathBuf {
 }
 
 /// A debug binary of this workspace, `$CARGO_TARGET_DIR/debug/<name>` (or `target/` of the
-/// checkout). `FERROLB_OPERATOR_BIN` overrides the path of `ferrolb-operator`, and
-/// `FERROLB_BIN_DIR` the directory of every binary (e.g. a release build for a benchmark).
+/// checkout). `FERROLB_OPERATOR_BIN` overrides the path of `ferrolb-operator`,
+/// `FERROLB_BIN_DIR` the directory of every binary, and `FERROLB_E2E_RELEASE=1` takes
+/// `ferrolb-speaker` from `release/` instead of `debug/` (the BGP benchmarks' release-build
+/// figures: `cargo build --release -p ferrolb-speaker` first; the other binaries stay debug).
 pub fn binary(name: &str) -> Result<PathBuf> {
     if name == "ferrolb-operator"
         && let Some(p) = std::env::var_os("FERROLB_OPERATOR_BIN")
     {
         return Ok(PathBuf::from(p));
     }
+    let profile = if name == "ferrolb-speaker" && release_speaker() {
+        "release"
+    } else {
+        "debug"
+    };
     let dir = match std::env::var_os("FERROLB_BIN_DIR") {
         Some(d) => PathBuf::from(d),
         None => std::env::var_os("CARGO_TARGET_DIR")
             .map(PathBuf::from)
             .unwrap_or_else(|| project().join("target"))
-            .join("debug"),
+            .join(profile),
     };
     let bin = dir.join(name);
     ensure!(
@@ -39,6 +46,11 @@ pub fn binary(name: &str) -> Result<PathBuf> {
         bin.display()
     );
     Ok(bin)
+}
+
+/// Whether `FERROLB_E2E_RELEASE=1`: the speaker is the release build (see [`binary`]).
+pub fn release_speaker() -> bool {
+    std::env::var("FERROLB_E2E_RELEASE").is_ok_and(|v| v == "1")
 }
 
 /// A child process, killed (SIGKILL) and reaped on drop.

@@ -19,7 +19,10 @@
 //!   closes those sessions for good (FRR's `TCPMD5Failure` rises) while the plain ones stay up;
 //! - `bgp_attrs_d_*`: `dualStackAddressFamily: true` carries an IPv4 prefix with an IPv4 next
 //!   hop over an IPv6 session to FRR, and an IPv6 prefix with an IPv6 next hop over an IPv4
-//!   session (FRR's path says which neighbour it came from).
+//!   session (FRR's path says which neighbour it came from);
+//! - `bgp_attrs_e_*`: TCP-MD5 over IPv6, to FRR's IPv6 MD5 neighbours on the MD5 LAN's
+//!   `fc00:f853:ccd:e795::/64`: a wrong `password` never establishes (10 s, FRR's
+//!   `TCPMD5Failure` rises), the right one establishes and carries an IPv6 prefix.
 //!
 //! Isolation: Services of class `e2e.ferrolb.io/bgp-attrs`, pools off the LAN with
 //! `autoAssign: false`, every MetalLB object labelled `e2e.ferrolb.io/suite: bgp-attrs` and
@@ -485,6 +488,72 @@ async fn bgp_attrs_d_dual_stack_address_family() -> Result<()> {
         .await?;
         println!("{ip6} over the IPv4 sessions: {p:?}");
         wait_route(&rig, Router::Frr, &ip4, TIMEOUT, |p| first_hops(p) == v4).await?;
+        Ok(())
+    })
+    .await
+}
+
+/// The nodes' IPv6 addresses on the MD5 LAN (FRR's IPv6 MD5 neighbours).
+fn node_md5_addrs6(rig: &Rig) -> Result<BTreeSet<String>> {
+    rig.node_names()
+        .iter()
+        .map(|n| bgp::node_md5_address6(n))
+        .collect()
+}
+
+/// TCP-MD5 over IPv6 (the key installed for an `AF_INET6` peer): a BGPPeer to FRR's IPv6
+/// MD5-LAN address with a wrong `password` never establishes (10 s) and FRR's kernel counts
+/// MD5 failures; the right password establishes with every node and an IPv6 Service's prefix
+/// reaches FRR over those sessions.
+#[tokio::test]
+async fn bgp_attrs_e_md5_over_ipv6() -> Result<()> {
+    let Some(rig) = Rig::from_env("bgp_attrs_e_md5_over_ipv6") else {
+        return Ok(());
+    };
+    let frr6 = Router::Frr.md5_address6().unwrap_or_default();
+    let mut config = pool("bgp-attrs-e6", &["fd00:beef:5::/124"]);
+    config.push_str(&advertisement(
+        "bgp-attrs-e",
+        "ipAddressPools: [bgp-attrs-e6]",
+    ));
+    config.push_str(&peer(
+        "bgp-attrs-md5v6-frr",
+        Router::Frr,
+        &frr6,
+        ", password: \"not-the-rig-password\"",
+    ));
+    let frr_before = md5_counters(&rig, Router::Frr)?;
+    with_speakers(&rig, &config, || async {
+        let md5_nodes = node_md5_addrs6(&rig)?;
+        for _ in 0..40 {
+            for a in &md5_nodes {
+                let n = bgp::neighbor(&rig, Router::Frr, a)?;
+                ensure!(
+                    !n.as_ref().is_some_and(bgp::Neighbor::is_established),
+                    "FRR Established with {a} under a wrong key: {n:?}"
+                );
+            }
+            tokio::time::sleep(Duration::from_millis(250)).await;
+        }
+        let frr_wrong = md5_counters(&rig, Router::Frr)?;
+        ensure!(
+            frr_wrong.failure > frr_before.failure,
+            "FRR's TCPMD5Failure did not rise under a wrong IPv6 key: {frr_before:?} → {frr_wrong:?}"
+        );
+        println!("FRR MD5 counters {frr_before:?} → {frr_wrong:?} under a wrong IPv6 key");
+
+        let pw = rig.bgp_md5_password();
+        kubectl_apply(
+            &rig,
+            &peer("bgp-attrs-md5v6-frr", Router::Frr, &frr6, &format!(", password: \"{pw}\"")),
+        )?;
+        for a in &md5_nodes {
+            wait_established(&rig, Router::Frr, a, TIMEOUT).await?;
+        }
+        SUITE.workload(&rig, "md5v6", 1, "IPv6", "bgp-attrs-e6")?;
+        let prefix = format!("{}/128", SUITE.wait_ip(&rig, "md5v6", TIMEOUT).await?);
+        let p = wait_route(&rig, Router::Frr, &prefix, TIMEOUT, |p| peers(p) == md5_nodes).await?;
+        println!("{prefix} over the IPv6 MD5 sessions: {p:?}");
         Ok(())
     })
     .await

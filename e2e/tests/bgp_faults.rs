@@ -632,3 +632,80 @@ async fn bgp_faults_c_hostile_peer_gets_the_right_notification() -> Result<()> {
     SUITE.cleanup_objects(&rig, &objects(&extra));
     result
 }
+
+/// Router restart: FRR's bgpd is stopped and started again (`rig.sh frr-restart bgpd`, its
+/// configuration unchanged). Every node's speaker reconnects on its own: all sessions are
+/// Established again (new sessions: their uptime restarted), FRR has every node's path of the
+/// Service back, and node-1's `metallb_bgp_session_up` and BGPSessionState say so. Not timed
+/// (`bgp_bench` measures it).
+#[tokio::test]
+async fn bgp_faults_d_router_restart_brings_sessions_and_routes_back() -> Result<()> {
+    let Some(rig) = Rig::from_env("bgp_faults_d_router_restart_brings_sessions_and_routes_back")
+    else {
+        return Ok(());
+    };
+    SUITE.install(&rig)?;
+    let mut cfg = setup::pool_yaml("bgp-faults", "10.252.9.0/28");
+    cfg.push_str(&setup::peer_yaml(
+        FRR_PEER,
+        Router::Frr.asn(),
+        &frr_v4(),
+        "",
+    ));
+    cfg.push_str(&setup::deployment_yaml(NS, "restart"));
+    cfg.push_str(&setup::service_yaml(NS, "restart", "bgp-faults", "restart"));
+    apply_or_cleanup(&rig, &cfg, &[])?;
+    let _op = SUITE.start_operator(&rig)?;
+    let speakers = SUITE.start_speakers(&rig)?;
+    let result = async {
+        wait_all_established(&rig).await?;
+        let ip = SUITE.wait_ip(&rig, "restart", TIMEOUT).await?;
+        let prefix = format!("{ip}/32");
+        let nodes = rig.nodes;
+        bgp::wait_route(&rig, Router::Frr, &prefix, TIMEOUT, |p| p.len() == nodes).await?;
+        // Sessions old enough that a new one is told apart by its uptime.
+        tokio::time::sleep(Duration::from_secs(3)).await;
+        let before = frr_uptimes(&rig)?;
+        let t0 = Instant::now();
+        rig.frr_restart("bgpd")?;
+        wait_all_established(&rig).await?;
+        let routes = bgp::wait_route(&rig, Router::Frr, &prefix, TIMEOUT, |p| p.len() == nodes)
+            .await
+            .with_context(|| diag(&rig))?;
+        let mut hops: Vec<String> = routes.iter().flat_map(|r| r.next_hops.clone()).collect();
+        hops.sort();
+        let mut want: Vec<String> = rig
+            .node_names()
+            .iter()
+            .map(|n| bgp::node_address(n, Family::Ipv4))
+            .collect::<Result<_>>()?;
+        want.sort();
+        ensure!(hops == want, "{prefix} next hops after the restart: {hops:?}, want {want:?}");
+        let elapsed = t0.elapsed();
+        for ((a, old), (_, new)) in before.iter().zip(frr_uptimes(&rig)?) {
+            ensure!(
+                new < *old + elapsed,
+                "FRR's session with {a} was not restarted (uptime {old:?} before, {new:?} after {elapsed:?})"
+            );
+        }
+        let peer = frr_metric_peer();
+        wait_for(
+            "node-1's metallb_bgp_session_up and BGPSessionState back to up/Established",
+            TIMEOUT,
+            || diag(&rig),
+            || async {
+                let up = setup::peer_metric(&rig, "node-1", "metallb_bgp_session_up", &peer)?;
+                let st = setup::session_state(&rig, "node-1", FRR_PEER)?;
+                let est = st.is_some_and(|s| s["bgpStatus"] == "Established");
+                Ok((up == Some(1.0) && est).then_some(()))
+            },
+        )
+        .await?;
+        println!("bgpd restart: every session and {prefix} from every node back after {:?}", t0.elapsed());
+        Ok(())
+    }
+    .await;
+    drop(speakers);
+    SUITE.cleanup_objects(&rig, &objects(&[]));
+    result
+}

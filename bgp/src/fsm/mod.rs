@@ -8,7 +8,9 @@
 //!
 //! Differences from MetalLB's native speaker (`metallb-bgp.md`): the hold timer is enforced
 //! on receive (#777), hold time 0 disables keepalives and the hold timer, the connect retry
-//! backs off exponentially from 1 s up to `connectTime`, and the Adj-RIB-Out sends packed
+//! backs off exponentially from 1 s up to `connectTime` (a refused connect is retried after
+//! 1 s: a restarting router is back in session within a second of listening), and the
+//! Adj-RIB-Out sends packed
 //! UPDATEs, End-of-RIB after the initial table, and answers ROUTE-REFRESH. After an error the
 //! session goes to Idle and restarts itself after the backoff (until ManualStop).
 //! Connection collision detection (§6.8) is not implemented: one connection per session.
@@ -260,7 +262,17 @@ impl Session {
                 self.set_state(State::OpenSent, &mut out);
             }
             (Event::TcpConnected, _) => out.push(Action::RejectConnection),
-            (Event::TcpFailed, State::Connect | State::OpenSent) => {
+            (Event::TcpFailed, State::Connect) => {
+                // The connect failed at once (refused: the peer's host is up and nothing listens
+                // yet, as while a router restarts): retry after INITIAL_RETRY without backing
+                // off, so the session is back within a second of the peer listening. Connect
+                // timeouts ([`Session::tick`]) and failures after the connection back off.
+                out.push(Action::Close);
+                self.timers.hold = None;
+                self.timers.connect_retry = Some(now + INITIAL_RETRY);
+                self.set_state(State::Active, &mut out);
+            }
+            (Event::TcpFailed, State::OpenSent) => {
                 out.push(Action::Close);
                 self.timers.hold = None;
                 self.timers.connect_retry = Some(now + self.backoff());

@@ -358,6 +358,8 @@ fn connect_retry_backs_off_up_to_connect_time() {
     let mut now = S(0);
     let mut delays = Vec::new();
     for _ in 0..5 {
+        // Connected, then closed before the OPEN exchange finished.
+        s.handle(now, Event::TcpConnected);
         s.handle(now, Event::TcpFailed);
         assert_eq!(s.state(), State::Active);
         let next = s.next_deadline().expect("retry timer");
@@ -367,6 +369,50 @@ fn connect_retry_backs_off_up_to_connect_time() {
         assert_eq!(s.state(), State::Connect);
     }
     assert_eq!(delays, vec![1, 2, 4, 5, 5]);
+}
+
+#[test]
+fn connect_attempts_that_time_out_back_off() {
+    let mut c = cfg();
+    c.connect_time = S(5);
+    let mut s = Session::new(c);
+    s.handle(S(0), Event::ManualStart);
+    let mut attempts = Vec::new();
+    for _ in 0..5 {
+        // Nothing answers (a blackholed peer): the attempt times out at the retry timer.
+        let now = s.next_deadline().expect("attempt timer");
+        let a = s.tick(now);
+        assert!(a.contains(&Action::Connect), "{a:?}");
+        attempts.push(now.as_secs());
+    }
+    assert_eq!(attempts, vec![1, 3, 7, 12, 17]);
+}
+
+#[test]
+fn refused_connects_are_retried_every_second() {
+    let mut c = cfg();
+    c.connect_time = S(120);
+    let (mut s, _) = established(c, peer_open(64513, 90));
+    // The router restarts: the connection is lost, then refused while it comes back.
+    let mut now = S(10);
+    s.handle(now, Event::TcpFailed);
+    assert_eq!(s.state(), State::Idle);
+    now = s.next_deadline().expect("restart timer");
+    assert_eq!(now, S(11), "first reconnect after INITIAL_RETRY");
+    assert_eq!(s.tick(now)[0], Action::Connect);
+    let mut delays = Vec::new();
+    for _ in 0..5 {
+        s.handle(now, Event::TcpFailed);
+        assert_eq!(s.state(), State::Active);
+        let next = s.next_deadline().expect("retry timer");
+        delays.push((next - now).as_secs());
+        now = next;
+        assert_eq!(s.tick(now)[0], Action::Connect);
+    }
+    assert_eq!(delays, vec![1, 1, 1, 1, 1], "no back-off while refused");
+    // Listening again: up within one retry.
+    s.handle(now, Event::TcpConnected);
+    assert_eq!(s.state(), State::OpenSent);
 }
 
 #[test]

@@ -285,14 +285,14 @@ impl Manager {
                 self.start(p, id.clone(), &decisions, delay);
             }
         }
+        let mut cache = Vec::new();
         for name in &diff.keep {
             if let (Some(r), Some((p, _))) = (self.running.get(name), wanted.get(name)) {
-                let routes = peer_routes(p, &decisions);
+                let routes = shared(&mut cache, peer_routes(p, &decisions));
                 r.routes.send_if_modified(|cur| {
-                    let changed = **cur != routes;
-                    if changed {
-                        *cur = Arc::new(routes.clone());
-                    }
+                    let changed = *cur != routes;
+                    // Equal: take the shared copy anyway (no wake-up, same value).
+                    *cur = routes;
                     changed
                 });
             }
@@ -508,16 +508,42 @@ fn keep_only(
     services.retain(|_, peers| !peers.is_empty());
 }
 
-/// A peer's routes on this node, as its session takes them.
+/// A peer's routes on this node, as its session takes them: without each route's Service
+/// names (the session does not read them; the status writers get them from
+/// [`BgpReport::services`]), which were most of a session's memory (a set and a string per
+/// prefix and peer).
 fn peer_routes(peer: &PeerSpec, decisions: &announce::Plan) -> PeerRoutes {
     PeerRoutes {
         routes: decisions
             .routes
             .get(&peer.name)
-            .cloned()
+            .map(|routes| {
+                routes
+                    .iter()
+                    .map(|(prefix, r)| {
+                        let route = announce::Route {
+                            local_pref: r.local_pref,
+                            communities: r.communities.clone(),
+                            services: Default::default(),
+                        };
+                        (*prefix, route)
+                    })
+                    .collect()
+            })
             .unwrap_or_default(),
         ibgp: peer.is_ibgp(),
     }
+}
+
+/// One copy of equal route tables: sessions whose peers get the same routes (the usual case:
+/// one advertisement for every peer) share it. `cache` lives for one plan.
+fn shared(cache: &mut Vec<Arc<PeerRoutes>>, routes: PeerRoutes) -> Arc<PeerRoutes> {
+    if let Some(a) = cache.iter().find(|a| ***a == routes) {
+        return a.clone();
+    }
+    let a = Arc::new(routes);
+    cache.push(a.clone());
+    a
 }
 
 /// A report of a session that is not up (keeping the counters of `from`).

@@ -117,3 +117,48 @@ fn after_shutdown_only_sessions_kept_for_graceful_restart_stay_reported() {
         "a Service stays advertised only through the kept session"
     );
 }
+
+#[test]
+fn sessions_get_routes_without_service_names_and_equal_tables_are_shared() {
+    let route = |svc: &str| announce::Route {
+        local_pref: Some(150),
+        communities: Default::default(),
+        services: [svc.to_string()].into_iter().collect(),
+    };
+    let p1: ipnet::IpNet = "10.0.0.1/32".parse().expect("prefix");
+    let p2: ipnet::IpNet = "10.0.0.2/32".parse().expect("prefix");
+    let mut decisions = announce::Plan::default();
+    for name in ["frr", "gobgp"] {
+        decisions.routes.insert(
+            name.to_string(),
+            [(p1, route("ns/a")), (p2, route("ns/b"))]
+                .into_iter()
+                .collect(),
+        );
+    }
+    decisions.routes.insert(
+        "bird".to_string(),
+        [(p1, route("ns/a"))].into_iter().collect(),
+    );
+    let (frr, gobgp, bird) = (
+        peer("frr", "172.18.0.1"),
+        peer("gobgp", "172.18.0.2"),
+        peer("bird", "172.18.0.3"),
+    );
+    let r = peer_routes(&frr, &decisions);
+    assert_eq!(r.routes.len(), 2);
+    assert!(r.routes.values().all(|x| x.services.is_empty()));
+    assert_eq!(
+        r.routes[&p1].local_pref,
+        Some(150),
+        "what the session sends is kept"
+    );
+
+    let mut cache = Vec::new();
+    let a = shared(&mut cache, peer_routes(&frr, &decisions));
+    let b = shared(&mut cache, peer_routes(&gobgp, &decisions));
+    let c = shared(&mut cache, peer_routes(&bird, &decisions));
+    assert!(Arc::ptr_eq(&a, &b), "equal tables: one copy");
+    assert!(!Arc::ptr_eq(&a, &c));
+    assert_eq!(cache.len(), 2);
+}
