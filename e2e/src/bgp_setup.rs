@@ -15,7 +15,7 @@ use anyhow::Result;
 use crate::Rig;
 use crate::l2::{Speakers, kubectl_apply};
 use crate::procs::{self, OperatorOpts, Proc};
-use crate::workload::{self, Echo};
+use crate::workload::{self, Echo, LbService};
 
 /// MetalLB's namespace, where the BGP objects live.
 pub const SYSTEM: &str = "metallb-system";
@@ -164,6 +164,18 @@ impl Suite {
         }
         s
     }
+
+    /// Diagnostics for a failed wait: the namespace's objects, the speakers' last 25 log lines
+    /// and FRR's sessions; suites append their own (GoBGP, BFD, ...).
+    pub fn diag(&self, rig: &Rig) -> String {
+        let mut s = rig.diagnostics(Some(self.ns));
+        s.push_str(&self.speaker_logs(rig, 25));
+        s.push_str(&format!(
+            "\n--- FRR sessions ---\n{:?}",
+            crate::bgp::neighbors(rig, crate::bgp::Router::Frr)
+        ));
+        s
+    }
 }
 
 /// `loadBalancerClass` of the fault and benchmark suites (`bgp_faults.rs`, `bgp_bench.rs`).
@@ -207,41 +219,21 @@ spec: {{myASN: {}, peerASN: {peer_asn}, peerAddress: "{addr}"{extra}}}
 
 /// An echo Deployment `app` with one replica (the backend of Services selecting `app`).
 pub fn deployment_yaml(ns: &str, app: &str) -> String {
-    format!(
-        r#"---
-apiVersion: apps/v1
-kind: Deployment
-metadata: {{name: {app}, namespace: {ns}}}
-spec:
-  replicas: 1
-  selector: {{matchLabels: {{app: {app}}}}}
-  template:
-    metadata: {{labels: {{app: {app}}}}}
-    spec:
-      containers: [{{name: web, image: echo, ports: [{{containerPort: 8080}}]}}]
-"#
-    )
+    workload::deployment_yaml(ns, app, 1, None)
 }
 
 /// An IPv4 LoadBalancer Service `name` of [`CLASS`] from `pool`, selecting `app`.
 pub fn service_yaml(ns: &str, name: &str, pool: &str, app: &str) -> String {
-    format!(
-        r#"---
-apiVersion: v1
-kind: Service
-metadata:
-  name: {name}
-  namespace: {ns}
-  annotations: {{metallb.io/address-pool: {pool}}}
-spec:
-  type: LoadBalancer
-  loadBalancerClass: {CLASS}
-  ipFamilyPolicy: SingleStack
-  ipFamilies: [IPv4]
-  selector: {{app: {app}}}
-  ports: [{{port: 80, targetPort: 8080}}]
-"#
-    )
+    LbService {
+        ns,
+        name,
+        app,
+        class: CLASS,
+        pool,
+        etp: None,
+        family: Some("IPv4"),
+    }
+    .yaml()
 }
 
 /// Applies `yaml` (any number of documents).

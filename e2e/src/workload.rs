@@ -36,18 +36,80 @@ pub struct Echo<'a> {
 impl Echo<'_> {
     /// The two objects as one YAML stream.
     pub fn yaml(&self) -> String {
-        let Echo {
+        let service = LbService {
+            ns: self.ns,
+            name: self.name,
+            app: self.name,
+            class: self.class,
+            pool: self.pool,
+            etp: self.etp,
+            family: self.family,
+        };
+        format!(
+            "{}{}",
+            deployment_yaml(self.ns, self.name, self.replicas, self.node),
+            service.yaml()
+        )
+    }
+
+    /// Applies [`Echo::yaml`].
+    pub fn apply(&self, rig: &Rig) -> Result<()> {
+        kubectl_apply(rig, &self.yaml())
+    }
+}
+
+/// An echo Deployment `app` (label `app: <app>`) with `replicas` Pods, optionally pinned to
+/// `node` (`kubernetes.io/hostname`): the backend of Services selecting `app`.
+pub fn deployment_yaml(ns: &str, app: &str, replicas: u32, node: Option<&str>) -> String {
+    let node = node
+        .map(|n| format!("\n      nodeSelector: {{kubernetes.io/hostname: {n}}}"))
+        .unwrap_or_default();
+    format!(
+        r#"---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {{name: {app}, namespace: {ns}}}
+spec:
+  replicas: {replicas}
+  selector: {{matchLabels: {{app: {app}}}}}
+  template:
+    metadata: {{labels: {{app: {app}}}}}
+    spec:{node}
+      containers: [{{name: web, image: echo, ports: [{{containerPort: 8080}}]}}]
+"#
+    )
+}
+
+/// A LoadBalancer Service (port 80 → 8080) selecting the Pods labelled `app`.
+#[derive(Debug, Clone, Copy)]
+pub struct LbService<'a> {
+    /// Namespace.
+    pub ns: &'a str,
+    /// Name.
+    pub name: &'a str,
+    /// The `app` label it selects.
+    pub app: &'a str,
+    /// `loadBalancerClass`.
+    pub class: &'a str,
+    /// `metallb.io/address-pool`.
+    pub pool: &'a str,
+    /// `externalTrafficPolicy` (Kubernetes' default, `Cluster`, when unset).
+    pub etp: Option<&'a str>,
+    /// A single-stack Service of this family (`IPv4` / `IPv6`); the cluster's default when unset.
+    pub family: Option<&'a str>,
+}
+
+impl LbService<'_> {
+    /// The Service as a YAML document.
+    pub fn yaml(&self) -> String {
+        let LbService {
             ns,
             name,
-            replicas,
+            app,
             class,
             pool,
             ..
         } = *self;
-        let node = self
-            .node
-            .map(|n| format!("\n      nodeSelector: {{kubernetes.io/hostname: {n}}}"))
-            .unwrap_or_default();
         let etp = self
             .etp
             .map(|e| format!("\n  externalTrafficPolicy: {e}"))
@@ -57,18 +119,7 @@ impl Echo<'_> {
             .map(|f| format!("\n  ipFamilyPolicy: SingleStack\n  ipFamilies: [{f}]"))
             .unwrap_or_default();
         format!(
-            r#"
-apiVersion: apps/v1
-kind: Deployment
-metadata: {{name: {name}, namespace: {ns}}}
-spec:
-  replicas: {replicas}
-  selector: {{matchLabels: {{app: {name}}}}}
-  template:
-    metadata: {{labels: {{app: {name}}}}}
-    spec:{node}
-      containers: [{{name: web, image: echo, ports: [{{containerPort: 8080}}]}}]
----
+            r#"---
 apiVersion: v1
 kind: Service
 metadata:
@@ -78,15 +129,10 @@ metadata:
 spec:
   type: LoadBalancer
   loadBalancerClass: {class}{etp}{family}
-  selector: {{app: {name}}}
+  selector: {{app: {app}}}
   ports: [{{port: 80, targetPort: 8080}}]
 "#
         )
-    }
-
-    /// Applies [`Echo::yaml`].
-    pub fn apply(&self, rig: &Rig) -> Result<()> {
-        kubectl_apply(rig, &self.yaml())
     }
 }
 
@@ -141,7 +187,8 @@ mod tests {
     use super::Echo;
 
     fn parse(yaml: &str) -> Vec<serde_json::Value> {
-        yaml.split("\n---\n")
+        yaml.split("---\n")
+            .filter(|d| !d.trim().is_empty())
             .map(|d| serde_yaml::from_str(d).expect("valid YAML"))
             .collect()
     }

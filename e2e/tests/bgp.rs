@@ -118,33 +118,12 @@ fn workload(rig: &Rig, name: &str, replicas: u32, family: &str) -> Result<()> {
 }
 
 fn diag(rig: &Rig) -> String {
-    let mut s = rig.diagnostics(Some(NS));
-    for n in rig.node_names() {
-        s.push_str(&format!(
-            "\n--- speaker {n} ---\n{}",
-            rig.log_tail(&format!("ferrolb-speaker-l2e2e-{n}"), 25)
-        ));
-    }
-    s.push_str(&format!(
-        "\n--- FRR ---\n{}",
-        rig.netns_exec(
-            &rig.frr_ns(),
-            &[
-                "vtysh",
-                "-N",
-                &rig.frr_pathspace(),
-                "-c",
-                "show bgp summary"
-            ]
-        )
-        .unwrap_or_default()
-    ));
-    s.push_str(&format!(
-        "\n--- GoBGP ---\n{}",
+    format!(
+        "{}\n--- GoBGP ---\n{}",
+        SUITE.diag(rig),
         rig.netns_exec(&rig.gobgp_ns(), &["gobgp", "neighbor"])
             .unwrap_or_default()
-    ));
-    s
+    )
 }
 
 async fn wait_ip(rig: &Rig, name: &str) -> Result<String> {

@@ -152,19 +152,11 @@ fn frr_dropped(rig: &Rig) -> Result<Vec<(String, u64)>> {
 }
 
 fn diag(rig: &Rig) -> String {
-    let mut s = rig.diagnostics(Some(NS));
-    for n in rig.node_names() {
-        s.push_str(&format!(
-            "\n--- speaker {n} ---\n{}",
-            rig.log_tail(&format!("ferrolb-speaker-l2e2e-{n}"), 25)
-        ));
-    }
-    s.push_str(&format!(
-        "\n--- FRR sessions ---\n{:?}\n--- FRR bfd ---\n{:?}",
-        bgp::neighbors(rig, Router::Frr),
+    format!(
+        "{}\n--- FRR bfd ---\n{:?}",
+        SUITE.diag(rig),
         frr_bfd_peers(rig)
-    ));
-    s
+    )
 }
 
 #[tokio::test]

@@ -68,18 +68,7 @@ fn apply_or_cleanup(rig: &Rig, yaml: &str, extra: &[String]) -> Result<()> {
 }
 
 fn diag(rig: &Rig) -> String {
-    let mut s = rig.diagnostics(Some(NS));
-    for n in rig.node_names() {
-        s.push_str(&format!(
-            "\n--- speaker {n} ---\n{}",
-            rig.log_tail(&format!("ferrolb-speaker-l2e2e-{n}"), 25)
-        ));
-    }
-    s.push_str(&format!(
-        "\n--- FRR sessions ---\n{:?}",
-        bgp::neighbors(rig, Router::Frr)
-    ));
-    s
+    SUITE.diag(rig)
 }
 
 /// FRR's session uptimes with every node (each must be Established).
