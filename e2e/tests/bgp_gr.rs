@@ -21,6 +21,10 @@
 //!   next packets hash to another node, whose kube-proxy resets it: true of any withdrawal; the
 //!   probe runs one connection at a time); the other nodes serve. The node is uncordoned even
 //!   on failure.
+//! - **d, rolling restart**: graceful restart enabled; each node's speaker in turn gets SIGTERM
+//!   (its path stays at FRR, stale) and is restarted; the next node waits until FRR has the
+//!   session Established, End-of-RIB and the node's path fresh again. The probe runs through the
+//!   whole roll and loses 0 requests; every node forwarded its share (conntrack).
 //!
 //! Skipped unless `FERROLB_E2E=1`. Every wait and loop is bounded; objects are deleted at the
 //! end; traffic stays inside the rig's namespaces.
@@ -46,6 +50,10 @@ const SUITE: Suite = Suite {
 const POOL: &str = "bgp-gr";
 const CIDR: &str = "10.252.24.0/28";
 const TIMEOUT: Duration = Duration::from_secs(60);
+
+/// The most requests a [`Probe`] makes (2 minutes at 10 ms): a run that reached it stopped
+/// probing before the test finished.
+const PROBE_MAX: usize = 12_000;
 
 /// One request every 10 ms through FRR, each on a new connection (1 s timeout), until `stop`
 /// exists or `count` requests were made; prints `<unix time> ok|FAIL <detail>` per request.
@@ -88,7 +96,7 @@ struct Probe {
 }
 
 impl Probe {
-    /// Starts the probe against `ip` (at most 12,000 requests: 2 minutes).
+    /// Starts the probe against `ip` (at most [`PROBE_MAX`] requests).
     fn start(rig: &Rig, ip: &str, name: &str) -> Result<Probe> {
         let out = rig.run_dir.join("logs").join(format!("{name}.probe"));
         let stop = rig.run_dir.join(format!("{name}.probe-stop"));
@@ -104,7 +112,8 @@ impl Probe {
                 PROBE,
                 ip,
             ])
-            .args(["12000", "0.01"])
+            .arg(PROBE_MAX.to_string())
+            .arg("0.01")
             .arg(&stop)
             .stdin(Stdio::null())
             .stdout(file)
@@ -293,7 +302,7 @@ async fn ensure_stale_kept(rig: &Rig, node: &str, prefix: &str, hold: Duration) 
         p.iter().any(|r| r.next_hops.contains(&a) && r.stale)
     })
     .await
-    .context("FRR did not mark node-1's path stale")?;
+    .with_context(|| format!("FRR did not mark {node}'s path stale"))?;
     let until = Instant::now() + hold;
     while Instant::now() < until {
         let paths = bgp::route(rig, Router::Frr, prefix)?;
@@ -653,6 +662,85 @@ async fn z_bench_gr_restarts_and_drains() -> Result<()> {
     }
     .await;
     let _ = rig.kubectl(&["uncordon", "node-1"]);
+    if result.is_err() {
+        println!("{}", diag(&rig));
+    }
+    s.teardown(&rig).await;
+    result
+}
+
+#[tokio::test]
+async fn bgp_gr_d_rolling_restart_of_every_speaker_loses_nothing() -> Result<()> {
+    let Some(rig) = Rig::from_env("bgp_gr_d_rolling_restart_of_every_speaker_loses_nothing") else {
+        return Ok(());
+    };
+    let peer = "bgp-gr-d-frr";
+    let mut s = setup(&rig, peer, "enableGracefulRestart: true", &[]).await?;
+    let result = async {
+        let nodes = rig.node_names();
+        for n in &nodes {
+            let a = bgp::node_address(n, Family::Ipv4)?;
+            let gr = bgp::frr_graceful_restart(&rig, &a)?
+                .with_context(|| format!("FRR has no session with {n}"))?;
+            ensure!(gr.remote_restarts, "{n} did not advertise graceful restart: {gr:?}");
+            forget_flows(&rig, n, &s.ip);
+        }
+        let t_roll = Instant::now();
+        let probe = Probe::start(&rig, &s.ip, "bgp-gr-d")?;
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        for n in &nodes {
+            let t0 = Instant::now();
+            sigterm(&mut s.speakers, n)?;
+            let stopped = t0.elapsed();
+            ensure_stale_kept(&rig, n, &s.prefix, Duration::from_secs(1))
+                .await
+                .with_context(|| format!("rolling restart of {n}"))?;
+            let t = Instant::now();
+            s.speakers.start_one(&rig, n)?;
+            let fresh = wait_fresh(&rig, n, &s.prefix)
+                .await
+                .with_context(|| format!("rolling restart of {n}"))?;
+            let a = bgp::node_address(n, Family::Ipv4)?;
+            let gr = bgp::frr_graceful_restart(&rig, &a)?.context("no session")?;
+            ensure!(gr.r_bit, "{n}: the restarted speaker's OPEN had no R bit: {gr:?}");
+            let (sent, fails) = probe.results();
+            ensure!(
+                fails.is_empty(),
+                "{n}: {} of {sent} probe requests failed so far, first: {:?}",
+                fails.len(),
+                &fails[..fails.len().min(5)]
+            );
+            println!(
+                "{n}: SIGTERM -> exit {stopped:?}; restart -> Established + End-of-RIB + fresh path at FRR {:?} (wait {fresh:?}); probe so far {sent} requests, 0 failed",
+                t.elapsed()
+            );
+            tokio::time::sleep(Duration::from_millis(500)).await;
+        }
+        let roll = t_roll.elapsed();
+        let (sent, _) = ensure_loss_at_most(probe, 0, "rolling restart")?;
+        ensure!(
+            sent < PROBE_MAX,
+            "the probe ran out of requests ({sent}) before the roll ended"
+        );
+        // FRR hashes each connection (L4) over the paths: every node carried its share,
+        // its own restart included (the stale path kept forwarding).
+        let mut shares = Vec::new();
+        for n in &nodes {
+            let via = node_flows(&rig, n, &s.ip)?;
+            ensure!(
+                via >= sent / 10,
+                "only {via} of {sent} probe connections went through {n}"
+            );
+            shares.push(format!("{n} {via}"));
+        }
+        println!(
+            "rolling restart of {} speakers in {roll:?}: probe {sent} requests through FRR, 0 failed; via {}",
+            nodes.len(),
+            shares.join(", ")
+        );
+        Ok(())
+    }
+    .await;
     if result.is_err() {
         println!("{}", diag(&rig));
     }
