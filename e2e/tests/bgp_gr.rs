@@ -163,13 +163,7 @@ fn frr_v4() -> String {
 }
 
 fn diag(rig: &Rig) -> String {
-    let mut s = rig.diagnostics(Some(NS));
-    s.push_str(&SUITE.speaker_logs(rig, 25));
-    s.push_str(&format!(
-        "\n--- FRR sessions ---\n{:?}",
-        bgp::neighbors(rig, Router::Frr)
-    ));
-    s
+    SUITE.diag(rig)
 }
 
 /// Applies the pool, a BGPPeer `peer` to FRR (`extra` spec fields) and an echo Service with 3
