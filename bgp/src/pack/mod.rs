@@ -2,8 +2,10 @@
 //!
 //! MetalLB's native speaker sends one UPDATE per prefix and all withdrawals in one UPDATE
 //! with no 4,096-byte split (it breaks past ~814 /32s; `metallb-bgp.md` "native wire flaws").
-//! Here [`Packer`] groups prefixes by family and attributes and fills each UPDATE up to the
-//! negotiated maximum (4,096, or 65,535 with RFC 8654): IPv4 in the classic NLRI/withdrawn
+//! Here [`Packer`] groups prefixes by family and attributes and fills each UPDATE up to 4,096
+//! octets — also when RFC 8654 extended messages were negotiated (received messages may be
+//! larger; sent ones exceed 4,096 only for a route whose attributes alone do not fit, see
+//! [`Packer::fill_limit`]): IPv4 in the classic NLRI/withdrawn
 //! fields, IPv6 in MP_REACH_NLRI/MP_UNREACH_NLRI (RFC 4760). [`AdjRibOut`] remembers what was
 //! sent and turns a desired table into the minimal batch: changed or new prefixes announced,
 //! removed ones withdrawn, a full re-send after ROUTE-REFRESH (RFC 2918), and End-of-RIB
@@ -15,7 +17,7 @@ use std::net::IpAddr;
 use ipnet::IpNet;
 
 use crate::message::update::attr::next_hop_of;
-use crate::message::{CodecCtx, HEADER_LEN, MpReach, PathAttrs, Update};
+use crate::message::{CodecCtx, HEADER_LEN, MAX_LEN, MpReach, PathAttrs, Update};
 use crate::types::{AsSegment, Family, LargeCommunity, Origin, SegmentKind, prefix_wire_len};
 
 #[cfg(test)]
@@ -150,6 +152,20 @@ impl Packer {
         packed
     }
 
+    /// How full an UPDATE whose smallest form is `smallest` octets is filled: 4,096 octets
+    /// (RFC 4271), even with RFC 8654 extended messages negotiated — routers and the
+    /// operators' tooling expect it, MetalLB users asked for it (its native withdrawals broke
+    /// past 4,096), and a few more UPDATEs cost nothing; the negotiated maximum only when one
+    /// prefix with its attributes (say, a thousand communities) does not fit in 4,096.
+    /// Withdrawals carry no attributes and always fit.
+    pub fn fill_limit(&self, smallest: usize) -> usize {
+        if smallest <= MAX_LEN {
+            MAX_LEN
+        } else {
+            self.ctx.max_update_len()
+        }
+    }
+
     fn next_hop_ok(&self, family: Family, nh: &IpAddr) -> bool {
         let nh_family = Family::of_addr(nh);
         nh_family == family
@@ -171,14 +187,13 @@ impl Packer {
             ..Update::default()
         };
         let base_len = body_len(&base, &self.ctx);
-        let capacity = self
-            .ctx
-            .max_update_len()
-            .saturating_sub(HEADER_LEN + base_len);
         let longest = match family {
             Family::Ipv4Unicast => 5,
             Family::Ipv6Unicast => 17,
         };
+        let capacity = self
+            .fill_limit(HEADER_LEN + base_len + longest)
+            .saturating_sub(HEADER_LEN + base_len);
         if capacity < longest {
             out.rejected.extend(nets);
             return;
@@ -199,7 +214,7 @@ impl Packer {
         let (v4, v6): (Vec<IpNet>, Vec<IpNet>) = prefixes
             .into_iter()
             .partition(|p| matches!(p, IpNet::V4(_)));
-        let max = self.ctx.max_update_len();
+        let max = MAX_LEN;
         let mut out: Vec<Update> = chunk_by_size(v4, max - EMPTY_UPDATE)
             .into_iter()
             .map(|c| Update {

@@ -102,7 +102,7 @@ fn thousand_ipv6_prefixes_pack_in_mp_reach() {
 }
 
 #[test]
-fn groups_by_attributes_and_extended_messages_hold_more() {
+fn groups_by_attributes_and_fills_4096_even_with_extended_messages() {
     let a = RouteAttrs::new(NH4);
     let b = RouteAttrs {
         communities: vec![1, 2, 3],
@@ -130,14 +130,36 @@ fn groups_by_attributes_and_extended_messages_hold_more() {
         },
         ..EBGP
     };
+    let classic = packed.updates.len();
     let packed = ext.announce(routes());
-    assert_eq!(packed.updates.len(), 2, "one per attribute set");
-    wire_prefixes(&packed.updates, &ext.ctx);
+    assert_eq!(
+        packed.updates.len(),
+        classic,
+        "RFC 8654 negotiated: still filled to 4,096 octets"
+    );
+    for u in &packed.updates {
+        assert!(encoded(u, &ext.ctx).len() <= 4096);
+    }
+    let (mut ann, _) = wire_prefixes(&packed.updates, &ext.ctx);
+    ann.sort();
+    assert_eq!(ann, nets);
 }
 
 #[test]
 fn withdrawals_split_at_4096_bytes() {
     let nets: Vec<IpNet> = (0..1000).map(v4).chain((0..1000).map(v6)).collect();
+    let ext = Packer {
+        ctx: CodecCtx {
+            extended_message: true,
+            ..CTX
+        },
+        ..EBGP
+    };
+    assert_eq!(
+        ext.withdraw(nets.clone()),
+        EBGP.withdraw(nets.clone()),
+        "the same split with RFC 8654 negotiated"
+    );
     let updates = EBGP.withdraw(nets.clone());
     let (ann, wd) = wire_prefixes(&updates, &CTX);
     assert!(ann.is_empty());
