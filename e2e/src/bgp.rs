@@ -503,11 +503,52 @@ fn birdc(rig: &Rig, args: &[&str]) -> Result<String> {
     Ok(out)
 }
 
-/// BIRD's identity of each Established session, by neighbour address: the protocol's summary
-/// line (`dyn1_4 BGP --- up 19:40:01.123 Established`). A session that went down and came back
-/// has a new spawned protocol or a new `Since` time, so an unchanged line proves BIRD's session
-/// was not reset (BIRD has no connection counters; [`Neighbor::uptime`] is `None` for it).
-pub fn bird_session_ids(rig: &Rig) -> Result<BTreeMap<String, String>> {
+/// BIRD's identity of an Established session: its protocol (BIRD spawns one per dynamic
+/// session) and the time it came up, from the summary line
+/// (`dyn1_4 BGP --- up 19:40:01.123 Established`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BirdSession {
+    /// The protocol's name (`dyn1_4`).
+    pub protocol: String,
+    /// The "since" column as printed (`19:40:01.123`).
+    pub since: String,
+}
+
+impl BirdSession {
+    /// The same session as `earlier`: the same protocol, up since the same time give or take
+    /// one second (BIRD prints "since" as wall clock derived from its monotonic clock at each
+    /// query, so it wobbles by a millisecond: seen on the rig, `…:37.922` then `…:37.923`).
+    /// A session that went down and came back has a new protocol or a later "since".
+    pub fn same_as(&self, earlier: &BirdSession) -> bool {
+        if self.protocol != earlier.protocol {
+            return false;
+        }
+        match (ms_of_day(&self.since), ms_of_day(&earlier.since)) {
+            (Some(now), Some(then)) => {
+                let d = now.abs_diff(then);
+                d.min(86_400_000 - d) <= 1_000
+            }
+            _ => self.since == earlier.since,
+        }
+    }
+}
+
+/// `hh:mm:ss[.fff]` as milliseconds since midnight.
+fn ms_of_day(t: &str) -> Option<u64> {
+    let (hms, frac) = t.split_once('.').unwrap_or((t, "0"));
+    let mut parts = hms.split(':').map(|p| p.parse::<u64>().ok());
+    let (h, m, s) = (parts.next()??, parts.next()??, parts.next()??);
+    if parts.next().is_some() || frac.len() > 3 {
+        return None;
+    }
+    let ms = frac.parse::<u64>().ok()? * 10_u64.pow(3 - u32::try_from(frac.len()).ok()?);
+    Some(((h * 60 + m) * 60 + s) * 1_000 + ms)
+}
+
+/// BIRD's Established sessions by neighbour address (BIRD has no connection counters;
+/// [`Neighbor::uptime`] is `None` for it): compare with [`BirdSession::same_as`] to prove a
+/// session was not reset.
+pub fn bird_session_ids(rig: &Rig) -> Result<BTreeMap<String, BirdSession>> {
     let all = birdc(rig, &["show", "protocols", "all"])?;
     let summary = birdc(rig, &["show", "protocols"])?;
     let mut out = BTreeMap::new();
@@ -515,12 +556,16 @@ pub fn bird_session_ids(rig: &Rig) -> Result<BTreeMap<String, String>> {
         if !n.is_established() {
             continue;
         }
-        if let Some(line) = summary
+        let fields = summary
             .lines()
-            .find(|l| l.split_whitespace().next() == Some(name.as_str()))
-        {
-            let line = line.split_whitespace().collect::<Vec<_>>().join(" ");
-            out.insert(n.address, line);
+            .map(|l| l.split_whitespace().collect::<Vec<_>>())
+            .find(|f| f.first() == Some(&name.as_str()));
+        if let Some(f) = fields {
+            let session = BirdSession {
+                protocol: name.clone(),
+                since: f.get(4).map(|s| (*s).to_string()).unwrap_or_default(),
+            };
+            out.insert(n.address, session);
         }
     }
     Ok(out)

@@ -290,3 +290,29 @@ fn zebra_selected_route_fib_next_hops() {
     assert_eq!(r.protocol, "bgp");
     assert!(parse_zebra_route(&serde_json::json!({}), "192.168.10.9/32").is_none());
 }
+
+#[test]
+fn bird_sessions_are_the_same_despite_a_millisecond_of_wobble() {
+    let s = |p: &str, t: &str| BirdSession {
+        protocol: p.into(),
+        since: t.into(),
+    };
+    let before = s("dyn1_2", "23:41:37.922");
+    assert!(
+        s("dyn1_2", "23:41:37.923").same_as(&before),
+        "seen on the rig"
+    );
+    assert!(s("dyn1_2", "23:41:38.900").same_as(&before));
+    assert!(
+        !s("dyn1_2", "23:41:39.923").same_as(&before),
+        "came back up later"
+    );
+    assert!(
+        !s("dyn1_3", "23:41:37.922").same_as(&before),
+        "a new protocol"
+    );
+    assert!(s("dyn1_2", "00:00:00.100").same_as(&s("dyn1_2", "23:59:59.900")));
+    assert!(s("dyn1_2", "12:00:01").same_as(&s("dyn1_2", "12:00:00.5")));
+    assert!(!s("dyn1_2", "junk").same_as(&s("dyn1_2", "other")));
+    assert!(s("dyn1_2", "junk").same_as(&s("dyn1_2", "junk")));
+}
