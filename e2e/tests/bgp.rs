@@ -350,10 +350,7 @@ async fn bgp_a_sessions_routes_ecmp_http_withdrawal_and_no_session_reset() -> Re
         // FRR reports uptime in whole seconds: on a fast machine the churn can end
         // within a few seconds, so the observation window is padded to 6 s (a reset
         // caused by the churn but surfacing late is then caught too).
-        let window = Duration::from_secs(6);
-        if let Some(rest) = window.checked_sub(since.elapsed()) {
-            tokio::time::sleep(rest).await;
-        }
+        tokio::time::sleep(Duration::from_secs(6).saturating_sub(since.elapsed())).await;
         let after = frr_uptimes(&rig, &addrs)?;
         let elapsed = u64::try_from(since.elapsed().as_millis()).unwrap_or(u64::MAX);
         for (a, up) in &after {
