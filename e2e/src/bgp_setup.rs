@@ -153,6 +153,42 @@ impl Suite {
         .await
     }
 
+    /// Waits (at most `timeout`) until `nodes` speakers announce the Service `name`: one
+    /// ServiceBGPStatus per announcing node (MetalLB's labels). A prefix seen in a router's
+    /// RIB can come from another Service sharing it (an aggregate); this is the Service's own
+    /// decision — with ETP=Cluster it needs a serving endpoint, so its pod must be ready.
+    pub async fn wait_announced(
+        &self,
+        rig: &Rig,
+        name: &str,
+        nodes: usize,
+        timeout: Duration,
+    ) -> Result<()> {
+        let selector = format!(
+            "metallb.io/service-name={name},metallb.io/service-namespace={}",
+            self.ns
+        );
+        crate::wait_for(
+            &format!("{nodes} ServiceBGPStatus objects of {}/{name}", self.ns),
+            timeout,
+            || self.diag(rig),
+            || {
+                let out = rig.kubectl(&[
+                    "-n",
+                    SYSTEM,
+                    "get",
+                    "servicebgpstatuses",
+                    "-l",
+                    &selector,
+                    "-o",
+                    "name",
+                ]);
+                async move { out.map(|o| (o.lines().count() == nodes).then_some(())) }
+            },
+        )
+        .await
+    }
+
     /// Logs of the speakers, for failure messages.
     pub fn speaker_logs(&self, rig: &Rig, lines: usize) -> String {
         let mut s = String::new();

@@ -270,6 +270,13 @@ async fn bgp_attrs_b_aggregation_length() -> Result<()> {
             ips.push(SUITE.wait_ip(&rig, name, TIMEOUT).await?);
         }
         wait_route(&rig, Router::Frr, agg, TIMEOUT, |p| first_hops(p) == hops).await?;
+        // The /24 appears as soon as one of them is announced; both must be (each needs its
+        // pod ready: ETP=Cluster without a serving endpoint is not announced) before one goes.
+        for name in ["agg1", "agg2"] {
+            SUITE
+                .wait_announced(&rig, name, hops.len(), TIMEOUT)
+                .await?;
+        }
         for ip in &ips {
             let host = bgp::route(&rig, Router::Frr, &format!("{ip}/32"))?;
             ensure!(
