@@ -16,14 +16,18 @@ pub fn project() -> PathBuf {
 }
 
 /// A debug binary of this workspace, `$CARGO_TARGET_DIR/debug/<name>` (or `target/` of the
-/// checkout). `FERROLB_OPERATOR_BIN` overrides the path of `ferrolb-operator`,
+/// checkout). `FERROLB_OPERATOR_BIN` overrides the path of `ferrolb-operator` and
+/// `FERROLB_SPEAKER_BIN` that of `ferrolb-speaker` (e.g. the image's static musl build),
 /// `FERROLB_BIN_DIR` the directory of every binary, and `FERROLB_E2E_RELEASE=1` takes
 /// `ferrolb-speaker` from `release/` instead of `debug/` (the BGP benchmarks' release-build
 /// figures: `cargo build --release -p ferrolb-speaker` first; the other binaries stay debug).
 pub fn binary(name: &str) -> Result<PathBuf> {
-    if name == "ferrolb-operator"
-        && let Some(p) = std::env::var_os("FERROLB_OPERATOR_BIN")
-    {
+    let var = match name {
+        "ferrolb-operator" => Some("FERROLB_OPERATOR_BIN"),
+        "ferrolb-speaker" => Some("FERROLB_SPEAKER_BIN"),
+        _ => None,
+    };
+    if let Some(p) = var.and_then(std::env::var_os) {
         return Ok(PathBuf::from(p));
     }
     let profile = if name == "ferrolb-speaker" && release_speaker() {
