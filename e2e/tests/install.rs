@@ -3,7 +3,7 @@
 //!   succeeds and is up to date with `config/` (`hack/gen-manifests.sh --check`, re-rendered
 //!   with the rig's kubectl); the objects carry MetalLB's names, labels and least privilege
 //!   (non-root controller with a read-only root and no capabilities, hostNetwork speaker with
-//!   only NET_RAW, no wildcard in any Role/ClusterRole); the controller becomes Available
+//!   only NET_RAW and, for BFD's thread priority in BGP mode, SYS_NICE; no wildcard in any Role/ClusterRole); the controller becomes Available
 //!   (kwok runs its pod); a second apply is a no-op (`kubectl diff --server-side` exits 0).
 //! - `b_helm_chart`: `helm lint --strict`, then `helm upgrade --install ... --create-namespace
 //!   --wait` of charts/ferrolb succeeds twice (the memberlist key survives the upgrade) and
@@ -134,7 +134,7 @@ fn check_workloads(dep: &Value, ds: &Value) -> Result<()> {
         "speaker: hostNetwork"
     );
     ensure!(
-        strings(c.pointer("/securityContext/capabilities/add")) == ["NET_RAW"]
+        strings(c.pointer("/securityContext/capabilities/add")) == ["NET_RAW", "SYS_NICE"]
             && strings(c.pointer("/securityContext/capabilities/drop")) == ["ALL"]
             && c["securityContext"]["privileged"] != Value::Bool(true)
             && c["securityContext"]["allowPrivilegeEscalation"] == Value::Bool(false)
@@ -419,6 +419,27 @@ async fn helm_chart(rig: &Rig, bin: &Path, chart: &str) -> Result<()> {
         "--timeout",
         "2m",
     ];
+    // Without BGP the speaker gets NET_RAW alone (SYS_NICE only serves the BFD thread).
+    let l2_only = helm(
+        rig,
+        bin,
+        &[
+            "template",
+            "ferrolb",
+            chart,
+            "--set",
+            "bgp.enabled=false",
+            "--show-only",
+            "templates/speaker.yaml",
+            // offline rendering: the chart's minimum (Chart.yaml kubeVersion)
+            "--kube-version",
+            "1.33.0",
+        ],
+    )?;
+    ensure!(
+        l2_only.contains("add: [NET_RAW]") && !l2_only.contains("SYS_NICE"),
+        "bgp.enabled=false: the speaker's capabilities should be NET_RAW alone:\n{l2_only}"
+    );
     helm(rig, bin, &install)?;
     let dep = get_json(rig, &["-n", HELM_NS, "deployment", "controller"])?;
     let ds = get_json(rig, &["-n", HELM_NS, "daemonset", "speaker"])?;

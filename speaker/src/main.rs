@@ -40,8 +40,9 @@
 //! graceful stop (SIGTERM) sends `leaving` heartbeats and keeps answering for `--leave-grace`
 //! (at most 10 min) while the new owner takes over, so there is no gap.
 //!
-//! Privileges: raw packet sockets need `CAP_NET_RAW`; nothing else (no `CAP_NET_ADMIN`:
-//! multicast joins go through an ordinary IPv6 socket).
+//! Privileges: raw packet sockets need `CAP_NET_RAW`; `CAP_SYS_NICE` (optional, given by the
+//! manifests in BGP mode) lets the BFD thread raise its priority; nothing else (no
+//! `CAP_NET_ADMIN`: multicast joins go through an ordinary IPv6 socket).
 //!
 //! Observability: MetalLB's speaker metrics on `--port` (7472, plain HTTP like MetalLB ≤ v0.15;
 //! see [`metrics`]) and `/healthz` + `/readyz` on `--health-probe-port` (17472).
