@@ -11,11 +11,11 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use ferrolb_bgp::message::Message;
-use ferrolb_bgp::pack::{AdjRibOut, Packer, RouteAttrs};
+use ferrolb_bgp::pack::{AdjRibOut, Packer, RouteAttrs, RouteTable, share};
 use ferrolb_bgp::{CodecCtx, Family};
 use ipnet::IpNet;
 
-fn table() -> BTreeMap<IpNet, RouteAttrs> {
+fn table() -> RouteTable {
     let mut t = BTreeMap::new();
     let v4 = RouteAttrs::new(IpAddr::V4(Ipv4Addr::new(192, 0, 2, 1)));
     let v6 = RouteAttrs::new(IpAddr::V6(Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, 1)));
@@ -33,7 +33,7 @@ fn table() -> BTreeMap<IpNet, RouteAttrs> {
         t.insert(p4, a4);
         t.insert(p6, a6);
     }
-    t
+    share(t)
 }
 
 fn pack(c: &mut Criterion) {

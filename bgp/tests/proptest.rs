@@ -11,7 +11,7 @@ use ferrolb_bgp::message::{
     self, Capability, ExtendedNextHop, GracefulRestart, GracefulRestartFamily, Message, MpReach,
     MpUnreach, NextHop, Open, PathAttrs, RawAttribute, RouteRefresh, Update,
 };
-use ferrolb_bgp::pack::{AdjRibOut, Packer, RouteAttrs};
+use ferrolb_bgp::pack::{AdjRibOut, Packer, RouteAttrs, RouteTable, share};
 use ferrolb_bgp::types::{AsSegment, SegmentKind};
 use ferrolb_bgp::{CodecCtx, Family, LargeCommunity, Notification, Origin};
 use ipnet::{IpNet, Ipv4Net, Ipv6Net};
@@ -387,11 +387,12 @@ proptest! {
         let ctx = CodecCtx { four_octet_as: true, extended_message: false };
         let packer = Packer { ctx, local_asn: 64512, ibgp: false, ipv4_over_ipv6_next_hop: false };
         let mut rib = AdjRibOut::new(packer, Family::ALL);
+        let (a, b) = (share(a), share(b));
         let mut peer = BTreeMap::new();
         let first = rib.initial(&a);
         prop_assert!(first.rejected.is_empty());
         apply(&mut peer, &first.updates, &ctx)?;
-        let want = |t: &BTreeMap<IpNet, RouteAttrs>| t.iter().map(|(p, r)| (*p, r.med)).collect::<BTreeMap<_, _>>();
+        let want = |t: &RouteTable| t.iter().map(|(p, r)| (*p, r.med)).collect::<BTreeMap<_, _>>();
         prop_assert_eq!(&peer, &want(&a));
         let second = rib.update(&b);
         apply(&mut peer, &second.updates, &ctx)?;

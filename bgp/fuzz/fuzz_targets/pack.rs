@@ -6,12 +6,12 @@ use std::collections::BTreeMap;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use ferrolb_bgp::message::{self, Message};
-use ferrolb_bgp::pack::{AdjRibOut, Packer, RouteAttrs};
+use ferrolb_bgp::pack::{AdjRibOut, Packer, RouteAttrs, RouteTable, share};
 use ferrolb_bgp::{CodecCtx, Family};
 use ipnet::IpNet;
 use libfuzzer_sys::fuzz_target;
 
-fn table(data: &[u8]) -> BTreeMap<IpNet, RouteAttrs> {
+fn table(data: &[u8]) -> RouteTable {
     let mut t = BTreeMap::new();
     for c in data.chunks_exact(7) {
         let len = c[0];
@@ -33,7 +33,7 @@ fn table(data: &[u8]) -> BTreeMap<IpNet, RouteAttrs> {
             t.insert(n.trunc(), a);
         }
     }
-    t
+    share(t)
 }
 
 fuzz_target!(|data: &[u8]| {

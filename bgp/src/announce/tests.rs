@@ -10,7 +10,7 @@ use ipnet::IpNet;
 use super::*;
 use crate::fsm::PeerAsn;
 use crate::message::CodecCtx;
-use crate::pack::{AdjRibOut, Packer, RouteAttrs};
+use crate::pack::{AdjRibOut, Packer, RouteTable};
 use crate::types::Family;
 
 pub(super) fn ip(s: &str) -> IpAddr {
@@ -83,7 +83,7 @@ fn table_for(
     ads: &[Advertisement],
     services: &[ServiceFacts],
     local: &LocalAddresses,
-) -> BTreeMap<IpNet, RouteAttrs> {
+) -> RouteTable {
     run(node, peers, ads, services).table(&peers[0], local, false)
 }
 

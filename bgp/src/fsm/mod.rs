@@ -34,14 +34,13 @@ pub use config::{
 };
 pub use stop::{StopMode, stop_mode};
 
-use std::collections::BTreeMap;
 use std::time::Duration;
 
 use ipnet::IpNet;
 
 use crate::error::{ErrorAction, cease, code, fsm_subcode};
 use crate::message::{self, CodecCtx, Message, Notification, Open};
-use crate::pack::{AdjRibOut, Packer, RouteAttrs};
+use crate::pack::{AdjRibOut, Packer, RouteTable};
 use crate::types::Family;
 
 /// Hold time while waiting for the peer's OPEN (RFC 4271 §8.2.2 suggests 4 minutes).
@@ -142,7 +141,7 @@ pub struct Session {
     auto_restart: bool,
     buf: Vec<u8>,
     negotiated: Option<Negotiated>,
-    desired: BTreeMap<IpNet, RouteAttrs>,
+    desired: RouteTable,
     rib: Option<AdjRibOut>,
     restarting: bool,
 }
@@ -158,7 +157,7 @@ impl Session {
             auto_restart: false,
             buf: Vec::new(),
             negotiated: None,
-            desired: BTreeMap::new(),
+            desired: RouteTable::new(),
             rib: None,
             restarting: false,
         }
@@ -486,11 +485,7 @@ impl Session {
     }
 
     /// Set the desired table; when Established, returns the UPDATEs for the difference.
-    pub fn set_routes(
-        &mut self,
-        now: Duration,
-        desired: BTreeMap<IpNet, RouteAttrs>,
-    ) -> Vec<Action> {
+    pub fn set_routes(&mut self, now: Duration, desired: RouteTable) -> Vec<Action> {
         self.desired = desired;
         let mut out = Vec::new();
         let Some(rib) = &mut self.rib else {

@@ -11,6 +11,7 @@ use ipnet::IpNet;
 
 use super::*;
 use crate::message::{Capability, RouteRefresh, Update};
+use crate::pack::{RouteAttrs, share};
 
 const S: fn(u64) -> Duration = Duration::from_secs;
 const MY_ID: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 1);
@@ -74,13 +75,11 @@ fn established(cfg: SessionConfig, peer: Open) -> (Session, Vec<Action>) {
     (s, a)
 }
 
-fn routes(n: u32) -> BTreeMap<IpNet, RouteAttrs> {
-    (0..n)
-        .map(|i| {
-            let p = IpNet::new(IpAddr::V4(Ipv4Addr::from(0xc633_6400 + i)), 32).expect("net");
-            (p, RouteAttrs::new(IpAddr::V4(Ipv4Addr::new(192, 0, 2, 1))))
-        })
-        .collect()
+fn routes(n: u32) -> RouteTable {
+    share((0..n).map(|i| {
+        let p = IpNet::new(IpAddr::V4(Ipv4Addr::from(0xc633_6400 + i)), 32).expect("net");
+        (p, RouteAttrs::new(IpAddr::V4(Ipv4Addr::new(192, 0, 2, 1))))
+    }))
 }
 
 #[test]
@@ -132,7 +131,7 @@ fn rfc_8950_is_negotiated_when_both_sides_offer_it() {
     assert!(s.negotiated().expect("negotiated").ipv4_over_ipv6_next_hop);
     let p: IpNet = "198.51.100.7/32".parse().expect("net");
     let nh6 = IpAddr::V6("2001:db8::1".parse().expect("v6"));
-    let a = s.set_routes(S(1), BTreeMap::from([(p, RouteAttrs::new(nh6))]));
+    let a = s.set_routes(S(1), share([(p, RouteAttrs::new(nh6))]));
     let ups = sent_updates(&a);
     assert_eq!(ups.len(), 1, "{a:?}");
     assert_eq!(ups[0].attrs.mp_reach.as_ref().expect("mp").nlri, vec![p]);

@@ -1,7 +1,7 @@
 //! Packing bounds (every UPDATE within the maximum, fewest messages, nothing lost or
 //! duplicated) and Adj-RIB-Out diffs.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use ipnet::IpNet;
@@ -252,21 +252,19 @@ fn rfc_8950_sends_ipv4_prefixes_with_an_ipv6_next_hop() {
     assert_eq!(packed.updates.len(), fewest(&nets, empty, 4096));
 }
 
-fn table(range: std::ops::Range<u32>, attrs: &RouteAttrs) -> BTreeMap<IpNet, RouteAttrs> {
-    range
-        .flat_map(|i| {
-            [
-                (v4(i), attrs.clone()),
-                (
-                    v6(i),
-                    RouteAttrs {
-                        next_hop: NH6,
-                        ..attrs.clone()
-                    },
-                ),
-            ]
-        })
-        .collect()
+fn table(range: std::ops::Range<u32>, attrs: &RouteAttrs) -> RouteTable {
+    share(range.flat_map(|i| {
+        [
+            (v4(i), attrs.clone()),
+            (
+                v6(i),
+                RouteAttrs {
+                    next_hop: NH6,
+                    ..attrs.clone()
+                },
+            ),
+        ]
+    }))
 }
 
 #[test]
@@ -303,12 +301,12 @@ fn adj_rib_out_sends_only_the_difference() {
     desired.remove(&v6(6));
     desired.insert(
         v4(7),
-        RouteAttrs {
+        Arc::new(RouteAttrs {
             med: Some(5),
             ..base.clone()
-        },
+        }),
     );
-    desired.insert(v4(500), base.clone());
+    desired.insert(v4(500), Arc::new(base.clone()));
     let packed = rib.update(&desired);
     let (ann, wd) = wire_prefixes(&packed.updates, &CTX);
     assert_eq!(
@@ -348,9 +346,41 @@ fn adj_rib_out_skips_unnegotiated_families_and_refreshes_one_family() {
 #[test]
 fn adj_rib_out_withdraws_a_sent_prefix_that_becomes_unsendable() {
     let mut rib = AdjRibOut::new(EBGP, Family::ALL);
-    rib.initial(&BTreeMap::from([(v4(1), RouteAttrs::new(NH4))]));
-    let packed = rib.update(&BTreeMap::from([(v4(1), RouteAttrs::new(NH6))]));
+    rib.initial(&share([(v4(1), RouteAttrs::new(NH4))]));
+    let packed = rib.update(&share([(v4(1), RouteAttrs::new(NH6))]));
     assert_eq!(packed.rejected, vec![v4(1)]);
     assert_eq!(wire_prefixes(&packed.updates, &CTX).1, vec![v4(1)]);
     assert!(rib.sent().is_empty());
+}
+
+#[test]
+fn equal_attributes_share_one_allocation_through_the_adj_rib_out() {
+    let attrs = RouteAttrs {
+        communities: vec![64512 << 16 | 1],
+        ..RouteAttrs::new(NH4)
+    };
+    let desired = share((0..1000).map(|i| (v4(i), attrs.clone())));
+    let one = Arc::clone(&desired[&v4(0)]);
+    assert!(desired.values().all(|a| Arc::ptr_eq(a, &one)));
+    assert_eq!(
+        Arc::strong_count(&one),
+        1001,
+        "1,000 prefixes, one attribute set"
+    );
+
+    let mut rib = AdjRibOut::new(EBGP, Family::ALL);
+    rib.initial(&desired);
+    assert!(rib.sent().values().all(|a| Arc::ptr_eq(a, &one)));
+    assert_eq!(
+        Arc::strong_count(&one),
+        2001,
+        "the Adj-RIB-Out holds no copies"
+    );
+
+    // A rebuilt, equal table: nothing sent, and the Adj-RIB-Out moves to its allocation.
+    let rebuilt = share((0..1000).map(|i| (v4(i), attrs.clone())));
+    assert!(rib.update(&rebuilt).updates.is_empty());
+    assert_eq!(Arc::strong_count(&rebuilt[&v4(0)]), 2000);
+    drop(desired);
+    assert_eq!(Arc::strong_count(&one), 1, "the old attribute set is freed");
 }

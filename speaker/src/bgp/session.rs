@@ -23,7 +23,7 @@ use ferrolb_bgp::announce::{LocalAddresses, Route, SessionIdentity, SessionView,
 use ferrolb_bgp::error::code;
 use ferrolb_bgp::fsm::{Action, DownReason, Event, Session, State, StopMode};
 use ferrolb_bgp::message::{Message, Notification};
-use ferrolb_bgp::pack::RouteAttrs;
+use ferrolb_bgp::pack::RouteTable;
 use ferrolb_bgp::types::Family;
 use ipnet::IpNet;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -337,9 +337,9 @@ impl Runner {
     /// The desired table for the current routes and local addresses, restricted to the
     /// session's families (negotiated once known, else configured: an IPv4 session without
     /// `dualStackAddressFamily` carries no IPv6 prefix, and such a prefix is not pending on it).
-    fn table(&self) -> BTreeMap<IpNet, RouteAttrs> {
+    fn table(&self) -> RouteTable {
         if self.drain_until.is_some() {
-            return BTreeMap::new();
+            return RouteTable::new();
         }
         let routes = self.t.routes.borrow().clone();
         let n = self.fsm.negotiated();

@@ -25,7 +25,7 @@ use ipnet::IpNet;
 use super::community::Community;
 use super::decide::{Plan, Route};
 use super::peer::{LocalAddresses, PeerSpec};
-use crate::pack::{DEFAULT_LOCAL_PREF, RouteAttrs};
+use crate::pack::{DEFAULT_LOCAL_PREF, Interner, RouteAttrs, RouteTable};
 use crate::types::Family;
 
 /// What the table of one session depends on.
@@ -93,11 +93,9 @@ pub fn route_attrs(route: &Route, next_hop: IpAddr, ibgp: bool) -> RouteAttrs {
     attrs
 }
 
-/// The session's desired table; prefixes without a usable next hop are left out.
-pub fn peer_table(
-    routes: &BTreeMap<IpNet, Route>,
-    session: &SessionView<'_>,
-) -> BTreeMap<IpNet, RouteAttrs> {
+/// The session's desired table; prefixes without a usable next hop are left out. Equal
+/// attributes share one allocation ([`Interner`]).
+pub fn peer_table(routes: &BTreeMap<IpNet, Route>, session: &SessionView<'_>) -> RouteTable {
     let hops: BTreeMap<Family, Option<IpAddr>> = Family::ALL
         .iter()
         .map(|f| {
@@ -107,11 +105,15 @@ pub fn peer_table(
             )
         })
         .collect();
+    let mut interner = Interner::default();
     routes
         .iter()
         .filter_map(|(prefix, route)| {
             let nh = hops.get(&Family::of(prefix)).copied().flatten()?;
-            Some((*prefix, route_attrs(route, nh, session.ibgp)))
+            Some((
+                *prefix,
+                interner.intern(route_attrs(route, nh, session.ibgp)),
+            ))
         })
         .collect()
 }
@@ -124,7 +126,7 @@ impl Plan {
         peer: &PeerSpec,
         local: &LocalAddresses,
         ipv4_over_ipv6_next_hop: bool,
-    ) -> BTreeMap<IpNet, RouteAttrs> {
+    ) -> RouteTable {
         let view = SessionView {
             ibgp: peer.is_ibgp(),
             local,

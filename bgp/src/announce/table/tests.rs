@@ -140,10 +140,38 @@ fn an_ipv4_route_with_an_ipv6_next_hop_packs_only_with_rfc8950() {
         ibgp: false,
         ipv4_over_ipv6_next_hop: true,
     };
-    let ok = packer.announce(t.iter().map(|(p, a)| (*p, a)));
+    let ok = packer.announce(t.iter().map(|(p, a)| (*p, &**a)));
     assert!(ok.rejected.is_empty());
     assert_eq!(ok.updates.len(), 1);
     packer.ipv4_over_ipv6_next_hop = false;
-    let refused = packer.announce(t.iter().map(|(p, a)| (*p, a)));
+    let refused = packer.announce(t.iter().map(|(p, a)| (*p, &**a)));
     assert_eq!(refused.rejected, [net("192.0.2.1/32")]);
+}
+
+#[test]
+fn equal_attributes_of_a_peer_share_one_allocation() {
+    let l = local("10.9.0.10", &["fd00::10"]);
+    let r: BTreeMap<IpNet, Route> = (0..500u32)
+        .flat_map(|i| {
+            [
+                format!("10.200.{}.{}/32", i / 256, i % 256),
+                format!("fd00:200::{i:x}/128"),
+            ]
+        })
+        .map(|p| (net(&p), Route::default()))
+        .collect();
+    let view = SessionView {
+        ibgp: false,
+        local: &l,
+        ipv4_over_ipv6_next_hop: false,
+    };
+    let t = peer_table(&r, &view);
+    assert_eq!(t.len(), 1000);
+    let distinct: Vec<*const RouteAttrs> = t
+        .values()
+        .map(std::sync::Arc::as_ptr)
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    assert_eq!(distinct.len(), 2, "one attribute set per next-hop family");
 }
