@@ -52,6 +52,16 @@ pub fn binary(name: &str) -> Result<PathBuf> {
     Ok(bin)
 }
 
+/// Which speaker binary the suite runs, for benchmark output: the `FERROLB_SPEAKER_BIN` path,
+/// else `release` (`FERROLB_E2E_RELEASE=1`) or `debug` (see [`binary`]).
+pub fn speaker_build() -> String {
+    match std::env::var("FERROLB_SPEAKER_BIN") {
+        Ok(p) => p,
+        Err(_) if release_speaker() => "release".to_owned(),
+        Err(_) => "debug".to_owned(),
+    }
+}
+
 /// Whether `FERROLB_E2E_RELEASE=1`: the speaker is the release build (see [`binary`]).
 pub fn release_speaker() -> bool {
     std::env::var("FERROLB_E2E_RELEASE").is_ok_and(|v| v == "1")

@@ -1,8 +1,10 @@
 //! BGP benchmarks on the rig (BENCHMARKS.md "Speaker BGP"), `#[ignore]`d: run with
 //! `e2e/run.sh --nocapture --ignored -- z_bench_bgp`. They print figures, they assert only that
 //! the thing measured happened (every wait bounded). `FERROLB_E2E_RELEASE=1` runs the speakers
-//! from the release build (`cargo build --release -p ferrolb-speaker` first; see
-//! `ferrolb_e2e::procs::binary`).
+//! from the release build (`cargo build --release -p ferrolb-speaker` first) and
+//! `FERROLB_SPEAKER_BIN=<path>` from a given binary, e.g. the image's static musl build
+//! (`cargo build --profile image --target x86_64-unknown-linux-musl -p ferrolb-speaker`); see
+//! `ferrolb_e2e::procs::binary`.
 //!
 //! - `z_bench_bgp_a_service_to_frr` (`FERROLB_BGP_BENCH_N`, default 30): one Service at a time,
 //!   created with one API call (a fixed `metallb.io/loadBalancerIPs`, so the prefix is known
@@ -646,11 +648,7 @@ async fn z_bench_bgp_c_memory_and_idle_cpu() -> Result<()> {
     setup::apply(&rig, &cfg)?;
     let _op = SUITE.start_operator(&rig)?;
     let speakers = SUITE.start_speakers(&rig)?;
-    let build = if ferrolb_e2e::procs::release_speaker() {
-        "release"
-    } else {
-        "debug"
-    };
+    let build = ferrolb_e2e::procs::speaker_build();
     let result = async {
         let addrs = node_addrs(&rig)?;
         let pid = speakers.procs["node-1"].pid();
