@@ -169,7 +169,10 @@ async fn check_pool(client: &kube::Client, who: Impl, n: usize) -> Result<()> {
             .flatten()
             .filter_map(|i| i.ip.clone())
             .collect();
-        let ok = ips.len() == 1 && ips[0].parse().is_ok_and(|ip| net.contains(&ip));
+        let ok = ips.len() == 1
+            && ips[0]
+                .parse::<std::net::IpAddr>()
+                .is_ok_and(|ip| net.contains(&ip));
         ensure!(
             ok,
             "{}/{}: ingress {ips:?}, expected one IP of {net} ({})",
@@ -221,7 +224,7 @@ async fn measure(
             cpu1 - cpu0,
             rss as f64 / 1024.0
         );
-        Ok(Row {
+        Ok::<_, anyhow::Error>(Row {
             who,
             label: label.to_string(),
             burst: b,
@@ -354,6 +357,8 @@ async fn z_bench_vs_metallb_allocation() -> Result<()> {
             }
         }
         if big > 0 {
+            // The rounds' table first: the large bursts take long and may be cut short.
+            print_table(&rows, &load_start, &loadavg());
             for who in [Impl::MetalLb, Impl::Ferrolb] {
                 match measure(&rig, &client, who, big, "big").await {
                     Ok(row) => rows.push(row),
