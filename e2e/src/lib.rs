@@ -18,6 +18,7 @@
 pub mod bench_trace;
 pub mod bgp;
 pub mod bgp_setup;
+pub mod burst;
 pub mod failover;
 pub mod l2;
 pub mod metallb;

@@ -97,7 +97,7 @@ impl Default for ControllerOpts<'_> {
 const POD: &str = "metallb-controller";
 
 /// Creates `opts.namespace` and the controller's fake Pod there (idempotent).
-fn prepare(rig: &Rig, opts: &ControllerOpts<'_>) -> Result<()> {
+pub fn prepare(rig: &Rig, opts: &ControllerOpts<'_>) -> Result<()> {
     let ns = opts.namespace;
     let yaml = format!(
         "apiVersion: v1\nkind: Namespace\nmetadata: {{name: {ns}}}\n---\n\

@@ -1,5 +1,5 @@
 //! Scripted benchmark on the rig (not a test: `#[ignore]`d, run explicitly):
-//! N LoadBalancer Services created in a burst → time until all have an IP and the per-Service
+//! N LoadBalancer Services created in a burst (`ferrolb_e2e::burst`) → time until all have an IP and the per-Service
 //! latency (creation acknowledged → IP visible), for ferrolb's controller and for the floor: a
 //! raw client writing the same status patches itself right after each create. Also the
 //! controller's RSS once every Service has its IP and its CPU time during the burst.
@@ -12,118 +12,20 @@
 //! ```
 #![forbid(unsafe_code)]
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::sync::Arc;
+use std::time::Duration;
 
-use anyhow::{Context, Result, ensure};
+use anyhow::{Context, Result};
 use ferrolb_e2e::Rig;
+use ferrolb_e2e::burst::burst;
 use ferrolb_e2e::failover::proc_usage;
 use ferrolb_e2e::procs::{self, OperatorOpts, project};
-use futures::{StreamExt, TryStreamExt};
 use k8s_openapi::api::core::v1::Service;
 use kube::api::{Api, Patch, PatchParams};
-use kube::runtime::{WatchStreamExt, watcher};
 use serde_json::json;
 
-const PARALLEL: usize = 32;
-
-fn percentile(sorted: &[Duration], p: f64) -> Duration {
-    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
-    sorted[i.min(sorted.len() - 1)]
-}
-
-fn svc(ns: &str, name: &str) -> serde_json::Value {
-    json!({"apiVersion": "v1", "kind": "Service", "metadata": {"name": name, "namespace": ns},
-           "spec": {"type": "LoadBalancer", "allocateLoadBalancerNodePorts": false, "ports": [{"port": 80}], "selector": {"app": name}}})
-}
-
-/// Creates `n` Services; `after_create` runs right after each create is acknowledged.
-/// Returns creation times and when each Service was first seen with an IP (by a watcher).
-async fn burst<F, Fut>(
-    client: &kube::Client,
-    ns: &str,
-    n: usize,
-    after_create: F,
-) -> Result<(Duration, Vec<Duration>)>
-where
-    F: Fn(String) -> Fut + Clone,
-    Fut: std::future::Future<Output = Result<()>>,
-{
-    let api: Api<Service> = Api::namespaced(client.clone(), ns);
-    let created: Arc<Mutex<HashMap<String, Instant>>> = Arc::default();
-    let seen: Arc<Mutex<HashMap<String, Instant>>> = Arc::default();
-    let watch = tokio::spawn({
-        let (api, seen) = (api.clone(), seen.clone());
-        async move {
-            let mut stream =
-                std::pin::pin!(watcher(api, watcher::Config::default()).applied_objects());
-            while let Some(Ok(s)) = stream.next().await {
-                let has_ip = s
-                    .status
-                    .and_then(|s| s.load_balancer)
-                    .and_then(|l| l.ingress)
-                    .is_some_and(|i| !i.is_empty());
-                if has_ip {
-                    let mut seen = seen.lock().expect("lock");
-                    seen.entry(s.metadata.name.unwrap_or_default())
-                        .or_insert_with(Instant::now);
-                    if seen.len() >= n {
-                        return;
-                    }
-                }
-            }
-        }
-    });
-    tokio::time::sleep(Duration::from_millis(500)).await;
-    let start = Instant::now();
-    futures::stream::iter(0..n)
-        .map(|i| {
-            let (api, created, after_create) = (api.clone(), created.clone(), after_create.clone());
-            let name = format!("b{i:05}");
-            async move {
-                api.patch(
-                    &name,
-                    &PatchParams::apply("ferrolb-bench"),
-                    &Patch::Apply(svc(ns, &name)),
-                )
-                .await
-                .context("create")?;
-                created
-                    .lock()
-                    .expect("lock")
-                    .insert(name.clone(), Instant::now());
-                after_create(name).await
-            }
-        })
-        .buffer_unordered(PARALLEL)
-        .try_collect::<Vec<_>>()
-        .await?;
-    tokio::time::timeout(Duration::from_secs(600), watch)
-        .await
-        .context("waiting for all IPs")??;
-    let total = start.elapsed();
-    let created = created.lock().expect("lock");
-    let seen = seen.lock().expect("lock");
-    let mut lat: Vec<Duration> = created
-        .iter()
-        .filter_map(|(k, t)| seen.get(k).map(|s| s.saturating_duration_since(*t)))
-        .collect();
-    lat.sort();
-    ensure!(lat.len() == n, "{} of {n} Services got an IP", lat.len());
-    Ok((total, lat))
-}
-
-fn report(what: &str, n: usize, total: Duration, lat: &[Duration]) {
-    println!(
-        "BENCH {what}: {n} Services, all with an IP after {:.2} s ({:.0}/s); per-Service p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms",
-        total.as_secs_f64(),
-        n as f64 / total.as_secs_f64(),
-        percentile(lat, 0.5).as_secs_f64() * 1e3,
-        percentile(lat, 0.99).as_secs_f64() * 1e3,
-        lat.last().map(|d| d.as_secs_f64() * 1e3).unwrap_or(0.0),
-    );
-}
+/// Bound on each burst (creates included).
+const BURST_TIMEOUT: Duration = Duration::from_secs(900);
 
 #[tokio::test]
 #[ignore = "benchmark: run explicitly on the rig (see module docs)"]
@@ -168,7 +70,7 @@ async fn bench_controller_vs_raw_client_floor() -> Result<()> {
         rig.kubectl(&["create", "namespace", "bench-floor"])?;
         let counter = Arc::new(std::sync::atomic::AtomicU32::new(0));
         let floor_api: Api<Service> = Api::namespaced(client.clone(), "bench-floor");
-        let (total, lat) = burst(&client, "bench-floor", n, |name: String| {
+        let floor = burst(&client, "bench-floor", n, None, BURST_TIMEOUT, |name: String| {
             let (api, counter) = (floor_api.clone(), counter.clone());
             async move {
                 let i = counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
@@ -180,7 +82,7 @@ async fn bench_controller_vs_raw_client_floor() -> Result<()> {
             }
         })
         .await?;
-        report("raw-client floor", n, total, &lat);
+        floor.report("raw-client floor");
         // The controller would otherwise see the floor's Services too.
         rig.kubectl(&[
             "delete",
@@ -189,7 +91,7 @@ async fn bench_controller_vs_raw_client_floor() -> Result<()> {
             "--wait=true",
             "--timeout=600s",
         ])?;
-        Some((total, lat))
+        Some(floor)
     };
 
     // ferrolb's controller, as its own ServiceAccount.
@@ -210,16 +112,21 @@ async fn bench_controller_vs_raw_client_floor() -> Result<()> {
     )?;
     tokio::time::sleep(Duration::from_secs(2)).await;
     let (_, cpu_start) = proc_usage(child.pid())?;
-    let result = burst(&client, "bench-ferrolb", n, |_name: String| async {
-        Ok(())
-    })
+    let result = burst(
+        &client,
+        "bench-ferrolb",
+        n,
+        None,
+        BURST_TIMEOUT,
+        |_name: String| async { Ok(()) },
+    )
     .await;
     let (rss, cpu_burst) = proc_usage(child.pid())?;
     tokio::time::sleep(Duration::from_secs(10)).await;
     let (rss_idle, cpu_idle) = proc_usage(child.pid())?;
     drop(child);
-    let (total_c, lat_c) = result?;
-    report("ferrolb controller", n, total_c, &lat_c);
+    let ours = result?;
+    ours.report("ferrolb controller");
     println!(
         "BENCH controller RSS with {n} Services allocated: {:.1} MiB ({:.1} MiB 10 s later); CPU during the burst {:.2} s, idle 10 s after {:.2} s",
         rss as f64 / 1024.0,
@@ -227,11 +134,11 @@ async fn bench_controller_vs_raw_client_floor() -> Result<()> {
         cpu_burst - cpu_start,
         cpu_idle - cpu_burst
     );
-    if let Some((total, lat)) = &floor {
+    if let Some(floor) = &floor {
         println!(
             "BENCH ratio controller/floor: total {:.2}x, p50 {:.2}x",
-            total_c.as_secs_f64() / total.as_secs_f64(),
-            percentile(&lat_c, 0.5).as_secs_f64() / percentile(lat, 0.5).as_secs_f64()
+            ours.total.as_secs_f64() / floor.total.as_secs_f64(),
+            ours.p50().as_secs_f64() / floor.p50().as_secs_f64()
         );
     }
     let _ = rig.kubectl(&[
