@@ -5,36 +5,17 @@
 
 #![allow(missing_docs)]
 
-use std::collections::BTreeMap;
 use std::hint::black_box;
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use ferrolb_bgp::message::Message;
-use ferrolb_bgp::pack::{AdjRibOut, Packer, RouteAttrs, RouteTable, share};
+use ferrolb_bgp::pack::{AdjRibOut, Packer};
 use ferrolb_bgp::{CodecCtx, Family};
 use ipnet::IpNet;
 
-fn table() -> RouteTable {
-    let mut t = BTreeMap::new();
-    let v4 = RouteAttrs::new(IpAddr::V4(Ipv4Addr::new(192, 0, 2, 1)));
-    let v6 = RouteAttrs::new(IpAddr::V6(Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, 1)));
-    for i in 0..1000u32 {
-        let mut a4 = v4.clone();
-        let mut a6 = v6.clone();
-        a4.communities = vec![64512 << 16 | (i % 2)];
-        a6.communities = a4.communities.clone();
-        let p4 = IpNet::new(IpAddr::V4(Ipv4Addr::from(0x0a00_0000 + i)), 32).expect("v4");
-        let p6 = IpNet::new(
-            IpAddr::V6(Ipv6Addr::from(0x2001_0db8_0001_u128 << 80 | u128::from(i))),
-            128,
-        )
-        .expect("v6");
-        t.insert(p4, a4);
-        t.insert(p6, a6);
-    }
-    share(t)
-}
+#[path = "support/table.rs"]
+mod support;
+use support::table;
 
 fn pack(c: &mut Criterion) {
     let desired = table();

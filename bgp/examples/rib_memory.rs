@@ -8,12 +8,13 @@
 
 #![allow(missing_docs)]
 
-use std::collections::BTreeMap;
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
-
-use ferrolb_bgp::pack::{AdjRibOut, Packer, RouteAttrs, RouteTable, share};
+use ferrolb_bgp::pack::{AdjRibOut, Packer, RouteAttrs};
 use ferrolb_bgp::{CodecCtx, Family};
 use ipnet::IpNet;
+
+#[path = "../benches/support/table.rs"]
+mod support;
+use support::{PER_FAMILY, table};
 
 #[global_allocator]
 static ALLOC: dhat::Alloc = dhat::Alloc;
@@ -23,38 +24,16 @@ fn live() -> isize {
     dhat::HeapStats::get().curr_bytes as isize
 }
 
-fn table(n: u32) -> RouteTable {
-    let mut t = BTreeMap::new();
-    let v4 = RouteAttrs::new(IpAddr::V4(Ipv4Addr::new(192, 0, 2, 1)));
-    let v6 = RouteAttrs::new(IpAddr::V6(Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, 1)));
-    for i in 0..n {
-        let mut a4 = v4.clone();
-        let mut a6 = v6.clone();
-        a4.communities = vec![64512 << 16 | (i % 2)];
-        a6.communities = a4.communities.clone();
-        let p4 = IpNet::new(IpAddr::V4(Ipv4Addr::from(0x0a00_0000 + i)), 32).expect("v4");
-        let p6 = IpNet::new(
-            IpAddr::V6(Ipv6Addr::from(0x2001_0db8_0001_u128 << 80 | u128::from(i))),
-            128,
-        )
-        .expect("v6");
-        t.insert(p4, a4);
-        t.insert(p6, a6);
-    }
-    share(t)
-}
-
 fn main() {
     let _profiler = dhat::Profiler::builder().testing().build();
-    let n = 1000;
-    let prefixes = 2 * n as isize;
+    let prefixes = 2 * PER_FAMILY as isize;
     println!(
         "size_of RouteAttrs {} B, IpNet {} B",
         std::mem::size_of::<RouteAttrs>(),
         std::mem::size_of::<IpNet>()
     );
     let base = live();
-    let desired = table(n);
+    let desired = table();
     let t = live() - base;
     println!("desired table: {t} B = {} B per prefix", t / prefixes);
     let packer = Packer {
