@@ -20,7 +20,11 @@ fn check(frame: &[u8]) {
     };
     assert_eq!(eth, Ok((f.eth_dst, f.eth_src, 0x0806)));
     let enc = f.encode();
-    assert_eq!(enc[..ARP_LEN], frame[..ARP_LEN], "re-encoding changed the frame");
+    assert_eq!(
+        enc[..ARP_LEN],
+        frame[..ARP_LEN],
+        "re-encoding changed the frame"
+    );
     assert_eq!(ArpFrame::parse(&enc), Ok(f));
     if f.op == ArpOp::Request {
         let mac = MacAddr([2, 0, 0, 0, 0, 1]);
@@ -44,7 +48,10 @@ fuzz_target!(|data: &[u8]| {
             f[0..6].fill(0xff);
         }
         f[21] = 1 + (f[21] & 1);
-        assert!(ArpFrame::parse(&f).is_ok(), "a well-formed ARP frame was refused");
+        assert!(
+            ArpFrame::parse(&f).is_ok(),
+            "a well-formed ARP frame was refused"
+        );
         check(&f);
     }
 });

@@ -33,7 +33,11 @@ fn check(datagram: &[u8], key: &HeartbeatKey, other: &HeartbeatKey) {
     let Ok(hb) = decode(datagram, key) else {
         return;
     };
-    assert_eq!(encode(&hb, key), datagram, "re-encoding changed the datagram");
+    assert_eq!(
+        encode(&hb, key),
+        datagram,
+        "re-encoding changed the datagram"
+    );
     assert_eq!(decode(datagram, other), Err(LivenessError::BadTag));
 }
 

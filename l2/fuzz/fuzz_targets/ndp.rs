@@ -12,8 +12,8 @@
 use std::net::Ipv6Addr;
 
 use ferrolb_l2::PacketError;
-use ferrolb_l2::packet::ndp::{self, NaSource, NdpMessage};
 use ferrolb_l2::packet::MacAddr;
+use ferrolb_l2::packet::ndp::{self, NaSource, NdpMessage};
 use libfuzzer_sys::fuzz_target;
 
 /// Ethernet (14) + IPv6 (40).
@@ -26,16 +26,17 @@ fn check(frame: &[u8]) -> Result<NdpMessage, PacketError> {
             NdpMessage::Solicitation(ns) => ns.encode(),
             NdpMessage::Advertisement(na) => na.encode(),
         };
-        assert_eq!(ndp::parse(&enc).as_ref(), Ok(msg), "re-encoded message differs");
+        assert_eq!(
+            ndp::parse(&enc).as_ref(),
+            Ok(msg),
+            "re-encoded message differs"
+        );
         if let NdpMessage::Solicitation(ns) = msg {
             let mac = MacAddr([2, 0, 0, 0, 0, 1]);
             for source in [NaSource::Target, NaSource::LinkLocal(Ipv6Addr::LOCALHOST)] {
                 if let Ok(na) = ndp::respond(ns, mac, source, true, |_| true) {
                     assert_eq!(na.target, ns.target);
-                    assert_eq!(
-                        ndp::parse(&na.encode()),
-                        Ok(NdpMessage::Advertisement(na))
-                    );
+                    assert_eq!(ndp::parse(&na.encode()), Ok(NdpMessage::Advertisement(na)));
                 }
             }
         }
