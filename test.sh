@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # test.sh — ferrolb's whole test suite, exactly what CI (.ci/run) runs:
 #   1. static checks: rustfmt, clippy -D warnings, generated CRDs up to date;
-#   2. unit and integration tests of every crate (`cargo test --workspace`);
+#   2. unit and integration tests of every crate (`cargo test --workspace`), then a short
+#      coverage-guided run of every cargo-fuzz target (hack/fuzz-smoke.sh: nightly; 10 s each);
 #   3. container images: podman builds both from host-compiled static release binaries and
 #      runs them (hack/test-images.sh: --help works, each < 20 MB, non-root USER);
 #   4. end-to-end tests on a real local cluster (e2e/run.sh: kube-apiserver, etcd,
@@ -11,6 +12,7 @@
 #   ./test.sh            everything
 #   ./test.sh --unit     steps 1-2 only (no root needed)
 #   FERROLB_SKIP_IMAGES=1 ./test.sh   everything but step 3
+#   FERROLB_SKIP_FUZZ=1 ./test.sh     everything but the fuzz smoke run
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 cd "$ROOT"
@@ -50,6 +52,12 @@ cargo run -q -p ferrolb-api --bin crdgen -- --check
 hack/gen-manifests.sh --check   # config/manifests/ferrolb-native.yaml + chart copies (offline)
 step "unit and integration tests"
 cargo test --workspace </dev/null
+if [ "${FERROLB_SKIP_FUZZ:-0}" = 1 ]; then
+  echo "(FERROLB_SKIP_FUZZ=1: skipping the fuzz smoke run)"
+else
+  step "fuzz smoke run (cargo-fuzz, every target; FUZZING.md)"
+  "$ROOT/hack/fuzz-smoke.sh" </dev/null
+fi
 
 if [ "$unit_only" = 1 ]; then
   echo "(--unit: skipping e2e)"

@@ -78,7 +78,12 @@ fn error(text: &str, e: &serde_saphyr::Error, path: Option<String>) -> YamlError
         message = format!("invalid value {value:?}, expected {ty}");
     }
     YamlError {
-        path: path.map(|p| p.trim_end_matches(".?").to_owned()),
+        // An unknown last segment is dropped; what remains of a root path is `.` (fuzzing
+        // found `.?` becoming an empty path).
+        path: path.map(|p| match p.trim_end_matches(".?") {
+            "" => ".".to_owned(),
+            p => p.to_owned(),
+        }),
         message,
         line,
         column,

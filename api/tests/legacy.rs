@@ -194,6 +194,13 @@ fn error_message_reads_like_metallbs() {
 }
 
 #[test]
+fn an_error_at_the_root_names_the_root() {
+    // Found by the `legacy` fuzz target: a tagged key at the root gave an empty key path.
+    let (path, _, _) = parse_err("\n!:\n! : *");
+    assert_eq!(path, ".");
+}
+
+#[test]
 fn empty_payload_is_an_empty_config() {
     assert_eq!(parse("").expect("empty"), Default::default());
     assert_eq!(parse("  \n").expect("blank"), Default::default());
