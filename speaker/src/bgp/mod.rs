@@ -508,10 +508,9 @@ fn keep_only(
     services.retain(|_, peers| !peers.is_empty());
 }
 
-/// A peer's routes on this node, as its session takes them: without each route's Service
-/// names (the session does not read them; the status writers get them from
-/// [`BgpReport::services`]), which were most of a session's memory (a set and a string per
-/// prefix and peer).
+/// A peer's routes on this node, as its session takes them: without each route's count of
+/// Services (the session does not read it), so peers whose routes differ only there still
+/// share one table ([`shared`]).
 fn peer_routes(peer: &PeerSpec, decisions: &announce::Plan) -> PeerRoutes {
     PeerRoutes {
         routes: decisions
@@ -524,7 +523,7 @@ fn peer_routes(peer: &PeerSpec, decisions: &announce::Plan) -> PeerRoutes {
                         let route = announce::Route {
                             local_pref: r.local_pref,
                             communities: r.communities.clone(),
-                            services: Default::default(),
+                            services: 0,
                         };
                         (*prefix, route)
                     })

@@ -119,11 +119,11 @@ fn after_shutdown_only_sessions_kept_for_graceful_restart_stay_reported() {
 }
 
 #[test]
-fn sessions_get_routes_without_service_names_and_equal_tables_are_shared() {
-    let route = |svc: &str| announce::Route {
+fn sessions_get_routes_without_service_counts_and_equal_tables_are_shared() {
+    let route = |services: u32| announce::Route {
         local_pref: Some(150),
         communities: Default::default(),
-        services: [svc.to_string()].into_iter().collect(),
+        services,
     };
     let p1: ipnet::IpNet = "10.0.0.1/32".parse().expect("prefix");
     let p2: ipnet::IpNet = "10.0.0.2/32".parse().expect("prefix");
@@ -131,15 +131,12 @@ fn sessions_get_routes_without_service_names_and_equal_tables_are_shared() {
     for name in ["frr", "gobgp"] {
         decisions.routes.insert(
             name.to_string(),
-            [(p1, route("ns/a")), (p2, route("ns/b"))]
-                .into_iter()
-                .collect(),
+            [(p1, route(1)), (p2, route(2))].into_iter().collect(),
         );
     }
-    decisions.routes.insert(
-        "bird".to_string(),
-        [(p1, route("ns/a"))].into_iter().collect(),
-    );
+    decisions
+        .routes
+        .insert("bird".to_string(), [(p1, route(1))].into_iter().collect());
     let (frr, gobgp, bird) = (
         peer("frr", "172.18.0.1"),
         peer("gobgp", "172.18.0.2"),
@@ -147,7 +144,7 @@ fn sessions_get_routes_without_service_names_and_equal_tables_are_shared() {
     );
     let r = peer_routes(&frr, &decisions);
     assert_eq!(r.routes.len(), 2);
-    assert!(r.routes.values().all(|x| x.services.is_empty()));
+    assert!(r.routes.values().all(|x| x.services == 0));
     assert_eq!(
         r.routes[&p1].local_pref,
         Some(150),

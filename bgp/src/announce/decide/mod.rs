@@ -208,8 +208,11 @@ pub struct Route {
     pub local_pref: Option<u32>,
     /// Union of the contributing advertisements' communities.
     pub communities: BTreeSet<Community>,
-    /// The Services (`namespace/name`) whose IPs produce the prefix.
-    pub services: BTreeSet<String>,
+    /// How many Services' IPs produce the prefix (an aggregate lives while one does). A
+    /// count, not the names: with many peers and prefixes a set of names per route was most
+    /// of the plan's memory (the status writers take the names from
+    /// [`Plan::services`]).
+    pub services: u32,
 }
 
 /// The node's plan: peers, per-Service decisions, per-peer routes.
@@ -329,6 +332,9 @@ fn announce(
 ) -> ServiceDecision {
     let mut to_peers = BTreeSet::new();
     let mut prefixes = BTreeSet::new();
+    // (peer, prefix) pairs this Service produces: counted once however many of its IPs or
+    // advertisements give the prefix.
+    let mut counted: BTreeSet<(&str, IpNet)> = BTreeSet::new();
     for ad in ads {
         let targets: Vec<&str> = peers
             .iter()
@@ -345,7 +351,9 @@ fn announce(
                 let r = table.entry(prefix).or_default();
                 r.local_pref = r.local_pref.max(ad.local_pref());
                 r.communities.extend(ad.communities.iter().copied());
-                r.services.insert(svc.key.clone());
+                if counted.insert((peer, prefix)) {
+                    r.services += 1;
+                }
             }
         }
     }

@@ -58,7 +58,7 @@ fn communities_split_into_standard_and_large() {
             Community::Large(large),
             Community::Standard(3),
         ]),
-        services: BTreeSet::new(),
+        services: 1,
     };
     let a = route_attrs(&route, ip("10.0.0.1"), false);
     assert_eq!(a.communities, [3, 5]);
