@@ -235,6 +235,7 @@ async fn setup(rig: &Rig, peer: &str, extra: &str, flags: &[&str]) -> Result<Set
             p.len() == nodes && p.iter().all(|r| !r.stale)
         })
         .await?;
+        wait_data_path(rig, &ip, &prefix).await?;
         Ok::<_, anyhow::Error>((ip, prefix))
     }
     .await;
@@ -246,6 +247,56 @@ async fn setup(rig: &Rig, peer: &str, extra: &str, flags: &[&str]) -> Result<Set
             Err(e)
         }
     }
+}
+
+/// Waits until traffic to `ip` can take every path before a probe starts: FRR's kernel route
+/// has one next hop per node, and every node's kube-proxy answers for the address (an HTTP 200
+/// from inside the node's netns goes through the same Service rules). Without this, the first
+/// probe connection could hash to a node whose kube-proxy had not synced the new Service yet
+/// and time out (seen once in CI) — the rig's lag, not the speaker's.
+async fn wait_data_path(rig: &Rig, ip: &str, prefix: &str) -> Result<()> {
+    let nodes = rig.node_names();
+    wait_for(
+        &format!(
+            "{} next hops for {prefix} in FRR's kernel table",
+            nodes.len()
+        ),
+        TIMEOUT,
+        || diag(rig),
+        || async {
+            Ok(bgp::kernel_route(rig, prefix)?
+                .filter(|r| r.next_hops.len() == nodes.len())
+                .map(drop))
+        },
+    )
+    .await?;
+    let url = format!("http://{ip}/");
+    for n in &nodes {
+        wait_for(
+            &format!("an HTTP 200 for {url} from inside {n} (its kube-proxy serves it)"),
+            TIMEOUT,
+            || diag(rig),
+            || async {
+                let code = rig.netns_exec(
+                    &rig.node_ns(n),
+                    &[
+                        "curl",
+                        "-s",
+                        "-m",
+                        "1",
+                        "-o",
+                        "/dev/null",
+                        "-w",
+                        "%{http_code}",
+                        &url,
+                    ],
+                )?;
+                Ok((code.trim() == "200").then_some(()))
+            },
+        )
+        .await?;
+    }
+    Ok(())
 }
 
 impl Setup {

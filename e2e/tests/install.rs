@@ -437,7 +437,14 @@ async fn helm_chart(rig: &Rig, bin: &Path, chart: &str) -> Result<()> {
         ],
     )?;
     ensure!(
-        l2_only.contains("add: [NET_RAW]") && !l2_only.contains("SYS_NICE"),
+        {
+            let adds: Vec<&str> = l2_only
+                .lines()
+                .map(str::trim)
+                .filter(|l| l.starts_with("add:"))
+                .collect();
+            adds == ["add: [NET_RAW]"]
+        },
         "bgp.enabled=false: the speaker's capabilities should be NET_RAW alone:\n{l2_only}"
     );
     helm(rig, bin, &install)?;
