@@ -21,6 +21,13 @@ SECS=${FUZZ_SMOKE_SECS:-10}
 # The fuzz workspaces share one target directory (their dependencies build once), except
 # bfd: cargo-fuzz finds a binary by name, and bgp and bfd both have `session`.
 TARGET_BASE=${CARGO_TARGET_DIR:-$FERROLB_CACHE/target}/fuzz
+# A smoke run finds crashes on the committed seeds and what 10 s of mutation reaches; it does not
+# need optimised code. The dev profile (`--dev`: no optimisation, debug assertions on) builds the
+# instrumented dependencies far faster from cold (kube, k8s-openapi, serde_yaml for the webhook and
+# api targets), which is what a cold CI run pays. Long campaigns (FUZZING.md) use the release
+# default; FUZZ_SMOKE_PROFILE=release makes this script do the same.
+FUZZ_FLAGS=(-s none --dev)
+[ "${FUZZ_SMOKE_PROFILE:-dev}" = release ] && FUZZ_FLAGS=(-s none)
 CARGO_FUZZ_ROOT=$FERROLB_CACHE/cargo-fuzz
 WORKSPACES=(bgp bfd l2 api webhook)
 [ "$#" -gt 0 ] && WORKSPACES=("$@")
@@ -46,14 +53,14 @@ for ws in "${WORKSPACES[@]}"; do
   td=$TARGET_BASE/shared
   [ "$ws" = bfd ] && td=$TARGET_BASE/bfd
   echo "==> fuzz build $ws/fuzz"
-  cargo +nightly fuzz build -s none --target-dir "$td"
+  cargo +nightly fuzz build "${FUZZ_FLAGS[@]}" --target-dir "$td"
   for t in $(cargo +nightly fuzz list); do
     mkdir -p "$scratch/$ws-$t"
     seeds=()
     [ -d "fuzz/corpus/$t" ] && seeds=("fuzz/corpus/$t")
     printf '==> fuzz run %s/%s (%ss): ' "$ws" "$t" "$SECS"
     log=$scratch/$ws-$t.log
-    if ! cargo +nightly fuzz run -s none --target-dir "$td" "$t" "$scratch/$ws-$t" "${seeds[@]}" \
+    if ! cargo +nightly fuzz run "${FUZZ_FLAGS[@]}" --target-dir "$td" "$t" "$scratch/$ws-$t" "${seeds[@]}" \
         -- -max_total_time="$SECS" -print_final_stats=1 >"$log" 2>&1; then
       echo "FAILED"
       tail -n 60 "$log"
