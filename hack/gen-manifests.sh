@@ -4,7 +4,8 @@
 #     like MetalLB's metallb-native.yaml), with a header recording sha256s of its inputs and body;
 #   * charts/ferrolb/crds/                  = byte copies of config/crd/bases/*.yaml;
 #   * charts/ferrolb/files/rbac/            = byte copies of config/rbac/{controller,speaker,webhook}.yaml;
-#   * charts/ferrolb/files/webhook/         = byte copy of config/webhook/manifests.yaml.
+#   * charts/ferrolb/files/webhook/         = byte copy of config/webhook/manifests.yaml;
+#   * charts/ferrolb/files/speaker/         = byte copy of config/speaker/excludel2.yaml.
 #
 #   hack/gen-manifests.sh           regenerate (needs the rig's pinned kubectl, see below)
 #   hack/gen-manifests.sh --check   fail on drift; offline, no kubectl needed: compares the
@@ -59,8 +60,9 @@ render() { # $1: output file
 }
 
 copy_chart_files() { # $1: chart dir
-  mkdir -p "$1/crds" "$1/files/rbac" "$1/files/webhook"
+  mkdir -p "$1/crds" "$1/files/rbac" "$1/files/webhook" "$1/files/speaker"
   cp config/webhook/manifests.yaml "$1/files/webhook/manifests.yaml"
+  cp config/speaker/excludel2.yaml "$1/files/speaker/excludel2.yaml"
   rm -f "$1"/crds/*.yaml
   cp config/crd/bases/*.yaml "$1/crds/"
   for f in "${RBAC_FILES[@]}"; do cp "config/rbac/$f" "$1/files/rbac/$f"; done
@@ -88,6 +90,7 @@ copy_chart_files "$tmp"
 diff -r "$tmp/crds" charts/ferrolb/crds >/dev/null || drift "charts/ferrolb/crds differs from config/crd/bases"
 diff -r "$tmp/files/rbac" charts/ferrolb/files/rbac >/dev/null || drift "charts/ferrolb/files/rbac differs from config/rbac"
 diff -r "$tmp/files/webhook" charts/ferrolb/files/webhook >/dev/null || drift "charts/ferrolb/files/webhook differs from config/webhook"
+diff -r "$tmp/files/speaker" charts/ferrolb/files/speaker >/dev/null || drift "charts/ferrolb/files/speaker differs from config/speaker/excludel2.yaml"
 if [ "${FERROLB_FULL_CHECK:-1}" = 1 ] && [ -x "$KUBECTL" ]; then
   render "$tmp/native.yaml"
   diff -u "$OUT" "$tmp/native.yaml" >&2 || drift "kubectl kustomize config renders differently"

@@ -339,23 +339,6 @@ async fn native_manifest(rig: &Rig) -> Result<()> {
     bail!("kubectl diff after a second apply is not empty ({last})")
 }
 
-fn helm_binary() -> Option<PathBuf> {
-    if let Some(p) = std::env::var_os("FERROLB_E2E_HELM") {
-        return Some(PathBuf::from(p));
-    }
-    let versions = std::fs::read_to_string(project().join("e2e/versions.env")).ok()?;
-    let version = versions
-        .lines()
-        .find_map(|l| l.strip_prefix("HELM_VERSION=${HELM_VERSION:-"))?
-        .trim_end_matches('}')
-        .to_string();
-    let cache = std::env::var_os("FERROLB_CACHE")
-        .map(PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|h| Path::new(&h).join(".cache/ferrolb")))?;
-    let p = cache.join(format!("bin/helm-{version}/helm"));
-    p.exists().then_some(p)
-}
-
 fn helm(rig: &Rig, bin: &Path, args: &[&str]) -> Result<String> {
     run(Command::new(bin)
         .arg("--kubeconfig")
@@ -371,7 +354,7 @@ async fn b_helm_chart() -> Result<()> {
     let Some(rig) = Rig::from_env("install::b_helm_chart") else {
         return Ok(());
     };
-    let Some(bin) = helm_binary() else {
+    let Some(bin) = ferrolb_e2e::helm::binary() else {
         println!(
             "SKIP install::b_helm_chart: no helm (set FERROLB_E2E_HELM, or build it: e2e/build-upstream.sh --with-helm)"
         );
@@ -433,7 +416,7 @@ async fn helm_chart(rig: &Rig, bin: &Path, chart: &str) -> Result<()> {
             "templates/speaker.yaml",
             // offline rendering: the chart's minimum (Chart.yaml kubeVersion)
             "--kube-version",
-            "1.33.0",
+            ferrolb_e2e::helm::OFFLINE_KUBE_VERSION,
         ],
     )?;
     ensure!(

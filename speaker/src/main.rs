@@ -137,6 +137,14 @@ struct Args {
     /// Log filter (tracing EnvFilter syntax), e.g. `info` or `ferrolb_speaker=debug`.
     #[arg(long = "log-level", env = "FERROLB_LOG", default_value = "info")]
     log_level: String,
+    /// MetalLB's interface exclusion file (ConfigMap `metallb-excludel2` mounted at
+    /// /etc/metallb): interfaces never given ARP/NDP responders; without it MetalLB's defaults.
+    #[arg(
+        long = "excludel2-file",
+        env = "FERROLB_EXCLUDEL2_FILE",
+        default_value = "/etc/metallb/excludel2.yaml"
+    )]
+    excludel2_file: std::path::PathBuf,
     /// UDP port of the speaker heartbeats.
     #[arg(
         long = "liveness-port",
@@ -277,7 +285,12 @@ impl Args {
     }
 
     /// The L2 loop's settings.
-    fn l2_config(&self, node: String, keys: secret::HeartbeatKeys) -> l2io::L2Config {
+    fn l2_config(
+        &self,
+        node: String,
+        keys: secret::HeartbeatKeys,
+        exclude: ferrolb_l2::iface::ExcludeList,
+    ) -> l2io::L2Config {
         l2io::L2Config {
             node,
             bind: SocketAddr::new(
@@ -300,6 +313,7 @@ impl Args {
             ignore_exclude_lb: self.ignore_exclude_lb,
             garp: GarpSchedule::fast(),
             leave_grace: self.leave_grace,
+            exclude,
         }
     }
 }
@@ -470,7 +484,9 @@ async fn main() -> anyhow::Result<()> {
 
     match keys {
         Some(keys) => {
-            let cfg = args.l2_config(node, keys);
+            let exclude = l2io::exclude::load(&args.excludel2_file)
+                .context("the interface exclusion file (--excludel2-file)")?;
+            let cfg = args.l2_config(node, keys, exclude);
             l2io::run(cfg, plan_rx, report_tx, stopped(shutdown_rx), metrics).await?;
         }
         None => {

@@ -26,6 +26,7 @@
 //! here the one loop: [`run`] waits for the next event and hands it to a named handler of
 //! [`Speaker`] (datagram, plan, rescan, stats, shutdown), then polls the sans-IO core.
 
+pub mod exclude;
 mod responder;
 mod shell;
 
@@ -82,6 +83,8 @@ pub struct L2Config {
     pub garp: GarpSchedule,
     /// Graceful leave grace period (default: 2 heartbeat intervals + 100 ms).
     pub leave_grace: Option<Duration>,
+    /// Interfaces that never get responders (MetalLB's excludel2 list, [`exclude`]).
+    pub exclude: ferrolb_l2::iface::ExcludeList,
 }
 
 fn wall_ms() -> u64 {
@@ -157,7 +160,7 @@ impl Speaker {
         if let Some(g) = cfg.leave_grace {
             node = node.with_leave_grace(g);
         }
-        let mut shell = Shell::new(&cfg.node, metrics.clone());
+        let mut shell = Shell::new(&cfg.node, metrics.clone(), cfg.exclude.clone());
         shell.rescan();
         if shell.is_deaf() {
             tracing::warn!("no interface is eligible for ARP/NDP responders");

@@ -72,11 +72,13 @@ pub struct Shell {
     /// Senders of authenticated heartbeats (a Node without an InternalIP yet, or with another
     /// address, is still answered, so peer discovery is never one-sided).
     pub heard: BTreeMap<SocketAddr, Instant>,
+    /// Interfaces never given responders (MetalLB's excludel2 list).
+    exclude: iface::ExcludeList,
 }
 
 impl Shell {
     /// A shell with no interfaces yet (see [`Shell::rescan`]).
-    pub fn new(me: &str, metrics: Arc<Metrics>) -> Self {
+    pub fn new(me: &str, metrics: Arc<Metrics>, exclude: iface::ExcludeList) -> Self {
         Shell {
             me: me.to_owned(),
             ifaces: BTreeMap::new(),
@@ -86,6 +88,7 @@ impl Shell {
             joined: BTreeSet::new(),
             peers: Vec::new(),
             heard: BTreeMap::new(),
+            exclude,
         }
     }
 
@@ -116,7 +119,7 @@ impl Shell {
         let mut changed = false;
         let mut seen = BTreeSet::new();
         for info in list {
-            let r = iface::responders(&info, iface::excluded_by_default);
+            let r = iface::responders(&info, |n| self.exclude.excluded(n));
             let Some(mac) = info.mac else { continue };
             if !(r.arp || r.ndp) {
                 continue;

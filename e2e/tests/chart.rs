@@ -1,0 +1,567 @@
+//! The Helm chart as a MetalLB user's values file meets it (issue 18, "Helm values
+//! compatibility"), rendered offline with the rig's pinned Helm (`helm template`; no cluster):
+//!
+//! - `e2e/testdata/metallb-values.yaml` — MetalLB chart keys as its users write them — renders,
+//!   and each key takes effect in the objects (ports, probes, strategies, ServiceAccounts and
+//!   their bindings, scrape annotations, PodMonitors, ServiceMonitors, PrometheusRule, webhook
+//!   failure policy, ...);
+//! - the defaults render what the manifests install (the `metallb-excludel2` ConfigMap mounted
+//!   at /etc/metallb included), and the switches (controller.enabled,
+//!   controller.webhookMode, l2/bgp) add or remove the right objects;
+//! - what ferrolb cannot honour fails with a message naming the key (values.schema.json for
+//!   unknown keys, templates/validate.yaml for the rest);
+//! - the PrometheusRule's alerts fire as MetalLB's do: `promtool test rules` (Debian's
+//!   prometheus package, installed by e2e/run.sh) over series named as ferrolb exposes them.
+//!
+//! Needs only the Helm binary (`e2e/build-upstream.sh --with-helm`; CI builds it); skipped with a
+//! message without it (and the promtool part without promtool).
+#![forbid(unsafe_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use anyhow::{Context, Result, bail, ensure};
+use ferrolb_e2e::helm;
+use ferrolb_e2e::procs::project;
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+/// A scratch directory removed on drop.
+struct Scratch(PathBuf);
+
+impl Scratch {
+    fn new(name: &str) -> Result<Self> {
+        let dir = std::env::temp_dir().join(format!("ferrolb-chart-{name}-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+        Ok(Self(dir))
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// Renders the chart with `args`; Ok(objects) or Err(Helm's message).
+fn render(bin: &Path, args: &[&str]) -> Result<Result<Vec<Value>, String>> {
+    let scratch = Scratch::new("render")?;
+    let out = helm::template_command(bin, &scratch.0, args)
+        .output()
+        .context("running helm template")?;
+    if !out.status.success() {
+        return Ok(Err(String::from_utf8_lossy(&out.stderr).into_owned()));
+    }
+    let text = String::from_utf8_lossy(&out.stdout);
+    let mut objects = Vec::new();
+    for doc in serde_yaml::Deserializer::from_str(&text) {
+        let v = Value::deserialize(doc).context("rendered YAML")?;
+        if !v.is_null() {
+            objects.push(v);
+        }
+    }
+    Ok(Ok(objects))
+}
+
+fn render_ok(bin: &Path, args: &[&str]) -> Result<Vec<Value>> {
+    render(bin, args)?.map_err(|e| anyhow::anyhow!("helm template {args:?} failed: {e}"))
+}
+
+fn find<'a>(objects: &'a [Value], kind: &str, name: &str) -> Result<&'a Value> {
+    objects
+        .iter()
+        .find(|o| o["kind"] == kind && o["metadata"]["name"] == name)
+        .with_context(|| format!("no {kind} {name} rendered"))
+}
+
+fn count(objects: &[Value], kind: &str) -> usize {
+    objects.iter().filter(|o| o["kind"] == kind).count()
+}
+
+fn container(workload: &Value) -> &Value {
+    &workload["spec"]["template"]["spec"]["containers"][0]
+}
+
+fn env<'a>(c: &'a Value, name: &str) -> &'a Value {
+    c["env"]
+        .as_array()
+        .and_then(|e| e.iter().find(|v| v["name"] == name))
+        .unwrap_or(&Value::Null)
+}
+
+fn helm_or_skip(test: &str) -> Option<PathBuf> {
+    let bin = helm::binary();
+    if bin.is_none() {
+        eprintln!(
+            "SKIP chart::{test}: no helm (e2e/build-upstream.sh --with-helm, or FERROLB_E2E_HELM)"
+        );
+    }
+    bin
+}
+
+#[test]
+fn metallb_values_take_effect() -> Result<()> {
+    let Some(bin) = helm_or_skip("metallb_values_take_effect") else {
+        return Ok(());
+    };
+    let values = project().join("e2e/testdata/metallb-values.yaml");
+    let objs = render_ok(&bin, &["-f", &values.to_string_lossy()])?;
+
+    let ctrl = find(&objs, "Deployment", "controller")?;
+    let pod = &ctrl["spec"]["template"];
+    ensure!(ctrl["spec"]["strategy"] == json!({"type": "RollingUpdate"}));
+    ensure!(pod["metadata"]["labels"]["team"] == "network");
+    let ann = &pod["metadata"]["annotations"];
+    ensure!(ann["example.com/scrape"] == "yes" && ann["prometheus.io/scrape"] == "true");
+    ensure!(ann["prometheus.io/port"] == "7473", "scrape port: {ann}");
+    let spec = &pod["spec"];
+    ensure!(spec["serviceAccountName"] == "lb-controller");
+    ensure!(spec["runtimeClassName"] == "gvisor");
+    ensure!(spec["priorityClassName"] == "system-cluster-critical");
+    ensure!(spec["imagePullSecrets"] == json!([{"name": "regcred"}]));
+    ensure!(spec["tolerations"] == json!([{"key": "infra", "operator": "Exists"}]));
+    let sc = &spec["securityContext"];
+    ensure!(sc["runAsUser"] == 65534 && sc["fsGroup"] == 65534, "{sc}");
+    ensure!(
+        sc["seccompProfile"]["type"] == "RuntimeDefault",
+        "kept ferrolb's: {sc}"
+    );
+    let c = container(ctrl);
+    ensure!(
+        c["args"] == json!(["--port=7473", "--log-level=debug"]),
+        "{}",
+        c["args"]
+    );
+    ensure!(c["ports"][0]["containerPort"] == 7473);
+    ensure!(c["resources"]["limits"]["cpu"] == "100m");
+    let live = &c["livenessProbe"];
+    ensure!(
+        live["failureThreshold"] == 5 && live["initialDelaySeconds"] == 20,
+        "{live}"
+    );
+    ensure!(
+        live["periodSeconds"] == 15 && live["timeoutSeconds"] == 2,
+        "{live}"
+    );
+    ensure!(
+        c["readinessProbe"].is_null(),
+        "readinessProbe.enabled=false"
+    );
+
+    let ds = find(&objs, "DaemonSet", "speaker")?;
+    ensure!(ds["spec"]["updateStrategy"] == json!({"type": "OnDelete"}));
+    let spod = &ds["spec"]["template"];
+    ensure!(spod["metadata"]["labels"]["tier"] == "edge");
+    ensure!(spod["spec"]["serviceAccountName"] == "lb-speaker");
+    // tolerateMaster: false leaves only the user's tolerations.
+    let tol = &spod["spec"]["tolerations"];
+    ensure!(
+        tol == &json!([{"key": "edge", "operator": "Exists", "effect": "NoSchedule"}]),
+        "{tol}"
+    );
+    let s = container(ds);
+    let args: Vec<&str> = s["args"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_str)
+        .collect();
+    for want in [
+        "--log-level=warn",
+        "--liveness-port=7946",
+        "--port=7473",
+        "--ignore-exclude-lb",
+    ] {
+        ensure!(args.contains(&want), "speaker args {args:?} lack {want}");
+    }
+    ensure!(
+        env(s, "METALLB_HOST")["value"] == "10.0.0.10",
+        "mlBindAddrOverride"
+    );
+    ensure!(env(s, "METALLB_ML_SECRET_NAME")["value"] == "my-memberlist");
+    ensure!(s["startupProbe"].is_null(), "startupProbe.enabled=false");
+    find(&objs, "Secret", "my-memberlist")?;
+
+    // serviceAccount.create/name/annotations and the bindings that follow the name.
+    let sa = find(&objs, "ServiceAccount", "lb-controller")?;
+    ensure!(sa["metadata"]["annotations"]["example.com/role"] == "controller");
+    ensure!(
+        find(&objs, "ServiceAccount", "lb-speaker").is_err(),
+        "speaker SA create=false"
+    );
+    ensure!(find(&objs, "ServiceAccount", "speaker").is_err());
+    for (kind, name, sa) in [
+        (
+            "ClusterRoleBinding",
+            "metallb-system:controller",
+            "lb-controller",
+        ),
+        ("ClusterRoleBinding", "metallb-system:speaker", "lb-speaker"),
+        ("RoleBinding", "controller", "lb-controller"),
+        ("RoleBinding", "speaker", "lb-speaker"),
+    ] {
+        let b = find(&objs, kind, name)?;
+        ensure!(
+            b["subjects"][0]["name"] == sa,
+            "{kind} {name}: {}",
+            b["subjects"]
+        );
+    }
+
+    // Prometheus Operator objects and Prometheus' RBAC.
+    let pm = find(&objs, "PodMonitor", "speaker")?;
+    ensure!(pm["metadata"]["labels"]["release"] == "kube-prometheus-stack");
+    ensure!(pm["spec"]["jobLabel"] == "app.kubernetes.io/name");
+    let ep = &pm["spec"]["podMetricsEndpoints"][0];
+    ensure!(
+        ep["interval"] == "15s" && ep["metricRelabelings"][0]["regex"] == "metallb_.*",
+        "{ep}"
+    );
+    find(&objs, "PodMonitor", "controller")?;
+    let smc = find(&objs, "ServiceMonitor", "controller-monitor")?;
+    ensure!(smc["metadata"]["labels"]["team"] == "network");
+    ensure!(smc["spec"]["endpoints"][0]["interval"] == "20s");
+    let sms = find(&objs, "ServiceMonitor", "speaker-monitor")?;
+    ensure!(sms["metadata"]["annotations"]["owner"] == "network");
+    ensure!(find(&objs, "Service", "speaker-monitor-service")?["spec"]["ports"][0]["port"] == 7473);
+    let rb = find(&objs, "RoleBinding", "prometheus-k8s")?;
+    ensure!(
+        rb["subjects"]
+            == json!([{"kind": "ServiceAccount", "name": "prometheus-k8s", "namespace": "monitoring"}])
+    );
+    let rule = find(&objs, "PrometheusRule", "ferrolb")?;
+    let alerts: Vec<&str> = rule["spec"]["groups"][0]["rules"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|r| r["alert"].as_str())
+        .collect();
+    ensure!(
+        alerts
+            == [
+                "MetalLBStaleConfig",
+                "MetalLBConfigNotLoaded",
+                "MetalLBAddressPoolExhausted",
+                "MetalLBAddressPoolUsage80Percent",
+                "MetalLBBGPSessionDown",
+                "MetalLBExtra"
+            ],
+        "{alerts:?}"
+    );
+
+    let vwc = find(
+        &objs,
+        "ValidatingWebhookConfiguration",
+        "metallb-webhook-configuration",
+    )?;
+    let policies: Vec<&Value> = vwc["webhooks"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|w| &w["failurePolicy"])
+        .collect();
+    ensure!(
+        !policies.is_empty() && policies.iter().all(|p| *p == "Ignore"),
+        "{policies:?}"
+    );
+    Ok(())
+}
+
+#[test]
+fn defaults_and_switches() -> Result<()> {
+    let Some(bin) = helm_or_skip("defaults_and_switches") else {
+        return Ok(());
+    };
+    let objs = render_ok(&bin, &[])?;
+    for (kind, name) in [
+        ("Deployment", "controller"),
+        ("Deployment", "webhook"),
+        ("DaemonSet", "speaker"),
+    ] {
+        find(&objs, kind, name)?;
+    }
+    for kind in ["PodMonitor", "ServiceMonitor", "PrometheusRule"] {
+        ensure!(count(&objs, kind) == 0, "{kind} rendered by default");
+    }
+    let ds = find(&objs, "DaemonSet", "speaker")?;
+    let tol = ds["spec"]["template"]["spec"]["tolerations"].to_string();
+    ensure!(
+        tol.contains("node-role.kubernetes.io/control-plane"),
+        "tolerateMaster default: {tol}"
+    );
+    ensure!(
+        find(&objs, "Deployment", "controller")?["spec"]["strategy"] == json!({"type": "Recreate"})
+    );
+    let c = container(find(&objs, "Deployment", "controller")?);
+    ensure!(c["args"][0] == "--port=7472" && c["readinessProbe"]["httpGet"]["path"] == "/readyz");
+    // MetalLB's interface exclusion ConfigMap, mounted where the speaker reads it.
+    let cm = find(&objs, "ConfigMap", "metallb-excludel2")?;
+    ensure!(
+        cm["data"]["excludel2.yaml"]
+            .as_str()
+            .is_some_and(|t| t.contains("- ^veth.*"))
+    );
+    let vol = &ds["spec"]["template"]["spec"]["volumes"][0];
+    ensure!(
+        vol["configMap"]["name"] == "metallb-excludel2" && vol["configMap"]["optional"] == true,
+        "{vol}"
+    );
+    ensure!(container(ds)["volumeMounts"][0]["mountPath"] == "/etc/metallb");
+    ensure!(
+        find(&objs, "ServiceAccount", "speaker").is_ok()
+            && find(&objs, "ServiceAccount", "controller").is_ok()
+    );
+
+    let no_ctrl = render_ok(&bin, &["--set", "controller.enabled=false"])?;
+    ensure!(find(&no_ctrl, "Deployment", "controller").is_err());
+    ensure!(find(&no_ctrl, "ServiceAccount", "controller").is_err());
+    ensure!(
+        find(&no_ctrl, "DaemonSet", "speaker").is_ok()
+            && find(&no_ctrl, "Deployment", "webhook").is_ok()
+    );
+
+    let no_hook = render_ok(&bin, &["--set", "controller.webhookMode=disabled"])?;
+    ensure!(find(&no_hook, "Deployment", "webhook").is_err());
+    ensure!(count(&no_hook, "ValidatingWebhookConfiguration") == 0);
+
+    let no_speaker = render_ok(
+        &bin,
+        &["--set", "l2.enabled=false", "--set", "bgp.enabled=false"],
+    )?;
+    ensure!(find(&no_speaker, "DaemonSet", "speaker").is_err());
+    ensure!(find(&no_speaker, "ClusterRole", "metallb-system:speaker").is_err());
+
+    // The older ferrolb keys still work, and MetalLB's prometheus.metricsPort wins over them.
+    let old = render_ok(
+        &bin,
+        &[
+            "--set",
+            "metrics.port=9100",
+            "--set",
+            "metrics.serviceMonitor.enabled=true",
+        ],
+    )?;
+    ensure!(container(find(&old, "Deployment", "controller")?)["args"][0] == "--port=9100");
+    ensure!(
+        find(&old, "ServiceMonitor", "speaker-monitor")?["spec"]["endpoints"][0]["interval"]
+            == "30s"
+    );
+    let both = render_ok(
+        &bin,
+        &[
+            "--set",
+            "metrics.port=9100",
+            "--set",
+            "prometheus.metricsPort=9200",
+        ],
+    )?;
+    ensure!(container(find(&both, "Deployment", "controller")?)["args"][0] == "--port=9200");
+    Ok(())
+}
+
+#[test]
+fn what_cannot_be_honoured_fails_naming_the_key() -> Result<()> {
+    let Some(bin) = helm_or_skip("what_cannot_be_honoured_fails_naming_the_key") else {
+        return Ok(());
+    };
+    let cases: &[(&[&str], &str)] = &[
+        (
+            &["--set", "controller.fooBar=1"],
+            "additional properties 'fooBar' not allowed",
+        ),
+        (
+            &["--set", "speaker.memberlist.mlBindPorts=1"],
+            "'mlBindPorts' not allowed",
+        ),
+        (&["--set", "controller.webhookMode=maybe"], "webhookMode"),
+        (
+            &["--set", "crds.validationFailurePolicy=Sometimes"],
+            "validationFailurePolicy",
+        ),
+        (
+            &["--set", "nameOverride=lb"],
+            "nameOverride: ferrolb keeps the fixed object names",
+        ),
+        (&["--set", "fullnameOverride=lb"], "fullnameOverride"),
+        (&["--set", "tls.minVersion=VersionTLS13"], "tls.minVersion"),
+        (
+            &["--set", "prometheus.speakerMetricsTLSSecret=s"],
+            "prometheus.speakerMetricsTLSSecret",
+        ),
+        (
+            &["--set", "speaker.memberlist.enabled=false"],
+            "speaker.memberlist.enabled=false",
+        ),
+        (
+            &["--set", "speaker.excludeInterfaces.enabled=false"],
+            "speaker.excludeInterfaces.enabled=false",
+        ),
+        (&["--set", "crds.enabled=false"], "--skip-crds"),
+        (
+            &["--set", "networkpolicies.enabled=true"],
+            "networkpolicies.enabled=true",
+        ),
+        (
+            &[
+                "--set",
+                "controller.image.repository=quay.io/metallb/controller",
+            ],
+            "controller.image.repository=quay.io/metallb/controller is MetalLB's image",
+        ),
+        (
+            &["--set", "speaker.image.repository=quay.io/metallb/speaker"],
+            "ghcr.io/ferrolb/speaker",
+        ),
+        (
+            &["--set", "prometheus.podMonitor.enabled=true"],
+            "needs prometheus.serviceAccount and prometheus.namespace",
+        ),
+    ];
+    let mut failures = Vec::new();
+    for (args, want) in cases {
+        match render(&bin, args)? {
+            Ok(_) => failures.push(format!(
+                "{args:?} rendered; expected an error containing {want:?}"
+            )),
+            Err(e) if !e.contains(want) => {
+                failures.push(format!("{args:?}: error lacks {want:?}: {e}"))
+            }
+            Err(_) => {}
+        }
+    }
+    ensure!(failures.is_empty(), "{}", failures.join("\n"));
+    // ... and the same values the other way round are fine.
+    render_ok(
+        &bin,
+        &[
+            "--set",
+            "prometheus.podMonitor.enabled=true",
+            "--set",
+            "prometheus.rbacPrometheus=false",
+        ],
+    )?;
+    render_ok(
+        &bin,
+        &[
+            "--set",
+            "controller.image.repository=registry.local/ferrolb/operator",
+        ],
+    )?;
+    Ok(())
+}
+
+/// promtool's unit test of the rendered alerts: series as ferrolb's controller and speaker
+/// expose them, with the labels a PodMonitor adds; every alert fires (or not) as MetalLB's.
+const PROMTOOL_TEST: &str = r#"
+rule_files: [rules.yaml]
+evaluation_interval: 1m
+tests:
+- interval: 1m
+  input_series:
+  - series: 'metallb_allocator_addresses_in_use_total{job="metallb",container="controller",pod="controller-0",pool="full"}'
+    values: '10x5'
+  - series: 'metallb_allocator_addresses_total{job="metallb",container="controller",pod="controller-0",pool="full"}'
+    values: '10x5'
+  - series: 'metallb_allocator_addresses_in_use_total{job="metallb",container="controller",pod="controller-0",pool="scratch-1"}'
+    values: '4x5'
+  - series: 'metallb_allocator_addresses_total{job="metallb",container="controller",pod="controller-0",pool="scratch-1"}'
+    values: '4x5'
+  - series: 'metallb_allocator_addresses_in_use_total{job="metallb",container="controller",pod="controller-0",pool="busy"}'
+    values: '9x5'
+  - series: 'metallb_allocator_addresses_total{job="metallb",container="controller",pod="controller-0",pool="busy"}'
+    values: '10x5'
+  - series: 'metallb_allocator_addresses_in_use_total{job="metallb",container="controller",pod="controller-0",pool="quiet"}'
+    values: '1x5'
+  - series: 'metallb_allocator_addresses_total{job="metallb",container="controller",pod="controller-0",pool="quiet"}'
+    values: '10x5'
+  - series: 'metallb_k8s_client_config_stale_bool{job="metallb",container="speaker",pod="speaker-a"}'
+    values: '1x5'
+  - series: 'metallb_k8s_client_config_loaded_bool{job="metallb",container="speaker",pod="speaker-a"}'
+    values: '1x5'
+  - series: 'metallb_bgp_session_up{job="metallb",container="speaker",pod="speaker-a",peer="172.18.0.1:179"}'
+    values: '0x5'
+  - series: 'metallb_bgp_session_up{job="metallb",container="speaker",pod="speaker-a",peer="172.18.0.2:179"}'
+    values: '1x5'
+  alert_rule_test:
+  - eval_time: 3m
+    alertname: MetalLBAddressPoolExhausted
+    exp_alerts:
+    - exp_labels: {severity: critical, job: metallb, container: controller, pod: controller-0, pool: full}
+      exp_annotations:
+        message: 'metallb - MetalLB controller on controller-0 has exhausted address pool full for > 1 minute'
+  - eval_time: 3m
+    alertname: MetalLBAddressPoolUsage85Percent
+    exp_alerts:
+    - exp_labels: {severity: warning, job: metallb, container: controller, pod: controller-0, pool: busy}
+      exp_annotations:
+        message: 'metallb - MetalLB controller on controller-0 has address pool busy past 85% usage for > 1 minute'
+    - exp_labels: {severity: warning, job: metallb, container: controller, pod: controller-0, pool: full}
+      exp_annotations:
+        message: 'metallb - MetalLB controller on controller-0 has address pool full past 85% usage for > 1 minute'
+    - exp_labels: {severity: warning, job: metallb, container: controller, pod: controller-0, pool: scratch-1}
+      exp_annotations:
+        message: 'metallb - MetalLB controller on controller-0 has address pool scratch-1 past 85% usage for > 1 minute'
+  - eval_time: 3m
+    alertname: MetalLBStaleConfig
+    exp_alerts:
+    - exp_labels: {severity: warning, job: metallb, container: speaker, pod: speaker-a}
+      exp_annotations:
+        message: 'metallb - MetalLB speaker on speaker-a has a stale config for > 1 minute'
+  - eval_time: 3m
+    alertname: MetalLBConfigNotLoaded
+    exp_alerts: []
+  - eval_time: 3m
+    alertname: MetalLBBGPSessionDown
+    exp_alerts:
+    - exp_labels: {severity: critical, job: metallb, container: speaker, pod: speaker-a, peer: "172.18.0.1:179"}
+      exp_annotations:
+        message: 'metallb - MetalLB speaker on speaker-a has BGP session 172.18.0.1:179 down for > 1 minute'
+"#;
+
+#[test]
+fn prometheus_rules_pass_promtool() -> Result<()> {
+    let Some(bin) = helm_or_skip("prometheus_rules_pass_promtool") else {
+        return Ok(());
+    };
+    let Ok(promtool) = which("promtool") else {
+        eprintln!(
+            "SKIP chart::prometheus_rules_pass_promtool: no promtool (Debian package prometheus)"
+        );
+        return Ok(());
+    };
+    let objs = render_ok(
+        &bin,
+        &[
+            "--set",
+            "prometheus.prometheusRule.enabled=true",
+            "--set",
+            "prometheus.prometheusRule.addressPoolExhausted.excludePools=^scratch-.*",
+        ],
+    )?;
+    let rule = find(&objs, "PrometheusRule", "ferrolb")?;
+    let scratch = Scratch::new("promtool")?;
+    let rules = serde_yaml::to_string(&json!({"groups": rule["spec"]["groups"]}))?;
+    std::fs::write(scratch.0.join("rules.yaml"), rules)?;
+    std::fs::write(scratch.0.join("test.yaml"), PROMTOOL_TEST)?;
+    let out = Command::new(&promtool)
+        .args(["test", "rules", "test.yaml"])
+        .current_dir(&scratch.0)
+        .output()
+        .context("running promtool")?;
+    if !out.status.success() {
+        bail!(
+            "promtool test rules failed:\n{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    Ok(())
+}
+
+fn which(name: &str) -> Result<PathBuf> {
+    let path = std::env::var_os("PATH").context("no PATH")?;
+    std::env::split_paths(&path)
+        .map(|d| d.join(name))
+        .find(|p| p.is_file())
+        .with_context(|| format!("{name} not on PATH"))
+}
