@@ -5,7 +5,8 @@
 #   * charts/ferrolb/crds/                  = byte copies of config/crd/bases/*.yaml;
 #   * charts/ferrolb/files/rbac/            = byte copies of config/rbac/{controller,speaker,webhook}.yaml;
 #   * charts/ferrolb/files/webhook/         = byte copy of config/webhook/manifests.yaml;
-#   * charts/ferrolb/files/speaker/         = byte copy of config/speaker/excludel2.yaml.
+#   * charts/ferrolb/files/speaker/         = byte copy of config/speaker/excludel2.yaml;
+#   * charts/ferrolb/files/network-policy/  = byte copy of config/network-policy/policies.yaml.
 #
 #   hack/gen-manifests.sh           regenerate (needs the rig's pinned kubectl, see below)
 #   hack/gen-manifests.sh --check   fail on drift; offline, no kubectl needed: compares the
@@ -60,7 +61,8 @@ render() { # $1: output file
 }
 
 copy_chart_files() { # $1: chart dir
-  mkdir -p "$1/crds" "$1/files/rbac" "$1/files/webhook" "$1/files/speaker"
+  mkdir -p "$1/crds" "$1/files/rbac" "$1/files/webhook" "$1/files/speaker" "$1/files/network-policy"
+  cp config/network-policy/policies.yaml "$1/files/network-policy/policies.yaml"
   cp config/webhook/manifests.yaml "$1/files/webhook/manifests.yaml"
   cp config/speaker/excludel2.yaml "$1/files/speaker/excludel2.yaml"
   rm -f "$1"/crds/*.yaml
@@ -91,6 +93,7 @@ diff -r "$tmp/crds" charts/ferrolb/crds >/dev/null || drift "charts/ferrolb/crds
 diff -r "$tmp/files/rbac" charts/ferrolb/files/rbac >/dev/null || drift "charts/ferrolb/files/rbac differs from config/rbac"
 diff -r "$tmp/files/webhook" charts/ferrolb/files/webhook >/dev/null || drift "charts/ferrolb/files/webhook differs from config/webhook"
 diff -r "$tmp/files/speaker" charts/ferrolb/files/speaker >/dev/null || drift "charts/ferrolb/files/speaker differs from config/speaker/excludel2.yaml"
+diff -r "$tmp/files/network-policy" charts/ferrolb/files/network-policy >/dev/null || drift "charts/ferrolb/files/network-policy differs from config/network-policy"
 if [ "${FERROLB_FULL_CHECK:-1}" = 1 ] && [ -x "$KUBECTL" ]; then
   render "$tmp/native.yaml"
   diff -u "$OUT" "$tmp/native.yaml" >&2 || drift "kubectl kustomize config renders differently"

@@ -346,6 +346,44 @@ fn defaults_and_switches() -> Result<()> {
         find(&old, "ServiceMonitor", "speaker-monitor")?["spec"]["endpoints"][0]["interval"]
             == "30s"
     );
+    // MetalLB's networkpolicies: the allow rules, the namespace-wide deny only with defaultDeny.
+    let np = render_ok(
+        &bin,
+        &[
+            "--set",
+            "networkpolicies.enabled=true",
+            "--set",
+            "prometheus.metricsPort=9100",
+        ],
+    )?;
+    ensure!(
+        count(&np, "NetworkPolicy") == 2
+            && find(&np, "NetworkPolicy", "default-deny-ingress").is_err()
+    );
+    let ctrl_np = find(&np, "NetworkPolicy", "controller")?;
+    ensure!(
+        ctrl_np["spec"]["ingress"][0]["ports"][0]["port"] == 9100,
+        "{ctrl_np}"
+    );
+    ensure!(
+        find(&np, "NetworkPolicy", "webhook")?["spec"]["ingress"][0]["ports"][0]["port"] == 9443
+    );
+    let deny = render_ok(
+        &bin,
+        &[
+            "--set",
+            "networkpolicies.enabled=true",
+            "--set",
+            "networkpolicies.defaultDeny=true",
+        ],
+    )?;
+    ensure!(
+        find(&deny, "NetworkPolicy", "default-deny-ingress")?["spec"]["podSelector"] == json!({})
+    );
+    ensure!(
+        count(&objs, "NetworkPolicy") == 0,
+        "no NetworkPolicy by default"
+    );
     let both = render_ok(
         &bin,
         &[
@@ -397,10 +435,6 @@ fn what_cannot_be_honoured_fails_naming_the_key() -> Result<()> {
             "speaker.excludeInterfaces.enabled=false",
         ),
         (&["--set", "crds.enabled=false"], "--skip-crds"),
-        (
-            &["--set", "networkpolicies.enabled=true"],
-            "networkpolicies.enabled=true",
-        ),
         (
             &[
                 "--set",
