@@ -20,6 +20,7 @@ pub mod bgp;
 pub mod bgp_setup;
 pub mod burst;
 pub mod failover;
+pub mod faults;
 pub mod helm;
 pub mod l2;
 pub mod metallb;
