@@ -19,3 +19,14 @@ helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" }}
 {{- define "ferrolb.image" -}}
 {{- printf "%s:%s" .image.repository (default .root.Chart.AppVersion .image.tag) -}}
 {{- end -}}
+
+{{/*
+prometheus.io/scrape and prometheus.io/port of the controller and speaker Pods (a YAML map, empty
+when metrics.scrapeAnnotations is off or the metrics port is 0).
+*/}}
+{{- define "ferrolb.scrapeAnnotations" -}}
+{{- if and .Values.metrics.scrapeAnnotations (ne (int .Values.metrics.port) 0) -}}
+prometheus.io/scrape: "true"
+prometheus.io/port: {{ .Values.metrics.port | quote }}
+{{- end -}}
+{{- end }}
