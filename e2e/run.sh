@@ -15,6 +15,9 @@ ROOT=$(cd "$HERE/.." && pwd)
 export FERROLB_CACHE=${FERROLB_CACHE:-$HOME/.cache/ferrolb}
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$FERROLB_CACHE/target}
 export DEBIAN_FRONTEND=noninteractive
+# ferrolb's binaries log JSON by default (as MetalLB); the tests read the text lines (fields as
+# key=value, the RFC 3339 timestamp first), so every binary the tests start logs text.
+export FERROLB_LOG_FORMAT=${FERROLB_LOG_FORMAT:-text}
 
 log() { printf '[e2e/run %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
 T_START=$(date +%s)

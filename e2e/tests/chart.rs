@@ -128,7 +128,7 @@ fn metallb_values_take_effect() -> Result<()> {
     );
     let c = container(ctrl);
     ensure!(
-        c["args"] == json!(["--port=7473", "--log-level=debug"]),
+        c["args"] == json!(["--port=7473", "--log-level=debug", "--log-format=json"]),
         "{}",
         c["args"]
     );

@@ -1,6 +1,8 @@
 //! The speaker's `/metrics`, `/healthz` and `/readyz` on the rig: the owner node (and only it)
 //! reports `metallb_speaker_announced` for the service IP, and counts the client's ARP requests
-//! and its replies under MetalLB's names. The test speakers listen on 27472/27473 inside their
+//! and its replies under MetalLB's exact names and types (`# TYPE
+//! metallb_layer2_requests_received counter`, samples without a `_total` suffix, as MetalLB's
+//! Go client exposes them), next to the Go client's `process_*` metrics. The test speakers listen on 27472/27473 inside their
 //! node netns (not 7472/17472, which a demo speaker on the same rig may hold).
 //!
 //! Harness: `ferrolb_e2e::l2`. Skipped unless `FERROLB_E2E=1`.
@@ -30,8 +32,8 @@ async fn speaker_metrics_and_health() -> Result<()> {
         let announced = format!(
             r#"metallb_speaker_announced{{ip="{ip}",node="{owner}",protocol="layer2",service="{NS}/web"}} 1"#
         );
-        let requests = format!(r#"metallb_layer2_requests_received_total{{ip="{ip}"}} "#);
-        let responses = format!(r#"metallb_layer2_responses_sent_total{{ip="{ip}"}} "#);
+        let requests = format!(r#"metallb_layer2_requests_received{{ip="{ip}"}} "#);
+        let responses = format!(r#"metallb_layer2_responses_sent{{ip="{ip}"}} "#);
         let count = |text: &str, prefix: &str| -> u64 {
             text.lines()
                 .find_map(|l| l.strip_prefix(prefix))
@@ -51,6 +53,26 @@ async fn speaker_metrics_and_health() -> Result<()> {
             },
         )
         .await?;
+        let text = rig.http_get_from_node(&owner, METRICS)?;
+        for line in [
+            "# TYPE metallb_layer2_requests_received counter",
+            "# TYPE metallb_layer2_responses_sent counter",
+            "# TYPE metallb_layer2_gratuitous_sent counter",
+            "# TYPE metallb_speaker_announced gauge",
+            "# TYPE process_cpu_seconds_total counter",
+            "# TYPE process_resident_memory_bytes gauge",
+            "# TYPE process_open_fds gauge",
+            "# TYPE process_start_time_seconds gauge",
+        ] {
+            ensure!(
+                text.lines().any(|l| l == line),
+                "{owner} lacks {line:?}:\n{text}"
+            );
+        }
+        ensure!(
+            !text.contains("metallb_layer2_requests_received_total") && !text.contains("# EOF"),
+            "{owner} serves OpenMetrics-style names, not MetalLB's:\n{text}"
+        );
         for n in nodes.iter().filter(|n| **n != owner) {
             let text = rig.http_get_from_node(n, METRICS)?;
             ensure!(

@@ -95,7 +95,7 @@ fn start_webhook(rig: &Rig) -> Result<Webhook> {
             "2",
         ])
         .env("KUBECONFIG", &kubeconfig)
-        .env("RUST_LOG", "info,ferrolb_webhook=debug")
+        .env("FERROLB_LOG", "info,ferrolb_webhook=debug")
         .stdin(Stdio::null())
         .stdout(log.try_clone()?)
         .stderr(log)

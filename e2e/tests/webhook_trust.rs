@@ -35,7 +35,7 @@ fn start(rig: &Rig, extra: &[&str]) -> Result<Proc> {
         .args(["--check-interval-secs", "1"])
         .args(extra)
         .env("KUBECONFIG", &kubeconfig)
-        .env("RUST_LOG", "info")
+        .env("FERROLB_LOG", "info")
         .stdin(Stdio::null())
         .stdout(log.try_clone()?)
         .stderr(log)

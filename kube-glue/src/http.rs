@@ -12,8 +12,9 @@ use axum::http::StatusCode;
 use axum::routing::get;
 use tokio::net::TcpListener;
 
-/// OpenMetrics text content type (what prometheus-client encodes).
-pub const OPENMETRICS: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
+/// The Prometheus text format 0.0.4, what MetalLB's Go client serves (`promhttp` without
+/// OpenMetrics) and what [`crate::metrics::Exporter::render`] writes.
+pub const PROMETHEUS_TEXT: &str = "text/plain; version=0.0.4; charset=utf-8";
 
 /// `/metrics`, rendered by `render` on every scrape.
 pub fn metrics_router(render: Arc<dyn Fn() -> String + Send + Sync>) -> Router {
@@ -21,7 +22,7 @@ pub fn metrics_router(render: Arc<dyn Fn() -> String + Send + Sync>) -> Router {
         "/metrics",
         get(move || {
             let render = render.clone();
-            async move { ([("content-type", OPENMETRICS)], render()) }
+            async move { ([("content-type", PROMETHEUS_TEXT)], render()) }
         }),
     )
 }

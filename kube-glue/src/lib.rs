@@ -8,6 +8,8 @@
 //! - [`selector`]: a Kubernetes `LabelSelector` → `ferrolb_core::LabelSelector`.
 //! - [`events`]: the Events both binaries publish.
 //! - [`http`]: the `/metrics`, `/healthz` and `/readyz` endpoints.
+//! - [`logging`]: the `--log-level` / `--log-format` flags (MetalLB's words, JSON lines) and
+//!   the tracing subscriber of every binary.
 //! - [`metrics`]: a binary's Prometheus registry and readiness flag, served by [`http`].
 //! - [`passes`]: the one debounced "watch → snapshot → pure pass → writes" loop.
 //! - [`status`]: conditions (transition time kept when the status is unchanged) and the
@@ -19,6 +21,7 @@ pub mod convert;
 pub mod events;
 pub mod http;
 pub mod lease;
+pub mod logging;
 pub mod metrics;
 pub mod owner;
 pub mod passes;

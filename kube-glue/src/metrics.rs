@@ -2,22 +2,91 @@
 //! expose them ([`crate::http`]): `/metrics` on the monitoring port (MetalLB ≤ v0.15: 7472) and
 //! `/healthz` + `/readyz` on the health-probe port (17472). Each binary declares its own metrics
 //! (under MetalLB's names), registers them here and serves them with [`Exporter::serve`].
+//!
+//! The exposition is what MetalLB's Go client (`client_golang`, `promhttp` without OpenMetrics)
+//! serves: the Prometheus text format 0.0.4, every family under its full name, `# TYPE` and
+//! samples alike. A Go counter named `metallb_layer2_requests_received` is exposed as
+//! `# TYPE metallb_layer2_requests_received counter` with samples of that very name, where
+//! prometheus-client's own `Counter` would append `_total`: every ferrolb counter is therefore
+//! an [`ExactCounter`], registered under the exact name (`_total` included when MetalLB's has
+//! it). Every registry also carries the Go client's process metrics ([`process`]).
 
+use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use prometheus_client::encoding::text::encode;
+use prometheus_client::encoding::text::encode_registry;
+use prometheus_client::encoding::{EncodeMetric, MetricEncoder};
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::{MetricType, TypedMetric};
 use prometheus_client::registry::Metric;
 use prometheus_client::registry::Registry;
 
-/// Collects metrics while a binary builds its metric set ([`ExporterBuilder::build`]).
-#[derive(Default)]
+pub mod process;
+
+/// A counter exposed as the Go client exposes one: `# TYPE <name> counter` and samples named
+/// `<name>` exactly, no `_total` appended (a clone shares the value).
+#[derive(Clone, Debug, Default)]
+pub struct ExactCounter(Counter<u64>);
+
+impl ExactCounter {
+    /// Adds one; returns the previous value.
+    pub fn inc(&self) -> u64 {
+        self.0.inc()
+    }
+
+    /// Adds `v`; returns the previous value.
+    pub fn inc_by(&self, v: u64) -> u64 {
+        self.0.inc_by(v)
+    }
+
+    /// The current value.
+    pub fn get(&self) -> u64 {
+        self.0.get()
+    }
+
+    /// Raises the counter to `total`, a statistic counted elsewhere (never lowers it, never
+    /// counts twice).
+    pub fn catch_up(&self, total: u64) {
+        let shown = self.get();
+        if total > shown {
+            self.inc_by(total - shown);
+        }
+    }
+}
+
+impl TypedMetric for ExactCounter {
+    const TYPE: MetricType = MetricType::Counter;
+}
+
+impl EncodeMetric for ExactCounter {
+    fn encode(&self, mut encoder: MetricEncoder) -> Result<(), std::fmt::Error> {
+        // A gauge's sample line is `<name>{labels} value`: the Go client's counter line.
+        encoder.encode_gauge(&self.get())
+    }
+
+    fn metric_type(&self) -> MetricType {
+        MetricType::Counter
+    }
+}
+
+/// Collects metrics while a binary builds its metric set ([`ExporterBuilder::build`]); starts
+/// with the process metrics.
 pub struct ExporterBuilder {
     registry: Registry,
 }
 
+impl Default for ExporterBuilder {
+    fn default() -> Self {
+        let mut registry = Registry::default();
+        registry.register_collector(Box::new(process::ProcessCollector));
+        Self { registry }
+    }
+}
+
 impl ExporterBuilder {
-    /// Registers `metric` as `name` (prometheus-client appends `_total` to counters).
+    /// Registers `metric` under exactly `name` (use [`ExactCounter`] for counters:
+    /// prometheus-client's `Counter` would expose `<name>_total`).
     pub fn register(&mut self, name: &str, help: &str, metric: impl Metric) -> &mut Self {
         self.registry.register(name, help, metric);
         self
@@ -48,11 +117,11 @@ impl std::fmt::Debug for Exporter {
 }
 
 impl Exporter {
-    /// The text exposition of every metric.
+    /// The text exposition (Prometheus text format 0.0.4, as the Go client) of every metric.
     pub fn render(&self) -> String {
         let mut out = String::new();
         // Writing into a String cannot fail.
-        let _ = encode(&mut out, &self.registry);
+        let _ = encode_registry(&mut out, &self.registry);
         out
     }
 
@@ -84,21 +153,21 @@ impl Exporter {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use prometheus_client::metrics::counter::Counter;
-
-    #[test]
-    fn renders_what_was_registered_and_tracks_readiness() {
-        let hits = Counter::<u64>::default();
-        let mut b = ExporterBuilder::default();
-        b.register("demo_hits", "Hits", hits.clone());
-        let e = b.build();
-        assert!(!e.is_ready());
-        hits.inc();
-        assert!(e.render().contains("demo_hits_total 1"), "{}", e.render());
-        e.clone().set_ready();
-        assert!(e.is_ready(), "clones share the flag");
+/// The shape of a text exposition: every `# TYPE` line as `name type`, and the name of every
+/// sample (before its labels), for tests comparing an exposition with MetalLB's list.
+pub fn exposition_shape(text: &str) -> (BTreeSet<String>, BTreeSet<String>) {
+    let mut types = BTreeSet::new();
+    let mut samples = BTreeSet::new();
+    for line in text.lines() {
+        if let Some(t) = line.strip_prefix("# TYPE ") {
+            types.insert(t.to_owned());
+        } else if !line.starts_with('#') && !line.is_empty() {
+            let end = line.find(['{', ' ']).unwrap_or(line.len());
+            samples.insert(line[..end].to_owned());
+        }
     }
+    (types, samples)
 }
+
+#[cfg(test)]
+mod tests;

@@ -68,9 +68,17 @@ struct Args {
     /// Port of `/healthz` and `/readyz` (0 disables).
     #[arg(long = "health-probe-port", default_value_t = 17472)]
     health_probe_port: u16,
-    /// Log filter (tracing EnvFilter syntax), e.g. `info` or `ferrolb_operator=debug`.
+    /// Log level, as MetalLB: all, debug, info, warn, error or none (or tracing directives
+    /// containing a `=`, e.g. `info,ferrolb_operator=debug`).
     #[arg(long = "log-level", env = "FERROLB_LOG", default_value = "info")]
-    log_level: String,
+    log_level: ferrolb_kube::logging::LogLevel,
+    /// Log lines: `json` (MetalLB's keys ts, level, caller, msg) or `text`.
+    #[arg(
+        long = "log-format",
+        env = "FERROLB_LOG_FORMAT",
+        default_value = "json"
+    )]
+    log_format: ferrolb_kube::logging::LogFormat,
     /// Name of the controller's Pod (downward API `metadata.name`): the events' reporting
     /// instance and, with --pod-uid, the owner of ConfigurationState `controller`.
     #[arg(long = "pod-name", env = "METALLB_POD_NAME")]
@@ -207,12 +215,7 @@ fn main() -> anyhow::Result<()> {
 }
 
 async fn controller(args: Args) -> anyhow::Result<()> {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_new(&args.log_level).context("--log-level")?,
-        )
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .init();
+    ferrolb_kube::logging::init(&args.log_level, args.log_format);
     let client = Client::try_default()
         .await
         .context("connecting to the Kubernetes API")?;

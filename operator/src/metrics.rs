@@ -1,14 +1,20 @@
 //! Prometheus metrics under MetalLB's names (`internal/allocator/stats.go`,
 //! `internal/k8s/controllers/stats.go`), served with the probes by `ferrolb_kube::metrics`.
+//! This file is the one home of the controller's metric names; each is registered as MetalLB's
+//! Go client exposes it (name, `# TYPE`, labels): the allocator gauges
+//! `metallb_allocator_{,ipv4_,ipv6_}addresses{,_in_use}_total{pool}`, the counters
+//! `metallb_k8s_client_updates_total` and `metallb_k8s_client_update_errors_total`, the gauges
+//! `metallb_k8s_client_config_loaded_bool` and `metallb_k8s_client_config_stale_bool`, plus the
+//! Go client's `process_*` metrics every `ferrolb_kube` exporter carries. `docs/metrics.md`
+//! lists them for operators.
 //!
 //! Served as plain HTTP: `/metrics` on `--port` (MetalLB ≤ v0.15's `monitoring` port 7472;
 //! v0.16 moved to HTTPS with authn/authz on 9120 — put a NetworkPolicy or kube-rbac-proxy in
 //! front if you need that), `/healthz` and `/readyz` on `--health-probe-port` (17472, as v0.16).
 
 use ferrolb_core::Allocator;
-use ferrolb_kube::metrics::{Exporter, ExporterBuilder};
+use ferrolb_kube::metrics::{ExactCounter, Exporter, ExporterBuilder};
 use prometheus_client::encoding::EncodeLabelSet;
-use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 
@@ -30,9 +36,9 @@ pub struct Metrics {
     ipv4_in_use_total: Family<PoolLabel, Gauge>,
     ipv6_in_use_total: Family<PoolLabel, Gauge>,
     /// Successful writes to the API server.
-    pub updates: Counter,
+    pub updates: ExactCounter,
     /// Failed writes to the API server.
-    pub update_errors: Counter,
+    pub update_errors: ExactCounter,
     config_loaded: Gauge,
     config_stale: Gauge,
 }
@@ -54,8 +60,8 @@ impl Metrics {
             in_use_total: Family::default(),
             ipv4_in_use_total: Family::default(),
             ipv6_in_use_total: Family::default(),
-            updates: Counter::default(),
-            update_errors: Counter::default(),
+            updates: ExactCounter::default(),
+            update_errors: ExactCounter::default(),
             config_loaded: Gauge::default(),
             config_stale: Gauge::default(),
             exporter: ExporterBuilder::default().build(),
@@ -94,14 +100,13 @@ impl Metrics {
         ] {
             b.register(name, help, family.clone());
         }
-        // prometheus-client appends `_total` to counters.
         b.register(
-            "metallb_k8s_client_updates",
+            "metallb_k8s_client_updates_total",
             "Number of k8s object updates that have been processed.",
             m.updates.clone(),
         )
         .register(
-            "metallb_k8s_client_update_errors",
+            "metallb_k8s_client_update_errors_total",
             "Number of k8s object updates that failed for some reason.",
             m.update_errors.clone(),
         )
@@ -155,35 +160,4 @@ impl Metrics {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use ferrolb_core::{PoolSet, PoolSpec};
-
-    #[test]
-    fn metallb_metric_names_and_values() {
-        let m = Metrics::new();
-        let pools =
-            PoolSet::parse(&[PoolSpec::new("p", ["10.0.0.0/30", "fc00::/120"])]).expect("pools");
-        let alloc = Allocator::new(pools);
-        m.observe(Some(&alloc), false);
-        m.updates.inc();
-        let text = m.exporter.render();
-        for line in [
-            "metallb_allocator_addresses_total{pool=\"p\"} 260",
-            "metallb_allocator_ipv4_addresses_total{pool=\"p\"} 4",
-            "metallb_allocator_ipv6_addresses_total{pool=\"p\"} 256",
-            "metallb_allocator_addresses_in_use_total{pool=\"p\"} 0",
-            "metallb_k8s_client_updates_total 1",
-            "metallb_k8s_client_config_loaded_bool 1",
-            "metallb_k8s_client_config_stale_bool 0",
-        ] {
-            assert!(text.contains(line), "missing {line:?} in:\n{text}");
-        }
-        m.observe(None, true);
-        let text = m.exporter.render();
-        assert!(
-            text.contains("metallb_k8s_client_config_stale_bool 1"),
-            "{text}"
-        );
-    }
-}
+mod tests;

@@ -37,6 +37,9 @@ fn absurd_controller_flags_are_usage_errors_naming_the_flag() {
             "--health-probe-port",
         ),
         (&["--port", "65536"], "--port"),
+        (&["--log-level", "foo"], "--log-level"),
+        (&["--log-level", "trace"], "--log-level"),
+        (&["--log-format", "logfmt"], "--log-format"),
     ] {
         refused(args, flag);
     }
@@ -58,6 +61,8 @@ fn absurd_webhook_flags_are_usage_errors_naming_the_flag() {
             &["webhook", "--renew-before-secs", "0"],
             "--renew-before-secs",
         ),
+        (&["webhook", "--log-level", "verbose"], "--log-level"),
+        (&["webhook", "--log-format", "yaml"], "--log-format"),
     ] {
         refused(args, flag);
     }
@@ -69,6 +74,9 @@ fn sensible_values_pass_the_flag_checks() {
     for args in [
         &["--debounce", "0s", "--leader-elect-lease-duration", "1m"][..],
         &["--port", "0", "--health-probe-port", "0"],
+        &["--log-level", "all", "--log-format", "text"],
+        &["--log-level=none"],
+        &["--log-level", "info,kube=warn", "--log-format", "json"],
     ] {
         binary_flags::assert_accepted(BIN, args);
     }

@@ -134,9 +134,17 @@ struct Args {
     /// Ignore the node.kubernetes.io/exclude-from-external-load-balancers label.
     #[arg(long = "ignore-exclude-lb")]
     ignore_exclude_lb: bool,
-    /// Log filter (tracing EnvFilter syntax), e.g. `info` or `ferrolb_speaker=debug`.
+    /// Log level, as MetalLB: all, debug, info, warn, error or none (or tracing directives
+    /// containing a `=`, e.g. `info,ferrolb_speaker=debug`).
     #[arg(long = "log-level", env = "FERROLB_LOG", default_value = "info")]
-    log_level: String,
+    log_level: ferrolb_kube::logging::LogLevel,
+    /// Log lines: `json` (MetalLB's keys ts, level, caller, msg) or `text`.
+    #[arg(
+        long = "log-format",
+        env = "FERROLB_LOG_FORMAT",
+        default_value = "json"
+    )]
+    log_format: ferrolb_kube::logging::LogFormat,
     /// MetalLB's interface exclusion file (ConfigMap `metallb-excludel2` mounted at
     /// /etc/metallb): interfaces never given ARP/NDP responders; without it MetalLB's defaults.
     #[arg(
@@ -385,12 +393,7 @@ async fn main() -> anyhow::Result<()> {
             .error(clap::error::ErrorKind::ArgumentConflict, e)
             .exit();
     }
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_new(&args.log_level).context("--log-level")?,
-        )
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .init();
+    ferrolb_kube::logging::init(&args.log_level, args.log_format);
     let node = args.node()?;
     let client = Client::try_default()
         .await

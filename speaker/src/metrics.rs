@@ -14,28 +14,31 @@
 //! - BFD sessions, `peer="ip"` as MetalLB's FRR metrics (`frr-metrics/collector/bfd.go`):
 //!   `metallb_bfd_session_up` (1 while Up), `metallb_bfd_control_packet_input` /
 //!   `_output` (control packets received / sent), `metallb_bfd_session_up_events` /
-//!   `_down_events` (transitions to / from Up). MetalLB exposes the counters without a
-//!   `_total` suffix, so they are registered as gauges that only grow, keeping the exact names;
+//!   `_down_events` (transitions to / from Up): counters without a `_total` suffix, as MetalLB;
 //! - `metallb_layer2_requests_received{ip}`, `metallb_layer2_responses_sent{ip}` (ARP requests /
 //!   Neighbor Solicitations for an announced IP, and the replies), `metallb_layer2_gratuitous_sent{ip}`;
-//! - `ferrolb_speaker_malformed_frames` and `ferrolb_speaker_rejected_heartbeats` (hostile or
-//!   broken input, dropped and counted);
-//! - `ferrolb_speaker_heartbeat_checks{reason}`: the liveness hardening checks
+//! - `ferrolb_speaker_malformed_frames_total` and `ferrolb_speaker_rejected_heartbeats_total`
+//!   (hostile or broken input, dropped and counted);
+//! - `ferrolb_speaker_heartbeat_checks_total{reason}`: the liveness hardening checks
 //!   (`ferrolb_l2::liveness`), by `reason`: `future_incarnation` and `address_mismatch`
-//!   (rejected, also counted in `ferrolb_speaker_rejected_heartbeats`), `previous_key`
+//!   (rejected, also counted in `ferrolb_speaker_rejected_heartbeats_total`), `previous_key`
 //!   (accepted with the previous key: a key rotation is in progress) and `restarted_earlier`
 //!   (a peer accepted again after restarting with an earlier clock).
 //!
 //! Series of an IP disappear when it is no longer announced here, so the label set is bounded
 //! by the announced IPs (MetalLB keeps stale per-IP series forever).
+//!
+//! This file is the one home of the speaker's metric names. Every counter is an
+//! `ExactCounter`, exposed as MetalLB's Go client exposes it (`# TYPE <name> counter`, samples
+//! `<name>`, no `_total` appended); the exporter adds the Go client's `process_*` metrics.
+//! `docs/metrics.md` lists them for operators.
 
 use std::collections::BTreeSet;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::{Mutex, PoisonError};
 
-use ferrolb_kube::metrics::{Exporter, ExporterBuilder};
+use ferrolb_kube::metrics::{ExactCounter, Exporter, ExporterBuilder};
 use prometheus_client::encoding::EncodeLabelSet;
-use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 
@@ -67,19 +70,19 @@ pub struct PeerLabel {
 #[derive(Default)]
 struct BgpMetrics {
     session_up: Family<PeerLabel, Gauge>,
-    updates: Family<PeerLabel, Counter>,
+    updates: Family<PeerLabel, ExactCounter>,
     announced: Family<PeerLabel, Gauge>,
     pending: Family<PeerLabel, Gauge>,
 }
 
-/// The BFD session metrics (all gauges: see the module docs).
+/// The BFD session metrics.
 #[derive(Default)]
 struct BfdMetrics {
     session_up: Family<PeerLabel, Gauge>,
-    input: Family<PeerLabel, Gauge>,
-    output: Family<PeerLabel, Gauge>,
-    up_events: Family<PeerLabel, Gauge>,
-    down_events: Family<PeerLabel, Gauge>,
+    input: Family<PeerLabel, ExactCounter>,
+    output: Family<PeerLabel, ExactCounter>,
+    up_events: Family<PeerLabel, ExactCounter>,
+    down_events: Family<PeerLabel, ExactCounter>,
 }
 
 /// What a BFD session reports to the metrics.
@@ -118,17 +121,17 @@ pub struct ReasonLabel {
 pub struct Metrics {
     exporter: Exporter,
     announced: Family<Announced, Gauge>,
-    requests: Family<IpLabel, Counter>,
-    responses: Family<IpLabel, Counter>,
-    gratuitous: Family<IpLabel, Counter>,
+    requests: Family<IpLabel, ExactCounter>,
+    responses: Family<IpLabel, ExactCounter>,
+    gratuitous: Family<IpLabel, ExactCounter>,
     /// Frames dropped because they did not parse.
-    malformed_frames: Counter,
+    malformed_frames: ExactCounter,
     /// Heartbeats rejected (bad tag, replay, malformed…), from the liveness statistics.
-    rejected_heartbeats: Counter,
+    rejected_heartbeats: ExactCounter,
     /// The liveness hardening checks by reason, from the liveness statistics.
-    heartbeat_checks: Family<ReasonLabel, Counter>,
+    heartbeat_checks: Family<ReasonLabel, ExactCounter>,
     /// Sums of the per-IP counters over every IP ever counted (per-IP series go with their IP).
-    totals: [Counter; 3],
+    totals: [ExactCounter; 3],
     shown: Mutex<(BTreeSet<Announced>, BTreeSet<IpLabel>)>,
     bgp: BgpMetrics,
     bfd: BfdMetrics,
@@ -144,9 +147,10 @@ const GRATUITOUS: usize = 2;
 impl Default for Metrics {
     fn default() -> Self {
         let announced = Family::<Announced, Gauge>::default();
-        let per_ip: [Family<IpLabel, Counter>; 3] = Default::default();
-        let (malformed_frames, rejected_heartbeats) = (Counter::default(), Counter::default());
-        let heartbeat_checks = Family::<ReasonLabel, Counter>::default();
+        let per_ip: [Family<IpLabel, ExactCounter>; 3] = Default::default();
+        let (malformed_frames, rejected_heartbeats) =
+            (ExactCounter::default(), ExactCounter::default());
+        let heartbeat_checks = Family::<ReasonLabel, ExactCounter>::default();
         let mut r = ExporterBuilder::default();
         r.register(
             "metallb_speaker_announced",
@@ -173,17 +177,17 @@ impl Default for Metrics {
             r.register(name, help, family.clone());
         }
         r.register(
-            "ferrolb_speaker_malformed_frames",
+            "ferrolb_speaker_malformed_frames_total",
             "ARP/NDP frames dropped because they did not parse",
             malformed_frames.clone(),
         );
         r.register(
-            "ferrolb_speaker_rejected_heartbeats",
+            "ferrolb_speaker_rejected_heartbeats_total",
             "Liveness heartbeats rejected (authentication, replay, format)",
             rejected_heartbeats.clone(),
         );
         r.register(
-            "ferrolb_speaker_heartbeat_checks",
+            "ferrolb_speaker_heartbeat_checks_total",
             "Liveness hardening checks by reason (future incarnation, address mismatch, previous key accepted, restarted with an earlier clock)",
             heartbeat_checks.clone(),
         );
@@ -208,17 +212,17 @@ impl Default for Metrics {
             r.register(name, help, g.clone());
         }
         r.register(
-            "metallb_bgp_updates",
+            "metallb_bgp_updates_total",
             "Number of BGP UPDATE messages sent",
             bgp.updates.clone(),
         );
         let bfd = BfdMetrics::default();
-        for (name, help, g) in [
-            (
-                "metallb_bfd_session_up",
-                "BFD session state (1 is up, 0 is down)",
-                &bfd.session_up,
-            ),
+        r.register(
+            "metallb_bfd_session_up",
+            "BFD session state (1 is up, 0 is down)",
+            bfd.session_up.clone(),
+        );
+        for (name, help, c) in [
             (
                 "metallb_bfd_control_packet_input",
                 "Number of received BFD control packets",
@@ -240,7 +244,7 @@ impl Default for Metrics {
                 &bfd.down_events,
             ),
         ] {
-            r.register(name, help, g.clone());
+            r.register(name, help, c.clone());
         }
         let [requests, responses, gratuitous] = per_ip;
         Self {
@@ -280,7 +284,7 @@ fn ip_label(ip: IpAddr) -> IpLabel {
 
 impl Metrics {
     /// The per-IP families, in the order of the [`Metrics::totals`] indexes.
-    fn per_ip(&self) -> [&Family<IpLabel, Counter>; 3] {
+    fn per_ip(&self) -> [&Family<IpLabel, ExactCounter>; 3] {
         [&self.requests, &self.responses, &self.gratuitous]
     }
 
@@ -319,17 +323,16 @@ impl Metrics {
             + stats.own_name
             + stats.future_incarnation
             + stats.address_mismatch;
-        catch_up(&self.rejected_heartbeats, rejected);
+        self.rejected_heartbeats.catch_up(rejected);
         for (reason, n) in [
             ("future_incarnation", stats.future_incarnation),
             ("address_mismatch", stats.address_mismatch),
             ("previous_key", stats.previous_key),
             ("restarted_earlier", stats.restarted_earlier),
         ] {
-            catch_up(
-                &self.heartbeat_checks.get_or_create(&ReasonLabel { reason }),
-                n,
-            );
+            self.heartbeat_checks
+                .get_or_create(&ReasonLabel { reason })
+                .catch_up(n);
         }
     }
 
@@ -420,7 +423,7 @@ impl Metrics {
         let l = peer_label(peer);
         let gauge = |v: u64| i64::try_from(v).unwrap_or(i64::MAX);
         self.bgp.session_up.get_or_create(&l).set(i64::from(up));
-        catch_up(&self.bgp.updates.get_or_create(&l), updates);
+        self.bgp.updates.get_or_create(&l).catch_up(updates);
         self.bgp.announced.get_or_create(&l).set(gauge(sent));
         self.bgp.pending.get_or_create(&l).set(gauge(pending));
     }
@@ -439,13 +442,12 @@ impl Metrics {
         let l = PeerLabel {
             peer: peer.to_string(),
         };
-        let g = |v: u64| i64::try_from(v).unwrap_or(i64::MAX);
         let b = &self.bfd;
         b.session_up.get_or_create(&l).set(i64::from(c.up));
-        b.input.get_or_create(&l).set(g(c.input));
-        b.output.get_or_create(&l).set(g(c.output));
-        b.up_events.get_or_create(&l).set(g(c.up_events));
-        b.down_events.get_or_create(&l).set(g(c.down_events));
+        b.input.get_or_create(&l).catch_up(c.input);
+        b.output.get_or_create(&l).catch_up(c.output);
+        b.up_events.get_or_create(&l).catch_up(c.up_events);
+        b.down_events.get_or_create(&l).catch_up(c.down_events);
     }
 
     /// Removes the BFD metrics of `peer` (the session is gone).
@@ -454,13 +456,8 @@ impl Metrics {
             peer: peer.to_string(),
         };
         let b = &self.bfd;
-        for f in [
-            &b.session_up,
-            &b.input,
-            &b.output,
-            &b.up_events,
-            &b.down_events,
-        ] {
+        b.session_up.remove(&l);
+        for f in [&b.input, &b.output, &b.up_events, &b.down_events] {
             f.remove(&l);
         }
     }
@@ -477,170 +474,5 @@ impl Metrics {
     }
 }
 
-/// Raises `counter` to `total` (a statistic kept elsewhere; never counted twice).
-fn catch_up(counter: &Counter, total: u64) {
-    let shown = counter.get();
-    if total > shown {
-        counter.inc_by(total - shown);
-    }
-}
-
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::plan::ServiceKey;
-    use crate::plan::decide::Announcement;
-
-    fn decisions(services: &[(&str, &str)]) -> Decisions {
-        Decisions {
-            announce: services
-                .iter()
-                .map(|(name, ip)| Announcement {
-                    service: ServiceKey::new("ns", *name),
-                    uid: None,
-                    ips: vec![ip.parse().expect("ip")],
-                    interfaces: ferrolb_l2::Interfaces::All,
-                })
-                .collect(),
-            ..Decisions::default()
-        }
-    }
-
-    #[test]
-    fn bgp_session_series_use_metallb_names_and_go_with_the_peer() {
-        let m = Metrics::default();
-        let v4: SocketAddr = "172.18.0.1:179".parse().expect("addr");
-        let v6: SocketAddr = "[fc00::1]:179".parse().expect("addr");
-        m.set_bgp_session(v4, true, 3, 2, 0);
-        m.set_bgp_session(v6, false, 0, 0, 2);
-        let web = ["10.0.0.1".parse().expect("ip")];
-        m.set_announced_bgp("n1", [("ns/web".to_string(), &web[..])]);
-        m.set_announced("n1", &decisions(&[("l2", "10.0.0.2")]));
-        let text = m.render();
-        for line in [
-            r#"metallb_bgp_session_up{peer="172.18.0.1:179"} 1"#,
-            r#"metallb_bgp_session_up{peer="[fc00::1]:179"} 0"#,
-            r#"metallb_bgp_updates_total{peer="172.18.0.1:179"} 3"#,
-            r#"metallb_bgp_announced_prefixes_total{peer="172.18.0.1:179"} 2"#,
-            r#"metallb_bgp_pending_prefixes_total{peer="[fc00::1]:179"} 2"#,
-            r#"metallb_speaker_announced{ip="10.0.0.1",node="n1",protocol="bgp",service="ns/web"} 1"#,
-            r#"metallb_speaker_announced{ip="10.0.0.2",node="n1",protocol="layer2",service="ns/l2"} 1"#,
-        ] {
-            assert!(text.contains(line), "missing {line:?} in:\n{text}");
-        }
-        m.remove_bgp_session(v6);
-        m.set_announced_bgp("n1", []);
-        let text = m.render();
-        assert!(!text.contains("fc00::1"), "{text}");
-        assert!(!text.contains(r#"protocol="bgp""#), "{text}");
-        assert!(
-            text.contains(r#"protocol="layer2""#),
-            "L2 series stay: {text}"
-        );
-    }
-
-    #[test]
-    fn bfd_series_use_metallb_names_and_go_with_the_peer() {
-        let m = Metrics::default();
-        let peer: IpAddr = "172.18.0.1".parse().expect("ip");
-        let c = BfdCounters {
-            up: true,
-            input: 10,
-            output: 12,
-            up_events: 1,
-            down_events: 0,
-        };
-        m.set_bfd_session(peer, &c);
-        let text = m.render();
-        for line in [
-            r#"metallb_bfd_session_up{peer="172.18.0.1"} 1"#,
-            r#"metallb_bfd_control_packet_input{peer="172.18.0.1"} 10"#,
-            r#"metallb_bfd_control_packet_output{peer="172.18.0.1"} 12"#,
-            r#"metallb_bfd_session_up_events{peer="172.18.0.1"} 1"#,
-            r#"metallb_bfd_session_down_events{peer="172.18.0.1"} 0"#,
-        ] {
-            assert!(text.contains(line), "missing {line:?} in:\n{text}");
-        }
-        m.remove_bfd_session(peer);
-        assert!(!m.render().contains("172.18.0.1"));
-    }
-
-    #[test]
-    fn metallb_names_and_series_follow_ownership() {
-        let m = Metrics::default();
-        m.set_announced(
-            "node-1",
-            &decisions(&[("web", "10.0.0.1"), ("db", "fc00::1")]),
-        );
-        m.request("10.0.0.1".parse().expect("ip"));
-        m.response("10.0.0.1".parse().expect("ip"));
-        m.gratuitous("fc00::1".parse().expect("ip"));
-        m.malformed_frame();
-        m.heartbeats(&Stats {
-            bad_tag: 2,
-            replayed: 1,
-            accepted: 9,
-            ..Stats::default()
-        });
-        let text = m.render();
-        for line in [
-            r#"metallb_speaker_announced{ip="10.0.0.1",node="node-1",protocol="layer2",service="ns/web"} 1"#,
-            r#"metallb_speaker_announced{ip="fc00::1",node="node-1",protocol="layer2",service="ns/db"} 1"#,
-            r#"metallb_layer2_requests_received_total{ip="10.0.0.1"} 1"#,
-            r#"metallb_layer2_responses_sent_total{ip="10.0.0.1"} 1"#,
-            r#"metallb_layer2_gratuitous_sent_total{ip="fc00::1"} 1"#,
-            "ferrolb_speaker_malformed_frames_total 1",
-            "ferrolb_speaker_rejected_heartbeats_total 3",
-            r#"ferrolb_speaker_heartbeat_checks_total{reason="previous_key"} 0"#,
-        ] {
-            assert!(text.contains(line), "missing {line:?} in:\n{text}");
-        }
-        // `web` moves away: its series go, `db`'s stay.
-        m.set_announced("node-1", &decisions(&[("db", "fc00::1")]));
-        let text = m.render();
-        assert!(!text.contains("10.0.0.1"), "stale series kept:\n{text}");
-        assert!(text.contains(r#"service="ns/db"} 1"#), "{text}");
-        assert!(text.contains(r#"metallb_layer2_gratuitous_sent_total{ip="fc00::1"} 1"#));
-        // The log line is read from the same counters; totals survive a series' removal.
-        assert_eq!(
-            m.summary(),
-            "requests_received=1 responses_sent=1 gratuitous_sent=1 malformed_frames=1 rejected_heartbeats=3"
-        );
-        // Deriving again from the same statistics counts nothing twice.
-        m.heartbeats(&Stats {
-            bad_tag: 2,
-            replayed: 1,
-            malformed: 1,
-            ..Stats::default()
-        });
-        assert!(
-            m.render()
-                .contains("ferrolb_speaker_rejected_heartbeats_total 4")
-        );
-    }
-
-    #[test]
-    fn hardening_checks_by_reason_and_rejections_in_the_total() {
-        let m = Metrics::default();
-        m.heartbeats(&Stats {
-            bad_tag: 1,
-            future_incarnation: 2,
-            address_mismatch: 3,
-            previous_key: 4,
-            restarted_earlier: 5,
-            ..Stats::default()
-        });
-        let text = m.render();
-        for line in [
-            r#"ferrolb_speaker_heartbeat_checks_total{reason="future_incarnation"} 2"#,
-            r#"ferrolb_speaker_heartbeat_checks_total{reason="address_mismatch"} 3"#,
-            r#"ferrolb_speaker_heartbeat_checks_total{reason="previous_key"} 4"#,
-            r#"ferrolb_speaker_heartbeat_checks_total{reason="restarted_earlier"} 5"#,
-            // Accepted heartbeats (previous key, earlier clock) are not rejections.
-            "ferrolb_speaker_rejected_heartbeats_total 6",
-        ] {
-            assert!(text.contains(line), "missing {line:?} in:\n{text}");
-        }
-        assert!(!m.exporter().is_ready());
-    }
-}
+mod tests;

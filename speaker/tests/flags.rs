@@ -64,6 +64,26 @@ fn absurd_ports_and_selectors_are_usage_errors_naming_the_flag() {
 }
 
 #[test]
+fn unknown_log_levels_and_formats_are_usage_errors_listing_the_words() {
+    // MetalLB's words are all, debug, info, warn, error, none; `foo` would be a tracing target
+    // that silently logs nothing.
+    for (args, flag) in [
+        (&["--log-level", "foo"][..], "--log-level"),
+        (&["--log-level", "verbose"], "--log-level"),
+        (&["--log-level", "x=nonsense"], "--log-level"),
+        (&["--log-format", "logfmt"], "--log-format"),
+    ] {
+        refused(args, flag);
+        let o = binary_flags::run(BIN, &with_node(args));
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(
+            err.contains("all, debug, info, warn, error, none") || err.contains("json or text"),
+            "{args:?}: the accepted words are not listed: {err}"
+        );
+    }
+}
+
+#[test]
 fn sensible_values_pass_the_flag_checks() {
     // Past the flags the speaker needs an API server: it fails there, not on a flag.
     for args in [
@@ -85,6 +105,9 @@ fn sensible_values_pass_the_flag_checks() {
             "0",
         ],
         &["--quorum", "majority", "--ml-labels", ""],
+        &["--log-level", "all", "--log-format", "text"],
+        &["--log-level=none", "--log-format=json"],
+        &["--log-level", "info,ferrolb_speaker=debug"],
     ] {
         binary_flags::assert_accepted(BIN, &with_node(args));
     }

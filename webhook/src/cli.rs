@@ -82,6 +82,17 @@ pub struct Args {
     /// MetalLB cert-controller's). Without it such a Secret is served as it is, never written.
     #[arg(long)]
     pub cert_takeover: bool,
+    /// Log level, as MetalLB: all, debug, info, warn, error or none (or tracing directives
+    /// containing a `=`, e.g. `info,ferrolb_webhook=debug`).
+    #[arg(long = "log-level", env = "FERROLB_LOG", default_value = "info")]
+    pub log_level: ferrolb_kube::logging::LogLevel,
+    /// Log lines: `json` (MetalLB's keys ts, level, caller, msg) or `text`.
+    #[arg(
+        long = "log-format",
+        env = "FERROLB_LOG_FORMAT",
+        default_value = "json"
+    )]
+    pub log_format: ferrolb_kube::logging::LogFormat,
 }
 
 impl Args {
@@ -162,20 +173,16 @@ impl Args {
 }
 
 /// The whole command: parses `args` (see [`Args::parse_as`]), installs the tracing subscriber
-/// (filter from `RUST_LOG`, default `info`) and the rustls crypto provider (ring), and serves on
-/// a multi-threaded tokio runtime until the server fails.
+/// (`--log-level`, `--log-format`: `ferrolb_kube::logging`) and the rustls crypto provider
+/// (ring), and serves on a multi-threaded tokio runtime until the server fails.
 pub fn main<I, T>(bin_name: &str, args: I) -> Result<(), Error>
 where
     I: IntoIterator<Item = T>,
     T: Into<OsString> + Clone,
 {
     let _ = rustls::crypto::ring::default_provider().install_default();
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
-        )
-        .init();
     let args = Args::parse_as(bin_name, args);
+    ferrolb_kube::logging::init(&args.log_level, args.log_format);
     tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

@@ -175,6 +175,7 @@ impl Applier {
                 tracing::debug!("not the leader any more: write dropped");
                 return;
             }
+            log_action(&action);
             let result = api.one(action).await;
             match &result {
                 Ok(()) => {
@@ -286,6 +287,44 @@ impl Writer {
                     })
             }
         }
+    }
+}
+
+/// The log line of an outcome the controller is about to write, as MetalLB's controller logs
+/// it (`controller/service.go`: `"event":"ipAllocated"`, `"event":"clearAssignment"`;
+/// `controller/main.go`: `"op":"setConfig"` on a configuration error, `"event":"configLoaded"`).
+/// Each is written once per change (events are emitted once, the state when it changes), so
+/// the log is not flooded.
+fn log_action(action: &Action) {
+    match action {
+        Action::Event {
+            object,
+            warning,
+            reason,
+            note,
+        } => {
+            let service = format!(
+                "{}/{}",
+                object.namespace.as_deref().unwrap_or_default(),
+                object.name.as_deref().unwrap_or_default()
+            );
+            let mut event = reason.to_string();
+            if let Some(first) = event.get_mut(..1) {
+                first.make_ascii_lowercase();
+            }
+            if *warning {
+                tracing::warn!(event = %event, service = %service, "{note}");
+            } else {
+                tracing::info!(event = %event, service = %service, "{note}");
+            }
+        }
+        Action::ControllerState { error: Some(e) } => {
+            tracing::error!(op = "setConfig", error = %e, "applying new configuration failed");
+        }
+        Action::ControllerState { error: None } => {
+            tracing::info!(event = "configLoaded", "config (re)loaded");
+        }
+        Action::Service { .. } | Action::PoolStatus { .. } => {}
     }
 }
 
