@@ -355,7 +355,8 @@ fn print_table(figs: &[Figures], kinds: &[Failure], load: (&str, &str)) {
 fn plot(rig: &Rig, figs: &[Figures], kinds: &[Failure], png: &str) -> Result<()> {
     let mut script = format!(
         "set terminal pngcairo size 1000,{} font ',10'\nset output '{png}'\n\
-         set multiplot layout {},1\nset grid\nset key left top\nset ylabel 'fraction of trials'\n",
+         set multiplot layout {},1\nset grid\nset key left top\nset yrange [0:1.02]\n\
+         set ylabel 'fraction of trials (outage ≤ x)'\n",
         360 * kinds.len(),
         kinds.len()
     );
@@ -370,16 +371,16 @@ fn plot(rig: &Rig, figs: &[Figures], kinds: &[Failure], png: &str) -> Result<()>
             let data = rig
                 .run_dir
                 .join(format!("vs-l2-{}-{:?}.dat", kind.name(), who));
-            let text: String = v
-                .iter()
-                .enumerate()
-                .map(|(i, d)| {
+            // the step starts at 0 left of the shortest outage
+            let first = v.first().map_or(0.0, |d| d.as_secs_f64() * 1000.0);
+            let text: String = std::iter::once(format!("{first:.1} 0\n"))
+                .chain(v.iter().enumerate().map(|(i, d)| {
                     format!(
                         "{:.1} {:.4}\n",
                         d.as_secs_f64() * 1000.0,
                         (i + 1) as f64 / v.len() as f64
                     )
-                })
+                }))
                 .collect();
             std::fs::write(&data, text)?;
             plots.push(format!(
@@ -438,10 +439,10 @@ async fn z_bench_vs_metallb_l2_failover() -> Result<()> {
     check_no_statuses(&rig)?;
     let load_end = loadavg();
     print_table(&figs, &kinds, (&load_start, &load_end));
-    if let Ok(png) = std::env::var("FERROLB_VS_L2_PLOT") {
-        if let Err(e) = plot(&rig, &figs, &kinds, &png) {
-            println!("no plot: {e:#}");
-        }
+    if let Ok(png) = std::env::var("FERROLB_VS_L2_PLOT")
+        && let Err(e) = plot(&rig, &figs, &kinds, &png)
+    {
+        println!("no plot: {e:#}");
     }
     Ok(())
 }
