@@ -2,7 +2,7 @@
 # build-upstream.sh — build the pinned upstream binaries the e2e rig needs, from Go modules only
 # (Go module proxy; no downloads of release tarballs).
 #
-#   e2e/build-upstream.sh [--with-helm] [--force]
+#   e2e/build-upstream.sh [--with-helm] [--metallb-speaker] [--force]
 #
 # Results go to ${FERROLB_CACHE:-$HOME/.cache/ferrolb}/bin/<component>-<version>/<component>.
 # A component whose binary is already there is skipped, so a second run takes seconds.
@@ -14,6 +14,8 @@
 #   kwok (+ its default Stage YAMLs)                                           (KWOK_VERSION)
 #   helm (only with --with-helm or FERROLB_BUILD_HELM=1)                       (HELM_VERSION)
 #   metallb-controller (MetalLB's own controller, for side-by-side tests)     (METALLB_VERSION)
+#   metallb-speaker (only with --metallb-speaker or FERROLB_BUILD_METALLB_SPEAKER=1: the L2
+#     failover benchmark against MetalLB builds it on demand; CI's default build never does)
 set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -24,12 +26,14 @@ CACHE=${FERROLB_CACHE:-$HOME/.cache/ferrolb}
 BIN_ROOT="$CACHE/bin"
 SRC_ROOT="$CACHE/src"
 WITH_HELM=${FERROLB_BUILD_HELM:-0}
+WITH_ML_SPEAKER=${FERROLB_BUILD_METALLB_SPEAKER:-0}
 FORCE=0
 for arg in "$@"; do
   case "$arg" in
     --with-helm) WITH_HELM=1 ;;
+    --metallb-speaker) WITH_ML_SPEAKER=1 ;;
     --force) FORCE=1 ;;
-    -h|--help) sed -n '2,16p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,18p' "$0"; exit 0 ;;
     *) echo "build-upstream.sh: unknown argument: $arg" >&2; exit 2 ;;
   esac
 done
@@ -198,6 +202,23 @@ build_metallb() {
   rm -rf "$out"; mv "$out.tmp" "$out"
 }
 
+# MetalLB's speaker (issue 22, L2 failover against MetalLB): same module and scratch module as the
+# controller, so the dependencies it shares with it are compiled once; built on demand only.
+build_metallb_speaker() {
+  local w="$SRC_ROOT/metallb-$METALLB_VERSION" out="$BIN_ROOT/metallb-speaker-$METALLB_VERSION"
+  mkdir -p "$w" "$out.tmp"
+  (
+    cd "$w"
+    [ -f go.mod ] || go mod init ferrolb.local/metallb-build >/dev/null 2>&1
+    go get -tool "go.universe.tf/metallb/speaker@$METALLB_VERSION"
+    go build -ldflags "-s -w -X 'go.universe.tf/metallb/internal/version.gitBranch=$METALLB_VERSION'" \
+      -o "$out.tmp/metallb-speaker" go.universe.tf/metallb/speaker
+  )
+  "$out.tmp/metallb-speaker" --help 2>&1 | grep -q -- '-ml-bindaddr' ||
+    { echo "metallb-speaker: no --ml-bindaddr flag?" >&2; exit 1; }
+  rm -rf "$out"; mv "$out.tmp" "$out"
+}
+
 # --------------------------------------------------------------------------------------------------
 T0=$(date +%s)
 log "cache: $CACHE  ($(go version))"
@@ -207,6 +228,9 @@ for c in "${K8S_CMDS[@]}"; do have "$c" "$K8S_VERSION" || need_k8s=1; done
 if [ "$need_k8s" = 0 ]; then log "kubernetes $K8S_VERSION: cached"; else timed "kubernetes $K8S_VERSION (${K8S_CMDS[*]})" build_k8s; fi
 if have kwok "$KWOK_VERSION"; then log "kwok $KWOK_VERSION: cached"; else timed "kwok $KWOK_VERSION" build_kwok; fi
 if have metallb-controller "$METALLB_VERSION"; then log "metallb-controller $METALLB_VERSION: cached"; else timed "metallb-controller $METALLB_VERSION" build_metallb; fi
+if [ "$WITH_ML_SPEAKER" = 1 ]; then
+  if have metallb-speaker "$METALLB_VERSION"; then log "metallb-speaker $METALLB_VERSION: cached"; else timed "metallb-speaker $METALLB_VERSION" build_metallb_speaker; fi
+fi
 if [ "$WITH_HELM" = 1 ]; then
   if have helm "$HELM_VERSION"; then log "helm $HELM_VERSION: cached"; else timed "helm $HELM_VERSION" build_helm; fi
 fi

@@ -67,7 +67,13 @@ pub struct Trial {
     pub failover: Duration,
     /// Largest gap between consecutive replies after the failure.
     pub max_gap: Duration,
+    /// The old owner's MAC answered again after the first reply from the new one: two MACs
+    /// answered for the IP at once, as the client saw it.
+    pub both_answered: bool,
 }
+
+/// Probe length of a trial (the failure comes 800 ms in) unless the caller picks another.
+pub const PROBE_SECS: u32 = 3;
 
 /// Kills (or stops) the announcing speaker while probing; returns the failover figures.
 pub fn failover_trial(
@@ -77,7 +83,19 @@ pub fn failover_trial(
     owner_mac: &str,
     graceful: bool,
 ) -> Result<Trial> {
-    let probe = start_probe(ip, 3)?;
+    failover_trial_within(speakers, ip, owner, owner_mac, graceful, PROBE_SECS)
+}
+
+/// [`failover_trial`] with a probe of `secs` seconds (a slower failover needs a longer one).
+pub fn failover_trial_within(
+    speakers: &mut Speakers,
+    ip: &str,
+    owner: &str,
+    owner_mac: &str,
+    graceful: bool,
+    secs: u32,
+) -> Result<Trial> {
+    let probe = start_probe(ip, secs)?;
     std::thread::sleep(Duration::from_millis(800));
     let t0 = now_ns();
     if graceful {
@@ -100,13 +118,19 @@ pub fn failover_trial(
     Ok(trial)
 }
 
+/// The `q` quantile (0..=1, nearest rank) of `sorted`, in ms; 0 when empty.
+pub fn quantile_ms(sorted: &[Duration], q: f64) -> f64 {
+    if sorted.is_empty() {
+        return 0.0;
+    }
+    let i = ((sorted.len() as f64 - 1.0) * q).round() as usize;
+    sorted[i.min(sorted.len() - 1)].as_secs_f64() * 1000.0
+}
+
 /// `n p50 p99 max min` of durations, in ms.
 pub fn percentiles(mut v: Vec<Duration>) -> String {
     v.sort();
-    let p = |q: f64| {
-        let i = ((v.len() as f64 - 1.0) * q).round() as usize;
-        v[i.min(v.len() - 1)].as_secs_f64() * 1000.0
-    };
+    let p = |q: f64| quantile_ms(&v, q);
     format!(
         "n={} p50={:.1}ms p99={:.1}ms max={:.1}ms min={:.1}ms",
         v.len(),
@@ -270,11 +294,26 @@ pub fn failure_trial(
     owner_mac: &str,
     failure: Failure,
 ) -> Result<(Trial, Option<Blackhole>)> {
+    failure_trial_within(speakers, ip, owner, owner_mac, failure, PROBE_SECS)
+}
+
+/// [`failure_trial`] with a probe of `secs` seconds. `speakers` only needs the processes
+/// (`procs`): another implementation's speakers fit too (MetalLB's, `crate::metallb`).
+pub fn failure_trial_within(
+    speakers: &mut Speakers,
+    ip: &str,
+    owner: &str,
+    owner_mac: &str,
+    failure: Failure,
+    secs: u32,
+) -> Result<(Trial, Option<Blackhole>)> {
+    let within =
+        |s: &mut Speakers, graceful| failover_trial_within(s, ip, owner, owner_mac, graceful, secs);
     match failure {
-        Failure::Crash => Ok((failover_trial(speakers, ip, owner, owner_mac, false)?, None)),
-        Failure::Graceful => Ok((failover_trial(speakers, ip, owner, owner_mac, true)?, None)),
+        Failure::Crash => Ok((within(speakers, false)?, None)),
+        Failure::Graceful => Ok((within(speakers, true)?, None)),
         Failure::Blackhole => {
-            let probe = start_probe(ip, 3)?;
+            let probe = start_probe(ip, secs)?;
             std::thread::sleep(Duration::from_millis(800));
             let bh = Blackhole::cut(owner)?;
             // The ruleset commit is the last thing nft does: the link is cut by now.
@@ -314,9 +353,13 @@ pub fn analyse_takeover(replies: &[(u128, String)], t0: u128, owner_mac: &str) -
         max_gap = max_gap.max(t - last);
         last = *t;
     }
+    let both_answered = replies
+        .iter()
+        .any(|(t, m)| *t > first_new.0 && m == owner_mac);
     Ok(Trial {
         failover: Duration::from_nanos(u64::try_from(first_new.0 - t0).unwrap_or(u64::MAX)),
         max_gap: Duration::from_nanos(u64::try_from(max_gap).unwrap_or(u64::MAX)),
+        both_answered,
     })
 }
 

@@ -280,14 +280,6 @@ async fn metallb_side_by_side_no_write_from_ferrolb() -> Result<()> {
     }
     .await;
     let _ = rig.kubectl(&["delete", "namespace", NS, "--wait=false"]);
-    let _ = rig.kubectl(&[
-        "-n",
-        "metallb-system",
-        "delete",
-        "ipaddresspool",
-        FERROLB_POOL.0,
-        "--ignore-not-found",
-    ]);
-    metallb::cleanup(&rig, metallb::NAMESPACE);
+    metallb::cleanup_side_by_side(&rig, FERROLB_POOL.0);
     result
 }

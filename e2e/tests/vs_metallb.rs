@@ -33,7 +33,7 @@ use anyhow::{Context, Result, ensure};
 use ferrolb_e2e::Rig;
 use ferrolb_e2e::burst::{Burst, burst, delete_services};
 use ferrolb_e2e::failover::proc_usage;
-use ferrolb_e2e::metallb::{self, ControllerOpts};
+use ferrolb_e2e::metallb::{self, ControllerOpts, loadavg, ratio};
 use ferrolb_e2e::procs::{self, OperatorOpts, Proc};
 use ipnet::IpNet;
 use k8s_openapi::api::core::v1::Service;
@@ -127,12 +127,6 @@ fn env_usize(var: &str, default: usize) -> usize {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(default)
-}
-
-fn loadavg() -> String {
-    std::fs::read_to_string("/proc/loadavg")
-        .map(|s| s.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
-        .unwrap_or_default()
 }
 
 fn apply(rig: &Rig, name: &str, yaml: &str) -> Result<()> {
@@ -246,14 +240,6 @@ async fn measure(
     let row = result?;
     deleted?;
     Ok(row)
-}
-
-fn ratio(m: f64, f: f64) -> String {
-    if f > 0.0 {
-        format!("{:.2}×", m / f)
-    } else {
-        "–".into()
-    }
 }
 
 /// Prints the Markdown table: per label, one line per metric, MetalLB | ferrolb | ratio.
@@ -376,14 +362,6 @@ async fn z_bench_vs_metallb_allocation() -> Result<()> {
     for who in [Impl::MetalLb, Impl::Ferrolb] {
         let _ = rig.kubectl(&["delete", "namespace", who.ns(), "--wait=false"]);
     }
-    let _ = rig.kubectl(&[
-        "-n",
-        "metallb-system",
-        "delete",
-        "ipaddresspool",
-        FERROLB_POOL.0,
-        "--ignore-not-found",
-    ]);
-    metallb::cleanup(&rig, metallb::NAMESPACE);
+    metallb::cleanup_side_by_side(&rig, FERROLB_POOL.0);
     result.map(drop)
 }
