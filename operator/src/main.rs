@@ -73,7 +73,11 @@ struct Args {
     #[arg(long = "log-level", env = "FERROLB_LOG", default_value = "info")]
     log_level: ferrolb_kube::logging::LogLevel,
     /// Log lines: `json` (MetalLB's keys ts, level, caller, msg) or `text`.
-    #[arg(long = "log-format", env = "FERROLB_LOG_FORMAT", default_value = "json")]
+    #[arg(
+        long = "log-format",
+        env = "FERROLB_LOG_FORMAT",
+        default_value = "json"
+    )]
     log_format: ferrolb_kube::logging::LogFormat,
     /// Name of the controller's Pod (downward API `metadata.name`): the events' reporting
     /// instance and, with --pod-uid, the owner of ConfigurationState `controller`.

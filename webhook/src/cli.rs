@@ -87,7 +87,11 @@ pub struct Args {
     #[arg(long = "log-level", env = "FERROLB_LOG", default_value = "info")]
     pub log_level: ferrolb_kube::logging::LogLevel,
     /// Log lines: `json` (MetalLB's keys ts, level, caller, msg) or `text`.
-    #[arg(long = "log-format", env = "FERROLB_LOG_FORMAT", default_value = "json")]
+    #[arg(
+        long = "log-format",
+        env = "FERROLB_LOG_FORMAT",
+        default_value = "json"
+    )]
     pub log_format: ferrolb_kube::logging::LogFormat,
 }
 

@@ -36,7 +36,9 @@ fn unknown_levels_are_refused_naming_the_flag_and_the_words() {
             "{bad}: {e}"
         );
     }
-    let e = "x=notalevel".parse::<LogLevel>().expect_err("bad directive");
+    let e = "x=notalevel"
+        .parse::<LogLevel>()
+        .expect_err("bad directive");
     assert!(
         e.contains("--log-level") && e.contains("not a valid tracing filter"),
         "{e}"
@@ -49,7 +51,10 @@ fn log_formats() {
     assert_eq!("text".parse::<LogFormat>(), Ok(LogFormat::Text));
     assert_eq!(LogFormat::default(), LogFormat::Json, "MetalLB logs JSON");
     let e = "logfmt".parse::<LogFormat>().expect_err("logfmt");
-    assert!(e.contains("--log-format") && e.contains("json or text"), "{e}");
+    assert!(
+        e.contains("--log-format") && e.contains("json or text"),
+        "{e}"
+    );
 }
 
 /// A writer the test reads back.
@@ -99,7 +104,9 @@ fn json_lines_carry_metallbs_keys() {
     assert_eq!(v["service"], "ns/web");
     assert_eq!(v["n"], 2);
     assert!(
-        v["caller"].as_str().is_some_and(|c| c.starts_with("tests.rs:")),
+        v["caller"]
+            .as_str()
+            .is_some_and(|c| c.starts_with("tests.rs:")),
         "{v}"
     );
     assert!(v["ts"].as_str().is_some_and(|t| t.contains('T')), "{v}");

@@ -171,5 +171,9 @@ pub fn parse_vm_rss(s: &str) -> Option<f64> {
 /// The soft "Max open files" limit of `/proc/<pid>/limits` (`None` when unlimited).
 pub fn parse_max_fds(s: &str) -> Option<f64> {
     let v = s.lines().find_map(|l| l.strip_prefix("Max open files"))?;
-    v.split_whitespace().next()?.parse::<u64>().ok().map(|n| n as f64)
+    v.split_whitespace()
+        .next()?
+        .parse::<u64>()
+        .ok()
+        .map(|n| n as f64)
 }

@@ -15,7 +15,11 @@ fn renders_what_was_registered_and_tracks_readiness() {
     let e = b.build();
     assert!(!e.is_ready());
     hits.inc();
-    assert!(e.render().contains("\ndemo_hits_total 1\n"), "{}", e.render());
+    assert!(
+        e.render().contains("\ndemo_hits_total 1\n"),
+        "{}",
+        e.render()
+    );
     e.clone().set_ready();
     assert!(e.is_ready(), "clones share the flag");
 }
@@ -44,7 +48,10 @@ fn counters_render_as_the_go_client_does() {
         "{text}"
     );
     assert!(!text.contains("_received_total"), "{text}");
-    assert!(!text.contains("# EOF"), "text format 0.0.4 has no EOF: {text}");
+    assert!(
+        !text.contains("# EOF"),
+        "text format 0.0.4 has no EOF: {text}"
+    );
 }
 
 #[test]
@@ -67,7 +74,10 @@ fn every_exporter_has_the_go_process_metrics() {
         ("process_start_time_seconds", "gauge"),
         ("process_virtual_memory_bytes", "gauge"),
     ] {
-        assert!(text.contains(&format!("# TYPE {name} {ty}\n")), "{name}: {text}");
+        assert!(
+            text.contains(&format!("# TYPE {name} {ty}\n")),
+            "{name}: {text}"
+        );
         let value = text
             .lines()
             .find_map(|l| l.strip_prefix(&format!("{name} ")))
@@ -75,13 +85,17 @@ fn every_exporter_has_the_go_process_metrics() {
         assert!(value.is_some_and(|v| v >= 0.0), "{name}: {text}");
         if name != "process_cpu_seconds_total" && name != "process_start_time_seconds" {
             assert!(
-                text.lines().any(|l| l.starts_with(name) && !l.contains('.')),
+                text.lines()
+                    .any(|l| l.starts_with(name) && !l.contains('.')),
                 "whole numbers print as the Go client prints them: {text}"
             );
         }
     }
     let s = ProcessStats::read();
-    assert!(s.resident_bytes.is_some_and(|b| b > 1024.0 * 1024.0), "{s:?}");
+    assert!(
+        s.resident_bytes.is_some_and(|b| b > 1024.0 * 1024.0),
+        "{s:?}"
+    );
     assert!(s.open_fds.is_some_and(|n| n >= 3.0), "{s:?}");
     assert!(
         s.start_time_seconds.is_some_and(|t| t > 1.6e9),
@@ -99,13 +113,21 @@ fn proc_files_parse() {
     assert_eq!(s.start_ticks, 123_456);
     assert_eq!(s.vsize, 987_654_321);
     assert_eq!(parse_stat("garbage"), None);
-    assert_eq!(parse_btime("cpu 1 2 3\nbtime 1700000000\nprocesses 9\n"), Some(1_700_000_000));
-    assert_eq!(parse_vm_rss("Name:\tx\nVmRSS:\t   2048 kB\n"), Some(2048.0 * 1024.0));
+    assert_eq!(
+        parse_btime("cpu 1 2 3\nbtime 1700000000\nprocesses 9\n"),
+        Some(1_700_000_000)
+    );
+    assert_eq!(
+        parse_vm_rss("Name:\tx\nVmRSS:\t   2048 kB\n"),
+        Some(2048.0 * 1024.0)
+    );
     let limits = "Limit                     Soft Limit           Hard Limit           Units     \n\
                   Max open files            1048576              1048576              files     \n";
     assert_eq!(parse_max_fds(limits), Some(1_048_576.0));
     assert_eq!(
-        parse_max_fds("Max open files            unlimited            unlimited            files\n"),
+        parse_max_fds(
+            "Max open files            unlimited            unlimited            files\n"
+        ),
         None
     );
 }
