@@ -308,10 +308,7 @@ fn log_action(action: &Action) {
                 object.namespace.as_deref().unwrap_or_default(),
                 object.name.as_deref().unwrap_or_default()
             );
-            let mut event = reason.to_string();
-            if let Some(first) = event.get_mut(..1) {
-                first.make_ascii_lowercase();
-            }
+            let event = log_event(reason);
             if *warning {
                 tracing::warn!(event = %event, service = %service, "{note}");
             } else {
@@ -328,6 +325,20 @@ fn log_action(action: &Action) {
     }
 }
 
+/// An event reason as MetalLB's log key spells it: `IPAllocated` → `ipAllocated`,
+/// `ClearAssignment` → `clearAssignment` (the leading capitals of a word lowered).
+fn log_event(reason: &str) -> String {
+    let upper = reason.chars().take_while(char::is_ascii_uppercase).count();
+    // `IPAllocated`: lower `IP`, keep the `A` that starts the next word.
+    let lower = if upper > 1 && upper < reason.len() {
+        upper - 1
+    } else {
+        upper
+    };
+    let (head, tail) = reason.split_at(lower);
+    format!("{}{tail}", head.to_ascii_lowercase())
+}
+
 fn ingress(ips: &[IpAddr]) -> serde_json::Value {
     if ips.is_empty() {
         serde_json::Value::Null
@@ -335,3 +346,6 @@ fn ingress(ips: &[IpAddr]) -> serde_json::Value {
         ips.iter().map(|ip| json!({"ip": ip.to_string()})).collect()
     }
 }
+
+#[cfg(test)]
+mod tests;
