@@ -24,6 +24,11 @@
 //! - `z_bench_bgp_c_memory_and_idle_cpu` (`FERROLB_BGP_BENCH_DUAL`, default 1000;
 //!   `FERROLB_BGP_BENCH_IDLE_S`, default 60): node-1's speaker RSS and idle CPU with 3, then 16
 //!   peers (GoBGP scale collectors) carrying that many dual-stack Services (2 prefixes each).
+//! - `z_bench_bgp_e_bfd_memory` (`FERROLB_BGP_BENCH_DUAL`, default 1000;
+//!   `FERROLB_BGP_BENCH_IDLE_S`, default 60): node-1's speaker RSS with 16 peers carrying
+//!   that many dual-stack Services, without BFD and then with a 50 ms × 3 BFDProfile on every
+//!   peer, each BFD session Up with `bfd-peers` (`e2e/src/bin/bfd-peers.rs`, one session per
+//!   collector address) — issue 16's "within 2 MiB of the same speaker without BFD".
 //! - `z_bench_bgp_d_etp_local_move` (`FERROLB_BGP_BENCH_MOVES`, default 10): an
 //!   `externalTrafficPolicy: Local` Service's only pod moves to the next node → FRR's next hop
 //!   follows, timed from the endpoint changes the test's own EndpointSlice watch sees.
@@ -565,6 +570,14 @@ fn dual_stack_services(count: usize) -> String {
     y
 }
 
+/// The bench pool `bgp-bench` with an IPv4 and an IPv6 range (for [`dual_stack_services`]).
+fn dual_stack_pool() -> String {
+    setup::pool_yaml("bgp-bench", "10.252.0.0/22").replace(
+        r#"addresses: ["10.252.0.0/22"]"#,
+        r#"addresses: ["10.252.0.0/22", "fd00:252::/116"]"#,
+    )
+}
+
 /// BGPPeer `bgp-bench-c<i>` for scale collector `i`: its port, both families on the IPv4
 /// session.
 fn collector_peer(i: u16) -> String {
@@ -637,10 +650,7 @@ async fn z_bench_bgp_c_memory_and_idle_cpu() -> Result<()> {
     let idle = Duration::from_secs(env_n("FERROLB_BGP_BENCH_IDLE_S", 60).clamp(5, 600) as u64);
     SUITE.install(&rig)?;
     rig.start_collectors(16)?;
-    let mut cfg = setup::pool_yaml("bgp-bench", "10.252.0.0/22").replace(
-        r#"addresses: ["10.252.0.0/22"]"#,
-        r#"addresses: ["10.252.0.0/22", "fd00:252::/116"]"#,
-    );
+    let mut cfg = dual_stack_pool();
     for i in 1..=3 {
         cfg.push_str(&collector_peer(i));
     }
@@ -696,6 +706,167 @@ async fn z_bench_bgp_c_memory_and_idle_cpu() -> Result<()> {
     let names: Vec<String> = (1..=16).map(|i| format!("bgp-bench-c{i}")).collect();
     let names: Vec<&str> = names.iter().map(String::as_str).collect();
     SUITE.cleanup_objects(&rig, &objects(&names));
+    rig.start_collectors(0).ok();
+    result
+}
+
+/// Each collector's own address for the BFD bench (`172.18.5.<i>`, added to the collectors'
+/// netns): BFD keys sessions by peer address, and the collectors share one.
+fn bfd_peer_address(i: u16) -> String {
+    format!("172.18.5.{i}")
+}
+
+/// BGPPeer `bgp-bench-f<i>`: scale collector `i` at [`bfd_peer_address`], both families,
+/// with BFDProfile `bgp-bench-bfd` when `bfd`.
+fn bfd_bench_peer(i: u16, bfd: bool) -> String {
+    let c = Router::Collector(i);
+    let profile = if bfd {
+        ", bfdProfile: bgp-bench-bfd"
+    } else {
+        ""
+    };
+    setup::peer_yaml(
+        &format!("bgp-bench-f{i}"),
+        c.asn(),
+        &bfd_peer_address(i),
+        &format!(
+            "peerPort: {}, dualStackAddressFamily: true{profile}",
+            c.port()
+        ),
+    )
+}
+
+/// node-1's `metallb_bfd_session_up` for peers `1..=n` ([`bfd_peer_address`]): how many are 1
+/// (one scrape).
+fn bfd_up_count(rig: &Rig, n: u16) -> Result<usize> {
+    let m = rig.http_get_from_node("node-1", "http://127.0.0.1:7472/metrics")?;
+    let up = (1..=n)
+        .filter(|i| {
+            let line = format!(
+                r#"metallb_bfd_session_up{{peer="{}"}} 1"#,
+                bfd_peer_address(*i)
+            );
+            m.lines().any(|l| l.trim() == line)
+        })
+        .count();
+    Ok(up)
+}
+
+/// BFD's memory (issue 16: "speaker RSS with 16 BFD sessions at 50 ms within 2 MiB of the same
+/// speaker without BFD"): node-1's speaker with 16 peers (the scale collectors, each at its own
+/// address) carrying `FERROLB_BGP_BENCH_DUAL` dual-stack Services; RSS after two idle windows
+/// without BFD (the second shows the drift with nothing changing), then after a BFDProfile of
+/// 50 ms × 3 is set on every peer (no BGP reset: a session's identity has no BFD field), every
+/// BFD session Up with `bfd-peers`, and one more idle window.
+#[tokio::test]
+#[ignore]
+async fn z_bench_bgp_e_bfd_memory() -> Result<()> {
+    let Some(rig) = Rig::from_env("z_bench_bgp_e_bfd_memory") else {
+        return Ok(());
+    };
+    const PEERS: u16 = 16;
+    let count = env_n("FERROLB_BGP_BENCH_DUAL", 1000).clamp(1, 1000);
+    let idle = Duration::from_secs(env_n("FERROLB_BGP_BENCH_IDLE_S", 60).clamp(5, 600) as u64);
+    SUITE.install(&rig)?;
+    rig.start_collectors(PEERS)?;
+    let ns = rig.collect_ns();
+    for i in 1..=PEERS {
+        let a = format!("{}/16", bfd_peer_address(i));
+        rig.netns_exec(&ns, &["ip", "addr", "replace", &a, "dev", "eth0"])?;
+    }
+    let mut cfg = dual_stack_pool();
+    for i in 1..=PEERS {
+        cfg.push_str(&bfd_bench_peer(i, false));
+    }
+    cfg.push_str(&format!(
+        "---\napiVersion: metallb.io/v1beta1\nkind: BFDProfile\nmetadata: {{name: bgp-bench-bfd, namespace: {}}}\nspec: {{receiveInterval: 50, transmitInterval: 50, detectMultiplier: 3}}\n",
+        setup::SYSTEM
+    ));
+    cfg.push_str(&setup::deployment_yaml(NS, "bench"));
+    setup::apply(&rig, &cfg)?;
+    let _op = SUITE.start_operator(&rig)?;
+    let speakers = SUITE.start_speakers(&rig)?;
+    let build = ferrolb_e2e::procs::speaker_build();
+    let mut peers_proc: Option<std::process::Child> = None;
+    let result = async {
+        let addrs = node_addrs(&rig)?;
+        let pid = speakers.procs["node-1"].pid();
+        wait_collectors(&rig, &addrs, PEERS, 0)?;
+        setup::apply(&rig, &dual_stack_services(count))?;
+        let loaded = wait_collectors(&rig, &addrs, PEERS, count)?;
+        let cpu_a = idle_cpu(pid, idle)?;
+        let rss_a = proc_usage(pid)?.0;
+        let cpu_b = idle_cpu(pid, idle)?;
+        let rss_b = proc_usage(pid)?.0;
+        println!(
+            "BENCH ({build}) node-1 speaker, {PEERS} peers × {} prefixes, no BFD (all on the collectors {loaded:?} after the apply): RSS {rss_a} KiB after {idle:?} idle, {rss_b} KiB after another {idle:?} (idle CPU {:.2} %, {:.2} % of a core)",
+            2 * count,
+            cpu_a * 100.0 / idle.as_secs_f64(),
+            cpu_b * 100.0 / idle.as_secs_f64()
+        );
+        // The peers' side first, so the speaker's sessions come Up at once.
+        let node1 = addrs.first().context("node-1's address")?.clone();
+        let mut args = vec![
+            "netns".to_string(),
+            "exec".into(),
+            ns.clone(),
+            env!("CARGO_BIN_EXE_bfd-peers").into(),
+            (3 * idle.as_secs() + 180).to_string(),
+            "50".into(),
+            node1,
+        ];
+        args.extend((1..=PEERS).map(bfd_peer_address));
+        peers_proc = Some(
+            std::process::Command::new("ip")
+                .args(&args)
+                .stdout(std::process::Stdio::null())
+                .spawn()
+                .context("starting bfd-peers")?,
+        );
+        let mut with_bfd = String::new();
+        for i in 1..=PEERS {
+            with_bfd.push_str(&bfd_bench_peer(i, true));
+        }
+        let t0 = Instant::now();
+        setup::apply(&rig, &with_bfd)?;
+        let up_after = poll(Duration::from_secs(90), || Ok(bfd_up_count(&rig, PEERS)? == usize::from(PEERS)))
+            .with_context(|| format!("{PEERS} BFD sessions Up on node-1 ({} up)", bfd_up_count(&rig, PEERS).unwrap_or(0)))?;
+        // Still Established with every prefix (a BFD profile does not reset a session).
+        wait_collectors(&rig, &addrs, PEERS, count)?;
+        let cpu_c = idle_cpu(pid, idle)?;
+        let rss_c = proc_usage(pid)?.0;
+        let up_end = bfd_up_count(&rig, PEERS)?;
+        println!(
+            "BENCH ({build}) node-1 speaker, same with {PEERS} BFD sessions at 50 ms × 3 (all Up {up_after:?} after the apply, {up_end} Up after the window; {:?} in all): RSS {rss_c} KiB after {idle:?} idle (idle CPU {:.2} % of a core)",
+            t0.elapsed(),
+            cpu_c * 100.0 / idle.as_secs_f64()
+        );
+        println!(
+            "BENCH ({build}) BFD's share: {:+} KiB ({:+.2} MiB) against the second window without BFD; drift between the two windows without BFD {:+} KiB",
+            rss_c as i64 - rss_b as i64,
+            (rss_c as f64 - rss_b as f64) / 1024.0,
+            rss_b as i64 - rss_a as i64
+        );
+        Ok(())
+    }
+    .await;
+    if let Some(mut p) = peers_proc {
+        let _ = p.kill();
+        let _ = p.wait();
+    }
+    drop(speakers);
+    let mut names: Vec<String> = (1..=PEERS)
+        .map(|i| format!("bgppeers.metallb.io/bgp-bench-f{i}"))
+        .collect();
+    names.push("bfdprofiles.metallb.io/bgp-bench-bfd".into());
+    names.push("bgpadvertisements.metallb.io/bgp-bench".into());
+    names.push("ipaddresspools.metallb.io/bgp-bench".into());
+    SUITE.cleanup_objects(&rig, &names);
+    for i in 1..=PEERS {
+        let a = format!("{}/16", bfd_peer_address(i));
+        rig.netns_exec(&ns, &["ip", "addr", "del", &a, "dev", "eth0"])
+            .ok();
+    }
     rig.start_collectors(0).ok();
     result
 }

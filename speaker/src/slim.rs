@@ -6,10 +6,12 @@
 //! last-applied annotation are already gone (`ferrolb_kube::trim`).
 //!
 //! Kept, per kind (the plan's inputs):
-//! - Service: name, namespace, uid, labels, annotations (pool and sharing annotations),
+//! - Service: name, namespace, uid, labels, the annotations of MetalLB's prefixes
+//!   (`metallb.io/`, legacy `metallb.universe.tf/`: pool, sharing, addresses; other
+//!   applications' annotations can be large and are never read),
 //!   `spec.type`, `spec.loadBalancerClass`, `spec.externalTrafficPolicy`,
 //!   `status.loadBalancer.ingress[].ip`;
-//! - EndpointSlice: name, namespace, labels (`kubernetes.io/service-name`), per endpoint
+//! - EndpointSlice: name, namespace, the `kubernetes.io/service-name` label, per endpoint
 //!   `nodeName` and `conditions` (ready/serving);
 //! - Node: name, labels, `spec.unschedulable`, `spec.taints[]` key+effect, `status.conditions[]`
 //!   type+status, `status.addresses`;
@@ -20,12 +22,15 @@
 //! `resourceVersion` is kept on every object (the watcher's bookkeeping). The test proves the
 //! plan is the same with and without slimming.
 
+use ferrolb_api::names::{ANNOTATION_PREFIX, LEGACY_ANNOTATION_PREFIX};
 use k8s_openapi::api::core::v1::{
     LoadBalancerIngress, LoadBalancerStatus, Node, NodeCondition, NodeSpec, NodeStatus, Secret,
     Service, ServiceSpec, ServiceStatus, Taint,
 };
 use k8s_openapi::api::discovery::v1::{Endpoint, EndpointSlice};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+
+use crate::plan::SLICE_SERVICE_LABEL;
 
 /// The metadata every kind keeps.
 fn meta(m: &mut ObjectMeta, keep_annotations: bool, keep_uid: bool) {
@@ -47,6 +52,18 @@ fn meta(m: &mut ObjectMeta, keep_annotations: bool, keep_uid: bool) {
 /// Slims a Service to the plan's fields.
 pub fn service(s: &mut Service) {
     meta(&mut s.metadata, true, true);
+    if let Some(a) = s.metadata.annotations.as_mut() {
+        a.retain(|k, _| {
+            k.starts_with(ANNOTATION_PREFIX) || k.starts_with(LEGACY_ANNOTATION_PREFIX)
+        });
+    }
+    if s.metadata
+        .annotations
+        .as_ref()
+        .is_some_and(|a| a.is_empty())
+    {
+        s.metadata.annotations = None;
+    }
     s.spec = s.spec.take().map(|sp| ServiceSpec {
         type_: sp.type_,
         load_balancer_class: sp.load_balancer_class,
@@ -71,6 +88,9 @@ pub fn service(s: &mut Service) {
 /// Slims an EndpointSlice to the endpoints' nodes and conditions.
 pub fn slice(s: &mut EndpointSlice) {
     meta(&mut s.metadata, false, false);
+    if let Some(l) = s.metadata.labels.as_mut() {
+        l.retain(|k, _| k == SLICE_SERVICE_LABEL);
+    }
     s.ports = None;
     for ep in &mut s.endpoints {
         *ep = Endpoint {
@@ -287,6 +307,57 @@ mod tests {
         assert_eq!(e2[1].endpoints[1].node_name.as_deref(), Some("n3"));
         assert!(e2[1].endpoints[0].addresses.is_empty());
         assert!(n2[0].status.as_ref().is_some_and(|s| s.images.is_none()));
+        // Only MetalLB's annotations and the slice's Service label are kept.
+        let kept: Vec<&String> = s2[0]
+            .metadata
+            .annotations
+            .as_ref()
+            .expect("kept")
+            .keys()
+            .collect();
+        assert_eq!(
+            kept,
+            [
+                "metallb.io/allow-shared-ip",
+                "metallb.io/ip-allocated-from-pool"
+            ]
+        );
+        let labels: Vec<&String> = e2[0]
+            .metadata
+            .labels
+            .as_ref()
+            .expect("kept")
+            .keys()
+            .collect();
+        assert_eq!(labels, [SLICE_SERVICE_LABEL]);
+    }
+
+    #[test]
+    fn legacy_annotations_are_kept_and_foreign_ones_dropped() {
+        let (svcs, _, _) = fixtures();
+        let mut s = svcs[0].clone();
+        s.metadata.annotations = Some(
+            [
+                ("metallb.universe.tf/address-pool", "prod"),
+                ("meta.helm.sh/release-name", "web"),
+            ]
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect(),
+        );
+        service(&mut s);
+        let kept: Vec<&String> = s
+            .metadata
+            .annotations
+            .as_ref()
+            .expect("kept")
+            .keys()
+            .collect();
+        assert_eq!(kept, ["metallb.universe.tf/address-pool"]);
+        let mut none = svcs[0].clone();
+        none.metadata.annotations = Some([("a/b".to_string(), "c".to_string())].into());
+        service(&mut none);
+        assert_eq!(none.metadata.annotations, None);
     }
 
     #[test]

@@ -42,7 +42,7 @@ use ferrolb_bgp::fsm::{State, StopMode};
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
 
-use crate::bgp_report::{BgpReport, SessionReport};
+use crate::bgp_report::{BgpReport, PeerNames, SessionReport};
 use crate::metrics::Metrics;
 use crate::plan::Plan;
 use session::{PeerRoutes, ReportMsg, SessionTask, Stop};
@@ -148,7 +148,7 @@ struct Manager {
     reports: BTreeMap<String, SessionReport>,
     /// Identity errors of peers, reported as their sessions' last error.
     broken: BTreeMap<String, SessionReport>,
-    services: BTreeMap<crate::plan::ServiceKey, Vec<String>>,
+    services: BTreeMap<crate::plan::ServiceKey, PeerNames>,
     generation: u64,
     tx: mpsc::UnboundedSender<ReportMsg>,
     out: watch::Sender<Arc<BgpReport>>,
@@ -274,6 +274,8 @@ impl Manager {
         for name in &diff.restart {
             self.stop_task(name);
         }
+        // Peers with equal routes share one table, new sessions included.
+        let mut cache = Vec::new();
         for (name, delay) in diff
             .restart
             .iter()
@@ -282,10 +284,10 @@ impl Manager {
         {
             if let Some((p, id)) = wanted.get(name) {
                 tracing::info!(peer = %name, address = %id.transport.peer, ?delay, "starting BGP session");
-                self.start(p, id.clone(), &decisions, delay);
+                let routes = shared(&mut cache, peer_routes(p, &decisions));
+                self.start(p, id.clone(), routes, delay);
             }
         }
-        let mut cache = Vec::new();
         for name in &diff.keep {
             if let (Some(r), Some((p, _))) = (self.running.get(name), wanted.get(name)) {
                 let routes = shared(&mut cache, peer_routes(p, &decisions));
@@ -304,13 +306,22 @@ impl Manager {
 
     fn set_services(&mut self, plan: &Plan, decisions: &announce::Plan) {
         let mut services = BTreeMap::new();
+        let mut lists: Vec<PeerNames> = Vec::new();
         let mut announced: Vec<(String, Vec<IpAddr>)> = Vec::new();
         for (key, d) in &decisions.services {
             let (ServiceDecision::Announce { peers, .. }, Some(svc)) = (d, plan.bgp.service(key))
             else {
                 continue;
             };
-            services.insert(svc.key.clone(), peers.iter().cloned().collect());
+            let list = match lists.iter().find(|l| l.iter().eq(peers.iter())) {
+                Some(l) => l.clone(),
+                None => {
+                    let l: PeerNames = peers.iter().cloned().collect();
+                    lists.push(l.clone());
+                    l
+                }
+            };
+            services.insert(svc.key.clone(), list);
             announced.push((key.clone(), svc.facts.ips.clone()));
         }
         self.metrics.set_announced_bgp(
@@ -324,11 +335,11 @@ impl Manager {
         &mut self,
         peer: &PeerSpec,
         identity: SessionIdentity,
-        decisions: &announce::Plan,
+        routes: Arc<PeerRoutes>,
         delay: Duration,
     ) {
         self.generation += 1;
-        let (routes_tx, routes_rx) = watch::channel(Arc::new(peer_routes(peer, decisions)));
+        let (routes_tx, routes_rx) = watch::channel(routes);
         let (stop_tx, stop_rx) = oneshot::channel();
         let (bfd_tx, bfd_rx) = mpsc::unbounded_channel();
         if let Some(old) = self
@@ -491,7 +502,7 @@ impl Manager {
 /// `removed` is called with the address of every other session.
 fn keep_only(
     reports: &mut BTreeMap<String, SessionReport>,
-    services: &mut BTreeMap<crate::plan::ServiceKey, Vec<String>>,
+    services: &mut BTreeMap<crate::plan::ServiceKey, PeerNames>,
     kept: &BTreeSet<String>,
     mut removed: impl FnMut(std::net::SocketAddr),
 ) {
@@ -503,7 +514,11 @@ fn keep_only(
         keep
     });
     for peers in services.values_mut() {
-        peers.retain(|p| kept.contains(p));
+        *peers = peers
+            .iter()
+            .filter(|p| kept.contains(*p))
+            .cloned()
+            .collect();
     }
     services.retain(|_, peers| !peers.is_empty());
 }

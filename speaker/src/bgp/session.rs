@@ -39,6 +39,10 @@ use crate::bgp_report::SessionReport;
 const WRITE_TIMEOUT: Duration = Duration::from_secs(10);
 /// Cease subcode "BFD Down" (RFC 9384 §2).
 const BFD_DOWN_SUBCODE: u8 = 10;
+/// Bytes read from the connection at a time: one standard-size message (RFC 4271 §4.1; the FSM
+/// reassembles longer ones and partial reads). The speaker ignores inbound routes, so a larger
+/// buffer only costs memory per session (64 KiB each before: ~1 MiB for 16 peers).
+const READ_CHUNK: usize = 4096;
 
 /// What the manager hands a session: the routes of its peer on this node.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -197,7 +201,7 @@ impl Runner {
         let first = self.push_routes(self.now());
         let start = self.fsm.handle(self.now(), Event::ManualStart);
         self.apply(first.into_iter().chain(start).collect()).await;
-        let mut buf = vec![0u8; 65_536];
+        let mut buf = vec![0u8; READ_CHUNK];
         loop {
             self.report();
             let deadline = self.fsm.next_deadline().map(|d| self.epoch + d);

@@ -99,8 +99,11 @@ fn after_shutdown_only_sessions_kept_for_graceful_restart_stay_reported() {
         name: n.into(),
     };
     let mut services = BTreeMap::from([
-        (key("both"), vec!["frr".to_string(), "gobgp".to_string()]),
-        (key("gobgp-only"), vec!["gobgp".to_string()]),
+        (
+            key("both"),
+            vec!["frr".to_string(), "gobgp".to_string()].into(),
+        ),
+        (key("gobgp-only"), vec!["gobgp".to_string()].into()),
     ]);
     let kept = BTreeSet::from(["frr".to_string()]);
     let mut removed = Vec::new();
@@ -113,7 +116,7 @@ fn after_shutdown_only_sessions_kept_for_graceful_restart_stay_reported() {
     );
     assert_eq!(
         services,
-        BTreeMap::from([(key("both"), vec!["frr".to_string()])]),
+        BTreeMap::from([(key("both"), PeerNames::from(vec!["frr".to_string()]))]),
         "a Service stays advertised only through the kept session"
     );
 }

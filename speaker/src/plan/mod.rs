@@ -266,6 +266,9 @@ fn serving(ep: &k8s_openapi::api::discovery::v1::Endpoint) -> bool {
 /// Per Service: whether a serving endpoint exists anywhere, and the nodes hosting one.
 type Endpoints = BTreeMap<ServiceKey, (bool, BTreeSet<String>)>;
 
+/// The label naming an EndpointSlice's Service (Kubernetes' `discovery.k8s.io` convention).
+pub const SLICE_SERVICE_LABEL: &str = "kubernetes.io/service-name";
+
 fn endpoints(slices: &[&EndpointSlice]) -> Endpoints {
     let mut out = Endpoints::new();
     for s in slices {
@@ -273,7 +276,7 @@ fn endpoints(slices: &[&EndpointSlice]) -> Endpoints {
             .metadata
             .labels
             .as_ref()
-            .and_then(|l| l.get("kubernetes.io/service-name"))
+            .and_then(|l| l.get(SLICE_SERVICE_LABEL))
         else {
             continue;
         };

@@ -19,18 +19,18 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use ferrolb_api::v1beta1::ServiceBGPStatus;
+use ferrolb_kube::events::Recorder;
 use ferrolb_kube::owner::PodOwner;
 use k8s_openapi::api::core::v1::Service;
 use kube::Client;
 use kube::api::Api;
-use kube::runtime::events::Recorder;
 use tokio::sync::{Notify, watch};
 
 use super::events::{self, Events};
 use super::objects::Objects;
 use super::session::SessionWriter;
 use crate::bfd::BfdReport;
-use crate::bgp_report::{BgpReport, SessionReport};
+use crate::bgp_report::{BgpReport, PeerNames, SessionReport};
 use crate::plan::{Plan, ServiceKey};
 
 /// What [`run_bgp_status`] needs besides the channels.
@@ -84,7 +84,7 @@ struct BgpStatus {
 /// when a watch of this node's objects or the periodic timer wakes the loop (level-based).
 #[derive(Debug, Default)]
 struct Written {
-    services: Option<BTreeMap<ServiceKey, Vec<String>>>,
+    services: Option<BTreeMap<ServiceKey, PeerNames>>,
     sessions: Option<(Vec<SessionReport>, BTreeMap<String, String>)>,
 }
 

@@ -2,11 +2,13 @@
 //! modes: Normal `nodeAssigned` "announcing from node %q with protocol %q" (MetalLB's text,
 //! protocol `layer2` or `bgp`) when this node **starts** announcing a Service (MetalLB emits it
 //! on every reconcile, #2387; ferrolb only on change, see [`fresh`]), and the L2 warnings.
+//! Published through `ferrolb_kube::events::Recorder` (bounded deduplication cache).
 
 use std::collections::BTreeSet;
 
+use ferrolb_kube::events::Recorder;
 use kube::Client;
-use kube::runtime::events::{Recorder, Reporter};
+use kube::runtime::events::Reporter;
 
 use crate::plan::ServiceKey;
 

@@ -31,11 +31,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use ferrolb_api::v1beta1::ServiceL2Status;
+use ferrolb_kube::events::Recorder;
 use ferrolb_kube::owner::PodOwner;
 use ferrolb_kube::status::ConfigStateWriter;
 use ferrolb_l2::owner::Interfaces;
 use kube::Client;
-use kube::runtime::events::Recorder;
 use tokio::sync::{Notify, watch};
 
 use crate::plan::{Decisions, Plan, ServiceKey};

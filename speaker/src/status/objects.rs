@@ -157,11 +157,11 @@ fn identity<K: ServiceStatusKind>(obj: &K, view: &StatusView) -> (Option<String>
 
 /// Diffs existing objects of one kind against what this node announces (Service → values);
 /// `owner` is this speaker's Pod (an object of this node not owned by it is replaced).
-pub fn diff<K: ServiceStatusKind>(
+pub fn diff<K: ServiceStatusKind, V: AsRef<[String]>>(
     me: &str,
     owner: &PodOwner,
     existing: &[K],
-    want: &BTreeMap<ServiceKey, Vec<String>>,
+    want: &BTreeMap<ServiceKey, V>,
 ) -> StatusDiff {
     let mut out = StatusDiff::default();
     let mut have = BTreeSet::new();
@@ -175,8 +175,9 @@ pub fn diff<K: ServiceStatusKind>(
         let current = owner.owns(obj.meta().owner_references.as_deref());
         match want.get(&key) {
             Some(values) if mine && current && !have.contains(&key) => {
-                if &view.values != values || view.node.is_none() {
-                    out.update.push((name, key.clone(), values.clone()));
+                if view.values.as_slice() != values.as_ref() || view.node.is_none() {
+                    out.update
+                        .push((name, key.clone(), values.as_ref().to_vec()));
                 }
                 have.insert(key);
             }
@@ -303,7 +304,10 @@ impl<K: ServiceStatusKind> Objects<K> {
     }
 
     /// Makes the objects match `want` (Service → values).
-    pub async fn sync(&self, want: &BTreeMap<ServiceKey, Vec<String>>) -> Result<(), kube::Error> {
+    pub async fn sync<V: AsRef<[String]>>(
+        &self,
+        want: &BTreeMap<ServiceKey, V>,
+    ) -> Result<(), kube::Error> {
         // Layer 2 deletes other nodes' objects for its Services, so it lists them all; BGP
         // keeps to this node's.
         let params = if K::EXCLUSIVE {
@@ -327,7 +331,7 @@ impl<K: ServiceStatusKind> Objects<K> {
             }
         }
         for key in &d.create {
-            self.create(key, &want[key]).await?;
+            self.create(key, want[key].as_ref()).await?;
         }
         Ok(())
     }

@@ -64,7 +64,12 @@ fn nothing_announced_removes_only_own_objects() {
         obj("l2-a", "me", "ns", "x", &[]),
         obj("l2-b", "other", "ns", "y", &[]),
     ];
-    let d = diff("me", &PodOwner::default(), &existing, &BTreeMap::new());
+    let d = diff(
+        "me",
+        &PodOwner::default(),
+        &existing,
+        &BTreeMap::<ServiceKey, Vec<String>>::new(),
+    );
     assert_eq!(d.delete, vec!["l2-a"]);
     assert!(d.create.is_empty() && d.update.is_empty());
 }
@@ -197,7 +202,7 @@ fn deleted_object_is_recreated_by_the_next_diff() {
     let want = BTreeMap::from([(key("ns", "web"), vec![])]);
     let owner = PodOwner::new(None, None);
     // Someone deleted this node's object: the watch wakes the pass, which creates it again.
-    let d = diff::<ServiceL2Status>("me", &owner, &[], &want);
+    let d = diff::<ServiceL2Status, _>("me", &owner, &[], &want);
     assert_eq!(d.create, vec![key("ns", "web")]);
     assert!(d.update.is_empty() && d.delete.is_empty());
     // Only this node's objects are watched (MetalLB's node label).

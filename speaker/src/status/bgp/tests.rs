@@ -37,7 +37,7 @@ fn report(services: &[(&str, &[&str])]) -> BgpReport {
         sessions: Vec::new(),
         services: services
             .iter()
-            .map(|(s, p)| (key("ns", s), peers(p)))
+            .map(|(s, p)| (key("ns", s), peers(p).into()))
             .collect(),
     }
 }
