@@ -18,10 +18,18 @@
 //! BFD at 50 ms × 3 and at 300 ms × 3 and prints p50/p99/max of cut → FRR's kernel route
 //! without node-1 (polled every 5 ms), and of heal → node-1's next hop back.
 //!
+//! `z_bench_bfd_saturated` (`FERROLB_BFD_SATURATE_SECS`, default 600) runs BFD at 50 ms × 3
+//! with every node up, then keeps CPU burners busy inside node-1's netns for that long (one
+//! self-ending Python busy loop per CPU of the machine, killed at the end: a netns has no CPUs
+//! of its own, so this saturates the CPUs node-1's speaker runs on) and prints FRR's BFD
+//! down transitions per node (`session-down` of `show bfd peers counters json`) and node-1's
+//! `metallb_bfd_session_down_events` over the run: false flaps (target 0).
+//!
 //! Skipped unless `FERROLB_E2E=1`. Every wait is bounded; objects and FRR config are removed
 //! at the end.
 #![forbid(unsafe_code)]
 
+use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, ensure};
@@ -374,6 +382,108 @@ async fn z_bench_bfd_blackhole() -> Result<()> {
             );
             drop(speakers);
         }
+        Ok(())
+    }
+    .await;
+    frr_bfd_off(&rig);
+    SUITE.cleanup_objects(&rig, &objects());
+    result
+}
+
+/// FRR's `session-down` counter of the single-hop session with each node.
+fn frr_session_downs(rig: &Rig) -> Result<Vec<(String, u64)>> {
+    let v = rig.frr_json("show bfd peers counters json")?;
+    let mut out = Vec::new();
+    for n in rig.node_names() {
+        let a = bgp::node_address(&n, Family::Ipv4)?;
+        let downs = v
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter(|p| p["peer"].as_str() == Some(a.as_str()) && p["multihop"] != true)
+            .filter_map(|p| p["session-down"].as_u64())
+            .sum();
+        out.push((a, downs));
+    }
+    Ok(out)
+}
+
+/// Busy loops in a node's netns (one process each, `ip netns exec` execs it), each ending by
+/// itself after `secs` and killed when dropped.
+struct Burners(Vec<Child>);
+
+impl Burners {
+    fn start(rig: &Rig, node: &str, count: usize, secs: u64) -> Result<Self> {
+        let ns = rig.node_ns(node);
+        let mut kids = Vec::new();
+        for _ in 0..count {
+            let c = Command::new("ip")
+                .args(["netns", "exec", &ns, "python3", "-c"])
+                .arg(format!(
+                    "import time\nend = time.monotonic() + {secs}\nwhile time.monotonic() < end: pass"
+                ))
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .context("starting a CPU burner")?;
+            kids.push(c);
+        }
+        Ok(Burners(kids))
+    }
+}
+
+impl Drop for Burners {
+    fn drop(&mut self) {
+        for c in &mut self.0 {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+#[tokio::test]
+#[ignore]
+async fn z_bench_bfd_saturated() -> Result<()> {
+    let Some(rig) = Rig::from_env("z_bench_bfd_saturated") else {
+        return Ok(());
+    };
+    let secs: u64 = std::env::var("FERROLB_BFD_SATURATE_SECS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(600)
+        .clamp(5, 3600);
+    let cpus = std::thread::available_parallelism().map_or(2, |n| n.get().min(64));
+    SUITE.install(&rig)?;
+    let result = async {
+        let (_op, _speakers, _prefix) = start(&rig, 50).await?;
+        wait_bfd_up(&rig, 50).await?;
+        let frr = frr_v4();
+        let n1_downs =
+            || setup::peer_metric(&rig, "node-1", "metallb_bfd_session_down_events", &frr);
+        let (frr0, ours0) = (frr_session_downs(&rig)?, n1_downs()?.unwrap_or(0.0));
+        let burners = Burners::start(&rig, "node-1", cpus, secs + 5)?;
+        let t0 = Instant::now();
+        let mut not_up_polls = 0u64;
+        while t0.elapsed() < Duration::from_secs(secs) {
+            tokio::time::sleep(Duration::from_secs(1)).await;
+            let all_up = frr_bfd_peers(&rig)
+                .map(|ps| ps.iter().filter(|p| p["status"] != "up").count() == 0)
+                .unwrap_or(false);
+            not_up_polls += u64::from(!all_up);
+        }
+        drop(burners);
+        let (frr1, ours1) = (frr_session_downs(&rig)?, n1_downs()?.unwrap_or(0.0));
+        let flaps: Vec<(String, u64)> = frr0
+            .iter()
+            .zip(&frr1)
+            .map(|((a, b), (_, c))| (a.clone(), c.saturating_sub(*b)))
+            .collect();
+        println!(
+            "BENCH BFD 50 ms × 3, {cpus} CPU burners in node-1's netns for {secs} s: FRR BFD down \
+             transitions per node {flaps:?}; node-1's speaker down events {}; 1 s polls with a \
+             session not up: {not_up_polls}",
+            ours1 - ours0
+        );
         Ok(())
     }
     .await;
