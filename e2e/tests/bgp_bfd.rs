@@ -21,14 +21,16 @@
 //! `z_bench_bfd_saturated` (`FERROLB_BFD_SATURATE_SECS`, default 600) runs BFD at 50 ms × 3
 //! with every node up, then keeps CPU burners busy inside node-1's netns for that long (one
 //! self-ending Python busy loop per CPU of the machine, killed at the end: a netns has no CPUs
-//! of its own, so this saturates the CPUs node-1's speaker runs on) and prints FRR's BFD
-//! down transitions per node (`session-down` of `show bfd peers counters json`) and node-1's
-//! `metallb_bfd_session_down_events` over the run: false flaps (target 0).
+//! of its own, so this saturates the CPUs node-1's speaker runs on) and prints the false
+//! flaps over the run (target 0): BGP sessions FRR's bgpd log says were closed by BFD
+//! ("Cease/BFD Down", sent = FRR detected, received = the speaker detected) per node, and
+//! every speaker's `metallb_bfd_session_down_events`.
 //!
 //! Skipped unless `FERROLB_E2E=1`. Every wait is bounded; objects and FRR config are removed
 //! at the end.
 #![forbid(unsafe_code)]
 
+use std::collections::BTreeMap;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -390,22 +392,49 @@ async fn z_bench_bfd_blackhole() -> Result<()> {
     result
 }
 
-/// FRR's `session-down` counter of the single-hop session with each node.
-fn frr_session_downs(rig: &Rig) -> Result<Vec<(String, u64)>> {
-    let v = rig.frr_json("show bfd peers counters json")?;
-    let mut out = Vec::new();
-    for n in rig.node_names() {
-        let a = bgp::node_address(&n, Family::Ipv4)?;
-        let downs = v
-            .as_array()
-            .into_iter()
-            .flatten()
-            .filter(|p| p["peer"].as_str() == Some(a.as_str()) && p["multihop"] != true)
-            .filter_map(|p| p["session-down"].as_u64())
-            .sum();
-        out.push((a, downs));
+/// FRR's bgpd log (millisecond timestamps) from byte `from`: per node address, BGP sessions
+/// FRR closed because its BFD session went down ("sent … Cease/BFD Down") and those our
+/// speaker closed ("received …"). FRR's BFD counters cannot be used: a BGP reset deletes the
+/// dynamic neighbour, its BFD session and their counters with it.
+fn frr_bfd_resets(rig: &Rig, from: usize) -> BTreeMap<String, (u64, u64)> {
+    let log = std::fs::read_to_string(rig.run_dir.join("logs").join("frr-bgpd-ms.log"))
+        .unwrap_or_default();
+    let mut out: BTreeMap<String, (u64, u64)> = BTreeMap::new();
+    for l in log.get(from..).unwrap_or_default().lines() {
+        if !l.contains("(Cease/BFD Down)") {
+            continue;
+        }
+        let w: Vec<&str> = l.split_whitespace().collect();
+        let Some(at) = w.iter().position(|x| *x == "neighbor") else {
+            continue;
+        };
+        let Some(addr) = w.get(at + 1) else { continue };
+        let e = out.entry((*addr).to_string()).or_default();
+        if l.contains("sent to neighbor") {
+            e.0 += 1;
+        } else {
+            e.1 += 1;
+        }
     }
-    Ok(out)
+    out
+}
+
+fn bgpd_log_len(rig: &Rig) -> usize {
+    std::fs::metadata(rig.run_dir.join("logs").join("frr-bgpd-ms.log"))
+        .map_or(0, |m| usize::try_from(m.len()).unwrap_or(0))
+}
+
+/// Every node's `metallb_bfd_session_down_events` for FRR (the counters live as long as the
+/// speaker's BFD session, which a BGP reset does not remove).
+fn speaker_downs(rig: &Rig) -> Result<Vec<(String, f64)>> {
+    let frr = frr_v4();
+    rig.node_names()
+        .into_iter()
+        .map(|n| {
+            let v = setup::peer_metric(rig, &n, "metallb_bfd_session_down_events", &frr)?;
+            Ok((n, v.unwrap_or(0.0)))
+        })
+        .collect()
 }
 
 /// Busy loops in a node's netns (one process each, `ip netns exec` execs it), each ending by
@@ -457,10 +486,7 @@ async fn z_bench_bfd_saturated() -> Result<()> {
     let result = async {
         let (_op, _speakers, _prefix) = start(&rig, 50).await?;
         wait_bfd_up(&rig, 50).await?;
-        let frr = frr_v4();
-        let n1_downs =
-            || setup::peer_metric(&rig, "node-1", "metallb_bfd_session_down_events", &frr);
-        let (frr0, ours0) = (frr_session_downs(&rig)?, n1_downs()?.unwrap_or(0.0));
+        let (log0, ours0) = (bgpd_log_len(&rig), speaker_downs(&rig)?);
         let burners = Burners::start(&rig, "node-1", cpus, secs + 5)?;
         let t0 = Instant::now();
         let (mut not_up_polls, mut failed_polls) = (0u64, 0u64);
@@ -472,17 +498,17 @@ async fn z_bench_bfd_saturated() -> Result<()> {
             }
         }
         drop(burners);
-        let (frr1, ours1) = (frr_session_downs(&rig)?, n1_downs()?.unwrap_or(0.0));
-        let flaps: Vec<(String, u64)> = frr0
-            .iter()
-            .zip(&frr1)
-            .map(|((a, b), (_, c))| (a.clone(), c.saturating_sub(*b)))
+        let resets = frr_bfd_resets(&rig, log0);
+        let ours: Vec<(String, f64)> = speaker_downs(&rig)?
+            .into_iter()
+            .zip(&ours0)
+            .map(|((n, v), (_, v0))| (n, v - v0))
             .collect();
         println!(
-            "BENCH BFD 50 ms × 3, {cpus} CPU burners in node-1's netns for {secs} s: FRR BFD down \
-             transitions per node {flaps:?}; node-1's speaker down events {}; 1 s polls with a \
-             session not up: {not_up_polls} (vtysh reads that failed: {failed_polls})",
-            ours1 - ours0
+            "BENCH BFD 50 ms × 3, {cpus} CPU burners in node-1's netns for {secs} s: BGP resets by \
+             BFD in FRR's log per node (FRR detected, speaker detected) {resets:?}; speakers' BFD \
+             down events {ours:?}; 1 s polls with a session not up: {not_up_polls} (vtysh reads \
+             that failed: {failed_polls})"
         );
         Ok(())
     }
