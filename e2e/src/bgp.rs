@@ -492,7 +492,7 @@ fn frr_json(rig: &Rig, command: &str) -> Result<Value> {
     rig.frr_json(command)
 }
 
-fn birdc(rig: &Rig, args: &[&str]) -> Result<String> {
+pub(crate) fn birdc(rig: &Rig, args: &[&str]) -> Result<String> {
     let sock = rig.bird_socket();
     let mut cmd = vec!["birdc", "-s", &sock];
     cmd.extend_from_slice(args);

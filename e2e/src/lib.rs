@@ -17,6 +17,7 @@
 
 pub mod bench_trace;
 pub mod bgp;
+pub mod bgp_bfd;
 pub mod bgp_setup;
 pub mod burst;
 pub mod failover;

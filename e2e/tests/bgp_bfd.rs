@@ -18,10 +18,20 @@
 //! BFD at 50 ms × 3 and at 300 ms × 3 and prints p50/p99/max of cut → FRR's kernel route
 //! without node-1 (polled every 5 ms), and of heal → node-1's next hop back.
 //!
+//! `z_bench_bfd_saturated` (`FERROLB_BFD_SATURATE_SECS`, default 600) runs BFD at 50 ms × 3
+//! with every node up, then keeps CPU burners busy inside node-1's netns for that long (one
+//! self-ending Python busy loop per CPU of the machine, killed at the end: a netns has no CPUs
+//! of its own, so this saturates the CPUs node-1's speaker runs on) and prints the false
+//! flaps over the run (target 0): BGP sessions FRR's bgpd log says were closed by BFD
+//! ("Cease/BFD Down", sent = FRR detected, received = the speaker detected) per node, and
+//! every speaker's `metallb_bfd_session_down_events`.
+//!
 //! Skipped unless `FERROLB_E2E=1`. Every wait is bounded; objects and FRR config are removed
 //! at the end.
 #![forbid(unsafe_code)]
 
+use std::collections::BTreeMap;
+use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, ensure};
@@ -374,6 +384,132 @@ async fn z_bench_bfd_blackhole() -> Result<()> {
             );
             drop(speakers);
         }
+        Ok(())
+    }
+    .await;
+    frr_bfd_off(&rig);
+    SUITE.cleanup_objects(&rig, &objects());
+    result
+}
+
+/// FRR's bgpd log (millisecond timestamps) from byte `from`: per node address, BGP sessions
+/// FRR closed because its BFD session went down ("sent … Cease/BFD Down") and those our
+/// speaker closed ("received …"). FRR's BFD counters cannot be used: a BGP reset deletes the
+/// dynamic neighbour, its BFD session and their counters with it.
+fn frr_bfd_resets(rig: &Rig, from: usize) -> BTreeMap<String, (u64, u64)> {
+    let log = std::fs::read_to_string(rig.run_dir.join("logs").join("frr-bgpd-ms.log"))
+        .unwrap_or_default();
+    let mut out: BTreeMap<String, (u64, u64)> = BTreeMap::new();
+    for l in log.get(from..).unwrap_or_default().lines() {
+        if !l.contains("(Cease/BFD Down)") {
+            continue;
+        }
+        let w: Vec<&str> = l.split_whitespace().collect();
+        let Some(at) = w.iter().position(|x| *x == "neighbor") else {
+            continue;
+        };
+        let Some(addr) = w.get(at + 1) else { continue };
+        let e = out.entry((*addr).to_string()).or_default();
+        if l.contains("sent to neighbor") {
+            e.0 += 1;
+        } else {
+            e.1 += 1;
+        }
+    }
+    out
+}
+
+fn bgpd_log_len(rig: &Rig) -> usize {
+    std::fs::metadata(rig.run_dir.join("logs").join("frr-bgpd-ms.log"))
+        .map_or(0, |m| usize::try_from(m.len()).unwrap_or(0))
+}
+
+/// Every node's `metallb_bfd_session_down_events` for FRR (the counters live as long as the
+/// speaker's BFD session, which a BGP reset does not remove).
+fn speaker_downs(rig: &Rig) -> Result<Vec<(String, f64)>> {
+    let frr = frr_v4();
+    rig.node_names()
+        .into_iter()
+        .map(|n| {
+            let v = setup::peer_metric(rig, &n, "metallb_bfd_session_down_events", &frr)?;
+            Ok((n, v.unwrap_or(0.0)))
+        })
+        .collect()
+}
+
+/// Busy loops in a node's netns (one process each, `ip netns exec` execs it), each ending by
+/// itself after `secs` and killed when dropped.
+struct Burners(Vec<Child>);
+
+impl Burners {
+    fn start(rig: &Rig, node: &str, count: usize, secs: u64) -> Result<Self> {
+        let ns = rig.node_ns(node);
+        let mut kids = Vec::new();
+        for _ in 0..count {
+            let c = Command::new("ip")
+                .args(["netns", "exec", &ns, "python3", "-c"])
+                .arg(format!(
+                    "import time\nend = time.monotonic() + {secs}\nwhile time.monotonic() < end: pass"
+                ))
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .context("starting a CPU burner")?;
+            kids.push(c);
+        }
+        Ok(Burners(kids))
+    }
+}
+
+impl Drop for Burners {
+    fn drop(&mut self) {
+        for c in &mut self.0 {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+#[tokio::test]
+#[ignore]
+async fn z_bench_bfd_saturated() -> Result<()> {
+    let Some(rig) = Rig::from_env("z_bench_bfd_saturated") else {
+        return Ok(());
+    };
+    let secs: u64 = std::env::var("FERROLB_BFD_SATURATE_SECS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(600)
+        .clamp(5, 3600);
+    let cpus = std::thread::available_parallelism().map_or(2, |n| n.get().min(64));
+    SUITE.install(&rig)?;
+    let result = async {
+        let (_op, _speakers, _prefix) = start(&rig, 50).await?;
+        wait_bfd_up(&rig, 50).await?;
+        let (log0, ours0) = (bgpd_log_len(&rig), speaker_downs(&rig)?);
+        let burners = Burners::start(&rig, "node-1", cpus, secs + 5)?;
+        let t0 = Instant::now();
+        let (mut not_up_polls, mut failed_polls) = (0u64, 0u64);
+        while t0.elapsed() < Duration::from_secs(secs) {
+            tokio::time::sleep(Duration::from_secs(1)).await;
+            match frr_bfd_peers(&rig) {
+                Ok(ps) => not_up_polls += u64::from(ps.iter().any(|p| p["status"] != "up")),
+                Err(_) => failed_polls += 1,
+            }
+        }
+        drop(burners);
+        let resets = frr_bfd_resets(&rig, log0);
+        let ours: Vec<(String, f64)> = speaker_downs(&rig)?
+            .into_iter()
+            .zip(&ours0)
+            .map(|((n, v), (_, v0))| (n, v - v0))
+            .collect();
+        println!(
+            "BENCH BFD 50 ms × 3, {cpus} CPU burners in node-1's netns for {secs} s: BGP resets by \
+             BFD in FRR's log per node (FRR detected, speaker detected) {resets:?}; speakers' BFD \
+             down events {ours:?}; 1 s polls with a session not up: {not_up_polls} (vtysh reads \
+             that failed: {failed_polls})"
+        );
         Ok(())
     }
     .await;
