@@ -184,40 +184,27 @@ build_helm() {
 }
 
 # --------------------------------------------------------------------------------------------------
-# MetalLB's controller (issue 22: measured against MetalLB itself on the same rig). The module has
-# no replace directives, so a scratch module requiring it builds `go.universe.tf/metallb/controller`.
-# Its commit is the tag's (from the module proxy's .info Origin), set like upstream's Dockerfile.
-build_metallb() {
-  local w="$SRC_ROOT/metallb-$METALLB_VERSION" out="$BIN_ROOT/metallb-controller-$METALLB_VERSION"
+# MetalLB's controller and, on demand, its speaker (issue 22: measured against MetalLB itself on the
+# same rig). The module has no replace directives, so one scratch module requiring it builds
+# `go.universe.tf/metallb/<component>` (the dependencies the two share compile once). Its commit is
+# the tag's (from the module proxy's .info Origin), set like upstream's Dockerfile.
+build_metallb_component() { # build_metallb_component controller|speaker FLAG-ITS-HELP-MUST-SHOW
+  local c=$1 flag=$2
+  local w="$SRC_ROOT/metallb-$METALLB_VERSION" out="$BIN_ROOT/metallb-$c-$METALLB_VERSION"
   mkdir -p "$w" "$out.tmp"
   (
     cd "$w"
     [ -f go.mod ] || go mod init ferrolb.local/metallb-build >/dev/null 2>&1
-    go get -tool "go.universe.tf/metallb/controller@$METALLB_VERSION"
+    go get -tool "go.universe.tf/metallb/$c@$METALLB_VERSION"
     go build -ldflags "-s -w -X 'go.universe.tf/metallb/internal/version.gitBranch=$METALLB_VERSION'" \
-      -o "$out.tmp/metallb-controller" go.universe.tf/metallb/controller
+      -o "$out.tmp/metallb-$c" "go.universe.tf/metallb/$c"
   )
-  "$out.tmp/metallb-controller" --help 2>&1 | grep -q -- '-lb-class' ||
-    { echo "metallb-controller: no --lb-class flag?" >&2; exit 1; }
+  "$out.tmp/metallb-$c" --help 2>&1 | grep -q -- "$flag" ||
+    { echo "metallb-$c: no $flag flag?" >&2; exit 1; }
   rm -rf "$out"; mv "$out.tmp" "$out"
 }
-
-# MetalLB's speaker (issue 22, L2 failover against MetalLB): same module and scratch module as the
-# controller, so the dependencies it shares with it are compiled once; built on demand only.
-build_metallb_speaker() {
-  local w="$SRC_ROOT/metallb-$METALLB_VERSION" out="$BIN_ROOT/metallb-speaker-$METALLB_VERSION"
-  mkdir -p "$w" "$out.tmp"
-  (
-    cd "$w"
-    [ -f go.mod ] || go mod init ferrolb.local/metallb-build >/dev/null 2>&1
-    go get -tool "go.universe.tf/metallb/speaker@$METALLB_VERSION"
-    go build -ldflags "-s -w -X 'go.universe.tf/metallb/internal/version.gitBranch=$METALLB_VERSION'" \
-      -o "$out.tmp/metallb-speaker" go.universe.tf/metallb/speaker
-  )
-  "$out.tmp/metallb-speaker" --help 2>&1 | grep -q -- '-ml-bindaddr' ||
-    { echo "metallb-speaker: no --ml-bindaddr flag?" >&2; exit 1; }
-  rm -rf "$out"; mv "$out.tmp" "$out"
-}
+build_metallb() { build_metallb_component controller -lb-class; }
+build_metallb_speaker() { build_metallb_component speaker -ml-bindaddr; }
 
 # --------------------------------------------------------------------------------------------------
 T0=$(date +%s)
