@@ -92,6 +92,30 @@ impl FromStr for LogFormat {
     }
 }
 
+/// The logging flags of every binary (`#[command(flatten)]` into its clap arguments), so each
+/// takes the same words, environment variables and defaults.
+#[derive(Debug, Clone, clap::Args)]
+pub struct LogArgs {
+    /// Log level, as MetalLB: all, debug, info, warn, error or none (or tracing directives
+    /// containing a `=`, e.g. `info,ferrolb_speaker=debug`).
+    #[arg(long = "log-level", env = "FERROLB_LOG", default_value = "info")]
+    pub log_level: LogLevel,
+    /// Log lines: `json` (MetalLB's keys ts, level, caller, msg) or `text`.
+    #[arg(
+        long = "log-format",
+        env = "FERROLB_LOG_FORMAT",
+        default_value = "json"
+    )]
+    pub log_format: LogFormat,
+}
+
+impl LogArgs {
+    /// Installs the global subscriber these flags describe ([`init`]).
+    pub fn init(&self) {
+        init(&self.log_level, self.log_format);
+    }
+}
+
 /// Installs the global subscriber: `level`'s filter, `format`'s lines, on stderr. A second call
 /// (tests) leaves the first subscriber in place.
 pub fn init(level: &LogLevel, format: LogFormat) {

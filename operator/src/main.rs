@@ -68,17 +68,9 @@ struct Args {
     /// Port of `/healthz` and `/readyz` (0 disables).
     #[arg(long = "health-probe-port", default_value_t = 17472)]
     health_probe_port: u16,
-    /// Log level, as MetalLB: all, debug, info, warn, error or none (or tracing directives
-    /// containing a `=`, e.g. `info,ferrolb_operator=debug`).
-    #[arg(long = "log-level", env = "FERROLB_LOG", default_value = "info")]
-    log_level: ferrolb_kube::logging::LogLevel,
-    /// Log lines: `json` (MetalLB's keys ts, level, caller, msg) or `text`.
-    #[arg(
-        long = "log-format",
-        env = "FERROLB_LOG_FORMAT",
-        default_value = "json"
-    )]
-    log_format: ferrolb_kube::logging::LogFormat,
+    /// `--log-level` and `--log-format` (the same in every binary).
+    #[command(flatten)]
+    log: ferrolb_kube::logging::LogArgs,
     /// Name of the controller's Pod (downward API `metadata.name`): the events' reporting
     /// instance and, with --pod-uid, the owner of ConfigurationState `controller`.
     #[arg(long = "pod-name", env = "METALLB_POD_NAME")]
@@ -215,7 +207,7 @@ fn main() -> anyhow::Result<()> {
 }
 
 async fn controller(args: Args) -> anyhow::Result<()> {
-    ferrolb_kube::logging::init(&args.log_level, args.log_format);
+    args.log.init();
     let client = Client::try_default()
         .await
         .context("connecting to the Kubernetes API")?;

@@ -134,17 +134,9 @@ struct Args {
     /// Ignore the node.kubernetes.io/exclude-from-external-load-balancers label.
     #[arg(long = "ignore-exclude-lb")]
     ignore_exclude_lb: bool,
-    /// Log level, as MetalLB: all, debug, info, warn, error or none (or tracing directives
-    /// containing a `=`, e.g. `info,ferrolb_speaker=debug`).
-    #[arg(long = "log-level", env = "FERROLB_LOG", default_value = "info")]
-    log_level: ferrolb_kube::logging::LogLevel,
-    /// Log lines: `json` (MetalLB's keys ts, level, caller, msg) or `text`.
-    #[arg(
-        long = "log-format",
-        env = "FERROLB_LOG_FORMAT",
-        default_value = "json"
-    )]
-    log_format: ferrolb_kube::logging::LogFormat,
+    /// `--log-level` and `--log-format` (the same in every binary).
+    #[command(flatten)]
+    log: ferrolb_kube::logging::LogArgs,
     /// MetalLB's interface exclusion file (ConfigMap `metallb-excludel2` mounted at
     /// /etc/metallb): interfaces never given ARP/NDP responders; without it MetalLB's defaults.
     #[arg(
@@ -393,7 +385,7 @@ async fn main() -> anyhow::Result<()> {
             .error(clap::error::ErrorKind::ArgumentConflict, e)
             .exit();
     }
-    ferrolb_kube::logging::init(&args.log_level, args.log_format);
+    args.log.init();
     let node = args.node()?;
     let client = Client::try_default()
         .await

@@ -82,17 +82,9 @@ pub struct Args {
     /// MetalLB cert-controller's). Without it such a Secret is served as it is, never written.
     #[arg(long)]
     pub cert_takeover: bool,
-    /// Log level, as MetalLB: all, debug, info, warn, error or none (or tracing directives
-    /// containing a `=`, e.g. `info,ferrolb_webhook=debug`).
-    #[arg(long = "log-level", env = "FERROLB_LOG", default_value = "info")]
-    pub log_level: ferrolb_kube::logging::LogLevel,
-    /// Log lines: `json` (MetalLB's keys ts, level, caller, msg) or `text`.
-    #[arg(
-        long = "log-format",
-        env = "FERROLB_LOG_FORMAT",
-        default_value = "json"
-    )]
-    pub log_format: ferrolb_kube::logging::LogFormat,
+    /// `--log-level` and `--log-format` (the same in every binary).
+    #[command(flatten)]
+    pub log: ferrolb_kube::logging::LogArgs,
 }
 
 impl Args {
@@ -182,7 +174,7 @@ where
 {
     let _ = rustls::crypto::ring::default_provider().install_default();
     let args = Args::parse_as(bin_name, args);
-    ferrolb_kube::logging::init(&args.log_level, args.log_format);
+    args.log.init();
     tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
