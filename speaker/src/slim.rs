@@ -11,8 +11,11 @@
 //!   applications' annotations can be large and are never read),
 //!   `spec.type`, `spec.loadBalancerClass`, `spec.externalTrafficPolicy`,
 //!   `status.loadBalancer.ingress[].ip`;
-//! - EndpointSlice: name, namespace, the `kubernetes.io/service-name` label, per endpoint
-//!   `nodeName` and `conditions` (ready/serving);
+//! - EndpointSlice: name, namespace, the `kubernetes.io/service-name` label's value, per endpoint
+//!   `nodeName` and `conditions` (ready/serving). Slices are the most numerous objects (one or
+//!   more per Service and address family), so they are not cached as k8s-openapi's
+//!   `EndpointSlice` (about 330 bytes per endpoint before any string) but decoded straight from
+//!   the API's JSON into [`Slice`] (a node name and three flags per endpoint);
 //! - Node: name, labels, `spec.unschedulable`, `spec.taints[]` key+effect, `status.conditions[]`
 //!   type+status, `status.addresses`;
 //! - Secret (ferrolb's namespace, BGP mode only): name, namespace, `type` and the `password`
@@ -27,8 +30,10 @@ use k8s_openapi::api::core::v1::{
     LoadBalancerIngress, LoadBalancerStatus, Node, NodeCondition, NodeSpec, NodeStatus, Secret,
     Service, ServiceSpec, ServiceStatus, Taint,
 };
-use k8s_openapi::api::discovery::v1::{Endpoint, EndpointSlice};
+use k8s_openapi::api::discovery::v1::{EndpointConditions, EndpointSlice};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+use serde::{Deserialize, Deserializer, Serialize};
+use std::borrow::Cow;
 
 use crate::plan::SLICE_SERVICE_LABEL;
 
@@ -85,20 +90,81 @@ pub fn service(s: &mut Service) {
     });
 }
 
-/// Slims an EndpointSlice to the endpoints' nodes and conditions.
-pub fn slice(s: &mut EndpointSlice) {
+/// An EndpointSlice as the speaker caches it: decoded from the API's JSON (list and watch
+/// bodies of `discovery.k8s.io/v1` EndpointSlices) keeping only what the plan reads; every other
+/// field is skipped by the decoder, never allocated.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Slice {
+    /// The slice's metadata ([`slice`] keeps name, namespace, resourceVersion and the
+    /// Service label).
+    pub metadata: ObjectMeta,
+    /// The endpoints (`null` from the API server when there are none).
+    #[serde(default, deserialize_with = "null_as_empty")]
+    pub endpoints: Vec<SliceEndpoint>,
+    /// The `kubernetes.io/service-name` label, moved out of the label map by [`slice`] (a
+    /// one-entry map costs a whole B-tree node, ~0.5 KB, per slice).
+    #[serde(skip)]
+    pub service: Option<String>,
+}
+
+impl Slice {
+    /// The Service this slice belongs to (its `kubernetes.io/service-name` label).
+    pub fn service_name(&self) -> Option<&str> {
+        self.service.as_deref().or_else(|| {
+            let labels = self.metadata.labels.as_ref()?;
+            labels.get(SLICE_SERVICE_LABEL).map(String::as_str)
+        })
+    }
+}
+
+/// One endpoint of a [`Slice`]: where it runs and whether it serves.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SliceEndpoint {
+    /// `nodeName`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub node_name: Option<String>,
+    /// `conditions` (ready, serving, terminating).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub conditions: Option<EndpointConditions>,
+}
+
+fn null_as_empty<'de, D: Deserializer<'de>, T: Deserialize<'de>>(d: D) -> Result<Vec<T>, D::Error> {
+    Option::<Vec<T>>::deserialize(d).map(Option::unwrap_or_default)
+}
+
+/// The API coordinates are k8s-openapi's `EndpointSlice`'s.
+impl kube::Resource for Slice {
+    type DynamicType = ();
+    type Scope = kube::core::NamespaceResourceScope;
+
+    fn kind(dt: &()) -> Cow<'_, str> {
+        <EndpointSlice as kube::Resource>::kind(dt)
+    }
+    fn group(dt: &()) -> Cow<'_, str> {
+        <EndpointSlice as kube::Resource>::group(dt)
+    }
+    fn version(dt: &()) -> Cow<'_, str> {
+        <EndpointSlice as kube::Resource>::version(dt)
+    }
+    fn plural(dt: &()) -> Cow<'_, str> {
+        <EndpointSlice as kube::Resource>::plural(dt)
+    }
+    fn meta(&self) -> &ObjectMeta {
+        &self.metadata
+    }
+    fn meta_mut(&mut self) -> &mut ObjectMeta {
+        &mut self.metadata
+    }
+}
+
+/// Slims a [`Slice`]'s metadata to its name and namespace, its Service label moved to
+/// [`Slice::service`].
+pub fn slice(s: &mut Slice) {
+    if let Some(mut labels) = s.metadata.labels.take() {
+        s.service = labels.remove(SLICE_SERVICE_LABEL).or(s.service.take());
+    }
     meta(&mut s.metadata, false, false);
-    if let Some(l) = s.metadata.labels.as_mut() {
-        l.retain(|k, _| k == SLICE_SERVICE_LABEL);
-    }
-    s.ports = None;
-    for ep in &mut s.endpoints {
-        *ep = Endpoint {
-            node_name: ep.node_name.take(),
-            conditions: ep.conditions.take(),
-            ..Endpoint::default()
-        };
-    }
 }
 
 /// Slims a Node to its name, labels, cordon and taint keys, condition states and addresses.
@@ -235,7 +301,13 @@ mod tests {
         )
     }
 
-    fn plan(svcs: &[Service], slices: &[EndpointSlice], nodes: &[Node]) -> crate::plan::Plan {
+    /// `slices` decoded as the speaker's reflector decodes them.
+    fn decoded(slices: &[EndpointSlice]) -> Vec<Slice> {
+        let json = serde_json::to_value(slices).expect("serialize");
+        serde_json::from_value(json).expect("decode as Slice")
+    }
+
+    fn plan(svcs: &[Service], slices: &[Slice], nodes: &[Node]) -> crate::plan::Plan {
         let pools: Vec<IPAddressPool> = vec![
             serde_json::from_value(json!({
                 "metadata": {"name": "prod", "namespace": "metallb-system", "labels": {"env": "prod"}},
@@ -269,7 +341,7 @@ mod tests {
     #[test]
     fn slimmed_objects_give_the_same_plan_and_are_smaller() {
         let (svcs, slices, nodes) = fixtures();
-        let full = plan(&svcs, &slices, &nodes);
+        let full = plan(&svcs, &decoded(&slices), &nodes);
         assert_eq!(
             full.services.len(),
             2,
@@ -277,7 +349,7 @@ mod tests {
         );
         assert!(full.errors.is_empty(), "{:?}", full.errors);
 
-        let (mut s2, mut e2, mut n2) = (svcs.clone(), slices.clone(), nodes.clone());
+        let (mut s2, mut e2, mut n2) = (svcs.clone(), decoded(&slices), nodes.clone());
         s2.iter_mut().for_each(service);
         e2.iter_mut().for_each(slice);
         n2.iter_mut().for_each(node);
@@ -305,7 +377,10 @@ mod tests {
         assert_eq!(s2[0].metadata.resource_version.as_deref(), Some("42"));
         assert_eq!(s2[0].metadata.uid.as_deref(), Some("uid-a"));
         assert_eq!(e2[1].endpoints[1].node_name.as_deref(), Some("n3"));
-        assert!(e2[1].endpoints[0].addresses.is_empty());
+        assert_eq!(
+            e2[1].endpoints[1].conditions.as_ref().and_then(|c| c.ready),
+            Some(false)
+        );
         assert!(n2[0].status.as_ref().is_some_and(|s| s.images.is_none()));
         // Only MetalLB's annotations and the slice's Service label are kept.
         let kept: Vec<&String> = s2[0]
@@ -322,14 +397,9 @@ mod tests {
                 "metallb.io/ip-allocated-from-pool"
             ]
         );
-        let labels: Vec<&String> = e2[0]
-            .metadata
-            .labels
-            .as_ref()
-            .expect("kept")
-            .keys()
-            .collect();
-        assert_eq!(labels, [SLICE_SERVICE_LABEL]);
+        assert_eq!(e2[0].metadata.labels, None);
+        assert_eq!(e2[0].service.as_deref(), Some("a"));
+        assert_eq!(e2[0].service_name(), decoded(&slices)[0].service_name());
     }
 
     #[test]
@@ -398,8 +468,9 @@ mod tests {
         let mut s = Service::default();
         service(&mut s);
         assert_eq!(s, Service::default());
-        let mut e = EndpointSlice::default();
+        let mut e = Slice::default();
         slice(&mut e);
+        assert_eq!(e, Slice::default());
         let mut n = Node::default();
         node(&mut n);
         assert_eq!(n, Node::default());
@@ -421,5 +492,21 @@ mod tests {
         assert_eq!(s.type_.as_deref(), Some("kubernetes.io/basic-auth"));
         assert_eq!(s.metadata.name.as_deref(), Some("pw"));
         assert!(s.metadata.annotations.is_none());
+    }
+
+    #[test]
+    fn a_slice_without_endpoints_decodes_from_null_or_absent() {
+        for body in [
+            json!({"metadata": {"name": "s", "namespace": "n"}, "addressType": "IPv4", "endpoints": null}),
+            json!({"metadata": {"name": "s", "namespace": "n"}, "addressType": "IPv4"}),
+        ] {
+            let s: Slice = serde_json::from_value(body).expect("decodes");
+            assert!(s.endpoints.is_empty());
+            assert_eq!(s.metadata.name.as_deref(), Some("s"));
+        }
+        assert_eq!(
+            <Slice as kube::Resource>::url_path(&(), Some("n")),
+            "/apis/discovery.k8s.io/v1/namespaces/n/endpointslices"
+        );
     }
 }

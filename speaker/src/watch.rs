@@ -19,7 +19,6 @@ use ferrolb_api::v1beta1::{
 };
 use ferrolb_api::v1beta2::BGPPeer;
 use k8s_openapi::api::core::v1::{Node, Pod, Secret, Service};
-use k8s_openapi::api::discovery::v1::EndpointSlice;
 use kube::runtime::reflector::{self, Store};
 
 use kube::{Api, Client};
@@ -48,7 +47,7 @@ use ferrolb_kube::{reflect, reflect_with};
 /// The watched stores.
 pub struct Stores {
     services: Store<Service>,
-    slices: Store<EndpointSlice>,
+    slices: Store<slim::Slice>,
     nodes: Store<Node>,
     pools: Store<IPAddressPool>,
     ads: Option<Store<L2Advertisement>>,

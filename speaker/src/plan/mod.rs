@@ -40,7 +40,8 @@ pub use ferrolb_kube::convert::ServiceKey;
 use ferrolb_kube::convert::{ingress_ips, is_ours, pool_spec};
 use ferrolb_l2::election::{AdvertisementScope, NodeSelector, TrafficPolicy, WeightedSelector};
 use k8s_openapi::api::core::v1::{Node, Service};
-use k8s_openapi::api::discovery::v1::EndpointSlice;
+
+use crate::slim::{Slice, SliceEndpoint};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1 as metav1;
 
 pub mod bgp;
@@ -256,7 +257,7 @@ pub fn pool_of<'p>(
 }
 
 /// Endpoint serving rule (`internal/k8s/epslices`): `ready` unset or true, or `serving` true.
-fn serving(ep: &k8s_openapi::api::discovery::v1::Endpoint) -> bool {
+fn serving(ep: &SliceEndpoint) -> bool {
     let c = ep.conditions.as_ref();
     let ready = c.and_then(|c| c.ready);
     let serving = c.and_then(|c| c.serving);
@@ -269,19 +270,14 @@ type Endpoints = BTreeMap<ServiceKey, (bool, BTreeSet<String>)>;
 /// The label naming an EndpointSlice's Service (Kubernetes' `discovery.k8s.io` convention).
 pub const SLICE_SERVICE_LABEL: &str = "kubernetes.io/service-name";
 
-fn endpoints(slices: &[&EndpointSlice]) -> Endpoints {
+fn endpoints(slices: &[&Slice]) -> Endpoints {
     let mut out = Endpoints::new();
     for s in slices {
-        let Some(svc) = s
-            .metadata
-            .labels
-            .as_ref()
-            .and_then(|l| l.get(SLICE_SERVICE_LABEL))
-        else {
+        let Some(svc) = s.service_name() else {
             continue;
         };
         let ns = s.metadata.namespace.clone().unwrap_or_default();
-        let e = out.entry(ServiceKey::new(ns, svc.clone())).or_default();
+        let e = out.entry(ServiceKey::new(ns, svc.to_owned())).or_default();
         for ep in s.endpoints.iter().filter(|ep| serving(ep)) {
             e.0 = true;
             if let Some(n) = &ep.node_name {
@@ -359,7 +355,7 @@ pub struct Inputs<'a> {
     /// Every Service.
     pub services: &'a [&'a Service],
     /// Every EndpointSlice.
-    pub slices: &'a [&'a EndpointSlice],
+    pub slices: &'a [&'a Slice],
     /// Every Node.
     pub nodes: &'a [&'a Node],
     /// IPAddressPools of ferrolb's namespace.

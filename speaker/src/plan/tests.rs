@@ -2,7 +2,7 @@ use super::decide::Announcement;
 use super::*;
 use ferrolb_l2::owner::Interfaces;
 use k8s_openapi::api::core::v1::{NodeAddress, NodeCondition, NodeStatus, ServiceSpec};
-use k8s_openapi::api::discovery::v1::{Endpoint, EndpointConditions};
+use k8s_openapi::api::discovery::v1::EndpointConditions;
 use serde_json::json;
 
 fn node(name: &str, ip: &str, labels: &[(&str, &str)]) -> Node {
@@ -54,27 +54,24 @@ fn service(name: &str, ip: &str, etp: &str, class: Option<&str>) -> Service {
     }
 }
 
-fn slice(svc: &str, eps: &[(&str, Option<bool>)]) -> EndpointSlice {
-    EndpointSlice {
+fn slice(svc: &str, eps: &[(&str, Option<bool>)]) -> Slice {
+    Slice {
         metadata: ObjectMetaLite::meta(
             &format!("{svc}-x"),
             Some("ns"),
             &[("kubernetes.io/service-name", svc)],
         ),
-        address_type: "IPv4".into(),
         endpoints: eps
             .iter()
-            .map(|(n, ready)| Endpoint {
-                addresses: vec!["10.0.0.1".into()],
+            .map(|(n, ready)| SliceEndpoint {
                 node_name: Some(n.to_string()),
                 conditions: Some(EndpointConditions {
                     ready: *ready,
                     ..EndpointConditions::default()
                 }),
-                ..Endpoint::default()
             })
             .collect(),
-        ports: None,
+        service: None,
     }
 }
 
@@ -98,7 +95,7 @@ fn ad(name: &str, spec: serde_json::Value) -> L2Advertisement {
 
 struct World {
     services: Vec<Service>,
-    slices: Vec<EndpointSlice>,
+    slices: Vec<Slice>,
     nodes: Vec<Node>,
     pools: Vec<IPAddressPool>,
     ads: Vec<L2Advertisement>,
@@ -123,7 +120,7 @@ impl World {
 
     fn plan_after(&self, class: Option<&str>, last: &Plan) -> Plan {
         let services: Vec<&Service> = self.services.iter().collect();
-        let slices: Vec<&EndpointSlice> = self.slices.iter().collect();
+        let slices: Vec<&Slice> = self.slices.iter().collect();
         let nodes: Vec<&Node> = self.nodes.iter().collect();
         let pools: Vec<&IPAddressPool> = self.pools.iter().collect();
         let ads: Vec<&L2Advertisement> = self.ads.iter().collect();

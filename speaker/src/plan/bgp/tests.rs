@@ -3,11 +3,11 @@
 
 use std::net::IpAddr;
 
+use crate::slim::Slice;
 use ferrolb_api::v1beta1::{IPAddressPool, L2Advertisement};
 use ferrolb_bgp::announce::{NotAnnounced, ServiceDecision};
 use ipnet::IpNet;
 use k8s_openapi::api::core::v1::{Node, Service};
-use k8s_openapi::api::discovery::v1::EndpointSlice;
 use serde_json::{Value, json};
 
 use super::*;
@@ -25,7 +25,7 @@ fn service(name: &str, ip: &str, etp: &str) -> Service {
     }))
 }
 
-fn slice(svc: &str, nodes: &[&str]) -> EndpointSlice {
+fn slice(svc: &str, nodes: &[&str]) -> Slice {
     obj(json!({
         "metadata": {"name": format!("{svc}-x"), "namespace": "ns",
             "labels": {"kubernetes.io/service-name": svc}},
@@ -37,7 +37,7 @@ fn slice(svc: &str, nodes: &[&str]) -> EndpointSlice {
 
 struct World {
     services: Vec<Service>,
-    slices: Vec<EndpointSlice>,
+    slices: Vec<Slice>,
     nodes: Vec<Node>,
     pools: Vec<IPAddressPool>,
     l2ads: Vec<L2Advertisement>,
