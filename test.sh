@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # test.sh — ferrolb's whole test suite, exactly what CI (.ci/run) runs:
-#   1. static checks: rustfmt, clippy -D warnings, generated CRDs up to date;
+#   1. static checks: rustfmt, clippy -D warnings, generated CRDs up to date, cargo-deny
+#      (licenses, bans, sources: hack/deny.sh);
 #   2. unit and integration tests of every crate (`cargo test --workspace`), then a short
 #      coverage-guided run of every cargo-fuzz target (hack/fuzz-smoke.sh: nightly; 10 s each);
 #   3. container images: podman builds both from host-compiled static release binaries and
@@ -50,6 +51,8 @@ cargo clippy --workspace --all-targets -- -D warnings
 step "generated CRDs match the code"
 cargo run -q -p ferrolb-api --bin crdgen -- --check
 hack/gen-manifests.sh --check   # config/manifests/ferrolb-native.yaml + chart copies (offline)
+step "supply chain (cargo-deny: licenses, bans, sources; deny.toml)"
+hack/deny.sh </dev/null
 step "unit and integration tests"
 cargo test --workspace </dev/null
 if [ "${FERROLB_SKIP_FUZZ:-0}" = 1 ]; then

@@ -159,6 +159,35 @@ pub fn trim<K: kube::Resource>(obj: &mut K) {
 /// kubectl's client-side-apply annotation.
 pub const LAST_APPLIED: &str = "kubectl.kubernetes.io/last-applied-configuration";
 
+/// How many objects one page of [`list_trimmed`] asks for.
+pub const LIST_PAGE: u32 = 250;
+
+/// Lists every object of `api` matching `params` in pages of [`LIST_PAGE`] (the API server's
+/// `limit`/`continue`), [`trim`]ming each page before the next is fetched: a periodic list of
+/// thousands of objects (a speaker's per-Service status objects) never holds more than one
+/// page's response body, nor anyone's `managedFields`. `params.limit` is overridden.
+pub async fn list_trimmed<K>(
+    api: &kube::Api<K>,
+    params: &kube::api::ListParams,
+) -> Result<Vec<K>, kube::Error>
+where
+    K: kube::Resource + Clone + std::fmt::Debug + serde::de::DeserializeOwned,
+{
+    let mut out = Vec::new();
+    let mut page = params.clone().limit(LIST_PAGE);
+    loop {
+        let list = api.list(&page).await?;
+        out.extend(list.items.into_iter().map(|mut o| {
+            trim(&mut o);
+            o
+        }));
+        match list.metadata.continue_ {
+            Some(token) if !token.is_empty() => page = page.continue_token(&token),
+            _ => return Ok(out),
+        }
+    }
+}
+
 /// Converts a Kubernetes label selector into a core one ([`LabelSelector::from_parts`]); the
 /// error names the bad expression.
 pub fn selector(sel: &metav1::LabelSelector) -> Result<LabelSelector, String> {
@@ -200,6 +229,77 @@ mod tests {
         assert_eq!(annotations.len(), 1);
         assert_eq!(annotations["metallb.io/address-pool"], "prod");
         assert_eq!(svc.metadata.name.as_deref(), Some("web"));
+    }
+
+    /// A fake API server holding 600 ConfigMaps that pages as kube-apiserver does (`limit`,
+    /// `continue`); records each list request's query.
+    fn paging_api() -> (kube::Client, std::sync::Arc<std::sync::Mutex<Vec<String>>>) {
+        use axum::http::{Request, Response};
+        let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let log = seen.clone();
+        let svc = tower::service_fn(move |req: Request<kube::client::Body>| {
+            let log = log.clone();
+            async move {
+                let query = req.uri().query().unwrap_or_default().to_owned();
+                log.lock().expect("log").push(query.clone());
+                let param = |k: &str| {
+                    query
+                        .split('&')
+                        .find_map(|kv| kv.strip_prefix(&format!("{k}=")))
+                        .and_then(|v| v.parse::<usize>().ok())
+                };
+                let (from, limit) = (
+                    param("continue").unwrap_or(0),
+                    param("limit").unwrap_or(600),
+                );
+                let to = (from + limit).min(600);
+                let items: Vec<serde_json::Value> = (from..to)
+                    .map(|i| {
+                        serde_json::json!({"metadata": {"name": format!("cm-{i}"),
+                        "managedFields": [{"manager": "m", "operation": "Update"}]}})
+                    })
+                    .collect();
+                let next = if to < 600 {
+                    to.to_string()
+                } else {
+                    String::new()
+                };
+                let body = serde_json::json!({"apiVersion": "v1", "kind": "ConfigMapList",
+                    "metadata": {"continue": next}, "items": items});
+                Response::builder()
+                    .status(200)
+                    .body(kube::client::Body::from(
+                        serde_json::to_vec(&body).expect("json"),
+                    ))
+                    .map_err(|e| e.to_string())
+            }
+        });
+        (kube::Client::new(svc, "default"), seen)
+    }
+
+    #[tokio::test]
+    async fn list_trimmed_pages_through_everything_and_trims_each_object() {
+        use k8s_openapi::api::core::v1::ConfigMap;
+        let (client, seen) = paging_api();
+        let api: kube::Api<ConfigMap> = kube::Api::namespaced(client, "default");
+        let params = kube::api::ListParams::default().labels("a=b");
+        let all = list_trimmed(&api, &params).await.expect("listed");
+        assert_eq!(all.len(), 600);
+        assert_eq!(all[599].metadata.name.as_deref(), Some("cm-599"));
+        assert!(all.iter().all(|o| o.metadata.managed_fields.is_none()));
+        let queries = seen.lock().expect("log").clone();
+        assert_eq!(queries.len(), 3, "{queries:?}");
+        assert!(
+            queries
+                .iter()
+                .all(|q| q.contains(&format!("limit={LIST_PAGE}"))
+                    && q.contains("labelSelector=a%3Db")),
+            "{queries:?}"
+        );
+        assert!(
+            queries[1].contains("continue=250") && queries[2].contains("continue=500"),
+            "{queries:?}"
+        );
     }
 
     #[test]

@@ -315,7 +315,8 @@ impl<K: ServiceStatusKind> Objects<K> {
         } else {
             ListParams::default().labels(&own_objects(&self.node))
         };
-        let existing = self.api.list(&params).await?.items;
+        // Paged and trimmed: one object per Service (and node, in BGP mode) can be thousands.
+        let existing = ferrolb_kube::list_trimmed(&self.api, &params).await?;
         let d = diff(&self.node, &self.owner, &existing, want);
         for name in &d.delete {
             delete_quietly(&self.api, name).await?;
