@@ -15,14 +15,15 @@
 #   - preloaded into containerd (namespace k8s.io): kube-apiserver, kube-controller-manager,
 #     kube-scheduler, kube-proxy (the rig's builds; kube-proxy on a Debian base with iptables, nft and
 #     conntrack), etcd (the rig's build, tag ETCD_VERSION; kind-config.yaml selects it), coredns (its Go
-#     module), pause (static build of the kubernetes module's build/pause/linux/pause.c), all under the
+#     module, with the plugins of e2e/kind/coredns/main.go), pause (static build of the kubernetes module's build/pause/linux/pause.c), all under the
 #     names `kubeadm config images list` prints;
 #   - /kind/bin/ferrolb-cni.sh: the CNI configuration e2e/kind/run.sh writes per node once the node has a
 #     podCIDR (ptp + host-local, static routes between the nodes' pod CIDRs; kindnetd is not a Go module
 #     the proxy serves).
 #
 # Cache: ${FERROLB_CACHE:-~/.cache/ferrolb}/kind/. The image is content-addressed: its key hashes
-# e2e/versions.env, e2e/kind/versions.env, this script, e2e/kind/node/* and the effective pins. With the
+# e2e/versions.env, e2e/kind/versions.env, lib.sh, this script, e2e/kind/node/*, coredns/main.go and the
+# effective pins. With the
 # key's image in podman's storage the script exits in seconds; with the saved archive node-<key>.tar it
 # loads that; otherwise it builds (debootstrap trees and Go binaries are cached per input, so a change to
 # this script rebuilds only the assembly). --force rebuilds the image (not the cached inputs);
@@ -63,7 +64,7 @@ mkdir -p "$KCACHE"
 exec 8>"$KCACHE/.build-node-image.lock"
 flock -w 3600 8 || die "could not lock $KCACHE/.build-node-image.lock"
 
-KEY=$(hash_of "$(cat "$HERE/../versions.env" "$HERE/versions.env" "$HERE/lib.sh" "$0" "$HERE"/node/*)" \
+KEY=$(hash_of "$(cat "$HERE/../versions.env" "$HERE/versions.env" "$HERE/lib.sh" "$0" "$HERE"/node/* "$HERE/coredns/main.go")" \
   "$K8S_VERSION" "$ETCD_VERSION" "$KIND_VERSION" "$COREDNS_VERSION" "$PAUSE_VERSION" "$DEBIAN_SUITE" "$DEBIAN_MIRROR")
 
 # --- debootstrap trees, cached per (suite, mirror, package list) -------------------------------------
@@ -114,6 +115,30 @@ build_kubelet_kubeadm() {
   rm -rf "$out"; mv "$out.tmp" "$out"
 }
 
+# coredns: e2e/kind/coredns/main.go (kubeadm's plugins, not the cloud ones) in a scratch module requiring
+# github.com/coredns/coredns at COREDNS_VERSION.
+COREDNS_BIN=
+build_coredns() {
+  local key out w
+  key=$(hash_of "$(cat "$HERE/coredns/main.go")" "$COREDNS_VERSION")
+  out=$BIN/coredns-$COREDNS_VERSION-$key; w=$SRC/coredns-$COREDNS_VERSION-$key
+  COREDNS_BIN=$out/coredns
+  [ -x "$out/coredns" ] && return 0
+  mkdir -p "$w" "$out.tmp"
+  cp "$HERE/coredns/main.go" "$w/main.go"
+  (
+    cd "$w" || exit 1
+    [ -f go.mod ] || go mod init ferrolb.local/coredns-build >/dev/null 2>&1
+    go get "github.com/coredns/coredns@$COREDNS_VERSION"
+    nice -n 10 go build -ldflags "-s -w -X github.com/coredns/coredns/coremain.GitCommit=$COREDNS_VERSION" \
+      -o "$out.tmp/coredns" .
+  )
+  "$out.tmp/coredns" -plugins | grep -q 'dns.kubernetes' || die "coredns: no kubernetes plugin"
+  "$out.tmp/coredns" -version >&2
+  find "$BIN" -maxdepth 1 -name "coredns-*" ! -name "coredns-$COREDNS_VERSION-$key*" -exec rm -rf {} +
+  rm -rf "$out"; mv "$out.tmp" "$out"
+}
+
 # pause: kubernetes' build/pause/linux/pause.c, static (musl when available).
 build_pause() {
   local out=$BIN/pause-$PAUSE_VERSION src cc
@@ -131,9 +156,7 @@ build_pause() {
 build_binaries() {
   timed "e2e/build-upstream.sh (rig binaries, cached)" "$ROOT/e2e/build-upstream.sh"
   timed "kubelet + kubeadm $K8S_VERSION" build_kubelet_kubeadm
-  timed "coredns $COREDNS_VERSION" go_tool_build coredns "$COREDNS_VERSION" \
-    "github.com/coredns/coredns@$COREDNS_VERSION" github.com/coredns/coredns \
-    "-X github.com/coredns/coredns/coremain.GitCommit=$COREDNS_VERSION"
+  timed "coredns $COREDNS_VERSION" build_coredns
   timed "pause $PAUSE_VERSION" build_pause
 }
 
@@ -211,7 +234,7 @@ build_component_images() { # writes $WORK/images.tar (docker-archive, every imag
   import_image "registry.k8s.io/etcd:$ETCD_TAG" "$d" --change 'ENTRYPOINT ["/usr/local/bin/etcd"]'
   names+=("registry.k8s.io/etcd:$ETCD_TAG")
   d=$WORK/img/coredns; mkdir -p "$d"
-  install -m0755 "$BIN/coredns-$COREDNS_VERSION/coredns" "$d/coredns"
+  install -m0755 "$COREDNS_BIN" "$d/coredns"
   import_image "registry.k8s.io/coredns/coredns:$COREDNS_VERSION" "$d" --change 'ENTRYPOINT ["/coredns"]' --change 'EXPOSE 53 53/udp'
   names+=("registry.k8s.io/coredns/coredns:$COREDNS_VERSION")
   d=$WORK/img/pause; mkdir -p "$d"

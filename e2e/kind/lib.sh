@@ -11,6 +11,9 @@ REPO_ROOT=$(cd "$KIND_DIR/../.." && pwd)
 # shellcheck source=versions.env
 . "$KIND_DIR/versions.env"
 
+# command substitutions fail the script too (rootfs_dir, module_dir run in $(...))
+shopt -s inherit_errexit
+
 CACHE=${FERROLB_CACHE:-$HOME/.cache/ferrolb}
 KCACHE=$CACHE/kind
 BIN=$KCACHE/bin
@@ -26,12 +29,13 @@ log() { printf '[%s %s] %s\n' "${LOG_TAG:-kind}" "$(date +%H:%M:%S)" "$*" >&2; }
 die() { log "ERROR: $*"; exit 1; }
 hash_of() { printf '%s\n' "$@" | sha256sum | cut -c1-16; }
 
-timed() { # timed <label> <cmd...>: run, log the wall time
-  local label=$1 t0 rc=0; shift
+# timed <label> <cmd...>: run, log the wall time. The command runs plainly (not under `||`), so `set -e`
+# stays in force inside the functions it calls: a failure exits the script there.
+timed() {
+  local label=$1 t0; shift
   t0=$(date +%s)
-  "$@" || rc=$?
-  if [ "$rc" = 0 ]; then log "$label: done in $(($(date +%s) - t0)) s"; else log "$label: FAILED (exit $rc) after $(($(date +%s) - t0)) s"; fi
-  return "$rc"
+  "$@"
+  log "$label: done in $(($(date +%s) - t0)) s"
 }
 
 # module_dir <module@version>: the module's directory in the module cache (downloads it when missing).
