@@ -270,7 +270,7 @@ assemble() {
   local c=ferrolb-kind-build-$$
   "${PODMAN[@]}" rm -f "$c" >/dev/null 2>&1 || true
   "${PODMAN[@]}" run -d --name "$c" --privileged --security-opt seccomp=unconfined --network none \
-    --ulimit nofile=65536:65536 --ulimit nproc=4096:4096 --entrypoint sleep "$base" infinity >/dev/null
+    --ulimit "nofile=$NOFILE:$NOFILE" --ulimit nproc=4096:4096 --entrypoint sleep "$base" infinity >/dev/null
   trap '"${PODMAN[@]}" rm -f "$c" >/dev/null 2>&1 || true' EXIT
   "${PODMAN[@]}" exec "$c" bash -c 'nohup containerd >/var/log/containerd-build.log 2>&1 &'
   # shellcheck disable=SC2016

@@ -21,6 +21,10 @@ SRC=$KCACHE/src
 NODE_IMAGE=localhost/ferrolb-kind-node:$K8S_VERSION
 ETCD_TAG="${ETCD_VERSION#v}-0"
 PODMAN=(podman --runtime "${PODMAN_RUNTIME:-runc}")
+# nofile for containers: podman's default (1048576) can exceed this host's hard limit ("setting rlimit type
+# 7: operation not permitted"), as hack/build-images.sh notes too
+NOFILE=$(ulimit -Hn)
+{ [ "$NOFILE" = unlimited ] || [ "$NOFILE" -gt 65536 ]; } && NOFILE=65536
 
 export GOMODCACHE="$CACHE/go/mod" GOCACHE="$CACHE/go/build"
 export GOFLAGS="-trimpath -mod=mod -buildvcs=false" CGO_ENABLED=0 GOTOOLCHAIN=${GOTOOLCHAIN:-local}

@@ -87,6 +87,14 @@ cleanup() {
   local rc=$?
   [ "$rc" = 0 ] || [ -z "$CURRENT_STEP" ] || SUMMARY+=("FAILED in: $CURRENT_STEP")
   "${PODMAN[@]}" rm -f "$CLUSTER-client" "$CLUSTER-prober" >/dev/null 2>&1 || true
+  if [ "$rc" != 0 ] && [ -s "$KC" ]; then # what the cluster looked like, before it is deleted
+    {
+      kc get nodes -o wide --request-timeout=10s
+      kc get pods -A -o wide --request-timeout=10s
+      kc get events -A --sort-by=.lastTimestamp --request-timeout=10s | tail -n 40
+      kc -n metallb-system logs -l component=speaker --tail=30 --prefix --request-timeout=10s
+    } >&2 2>&1 || true
+  fi
   if [ "$KEEP" = 0 ] && [ -x "$KIND" ]; then "$KIND" delete cluster --name "$CLUSTER" >/dev/null 2>&1 || true; fi
   {
     echo "# e2e/kind/run.sh --install $INSTALL ($(date -u +%FT%TZ), load $(cut -d' ' -f1-3 /proc/loadavg))"
@@ -108,12 +116,10 @@ host_setup() {
   # kind runs `podman run` with no --ulimit: podman's default nofile (1048576) is above this host's hard
   # limit ("setting rlimit type 7: operation not permitted"); crun fails on hybrid cgroups; PID 1 is not
   # systemd here, so cgroupfs
-  local nofile
-  nofile=$(ulimit -Hn); { [ "$nofile" = unlimited ] || [ "$nofile" -gt 65536 ]; } && nofile=65536
   cat >"$KCACHE/containers.conf" <<EOF
 # written by e2e/kind/run.sh; used through CONTAINERS_CONF for kind's podman calls
 [containers]
-default_ulimits = ["nofile=$nofile:$nofile", "nproc=4096:4096"]
+default_ulimits = ["nofile=$NOFILE:$NOFILE", "nproc=4096:4096"]
 [engine]
 runtime = "runc"
 cgroup_manager = "cgroupfs"
@@ -122,7 +128,7 @@ EOF
   export CONTAINERS_CONF=$KCACHE/containers.conf
   podman info --format '{{.Host.OCIRuntime.Name}} {{.Host.CgroupManager}} cgroup{{.Host.CgroupsVersion}}' >"$WORK/podman-info" ||
     die "podman info failed with $CONTAINERS_CONF"
-  log "podman $(podman version --format '{{.Client.Version}}'): $(cat "$WORK/podman-info"), nofile $nofile"
+  log "podman $(podman version --format '{{.Client.Version}}'): $(cat "$WORK/podman-info"), nofile $NOFILE"
   # kind always bind-mounts /lib/modules; an empty directory is enough when the kernel has the modules built in
   [ -d /lib/modules ] || { log "creating empty /lib/modules (kind mounts it)"; mkdir -p /lib/modules; }
   grep -q "imageTag: $ETCD_TAG\$" "$HERE/kind-config.yaml" ||
