@@ -218,7 +218,7 @@ finish_node_rootfs() {
 import_image() {
   local name=$1 dir=$2; shift 2
   mkdir -p "$dir/tmp"; chmod 1777 "$dir/tmp"
-  tar --numeric-owner -C "$dir" -c . | "${PODMAN[@]}" import --change 'ENV PATH=/usr/local/bin:/usr/local/sbin:/usr/bin:/usr/sbin:/bin:/sbin' "$@" - "$name" >/dev/null
+  tar --numeric-owner -C "$dir" -c . | "${PODMAN[@]}" import -q --change 'ENV PATH=/usr/local/bin:/usr/local/sbin:/usr/bin:/usr/sbin:/bin:/sbin' "$@" - "$name" >/dev/null
 }
 
 build_component_images() { # writes $WORK/images.tar (docker-archive, every image)
@@ -235,7 +235,7 @@ build_component_images() { # writes $WORK/images.tar (docker-archive, every imag
   names+=("registry.k8s.io/etcd:$ETCD_TAG")
   d=$WORK/img/coredns; mkdir -p "$d"
   install -m0755 "$COREDNS_BIN" "$d/coredns"
-  import_image "registry.k8s.io/coredns/coredns:$COREDNS_VERSION" "$d" --change 'ENTRYPOINT ["/coredns"]' --change 'EXPOSE 53 53/udp'
+  import_image "registry.k8s.io/coredns/coredns:$COREDNS_VERSION" "$d" --change 'ENTRYPOINT ["/coredns"]'
   names+=("registry.k8s.io/coredns/coredns:$COREDNS_VERSION")
   d=$WORK/img/pause; mkdir -p "$d"
   install -m0755 "$BIN/pause-$PAUSE_VERSION/pause" "$d/pause"
@@ -248,7 +248,7 @@ build_component_images() { # writes $WORK/images.tar (docker-archive, every imag
   install -m0755 "$CACHE/bin/kube-proxy-$K8S_VERSION/kube-proxy" "$d/usr/local/bin/"
   import_image "registry.k8s.io/kube-proxy:$K8S_VERSION" "$d" --change 'ENTRYPOINT ["/usr/local/bin/kube-proxy"]'
   names+=("registry.k8s.io/kube-proxy:$K8S_VERSION")
-  "${PODMAN[@]}" save -m --format docker-archive -o "$WORK/images.tar" "${names[@]}" >/dev/null
+  "${PODMAN[@]}" save -q -m --format docker-archive -o "$WORK/images.tar" "${names[@]}" >/dev/null
   "${PODMAN[@]}" rmi "${names[@]}" >/dev/null
   printf '%s\n' "${names[@]}" >"$WORK/images.txt"
 }

@@ -150,7 +150,7 @@ build_web() { # the guide's traefik/whoami stand-in, and the prober
   WEB_IMAGE=localhost/ferrolb-kind-web:$key
   if ! "${PODMAN[@]}" image exists "$WEB_IMAGE"; then
     tar --numeric-owner -C "$out" -c web |
-      "${PODMAN[@]}" import --change 'ENTRYPOINT ["/web"]' --change 'CMD ["serve"]' - "$WEB_IMAGE" >/dev/null
+      "${PODMAN[@]}" import -q --change 'ENTRYPOINT ["/web"]' --change 'CMD ["serve"]' - "$WEB_IMAGE" >/dev/null
   fi
 }
 
@@ -237,7 +237,7 @@ cluster_up() {
 }
 
 load_images() {
-  "${PODMAN[@]}" save -m --format docker-archive -o "$WORK/images.tar" "$OPERATOR_IMAGE" "$SPEAKER_IMAGE" "$WEB_IMAGE" >/dev/null
+  "${PODMAN[@]}" save -q -m --format docker-archive -o "$WORK/images.tar" "$OPERATOR_IMAGE" "$SPEAKER_IMAGE" "$WEB_IMAGE" >/dev/null
   "$KIND" load image-archive "$WORK/images.tar" --name "$CLUSTER"
   rm -f "$WORK/images.tar"
 }
