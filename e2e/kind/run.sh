@@ -311,17 +311,23 @@ failover() {
   case "$node" in *control-plane) die "svc1 is announced by the control plane ($node): cannot stop it" ;; esac
   "${PODMAN[@]}" rm -f "$CLUSTER-prober" >/dev/null 2>&1 || true
   "${PODMAN[@]}" run -d --name "$CLUSTER-prober" --network kind "$WEB_IMAGE" \
-    probe -url "http://$ip/" -interval 100ms -timeout 300ms -for 150s -until-recovered >/dev/null
+    probe -url "http://$ip/" -interval 100ms -timeout 300ms -for 180s -until-recovered >/dev/null
   sleep 3
   log "podman stop $node (announces svc1 $ip)"
   local t0
   t0=$(date +%s)
   podman stop "$node" >/dev/null
   log "podman stop returned after $(($(date +%s) - t0)) s"
-  rc=$(timeout 200 podman wait "$CLUSTER-prober" 2>/dev/null || echo timeout)
+  # the prober ends by itself once an outage is over; if it is still running after 120 s there was no
+  # outage (or no recovery): stop it, it prints its summary and fails if the last answer failed
+  if ! timeout 120 podman wait "$CLUSTER-prober" >/dev/null 2>&1; then
+    log "prober still running 120 s after the stop: ending it"
+    podman stop -t 10 "$CLUSTER-prober" >/dev/null
+  fi
+  rc=$(podman inspect "$CLUSTER-prober" --format '{{.State.ExitCode}}')
   out=$(podman logs "$CLUSTER-prober" 2>&1)
   printf '%s\n' "$out" | sed 's/^/  prober: /' >&2
-  [ "$rc" = 0 ] || { log "prober exit: $rc (no recovery)"; return 1; }
+  [ "$rc" = 0 ] || { log "prober exit $rc: svc1 did not answer again"; return 1; }
   retry 60 1 moved_from "$node" || die "svc1's ServiceL2Status still names only $node"
   after=$(l2_node svc1 | grep -vx "$node" | head -1)
   log "svc1 moved: $node -> $after; $(printf '%s\n' "$out" | grep '^summary:')"

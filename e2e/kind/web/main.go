@@ -4,10 +4,13 @@
 //	web serve [-addr :80]            HTTP server answering "<hostname> <remote addr>" like traefik/whoami,
 //	                                 the image of the guide's two web Pods (no registry is reachable here)
 //	web probe -url U [-interval 100ms] [-timeout 300ms] [-for 120s] [-until-recovered]
-//	                                 GETs U in a loop, prints one line per change of state (ok/fail, which
-//	                                 Pod answered) and a summary: requests, failures, the longest outage.
+//	                                 GETs U in a loop, prints a line whenever the answers change between ok
+//	                                 and failing (and why), then the answers per Pod and a summary:
+//	                                 requests, failures, the longest outage.
 //	                                 With -until-recovered it stops once an outage has ended (after 3 good
-//	                                 answers in a row); the loop is always bounded by -for.
+//	                                 answers in a row); SIGTERM (podman stop) ends it too, with the summary;
+//	                                 the loop is always bounded by -for. Exit status 1 when the last answer
+//	                                 failed, or with -until-recovered when no outage ended.
 package main
 
 import (
@@ -17,7 +20,9 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"os/signal"
 	"strings"
+	"syscall"
 	"time"
 )
 
@@ -70,19 +75,27 @@ func probe(args []string) int {
 		// a fresh connection per request: a dead node's connection must not be reused
 		Transport: &http.Transport{DisableKeepAlives: true, DialContext: (&net.Dialer{Timeout: *timeout}).DialContext},
 	}
+	stop := make(chan os.Signal, 1)
+	signal.Notify(stop, syscall.SIGTERM, syscall.SIGINT)
 	start := time.Now()
 	var requests, failures, streak int
 	var longest time.Duration
 	var downSince time.Time
 	last := ""
-	recovered := false
-	for time.Since(start) < *total {
+	byPod := map[string]int{}
+	recovered, stopped := false, false
+	for !stopped && time.Since(start) < *total {
 		t := time.Now()
 		state := get(client, *url)
 		requests++
-		if state != last {
+		class := state // "ok <pod>" lines are printed only when the answers were failing before
+		if strings.HasPrefix(state, "ok") {
+			class = "ok"
+			byPod[strings.TrimPrefix(state, "ok ")]++
+		}
+		if class != last {
 			fmt.Printf("%8.3fs %s\n", time.Since(start).Seconds(), state)
-			last = state
+			last = class
 		}
 		if strings.HasPrefix(state, "fail") {
 			failures++
@@ -103,16 +116,23 @@ func probe(args []string) int {
 				break
 			}
 		}
-		if d := *interval - time.Since(t); d > 0 {
-			time.Sleep(d)
+		d := *interval - time.Since(t)
+		if d < 0 {
+			d = 0
+		}
+		select {
+		case <-stop:
+			stopped = true
+		case <-time.After(d):
 		}
 	}
 	if !downSince.IsZero() {
 		fmt.Printf("still failing after %.3fs\n", time.Since(downSince).Seconds())
 	}
-	fmt.Printf("summary: requests=%d failures=%d longest_outage_ms=%d recovered=%t\n",
-		requests, failures, longest.Milliseconds(), recovered)
-	if !downSince.IsZero() || (*untilRecovered && !recovered) {
+	fmt.Printf("answers by pod: %v\n", byPod)
+	fmt.Printf("summary: requests=%d failures=%d longest_outage_ms=%d recovered=%t stopped_by_signal=%t\n",
+		requests, failures, longest.Milliseconds(), recovered, stopped)
+	if !downSince.IsZero() || (*untilRecovered && !recovered && !stopped) {
 		return 1
 	}
 	return 0
