@@ -154,7 +154,11 @@ build_pause() {
 }
 
 build_binaries() {
-  timed "e2e/build-upstream.sh (rig binaries, cached)" "$ROOT/e2e/build-upstream.sh"
+  # build-upstream.sh takes a lock for the whole cache even when everything is built: skip it then
+  local c need=0
+  for c in "${CP_IMAGES[@]}" kube-proxy kubectl; do [ -x "$CACHE/bin/$c-$K8S_VERSION/$c" ] || need=1; done
+  [ -x "$CACHE/bin/etcd-$ETCD_VERSION/etcd" ] && [ -f "$CACHE/src/kubernetes-$K8S_VERSION/.prepared" ] || need=1
+  if [ "$need" = 1 ]; then timed "e2e/build-upstream.sh (the rig's binaries)" "$ROOT/e2e/build-upstream.sh"; fi
   timed "kubelet + kubeadm $K8S_VERSION" build_kubelet_kubeadm
   timed "coredns $COREDNS_VERSION" build_coredns
   timed "pause $PAUSE_VERSION" build_pause

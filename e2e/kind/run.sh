@@ -155,7 +155,8 @@ build_web() { # the guide's traefik/whoami stand-in, and the prober
 }
 
 tools() {
-  "$REPO_ROOT/e2e/build-upstream.sh" --with-helm
+  # build-upstream.sh takes a lock for the whole cache even when everything is built: skip it then
+  if [ -x "$KUBECTL" ] && [ -x "$HELM" ]; then log "kubectl, helm: cached"; else "$REPO_ROOT/e2e/build-upstream.sh" --with-helm; fi
   timed "kind $KIND_VERSION" go_tool_build kind "$KIND_VERSION" "sigs.k8s.io/kind@$KIND_VERSION" sigs.k8s.io/kind
   "$KIND" version >&2
   timed "web (test workload)" build_web
