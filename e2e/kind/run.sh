@@ -175,6 +175,16 @@ ferrolb_images() {
 # --- 3. network and pool --------------------------------------------------------------------------------------
 POOL=
 network() {
+  # kind's nodes find each other by name (kubeadm join dials <cluster>-control-plane:6443): the network
+  # needs podman's DNS, which the CNI backend has only with the dnsname plugin
+  if [ "$(podman info --format '{{.Host.NetworkBackend}}')" = cni ] && ! ls /usr/lib/cni/dnsname /usr/libexec/cni/dnsname /opt/cni/bin/dnsname >/dev/null 2>&1; then
+    die "podman's CNI backend has no dnsname plugin: apt-get install golang-github-containernetworking-plugin-dnsname"
+  fi
+  if podman network exists kind && [ "$(podman network inspect kind --format '{{.DNSEnabled}}')" != true ]; then
+    [ -z "$(podman ps -aq --filter network=kind)" ] || die "the podman network kind has no DNS and containers use it; remove them and the network"
+    log "the podman network kind has no DNS (made before dnsname was installed): recreating it"
+    podman network rm kind >/dev/null
+  fi
   if ! podman network exists kind; then
     log "creating the podman network kind ($KIND_SUBNET)"
     podman network create -d bridge --subnet "$KIND_SUBNET" kind >/dev/null
