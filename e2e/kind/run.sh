@@ -177,7 +177,9 @@ POOL=
 network() {
   # kind's nodes find each other by name (kubeadm join dials <cluster>-control-plane:6443): the network
   # needs podman's DNS, which the CNI backend has only with the dnsname plugin
-  if [ "$(podman info --format '{{.Host.NetworkBackend}}')" = cni ] && ! ls /usr/lib/cni/dnsname /usr/libexec/cni/dnsname /opt/cni/bin/dnsname >/dev/null 2>&1; then
+  local d has_dnsname=0
+  for d in /usr/lib/cni /usr/libexec/cni /usr/local/lib/cni /opt/cni/bin; do [ -x "$d/dnsname" ] && has_dnsname=1; done
+  if [ "$(podman info --format '{{.Host.NetworkBackend}}')" = cni ] && [ "$has_dnsname" = 0 ]; then
     die "podman's CNI backend has no dnsname plugin: apt-get install golang-github-containernetworking-plugin-dnsname"
   fi
   if podman network exists kind && [ "$(podman network inspect kind --format '{{.DNSEnabled}}')" != true ]; then
