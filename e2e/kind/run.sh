@@ -95,7 +95,10 @@ cleanup() {
       kc -n metallb-system logs -l component=speaker --tail=30 --prefix --request-timeout=10s
     } >&2 2>&1 || true
   fi
-  if [ "$KEEP" = 0 ] && [ -x "$KIND" ]; then "$KIND" delete cluster --name "$CLUSTER" >/dev/null 2>&1 || true; fi
+  if [ "$KEEP" = 0 ] && [ -x "$KIND" ]; then
+    "$KIND" delete cluster --name "$CLUSTER" >/dev/null 2>&1 || true
+    rm -f "$KCACHE/$CLUSTER.kubeconfig"
+  fi
   {
     echo "# e2e/kind/run.sh --install $INSTALL ($(date -u +%FT%TZ), load $(cut -d' ' -f1-3 /proc/loadavg))"
     printf '%s\n' "${SUMMARY[@]}"
