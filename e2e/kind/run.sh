@@ -281,10 +281,16 @@ l2_node() { # the node of the Service's ServiceL2Status (one object per announci
     -o jsonpath='{range .items[*]}{.status.node}{"\n"}{end}'
 }
 client_curl() { podman exec "$CLUSTER-client" curl -sS --max-time 3 "http://$1/"; }
-curl_ok() { client_curl "$1" 2>&1 | grep -q '^Hostname: webpod'; }
+LAST_BODY=
+curl_ok() {
+  LAST_BODY=$(client_curl "$1" 2>&1) || return 1
+  grep -q '^Hostname: webpod' <<<"$LAST_BODY"
+}
+# wait_curl <ip>: until one answer comes from a web Pod (after a failover, kube-proxy may still send some
+# connections to the stopped node's Pod until the node is NotReady: those fail, and are retried)
 wait_curl() {
-  if retry 30 1 curl_ok "$1"; then client_curl "$1" | head -1 >&2; return 0; fi
-  client_curl "$1" >&2 || true
+  if retry 30 1 curl_ok "$1"; then head -1 <<<"$LAST_BODY" >&2; return 0; fi
+  printf '%s\n' "$LAST_BODY" >&2
   return 1
 }
 wait_ips() {
