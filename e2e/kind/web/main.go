@@ -79,7 +79,7 @@ func probe(args []string) int {
 	signal.Notify(stop, syscall.SIGTERM, syscall.SIGINT)
 	start := time.Now()
 	var requests, failures, streak int
-	var longest time.Duration
+	var longest, first time.Duration // longest outage; the first one (an L2 failover's own gap)
 	var downSince time.Time
 	last := ""
 	byPod := map[string]int{}
@@ -106,8 +106,12 @@ func probe(args []string) int {
 		} else {
 			streak++
 			if !downSince.IsZero() {
-				if gap := t.Sub(downSince); gap > longest {
+				gap := t.Sub(downSince)
+				if gap > longest {
 					longest = gap
+				}
+				if !recovered {
+					first = gap
 				}
 				downSince = time.Time{}
 				recovered = true
@@ -130,8 +134,8 @@ func probe(args []string) int {
 		fmt.Printf("still failing after %.3fs\n", time.Since(downSince).Seconds())
 	}
 	fmt.Printf("answers by pod: %v\n", byPod)
-	fmt.Printf("summary: requests=%d failures=%d longest_outage_ms=%d recovered=%t stopped_by_signal=%t\n",
-		requests, failures, longest.Milliseconds(), recovered, stopped)
+	fmt.Printf("summary: requests=%d failures=%d first_outage_ms=%d longest_outage_ms=%d recovered=%t stopped_by_signal=%t\n",
+		requests, failures, first.Milliseconds(), longest.Milliseconds(), recovered, stopped)
 	if !downSince.IsZero() || (*untilRecovered && !recovered && !stopped) {
 		return 1
 	}
