@@ -4,7 +4,15 @@
 
 use std::process::Command;
 
-const SCRIPTS: &[&str] = &["build-upstream.sh", "rig.sh", "run.sh", "kind/run-kind.sh"];
+const SCRIPTS: &[&str] = &[
+    "build-upstream.sh",
+    "rig.sh",
+    "run.sh",
+    "kind/run.sh",
+    "kind/build-node-image.sh",
+    "kind/lib.sh",
+    "kind/node/ferrolb-cni.sh",
+];
 
 #[test]
 fn scripts_parse_with_bash() {

@@ -1,0 +1,3 @@
+module ferrolb.local/kind-web
+
+go 1.22
