@@ -31,7 +31,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, ensure};
-use ferrolb_e2e::Rig;
+use ferrolb_e2e::{Rig, wait_for};
 use ferrolb_e2e::failover::{now_ns, probe_replies, start_probe};
 use ferrolb_e2e::faults::{Partition, mac_changes, macs_within};
 use ferrolb_e2e::l2::*;
@@ -177,6 +177,47 @@ fn rejected(rig: &Rig, node: &str) -> Result<u64> {
         .with_context(|| format!("{node} serves no rejected-heartbeat counter:\n{text}"))
 }
 
+/// While several nodes announce `web` (a split brain): the ServiceL2Status objects, sampled
+/// every 250 ms for 2 s, show every announcer in `want` and stay put — each node deletes
+/// another node's object at most once while it announces the Service, so the announcers do not
+/// delete and recreate each other's objects for as long as the partition lasts (a write storm).
+async fn statuses_show_the_announcers(rig: &Rig, s: &Served, want: &[String], what: &str) -> Result<()> {
+    let mut want: Vec<String> = want.to_vec();
+    want.sort();
+    want.dedup();
+    let wanted = &want;
+    wait_for(
+        &format!("{what}: ServiceL2Statuses of web on {want:?}"),
+        TIMEOUT,
+        || diag(rig),
+        || async move { Ok((status_nodes(rig, "web")? == *wanted).then_some(())) },
+    )
+    .await?;
+    let mut names = BTreeSet::new();
+    for _ in 0..8 {
+        let out = rig.kubectl(&[
+            "-n",
+            SYSTEM,
+            "get",
+            "servicel2statuses",
+            "-l",
+            &format!("metallb.io/service-name=web,metallb.io/service-namespace={NS}"),
+            "-o",
+            "jsonpath={.items[*].metadata.name}",
+        ])?;
+        names.extend(out.split_whitespace().map(str::to_string));
+        std::thread::sleep(Duration::from_millis(250));
+    }
+    eprintln!("{what}: ServiceL2Statuses {names:?} on {want:?} over 2 s ({} announce)", s.ip);
+    ensure!(
+        names.len() == want.len(),
+        "{what}: the announcers' ServiceL2Statuses churn: {} objects in 2 s for {} announcers ({names:?})",
+        names.len(),
+        want.len()
+    );
+    Ok(())
+}
+
 /// Runs `body` with the rig's controller and speakers (`flags`), then cleans up.
 async fn with_speakers<F, Fut>(test: &str, flags: &[&str], body: F) -> Result<()>
 where
@@ -239,6 +280,7 @@ async fn partition_a_one_way_announcers_follow_each_nodes_view() -> Result<()> {
                 p.what
             );
             ensure!(p.dropped()? > 0, "{}: no heartbeat was dropped", p.what);
+            statuses_show_the_announcers(&rig, &s, &[o.clone(), second.clone()], "one-way").await?;
 
             // Heal: the second hears the owner again and stops within about one interval.
             let (replies, t0) = probe_around(&s.ip, 3, || p.heal())?;
@@ -368,6 +410,7 @@ async fn partition_c_split_without_a_majority() -> Result<()> {
                 s.who(&seen)
             );
             eprintln!("{shape} split {groups:?}: each side's winner answers: {winners:?}");
+            statuses_show_the_announcers(&rig, &s, &winners, &format!("{shape} split")).await?;
             let (replies, t0) = probe_around(&s.ip, 3, || p.heal())?;
             let interim: Vec<String> = winners.iter().filter(|w| **w != o).cloned().collect();
             one_owner_after_heal(&s, &replies, t0, &interim, "split heal")?;
@@ -478,7 +521,7 @@ async fn partition_d_heartbeat_key_mismatch_on_one_node() -> Result<()> {
                     "{n} rejected only {per_s}/s with {k} on another key (expected >= {min}/s)"
                 );
             }
-            wait_status_includes(&rig, "web", &second).await?;
+            statuses_show_the_announcers(&rig, &s, &[k.clone(), second.clone()], "key mismatch").await?;
 
             // --quorum majority: the odd node hears nobody, has no quorum and stays silent; the
             // others are a majority and their winner answers alone.

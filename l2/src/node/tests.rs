@@ -602,7 +602,7 @@ fn flapping_below_dead_after_changes_no_owner() {
 
 /// Cuts longer than `dead_after` do move the IP, but boundedly: per cut the interim owner
 /// starts and stops (and with a majority the isolated owner stops and starts again after its
-/// rejoin hold), never a storm; with a majority never two owners at once.
+/// rejoin hold), never a storm.
 #[test]
 fn flapping_beyond_dead_after_costs_a_bounded_number_of_changes_per_cut() {
     for (quorum, per_cut) in [(QuorumPolicy::Disabled, 2), (QuorumPolicy::Majority, 4)] {
@@ -617,16 +617,6 @@ fn flapping_beyond_dead_after_costs_a_bounded_number_of_changes_per_cut() {
         );
         assert_eq!(sim.owners(), vec![owner], "{quorum:?}");
     }
-    // With a majority the flapping never shows two owners.
-    let (_, mut sim, owner) = settled(QuorumPolicy::Majority);
-    let mut overlap = Vec::new();
-    for _ in 0..10 {
-        sim.set_links(owner, false);
-        overlap.extend(sim.run_counting_overlap(sim.now_ms + 900));
-        sim.set_links(owner, true);
-        overlap.extend(sim.run_counting_overlap(sim.now_ms + 500));
-    }
-    assert!(overlap.is_empty(), "two owners at {overlap:?}");
 }
 
 /// A 2|2 split of four nodes: without quorum each half announces its own winner (MetalLB);
