@@ -168,13 +168,21 @@ fn one_owner_after_heal(
     Ok(())
 }
 
-/// `ferrolb_speaker_rejected_heartbeats_total` of `node`'s speaker.
-fn rejected(rig: &Rig, node: &str) -> Result<u64> {
+/// Rejected heartbeats counted by `node`'s speaker: (all,
+/// `ferrolb_speaker_rejected_heartbeats_total`; wrong key,
+/// `ferrolb_speaker_heartbeat_checks_total{reason="bad_key"}`).
+fn rejected(rig: &Rig, node: &str) -> Result<(u64, u64)> {
     let text = rig.http_get_from_node(node, METRICS)?;
-    text.lines()
-        .find_map(|l| l.strip_prefix("ferrolb_speaker_rejected_heartbeats_total "))
-        .and_then(|v| v.trim().parse().ok())
-        .with_context(|| format!("{node} serves no rejected-heartbeat counter:\n{text}"))
+    let value = |prefix: &str| {
+        text.lines()
+            .find_map(|l| l.strip_prefix(prefix))
+            .and_then(|v| v.trim().parse().ok())
+            .with_context(|| format!("{node} serves no {prefix:?}:\n{text}"))
+    };
+    Ok((
+        value("ferrolb_speaker_rejected_heartbeats_total ")?,
+        value("ferrolb_speaker_heartbeat_checks_total{reason=\"bad_key\"} ")?,
+    ))
 }
 
 /// While several nodes announce `web` (a split brain): the ServiceL2Status objects, sampled
@@ -508,17 +516,22 @@ async fn partition_d_heartbeat_key_mismatch_on_one_node() -> Result<()> {
                 s.who(&seen)
             );
             // Both sides reject and count the other's heartbeats, continuously.
-            let before: Vec<u64> = s.nodes.iter().map(|n| rejected(&rig, n)).collect::<Result<_>>()?;
+            let before: Vec<(u64, u64)> =
+                s.nodes.iter().map(|n| rejected(&rig, n)).collect::<Result<_>>()?;
             std::thread::sleep(Duration::from_secs(2));
-            let after: Vec<u64> = s.nodes.iter().map(|n| rejected(&rig, n)).collect::<Result<_>>()?;
+            let after: Vec<(u64, u64)> =
+                s.nodes.iter().map(|n| rejected(&rig, n)).collect::<Result<_>>()?;
             for ((n, b), a) in s.nodes.iter().zip(&before).zip(&after) {
-                let per_s = a.saturating_sub(*b) / 2;
-                eprintln!("{n}: {per_s} heartbeats rejected per second (total {a})");
+                let per_s = a.0.saturating_sub(b.0) / 2;
+                let bad_key = a.1.saturating_sub(b.1) / 2;
+                eprintln!(
+                    "{n}: {per_s} heartbeats rejected per second, {bad_key} of them for the key (totals {a:?})"
+                );
                 // 10 heartbeats/s per sender: the others reject k's, k rejects everyone's.
                 let min = if *n == k { 5 * rest.len() as u64 } else { 5 };
                 ensure!(
-                    per_s >= min,
-                    "{n} rejected only {per_s}/s with {k} on another key (expected >= {min}/s)"
+                    per_s >= min && bad_key >= min,
+                    "{n} rejected only {per_s}/s ({bad_key}/s bad_key) with {k} on another key (expected >= {min}/s)"
                 );
             }
             statuses_show_the_announcers(&rig, &s, &[k.clone(), second.clone()], "key mismatch").await?;
