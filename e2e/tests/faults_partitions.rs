@@ -201,6 +201,8 @@ async fn statuses_show_the_announcers(rig: &Rig, s: &Served, want: &[String], wh
         || async move { Ok((status_nodes(rig, "web")? == *wanted).then_some(())) },
     )
     .await?;
+    // Each node deletes each other node's object at most once: settled well within 1 s.
+    std::thread::sleep(Duration::from_secs(1));
     let mut names = BTreeSet::new();
     for _ in 0..8 {
         let out = rig.kubectl(&[
