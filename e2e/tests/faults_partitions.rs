@@ -246,9 +246,9 @@ where
 }
 
 #[tokio::test]
-async fn partition_a_one_way_announcers_follow_each_nodes_view() -> Result<()> {
+async fn faults_partitions_a_one_way_announcers_follow_each_nodes_view() -> Result<()> {
     with_speakers(
-        "partition_a_one_way_announcers_follow_each_nodes_view",
+        "faults_partitions_a_one_way_announcers_follow_each_nodes_view",
         FLAGS,
         |rig, speakers| async move {
             let _speakers = speakers;
@@ -305,9 +305,9 @@ async fn partition_a_one_way_announcers_follow_each_nodes_view() -> Result<()> {
 }
 
 #[tokio::test]
-async fn partition_b_flapping_causes_no_ownership_storm() -> Result<()> {
+async fn faults_partitions_b_flapping_causes_no_ownership_storm() -> Result<()> {
     with_speakers(
-        "partition_b_flapping_causes_no_ownership_storm",
+        "faults_partitions_b_flapping_causes_no_ownership_storm",
         FLAGS,
         |rig, speakers| async move {
             let _speakers = speakers;
@@ -395,9 +395,9 @@ fn minority_groups(nodes: &[String]) -> Vec<Vec<String>> {
 }
 
 #[tokio::test]
-async fn partition_c_split_without_a_majority() -> Result<()> {
+async fn faults_partitions_c_split_without_a_majority() -> Result<()> {
     with_speakers(
-        "partition_c_split_without_a_majority",
+        "faults_partitions_c_split_without_a_majority",
         FLAGS,
         |rig, mut speakers| async move {
             let s = serve(&rig).await?;
@@ -497,10 +497,10 @@ fn settled_answers(ip: &str) -> Result<BTreeSet<String>> {
 }
 
 #[tokio::test]
-async fn partition_d_heartbeat_key_mismatch_on_one_node() -> Result<()> {
+async fn faults_partitions_d_heartbeat_key_mismatch_on_one_node() -> Result<()> {
     const WRONG: &str = "l2e2e-wrong-memberlist";
     with_speakers(
-        "partition_d_heartbeat_key_mismatch_on_one_node",
+        "faults_partitions_d_heartbeat_key_mismatch_on_one_node",
         FLAGS,
         |rig, mut speakers| async move {
             other_key_secret(&rig, WRONG)?;
