@@ -12,6 +12,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::process::Command;
+use std::time::Duration;
 
 use anyhow::{Context, Result, ensure};
 
@@ -89,7 +90,10 @@ impl Partition {
     pub fn new(rig: &Rig, pairs: &[(String, String)], port: &str) -> Result<Self> {
         let mut by_receiver: BTreeMap<String, Vec<String>> = BTreeMap::new();
         for (from, to) in pairs {
-            ensure!(from != to, "a node cannot be partitioned from itself ({from})");
+            ensure!(
+                from != to,
+                "a node cannot be partitioned from itself ({from})"
+            );
             let ip = node_ip(node_index(from)?);
             let senders = by_receiver.entry(to.clone()).or_default();
             if !senders.contains(&ip) {
@@ -161,6 +165,25 @@ impl Partition {
             )?;
         }
         self.active = true;
+        Ok(())
+    }
+
+    /// Drops for `d` only: the kernel expires the drop elements after `d` (nftables element
+    /// timeouts), so the cut lasts `d` in each receiving node however slowly the test runs
+    /// (a flapping partition). Call again only once `d` has passed.
+    pub fn cut_for(&mut self, d: Duration) -> Result<()> {
+        let ms = d.as_millis().max(1);
+        for (ns, ips) in &self.drops {
+            let elems = ips
+                .iter()
+                .map(|ip| format!("{ip} timeout {ms}ms"))
+                .collect::<Vec<_>>()
+                .join(", ");
+            nft(
+                ns,
+                &format!("add element inet {PARTITION_TABLE} senders {{ {elems} }}\n"),
+            )?;
+        }
         Ok(())
     }
 

@@ -184,7 +184,9 @@ fn identity<K: ServiceStatusKind>(obj: &K, view: &StatusView) -> (Option<String>
 }
 
 /// Diffs existing objects of one kind against what this node announces (Service → values);
-/// `owner` is this speaker's Pod (an object of this node not owned by it is replaced).
+/// `owner` is this speaker's Pod (an object of this node not owned by it is replaced). Without
+/// the memory of [`diff_sparing`] (tests of a single pass).
+#[cfg(test)]
 pub fn diff<K: ServiceStatusKind, V: AsRef<[String]>>(
     me: &str,
     owner: &PodOwner,

@@ -265,7 +265,11 @@ fn two_announcers_of_one_service_stop_deleting_each_others_objects() {
         for round in 0..40 {
             let i = round % 2;
             forget_unwanted(&mut evicted[i], &want);
-            let memory = if spare { evicted[i].clone() } else { Evicted::new() };
+            let memory = if spare {
+                evicted[i].clone()
+            } else {
+                Evicted::new()
+            };
             let d = diff_sparing(nodes[i], &PodOwner::default(), &store, &want, &memory);
             deleted += d.delete.len();
             store.retain(|o| !d.delete.contains(o.metadata.name.as_ref().unwrap()));
