@@ -275,7 +275,12 @@ async fn faults_partitions_a_one_way_announcers_follow_each_nodes_view() -> Resu
             // The owner does not hear the second: it still wins in its own view, the second
             // (hearing everyone) does not announce. Nothing changes for the client.
             {
-                let mut p = Partition::one_way(&rig, &[second.clone()], &[o.clone()], PORT)?;
+                let mut p = Partition::one_way(
+                    &rig,
+                    std::slice::from_ref(&second),
+                    std::slice::from_ref(&o),
+                    PORT,
+                )?;
                 let (replies, t0) = probe_around(&s.ip, 3, || p.cut())?;
                 let seen = macs_within(&replies, t0, u128::MAX);
                 ensure!(
@@ -289,7 +294,12 @@ async fn faults_partitions_a_one_way_announcers_follow_each_nodes_view() -> Resu
 
             // The second does not hear the owner: it wins among the nodes it hears, so both
             // answer for as long as the partition lasts.
-            let mut p = Partition::one_way(&rig, &[o.clone()], &[second.clone()], PORT)?;
+            let mut p = Partition::one_way(
+                &rig,
+                std::slice::from_ref(&o),
+                std::slice::from_ref(&second),
+                PORT,
+            )?;
             let (replies, t0) = probe_around(&s.ip, 3, || p.cut())?;
             let seen = macs_within(&replies, t0 + ns(SETTLE), u128::MAX);
             ensure!(
@@ -310,7 +320,13 @@ async fn faults_partitions_a_one_way_announcers_follow_each_nodes_view() -> Resu
 
             // Heal: the second hears the owner again and stops within about one interval.
             let (replies, t0) = probe_around(&s.ip, 3, || p.heal())?;
-            one_owner_after_heal(&s, &replies, t0, &[second.clone()], "one-way heal")?;
+            one_owner_after_heal(
+                &s,
+                &replies,
+                t0,
+                std::slice::from_ref(&second),
+                "one-way heal",
+            )?;
             drop(p);
             wait_status_node(&rig, "web", &o).await?;
             wait_http(&rig, &s.ip, "web-").await?;
