@@ -20,6 +20,8 @@
 //! the work happens (the controller's passes and allocations, admission requests, L2 ownership
 //! changes, BGP session states and UPDATE batches).
 
+#[cfg(any(test, feature = "test-util"))]
+pub mod capture;
 mod transport;
 
 use std::collections::BTreeMap;

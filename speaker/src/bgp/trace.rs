@@ -72,3 +72,6 @@ fn listed(prefixes: &[String]) -> String {
     }
     s
 }
+
+#[cfg(test)]
+mod tests;
