@@ -222,7 +222,10 @@ fn malformed_resource_attributes_are_refused() {
         let e = refused(&[ENDPOINT, ("OTEL_RESOURCE_ATTRIBUTES", bad)]);
         assert!(e.starts_with("OTEL_RESOURCE_ATTRIBUTES="), "{bad}: {e}");
     }
-    assert_eq!(resource_attributes(" , a=1,,"), Ok(vec![("a".into(), "1".into())]));
+    assert_eq!(
+        resource_attributes(" , a=1,,"),
+        Ok(vec![("a".to_owned(), "1".to_owned())])
+    );
 }
 
 /// One HTTP/1.1 request read by a loopback "collector": its path and body.
@@ -267,8 +270,9 @@ fn spans_of_ferrolb_crates_are_exported_over_otlp_http_and_flushed_at_shutdown()
     let port = listener.local_addr().expect("addr").port();
     let (tx, rx) = mpsc::channel();
     let server = std::thread::spawn(move || serve_one(listener, tx));
+    let endpoint = format!("http://127.0.0.1:{port}");
     let s = on(&[
-        ("OTEL_EXPORTER_OTLP_ENDPOINT", &format!("http://127.0.0.1:{port}")),
+        ("OTEL_EXPORTER_OTLP_ENDPOINT", endpoint.as_str()),
         ("METALLB_NAMESPACE", "metallb-system"),
     ]);
     let (layer, mut guard) = layer(&s).expect("layer");
