@@ -193,6 +193,11 @@ async fn otel_traces_reach_a_real_collector() -> Result<()> {
             if *n == owner {
                 let a = announced.with_context(|| format!("no l2.owner_change for {ip} on {n}"))?;
                 ensure!(a.attr("node") == n, "owner change: {a:?}");
+                // The log line written inside the span is its event.
+                ensure!(
+                    a.events.iter().any(|e| e.starts_with("announcing")),
+                    "owner change events: {a:?}"
+                );
             } else {
                 ensure!(announced.is_none(), "{n} is not elected but announced: {announced:?}");
             }
