@@ -126,6 +126,9 @@ func main() {
 		ConfigProviderSettings: otelcol.ConfigProviderSettings{
 			ResolverSettings: confmap.ResolverSettings{
 				ProviderFactories: []confmap.ProviderFactory{fileprovider.NewFactory()},
+				// Required, and must be a provider's scheme: ${...} in the test's
+				// configuration (there is none) would name files.
+				DefaultScheme: "file",
 			},
 		},
 	}
