@@ -72,7 +72,13 @@ impl Collector {
     /// Starts a Collector named `name` (log `otelcol-<name>`) with its OTLP/HTTP receiver on
     /// `127.0.0.1:port` of `netns` (the host's loopback for `None`), and waits until it is
     /// ready (its log says so, at most 60 s).
-    pub fn start(rig: &Rig, bin: &Path, name: &str, netns: Option<&str>, port: u16) -> Result<Self> {
+    pub fn start(
+        rig: &Rig,
+        bin: &Path,
+        name: &str,
+        netns: Option<&str>,
+        port: u16,
+    ) -> Result<Self> {
         let dir = rig.run_dir.join(format!("otelcol-{name}"));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir)?;

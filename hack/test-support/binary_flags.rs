@@ -46,7 +46,10 @@ pub fn assert_refused_env(bin: &str, args: &[&str], env: &[(&str, &str)], flag: 
         err.contains(flag),
         "{args:?} {env:?}: the message does not name {flag}: {err}"
     );
-    assert!(!err.contains("panicked"), "{args:?} {env:?} panicked: {err}");
+    assert!(
+        !err.contains("panicked"),
+        "{args:?} {env:?} panicked: {err}"
+    );
 }
 
 /// `args` must pass the flag checks: the binary fails later, for want of an API server.

@@ -118,7 +118,10 @@ fn bad_otel_variables_are_usage_errors_naming_the_variable() {
     for (var, value) in [
         ("OTEL_EXPORTER_OTLP_PROTOCOL", "http/json"),
         ("OTEL_TRACES_SAMPLER", "always"),
-        ("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "ftp://collector/v1/traces"),
+        (
+            "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
+            "ftp://collector/v1/traces",
+        ),
         ("OTEL_EXPORTER_OTLP_TIMEOUT", "10s"),
     ] {
         binary_flags::assert_refused_env(BIN, &with_node(&[]), &[(var, value)], var);

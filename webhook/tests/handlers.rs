@@ -353,8 +353,11 @@ fn admission_requests_are_traced_with_kind_object_operation_and_answer() {
     let res = ClusterResources::from_objects(parse_manifests(EXISTING).unwrap());
     let state = AppState::new(Arc::new(res), Options::default());
     let capture = Capture::default();
-    let subscriber = tracing_subscriber::registry()
-        .with(capture.clone().with_filter(tracing_subscriber::filter::filter_fn(traced)));
+    let subscriber = tracing_subscriber::registry().with(
+        capture
+            .clone()
+            .with_filter(tracing_subscriber::filter::filter_fn(traced)),
+    );
     let overlapping = review(
         "CREATE",
         "IPAddressPool",
@@ -371,13 +374,20 @@ fn admission_requests_are_traced_with_kind_object_operation_and_answer() {
     );
     tracing::subscriber::with_default(subscriber, || {
         for body in [overlapping, fine] {
-            let _ = judge(&state, Kind::IPAddressPool, serde_json::from_value(body).unwrap());
+            let _ = judge(
+                &state,
+                Kind::IPAddressPool,
+                serde_json::from_value(body).unwrap(),
+            );
         }
     });
     let spans = capture.named("admission");
     assert_eq!(spans.len(), 2, "{spans:?}");
     let (denied, allowed) = (&spans[0], &spans[1]);
-    for (span, name, op, ok) in [(denied, "b", "CREATE", "false"), (allowed, "c", "UPDATE", "true")] {
+    for (span, name, op, ok) in [
+        (denied, "b", "CREATE", "false"),
+        (allowed, "c", "UPDATE", "true"),
+    ] {
         assert_eq!(span.field("kind"), "IPAddressPool", "{span:?}");
         assert_eq!(span.field("name"), name, "{span:?}");
         assert_eq!(span.field("namespace"), "metallb-system", "{span:?}");

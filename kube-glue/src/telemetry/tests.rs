@@ -21,9 +21,7 @@ fn settings(vars: &[(&str, &str)]) -> Result<Option<Settings>, Error> {
 }
 
 fn on(vars: &[(&str, &str)]) -> Settings {
-    settings(vars)
-        .expect("valid settings")
-        .expect("traces on")
+    settings(vars).expect("valid settings").expect("traces on")
 }
 
 fn refused(vars: &[(&str, &str)]) -> String {
@@ -50,12 +48,19 @@ fn off_without_an_endpoint() {
 fn the_general_endpoint_gets_the_traces_path_the_traces_endpoint_is_used_as_given() {
     assert_eq!(on(&[ENDPOINT]).endpoint, "http://collector:4318/v1/traces");
     assert_eq!(
-        on(&[("OTEL_EXPORTER_OTLP_ENDPOINT", "https://c.example:4318/otlp/")]).endpoint,
+        on(&[(
+            "OTEL_EXPORTER_OTLP_ENDPOINT",
+            "https://c.example:4318/otlp/"
+        )])
+        .endpoint,
         "https://c.example:4318/otlp/v1/traces"
     );
     let s = on(&[
         ENDPOINT,
-        ("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "http://127.0.0.1:9999/custom"),
+        (
+            "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
+            "http://127.0.0.1:9999/custom",
+        ),
     ]);
     assert_eq!(s.endpoint, "http://127.0.0.1:9999/custom");
 }
@@ -78,13 +83,23 @@ fn sdk_disabled_and_exporter_none_turn_traces_off() {
         ("OTEL_SDK_DISABLED", "TRUE"),
         ("OTEL_TRACES_EXPORTER", "none"),
     ] {
-        assert_eq!(settings(&[ENDPOINT, (var, value)]), Ok(None), "{var}={value}");
+        assert_eq!(
+            settings(&[ENDPOINT, (var, value)]),
+            Ok(None),
+            "{var}={value}"
+        );
     }
     assert!(settings(&[ENDPOINT, ("OTEL_SDK_DISABLED", "false")]).is_ok_and(|s| s.is_some()));
     let e = refused(&[ENDPOINT, ("OTEL_SDK_DISABLED", "yes")]);
-    assert!(e.contains("OTEL_SDK_DISABLED") && e.contains("true or false"), "{e}");
+    assert!(
+        e.contains("OTEL_SDK_DISABLED") && e.contains("true or false"),
+        "{e}"
+    );
     let e = refused(&[ENDPOINT, ("OTEL_TRACES_EXPORTER", "jaeger")]);
-    assert!(e.contains("OTEL_TRACES_EXPORTER") && e.contains("otlp or none"), "{e}");
+    assert!(
+        e.contains("OTEL_TRACES_EXPORTER") && e.contains("otlp or none"),
+        "{e}"
+    );
 }
 
 #[test]
@@ -118,7 +133,10 @@ fn samplers_and_their_ratio() {
         settings(&vars).map(|s| s.map(|s| s.sampler))
     };
     assert_eq!(with("always_on", None), Ok(Some(SamplerSetting::AlwaysOn)));
-    assert_eq!(with("always_off", None), Ok(Some(SamplerSetting::AlwaysOff)));
+    assert_eq!(
+        with("always_off", None),
+        Ok(Some(SamplerSetting::AlwaysOff))
+    );
     assert_eq!(
         with("traceidratio", Some("0.25")),
         Ok(Some(SamplerSetting::TraceIdRatio(0.25)))
@@ -251,10 +269,14 @@ fn serve_one(listener: TcpListener, done: mpsc::Sender<(String, Vec<u8>)>) {
     }
     let mut body = vec![0; length];
     let _ = reader.read_exact(&mut body);
-    let _ = reader
-        .get_mut()
-        .write_all(b"HTTP/1.1 200 OK\r\ncontent-type: application/x-protobuf\r\ncontent-length: 0\r\n\r\n");
-    let path = request_line.split(' ').nth(1).unwrap_or_default().to_owned();
+    let _ = reader.get_mut().write_all(
+        b"HTTP/1.1 200 OK\r\ncontent-type: application/x-protobuf\r\ncontent-length: 0\r\n\r\n",
+    );
+    let path = request_line
+        .split(' ')
+        .nth(1)
+        .unwrap_or_default()
+        .to_owned();
     let _ = done.send((path, body));
 }
 
@@ -280,7 +302,11 @@ fn spans_of_ferrolb_crates_are_exported_over_otlp_http_and_flushed_at_shutdown()
     let subscriber = tracing_subscriber::registry().with(layer);
     tracing::subscriber::with_default(subscriber, || {
         // This module's target starts with `ferrolb_kube`: exported.
-        let span = tracing::info_span!("allocate", service = "demo/web", ips = tracing::field::Empty);
+        let span = tracing::info_span!(
+            "allocate",
+            service = "demo/web",
+            ips = tracing::field::Empty
+        );
         span.in_scope(|| tracing::info!("IP allocated"));
         span.record("ips", "172.18.255.200");
         drop(span);

@@ -410,10 +410,11 @@ impl Runner {
                 }
                 Action::Close | Action::RejectConnection => self.close().await,
                 Action::StateChanged { from, to } => {
-                    trace::session_state(&self.t.name, &self.t.report.address, from, to)
-                        .in_scope(|| {
+                    trace::session_state(&self.t.name, &self.t.report.address, from, to).in_scope(
+                        || {
                             tracing::debug!(peer = %self.t.name, state = ?to, "BGP session state");
-                        });
+                        },
+                    );
                     self.t.report.state = to;
                     if to != State::Established {
                         self.t.report.established_since = None;

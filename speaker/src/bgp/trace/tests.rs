@@ -55,9 +55,7 @@ fn an_update_batch_lists_announced_and_withdrawn_prefixes_of_both_families() {
 #[test]
 fn long_prefix_lists_are_cut_but_counted() {
     let big = Update {
-        nlri: (0..=255u8)
-            .map(|i| v4(&format!("10.0.0.{i}/32")))
-            .collect(),
+        nlri: (0..=255u8).map(|i| v4(&format!("10.0.0.{i}/32"))).collect(),
         ..Update::default()
     };
     let capture = captured(|| drop(update_batch("gobgp", std::iter::once(&big))));
