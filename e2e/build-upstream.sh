@@ -16,6 +16,8 @@
 #   metallb-controller (MetalLB's own controller, for side-by-side tests)     (METALLB_VERSION)
 #   metallb-speaker (only with --metallb-speaker or FERROLB_BUILD_METALLB_SPEAKER=1: the L2
 #     failover benchmark against MetalLB builds it on demand; CI's default build never does)
+#   otelcol-ferrolb (the OpenTelemetry Collector of e2e/tests/otel.rs: e2e/otelcol/main.go with
+#     the Collector's modules at OTELCOL_VERSION; rebuilt when e2e/otelcol/ changes)   (OTELCOL_VERSION)
 set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -33,7 +35,7 @@ for arg in "$@"; do
     --with-helm) WITH_HELM=1 ;;
     --metallb-speaker) WITH_ML_SPEAKER=1 ;;
     --force) FORCE=1 ;;
-    -h|--help) sed -n '2,18p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,20p' "$0"; exit 0 ;;
     *) echo "build-upstream.sh: unknown argument: $arg" >&2; exit 2 ;;
   esac
 done
@@ -207,6 +209,31 @@ build_metallb() { build_metallb_component controller -lb-class; }
 build_metallb_speaker() { build_metallb_component speaker -ml-bindaddr; }
 
 # --------------------------------------------------------------------------------------------------
+# The OpenTelemetry Collector (issue 18): a main.go of ours (OTLP receiver, an OTLP/JSON file exporter)
+# against the Collector's modules pinned by e2e/otelcol/go.mod (OTELCOL_VERSION). The binary's directory
+# carries a stamp of the sources, so a change of e2e/otelcol/ rebuilds it.
+OTELCOL_SRC="$HERE/otelcol"
+otelcol_stamp() { cat "$OTELCOL_SRC/main.go" "$OTELCOL_SRC/go.mod" "$OTELCOL_SRC/go.sum" | sha256sum | cut -c1-16; }
+have_otelcol() {
+  have otelcol-ferrolb "$OTELCOL_VERSION" &&
+    [ "$(cat "$BIN_ROOT/otelcol-ferrolb-$OTELCOL_VERSION/source.stamp" 2>/dev/null)" = "$(otelcol_stamp)" ]
+}
+build_otelcol() {
+  local w="$SRC_ROOT/otelcol-ferrolb-$OTELCOL_VERSION" out="$BIN_ROOT/otelcol-ferrolb-$OTELCOL_VERSION"
+  grep -q "go.opentelemetry.io/collector/otelcol $OTELCOL_VERSION\$" "$OTELCOL_SRC/go.mod" ||
+    { echo "e2e/otelcol/go.mod does not require go.opentelemetry.io/collector/otelcol $OTELCOL_VERSION" >&2; exit 1; }
+  rm -rf "$w"; mkdir -p "$w" "$out.tmp"
+  cp "$OTELCOL_SRC/main.go" "$OTELCOL_SRC/go.mod" "$OTELCOL_SRC/go.sum" "$w/"
+  (
+    cd "$w"
+    go build -ldflags "-s -w -X main.version=$OTELCOL_VERSION" -o "$out.tmp/otelcol-ferrolb" .
+  )
+  "$out.tmp/otelcol-ferrolb" --version >&2
+  otelcol_stamp >"$out.tmp/source.stamp"
+  rm -rf "$out"; mv "$out.tmp" "$out"
+}
+
+# --------------------------------------------------------------------------------------------------
 T0=$(date +%s)
 log "cache: $CACHE  ($(go version))"
 if have etcd "$ETCD_VERSION"; then log "etcd $ETCD_VERSION: cached"; else timed "etcd $ETCD_VERSION" build_etcd; fi
@@ -215,6 +242,7 @@ for c in "${K8S_CMDS[@]}"; do have "$c" "$K8S_VERSION" || need_k8s=1; done
 if [ "$need_k8s" = 0 ]; then log "kubernetes $K8S_VERSION: cached"; else timed "kubernetes $K8S_VERSION (${K8S_CMDS[*]})" build_k8s; fi
 if have kwok "$KWOK_VERSION"; then log "kwok $KWOK_VERSION: cached"; else timed "kwok $KWOK_VERSION" build_kwok; fi
 if have metallb-controller "$METALLB_VERSION"; then log "metallb-controller $METALLB_VERSION: cached"; else timed "metallb-controller $METALLB_VERSION" build_metallb; fi
+if have_otelcol; then log "otelcol-ferrolb $OTELCOL_VERSION: cached"; else timed "otelcol-ferrolb $OTELCOL_VERSION" build_otelcol; fi
 if [ "$WITH_ML_SPEAKER" = 1 ]; then
   if have metallb-speaker "$METALLB_VERSION"; then log "metallb-speaker $METALLB_VERSION: cached"; else timed "metallb-speaker $METALLB_VERSION" build_metallb_speaker; fi
 fi

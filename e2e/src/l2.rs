@@ -66,6 +66,8 @@ pub struct Speakers {
     pub procs: BTreeMap<String, Proc>,
     /// Extra flags of every speaker.
     pub extra: Vec<String>,
+    /// Extra environment variables of every speaker started from now on.
+    pub env: Vec<(String, String)>,
 }
 
 /// Node IP of `node-<i>` on the rig LAN.
@@ -89,6 +91,7 @@ impl Speakers {
             kubeconfig: rig.kubeconfig_for(SYSTEM, "speaker", false)?,
             procs: BTreeMap::new(),
             extra: extra.iter().map(|s| s.to_string()).collect(),
+            env: Vec::new(),
         })
     }
 
@@ -117,6 +120,7 @@ impl Speakers {
             .env("METALLB_LB_CLASS", CLASS)
             .env("FERROLB_LIVENESS_PORT", PORT)
             .env("FERROLB_LOG", "info")
+            .envs(self.env.iter().map(|(k, v)| (k, v)))
             .stdin(Stdio::null())
             .stdout(log.try_clone()?)
             .stderr(log);

@@ -25,6 +25,7 @@ pub mod faults;
 pub mod helm;
 pub mod l2;
 pub mod metallb;
+pub mod otelcol;
 pub mod procs;
 pub mod workload;
 

@@ -268,6 +268,7 @@ impl Speakers {
                 kubeconfig: rig.kubeconfig.clone(),
                 procs: Default::default(),
                 extra: Vec::new(),
+                env: Vec::new(),
             },
             secret_dir,
         };

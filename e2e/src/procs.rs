@@ -135,6 +135,14 @@ impl Default for OperatorOpts<'_> {
 /// Starts `ferrolb-operator` as ServiceAccount `metallb-system/controller` (its token, bound
 /// only by `config/rbac/controller.yaml`) in namespace `metallb-system`.
 pub fn start_operator(rig: &Rig, opts: OperatorOpts<'_>) -> Result<Proc> {
+    let mut cmd = operator_command(rig, opts)?;
+    let child = cmd.spawn().context("starting ferrolb-operator")?;
+    Ok(Proc(child))
+}
+
+/// The command [`start_operator`] runs, for a test that adds to its environment before
+/// spawning it.
+pub fn operator_command(rig: &Rig, opts: OperatorOpts<'_>) -> Result<Command> {
     let kubeconfig = rig.kubeconfig_for("metallb-system", "controller", false)?;
     let log = rig.log_file(opts.log)?;
     let mut cmd = Command::new(binary("ferrolb-operator")?);
@@ -153,8 +161,7 @@ pub fn start_operator(rig: &Rig, opts: OperatorOpts<'_>) -> Result<Proc> {
             .env("METALLB_POD_UID", uid),
         None => cmd.env("FERROLB_LEADER_ELECT", "false"),
     };
-    let child = cmd.spawn().context("starting ferrolb-operator")?;
-    Ok(Proc(child))
+    Ok(cmd)
 }
 
 /// Applies ferrolb's namespace, every CRD of `config/crd/bases` (waiting until all are

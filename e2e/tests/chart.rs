@@ -397,6 +397,59 @@ fn defaults_and_switches() -> Result<()> {
     Ok(())
 }
 
+/// `otelEnv` (ferrolb: docs/tracing.md) gives its OTEL_* variables to the controller, the
+/// webhook and the speaker; none by default; a name that is not OTEL_* is refused.
+#[test]
+fn otel_env_reaches_every_component() -> Result<()> {
+    let Some(bin) = helm_or_skip("otel_env_reaches_every_component") else {
+        return Ok(());
+    };
+    const ENDPOINT: &str = "http://otel-collector.observability:4318";
+    let components = [
+        ("Deployment", "controller"),
+        ("Deployment", "webhook"),
+        ("DaemonSet", "speaker"),
+    ];
+    let set = format!("otelEnv.OTEL_EXPORTER_OTLP_ENDPOINT={ENDPOINT}");
+    let objs = render_ok(
+        &bin,
+        &[
+            "--set",
+            &set,
+            "--set-string",
+            "otelEnv.OTEL_TRACES_SAMPLER_ARG=0.5",
+        ],
+    )?;
+    for (kind, name) in components {
+        let c = container(find(&objs, kind, name)?);
+        ensure!(
+            env(c, "OTEL_EXPORTER_OTLP_ENDPOINT")["value"] == ENDPOINT
+                && env(c, "OTEL_TRACES_SAMPLER_ARG")["value"] == "0.5",
+            "{kind}/{name}: {}",
+            c["env"]
+        );
+    }
+    let objs = render_ok(&bin, &[])?;
+    for (kind, name) in components {
+        let c = container(find(&objs, kind, name)?);
+        let names: Vec<&str> = c["env"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|v| v["name"].as_str())
+            .collect();
+        ensure!(
+            !names.is_empty() && names.iter().all(|n| !n.starts_with("OTEL_")),
+            "{kind}/{name} by default: {names:?}"
+        );
+    }
+    match render(&bin, &["--set", "otelEnv.FOO=1"])? {
+        Ok(_) => anyhow::bail!("otelEnv.FOO was accepted"),
+        Err(e) => ensure!(e.contains("otelEnv") || e.contains("FOO"), "{e}"),
+    }
+    Ok(())
+}
+
 #[test]
 fn what_cannot_be_honoured_fails_naming_the_key() -> Result<()> {
     let Some(bin) = helm_or_skip("what_cannot_be_honoured_fails_naming_the_key") else {

@@ -16,6 +16,8 @@
 //!   `ConfigurationState` writer.
 //! - [`owner`]: the binary's own Pod as owner of the status objects it writes.
 //! - [`lease`]: leader election over a Lease (one controller writes at a time).
+//! - [`telemetry`]: OpenTelemetry traces, configured by the standard `OTEL_*` variables only
+//!   (off without an OTLP endpoint).
 
 pub mod convert;
 pub mod events;
@@ -26,6 +28,7 @@ pub mod metrics;
 pub mod owner;
 pub mod passes;
 pub mod status;
+pub mod telemetry;
 
 use std::sync::Arc;
 

@@ -12,6 +12,10 @@
 //!   `caller` (`file:line`), `msg`, and the event's fields, keys sorted as go-kit's JSON logger
 //!   (a Go map) sorts them; `text` writes tracing's human-readable lines (colours only on a
 //!   terminal).
+//!
+//! Log lines are made of events only: spans exist for the OpenTelemetry trace layer
+//! ([`crate::telemetry`], installed here when the `OTEL_*` variables ask for it), so turning
+//! traces on never changes a log line.
 
 use std::fmt;
 use std::str::FromStr;
@@ -19,10 +23,16 @@ use std::str::FromStr;
 use tracing::field::{Field, Visit};
 use tracing::{Event, Level, Subscriber};
 use tracing_subscriber::EnvFilter;
+use tracing_subscriber::Layer;
+use tracing_subscriber::filter::{FilterExt, filter_fn};
 use tracing_subscriber::fmt::format::Writer;
 use tracing_subscriber::fmt::time::{FormatTime, SystemTime};
 use tracing_subscriber::fmt::{FmtContext, FormatEvent, FormatFields};
+use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::registry::LookupSpan;
+use tracing_subscriber::util::SubscriberInitExt;
+
+use crate::telemetry::{self, BoxedLayer, Telemetry};
 
 /// MetalLB's `--log-level` words, in the order of its help text.
 pub const LEVEL_WORDS: [&str; 6] = ["all", "debug", "info", "warn", "error", "none"];
@@ -110,26 +120,42 @@ pub struct LogArgs {
 }
 
 impl LogArgs {
-    /// Installs the global subscriber these flags describe ([`init`]).
-    pub fn init(&self) {
-        init(&self.log_level, self.log_format);
+    /// Installs the global subscriber these flags describe ([`init`]) and, when the `OTEL_*`
+    /// variables ask for it, the OpenTelemetry trace exporter, `service` being the default
+    /// `service.name` ([`crate::telemetry`]). Keep the guard until the binary exits: dropping
+    /// it flushes the queued spans. A refused `OTEL_*` value is an error naming the variable.
+    pub fn init(&self, service: &str) -> Result<Telemetry, telemetry::Error> {
+        let settings = telemetry::Settings::from_env(|v| std::env::var(v).ok(), service)?;
+        let (traces, guard) = match settings {
+            Some(s) => {
+                let (layer, guard) = telemetry::layer(&s)?;
+                (Some(layer), guard)
+            }
+            None => (None, Telemetry::off()),
+        };
+        init(&self.log_level, self.log_format, traces);
+        Ok(guard)
     }
 }
 
-/// Installs the global subscriber: `level`'s filter, `format`'s lines, on stderr. A second call
-/// (tests) leaves the first subscriber in place.
-pub fn init(level: &LogLevel, format: LogFormat) {
+/// Installs the global subscriber: `level`'s filter, `format`'s lines, on stderr, plus the
+/// trace layer when there is one. A second call (tests) leaves the first subscriber in place.
+pub fn init(level: &LogLevel, format: LogFormat, traces: Option<BoxedLayer>) {
     // `LogLevel` was checked when parsed; should it still fail, log everything at info.
     let filter = EnvFilter::try_new(level.directives()).unwrap_or_else(|_| EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr);
-    let _ = match format {
-        LogFormat::Json => builder.event_format(MetalLbJson).try_init(),
-        LogFormat::Text => builder
+    // Events only: a span is never part of a log line (the trace layer has its own filter).
+    let lines = filter.and(filter_fn(|meta| meta.is_event()));
+    let fmt = tracing_subscriber::fmt::layer().with_writer(std::io::stderr);
+    let fmt: BoxedLayer = match format {
+        LogFormat::Json => fmt.event_format(MetalLbJson).with_filter(lines).boxed(),
+        LogFormat::Text => fmt
             .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-            .try_init(),
+            .with_filter(lines)
+            .boxed(),
     };
+    let mut layers = vec![fmt];
+    layers.extend(traces);
+    let _ = tracing_subscriber::registry().with(layers).try_init();
 }
 
 /// MetalLB's level words for tracing's levels (MetalLB has no `trace`; `--log-level=all`

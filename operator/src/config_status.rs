@@ -129,7 +129,10 @@ async fn write(
     .map(drop)
 }
 
-/// One pass: validate the configuration, write every condition that changed.
+/// One pass: validate the configuration, write every condition that changed (trace span
+/// `config_status`, docs/tracing.md).
+#[tracing::instrument(name = "config_status", skip_all,
+    fields(objects = tracing::field::Empty, not_ready = tracing::field::Empty))]
 async fn pass(client: &Client, namespace: &str, res: ClusterResources) {
     let options = Options {
         namespace: Some(namespace.to_owned()),
@@ -137,6 +140,9 @@ async fn pass(client: &Client, namespace: &str, res: ClusterResources) {
     let report = validate(&res, &options);
     let items = items(&res);
     let ready = readiness(&items, &report);
+    let span = tracing::Span::current();
+    span.record("objects", items.len());
+    span.record("not_ready", ready.values().filter(|e| e.is_some()).count());
     let now = now();
     for item in &items {
         let error = ready

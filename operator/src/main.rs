@@ -199,6 +199,13 @@ fn main() -> anyhow::Result<()> {
             .error(clap::error::ErrorKind::ArgumentConflict, e)
             .exit();
     }
+    // Traces (OTEL_* variables): flushed when `_traces` drops, after the runtime has stopped.
+    let _traces = match args.log.init(ferrolb_kube::telemetry::CONTROLLER) {
+        Ok(t) => t,
+        Err(e) => Args::command()
+            .error(clap::error::ErrorKind::InvalidValue, e)
+            .exit(),
+    };
     tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -207,7 +214,6 @@ fn main() -> anyhow::Result<()> {
 }
 
 async fn controller(args: Args) -> anyhow::Result<()> {
-    args.log.init();
     let client = Client::try_default()
         .await
         .context("connecting to the Kubernetes API")?;

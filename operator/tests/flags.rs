@@ -81,3 +81,70 @@ fn sensible_values_pass_the_flag_checks() {
         binary_flags::assert_accepted(BIN, args);
     }
 }
+
+/// The `OTEL_*` variables that would otherwise be refused silently or fall back to a default
+/// (`ferrolb_kube::telemetry`): each with the variable its message must name.
+const BAD_OTEL: [(&str, &str, &str); 6] = [
+    (
+        "OTEL_EXPORTER_OTLP_PROTOCOL",
+        "grpc",
+        "OTEL_EXPORTER_OTLP_PROTOCOL",
+    ),
+    (
+        "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL",
+        "udp",
+        "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL",
+    ),
+    ("OTEL_TRACES_SAMPLER", "sometimes", "OTEL_TRACES_SAMPLER"),
+    ("OTEL_SDK_DISABLED", "yes", "OTEL_SDK_DISABLED"),
+    (
+        "OTEL_EXPORTER_OTLP_ENDPOINT",
+        "collector:4318",
+        "OTEL_EXPORTER_OTLP_ENDPOINT",
+    ),
+    (
+        "OTEL_RESOURCE_ATTRIBUTES",
+        "team",
+        "OTEL_RESOURCE_ATTRIBUTES",
+    ),
+];
+
+#[test]
+fn bad_otel_variables_are_usage_errors_naming_the_variable() {
+    for (var, value, named) in BAD_OTEL {
+        binary_flags::assert_refused_env(BIN, &[], &[(var, value)], named);
+        binary_flags::assert_refused_env(BIN, &["webhook"], &[(var, value)], named);
+    }
+    // A ratio sampler's argument out of 0..1.
+    let ratio = [
+        ("OTEL_TRACES_SAMPLER", "traceidratio"),
+        ("OTEL_TRACES_SAMPLER_ARG", "1.5"),
+    ];
+    binary_flags::assert_refused_env(BIN, &[], &ratio, "OTEL_TRACES_SAMPLER_ARG");
+}
+
+#[test]
+fn valid_otel_variables_pass_the_checks() {
+    // Traces on (nothing listens on port 9: the exporter is built, the flush at exit finds
+    // nothing queued), off by OTEL_SDK_DISABLED, and a sampler with its ratio.
+    for env in [
+        &[("OTEL_EXPORTER_OTLP_ENDPOINT", "http://127.0.0.1:9")][..],
+        &[
+            (
+                "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
+                "http://127.0.0.1:9/v1/traces",
+            ),
+            ("OTEL_EXPORTER_OTLP_PROTOCOL", "http/protobuf"),
+            ("OTEL_TRACES_SAMPLER", "parentbased_traceidratio"),
+            ("OTEL_TRACES_SAMPLER_ARG", "0.5"),
+            ("OTEL_SERVICE_NAME", "lb"),
+            ("OTEL_RESOURCE_ATTRIBUTES", "deployment.environment=lab"),
+        ],
+        &[
+            ("OTEL_SDK_DISABLED", "true"),
+            ("OTEL_TRACES_SAMPLER", "bogus"),
+        ],
+    ] {
+        binary_flags::assert_accepted_env(BIN, &[], env);
+    }
+}

@@ -385,7 +385,13 @@ async fn main() -> anyhow::Result<()> {
             .error(clap::error::ErrorKind::ArgumentConflict, e)
             .exit();
     }
-    args.log.init();
+    // Traces (OTEL_* variables): flushed when `_traces` drops, at the end of `main`.
+    let _traces = match args.log.init(ferrolb_kube::telemetry::SPEAKER) {
+        Ok(t) => t,
+        Err(e) => Args::command()
+            .error(clap::error::ErrorKind::InvalidValue, e)
+            .exit(),
+    };
     let node = args.node()?;
     let client = Client::try_default()
         .await

@@ -210,8 +210,20 @@ impl Stores {
             resync: RESYNC,
         };
         run_passes(self.notify.clone(), pacing, || {
+            // One trace span per pass (docs/tracing.md).
+            let span = tracing::info_span!(
+                "plan",
+                services = tracing::field::Empty,
+                nodes = tracing::field::Empty,
+                errors = tracing::field::Empty,
+                changed = tracing::field::Empty,
+            );
+            let _pass = span.enter();
             let plan = self.plan(lb_class.as_deref(), &tx.borrow());
-            publish(&tx, plan);
+            span.record("services", plan.services.len());
+            span.record("nodes", plan.nodes.len());
+            span.record("errors", plan.errors.len());
+            span.record("changed", publish(&tx, plan));
             std::future::ready(())
         })
         .await;
@@ -235,8 +247,8 @@ fn refs<K>(objs: &[Arc<K>]) -> Vec<&K> {
 }
 
 /// Publishes `plan` if it differs from the current one, logging each newly unannounceable
-/// Service once (`ipNotAllowed`).
-pub fn publish(tx: &watch::Sender<Arc<Plan>>, plan: Plan) {
+/// Service once (`ipNotAllowed`); whether it did.
+pub fn publish(tx: &watch::Sender<Arc<Plan>>, plan: Plan) -> bool {
     tx.send_if_modified(|cur| {
         if **cur == plan {
             return false;
@@ -264,5 +276,5 @@ pub fn publish(tx: &watch::Sender<Arc<Plan>>, plan: Plan) {
         );
         *cur = Arc::new(plan);
         true
-    });
+    })
 }

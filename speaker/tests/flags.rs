@@ -112,3 +112,30 @@ fn sensible_values_pass_the_flag_checks() {
         binary_flags::assert_accepted(BIN, &with_node(args));
     }
 }
+
+#[test]
+fn bad_otel_variables_are_usage_errors_naming_the_variable() {
+    for (var, value) in [
+        ("OTEL_EXPORTER_OTLP_PROTOCOL", "http/json"),
+        ("OTEL_TRACES_SAMPLER", "always"),
+        (
+            "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
+            "ftp://collector/v1/traces",
+        ),
+        ("OTEL_EXPORTER_OTLP_TIMEOUT", "10s"),
+    ] {
+        binary_flags::assert_refused_env(BIN, &with_node(&[]), &[(var, value)], var);
+    }
+}
+
+#[test]
+fn traces_on_pass_the_checks() {
+    binary_flags::assert_accepted_env(
+        BIN,
+        &with_node(&[]),
+        &[
+            ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://127.0.0.1:9"),
+            ("OTEL_TRACES_SAMPLER", "always_on"),
+        ],
+    );
+}

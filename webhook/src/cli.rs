@@ -165,7 +165,7 @@ impl Args {
 }
 
 /// The whole command: parses `args` (see [`Args::parse_as`]), installs the tracing subscriber
-/// (`--log-level`, `--log-format`: `ferrolb_kube::logging`) and the rustls crypto provider
+/// (`--log-level`, `--log-format`, OpenTelemetry traces: `ferrolb_kube::logging`) and the rustls crypto provider
 /// (ring), and serves on a multi-threaded tokio runtime until the server fails.
 pub fn main<I, T>(bin_name: &str, args: I) -> Result<(), Error>
 where
@@ -174,7 +174,14 @@ where
 {
     let _ = rustls::crypto::ring::default_provider().install_default();
     let args = Args::parse_as(bin_name, args);
-    args.log.init();
+    // Traces (OTEL_* variables): flushed when `_traces` drops, after the runtime has stopped.
+    let _traces = match args.log.init(ferrolb_kube::telemetry::WEBHOOK) {
+        Ok(t) => t,
+        Err(e) => Args::command()
+            .bin_name(bin_name.to_owned())
+            .error(clap::error::ErrorKind::InvalidValue, e)
+            .exit(),
+    };
     tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

@@ -116,16 +116,50 @@ fn decode(kind: Kind, obj: &DynamicObject) -> Result<Object, String> {
     })
 }
 
-/// Judges one AdmissionReview for `kind`.
+/// Judges one AdmissionReview for `kind`, in the trace span `admission` (docs/tracing.md):
+/// the kind, the object, the operation and the answer.
 pub fn review(
     state: &AppState,
     kind: Kind,
     review: AdmissionReview<DynamicObject>,
 ) -> AdmissionReview<DynamicObject> {
+    use tracing::field::Empty;
+    let span = tracing::info_span!(
+        "admission",
+        kind = %kind,
+        name = Empty,
+        namespace = Empty,
+        operation = Empty,
+        allowed = Empty,
+        warnings = Empty,
+        otel.status_code = Empty,
+    );
+    let _request = span.enter();
+    let answer = judge(state, kind, review, &span);
+    if let Some(r) = &answer.response {
+        span.record("allowed", r.allowed);
+        span.record("warnings", r.warnings.as_ref().map_or(0, Vec::len));
+        if !r.allowed {
+            span.record("otel.status_code", "ERROR");
+        }
+    }
+    answer
+}
+
+/// [`review`] without its span; records the request's fields on `span`.
+fn judge(
+    state: &AppState,
+    kind: Kind,
+    review: AdmissionReview<DynamicObject>,
+    span: &tracing::Span,
+) -> AdmissionReview<DynamicObject> {
     let req: AdmissionRequest<DynamicObject> = match review.try_into() {
         Ok(r) => r,
         Err(e) => return AdmissionResponse::invalid(e.to_string()).into_review(),
     };
+    span.record("name", req.name.as_str());
+    span.record("namespace", req.namespace.as_deref().unwrap_or_default());
+    span.record("operation", operation_word(&req.operation));
     let resp = AdmissionResponse::from(&req);
     let operation = match req.operation {
         kube::core::admission::Operation::Create => Operation::Create,
@@ -168,6 +202,17 @@ pub fn review(
         resp.warnings = Some(verdict.warnings);
     }
     resp.into_review()
+}
+
+/// The operation as the API server spells it (`CREATE`, `UPDATE`, `DELETE`, `CONNECT`).
+fn operation_word(op: &kube::core::admission::Operation) -> &'static str {
+    use kube::core::admission::Operation as Op;
+    match op {
+        Op::Create => "CREATE",
+        Op::Update => "UPDATE",
+        Op::Delete => "DELETE",
+        Op::Connect => "CONNECT",
+    }
 }
 
 /// The warning for a pool UPDATE or DELETE that takes IPs away from Services: how many, never

@@ -339,3 +339,61 @@ async fn pool_deletion_is_never_refused() {
     let (_, out) = post(app(&existing), PATHS[0].0, body).await;
     assert_eq!(out["response"]["allowed"], true, "{out}");
 }
+
+/// Each AdmissionReview is one `admission` span (docs/tracing.md) with the kind, the object,
+/// the operation and the answer.
+#[test]
+fn admission_requests_are_traced_with_kind_object_operation_and_answer() {
+    use ferrolb_kube::telemetry::{capture::Capture, traced};
+    use ferrolb_validate::Kind;
+    use ferrolb_webhook::handlers::review as judge;
+    use tracing_subscriber::Layer as _;
+    use tracing_subscriber::layer::SubscriberExt as _;
+
+    let res = ClusterResources::from_objects(parse_manifests(EXISTING).unwrap());
+    let state = AppState::new(Arc::new(res), Options::default());
+    let capture = Capture::default();
+    let subscriber = tracing_subscriber::registry().with(
+        capture
+            .clone()
+            .with_filter(tracing_subscriber::filter::filter_fn(traced)),
+    );
+    let overlapping = review(
+        "CREATE",
+        "IPAddressPool",
+        "v1beta1",
+        Some(pool("b", "metallb-system", &["192.168.10.128/30"])),
+        None,
+    );
+    let fine = review(
+        "UPDATE",
+        "IPAddressPool",
+        "v1beta1",
+        Some(pool("c", "metallb-system", &["10.9.0.0/30"])),
+        Some(pool("c", "metallb-system", &["10.9.0.0/31"])),
+    );
+    tracing::subscriber::with_default(subscriber, || {
+        for body in [overlapping, fine] {
+            let _ = judge(
+                &state,
+                Kind::IPAddressPool,
+                serde_json::from_value(body).unwrap(),
+            );
+        }
+    });
+    let spans = capture.named("admission");
+    assert_eq!(spans.len(), 2, "{spans:?}");
+    let (denied, allowed) = (&spans[0], &spans[1]);
+    for (span, name, op, ok) in [
+        (denied, "b", "CREATE", "false"),
+        (allowed, "c", "UPDATE", "true"),
+    ] {
+        assert_eq!(span.field("kind"), "IPAddressPool", "{span:?}");
+        assert_eq!(span.field("name"), name, "{span:?}");
+        assert_eq!(span.field("namespace"), "metallb-system", "{span:?}");
+        assert_eq!(span.field("operation"), op, "{span:?}");
+        assert_eq!(span.field("allowed"), ok, "{span:?}");
+    }
+    assert_eq!(denied.field("otel.status_code"), "ERROR");
+    assert_eq!(allowed.field("otel.status_code"), "");
+}

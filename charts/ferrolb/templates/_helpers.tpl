@@ -82,3 +82,14 @@ annotations:
   {{- end }}
 {{- end }}
 {{- end -}}
+
+{{/*
+(ferrolb) The OTEL_* variables of every component (value otelEnv, docs/tracing.md): env entries,
+nothing when the map is empty.
+*/}}
+{{- define "ferrolb.otelEnv" -}}
+{{- range $name, $value := .Values.otelEnv }}
+- name: {{ $name }}
+  value: {{ $value | quote }}
+{{- end }}
+{{- end }}

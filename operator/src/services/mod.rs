@@ -107,6 +107,15 @@ pub async fn run(
         }
         let reconciler = reconciler.get_or_insert_with(|| Reconciler::new(lb_class.clone()));
         let mut snap = snapshot(&services, &pools, &namespaces);
+        // One trace span per pass (docs/tracing.md); the allocations are its children.
+        let span = tracing::info_span!(
+            "reconcile",
+            services = snap.services.len(),
+            pools = snap.pools.len(),
+            actions = tracing::field::Empty,
+            config_error = tracing::field::Empty,
+        );
+        let _pass = span.enter();
         // An object written by an earlier Pod counts as absent: it is rewritten with this Pod
         // as its owner (as the speaker takes over its objects).
         snap.controller_state = states
@@ -115,6 +124,10 @@ pub async fn run(
             .next()
             .filter(|s| owner.owns(s.metadata.owner_references.as_deref()));
         let actions = reconciler.pass(&snap, &ferrolb_kube::status::now());
+        span.record("actions", actions.len());
+        if let Some(e) = reconciler.config_error() {
+            span.record("config_error", e);
+        }
         if !actions.is_empty() {
             tracing::debug!(
                 count = actions.len(),

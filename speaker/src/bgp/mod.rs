@@ -27,6 +27,7 @@
 
 pub mod restart;
 pub mod session;
+pub mod trace;
 pub mod transport;
 
 #[cfg(test)]

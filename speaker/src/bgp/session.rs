@@ -30,7 +30,9 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio::time::Instant;
+use tracing::Instrument as _;
 
+use super::trace;
 use super::transport::{self, Connecting};
 use crate::bgp_report::SessionReport;
 
@@ -371,29 +373,52 @@ impl Runner {
     }
 
     /// Carries out the FSM's actions (and those of the events they cause) in order.
+    /// A run of UPDATEs is one `bgp.update_batch` trace span ([`super::trace`]).
     async fn apply(&mut self, actions: Vec<Action>) {
         let mut queue: VecDeque<Action> = actions.into();
+        let mut batch: Option<tracing::Span> = None;
         while let Some(a) = queue.pop_front() {
             let now = self.now();
+            if !matches!(&a, Action::Send(Message::Update(_))) {
+                batch = None;
+            }
             match a {
                 Action::Connect => {
                     self.close().await;
                     self.io.connecting = Some(transport::connect(&self.t.identity.transport));
                 }
                 Action::Send(msg) => {
-                    if let Err(e) = self.send(&msg).await {
+                    let span = match (&msg, batch.clone()) {
+                        (Message::Update(_), Some(span)) => span,
+                        (Message::Update(first), None) => {
+                            let rest = queue.iter().map_while(|a| match a {
+                                Action::Send(Message::Update(u)) => Some(&**u),
+                                _ => None,
+                            });
+                            let all = std::iter::once(&**first).chain(rest);
+                            let span = trace::update_batch(&self.t.name, all);
+                            batch = Some(span.clone());
+                            span
+                        }
+                        _ => tracing::Span::none(),
+                    };
+                    if let Err(e) = self.send(&msg).instrument(span).await {
                         self.t.report.last_error = Some(e);
                         self.io.conn = None;
                         queue.extend(self.fsm.handle(now, Event::TcpFailed));
                     }
                 }
                 Action::Close | Action::RejectConnection => self.close().await,
-                Action::StateChanged { to, .. } => {
+                Action::StateChanged { from, to } => {
+                    trace::session_state(&self.t.name, &self.t.report.address, from, to).in_scope(
+                        || {
+                            tracing::debug!(peer = %self.t.name, state = ?to, "BGP session state");
+                        },
+                    );
                     self.t.report.state = to;
                     if to != State::Established {
                         self.t.report.established_since = None;
                     }
-                    tracing::debug!(peer = %self.t.name, state = ?to, "BGP session state");
                 }
                 Action::Established(n) => {
                     self.t.report.established_since = Some(SystemTime::now());

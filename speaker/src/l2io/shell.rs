@@ -247,12 +247,16 @@ impl Shell {
     /// Performs one ownership action.
     pub fn perform(&mut self, act: Action) {
         let view = || self.view.write().unwrap_or_else(|e| e.into_inner());
+        // Trace span `l2.owner_change` (docs/tracing.md): this node takes or gives up an IP.
+        let owner_change = |ip: &IpAddr, announcing: bool| tracing::info_span!("l2.owner_change", ip = %ip, node = %self.me, announcing);
         match act {
             Action::StartAnswering { ip, interfaces } => {
+                let _change = owner_change(&ip, true).entered();
                 tracing::info!(%ip, ?interfaces, node = %self.me, "announcing (answering ARP/NDP)");
                 view().insert(ip, interfaces);
             }
             Action::StopAnswering { ip } => {
+                let _change = owner_change(&ip, false).entered();
                 tracing::info!(%ip, node = %self.me, "stopped announcing");
                 view().remove(&ip);
             }

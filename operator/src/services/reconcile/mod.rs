@@ -451,13 +451,21 @@ impl Reconciler {
         let Some(alloc) = self.alloc.as_mut() else {
             return;
         };
+        let span = allocation_span(key);
+        let _allocation = span.enter();
         match alloc.assign(request, &published.ips) {
             Ok(a) => {
+                span.record("pool", a.pool.as_str());
+                span.record("ips", join(&a.ips));
+                span.record("change", change_word(&a.change));
                 self.failures.remove(key);
                 out.extend(change_events(key, object, &a.change, &a.ips));
                 out.extend(published.write_to(key, &a.ips, Some(&a.pool)));
             }
             Err(e) => {
+                span.record("change", "failed");
+                span.record("otel.status_code", "ERROR");
+                span.record("error", tracing::field::display(&e));
                 let note = format!("Failed to allocate IP for {:?}: {e}", key.to_string());
                 self.fail(key, object, note, out);
                 out.extend(published.clear(key));
@@ -528,6 +536,40 @@ impl Reconciler {
             }
         }
     }
+}
+
+/// The trace span of one allocation (docs/tracing.md): the Service, then what it got.
+fn allocation_span(key: &ServiceKey) -> tracing::Span {
+    use tracing::field::Empty;
+    tracing::info_span!(
+        "allocate",
+        service = %key,
+        namespace = %key.namespace,
+        name = %key.name,
+        pool = Empty,
+        ips = Empty,
+        change = Empty,
+        error = Empty,
+        otel.status_code = Empty,
+    )
+}
+
+/// `kept`, `allocated`, `reallocated` or `added_family` (the allocation span's `change`).
+fn change_word(change: &Change) -> &'static str {
+    match change {
+        Change::Kept => "kept",
+        Change::Allocated => "allocated",
+        Change::Reallocated { .. } => "reallocated",
+        Change::AddedFamily(_) => "added_family",
+    }
+}
+
+/// IPs as one comma-separated attribute value.
+fn join(ips: &[IpAddr]) -> String {
+    ips.iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join(",")
 }
 
 /// The allocator's key of a Service (`ferrolb_core::ServiceRequest::key`: `namespace/name`).
