@@ -20,8 +20,10 @@
 //! - `ferrolb_speaker_malformed_frames_total` and `ferrolb_speaker_rejected_heartbeats_total`
 //!   (hostile or broken input, dropped and counted);
 //! - `ferrolb_speaker_heartbeat_checks_total{reason}`: the liveness hardening checks
-//!   (`ferrolb_l2::liveness`), by `reason`: `future_incarnation` and `address_mismatch`
-//!   (rejected, also counted in `ferrolb_speaker_rejected_heartbeats_total`), `previous_key`
+//!   (`ferrolb_l2::liveness`), by `reason`: `bad_key` (the HMAC does not verify with the
+//!   current or previous key: a speaker with another `secretkey`, or a forgery),
+//!   `future_incarnation` and `address_mismatch` (rejected, all three also counted in
+//!   `ferrolb_speaker_rejected_heartbeats_total`), `previous_key`
 //!   (accepted with the previous key: a key rotation is in progress) and `restarted_earlier`
 //!   (a peer accepted again after restarting with an earlier clock).
 //!
@@ -110,7 +112,8 @@ pub struct IpLabel {
 /// The `reason` label of `ferrolb_speaker_heartbeat_checks`.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, PartialOrd, Ord, EncodeLabelSet)]
 pub struct ReasonLabel {
-    /// `future_incarnation`, `address_mismatch`, `previous_key` or `restarted_earlier`.
+    /// `bad_key`, `future_incarnation`, `address_mismatch`, `previous_key` or
+    /// `restarted_earlier`.
     pub reason: &'static str,
 }
 
@@ -325,6 +328,7 @@ impl Metrics {
             + stats.address_mismatch;
         self.rejected_heartbeats.catch_up(rejected);
         for (reason, n) in [
+            ("bad_key", stats.bad_tag),
             ("future_incarnation", stats.future_incarnation),
             ("address_mismatch", stats.address_mismatch),
             ("previous_key", stats.previous_key),

@@ -143,6 +143,7 @@ fn hardening_checks_by_reason_and_rejections_in_the_total() {
     });
     let text = m.render();
     for line in [
+        r#"ferrolb_speaker_heartbeat_checks_total{reason="bad_key"} 1"#,
         r#"ferrolb_speaker_heartbeat_checks_total{reason="future_incarnation"} 2"#,
         r#"ferrolb_speaker_heartbeat_checks_total{reason="address_mismatch"} 3"#,
         r#"ferrolb_speaker_heartbeat_checks_total{reason="previous_key"} 4"#,
