@@ -8,7 +8,8 @@
 //!   it, and `MetalLBAddressPoolExhausted` becomes active (`ALERTS`, pending or firing) for that
 //!   pool, with `metallb_k8s_client_config_loaded_bool` 1 and `MetalLBConfigNotLoaded` inactive;
 //! - one Prometheus in the client namespace (on the LAN) scrapes the three speakers: every target
-//!   is `up`, `metallb_speaker_announced` says which node announces each Service (one node per
+//!   is `up`, each exports MetalLB's `metallb_k8s_client_*` (configuration loaded, not stale,
+//!   writes counted), `metallb_speaker_announced` says which node announces each Service (one node per
 //!   IP, the elected one), and after the client's ARP requests
 //!   `increase(metallb_layer2_requests_received[1m])` for the IP is positive — the counters
 //!   under MetalLB's exact names (no `_total`), as a MetalLB dashboard queries them.
@@ -292,6 +293,26 @@ async fn prometheus_scrapes_metallb_names_and_fires_metallb_alerts() -> Result<(
             || async {
                 let up = lan.query("up{job=\"metallb\"}")?;
                 Ok((up.len() == rig.nodes && up.iter().all(|s| value(s) == 1.0)).then_some(()))
+            },
+        )
+        .await?;
+        // MetalLB's `metallb_k8s_client_*` from every speaker too (its alerts read them per
+        // Pod): a configuration loaded, none stale, status write passes counted.
+        wait_for(
+            "Prometheus: every speaker's k8s_client metrics",
+            Duration::from_secs(30),
+            || diag(&rig),
+            || async {
+                let loaded = lan.query("metallb_k8s_client_config_loaded_bool{job=\"metallb\"}")?;
+                let stale = lan.query("metallb_k8s_client_config_stale_bool{job=\"metallb\"}")?;
+                let updates = lan.query("metallb_k8s_client_updates_total{job=\"metallb\"}")?;
+                Ok((loaded.len() == rig.nodes
+                    && loaded.iter().all(|s| value(s) == 1.0)
+                    && stale.len() == rig.nodes
+                    && stale.iter().all(|s| value(s) == 0.0)
+                    && updates.len() == rig.nodes
+                    && updates.iter().all(|s| value(s) >= 1.0))
+                .then_some(()))
             },
         )
         .await?;

@@ -364,7 +364,20 @@ fn start_reports(
         node.to_owned(),
         ferrolb_kube::owner::PodOwner::new(args.pod_name.clone(), args.pod_uid.clone()),
         recorder,
+        metrics.client.clone(),
     );
+    // `metallb_k8s_client_config_*`: a plan was built; part of the configuration is refused.
+    let mut config_rx = plan_rx.clone();
+    let client_metrics = metrics.client.clone();
+    tokio::spawn(async move {
+        loop {
+            let stale = !config_rx.borrow_and_update().errors.is_empty();
+            client_metrics.config(true, stale);
+            if config_rx.changed().await.is_err() {
+                break;
+            }
+        }
+    });
     let status_task = tokio::spawn(writer.run(report_rx, plan_rx));
     let mut announced_rx = report_tx.subscribe();
     let node = node.to_owned();

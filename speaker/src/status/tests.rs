@@ -159,6 +159,7 @@ async fn config_state_transition_time_moves_only_with_the_status() {
         "n1".into(),
         PodOwner::default(),
         recorder,
+        ClientMetrics::default(),
     );
     let mut state = super::Seen::default();
     let d = Decisions::default();
