@@ -450,6 +450,62 @@ fn otel_env_reaches_every_component() -> Result<()> {
     Ok(())
 }
 
+/// The Grafana dashboard: off by default; on, one ConfigMap labelled for Grafana's sidecar
+/// carrying the dashboard file unchanged, whose every query reads a metric ferrolb exports.
+#[test]
+fn grafana_dashboard_configmap() -> Result<()> {
+    let Some(bin) = helm_or_skip("grafana_dashboard_configmap") else {
+        return Ok(());
+    };
+    let objs = render_ok(&bin, &[])?;
+    ensure!(
+        find(&objs, "ConfigMap", "ferrolb-grafana-dashboard").is_err(),
+        "dashboard rendered by default"
+    );
+    let objs = render_ok(
+        &bin,
+        &[
+            "--set",
+            "prometheus.grafanaDashboard.enabled=true",
+            "--set",
+            "prometheus.grafanaDashboard.namespace=monitoring",
+        ],
+    )?;
+    let cm = find(&objs, "ConfigMap", "ferrolb-grafana-dashboard")?;
+    ensure!(
+        cm["metadata"]["namespace"] == "monitoring"
+            && cm["metadata"]["labels"]["grafana_dashboard"] == "1",
+        "{}",
+        cm["metadata"]
+    );
+    let text = cm["data"]["ferrolb-dashboard.json"]
+        .as_str()
+        .context("data.ferrolb-dashboard.json")?;
+    let rendered: Value = serde_json::from_str(text).context("dashboard JSON in the ConfigMap")?;
+    let file = project().join("charts/ferrolb/files/grafana/ferrolb-dashboard.json");
+    let original: Value = serde_json::from_str(
+        &std::fs::read_to_string(&file).with_context(|| format!("reading {}", file.display()))?,
+    )?;
+    ensure!(rendered == original, "the ConfigMap changed the dashboard");
+    let exprs = ferrolb_e2e::grafana::dashboard_queries(&original)?;
+    let metrics = std::fs::read_to_string(project().join("docs/metrics.md"))?;
+    for e in &exprs {
+        let names = ferrolb_e2e::grafana::metric_names(e);
+        ensure!(!names.is_empty(), "no metric in {e}");
+        for n in names {
+            ensure!(
+                metrics.contains(&format!("`{n}`")),
+                "{n} (in {e}) is not a metric docs/metrics.md lists"
+            );
+        }
+    }
+    match render(&bin, &["--set", "prometheus.grafanaDashboard.folder=x"])? {
+        Ok(_) => bail!("prometheus.grafanaDashboard.folder was accepted"),
+        Err(e) => ensure!(e.contains("folder"), "{e}"),
+    }
+    Ok(())
+}
+
 #[test]
 fn what_cannot_be_honoured_fails_naming_the_key() -> Result<()> {
     let Some(bin) = helm_or_skip("what_cannot_be_honoured_fails_naming_the_key") else {

@@ -12,7 +12,9 @@
 //!   writes counted), `metallb_speaker_announced` says which node announces each Service (one node per
 //!   IP, the elected one), and after the client's ARP requests
 //!   `increase(metallb_layer2_requests_received[1m])` for the IP is positive — the counters
-//!   under MetalLB's exact names (no `_total`), as a MetalLB dashboard queries them.
+//!   under MetalLB's exact names (no `_total`), as a MetalLB dashboard queries them;
+//! - every query of the chart's Grafana dashboard (`charts/ferrolb/files/grafana/`) runs on
+//!   the two and returns data (BGP/BFD panels excepted: no BGP here).
 //!
 //! Skipped unless `FERROLB_E2E=1`; the alert part needs the pinned Helm (skipped with a message
 //! without it). Prometheus listens on loopback only, scrapes every 1 s, and is killed at the end.
@@ -24,8 +26,9 @@ use std::time::Duration;
 use anyhow::{Context, Result, ensure};
 use ferrolb_e2e::l2::*;
 use ferrolb_e2e::procs::Proc;
+use ferrolb_e2e::procs::project;
 use ferrolb_e2e::workload::Echo;
-use ferrolb_e2e::{Rig, helm, run, wait_for};
+use ferrolb_e2e::{Rig, grafana, helm, run, wait_for};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -357,6 +360,19 @@ async fn prometheus_scrapes_metallb_names_and_fires_metallb_alerts() -> Result<(
             responses.iter().any(|s| value(s) > 0.0),
             "responses_sent: {responses:?}"
         );
+
+        // The chart's Grafana dashboard: every panel query runs on these Prometheus servers and
+        // shows data, except the BGP/BFD panels (no BGP here) and the per-reason heartbeat
+        // checks (none happened).
+        let file = project().join("charts/ferrolb/files/grafana/ferrolb-dashboard.json");
+        let dashboard: Value = serde_json::from_str(&std::fs::read_to_string(&file)?)?;
+        for q in grafana::dashboard_queries(&dashboard)? {
+            let n = host.query(&q)?.len() + lan.query(&q)?.len();
+            let may_be_empty = ["metallb_bgp_", "metallb_bfd_", "heartbeat_checks"]
+                .iter()
+                .any(|m| q.contains(m));
+            ensure!(n > 0 || may_be_empty, "dashboard query without data: {q}");
+        }
         Ok::<_, anyhow::Error>(())
     }
     .await;
