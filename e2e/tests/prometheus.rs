@@ -1,7 +1,8 @@
 //! A real Prometheus (Debian's `prometheus` package, which `e2e/run.sh` installs) scraping
 //! ferrolb on the rig and answering the queries MetalLB's dashboards and alerts use (issue 18):
 //!
-//! - one Prometheus on the host scrapes the controller (`127.0.0.1:7472`, job `metallb`) and
+//! - one Prometheus on the host scrapes the controller (`127.0.0.1:7472`, + 100 × the rig
+//!   instance, job `metallb`) and
 //!   evaluates the chart's PrometheusRule (rendered with `helm template`, MetalLB's alerts)
 //!   every second; a two-address pool with two Services makes
 //!   `metallb_allocator_addresses_in_use_total` equal `metallb_allocator_addresses_total` for
@@ -223,7 +224,13 @@ async fn prometheus_scrapes_metallb_names_and_fires_metallb_alerts() -> Result<(
             "controller",
             None,
             rig.host_port(19090),
-            &scrape_config(&["127.0.0.1:7472".into()], rules.is_some()),
+            &scrape_config(
+                &[format!(
+                    "127.0.0.1:{}",
+                    rig.host_port(ferrolb_e2e::procs::OPERATOR_METRICS_PORT)
+                )],
+                rules.is_some(),
+            ),
             rules.as_deref(),
         )?;
         let speaker_targets: Vec<String> = (1..=rig.nodes)
