@@ -132,14 +132,14 @@ impl Default for OperatorOpts<'_> {
     }
 }
 
-/// Starts `ferrolb-operator` as ServiceAccount `metallb-system/controller` (its token, bound
-/// only by `config/rbac/controller.yaml`) in namespace `metallb-system`.
 /// The controller's `/metrics` port on the host for rig instance 0 (MetalLB's 7472; see
 /// [`Rig::host_port`] for the others).
 pub const OPERATOR_METRICS_PORT: u16 = 7472;
 /// The controller's `/healthz` + `/readyz` port on the host for rig instance 0.
 pub const OPERATOR_PROBE_PORT: u16 = 17472;
 
+/// Starts `ferrolb-operator` as ServiceAccount `metallb-system/controller` (its token, bound
+/// only by `config/rbac/controller.yaml`) in namespace `metallb-system`.
 pub fn start_operator(rig: &Rig, opts: OperatorOpts<'_>) -> Result<Proc> {
     let mut cmd = operator_command(rig, opts)?;
     let child = cmd.spawn().context("starting ferrolb-operator")?;
