@@ -27,7 +27,7 @@ since() { echo "$(($(date +%s) - $1))s"; }
 
 # --- 1. Debian packages (skipped when all are present) ---------------------------------------------
 PKGS=(iproute2 iptables nftables socat gobgpd frr bird2 curl jq python3 openssl conntrack arping ndisc6 shellcheck
-  iputils-ping tcpdump procps util-linux kmod prometheus)
+  iputils-ping tcpdump procps util-linux kmod prometheus docker-registry)
 missing=()
 for p in "${PKGS[@]}"; do
   case "$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)" in *"install ok installed"*) ;; *) missing+=("$p") ;; esac
@@ -37,7 +37,7 @@ if [ ${#missing[@]} -gt 0 ]; then
   log "installing Debian packages: ${missing[*]}"
   made_policy=0
   if [ ! -e /usr/sbin/policy-rc.d ]; then
-    # never let a package start its daemon (frr, bird) in the root namespace
+    # never let a package start its daemon (frr, bird, docker-registry) in the root namespace
     printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d; chmod +x /usr/sbin/policy-rc.d; made_policy=1
   fi
   apt_log=$(mktemp)

@@ -172,7 +172,7 @@ pub fn bridge_port(node: &str) -> Result<String> {
 }
 
 /// Runs `nft -f -` with `script` inside network namespace `ns`.
-fn nft(ns: &str, script: &str) -> Result<()> {
+pub(crate) fn nft(ns: &str, script: &str) -> Result<()> {
     use std::io::Write as _;
     let mut child = Command::new("ip")
         .args(["netns", "exec", ns, "nft", "-f", "-"])

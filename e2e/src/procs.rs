@@ -132,6 +132,12 @@ impl Default for OperatorOpts<'_> {
     }
 }
 
+/// The controller's `/metrics` port on the host for rig instance 0 (MetalLB's 7472; see
+/// [`Rig::host_port`] for the others).
+pub const OPERATOR_METRICS_PORT: u16 = 7472;
+/// The controller's `/healthz` + `/readyz` port on the host for rig instance 0.
+pub const OPERATOR_PROBE_PORT: u16 = 17472;
+
 /// Starts `ferrolb-operator` as ServiceAccount `metallb-system/controller` (its token, bound
 /// only by `config/rbac/controller.yaml`) in namespace `metallb-system`.
 pub fn start_operator(rig: &Rig, opts: OperatorOpts<'_>) -> Result<Proc> {
@@ -146,12 +152,20 @@ pub fn operator_command(rig: &Rig, opts: OperatorOpts<'_>) -> Result<Command> {
     let kubeconfig = rig.kubeconfig_for("metallb-system", "controller", false)?;
     let log = rig.log_file(opts.log)?;
     let mut cmd = Command::new(binary("ferrolb-operator")?);
-    cmd.env("KUBECONFIG", &kubeconfig)
-        .env("METALLB_NAMESPACE", "metallb-system")
-        .env("FERROLB_LOG", opts.log_filter)
-        .stdin(Stdio::null())
-        .stdout(log.try_clone()?)
-        .stderr(log);
+    // The controller runs in the host netns: its ports move with the rig instance
+    // (`Rig::host_port`), so rigs side by side do not take each other's /metrics.
+    cmd.args([
+        "--port".to_string(),
+        rig.host_port(OPERATOR_METRICS_PORT).to_string(),
+        "--health-probe-port".to_string(),
+        rig.host_port(OPERATOR_PROBE_PORT).to_string(),
+    ])
+    .env("KUBECONFIG", &kubeconfig)
+    .env("METALLB_NAMESPACE", "metallb-system")
+    .env("FERROLB_LOG", opts.log_filter)
+    .stdin(Stdio::null())
+    .stdout(log.try_clone()?)
+    .stderr(log);
     if let Some(class) = opts.lb_class {
         cmd.env("METALLB_LB_CLASS", class);
     }

@@ -19,6 +19,7 @@
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::time::Duration;
 
 use anyhow::{Context, Result, bail, ensure};
 use ferrolb_e2e::helm;
@@ -448,6 +449,189 @@ fn otel_env_reaches_every_component() -> Result<()> {
         Err(e) => ensure!(e.contains("otelEnv") || e.contains("FOO"), "{e}"),
     }
     Ok(())
+}
+
+/// The Grafana dashboard: off by default; on, one ConfigMap labelled for Grafana's sidecar
+/// carrying the dashboard file unchanged, whose every query reads a metric ferrolb exports.
+#[test]
+fn grafana_dashboard_configmap() -> Result<()> {
+    let Some(bin) = helm_or_skip("grafana_dashboard_configmap") else {
+        return Ok(());
+    };
+    let objs = render_ok(&bin, &[])?;
+    ensure!(
+        find(&objs, "ConfigMap", "ferrolb-grafana-dashboard").is_err(),
+        "dashboard rendered by default"
+    );
+    let objs = render_ok(
+        &bin,
+        &[
+            "--set",
+            "prometheus.grafanaDashboard.enabled=true",
+            "--set",
+            "prometheus.grafanaDashboard.namespace=monitoring",
+        ],
+    )?;
+    let cm = find(&objs, "ConfigMap", "ferrolb-grafana-dashboard")?;
+    ensure!(
+        cm["metadata"]["namespace"] == "monitoring"
+            && cm["metadata"]["labels"]["grafana_dashboard"] == "1",
+        "{}",
+        cm["metadata"]
+    );
+    let text = cm["data"]["ferrolb-dashboard.json"]
+        .as_str()
+        .context("data.ferrolb-dashboard.json")?;
+    let rendered: Value = serde_json::from_str(text).context("dashboard JSON in the ConfigMap")?;
+    let file = project().join("charts/ferrolb/files/grafana/ferrolb-dashboard.json");
+    let original: Value = serde_json::from_str(
+        &std::fs::read_to_string(&file).with_context(|| format!("reading {}", file.display()))?,
+    )?;
+    ensure!(rendered == original, "the ConfigMap changed the dashboard");
+    let exprs = ferrolb_e2e::grafana::dashboard_queries(&original)?;
+    let metrics = std::fs::read_to_string(project().join("docs/metrics.md"))?;
+    for e in &exprs {
+        let names = ferrolb_e2e::grafana::metric_names(e);
+        ensure!(!names.is_empty(), "no metric in {e}");
+        for n in names {
+            ensure!(
+                metrics.contains(&format!("`{n}`")),
+                "{n} (in {e}) is not a metric docs/metrics.md lists"
+            );
+        }
+    }
+    match render(&bin, &["--set", "prometheus.grafanaDashboard.folder=x"])? {
+        Ok(_) => bail!("prometheus.grafanaDashboard.folder was accepted"),
+        Err(e) => ensure!(e.contains("folder"), "{e}"),
+    }
+    Ok(())
+}
+
+/// `hack/package-chart.sh`: the packaged chart renders what the chart directory renders, from
+/// the archive and — pushed to a real OCI registry (Debian's `docker-registry`, on loopback) —
+/// from `oci://`. Without docker-registry only the archive is checked.
+#[test]
+fn packaged_chart_from_file_and_oci_registry() -> Result<()> {
+    let Some(bin) = helm_or_skip("packaged_chart_from_file_and_oci_registry") else {
+        return Ok(());
+    };
+    let scratch = Scratch::new("package")?;
+    let helm_env = |c: &mut Command| {
+        c.env("HELM", &bin)
+            .env("HELM_CACHE_HOME", scratch.0.join("cache"))
+            .env("HELM_CONFIG_HOME", scratch.0.join("config"))
+            .env("HELM_DATA_HOME", scratch.0.join("data"));
+    };
+    let mut pkg = Command::new(project().join("hack/package-chart.sh"));
+    pkg.arg(scratch.0.join("dist"));
+    helm_env(&mut pkg);
+    let out = pkg.output().context("running hack/package-chart.sh")?;
+    ensure!(
+        out.status.success(),
+        "package-chart.sh: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let archive = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    ensure!(
+        archive.ends_with("ferrolb-0.1.0.tgz"),
+        "archive {archive:?}"
+    );
+    // The memberlist key is random per render: compare everything else.
+    let same = |mut objs: Vec<Value>| {
+        for o in &mut objs {
+            if o["kind"] == "Secret" {
+                o["data"] = Value::Null;
+                o["stringData"] = Value::Null;
+            }
+        }
+        objs
+    };
+    let from_dir = same(render_ok(&bin, &[])?);
+    let render_ref = |chart: &str, extra: &[&str]| -> Result<Vec<Value>> {
+        let mut c = Command::new(&bin);
+        c.args([
+            "template",
+            "ferrolb",
+            chart,
+            "--namespace",
+            "metallb-system",
+        ])
+        .args(["--kube-version", helm::OFFLINE_KUBE_VERSION])
+        .args(extra);
+        helm_env(&mut c);
+        let out = c.output().context("helm template")?;
+        ensure!(
+            out.status.success(),
+            "helm template {chart}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let mut objects = Vec::new();
+        for doc in serde_yaml::Deserializer::from_str(&String::from_utf8_lossy(&out.stdout)) {
+            let v = Value::deserialize(doc)?;
+            if !v.is_null() {
+                objects.push(v);
+            }
+        }
+        Ok(objects)
+    };
+    ensure!(
+        same(render_ref(&archive, &[])?) == from_dir,
+        "the archive renders differently from charts/ferrolb"
+    );
+    let Ok(registry) = which("docker-registry") else {
+        eprintln!(
+            "note: no docker-registry (apt-get install docker-registry): OCI push not checked"
+        );
+        return Ok(());
+    };
+    let port = free_port()?;
+    std::fs::write(
+        scratch.0.join("registry.yml"),
+        format!(
+            "version: 0.1\nlog:\n  level: warn\nstorage:\n  filesystem:\n    rootdirectory: {}\nhttp:\n  addr: 127.0.0.1:{port}\n",
+            scratch.0.join("registry").display()
+        ),
+    )?;
+    let mut reg = Command::new(registry)
+        .arg("serve")
+        .arg(scratch.0.join("registry.yml"))
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .context("starting docker-registry")?;
+    let result = (|| {
+        let oci = format!("oci://127.0.0.1:{port}/charts");
+        let mut pushed = None;
+        for _ in 0..50 {
+            let mut push = Command::new(project().join("hack/package-chart.sh"));
+            push.arg(scratch.0.join("dist"))
+                .args(["--push", &oci, "--plain-http"]);
+            helm_env(&mut push);
+            let out = push.output()?;
+            if out.status.success() {
+                pushed = Some(out);
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(100)); // the registry is starting
+        }
+        ensure!(pushed.is_some(), "helm push to {oci} never succeeded");
+        let chart = format!("{oci}/ferrolb");
+        ensure!(
+            same(render_ref(&chart, &["--version", "0.1.0", "--plain-http"])?) == from_dir,
+            "the chart from {chart} renders differently from charts/ferrolb"
+        );
+        Ok(())
+    })();
+    let _ = reg.kill();
+    let _ = reg.wait();
+    result
+}
+
+/// A free TCP port on loopback (bound then released).
+fn free_port() -> Result<u16> {
+    Ok(std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port())
 }
 
 #[test]

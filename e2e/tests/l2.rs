@@ -253,8 +253,8 @@ async fn blackholed_owner(rig: &Rig, quorum: &str) -> Result<()> {
         } else {
             // MetalLB behaviour: the isolated speaker still announces in its own view (into
             // the void). It reaches the API server through the rig's relay, so both owners
-            // write their status and delete the other's (MetalLB's rule for a Service one
-            // announces): the new owner's appears, the isolated one's may come and go.
+            // write their status and delete the other's once (MetalLB's rule for a Service one
+            // announces, once per ownership so the two do not fight): both objects stay.
             wait_status_includes(rig, "web", &second).await?;
         }
         let body = wait_http(rig, &ip, "web-").await?;

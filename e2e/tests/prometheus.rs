@@ -1,17 +1,21 @@
 //! A real Prometheus (Debian's `prometheus` package, which `e2e/run.sh` installs) scraping
 //! ferrolb on the rig and answering the queries MetalLB's dashboards and alerts use (issue 18):
 //!
-//! - one Prometheus on the host scrapes the controller (`127.0.0.1:7472`, job `metallb`) and
+//! - one Prometheus on the host scrapes the controller (`127.0.0.1:7472`, + 100 × the rig
+//!   instance, job `metallb`) and
 //!   evaluates the chart's PrometheusRule (rendered with `helm template`, MetalLB's alerts)
 //!   every second; a two-address pool with two Services makes
 //!   `metallb_allocator_addresses_in_use_total` equal `metallb_allocator_addresses_total` for
 //!   it, and `MetalLBAddressPoolExhausted` becomes active (`ALERTS`, pending or firing) for that
 //!   pool, with `metallb_k8s_client_config_loaded_bool` 1 and `MetalLBConfigNotLoaded` inactive;
 //! - one Prometheus in the client namespace (on the LAN) scrapes the three speakers: every target
-//!   is `up`, `metallb_speaker_announced` says which node announces each Service (one node per
+//!   is `up`, each exports MetalLB's `metallb_k8s_client_*` (configuration loaded, not stale,
+//!   writes counted), `metallb_speaker_announced` says which node announces each Service (one node per
 //!   IP, the elected one), and after the client's ARP requests
 //!   `increase(metallb_layer2_requests_received[1m])` for the IP is positive — the counters
-//!   under MetalLB's exact names (no `_total`), as a MetalLB dashboard queries them.
+//!   under MetalLB's exact names (no `_total`), as a MetalLB dashboard queries them;
+//! - every query of the chart's Grafana dashboard (`charts/ferrolb/files/grafana/`) runs on
+//!   the two and returns data (BGP/BFD panels excepted: no BGP here).
 //!
 //! Skipped unless `FERROLB_E2E=1`; the alert part needs the pinned Helm (skipped with a message
 //! without it). Prometheus listens on loopback only, scrapes every 1 s, and is killed at the end.
@@ -23,8 +27,9 @@ use std::time::Duration;
 use anyhow::{Context, Result, ensure};
 use ferrolb_e2e::l2::*;
 use ferrolb_e2e::procs::Proc;
+use ferrolb_e2e::procs::project;
 use ferrolb_e2e::workload::Echo;
-use ferrolb_e2e::{Rig, helm, run, wait_for};
+use ferrolb_e2e::{Rig, grafana, helm, run, wait_for};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -219,7 +224,13 @@ async fn prometheus_scrapes_metallb_names_and_fires_metallb_alerts() -> Result<(
             "controller",
             None,
             rig.host_port(19090),
-            &scrape_config(&["127.0.0.1:7472".into()], rules.is_some()),
+            &scrape_config(
+                &[format!(
+                    "127.0.0.1:{}",
+                    rig.host_port(ferrolb_e2e::procs::OPERATOR_METRICS_PORT)
+                )],
+                rules.is_some(),
+            ),
             rules.as_deref(),
         )?;
         let speaker_targets: Vec<String> = (1..=rig.nodes)
@@ -295,6 +306,26 @@ async fn prometheus_scrapes_metallb_names_and_fires_metallb_alerts() -> Result<(
             },
         )
         .await?;
+        // MetalLB's `metallb_k8s_client_*` from every speaker too (its alerts read them per
+        // Pod): a configuration loaded, none stale, status write passes counted.
+        wait_for(
+            "Prometheus: every speaker's k8s_client metrics",
+            Duration::from_secs(30),
+            || diag(&rig),
+            || async {
+                let loaded = lan.query("metallb_k8s_client_config_loaded_bool{job=\"metallb\"}")?;
+                let stale = lan.query("metallb_k8s_client_config_stale_bool{job=\"metallb\"}")?;
+                let updates = lan.query("metallb_k8s_client_updates_total{job=\"metallb\"}")?;
+                Ok((loaded.len() == rig.nodes
+                    && loaded.iter().all(|s| value(s) == 1.0)
+                    && stale.len() == rig.nodes
+                    && stale.iter().all(|s| value(s) == 0.0)
+                    && updates.len() == rig.nodes
+                    && updates.iter().all(|s| value(s) >= 1.0))
+                .then_some(()))
+            },
+        )
+        .await?;
         let announced_q = format!("metallb_speaker_announced{{protocol=\"layer2\",ip=\"{ip_a}\"}}");
         let announced = wait_for(
             "Prometheus: metallb_speaker_announced for prom-a",
@@ -336,6 +367,19 @@ async fn prometheus_scrapes_metallb_names_and_fires_metallb_alerts() -> Result<(
             responses.iter().any(|s| value(s) > 0.0),
             "responses_sent: {responses:?}"
         );
+
+        // The chart's Grafana dashboard: every panel query runs on these Prometheus servers and
+        // shows data, except the BGP/BFD panels (no BGP here) and the per-reason heartbeat
+        // checks (none happened).
+        let file = project().join("charts/ferrolb/files/grafana/ferrolb-dashboard.json");
+        let dashboard: Value = serde_json::from_str(&std::fs::read_to_string(&file)?)?;
+        for q in grafana::dashboard_queries(&dashboard)? {
+            let n = host.query(&q)?.len() + lan.query(&q)?.len();
+            let may_be_empty = ["metallb_bgp_", "metallb_bfd_", "heartbeat_checks"]
+                .iter()
+                .any(|m| q.contains(m));
+            ensure!(n > 0 || may_be_empty, "dashboard query without data: {q}");
+        }
         Ok::<_, anyhow::Error>(())
     }
     .await;

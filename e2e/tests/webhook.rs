@@ -7,7 +7,9 @@
 //!   use is refused;
 //! - a BGPPeer written as v1beta1 reads back as v1beta2 (timers materialised as `0s`) and as
 //!   v1beta1;
-//! - with a 20 s serving certificate renewed every ~10 s, continuous applies see zero failures.
+//! - with a 20 s serving certificate renewed every ~10 s, continuous applies see zero failures;
+//! - SIGTERM: it drains and exits 0, and (with the rig's OpenTelemetry Collector) the spans it
+//!   held back — a denied IPAddressPool's `admission` span — reach the Collector on the way out.
 //!
 //! The webhooks are registered with `clientConfig.url: https://127.0.0.1:19444/<path>` (the rig's
 //! apiserver runs in the host netns, see e2e/README.md) and a namespaceSelector limited to the
@@ -23,6 +25,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, ensure};
+use ferrolb_e2e::otelcol::{self, Collector};
 use ferrolb_e2e::{Rig, wait_for};
 use k8s_openapi::api::admissionregistration::v1::ValidatingWebhookConfiguration;
 use k8s_openapi::api::core::v1::Secret;
@@ -36,6 +39,8 @@ const PORT: u16 = 19444;
 const TIMEOUT: Duration = Duration::from_secs(30);
 const VWC: &str = "metallb-webhook-configuration";
 const CRD: &str = "bgppeers.metallb.io";
+/// The OpenTelemetry Collector's OTLP/HTTP port for the webhook's traces (+100 × instance).
+const OTLP_PORT: u16 = 14320;
 
 fn project() -> PathBuf {
     ferrolb_e2e::e2e_dir().join("..")
@@ -57,8 +62,30 @@ fn webhook_binary() -> Result<PathBuf> {
     Ok(bin)
 }
 
-/// The running webhook; killed on drop.
-struct Webhook(Child);
+/// The running webhook; killed on drop. With the rig's OpenTelemetry Collector, it exports
+/// its traces there with a ten-minute batch delay: they arrive only when it stops.
+struct Webhook(Child, Option<Collector>);
+
+impl Webhook {
+    /// SIGTERM, as the kubelet stops the Pod: the webhook drains its connections and exits 0
+    /// within its grace period, flushing the spans it still holds.
+    fn terminate(&mut self) -> Result<()> {
+        let pid = self.0.id().to_string();
+        ferrolb_e2e::run(Command::new("kill").args(["-TERM", pid.as_str()]))?;
+        let t0 = Instant::now();
+        while t0.elapsed() < Duration::from_secs(15) {
+            if let Some(status) = self.0.try_wait()? {
+                ensure!(
+                    status.success(),
+                    "webhook exited with {status} after SIGTERM"
+                );
+                return Ok(());
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        anyhow::bail!("webhook still running 15 s after SIGTERM")
+    }
+}
 
 impl Drop for Webhook {
     fn drop(&mut self) {
@@ -69,6 +96,26 @@ impl Drop for Webhook {
 
 fn start_webhook(rig: &Rig) -> Result<Webhook> {
     let kubeconfig = rig.kubeconfig_for(NS, "webhook", false)?;
+    let collector = match otelcol::binary() {
+        Some(bin) => Some(Collector::start(
+            rig,
+            &bin,
+            "webhook",
+            None,
+            rig.host_port(OTLP_PORT),
+        )?),
+        None => {
+            eprintln!("note: no otelcol-ferrolb: the webhook's trace flush is not checked");
+            None
+        }
+    };
+    let otel: Vec<(&str, String)> = match &collector {
+        Some(c) => vec![
+            ("OTEL_EXPORTER_OTLP_ENDPOINT", c.endpoint.clone()),
+            ("OTEL_BSP_SCHEDULE_DELAY", "600000".into()),
+        ],
+        None => Vec::new(),
+    };
     let logs = rig.run_dir.join("logs");
     std::fs::create_dir_all(&logs)?;
     let log = OpenOptions::new()
@@ -96,12 +143,13 @@ fn start_webhook(rig: &Rig) -> Result<Webhook> {
         ])
         .env("KUBECONFIG", &kubeconfig)
         .env("FERROLB_LOG", "info,ferrolb_webhook=debug")
+        .envs(otel)
         .stdin(Stdio::null())
         .stdout(log.try_clone()?)
         .stderr(log)
         .spawn()
         .context("starting ferrolb-webhook")?;
-    Ok(Webhook(child))
+    Ok(Webhook(child, collector))
 }
 
 /// The webhook configuration of config/webhook/manifests.yaml, with `url:` client configs and
@@ -331,7 +379,28 @@ async fn load(pools: &Api<DynamicObject>, tag: &str) -> Result<String> {
 }
 
 async fn scenario(rig: &Rig, client: &kube::Client) -> Result<()> {
-    let _webhook = start_webhook(rig)?;
+    let mut webhook = start_webhook(rig)?;
+    admissions(rig, client).await?;
+    // Stopped like a Pod: exits 0 and flushes its spans (held back by the batch delay).
+    webhook.terminate()?;
+    if let Some(c) = &webhook.1 {
+        let spans = c.spans()?;
+        let denied = spans.iter().find(|s| {
+            s.name == "admission"
+                && s.attr("kind") == "IPAddressPool"
+                && s.attr("allowed") == "false"
+        });
+        ensure!(
+            denied.is_some(),
+            "no denied IPAddressPool admission span flushed at SIGTERM: {:?}",
+            spans.iter().map(|s| &s.name).collect::<Vec<_>>()
+        );
+    }
+    Ok(())
+}
+
+/// The admission, conversion and rotation checks against the running webhook.
+async fn admissions(rig: &Rig, client: &kube::Client) -> Result<()> {
     let diag = || rig.log_tail("ferrolb-webhook", 40);
     // The webhook creates its Secret and injects the bundle everywhere.
     let vwcs: Api<ValidatingWebhookConfiguration> = Api::all(client.clone());

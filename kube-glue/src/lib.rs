@@ -27,6 +27,7 @@ pub mod logging;
 pub mod metrics;
 pub mod owner;
 pub mod passes;
+pub mod signal;
 pub mod status;
 pub mod telemetry;
 

@@ -9,7 +9,8 @@
 //! `# TYPE metallb_layer2_requests_received counter` with samples of that very name, where
 //! prometheus-client's own `Counter` would append `_total`: every ferrolb counter is therefore
 //! an [`ExactCounter`], registered under the exact name (`_total` included when MetalLB's has
-//! it). Every registry also carries the Go client's process metrics ([`process`]).
+//! it). Every registry also carries the Go client's process metrics ([`process`]); the
+//! `metallb_k8s_client_*` metrics of the binaries that reconcile are defined once ([`client`]).
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
@@ -22,6 +23,7 @@ use prometheus_client::metrics::{MetricType, TypedMetric};
 use prometheus_client::registry::Metric;
 use prometheus_client::registry::Registry;
 
+pub mod client;
 pub mod process;
 
 /// A counter exposed as the Go client exposes one: `# TYPE <name> counter` and samples named

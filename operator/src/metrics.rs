@@ -2,9 +2,9 @@
 //! `internal/k8s/controllers/stats.go`), served with the probes by `ferrolb_kube::metrics`.
 //! This file is the one home of the controller's metric names; each is registered as MetalLB's
 //! Go client exposes it (name, `# TYPE`, labels): the allocator gauges
-//! `metallb_allocator_{,ipv4_,ipv6_}addresses{,_in_use}_total{pool}`, the counters
-//! `metallb_k8s_client_updates_total` and `metallb_k8s_client_update_errors_total`, the gauges
-//! `metallb_k8s_client_config_loaded_bool` and `metallb_k8s_client_config_stale_bool`, plus the
+//! `metallb_allocator_{,ipv4_,ipv6_}addresses{,_in_use}_total{pool}`, MetalLB's
+//! `metallb_k8s_client_*` (`ferrolb_kube::metrics::client`: successful and failed writes,
+//! configuration loaded / stale), plus the
 //! Go client's `process_*` metrics every `ferrolb_kube` exporter carries. `docs/metrics.md`
 //! lists them for operators.
 //!
@@ -13,7 +13,8 @@
 //! front if you need that), `/healthz` and `/readyz` on `--health-probe-port` (17472, as v0.16).
 
 use ferrolb_core::Allocator;
-use ferrolb_kube::metrics::{ExactCounter, Exporter, ExporterBuilder};
+use ferrolb_kube::metrics::client::ClientMetrics;
+use ferrolb_kube::metrics::{Exporter, ExporterBuilder};
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
@@ -35,12 +36,8 @@ pub struct Metrics {
     in_use_total: Family<PoolLabel, Gauge>,
     ipv4_in_use_total: Family<PoolLabel, Gauge>,
     ipv6_in_use_total: Family<PoolLabel, Gauge>,
-    /// Successful writes to the API server.
-    pub updates: ExactCounter,
-    /// Failed writes to the API server.
-    pub update_errors: ExactCounter,
-    config_loaded: Gauge,
-    config_stale: Gauge,
+    /// `metallb_k8s_client_*`: writes to the API server, configuration loaded / stale.
+    pub client: ClientMetrics,
 }
 
 impl Default for Metrics {
@@ -60,10 +57,7 @@ impl Metrics {
             in_use_total: Family::default(),
             ipv4_in_use_total: Family::default(),
             ipv6_in_use_total: Family::default(),
-            updates: ExactCounter::default(),
-            update_errors: ExactCounter::default(),
-            config_loaded: Gauge::default(),
-            config_stale: Gauge::default(),
+            client: ClientMetrics::default(),
             exporter: ExporterBuilder::default().build(),
         };
         for (name, help, family) in [
@@ -100,26 +94,7 @@ impl Metrics {
         ] {
             b.register(name, help, family.clone());
         }
-        b.register(
-            "metallb_k8s_client_updates_total",
-            "Number of k8s object updates that have been processed.",
-            m.updates.clone(),
-        )
-        .register(
-            "metallb_k8s_client_update_errors_total",
-            "Number of k8s object updates that failed for some reason.",
-            m.update_errors.clone(),
-        )
-        .register(
-            "metallb_k8s_client_config_loaded_bool",
-            "1 if the MetalLB configuration was successfully loaded at least once.",
-            m.config_loaded.clone(),
-        )
-        .register(
-            "metallb_k8s_client_config_stale_bool",
-            "1 if running on a stale configuration, because the latest config failed to load.",
-            m.config_stale.clone(),
-        );
+        m.client.register(&mut b);
         Self {
             exporter: b.build(),
             ..m
@@ -128,8 +103,7 @@ impl Metrics {
 
     /// Updates the allocator gauges and configuration state after a pass.
     pub fn observe(&self, alloc: Option<&Allocator>, config_error: bool) {
-        self.config_loaded.set(i64::from(alloc.is_some()));
-        self.config_stale.set(i64::from(config_error));
+        self.client.config(alloc.is_some(), config_error);
         let Some(alloc) = alloc else { return };
         for family in [
             &self.addresses_total,

@@ -230,24 +230,6 @@ fn label_selector(s: &str) -> Result<String, String> {
     Ok(s.to_owned())
 }
 
-async fn shutdown_signal() {
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(e) => {
-                tracing::warn!(error = %e, "cannot install SIGTERM handler");
-                std::future::pending::<()>().await;
-            }
-        }
-    };
-    tokio::select! {
-        _ = term => {}
-        _ = tokio::signal::ctrl_c() => {}
-    }
-}
-
 impl Args {
     /// The node name: `--node-name`, else `$NODE_NAME`.
     fn node(&self) -> anyhow::Result<String> {
@@ -364,7 +346,20 @@ fn start_reports(
         node.to_owned(),
         ferrolb_kube::owner::PodOwner::new(args.pod_name.clone(), args.pod_uid.clone()),
         recorder,
+        metrics.client.clone(),
     );
+    // `metallb_k8s_client_config_*`: a plan was built; part of the configuration is refused.
+    let mut config_rx = plan_rx.clone();
+    let client_metrics = metrics.client.clone();
+    tokio::spawn(async move {
+        loop {
+            let stale = !config_rx.borrow_and_update().errors.is_empty();
+            client_metrics.config(true, stale);
+            if config_rx.changed().await.is_err() {
+                break;
+            }
+        }
+    });
     let status_task = tokio::spawn(writer.run(report_rx, plan_rx));
     let mut announced_rx = report_tx.subscribe();
     let node = node.to_owned();
@@ -423,7 +418,7 @@ async fn main() -> anyhow::Result<()> {
 
     let (shutdown_tx, shutdown_rx) = tokio::sync::watch::channel(false);
     tokio::spawn(async move {
-        shutdown_signal().await;
+        ferrolb_kube::signal::shutdown().await;
         let _ = shutdown_tx.send(true);
     });
     let stopped = |mut rx: tokio::sync::watch::Receiver<bool>| async move {

@@ -17,11 +17,18 @@
 //!   `_down_events` (transitions to / from Up): counters without a `_total` suffix, as MetalLB;
 //! - `metallb_layer2_requests_received{ip}`, `metallb_layer2_responses_sent{ip}` (ARP requests /
 //!   Neighbor Solicitations for an announced IP, and the replies), `metallb_layer2_gratuitous_sent{ip}`;
+//! - MetalLB's `metallb_k8s_client_updates_total` / `_update_errors_total` (passes of the
+//!   status writer that succeeded / failed), `metallb_k8s_client_config_loaded_bool` (1 once a
+//!   plan was built from the caches) and `_config_stale_bool` (1 while part of the
+//!   configuration is refused and its last good version serves), defined once in
+//!   `ferrolb_kube::metrics::client` for the controller and the speaker;
 //! - `ferrolb_speaker_malformed_frames_total` and `ferrolb_speaker_rejected_heartbeats_total`
 //!   (hostile or broken input, dropped and counted);
 //! - `ferrolb_speaker_heartbeat_checks_total{reason}`: the liveness hardening checks
-//!   (`ferrolb_l2::liveness`), by `reason`: `future_incarnation` and `address_mismatch`
-//!   (rejected, also counted in `ferrolb_speaker_rejected_heartbeats_total`), `previous_key`
+//!   (`ferrolb_l2::liveness`), by `reason`: `bad_key` (the HMAC does not verify with the
+//!   current or previous key: a speaker with another `secretkey`, or a forgery),
+//!   `future_incarnation` and `address_mismatch` (rejected, all three also counted in
+//!   `ferrolb_speaker_rejected_heartbeats_total`), `previous_key`
 //!   (accepted with the previous key: a key rotation is in progress) and `restarted_earlier`
 //!   (a peer accepted again after restarting with an earlier clock).
 //!
@@ -37,6 +44,7 @@ use std::collections::BTreeSet;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::{Mutex, PoisonError};
 
+use ferrolb_kube::metrics::client::ClientMetrics;
 use ferrolb_kube::metrics::{ExactCounter, Exporter, ExporterBuilder};
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::family::Family;
@@ -110,7 +118,8 @@ pub struct IpLabel {
 /// The `reason` label of `ferrolb_speaker_heartbeat_checks`.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, PartialOrd, Ord, EncodeLabelSet)]
 pub struct ReasonLabel {
-    /// `future_incarnation`, `address_mismatch`, `previous_key` or `restarted_earlier`.
+    /// `bad_key`, `future_incarnation`, `address_mismatch`, `previous_key` or
+    /// `restarted_earlier`.
     pub reason: &'static str,
 }
 
@@ -135,6 +144,8 @@ pub struct Metrics {
     shown: Mutex<(BTreeSet<Announced>, BTreeSet<IpLabel>)>,
     bgp: BgpMetrics,
     bfd: BfdMetrics,
+    /// MetalLB's `metallb_k8s_client_*` (status write passes, configuration loaded / stale).
+    pub client: ClientMetrics,
     /// `metallb_speaker_announced` series of protocol `bgp` currently shown.
     shown_bgp: Mutex<BTreeSet<Announced>>,
 }
@@ -246,6 +257,8 @@ impl Default for Metrics {
         ] {
             r.register(name, help, c.clone());
         }
+        let client = ClientMetrics::default();
+        client.register(&mut r);
         let [requests, responses, gratuitous] = per_ip;
         Self {
             exporter: r.build(),
@@ -260,6 +273,7 @@ impl Default for Metrics {
             shown: Mutex::default(),
             bgp,
             bfd,
+            client,
             shown_bgp: Mutex::default(),
         }
     }
@@ -325,6 +339,7 @@ impl Metrics {
             + stats.address_mismatch;
         self.rejected_heartbeats.catch_up(rejected);
         for (reason, n) in [
+            ("bad_key", stats.bad_tag),
             ("future_incarnation", stats.future_incarnation),
             ("address_mismatch", stats.address_mismatch),
             ("previous_key", stats.previous_key),

@@ -307,7 +307,8 @@ async fn first_certificate(rotator: &Rotator) -> Result<Served, Error> {
     }
 }
 
-/// Serves the webhooks with `args` until the HTTPS server fails: reflector stores of the
+/// Serves the webhooks with `args` until SIGTERM/SIGINT (connections drained) or the HTTPS
+/// server fails: reflector stores of the
 /// configuration, certificates (managed, or from `--cert-dir`), `/healthz` and `/readyz`.
 pub async fn run(args: Args) -> Result<(), Error> {
     let client = Client::try_default()
@@ -338,11 +339,27 @@ pub async fn run(args: Args) -> Result<(), Error> {
         ));
     }
     tracing::info!(listen = %args.listen, "serving webhooks");
+    // SIGTERM: stop accepting, let the requests in flight finish (up to SHUTDOWN_GRACE), then
+    // return, so `main` drops the trace exporter and flushes the last spans.
+    let handle = axum_server::Handle::new();
+    let stop = handle.clone();
+    tokio::spawn(async move {
+        ferrolb_kube::signal::shutdown().await;
+        tracing::info!("shutting down: draining the webhook connections");
+        stop.graceful_shutdown(Some(SHUTDOWN_GRACE));
+    });
     axum_server::bind_rustls(args.listen, tls)
+        .handle(handle)
         .serve(router(state).into_make_service())
         .await
-        .map_err(io_err("serve the webhooks"))
+        .map_err(io_err("serve the webhooks"))?;
+    tracing::info!("webhook stopped");
+    Ok(())
 }
+
+/// How long a stopping webhook lets its requests in flight finish (the API server's webhook
+/// timeout is 10 s by default; the kubelet's grace period 30 s).
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 
 #[cfg(test)]
 mod tests {

@@ -96,6 +96,15 @@
 //! two-node cluster loses failover (1 of 2 is not a majority). Document this to users before
 //! enabling it.
 //!
+//! A **one-way** loss (B does not hear A, A hears B: e.g. a host firewall on one node) is not
+//! repaired: the heartbeats are a full mesh without indirect probes or gossip of views (SWIM,
+//! hence MetalLB's memberlist, would confirm A through a third node), so B elects without A.
+//! When A owns an IP and B wins without A, both announce for as long as the loss lasts, with
+//! either policy (B still hears a majority); A not hearing B changes nothing. Flapping cuts
+//! shorter than `dead_after` minus one interval declare nobody dead and change nothing.
+//! (`node/tests.rs` `one_way_partition_*`, `flapping_*`, `split_2_2_*`; on the rig
+//! `e2e/tests/faults_partitions.rs`.)
+//!
 //! When a partition heals, a peer heard again with the same incarnation is counted in
 //! [`Stats::rejoined`] (it kept running: it may have announced our IPs), and any peer that
 //! (re)joins is answered with a heartbeat at once rather than at the next slot, so both sides

@@ -512,3 +512,155 @@ fn datagram_from_binds_a_live_peer_to_its_address() {
     );
     assert!(!b.membership().is_alive("a"), "the real leave is accepted");
 }
+
+// === Partitions the symmetric cases above do not cover (issue 19; the e2e counterparts are
+// `e2e/tests/faults_partitions.rs`) ===
+
+/// Start/stop actions of any node after `from_ms`: the owner changes a client could see.
+fn owner_changes_after(sim: &Sim, from_ms: u64) -> usize {
+    sim.log
+        .iter()
+        .filter(|(t, _, a)| {
+            *t > from_ms
+                && matches!(
+                    a,
+                    Action::StartAnswering { .. } | Action::StopAnswering { .. }
+                )
+        })
+        .count()
+}
+
+/// One-way loss: a node elects among the members *it* hears (no indirect probes, no gossip of
+/// views). The owner not hearing a peer changes nothing; a peer not hearing the owner, and
+/// winning without it, announces too until it hears the owner again — with either policy (it
+/// still hears a majority).
+#[test]
+fn one_way_partition_duplicates_only_when_the_successor_is_deaf_to_the_owner() {
+    for quorum in [QuorumPolicy::Disabled, QuorumPolicy::Majority] {
+        let (_, mut sim, owner) = settled(quorum);
+        let second = sim.successor(owner);
+        sim.link[second][owner] = false; // the owner does not hear the second
+        let from = sim.now_ms;
+        let overlap = sim.run_counting_overlap(from + 1500);
+        assert!(overlap.is_empty(), "{quorum:?}: {overlap:?}");
+        assert_eq!(sim.owners(), vec![owner], "{quorum:?}");
+        assert_eq!(owner_changes_after(&sim, from), 0, "{quorum:?}");
+        sim.link[second][owner] = true;
+        sim.run_until(from + 2500);
+
+        sim.link[owner][second] = false; // the second does not hear the owner
+        sim.run_until(from + 4000);
+        let mut both = vec![owner, second];
+        both.sort();
+        assert_eq!(sim.owners(), both, "{quorum:?}: both announce");
+        let heal = sim.now_ms;
+        sim.link[owner][second] = true;
+        let overlap = sim.run_counting_overlap(heal + 2000);
+        assert_eq!(sim.owners(), vec![owner], "{quorum:?}");
+        let last = overlap.last().copied().unwrap_or(heal);
+        assert!(
+            last - heal <= 100 + 3 * STEP_MS,
+            "{quorum:?}: both answered until {} ms after the heal",
+            last - heal
+        );
+    }
+}
+
+/// Cuts `node` off both ways for `on_ms`, heals for `off_ms`, until `until_ms`; returns the
+/// number of cuts.
+fn flap(sim: &mut Sim, node: usize, on_ms: u64, off_ms: u64, until_ms: u64) -> u64 {
+    let mut cuts = 0;
+    while sim.now_ms < until_ms {
+        sim.set_links(node, false);
+        sim.run_until(sim.now_ms + on_ms);
+        sim.set_links(node, true);
+        sim.run_until(sim.now_ms + off_ms);
+        cuts += 1;
+    }
+    cuts
+}
+
+/// A flapping partition whose cuts stay below `dead_after` minus one interval is invisible: no
+/// peer is ever declared dead, so nobody re-elects and the owner never changes.
+#[test]
+fn flapping_below_dead_after_changes_no_owner() {
+    for quorum in [QuorumPolicy::Disabled, QuorumPolicy::Majority] {
+        for on_ms in [300, 450] {
+            let (_, mut sim, owner) = settled(quorum);
+            let from = sim.now_ms;
+            let cuts = flap(&mut sim, owner, on_ms, 300, from + 10_000);
+            assert!(cuts >= 13);
+            assert_eq!(
+                owner_changes_after(&sim, from),
+                0,
+                "{quorum:?}, {on_ms} ms cuts"
+            );
+            assert_eq!(sim.owners(), vec![owner]);
+        }
+    }
+}
+
+/// Cuts longer than `dead_after` do move the IP, but boundedly: per cut the interim owner
+/// starts and stops (and with a majority the isolated owner stops and starts again after its
+/// rejoin hold), never a storm.
+#[test]
+fn flapping_beyond_dead_after_costs_a_bounded_number_of_changes_per_cut() {
+    for (quorum, per_cut) in [(QuorumPolicy::Disabled, 2), (QuorumPolicy::Majority, 4)] {
+        let (_, mut sim, owner) = settled(quorum);
+        let from = sim.now_ms;
+        let cuts = flap(&mut sim, owner, 900, 500, from + 14_000) as usize;
+        sim.run_until(sim.now_ms + 1000);
+        let changes = owner_changes_after(&sim, from);
+        assert!(
+            (1..=per_cut * cuts).contains(&changes),
+            "{quorum:?}: {changes} owner changes in {cuts} cuts"
+        );
+        assert_eq!(sim.owners(), vec![owner], "{quorum:?}");
+    }
+}
+
+/// A 2|2 split of four nodes: without quorum each half announces its own winner (MetalLB);
+/// with a majority neither half has one and nobody announces. After the heal the elected node
+/// is the only owner — at once without quorum (at most one interval of overlap), and with a
+/// majority break-before-make (no overlap at all).
+#[test]
+fn split_2_2_one_owner_per_half_or_none_with_majority() {
+    let names = ["node-a", "node-b", "node-c", "node-d"];
+    for quorum in [QuorumPolicy::Disabled, QuorumPolicy::Majority] {
+        let mut sim = Sim::new(&names, quorum);
+        sim.run_until(2000);
+        let owner = sim.idx(&Sim::expected(&names));
+        assert_eq!(sim.owners(), vec![owner]);
+        let halves = [[0, 1], [2, 3]];
+        for a in halves[0] {
+            for b in halves[1] {
+                sim.link[a][b] = false;
+                sim.link[b][a] = false;
+            }
+        }
+        sim.run_until(3500);
+        let want = match quorum {
+            QuorumPolicy::Disabled => {
+                let mut w: Vec<usize> = halves
+                    .iter()
+                    .map(|h| sim.idx(&Sim::expected(&[names[h[0]], names[h[1]]])))
+                    .collect();
+                w.sort();
+                w
+            }
+            QuorumPolicy::Majority => vec![],
+        };
+        assert_eq!(sim.owners(), want, "{quorum:?} during the split");
+        let heal = sim.now_ms;
+        sim.link = vec![vec![true; names.len()]; names.len()];
+        let overlap = sim.run_counting_overlap(heal + 2000);
+        assert_eq!(sim.owners(), vec![owner], "{quorum:?} after the heal");
+        match quorum {
+            QuorumPolicy::Disabled => {
+                let last = overlap.last().copied().unwrap_or(heal);
+                assert!(last - heal <= 100 + 3 * STEP_MS, "{overlap:?}");
+            }
+            QuorumPolicy::Majority => assert!(overlap.is_empty(), "{overlap:?}"),
+        }
+    }
+}

@@ -11,7 +11,7 @@ fn metallb_metric_names_and_values() {
         PoolSet::parse(&[PoolSpec::new("p", ["10.0.0.0/30", "fc00::/120"])]).expect("pools");
     let alloc = Allocator::new(pools);
     m.observe(Some(&alloc), false);
-    m.updates.inc();
+    m.client.wrote(true);
     let text = m.exporter.render();
     for line in [
         "metallb_allocator_addresses_total{pool=\"p\"} 260",

@@ -178,11 +178,9 @@ impl Applier {
             log_action(&action);
             let result = api.one(action).await;
             match &result {
-                Ok(()) => {
-                    metrics.updates.inc();
-                }
+                Ok(()) => metrics.client.wrote(true),
                 Err(e) => {
-                    metrics.update_errors.inc();
+                    metrics.client.wrote(false);
                     tracing::warn!(error = %e, "write failed; the next pass retries it");
                 }
             };

@@ -141,23 +141,9 @@ pub async fn run(
     });
     tokio::select! {
         _ = passes => {}
-        _ = shutdown() => tracing::info!("shutting down"),
+        () = ferrolb_kube::signal::shutdown() => tracing::info!("shutting down"),
     }
     Ok(())
-}
-
-/// SIGINT (Ctrl-C) or SIGTERM (the kubelet stopping the Pod).
-async fn shutdown() {
-    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => {}
-        _ = async {
-            match term.as_mut() {
-                Some(t) => { t.recv().await; }
-                None => std::future::pending::<()>().await,
-            }
-        } => {}
-    }
 }
 
 /// What a pass looks at, from the caches (the namespace cache read once).

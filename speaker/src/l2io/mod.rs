@@ -207,6 +207,12 @@ impl Speaker {
         if owner_changed {
             self.shell.sync_groups();
         }
+        // Without quorum the core released everything without asking `decide`: report that,
+        // or the status writer would keep this node's ServiceL2Status objects as if it still
+        // announced (and fight the new owner's deletes).
+        if decisions.is_none() && !self.node.membership().has_quorum() {
+            decisions = Some(self.report.borrow().released());
+        }
         if let Some(d) = decisions {
             self.report.send_if_modified(|cur| {
                 let changed = *cur != d;

@@ -143,6 +143,7 @@ fn hardening_checks_by_reason_and_rejections_in_the_total() {
     });
     let text = m.render();
     for line in [
+        r#"ferrolb_speaker_heartbeat_checks_total{reason="bad_key"} 1"#,
         r#"ferrolb_speaker_heartbeat_checks_total{reason="future_incarnation"} 2"#,
         r#"ferrolb_speaker_heartbeat_checks_total{reason="address_mismatch"} 3"#,
         r#"ferrolb_speaker_heartbeat_checks_total{reason="previous_key"} 4"#,
@@ -156,7 +157,7 @@ fn hardening_checks_by_reason_and_rejections_in_the_total() {
 }
 
 /// The whole exposition against MetalLB's speaker (`internal/layer2/stats.go`,
-/// `internal/bgp/native/stats.go`, `frr-tools/metrics/collector/bfd.go`, `speaker/main.go`;
+/// `internal/bgp/native/stats.go`, `internal/k8s/controllers/stats.go`, `frr-tools/metrics/collector/bfd.go`, `speaker/main.go`;
 /// client_golang's process collector) plus ferrolb's own `ferrolb_speaker_*` counters: every
 /// `# TYPE` line and every sample name, nothing more, nothing less.
 #[test]
@@ -171,6 +172,10 @@ fn exposition_is_metallbs_speaker_list() {
         ("metallb_bgp_pending_prefixes_total", "gauge"),
         ("metallb_bgp_session_up", "gauge"),
         ("metallb_bgp_updates_total", "counter"),
+        ("metallb_k8s_client_config_loaded_bool", "gauge"),
+        ("metallb_k8s_client_config_stale_bool", "gauge"),
+        ("metallb_k8s_client_update_errors_total", "counter"),
+        ("metallb_k8s_client_updates_total", "counter"),
         ("metallb_layer2_gratuitous_sent", "counter"),
         ("metallb_layer2_requests_received", "counter"),
         ("metallb_layer2_responses_sent", "counter"),
@@ -205,4 +210,34 @@ fn exposition_is_metallbs_speaker_list() {
         all.map(|(n, _)| (*n).to_owned()).collect();
     assert_eq!(types, want_types);
     assert_eq!(samples, want_samples);
+}
+
+#[test]
+fn k8s_client_metrics_follow_writes_and_configuration() {
+    let m = Metrics::default();
+    let before = m.render();
+    for line in [
+        "metallb_k8s_client_config_loaded_bool 0",
+        "metallb_k8s_client_updates_total 0",
+    ] {
+        assert!(before.contains(line), "missing {line:?} in:\n{before}");
+    }
+    m.client.config(true, false);
+    m.client.wrote(true);
+    m.client.wrote(true);
+    m.client.wrote(false);
+    let text = m.render();
+    for line in [
+        "metallb_k8s_client_config_loaded_bool 1",
+        "metallb_k8s_client_config_stale_bool 0",
+        "metallb_k8s_client_updates_total 2",
+        "metallb_k8s_client_update_errors_total 1",
+    ] {
+        assert!(text.contains(line), "missing {line:?} in:\n{text}");
+    }
+    m.client.config(true, true);
+    assert!(
+        m.render()
+            .contains("metallb_k8s_client_config_stale_bool 1")
+    );
 }

@@ -40,6 +40,17 @@ pub struct Decisions {
 }
 
 impl Decisions {
+    /// These decisions once the node has released every IP for lack of quorum (`--quorum
+    /// majority`, [`ferrolb_l2::node`]): it announces nothing, so its status objects go away and
+    /// no `announceFailed` stands; the `ipNotAllowed` reports are unchanged.
+    pub fn released(&self) -> Decisions {
+        Decisions {
+            announce: Vec::new(),
+            failed: Vec::new(),
+            not_allowed: self.not_allowed.clone(),
+        }
+    }
+
     /// The `(IP, interfaces)` set for the owner table (an IP shared by several Services gets
     /// the union of their interfaces).
     pub fn desired(&self) -> Vec<(IpAddr, Interfaces)> {

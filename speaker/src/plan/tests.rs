@@ -332,6 +332,30 @@ fn shared_ips_merge_interfaces() {
 }
 
 #[test]
+fn released_decisions_announce_nothing_and_keep_reports() {
+    let ip: IpAddr = "10.0.0.1".parse().expect("ip");
+    let d = Decisions {
+        announce: vec![Announcement {
+            service: ServiceKey::new("a", "x"),
+            uid: None,
+            ips: vec![ip],
+            interfaces: Interfaces::All,
+        }],
+        failed: vec![(ServiceKey::new("a", "f"), None, ip)],
+        not_allowed: vec![NotAllowed {
+            service: ServiceKey::new("a", "n"),
+            uid: None,
+            ips: vec![ip],
+        }],
+    };
+    let r = d.released();
+    assert!(r.announce.is_empty() && r.desired().is_empty());
+    assert!(r.failed.is_empty());
+    assert_eq!(r.not_allowed, d.not_allowed);
+    assert_ne!(r, d, "a change the status writer is woken for");
+}
+
+#[test]
 fn node_plan_reads_internal_ips_and_labels() {
     let n = node_plan(&node(
         "node-1",

@@ -32,6 +32,7 @@ use std::time::Duration;
 
 use ferrolb_api::v1beta1::ServiceL2Status;
 use ferrolb_kube::events::Recorder;
+use ferrolb_kube::metrics::client::ClientMetrics;
 use ferrolb_kube::owner::PodOwner;
 use ferrolb_kube::status::ConfigStateWriter;
 use ferrolb_l2::owner::Interfaces;
@@ -66,6 +67,8 @@ pub struct StatusWriter {
     objects: Objects<ServiceL2Status>,
     events: Events,
     config: ConfigStateWriter,
+    /// `metallb_k8s_client_update{s,_errors}_total`: one per pass.
+    counts: ClientMetrics,
 }
 
 impl StatusWriter {
@@ -76,6 +79,7 @@ impl StatusWriter {
         node: String,
         owner: PodOwner,
         recorder: Recorder,
+        counts: ClientMetrics,
     ) -> Self {
         let config = ConfigStateWriter::speaker(
             client.clone(),
@@ -88,6 +92,7 @@ impl StatusWriter {
             objects: Objects::new(client, &namespace, &node, owner),
             events: Events::new(recorder, &node),
             config,
+            counts,
         }
     }
 
@@ -133,6 +138,7 @@ impl StatusWriter {
                 }
             }
         }
+        self.counts.wrote(ok);
         ok
     }
 

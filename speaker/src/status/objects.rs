@@ -12,11 +12,20 @@
 //! deletes its stale objects and, in Layer 2 mode only (one announcer per Service), other
 //! nodes' objects for the Services it announces (`metallb-runtime.md` §2.8); an object of this node written by an earlier Pod is replaced
 //! (deleted and created again) so it is never collected with the old Pod while still announced.
+//!
+//! Split brain: two nodes that both announce a Service (a partition between speakers, a
+//! speaker with another heartbeat key) would delete each other's object forever — each
+//! deletion wakes the other node's watch, which recreates its own object and deletes the
+//! other's again, a write storm on the API server for every such Service. So a node deletes
+//! another node's object for a Service at most once while it announces that Service
+//! ([`Evicted`]): an object that comes back was recreated by a node that announces too, and
+//! both objects then stay, showing the two announcers. When the partition heals the node that
+//! stops announcing deletes its own.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Debug;
 use std::marker::PhantomData;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 
 use ferrolb_api::names::{
     LABEL_STATUS_NODE, LABEL_STATUS_SERVICE_NAME, LABEL_STATUS_SERVICE_NAMESPACE,
@@ -135,6 +144,25 @@ pub struct StatusDiff {
     pub create: Vec<ServiceKey>,
     /// Objects whose values must be updated: name, Service, values.
     pub update: Vec<(String, ServiceKey, Vec<String>)>,
+    /// Other nodes' objects among `delete` (Layer 2): Service, node ([`remember`]).
+    pub evicted: Vec<(ServiceKey, String)>,
+}
+
+/// Per Service this node announces, the nodes whose object for it this node already deleted
+/// (see the module docs): such a node's object is left alone from then on.
+pub type Evicted = BTreeMap<ServiceKey, BTreeSet<String>>;
+
+/// Records the other nodes' objects `d` deleted.
+pub fn remember(evicted: &mut Evicted, d: &StatusDiff) {
+    for (key, node) in &d.evicted {
+        evicted.entry(key.clone()).or_default().insert(node.clone());
+    }
+}
+
+/// Forgets the Services this node no longer announces: when it announces one again, another
+/// node's object for it is deleted again (once).
+pub fn forget_unwanted<V>(evicted: &mut Evicted, want: &BTreeMap<ServiceKey, V>) {
+    evicted.retain(|k, _| want.contains_key(k));
 }
 
 /// The node and Service an object is about: its status, else its labels.
@@ -156,12 +184,26 @@ fn identity<K: ServiceStatusKind>(obj: &K, view: &StatusView) -> (Option<String>
 }
 
 /// Diffs existing objects of one kind against what this node announces (Service → values);
-/// `owner` is this speaker's Pod (an object of this node not owned by it is replaced).
+/// `owner` is this speaker's Pod (an object of this node not owned by it is replaced). Without
+/// the memory of [`diff_sparing`] (tests of a single pass).
+#[cfg(test)]
 pub fn diff<K: ServiceStatusKind, V: AsRef<[String]>>(
     me: &str,
     owner: &PodOwner,
     existing: &[K],
     want: &BTreeMap<ServiceKey, V>,
+) -> StatusDiff {
+    diff_sparing(me, owner, existing, want, &Evicted::new())
+}
+
+/// [`diff`] that leaves alone the other nodes' objects this node already deleted once
+/// (`evicted`, see the module docs).
+pub fn diff_sparing<K: ServiceStatusKind, V: AsRef<[String]>>(
+    me: &str,
+    owner: &PodOwner,
+    existing: &[K],
+    want: &BTreeMap<ServiceKey, V>,
+    evicted: &Evicted,
 ) -> StatusDiff {
     let mut out = StatusDiff::default();
     let mut have = BTreeSet::new();
@@ -183,8 +225,20 @@ pub fn diff<K: ServiceStatusKind, V: AsRef<[String]>>(
             }
             // Another node's object for a Service every node advertises (BGP).
             Some(_) if !mine && !K::EXCLUSIVE => {}
-            // Ours but stale, duplicate or from an earlier Pod; or another node's object for a
-            // Service we own (L2).
+            // Another node's object for a Service we own (L2): deleted once; back again, that
+            // node announces too (split brain) and its object stays.
+            Some(_) if !mine => {
+                let spared = node
+                    .as_ref()
+                    .is_some_and(|n| evicted.get(&key).is_some_and(|s| s.contains(n)));
+                if !spared {
+                    out.delete.push(name);
+                    if let Some(n) = node {
+                        out.evicted.push((key, n));
+                    }
+                }
+            }
+            // Ours but stale, duplicate or from an earlier Pod.
             Some(_) => out.delete.push(name),
             None if mine => out.delete.push(name),
             None => {}
@@ -283,6 +337,8 @@ pub struct Objects<K> {
     node: String,
     namespace: String,
     owner: PodOwner,
+    /// Other nodes' objects deleted once (Layer 2, see the module docs).
+    evicted: Mutex<Evicted>,
     kind: PhantomData<K>,
 }
 
@@ -294,6 +350,7 @@ impl<K: ServiceStatusKind> Objects<K> {
             node: node.to_owned(),
             namespace: namespace.to_owned(),
             owner,
+            evicted: Mutex::new(Evicted::new()),
             kind: PhantomData,
         }
     }
@@ -317,10 +374,18 @@ impl<K: ServiceStatusKind> Objects<K> {
         };
         // Paged and trimmed: one object per Service (and node, in BGP mode) can be thousands.
         let existing = ferrolb_kube::list_trimmed(&self.api, &params).await?;
-        let d = diff(&self.node, &self.owner, &existing, want);
+        let d = {
+            let mut evicted = self.evicted.lock().unwrap_or_else(PoisonError::into_inner);
+            forget_unwanted(&mut evicted, want);
+            diff_sparing(&self.node, &self.owner, &existing, want, &evicted)
+        };
         for name in &d.delete {
             delete_quietly(&self.api, name).await?;
         }
+        remember(
+            &mut self.evicted.lock().unwrap_or_else(PoisonError::into_inner),
+            &d,
+        );
         for (name, key, values) in &d.update {
             match self.patch_status(name, key, values).await {
                 Ok(()) => {}

@@ -1,4 +1,4 @@
-use super::objects::{diff, gone, own_objects};
+use super::objects::{Evicted, diff, diff_sparing, forget_unwanted, gone, own_objects, remember};
 use super::*;
 use ferrolb_api::v1beta1::{InterfaceInfo, ServiceL2StatusSpec, ServiceL2StatusStatus};
 use ferrolb_kube::owner::PodOwner;
@@ -159,6 +159,7 @@ async fn config_state_transition_time_moves_only_with_the_status() {
         "n1".into(),
         PodOwner::default(),
         recorder,
+        ClientMetrics::default(),
     );
     let mut state = super::Seen::default();
     let d = Decisions::default();
@@ -207,4 +208,92 @@ fn deleted_object_is_recreated_by_the_next_diff() {
     assert!(d.update.is_empty() && d.delete.is_empty());
     // Only this node's objects are watched (MetalLB's node label).
     assert_eq!(own_objects("node-1"), "metallb.io/node=node-1");
+}
+
+/// Another node's object for a Service this node announces is deleted once per ownership: one
+/// that comes back belongs to a node that announces too (split brain) and is left alone; once
+/// this node stops announcing the Service, the memory goes.
+#[test]
+fn another_nodes_object_is_deleted_once_per_ownership() {
+    let want = BTreeMap::from([(key("ns", "web"), Vec::<String>::new())]);
+    let mut evicted = Evicted::new();
+    let existing = vec![
+        obj("l2-me", "me", "ns", "web", &[]),
+        obj("l2-b1", "other", "ns", "web", &[]),
+    ];
+    let d = diff_sparing("me", &PodOwner::default(), &existing, &want, &evicted);
+    assert_eq!(d.delete, vec!["l2-b1"]);
+    assert_eq!(d.evicted, vec![(key("ns", "web"), "other".to_string())]);
+    remember(&mut evicted, &d);
+    // The other node recreated its object: it announces too. Left alone now; a third node's
+    // object is still deleted (once).
+    let again = vec![
+        obj("l2-me", "me", "ns", "web", &[]),
+        obj("l2-b2", "other", "ns", "web", &[]),
+        obj("l2-c1", "third", "ns", "web", &[]),
+    ];
+    let d = diff_sparing("me", &PodOwner::default(), &again, &want, &evicted);
+    assert_eq!(d.delete, vec!["l2-c1"]);
+    assert!(d.create.is_empty() && d.update.is_empty());
+    remember(&mut evicted, &d);
+    // Another Service's objects of the same node are not spared.
+    let want2 = BTreeMap::from([
+        (key("ns", "web"), Vec::<String>::new()),
+        (key("ns", "db"), Vec::<String>::new()),
+    ]);
+    let other_svc = vec![obj("l2-b3", "other", "ns", "db", &[])];
+    let d = diff_sparing("me", &PodOwner::default(), &other_svc, &want2, &evicted);
+    assert_eq!(d.delete, vec!["l2-b3"]);
+    // No longer announced: forgotten, so the next ownership deletes the other's object again.
+    forget_unwanted(&mut evicted, &BTreeMap::<ServiceKey, Vec<String>>::new());
+    assert!(evicted.is_empty());
+    let d = diff_sparing("me", &PodOwner::default(), &again, &want, &evicted);
+    assert_eq!(d.delete, vec!["l2-b2", "l2-c1"]);
+}
+
+/// Two nodes that both announce a Service (a partition between speakers) take turns on the
+/// shared objects, each pass woken by the other's writes, as their watches do: they delete each
+/// other's object once and then both objects stay (without the memory, every pass deletes and
+/// recreates: a write storm for as long as the partition lasts).
+#[test]
+fn two_announcers_of_one_service_stop_deleting_each_others_objects() {
+    let want = BTreeMap::from([(key("ns", "web"), Vec::<String>::new())]);
+    let run = |spare: bool| {
+        let nodes = ["node-a", "node-b"];
+        let mut evicted = [Evicted::new(), Evicted::new()];
+        let mut store: Vec<ServiceL2Status> = Vec::new();
+        let (mut created, mut deleted) = (0, 0);
+        for round in 0..40 {
+            let i = round % 2;
+            forget_unwanted(&mut evicted[i], &want);
+            let memory = if spare {
+                evicted[i].clone()
+            } else {
+                Evicted::new()
+            };
+            let d = diff_sparing(nodes[i], &PodOwner::default(), &store, &want, &memory);
+            deleted += d.delete.len();
+            store.retain(|o| !d.delete.contains(o.metadata.name.as_ref().unwrap()));
+            for k in &d.create {
+                created += 1;
+                let name = format!("l2-{created}");
+                store.push(obj(&name, nodes[i], &k.namespace, &k.name, &[]));
+            }
+            remember(&mut evicted[i], &d);
+        }
+        let mut on: Vec<String> = store
+            .iter()
+            .filter_map(|o| o.status.as_ref().and_then(|s| s.node.clone()))
+            .collect();
+        on.sort();
+        (created, deleted, on)
+    };
+    let (created, deleted, on) = run(true);
+    assert_eq!((created, deleted), (4, 2));
+    assert_eq!(on, vec!["node-a", "node-b"], "both announcers are shown");
+    let (created, deleted, _) = run(false);
+    assert!(
+        created >= 39 && deleted >= 38,
+        "control: without the memory every pass writes ({created} created, {deleted} deleted)"
+    );
 }
