@@ -14,6 +14,10 @@
 //! - With no `OTEL_*` variable, a controller allocating an IP connects to nothing (a listener
 //!   on the default OTLP port 4318 sees no connection) and starts no exporter thread.
 //!
+//! - BGP-mode speakers (`otel_bgp_spans_reach_a_real_collector`): the `bgp.session_state` span
+//!   of the session with the rig's FRR reaching Established, and the `bgp.update_batch` span
+//!   announcing the Service's /32, flushed at SIGTERM.
+//!
 //! Skipped unless `FERROLB_E2E=1`, and with a message when `otelcol-ferrolb` was not built.
 #![forbid(unsafe_code)]
 
@@ -22,6 +26,8 @@ use std::net::TcpListener;
 use std::time::Duration;
 
 use anyhow::{Context, Result, ensure};
+use ferrolb_e2e::bgp::{self, Router};
+use ferrolb_e2e::bgp_setup::{self, Suite};
 use ferrolb_e2e::l2::*;
 use ferrolb_e2e::otelcol::{self, Collector, Span, thread_names};
 use ferrolb_e2e::procs::{self, OperatorOpts, Proc};
@@ -236,5 +242,143 @@ async fn otel_traces_reach_a_real_collector() -> Result<()> {
     }
     .await;
     cleanup(&rig);
+    result
+}
+
+/// The BGP suite of [`otel_bgp_spans_reach_a_real_collector`].
+const BGP_SUITE: Suite = Suite {
+    ns: "otel-bgp",
+    class: "e2e.ferrolb.io/otel-bgp",
+    name: "otel-bgp",
+};
+/// Its pool (no other test uses it) and the rig's FRR (AS 64513, every LAN address accepted).
+const BGP_POOL: &str = "10.250.6.0/28";
+const FRR_V4: &str = "172.18.0.1";
+
+/// BGP-mode speakers exporting to a Collector in their node's netns, with a ten-minute batch
+/// delay: after SIGTERM each Collector holds the `bgp.session_state` span of the session with
+/// the rig's FRR reaching Established (peer = the BGPPeer's name, address, from, to) and a
+/// `bgp.update_batch` span announcing the Service's /32 (docs/tracing.md).
+#[tokio::test]
+async fn otel_bgp_spans_reach_a_real_collector() -> Result<()> {
+    const TEST: &str = "otel_bgp_spans_reach_a_real_collector";
+    let Some(rig) = Rig::from_env(TEST) else {
+        return Ok(());
+    };
+    let Some(bin) = otelcol::binary() else {
+        eprintln!("SKIP {TEST}: no otelcol-ferrolb (e2e/build-upstream.sh builds it)");
+        return Ok(());
+    };
+    BGP_SUITE.install(&rig)?;
+    let peer = "otel-bgp-frr";
+    kubectl_apply(
+        &rig,
+        &format!(
+            "{}{}",
+            bgp_setup::pool_yaml("otel-bgp", BGP_POOL),
+            bgp_setup::peer_yaml(peer, 64513, FRR_V4, "")
+        ),
+    )?;
+    let result = async {
+        let _op = BGP_SUITE.start_operator(&rig)?;
+        let mut nodes = BTreeMap::new();
+        for n in rig.node_names() {
+            let ns = rig.node_ns(&n);
+            let c = Collector::start(
+                &rig,
+                &bin,
+                &format!("bgp-speaker-{n}"),
+                Some(ns.as_str()),
+                NODE_OTLP,
+            )?;
+            nodes.insert(n, c);
+        }
+        let mut speakers = Speakers::none(
+            &rig,
+            &[
+                "--lb-class",
+                BGP_SUITE.class,
+                "--enable-l2=false",
+                "--port",
+                SPK_PORT,
+                "--health-probe-port",
+                SPK_HEALTH,
+            ],
+        )?;
+        speakers.env = vec![
+            (
+                "OTEL_EXPORTER_OTLP_ENDPOINT".into(),
+                format!("http://127.0.0.1:{NODE_OTLP}"),
+            ),
+            ("OTEL_BSP_SCHEDULE_DELAY".into(), "600000".into()),
+        ];
+        for n in rig.node_names() {
+            speakers.start_one(&rig, &n)?;
+        }
+        BGP_SUITE.workload(&rig, "otel-bgp-web", 1, "IPv4", "otel-bgp")?;
+        let ip = BGP_SUITE
+            .wait_ip(&rig, "otel-bgp-web", Duration::from_secs(40))
+            .await?;
+        let prefix = format!("{ip}/32");
+        bgp::wait_route(&rig, Router::Frr, &prefix, Duration::from_secs(40), |p| {
+            p.len() == rig.nodes
+        })
+        .await?;
+        for n in rig.node_names() {
+            speakers.stop(&n)?;
+        }
+        for (n, c) in &nodes {
+            let spans = wait_for(
+                &format!("the BGP spans of the speaker on {n}"),
+                Duration::from_secs(15),
+                || rig.log_tail(&format!("otelcol-bgp-speaker-{n}"), 20),
+                || async {
+                    let s = c.spans()?;
+                    Ok(s.iter().any(|s| s.name == "bgp.update_batch").then_some(s))
+                },
+            )
+            .await?;
+            let up = spans
+                .iter()
+                .find(|s| s.name == "bgp.session_state" && s.attr("to") == "Established")
+                .with_context(|| format!("no Established bgp.session_state on {n}"))?;
+            ensure!(
+                up.attr("peer") == peer
+                    && up.attr("address").starts_with(FRR_V4)
+                    && up.attr("from") == "OpenConfirm",
+                "session span on {n}: {up:?}"
+            );
+            let batch = spans
+                .iter()
+                .find(|s| {
+                    s.name == "bgp.update_batch"
+                        && s.attr("announced").split(',').any(|p| p == prefix)
+                })
+                .with_context(|| format!("no bgp.update_batch announcing {prefix} on {n}"))?;
+            ensure!(
+                batch.attr("peer") == peer
+                    && batch
+                        .attr("announced_count")
+                        .parse::<usize>()
+                        .is_ok_and(|c| c >= 1),
+                "update batch on {n}: {batch:?}"
+            );
+            ensure!(
+                batch.resource.get("k8s.node.name") == Some(n),
+                "resource on {n}: {:?}",
+                batch.resource
+            );
+        }
+        Ok::<_, anyhow::Error>(())
+    }
+    .await;
+    BGP_SUITE.cleanup_objects(
+        &rig,
+        &[
+            "ipaddresspools.metallb.io/otel-bgp".into(),
+            "bgpadvertisements.metallb.io/otel-bgp".into(),
+            format!("bgppeers.metallb.io/{peer}"),
+        ],
+    );
     result
 }
