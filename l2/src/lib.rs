@@ -36,11 +36,13 @@
 //! - [`owner`]: per-IP ownership state machine and the gratuitous ARP/NA schedule.
 //! - [`liveness`]: authenticated UDP heartbeats for sub-second dead-peer detection.
 //! - [`iface`]: which local interfaces get ARP/NDP responders (MetalLB `announcer.go` rules).
+//! - [`limit`]: how many replies a responder sends under a flood (per requester and in all).
 //! - [`node`]: [`L2Node`], the per-node core tying liveness, re-election triggers and
 //!   ownership together; the speaker binary only adds sockets and Kubernetes watches.
 
 pub mod election;
 pub mod iface;
+pub mod limit;
 pub mod liveness;
 pub mod node;
 pub mod owner;

@@ -23,7 +23,8 @@
 //!   configuration is refused and its last good version serves), defined once in
 //!   `ferrolb_kube::metrics::client` for the controller and the speaker;
 //! - `ferrolb_speaker_malformed_frames_total` and `ferrolb_speaker_rejected_heartbeats_total`
-//!   (hostile or broken input, dropped and counted);
+//!   (hostile or broken input, dropped and counted), `ferrolb_speaker_replies_rate_limited_total`
+//!   (replies not sent under a flood, `ferrolb_l2::limit`);
 //! - `ferrolb_speaker_heartbeat_checks_total{reason}`: the liveness hardening checks
 //!   (`ferrolb_l2::liveness`), by `reason`: `bad_key` (the HMAC does not verify with the
 //!   current or previous key: a speaker with another `secretkey`, or a forgery),
@@ -137,6 +138,9 @@ pub struct Metrics {
     malformed_frames: ExactCounter,
     /// Heartbeats rejected (bad tag, replay, malformed…), from the liveness statistics.
     rejected_heartbeats: ExactCounter,
+    /// ARP replies / Neighbor Advertisements not sent: the requester or the responder was over
+    /// its rate (`ferrolb_l2::limit`).
+    replies_limited: ExactCounter,
     /// The liveness hardening checks by reason, from the liveness statistics.
     heartbeat_checks: Family<ReasonLabel, ExactCounter>,
     /// Sums of the per-IP counters over every IP ever counted (per-IP series go with their IP).
@@ -191,6 +195,12 @@ impl Default for Metrics {
             "ferrolb_speaker_malformed_frames_total",
             "ARP/NDP frames dropped because they did not parse",
             malformed_frames.clone(),
+        );
+        let replies_limited = ExactCounter::default();
+        r.register(
+            "ferrolb_speaker_replies_rate_limited_total",
+            "ARP replies and Neighbor Advertisements not sent because the requester or the responder was over its rate",
+            replies_limited.clone(),
         );
         r.register(
             "ferrolb_speaker_rejected_heartbeats_total",
@@ -268,6 +278,7 @@ impl Default for Metrics {
             gratuitous,
             malformed_frames,
             rejected_heartbeats,
+            replies_limited,
             heartbeat_checks,
             totals: Default::default(),
             shown: Mutex::default(),
@@ -322,6 +333,11 @@ impl Metrics {
         self.count(GRATUITOUS, ip);
     }
 
+    /// A reply was not sent: over the rate (`ferrolb_l2::limit`).
+    pub fn reply_rate_limited(&self) {
+        self.replies_limited.inc();
+    }
+
     /// A frame was dropped because it did not parse.
     pub fn malformed_frame(&self) {
         self.malformed_frames.inc();
@@ -355,9 +371,10 @@ impl Metrics {
     pub fn summary(&self) -> String {
         let t = |i: usize| self.totals[i].get();
         format!(
-            "requests_received={} responses_sent={} gratuitous_sent={} malformed_frames={} rejected_heartbeats={}",
+            "requests_received={} responses_sent={} replies_rate_limited={} gratuitous_sent={} malformed_frames={} rejected_heartbeats={}",
             t(REQUESTS),
             t(RESPONSES),
+            self.replies_limited.get(),
             t(GRATUITOUS),
             self.malformed_frames.get(),
             self.rejected_heartbeats.get()

@@ -2,12 +2,20 @@
 //! answering straight from the shared ownership [`View`] (so losing ownership stops the answers
 //! before the next frame is read). Malformed frames are dropped and counted; nothing a peer
 //! sends can panic a responder.
+//!
+//! Under a flood (issue 19): replies go through a [`ReplyLimiter`] (per requester MAC and per
+//! responder; refusals counted in `ferrolb_speaker_replies_rate_limited_total`), and a responder
+//! gives the runtime back after each frame's share of the task budget
+//! (`tokio::task::consume_budget`), so a socket that never runs dry cannot starve the heartbeat
+//! task on the same runtime.
 
 use std::collections::BTreeMap;
 use std::net::IpAddr;
 use std::os::fd::{AsRawFd, RawFd};
 use std::sync::{Arc, RwLock};
+use std::time::Instant;
 
+use ferrolb_l2::limit::{Limits, ReplyLimiter};
 use ferrolb_l2::owner::Interfaces;
 use ferrolb_l2::packet::MacAddr;
 use ferrolb_l2::packet::arp::{self, ArpFrame};
@@ -96,6 +104,7 @@ impl Responder {
 
     async fn run(self, fd: Socket) {
         let mut buf = [0u8; 1600];
+        let mut limiter = ReplyLimiter::new(Limits::default(), Instant::now());
         loop {
             let mut guard = match fd.readable().await {
                 Ok(g) => g,
@@ -113,26 +122,33 @@ impl Responder {
                     }
                     Err(_would_block) => break,
                 };
-                if let Some(reply) = self.answer(&buf[..n])
+                if let Some(reply) = self.answer(&buf[..n], &mut limiter)
                     && let Err(e) = fd.get_ref().send(&reply)
                 {
                     tracing::debug!(interface = %self.ifname, error = %e, "sending reply failed");
                 }
+                // Yields once this task used its budget: a flood keeps the socket readable.
+                tokio::task::consume_budget().await;
             }
         }
     }
 
-    /// The reply to one received frame, if any (counted in the metrics).
-    fn answer(&self, frame: &[u8]) -> Option<Vec<u8>> {
+    /// The reply to one received frame, if any and if `limiter` allows it (counted in the
+    /// metrics).
+    fn answer(&self, frame: &[u8], limiter: &mut ReplyLimiter) -> Option<Vec<u8>> {
         let parsed = match self.proto {
             Proto::Arp => self.answer_arp(frame),
             Proto::Ndp => self.answer_ns(frame),
         };
         match parsed {
             Ok(reply) => {
-                let (ip, bytes) = reply?;
+                let (ip, requester, bytes) = reply?;
                 // MetalLB counts requests for announced IPs only (`internal/layer2/arp.go`).
                 self.metrics.request(ip);
+                if !limiter.allow(requester, Instant::now()) {
+                    self.metrics.reply_rate_limited();
+                    return None;
+                }
                 self.metrics.response(ip);
                 Some(bytes)
             }
@@ -144,17 +160,17 @@ impl Responder {
         }
     }
 
-    fn answer_arp(&self, frame: &[u8]) -> Result<Option<(IpAddr, Vec<u8>)>, String> {
+    fn answer_arp(&self, frame: &[u8]) -> Result<Option<Reply>, String> {
         let req = ArpFrame::parse(frame).map_err(|e| e.to_string())?;
         let rep = arp::respond(&req, self.mac, |ip| {
             answers(&self.view, IpAddr::V4(ip), &self.ifname)
         });
         Ok(rep
             .ok()
-            .map(|r| (IpAddr::V4(req.target_ip), r.encode().to_vec())))
+            .map(|r| (IpAddr::V4(req.target_ip), req.eth_src, r.encode().to_vec())))
     }
 
-    fn answer_ns(&self, frame: &[u8]) -> Result<Option<(IpAddr, Vec<u8>)>, String> {
+    fn answer_ns(&self, frame: &[u8]) -> Result<Option<Reply>, String> {
         let NdpMessage::Solicitation(ns) = ndp::parse(frame).map_err(|e| e.to_string())? else {
             return Ok(None);
         };
@@ -165,6 +181,11 @@ impl Responder {
             ndp::METALLB_SOLICITED_OVERRIDE,
             |ip| answers(&self.view, IpAddr::V6(ip), &self.ifname),
         );
-        Ok(na.ok().map(|na| (IpAddr::V6(ns.target), na.encode())))
+        Ok(na
+            .ok()
+            .map(|na| (IpAddr::V6(ns.target), ns.eth_src, na.encode())))
     }
 }
+
+/// A reply: the IP answered for, the requester's MAC (what the limiter counts), the frame.
+type Reply = (IpAddr, MacAddr, Vec<u8>);

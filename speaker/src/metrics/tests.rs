@@ -115,7 +115,7 @@ fn metallb_names_and_series_follow_ownership() {
     // The log line is read from the same counters; totals survive a series' removal.
     assert_eq!(
         m.summary(),
-        "requests_received=1 responses_sent=1 gratuitous_sent=1 malformed_frames=1 rejected_heartbeats=3"
+        "requests_received=1 responses_sent=1 replies_rate_limited=0 gratuitous_sent=1 malformed_frames=1 rejected_heartbeats=3"
     );
     // Deriving again from the same statistics counts nothing twice.
     m.heartbeats(&Stats {
@@ -191,6 +191,7 @@ fn exposition_is_metallbs_speaker_list() {
         ("ferrolb_speaker_heartbeat_checks_total", "counter"),
         ("ferrolb_speaker_malformed_frames_total", "counter"),
         ("ferrolb_speaker_rejected_heartbeats_total", "counter"),
+        ("ferrolb_speaker_replies_rate_limited_total", "counter"),
     ];
     let m = Metrics::default();
     let ip: IpAddr = "10.0.0.1".parse().expect("ip");
