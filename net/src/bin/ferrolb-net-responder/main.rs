@@ -8,12 +8,15 @@
 //! ferrolb-net-responder speaker --iface IF --name NODE --bind IP:PORT [--peer IP:PORT]...
 //!                               --secret S [--ipv4 A]... [--secs N]
 //! ferrolb-net-responder probe   --iface IF --src IP --ipv4 VIP [--interval-ms N] [--secs N]
+//! ferrolb-net-responder flood   --iface IF [--src IP --ipv4 VIP]... [--ipv6 A]... [--spoof]
+//!                               [--max N] [--secs N]
 //! ```
 //!
 //! `speaker` is a miniature L2 speaker wiring the `ferrolb-l2` pieces together (heartbeat
 //! liveness over UDP, election, ownership table, ARP answering, graceful leave at the end of
 //! `--secs`), used to measure failover. `probe` sends an ARP request every `--interval-ms` and
-//! prints `reply <unix-ns> <mac>` for every answer, like `testbed-files/l2probe.py`.
+//! prints `reply <unix-ns> <mac>` for every answer, like `testbed-files/l2probe.py`. `flood`
+//! sends ARP requests / Neighbor Solicitations back to back (see `flood.rs`).
 //!
 //! `answer` takes ownership of the addresses at start (StartAnswering + gratuitous burst on
 //! ferrolb's default schedule), answers ARP requests and Neighbor Solicitations for them, and
@@ -38,6 +41,7 @@ use ferrolb_l2::{
 };
 use ferrolb_net::{Filter, PacketSocket, SolicitedNodeGroups, interfaces};
 
+mod flood;
 mod probe;
 mod speaker;
 
@@ -55,13 +59,15 @@ struct Args {
     secret: String,
     src: Option<Ipv4Addr>,
     interval_ms: u64,
+    spoof: bool,
+    max: u64,
 }
 
 fn parse_args() -> Result<Args, String> {
     let mut it = std::env::args().skip(1);
     let mode = it
         .next()
-        .ok_or("missing mode (answer|capture|speaker|probe)")?;
+        .ok_or("missing mode (answer|capture|speaker|probe|flood)")?;
     let mut a = Args {
         mode,
         iface: String::new(),
@@ -76,6 +82,8 @@ fn parse_args() -> Result<Args, String> {
         secret: String::new(),
         src: None,
         interval_ms: 10,
+        spoof: false,
+        max: 100_000_000,
     };
     while let Some(flag) = it.next() {
         let mut val = || it.next().ok_or(format!("{flag} needs a value"));
@@ -97,6 +105,8 @@ fn parse_args() -> Result<Args, String> {
                 .push(val()?.parse().map_err(|e| format!("--peer: {e}"))?),
             "--secret" => a.secret = val()?,
             "--src" => a.src = Some(val()?.parse().map_err(|e| format!("--src: {e}"))?),
+            "--spoof" => a.spoof = true,
+            "--max" => a.max = val()?.parse().map_err(|e| format!("--max: {e}"))?,
             "--interval-ms" => {
                 a.interval_ms = val()?.parse().map_err(|e| format!("--interval-ms: {e}"))?
             }
@@ -118,6 +128,7 @@ fn main() -> ExitCode {
             "capture" => capture(&a),
             "speaker" => speaker::run(&a),
             "probe" => probe::run(&a),
+            "flood" => flood::run(&a),
             m => Err(io::Error::new(
                 io::ErrorKind::InvalidInput,
                 format!("unknown mode {m}"),
