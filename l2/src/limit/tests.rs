@@ -37,49 +37,100 @@ fn one_flooding_mac_gets_its_rate_and_burst_only() {
     assert!(l.allow(mac(99), t0 + Duration::from_secs(10)));
 }
 
-#[test]
-fn spoofed_sources_are_capped_by_the_responder_bucket_and_the_table_stays_bounded() {
-    let t0 = Instant::now();
-    let lim = Limits::default();
-    let mut l = ReplyLimiter::new(lim, t0);
-    // 100,000 requests/s, every one from a new MAC, for 5 s.
-    let n = 500_000u32;
-    let step = Duration::from_secs(5) / n;
-    let allowed = (0..n).filter(|i| l.allow(mac(*i), t0 + step * *i)).count() as u64;
-    let max = u64::from(lim.total_burst) + 5 * u64::from(lim.total);
-    assert!(
-        allowed <= max && allowed >= max - 5,
-        "{allowed} (max {max})"
-    );
-    assert!(l.tracked() <= lim.sources, "{} tracked", l.tracked());
-    assert_eq!(l.refused(), u64::from(n) - allowed);
+/// 100,000 requests/s for `secs`, each from a new MAC, interleaved with `known` established
+/// clients asking 100 times a second each; (flood replies, client replies, client requests).
+fn spoofed_flood(l: &mut ReplyLimiter, t0: Instant, known: u32, secs: u32) -> (u64, u64, u64) {
+    let n = 100_000 * secs;
+    let step = Duration::from_secs(secs.into()) / n;
+    let (mut flood, mut clients, mut asked) = (0, 0, 0);
+    for i in 0..n {
+        let t = t0 + step * i;
+        if l.allow(mac(1_000_000 + i), t) {
+            flood += 1;
+        }
+        // Every 10 ms (1,000 flood frames), each known client asks once.
+        if i % 1_000 == 0 {
+            for k in 0..known {
+                asked += 1;
+                if l.allow(mac(k), t) {
+                    clients += 1;
+                }
+            }
+        }
+    }
+    (flood, clients, asked)
 }
 
 #[test]
-fn a_quiet_requester_is_forgotten_before_a_busy_one() {
+fn a_spoofed_flood_drains_the_new_bucket_only_and_known_clients_keep_their_answers() {
+    let lim = Limits::default();
+    let t0 = Instant::now();
+    let mut l = ReplyLimiter::new(lim, t0);
+    // Ten clients known for 2 s before the flood.
+    assert_eq!(drive(&mut l, t0, 10, 100, 2), 200);
+    let t1 = t0 + Duration::from_secs(2);
+    let (flood, clients, asked) = spoofed_flood(&mut l, t1, 10, 5);
+    let max = u64::from(lim.new_burst) + 5 * u64::from(lim.new);
+    assert!(
+        flood <= max && flood + 5 >= max,
+        "{flood} flood replies (max {max})"
+    );
+    assert_eq!(clients, asked, "every known client's request answered");
+    assert!(l.tracked() <= lim.sources, "{} tracked", l.tracked());
+    assert!(
+        max + asked <= lim.most_in(Duration::from_secs(5)),
+        "most_in bounds what was sent"
+    );
+}
+
+#[test]
+fn a_client_arriving_during_a_spoofed_flood_competes_with_it_until_established() {
+    let lim = Limits::default();
+    let t0 = Instant::now();
+    let mut l = ReplyLimiter::new(lim, t0);
+    // The flood first, then one newcomer asking 100 times a second.
+    let (_, answered, asked) = spoofed_flood(&mut l, t0, 1, 3);
+    assert!(answered > 0 && answered < asked, "{answered} of {asked}");
+    // Its entry survived the flood's churn (not idle: it keeps asking), so once established
+    // (after 1 s) it is answered every time: at most the first second's requests were lost.
+    assert!(asked - answered <= 100, "{answered} of {asked}");
+}
+
+#[test]
+fn the_table_keeps_busy_established_requesters_and_forgets_young_idle_ones() {
     let t0 = Instant::now();
     let lim = Limits {
-        sources: 2,
+        sources: 3,
         ..Limits::default()
     };
     let mut l = ReplyLimiter::new(lim, t0);
     assert!(l.allow(mac(1), t0));
-    // mac(2) exhausts its burst.
-    let busy = (0..lim.per_source_burst + 10)
-        .filter(|_| l.allow(mac(2), t0))
+    assert!(l.allow(mac(2), t0));
+    let t1 = t0 + Duration::from_secs(2);
+    // mac(1) is busy (burst used up), mac(2) idle; both established. mac(3) is young.
+    let used = (0..lim.per_source_burst)
+        .filter(|_| l.allow(mac(1), t1))
         .count();
-    assert_eq!(busy, lim.per_source_burst as usize);
-    // 100 ms later mac(1) is full again and is the one forgotten for mac(3).
-    let t1 = t0 + Duration::from_millis(100);
+    assert_eq!(used, lim.per_source_burst as usize);
     assert!(l.allow(mac(3), t1));
-    assert_eq!(l.tracked(), 2);
-    // mac(2) kept its bucket: only what 100 ms refilled (a tenth of its rate), not a fresh
-    // burst.
+    // A fourth requester 200 ms later: mac(3) (young, idle) is forgotten, not mac(2) (idle
+    // but established) nor mac(1) (busy).
+    let t2 = t1 + Duration::from_millis(200);
+    assert!(l.allow(mac(4), t2));
+    assert_eq!(l.tracked(), 3);
+    // mac(1) kept its bucket: 200 ms refilled 100 tokens, not a fresh burst of 500.
     let again = (0..lim.per_source_burst)
-        .filter(|_| l.allow(mac(2), t1))
+        .filter(|_| l.allow(mac(1), t2))
         .count();
-    let tenth = (lim.per_source / 10) as usize;
-    assert!((tenth - 1..=tenth).contains(&again), "{again}");
+    assert!((99..=100).contains(&again), "{again}");
+    // A fifth: only mac(2) is idle now (mac(4) was just heard), so it goes.
+    let t3 = t2 + Duration::from_millis(1);
+    assert!(l.allow(mac(5), t3));
+    assert_eq!(l.tracked(), 3);
+    assert!(
+        l.allow(mac(4), t3),
+        "mac(4) is still remembered and answered"
+    );
 }
 
 #[test]

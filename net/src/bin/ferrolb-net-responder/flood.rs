@@ -31,13 +31,13 @@ impl Macs {
 
 pub(super) fn run(a: &Args) -> io::Result<()> {
     let invalid = |m: &str| io::Error::new(io::ErrorKind::InvalidInput, m.to_owned());
+    if a.v4.is_empty() && a.v6.is_empty() {
+        return Err(invalid("--ipv4 or --ipv6 is required"));
+    }
     let info = interfaces::by_name(&a.iface)?;
     let own = info
         .mac
         .ok_or_else(|| io::Error::other("interface has no MAC"))?;
-    if a.v4.is_empty() && a.v6.is_empty() {
-        return Err(invalid("--ipv4 or --ipv6 is required"));
-    }
     let src = match a.v4.is_empty() {
         true => None,
         false => Some(
