@@ -11,11 +11,11 @@
 //!   node already knew keep being answered at their own rate.
 //!
 //! The requester table is bounded ([`Limits::sources`]). When it is full, idle requesters (not
-//! heard for [`Limits::forget_after`], bucket refilled: forgetting them loses nothing) are
-//! forgotten, the young ones (a spoofed MAC seen once) first; requesters still asking are kept,
-//! so a client that keeps asking through a flood becomes established. A requester that finds
-//! the table full is answered from the new bucket alone, and a full table is swept at most
-//! every 10 ms (a sweep walks it).
+//! heard for [`Limits::forget_after`], 1 s, and bucket refilled: forgetting them loses nothing)
+//! are forgotten; requesters still asking are kept, so a client that keeps asking through a
+//! flood becomes established while spoofed MACs, each heard once, age out. A requester that
+//! finds the table full is answered from the new bucket alone, and a full table is swept at
+//! most every 10 ms (a sweep walks it).
 //! A request that is not answered is retried by the client (RFC 826; RFC 4861 §7.2.2), as after
 //! any loss.
 //!
@@ -59,7 +59,7 @@ impl Default for Limits {
             new: 2_000,
             new_burst: 500,
             established_after: Duration::from_secs(1),
-            forget_after: Duration::from_millis(100),
+            forget_after: Duration::from_secs(1),
             sources: 4_096,
         }
     }
@@ -195,19 +195,13 @@ impl ReplyLimiter {
         true
     }
 
-    /// Forgets idle requesters (not heard for [`Limits::forget_after`], bucket refilled): the
-    /// young ones first.
+    /// Forgets idle requesters: not heard for [`Limits::forget_after`], bucket refilled.
     fn make_room(&mut self, now: Instant) {
         let l = self.limits;
-        let idle = |s: &Source| {
-            now.saturating_duration_since(s.last) >= l.forget_after
-                && s.bucket.is_full(l.per_source, l.per_source_burst, now)
-        };
-        let young = |s: &Source| now.saturating_duration_since(s.since) < l.established_after;
-        self.sources.retain(|_, s| !(idle(s) && young(s)));
-        if self.sources.len() >= l.sources {
-            self.sources.retain(|_, s| !idle(s));
-        }
+        self.sources.retain(|_, s| {
+            now.saturating_duration_since(s.last) < l.forget_after
+                || !s.bucket.is_full(l.per_source, l.per_source_burst, now)
+        });
     }
 
     /// Replies refused so far.

@@ -97,39 +97,34 @@ fn a_client_arriving_during_a_spoofed_flood_competes_with_it_until_established()
 }
 
 #[test]
-fn the_table_keeps_busy_established_requesters_and_forgets_young_idle_ones() {
+fn a_full_table_forgets_idle_requesters_and_keeps_busy_ones() {
     let t0 = Instant::now();
     let lim = Limits {
         sources: 3,
         ..Limits::default()
     };
     let mut l = ReplyLimiter::new(lim, t0);
-    assert!(l.allow(mac(1), t0));
-    assert!(l.allow(mac(2), t0));
-    let t1 = t0 + Duration::from_secs(2);
-    // mac(1) is busy (burst used up), mac(2) idle; both established. mac(3) is young.
+    for m in 1..=3 {
+        assert!(l.allow(mac(m), t0));
+    }
+    // Within a second of their last request: nothing to forget, mac(4) is answered from the
+    // new bucket but not remembered.
+    let early = t0 + Duration::from_millis(900);
+    assert!(l.allow(mac(4), early));
+    assert_eq!(l.tracked(), 3);
+    // mac(1) keeps asking (and empties its bucket); mac(2) and mac(3) stay silent.
+    let t1 = t0 + Duration::from_millis(1200);
     let used = (0..lim.per_source_burst)
         .filter(|_| l.allow(mac(1), t1))
         .count();
     assert_eq!(used, lim.per_source_burst as usize);
-    assert!(l.allow(mac(3), t1));
-    // A fourth requester 200 ms later: mac(3) (young, idle) is forgotten, not mac(2) (idle
-    // but established) nor mac(1) (busy).
-    let t2 = t1 + Duration::from_millis(200);
-    assert!(l.allow(mac(4), t2));
-    assert_eq!(l.tracked(), 3);
-    // mac(1) kept its bucket: 200 ms refilled 100 tokens, not a fresh burst of 500.
-    let again = (0..lim.per_source_burst)
-        .filter(|_| l.allow(mac(1), t2))
-        .count();
-    assert!((99..=100).contains(&again), "{again}");
-    // A fifth: only mac(2) is idle now (mac(4) was just heard), so it goes.
-    let t3 = t2 + Duration::from_millis(1);
-    assert!(l.allow(mac(5), t3));
-    assert_eq!(l.tracked(), 3);
+    // Later the 10 ms sweep pause is over and both idle ones go; mac(1) keeps its empty
+    // bucket (no fresh burst), mac(5) is remembered.
+    assert!(l.allow(mac(5), t1));
+    assert_eq!(l.tracked(), 2);
     assert!(
-        l.allow(mac(4), t3),
-        "mac(4) is still remembered and answered"
+        !l.allow(mac(1), t1),
+        "mac(1) was forgotten and got a fresh burst"
     );
 }
 
