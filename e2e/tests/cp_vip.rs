@@ -20,6 +20,12 @@
 //! - (d) never two MACs at once: the ARP prober (`ferrolb-net-responder probe`, 10 ms) runs
 //!   through every takeover and the old owner never answers after the new one did.
 //!
+//! Benchmark (skipped unless `FERROLB_CP_VIP_BENCH_TRIALS=N`): `z_bench_cp_vip`, N trials of
+//! "the owner's API server is killed → `/readyz` through the VIP answers again" and of the ARP
+//! takeover, p50/p99, with `FERROLB_CP_VIP_BENCH_ARGS` added to the speakers' flags (e.g. the
+//! tuned `--heartbeat-interval 50ms --dead-after 250ms --health-interval 50ms --health-fall 2`),
+//! and the speakers' RSS.
+//!
 //! Skipped unless `FERROLB_E2E=1`.
 #![forbid(unsafe_code)]
 
@@ -28,7 +34,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail, ensure};
 use ferrolb_e2e::Rig;
-use ferrolb_e2e::failover::{analyse_takeover, now_ns, probe_replies, start_probe};
+use ferrolb_e2e::failover::{analyse_takeover, now_ns, percentiles, probe_replies, start_probe};
 use ferrolb_e2e::procs::{Proc, binary};
 
 /// The VIP: on the rig's primary LAN, outside every pool and host address.
@@ -47,7 +53,7 @@ fn node_ip(node: &str) -> String {
 struct CpNode {
     name: String,
     api: Option<Proc>,
-    _speaker: Proc,
+    speaker: Proc,
 }
 
 fn start_api(rig: &Rig, node: &str) -> Result<Proc> {
@@ -63,7 +69,7 @@ fn start_api(rig: &Rig, node: &str) -> Result<Proc> {
     Ok(Proc(child))
 }
 
-fn start_speaker(rig: &Rig, node: &str, key: &std::path::Path) -> Result<Proc> {
+fn start_speaker(rig: &Rig, node: &str, key: &std::path::Path, extra: &[&str]) -> Result<Proc> {
     let peers: Vec<String> = rig.node_names().iter().map(|n| node_ip(n)).collect();
     let ca = rig.run_dir.join("pki/ca.crt");
     let log = rig.log_file(&format!("cp-vip-speaker-{node}"))?;
@@ -71,7 +77,14 @@ fn start_speaker(rig: &Rig, node: &str, key: &std::path::Path) -> Result<Proc> {
         .args(["netns", "exec", &rig.node_ns(node)])
         .arg(binary("ferrolb-speaker")?)
         .arg("control-plane")
-        .args(["--vip", VIP, "--interface", "eth0", "--host", &node_ip(node)])
+        .args([
+            "--vip",
+            VIP,
+            "--interface",
+            "eth0",
+            "--host",
+            &node_ip(node),
+        ])
         .args(["--peers", &peers.join(",")])
         .arg("--heartbeat-key-file")
         .arg(key)
@@ -80,6 +93,7 @@ fn start_speaker(rig: &Rig, node: &str, key: &std::path::Path) -> Result<Proc> {
         .arg("--apiserver-ca-file")
         .arg(ca)
         .args(["--log-level", "info", "--log-format", "text"])
+        .args(extra)
         .env_remove("KUBECONFIG")
         .stdout(log.try_clone()?)
         .stderr(log)
@@ -96,7 +110,17 @@ fn readyz_via_vip(rig: &Rig) -> bool {
     let url = format!("https://kubernetes:{API}/readyz");
     rig.netns_exec(
         &rig.client_ns(),
-        &["curl", "-fsS", "--max-time", "1", "--cacert", &ca, "--connect-to", &to, &url],
+        &[
+            "curl",
+            "-fsS",
+            "--max-time",
+            "1",
+            "--cacert",
+            &ca,
+            "--connect-to",
+            &to,
+            &url,
+        ],
     )
     .is_ok_and(|b| b.trim() == "ok")
 }
@@ -116,7 +140,10 @@ fn wait_readyz(rig: &Rig, limit: Duration) -> Result<Duration> {
 /// The node whose MAC answers ARP for the VIP (exactly one must).
 fn owner(rig: &Rig, nodes: &[CpNode]) -> Result<String> {
     let macs = rig.arp_who_has(VIP, 3)?;
-    ensure!(macs.len() == 1, "ARP for the VIP: expected one MAC, got {macs:?}");
+    ensure!(
+        macs.len() == 1,
+        "ARP for the VIP: expected one MAC, got {macs:?}"
+    );
     for n in nodes {
         if rig.node_mac(&n.name)? == macs[0] {
             return Ok(n.name.clone());
@@ -156,7 +183,9 @@ impl LinkDown {
 impl Drop for LinkDown {
     fn drop(&mut self) {
         let _ = Command::new("ip")
-            .args(["netns", "exec", &self.lan, "ip", "link", "set", &self.port, "up"])
+            .args([
+                "netns", "exec", &self.lan, "ip", "link", "set", &self.port, "up",
+            ])
             .status();
     }
 }
@@ -187,16 +216,7 @@ fn cp_vip_follows_healthy_api_servers() -> Result<()> {
         return Ok(());
     };
     ensure!(rig.nodes >= 3, "needs three nodes");
-    let key = rig.run_dir.join("cp-vip.key");
-    std::fs::write(&key, "e2e-control-plane-vip-key-0123456789\n")?;
-    let mut nodes = Vec::new();
-    for name in rig.node_names().into_iter().take(3) {
-        nodes.push(CpNode {
-            api: Some(start_api(&rig, &name)?),
-            _speaker: start_speaker(&rig, &name, &key)?,
-            name,
-        });
-    }
+    let mut nodes = start_nodes(&rig, &[])?;
     let setup = Instant::now();
     // (a) the VIP answers /readyz through exactly one owner.
     wait_readyz(&rig, Duration::from_secs(15))
@@ -206,7 +226,10 @@ fn cp_vip_follows_healthy_api_servers() -> Result<()> {
 
     // (b) SIGKILL of the owner's API server.
     let first_mac = rig.node_mac(&first)?;
-    let i = nodes.iter().position(|n| n.name == first).context("owner")?;
+    let i = nodes
+        .iter()
+        .position(|n| n.name == first)
+        .context("owner")?;
     let (trial, ready, _) = takeover(&rig, &first_mac, || {
         nodes[i].api.take().map(Proc::crash);
         Ok(())
@@ -215,20 +238,32 @@ fn cp_vip_follows_healthy_api_servers() -> Result<()> {
         "(b) API server of {first} killed: ARP takeover {:?}, /readyz via VIP after {ready:?}, largest ARP gap {:?}",
         trial.failover, trial.max_gap
     );
-    ensure!(!trial.both_answered, "(d) {first} answered after the takeover");
+    ensure!(
+        !trial.both_answered,
+        "(d) {first} answered after the takeover"
+    );
     let second = wait_owner(&rig, &nodes, Duration::from_secs(3))?;
     ensure!(second != first, "the VIP stayed on {first}");
 
     // (e) the second owner's API server dies too: the VIP goes to the last healthy node, and
     // never back to the first one, whose API server is still down.
     let second_mac = rig.node_mac(&second)?;
-    let j = nodes.iter().position(|n| n.name == second).context("owner")?;
+    let j = nodes
+        .iter()
+        .position(|n| n.name == second)
+        .context("owner")?;
     let (trial, ready, replies) = takeover(&rig, &second_mac, || {
         nodes[j].api.take().map(Proc::crash);
         Ok(())
     })?;
-    println!("(e) API server of {second} killed: ARP takeover {:?}, /readyz via VIP after {ready:?}", trial.failover);
-    ensure!(!trial.both_answered, "(d) {second} answered after the takeover");
+    println!(
+        "(e) API server of {second} killed: ARP takeover {:?}, /readyz via VIP after {ready:?}",
+        trial.failover
+    );
+    ensure!(
+        !trial.both_answered,
+        "(d) {second} answered after the takeover"
+    );
     ensure!(
         !replies.iter().any(|(_, m)| *m == first_mac),
         "(e) the VIP went back to {first}, whose API server is down"
@@ -251,12 +286,119 @@ fn cp_vip_follows_healthy_api_servers() -> Result<()> {
         link = Some(LinkDown::cut(&rig, &owner_now)?);
         Ok(())
     })?;
-    println!("(c) link of {owner_now} down: ARP takeover {:?}, /readyz via VIP after {ready:?}", trial.failover);
-    ensure!(!trial.both_answered, "(d) {owner_now} answered after the takeover");
+    println!(
+        "(c) link of {owner_now} down: ARP takeover {:?}, /readyz via VIP after {ready:?}",
+        trial.failover
+    );
+    ensure!(
+        !trial.both_answered,
+        "(d) {owner_now} answered after the takeover"
+    );
     drop(link);
     std::thread::sleep(Duration::from_secs(1));
     let after = wait_owner(&rig, &nodes, Duration::from_secs(5))?;
     wait_readyz(&rig, Duration::from_secs(5))?;
     println!("link back: owner {after}; total {:?}", setup.elapsed());
+    for n in &nodes {
+        let (rss, cpu) = ferrolb_e2e::failover::proc_usage(n.speaker.pid())?;
+        println!(
+            "speaker {} ({} build): RSS {:.1} MiB, CPU {cpu:.2} s",
+            n.name,
+            ferrolb_e2e::procs::speaker_build(),
+            rss as f64 / 1024.0
+        );
+    }
+    Ok(())
+}
+
+/// Starts the three nodes (API server relay + speaker with `extra` flags).
+fn start_nodes(rig: &Rig, extra: &[&str]) -> Result<Vec<CpNode>> {
+    let key = rig.run_dir.join("cp-vip.key");
+    std::fs::write(&key, "e2e-control-plane-vip-key-0123456789\n")?;
+    let mut nodes = Vec::new();
+    for name in rig.node_names().into_iter().take(3) {
+        nodes.push(CpNode {
+            api: Some(start_api(rig, &name)?),
+            speaker: start_speaker(rig, &name, &key, extra)?,
+            name,
+        });
+    }
+    Ok(nodes)
+}
+
+/// Polls `/readyz` through the VIP until it fails once and then answers; the time from `t0`.
+fn readyz_back(rig: &Rig, t0: Instant, limit: Duration) -> Result<Duration> {
+    let mut failed = false;
+    while t0.elapsed() < limit {
+        let ok = readyz_via_vip(rig);
+        if ok && failed {
+            return Ok(t0.elapsed());
+        }
+        failed |= !ok;
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    bail!("/readyz through the VIP did not come back within {limit:?} (failed once: {failed})")
+}
+
+#[test]
+fn z_bench_cp_vip() -> Result<()> {
+    let Some(trials) = std::env::var("FERROLB_CP_VIP_BENCH_TRIALS")
+        .ok()
+        .and_then(|v| v.parse::<usize>().ok())
+    else {
+        eprintln!("SKIP z_bench_cp_vip: set FERROLB_CP_VIP_BENCH_TRIALS=N");
+        return Ok(());
+    };
+    let Some(rig) = Rig::from_env("z_bench_cp_vip") else {
+        return Ok(());
+    };
+    let extra = std::env::var("FERROLB_CP_VIP_BENCH_ARGS").unwrap_or_default();
+    let extra: Vec<&str> = extra.split_whitespace().collect();
+    let mut nodes = start_nodes(&rig, &extra)?;
+    wait_readyz(&rig, Duration::from_secs(15))?;
+    let (mut ready, mut arp) = (Vec::new(), Vec::new());
+    for trial in 0..trials.min(100) {
+        let owner = wait_owner(&rig, &nodes, Duration::from_secs(5))?;
+        let mac = rig.node_mac(&owner)?;
+        let i = nodes
+            .iter()
+            .position(|n| n.name == owner)
+            .context("owner")?;
+        let probe = start_probe(VIP, 3)?;
+        std::thread::sleep(Duration::from_millis(300));
+        let (t0_ns, t0) = (now_ns(), Instant::now());
+        nodes[i].api.take().map(Proc::crash);
+        let back = readyz_back(&rig, t0, Duration::from_secs(5))?;
+        let replies = probe_replies(probe)?;
+        let t = analyse_takeover(&replies, t0_ns, &mac)?;
+        ensure!(
+            !t.both_answered,
+            "trial {trial}: {owner} answered after the takeover"
+        );
+        println!(
+            "trial {trial}: {owner} killed, /readyz via VIP after {back:?}, ARP takeover {:?}",
+            t.failover
+        );
+        ready.push(back);
+        arp.push(t.failover);
+        nodes[i].api = Some(start_api(&rig, &owner)?);
+        // rise (3 probes) + the rejoin's settle, so every node is a candidate again
+        std::thread::sleep(Duration::from_secs(2));
+        wait_readyz(&rig, Duration::from_secs(5))?;
+    }
+    println!(
+        "BENCH cp-vip ({} build, flags {extra:?}): owner's API server killed -> /readyz via VIP {}; ARP takeover {}",
+        ferrolb_e2e::procs::speaker_build(),
+        percentiles(ready),
+        percentiles(arp)
+    );
+    for n in &nodes {
+        let (rss, _) = ferrolb_e2e::failover::proc_usage(n.speaker.pid())?;
+        println!(
+            "BENCH cp-vip speaker {} RSS {:.1} MiB",
+            n.name,
+            rss as f64 / 1024.0
+        );
+    }
     Ok(())
 }

@@ -129,7 +129,10 @@ mod tests {
         assert_eq!(u32::from_ne_bytes(m[20..24].try_into().unwrap()), 7);
         assert_eq!(u16::from_ne_bytes(m[26..28].try_into().unwrap()), IFA_LOCAL);
         assert_eq!(&m[28..32], &[192, 0, 2, 10]);
-        assert_eq!(u16::from_ne_bytes(m[34..36].try_into().unwrap()), IFA_ADDRESS);
+        assert_eq!(
+            u16::from_ne_bytes(m[34..36].try_into().unwrap()),
+            IFA_ADDRESS
+        );
     }
 
     #[test]

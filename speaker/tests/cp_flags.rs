@@ -3,6 +3,7 @@
 //! without needing the key file, the CA file or any privilege.
 
 #[path = "../../hack/test-support/binary_flags.rs"]
+#[allow(dead_code)] // the accepted-flags helpers need an API server; this mode has none
 mod binary_flags;
 
 const BIN: &str = env!("CARGO_BIN_EXE_ferrolb-speaker");
@@ -51,16 +52,31 @@ fn bad_flags_are_usage_errors_naming_the_flag() {
         (without("--peers", &[]), "--peers"),
         (without("--peers", &["--peers=fd00::1"]), "--peers"),
         (without("--interface", &["--interface=a/b"]), "--interface"),
-        (without("--interface", &["--interface=averylonginterfacename"]), "--interface"),
+        (
+            without("--interface", &["--interface=averylonginterfacename"]),
+            "--interface",
+        ),
         (without("--heartbeat-key-file", &[]), "--heartbeat-key-file"),
-        (with(&["--apiserver-url=http://127.0.0.1:6443"]), "--apiserver-url"),
-        (with(&["--apiserver-url=https://127.0.0.1:6443/readyz"]), "--apiserver-url"),
-        (with(&["--insecure-skip-tls-verify"]), "--insecure-skip-tls-verify"),
+        (
+            with(&["--apiserver-url=http://127.0.0.1:6443"]),
+            "--apiserver-url",
+        ),
+        (
+            with(&["--apiserver-url=https://127.0.0.1:6443/readyz"]),
+            "--apiserver-url",
+        ),
+        (
+            with(&["--insecure-skip-tls-verify"]),
+            "--insecure-skip-tls-verify",
+        ),
         (without("--apiserver-ca-file", &[]), "--apiserver-ca-file"),
         (
             without(
                 "--apiserver-ca-file",
-                &["--insecure-skip-tls-verify", "--apiserver-url=https://192.168.0.11:6443"],
+                &[
+                    "--insecure-skip-tls-verify",
+                    "--apiserver-url=https://192.168.0.11:6443",
+                ],
             ),
             "--insecure-skip-tls-verify",
         ),
@@ -81,8 +97,14 @@ fn a_short_key_or_a_missing_ca_is_refused_naming_the_file_flag() {
     let good = dir.join("good.key");
     std::fs::write(&good, "0123456789abcdef0123\n").unwrap();
     let key = |p: &std::path::Path| format!("--heartbeat-key-file={}", p.display());
-    refused(&without("--heartbeat-key-file", &[&key(&short)]), "--heartbeat-key-file");
-    refused(&without("--heartbeat-key-file", &[&key(&good)]), "--apiserver-ca-file");
+    refused(
+        &without("--heartbeat-key-file", &[&key(&short)]),
+        "--heartbeat-key-file",
+    );
+    refused(
+        &without("--heartbeat-key-file", &[&key(&good)]),
+        "--apiserver-ca-file",
+    );
     let _ = std::fs::remove_dir_all(&dir);
 }
 
@@ -92,7 +114,12 @@ fn print_static_pod_needs_no_files_and_prints_a_pod() {
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     let o = binary_flags::run(BIN, &args);
     let out = String::from_utf8_lossy(&o.stdout);
-    assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
     assert!(out.contains("kind: Pod"), "{out}");
     assert!(out.contains("hostNetwork: true"), "{out}");
     assert!(out.contains("--vip=192.168.0.100"), "{out}");

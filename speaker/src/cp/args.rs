@@ -102,8 +102,9 @@ fn interface_name(s: &str) -> Result<String, String> {
         && s != "."
         && s != ".."
         && !s.chars().any(|c| c == '/' || c == ':' || c.is_whitespace());
-    ok.then(|| s.to_owned())
-        .ok_or_else(|| format!("{s:?} is not an interface name (1 to 15 characters, no '/', ':' or spaces)"))
+    ok.then(|| s.to_owned()).ok_or_else(|| {
+        format!("{s:?} is not an interface name (1 to 15 characters, no '/', ':' or spaces)")
+    })
 }
 
 /// An `https://host:port` URL without a path.
@@ -113,7 +114,9 @@ fn https_url(s: &str) -> Result<http::Uri, String> {
         return Err(format!("{s:?} is not an https:// URL"));
     }
     if !matches!(uri.path(), "" | "/") || uri.query().is_some() {
-        return Err(format!("{s:?} has a path; give the server only (/readyz is added)"));
+        return Err(format!(
+            "{s:?} has a path; give the server only (/readyz is added)"
+        ));
     }
     Ok(uri)
 }
@@ -138,9 +141,11 @@ impl CpArgs {
                 );
             }
             (None, false) => {
-                return Err("give --apiserver-ca-file (or, for a loopback --apiserver-url, \
+                return Err(
+                    "give --apiserver-ca-file (or, for a loopback --apiserver-url, \
                             --insecure-skip-tls-verify)"
-                    .into());
+                        .into(),
+                );
             }
             (None, true) if !is_loopback(&self.apiserver_url) => {
                 return Err(format!(
@@ -156,7 +161,11 @@ impl CpArgs {
                 self.vip
             ));
         }
-        if let Some(p) = self.peers.iter().find(|p| p.is_ipv4() != self.host.is_ipv4()) {
+        if let Some(p) = self
+            .peers
+            .iter()
+            .find(|p| p.is_ipv4() != self.host.is_ipv4())
+        {
             return Err(format!(
                 "--peers {p} is not of the family of --host {} (heartbeats go over one family)",
                 self.host
@@ -195,7 +204,12 @@ impl CpArgs {
 
     /// The other nodes (this node's own address removed, duplicates dropped).
     pub fn other_peers(&self) -> Vec<IpAddr> {
-        let mut v: Vec<IpAddr> = self.peers.iter().copied().filter(|p| *p != self.host).collect();
+        let mut v: Vec<IpAddr> = self
+            .peers
+            .iter()
+            .copied()
+            .filter(|p| *p != self.host)
+            .collect();
         v.sort();
         v.dedup();
         v
@@ -205,8 +219,8 @@ impl CpArgs {
 /// Reads the heartbeat key file: its bytes without trailing whitespace, at least
 /// `ferrolb_l2::liveness::MIN_SECRET_LEN` of them.
 pub fn read_key(path: &std::path::Path) -> Result<Vec<u8>, String> {
-    let mut key = std::fs::read(path)
-        .map_err(|e| format!("--heartbeat-key-file {}: {e}", path.display()))?;
+    let mut key =
+        std::fs::read(path).map_err(|e| format!("--heartbeat-key-file {}: {e}", path.display()))?;
     while key.last().is_some_and(u8::is_ascii_whitespace) {
         key.pop();
     }

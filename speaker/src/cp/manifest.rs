@@ -9,8 +9,8 @@ use std::collections::BTreeMap;
 
 use ferrolb_api::duration::flag::show;
 use k8s_openapi::api::core::v1::{
-    Capabilities, Container, HostPathVolumeSource, Pod, PodSpec, SeccompProfile,
-    SecurityContext, Volume, VolumeMount,
+    Capabilities, Container, HostPathVolumeSource, Pod, PodSpec, SeccompProfile, SecurityContext,
+    Volume, VolumeMount,
 };
 use kube::api::ObjectMeta;
 
@@ -50,7 +50,10 @@ pub fn container_args(a: &CpArgs) -> Vec<String> {
         format!("--host={}", a.host),
         format!("--peers={}", peers.join(",")),
         format!("--heartbeat-key-file={KEY_PATH}"),
-        format!("--apiserver-url={}", a.apiserver_url),
+        format!(
+            "--apiserver-url={}",
+            a.apiserver_url.to_string().trim_end_matches('/')
+        ),
         format!("--heartbeat-interval={}", show(a.heartbeat_interval)),
         format!("--dead-after={}", show(a.dead_after)),
         format!("--health-interval={}", show(a.health_interval)),
@@ -67,7 +70,10 @@ pub fn container_args(a: &CpArgs) -> Vec<String> {
     match &a.apiserver_ca_file {
         Some(ca) => {
             v.push(format!("--apiserver-ca-file={}", ca.display()));
-            v.push(format!("--apiserver-server-name={}", a.apiserver_server_name));
+            v.push(format!(
+                "--apiserver-server-name={}",
+                a.apiserver_server_name
+            ));
         }
         None => v.push("--insecure-skip-tls-verify".to_owned()),
     }
@@ -136,10 +142,11 @@ pub fn static_pod(a: &CpArgs) -> Pod {
 
 /// The manifest as YAML (with `apiVersion` and `kind`).
 pub fn render(a: &CpArgs) -> Result<String, serde_yaml::Error> {
-    let mut value = serde_json::to_value(static_pod(a)).map_err(serde::ser::Error::custom)?;
-    if let Some(o) = value.as_object_mut() {
-        o.insert("apiVersion".into(), "v1".into());
-        o.insert("kind".into(), "Pod".into());
+    let mut value = serde_yaml::Mapping::new();
+    value.insert("apiVersion".into(), "v1".into());
+    value.insert("kind".into(), "Pod".into());
+    if let serde_yaml::Value::Mapping(pod) = serde_yaml::to_value(static_pod(a))? {
+        value.extend(pod);
     }
     let body = serde_yaml::to_string(&value)?;
     Ok(format!(

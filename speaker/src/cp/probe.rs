@@ -13,7 +13,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use http_body_util::Empty;
-use hyper_rustls::HttpsConnector;
+use hyper_rustls::{FixedServerNameResolver, HttpsConnector};
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
@@ -87,13 +87,11 @@ impl Prober {
             .with_safe_default_protocol_versions()?;
         let (tls, name) = match trust {
             Trust::Ca { file, server_name } => {
-                ServerName::try_from(server_name.as_str())
+                let name = ServerName::try_from(server_name.clone())
                     .map_err(|_| ProbeError::ServerName(server_name.clone()))?;
                 let roots = read_ca(file)?;
-                let tls = builder
-                    .with_root_certificates(roots)
-                    .with_no_client_auth();
-                (tls, Some(server_name.clone()))
+                let tls = builder.with_root_certificates(roots).with_no_client_auth();
+                (tls, Some(name))
             }
             Trust::SkipVerify => {
                 let verifier = Arc::new(NoVerify(provider.signature_verification_algorithms));
@@ -108,7 +106,7 @@ impl Prober {
             .with_tls_config(tls)
             .https_only();
         let b = match name {
-            Some(n) => b.with_server_name(n),
+            Some(n) => b.with_server_name_resolver(FixedServerNameResolver::new(n)),
             None => b,
         };
         let connector = b.enable_http1().build();
@@ -133,11 +131,26 @@ impl Prober {
             .map_err(|e| e.to_string())?;
         match tokio::time::timeout(self.timeout, self.client.request(req)).await {
             Err(_) => Err(format!("no answer within {:?}", self.timeout)),
-            Ok(Err(e)) => Err(format!("{e:?}")),
+            Ok(Err(e)) => Err(chain(&e)),
             Ok(Ok(r)) if r.status() == http::StatusCode::OK => Ok(()),
             Ok(Ok(r)) => Err(format!("HTTP status {}", r.status())),
         }
     }
+}
+
+/// An error and its causes, `: `-separated (hyper's own message alone is only "client error
+/// (Connect)").
+fn chain(e: &dyn std::error::Error) -> String {
+    let mut out = e.to_string();
+    let mut cur = e.source();
+    // Bounded: error chains are short, but never trust a cycle.
+    for _ in 0..8 {
+        let Some(c) = cur else { break };
+        out.push_str(": ");
+        out.push_str(&c.to_string());
+        cur = c.source();
+    }
+    out
 }
 
 /// Accepts any certificate but still checks the handshake signatures (so the session is at
@@ -179,3 +192,6 @@ impl ServerCertVerifier for NoVerify {
         self.0.supported_schemes()
     }
 }
+
+#[cfg(test)]
+mod tests;

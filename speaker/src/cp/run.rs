@@ -9,9 +9,10 @@
 //!   adds the VIP as a host address on `--interface` (so the node accepts the traffic,
 //!   `ferrolb_net::address`), answers ARP/NDP and sends its gratuitous burst.
 //! - **Withdrawn** (`--health-fall` failures): the node leaves with no grace period — its
-//!   API server is down, so answering longer would only black-hole clients, and stopping at
-//!   once means two nodes never answer together — sends `leaving` heartbeats (peers re-elect
-//!   at once instead of after `--dead-after`), removes the address, and stops heartbeating.
+//!   API server is down, so answering longer would only black-hole clients: it stops
+//!   answering and removes the address first, and only then sends `leaving` heartbeats (peers
+//!   re-elect at once instead of after `--dead-after`; since they hear of it only after this
+//!   node stopped, two nodes never answer together), then stops heartbeating.
 //!   A withdrawn node is no member, so no peer ever elects it: the VIP never goes to a node
 //!   whose API server is down.
 //! - **Back to candidate**: a new `L2Node` (new incarnation) joins; like a restarted speaker
@@ -155,12 +156,17 @@ impl Vip {
             desired(me, vip, iface, &alive)
         });
         let finished = node.is_finished();
+        // Ownership first: a `leaving` heartbeat must never overtake the release.
+        let mut heartbeats = Vec::new();
         for out in outs {
             match out {
-                Output::Heartbeat(hb) => self.send(&hb),
+                Output::Heartbeat(hb) => heartbeats.push(hb),
                 Output::Owner(act) => self.perform(act),
                 Output::Member(ev) => tracing::info!(event = ?ev, "membership changed"),
             }
+        }
+        for hb in heartbeats {
+            self.send(&hb);
         }
         if finished {
             self.node = None;
@@ -181,12 +187,19 @@ impl Vip {
         Ok(())
     }
 
-    /// Leaves the election (`grace`: how long to keep answering).
+    /// Leaves the election (`grace`: how long to keep answering). With no grace (health
+    /// withdrawal) the VIP is released *before* the `leaving` heartbeats go out, so no peer
+    /// can start answering while this node still does (break-before-make).
     fn leave(&mut self, grace: Duration) {
         let Some(node) = self.node.take() else { return };
         let mut node = node.with_leave_grace(grace);
         let bye = node.leave(Instant::now(), wall_ms());
         self.node = Some(node);
+        if grace.is_zero() {
+            // The grace period is over at once: this poll stops answering and removes the
+            // address.
+            self.poll();
+        }
         for _ in 0..3 {
             self.send(&bye);
         }
@@ -296,7 +309,7 @@ pub async fn run(
                 }
             }
             _ = &mut shutdown, if !vip.stopping => {
-                tracing::info!("stopping: handing the VIP over");
+                tracing::info!(health = ?vip.gate.state(), "stopping: handing the VIP over");
                 vip.stopping = true;
                 let grace = ferrolb_l2::node::default_leave_grace(&vip.liveness());
                 vip.leave(grace);
@@ -322,7 +335,10 @@ mod tests {
             .collect();
         assert_eq!(owners.len(), 1, "{owners:?}");
         let want = desired(owners[0], vip, "eth0", &alive);
-        assert_eq!(want, vec![(vip, Interfaces::Named(["eth0".to_owned()].into()))]);
+        assert_eq!(
+            want,
+            vec![(vip, Interfaces::Named(["eth0".to_owned()].into()))]
+        );
         // Without the owner (withdrawn), another member takes it.
         let rest: Vec<&str> = alive.iter().copied().filter(|n| *n != owners[0]).collect();
         let next: Vec<&str> = rest

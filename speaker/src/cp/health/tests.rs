@@ -18,7 +18,10 @@ fn withdraws_after_fall_consecutive_failures_only() {
     let mut g = HealthGate::new(1, 3);
     assert_eq!(g.observe(true), Some(Transition::BecameCandidate));
     // Two failures, a success resets the streak: still a candidate.
-    assert_eq!(feed(&mut g, &[false, false, true, false, false]), vec![None; 5]);
+    assert_eq!(
+        feed(&mut g, &[false, false, true, false, false]),
+        vec![None; 5]
+    );
     assert_eq!(g.state(), State::Candidate);
     assert_eq!(g.observe(false), Some(Transition::Withdrew));
     assert_eq!(g.state(), State::Withdrawn);
@@ -32,7 +35,10 @@ fn flapping_below_rise_never_becomes_candidate() {
     let out = feed(&mut g, &[true, true, false, true, true, false, true]);
     assert!(out.iter().all(Option::is_none), "{out:?}");
     assert_eq!(g.state(), State::Withdrawn);
-    assert_eq!(feed(&mut g, &[true, true]), vec![None, Some(Transition::BecameCandidate)]);
+    assert_eq!(
+        feed(&mut g, &[true, true]),
+        vec![None, Some(Transition::BecameCandidate)]
+    );
 }
 
 #[test]

@@ -28,7 +28,13 @@ fn the_manifest_parses_as_a_host_network_pod_with_the_flags() {
     let spec = pod.spec.unwrap();
     assert_eq!(spec.host_network, Some(true));
     let c = &spec.containers[0];
-    let caps = c.security_context.as_ref().unwrap().capabilities.as_ref().unwrap();
+    let caps = c
+        .security_context
+        .as_ref()
+        .unwrap()
+        .capabilities
+        .as_ref()
+        .unwrap();
     assert_eq!(caps.add.as_deref().unwrap(), ["NET_RAW", "NET_ADMIN"]);
     let argv = c.args.clone().unwrap();
     assert_eq!(argv[0], "control-plane");
@@ -45,7 +51,10 @@ fn the_manifest_parses_as_a_host_network_pod_with_the_flags() {
     // The key and CA come from host files, read-only.
     let vols = spec.volumes.unwrap();
     let key = vols.iter().find(|v| v.name == "heartbeat-key").unwrap();
-    assert_eq!(key.host_path.as_ref().unwrap().path, "/etc/kubernetes/ferrolb-cp.key");
+    assert_eq!(
+        key.host_path.as_ref().unwrap().path,
+        "/etc/kubernetes/ferrolb-cp.key"
+    );
     let mounts = c.volume_mounts.as_ref().unwrap();
     assert!(mounts.iter().all(|m| m.read_only == Some(true)));
     assert!(mounts.iter().any(|m| m.mount_path == KEY_PATH));
@@ -53,7 +62,11 @@ fn the_manifest_parses_as_a_host_network_pod_with_the_flags() {
 
 #[test]
 fn the_printed_flags_parse_back_to_the_same_settings() {
-    let a = args(&["--dead-after=300ms", "--heartbeat-interval=50ms", "--node-name=cp-1"]);
+    let a = args(&[
+        "--dead-after=300ms",
+        "--heartbeat-interval=50ms",
+        "--node-name=cp-1",
+    ]);
     let pod = static_pod(&a);
     let argv = pod.spec.unwrap().containers[0].args.clone().unwrap();
     let back = CpArgs::parse_from(&argv);
