@@ -43,11 +43,9 @@ async fn serve(cert: &str, key: &str, status: StatusCode) -> SocketAddr {
 }
 
 fn ca_file(pem: &str) -> std::path::PathBuf {
-    let p = std::env::temp_dir().join(format!(
-        "ferrolb-cp-probe-{}-{}.crt",
-        std::process::id(),
-        pem.len() ^ pem.as_bytes()[40] as usize
-    ));
+    static N: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let p = std::env::temp_dir().join(format!("ferrolb-cp-probe-{}-{n}.crt", std::process::id()));
     std::fs::write(&p, pem).unwrap();
     p
 }
