@@ -190,13 +190,12 @@ impl Drop for LinkDown {
     }
 }
 
+/// A takeover's ARP figures, the time until `/readyz` answered again, the prober's replies.
+type Takeover = (ferrolb_e2e::failover::Trial, Duration, Vec<(u128, String)>);
+
 /// Runs `fault` while the ARP prober runs; returns the takeover figures against `old_mac` and
 /// the time until `/readyz` answered through the VIP again.
-fn takeover(
-    rig: &Rig,
-    old_mac: &str,
-    fault: impl FnOnce() -> Result<()>,
-) -> Result<(ferrolb_e2e::failover::Trial, Duration, Vec<(u128, String)>)> {
+fn takeover(rig: &Rig, old_mac: &str, fault: impl FnOnce() -> Result<()>) -> Result<Takeover> {
     let probe = start_probe(VIP, 4)?;
     std::thread::sleep(Duration::from_millis(500));
     let t0 = now_ns();
@@ -231,7 +230,7 @@ fn cp_vip_follows_healthy_api_servers() -> Result<()> {
         .position(|n| n.name == first)
         .context("owner")?;
     let (trial, ready, _) = takeover(&rig, &first_mac, || {
-        nodes[i].api.take().map(Proc::crash);
+        drop(nodes[i].api.take()); // SIGKILL (Proc drop)
         Ok(())
     })?;
     println!(
@@ -253,7 +252,7 @@ fn cp_vip_follows_healthy_api_servers() -> Result<()> {
         .position(|n| n.name == second)
         .context("owner")?;
     let (trial, ready, replies) = takeover(&rig, &second_mac, || {
-        nodes[j].api.take().map(Proc::crash);
+        drop(nodes[j].api.take()); // SIGKILL (Proc drop)
         Ok(())
     })?;
     println!(
@@ -367,7 +366,7 @@ fn z_bench_cp_vip() -> Result<()> {
         let probe = start_probe(VIP, 3)?;
         std::thread::sleep(Duration::from_millis(300));
         let (t0_ns, t0) = (now_ns(), Instant::now());
-        nodes[i].api.take().map(Proc::crash);
+        drop(nodes[i].api.take()); // SIGKILL (Proc drop)
         let back = readyz_back(&rig, t0, Duration::from_secs(5))?;
         let replies = probe_replies(probe)?;
         let t = analyse_takeover(&replies, t0_ns, &mac)?;
