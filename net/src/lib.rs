@@ -18,6 +18,8 @@
 //!   address from `/sys/class/net` and `/proc/net/if_inet6` (per network namespace), as
 //!   `ferrolb_l2::iface::InterfaceInfo`.
 //!
+//! - [`address`]: adds/removes one host address on an interface over rtnetlink (the
+//!   control-plane VIP, `CAP_NET_ADMIN`).
 //! - [`ifaddrs`]: the IP addresses of each interface (`getifaddrs`), for the BGP speaker's
 //!   router-ID fallback and next hops.
 //! - [`bfd`]: BFD's UDP sockets (RFC 5881 / 5883): TTL 255 on send, the received TTL / hop
@@ -27,6 +29,7 @@
 //!
 //! Packet sockets need `CAP_NET_RAW`.
 
+pub mod address;
 pub mod bfd;
 pub mod bpf;
 pub mod ifaddrs;

@@ -44,6 +44,12 @@
 //! manifests in BGP mode) lets the BFD thread raise its priority; nothing else (no
 //! `CAP_NET_ADMIN`: multicast joins go through an ordinary IPv6 socket).
 //!
+//! Control-plane mode: `ferrolb-speaker control-plane --vip ... --peers ...` (see [`cp`] and
+//! docs/control-plane-vip.md) holds the kube-apiserver's virtual IP among the control-plane
+//! nodes with the same heartbeats, election and ARP/NDP answering, gated by the local API
+//! server's `/readyz`; it creates no Kubernetes client. `--print-static-pod` prints its
+//! static Pod manifest.
+//!
 //! Observability: MetalLB's speaker metrics on `--port` (7472, plain HTTP like MetalLB ≤ v0.15;
 //! see [`metrics`]) and `/healthz` + `/readyz` on `--health-probe-port` (17472).
 //!
@@ -65,6 +71,7 @@
 mod bfd;
 mod bgp;
 mod bgp_report;
+mod cp;
 mod l2io;
 mod metrics;
 mod plan;
@@ -116,7 +123,8 @@ const DEBOUNCE: Bounds = Bounds::new(Duration::ZERO, Duration::from_secs(10));
 #[command(
     name = "ferrolb-speaker",
     version,
-    about = "ferrolb speaker: Layer 2 (ARP/NDP) and BGP announcements of LoadBalancer IPs"
+    about = "ferrolb speaker: Layer 2 (ARP/NDP) and BGP announcements of LoadBalancer IPs",
+    after_help = "Control-plane VIP mode (no API server needed): ferrolb-speaker control-plane --help"
 )]
 struct Args {
     /// Name of the Node this speaker runs on (falls back to $NODE_NAME).
@@ -374,6 +382,9 @@ fn start_reports(
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
+    if std::env::args().nth(1).as_deref() == Some("control-plane") {
+        return cp::main(std::env::args().skip(1)).await;
+    }
     let args = Args::parse();
     if let Err(e) = args.check() {
         Args::command()

@@ -28,7 +28,7 @@
 
 pub mod exclude;
 mod responder;
-mod shell;
+pub(crate) mod shell;
 
 use std::collections::BTreeSet;
 use std::net::SocketAddr;
@@ -87,7 +87,8 @@ pub struct L2Config {
     pub exclude: ferrolb_l2::iface::ExcludeList,
 }
 
-fn wall_ms() -> u64 {
+/// The wall clock in ms since the epoch (heartbeat incarnations and timestamps).
+pub(crate) fn wall_ms() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
