@@ -65,6 +65,6 @@ pub async fn main(argv: impl Iterator<Item = String>) -> anyhow::Result<()> {
         rise: args.health_rise,
         fall: args.health_fall,
     };
-    run::run(cfg, prober, crate::shutdown_signal()).await?;
+    run::run(cfg, prober, ferrolb_kube::signal::shutdown()).await?;
     Ok(())
 }
