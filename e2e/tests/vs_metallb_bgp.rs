@@ -44,7 +44,10 @@
 //! FERROLB_E2E=1 cargo test -p ferrolb-e2e --test vs_metallb_bgp -- --ignored --nocapture
 //! ```
 //!
-//! MetalLB's speaker is built on first use (`e2e/build-upstream.sh --metallb-speaker`).
+//! Env: `FERROLB_VS_BGP_TRIALS` (20), `FERROLB_VS_BGP_BURST` (1,000), `FERROLB_VS_BGP_IDLE_S`
+//! (60), `FERROLB_VS_BGP_FERROLB_FIRST=1` (ferrolb's part first: the machine is shared, so a
+//! run in each order shows what the load did). MetalLB's speaker is built on first use
+//! (`e2e/build-upstream.sh --metallb-speaker`).
 #![forbid(unsafe_code)]
 
 use std::collections::BTreeMap;
@@ -54,10 +57,10 @@ use anyhow::{Context, Result, bail, ensure};
 use ferrolb_e2e::bench_trace::line_time;
 use ferrolb_e2e::bgp::{self, Family, Router};
 use ferrolb_e2e::bgp_setup::{self as setup, Suite};
-use ferrolb_e2e::failover::{proc_usage, quantile_ms};
+use ferrolb_e2e::failover::quantile_ms;
 use ferrolb_e2e::metallb::{self, ControllerOpts, loadavg, ratio};
+use ferrolb_e2e::speaker_load::{self as load, PARALLEL};
 use ferrolb_e2e::{Rig, l2, procs};
-use futures::{StreamExt, TryStreamExt};
 use k8s_openapi::api::core::v1::Service;
 use kube::Api;
 use kube::api::{DeleteParams, ListParams, PostParams};
@@ -80,8 +83,6 @@ const PEER: &str = "vs-bgp-frr";
 /// Bounds.
 const TIMEOUT: Duration = Duration::from_secs(90);
 const BURST_TIMEOUT: Duration = Duration::from_secs(600);
-/// Creations in flight during the burst.
-const PARALLEL: usize = 32;
 
 /// The two systems.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -140,16 +141,14 @@ struct Figures {
     burst_statuses: Option<Duration>,
     /// Delete-collection sent → no route of the pool in the FIB.
     burst_gone: Duration,
+    /// Delete-collection sent → no Service left in the API.
+    burst_api_gone: Duration,
     /// Mean speaker RSS (KiB), sessions up, nothing announced.
     rss_before: f64,
     /// Mean speaker RSS (KiB) once the burst is in the FIB and its statuses are written.
     rss_loaded: f64,
-    /// Mean over the speakers of each one's largest RSS sample (KiB) in the idle window.
-    rss_idle_max: f64,
-    /// Mean CPU seconds per speaker over the idle window.
-    idle_cpu: f64,
-    /// The idle window.
-    idle: Duration,
+    /// The speakers over the idle window with the burst announced.
+    idle: load::Idle,
     /// FRR's `%ADJCHANGE … Down` lines for the nodes during the run.
     resets: usize,
     /// Sessions whose uptime spans the run, of `nodes`.
@@ -194,35 +193,9 @@ fn node_addrs(rig: &Rig) -> Result<Vec<String>> {
     Ok(v)
 }
 
-/// A LoadBalancer Service of `who`'s class from [`POOL`] (at `ip` when given), selecting the
-/// `bench` Deployment, without NodePorts.
+/// A Service of `who`'s class from [`POOL`] (at `ip` when given).
 fn service(who: Impl, name: &str, ip: Option<&str>) -> Result<Service> {
-    let mut annotations = serde_json::json!({"metallb.io/address-pool": POOL});
-    if let Some(ip) = ip {
-        annotations["metallb.io/loadBalancerIPs"] = ip.into();
-    }
-    Ok(serde_json::from_value(serde_json::json!({
-        "apiVersion": "v1", "kind": "Service",
-        "metadata": {"name": name, "namespace": who.ns(), "annotations": annotations},
-        "spec": {"type": "LoadBalancer", "loadBalancerClass": who.class(),
-            "allocateLoadBalancerNodePorts": false,
-            "ipFamilyPolicy": "SingleStack", "ipFamilies": ["IPv4"], "selector": {"app": "bench"},
-            "ports": [{"port": 80, "targetPort": 8080}]}
-    }))?)
-}
-
-/// `(rss KiB, cpu s)` of every speaker.
-fn usage(pids: &BTreeMap<String, u32>) -> Result<Vec<(u64, f64)>> {
-    pids.values().map(|&p| proc_usage(p)).collect()
-}
-
-fn mean(v: impl Iterator<Item = f64>) -> f64 {
-    let (mut s, mut n) = (0.0, 0usize);
-    for x in v {
-        s += x;
-        n += 1;
-    }
-    if n == 0 { 0.0 } else { s / n as f64 }
+    load::service(who.ns(), name, who.class(), POOL, ip)
 }
 
 /// How many ServiceBGPStatus objects of `who`'s Services exist.
@@ -299,24 +272,17 @@ async fn measure(
     burst: usize,
     idle: Duration,
 ) -> Result<Figures> {
-    // `ip netns exec` execs the speaker in place: same pid once it has.
-    for (node, pid) in pids {
-        let comm = || std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default();
-        poll(Duration::from_secs(10), || Ok(comm().contains("speaker"))).with_context(|| {
-            format!("pid {pid} of {node} is `{}`, not the speaker", comm().trim())
-        })?;
-    }
+    load::wait_exec(pids)?;
     let addrs = node_addrs(rig)?;
     let api: Api<Service> = Api::namespaced(rig.admin_client().await?, who.ns());
     wait_sessions(rig, &addrs).await?;
     let (run_at, run_t0) = (SystemTime::now(), Instant::now());
     let mut f = Figures {
         nodes: addrs.len(),
-        idle,
         burst,
         ..Default::default()
     };
-    f.rss_before = mean(usage(pids)?.iter().map(|u| u.0 as f64));
+    f.rss_before = load::mean_rss(pids)?;
     // Warm-up: the Deployment's pod is ready, every speaker has the configuration.
     trial(rig, &api, who, "warm", &format!("{TRIAL_NET}.250"), addrs.len())
         .await
@@ -345,26 +311,13 @@ async fn measure(
             .count())
     };
     let t0 = Instant::now();
-    let mut creator = Some(tokio::spawn({
-        let api = api.clone();
-        async move {
-            futures::stream::iter(0..burst)
-                .map(|i| {
-                    let api = api.clone();
-                    async move {
-                        let obj = service(who, &format!("b{i:04}"), None)?;
-                        api.create(&PostParams::default(), &obj)
-                            .await
-                            .with_context(|| format!("creating Service b{i:04}"))?;
-                        anyhow::Ok(())
-                    }
-                })
-                .buffer_unordered(PARALLEL)
-                .try_collect::<Vec<()>>()
-                .await?;
-            anyhow::Ok(Instant::now())
-        }
-    }));
+    let mut creator = Some(load::create_burst(
+        api.clone().into_client(),
+        who.ns(),
+        burst,
+        who.class(),
+        POOL,
+    ));
     let mut created = None;
     loop {
         if let Some(h) = creator.take_if(|h| h.is_finished()) {
@@ -410,37 +363,43 @@ async fn measure(
             status_count(rig, who).unwrap_or(0)
         );
     }
-    f.rss_loaded = mean(usage(pids)?.iter().map(|u| u.0 as f64));
+    f.rss_loaded = load::mean_rss(pids)?;
 
     // Idle with the burst announced: RSS and CPU sampled once a second.
-    let start = usage(pids)?;
-    let mut rss_max: Vec<u64> = start.iter().map(|u| u.0).collect();
-    let t_idle = Instant::now();
-    while t_idle.elapsed() < idle {
-        tokio::time::sleep(Duration::from_secs(1)).await;
-        for (m, u) in rss_max.iter_mut().zip(usage(pids)?) {
-            *m = (*m).max(u.0);
-        }
-    }
-    let end = usage(pids)?;
-    f.rss_idle_max = mean(rss_max.iter().map(|&r| r as f64));
-    f.idle_cpu = mean(start.iter().zip(&end).map(|(a, b)| b.1 - a.1));
+    f.idle = load::idle(pids, idle).await?;
     ensure!(
         full(rig)? == burst,
         "{}: the burst's routes changed during the idle window",
         who.name()
     );
 
-    // The burst deleted.
+    // The burst deleted: until no Service is left in the API and no route in the FIB.
     let t1 = Instant::now();
     api.delete_collection(&DeleteParams::default(), &ListParams::default())
         .await
         .context("deleting the burst")?;
-    poll(BURST_TIMEOUT, || {
-        Ok(bgp::kernel_routes_within(rig, POOL_CIDR)?.is_empty())
-    })
-    .context("the burst's routes withdrawn from FRR's FIB")?;
-    f.burst_gone = t1.elapsed();
+    let (mut api_empty, mut fib_empty) = (None, None);
+    while api_empty.is_none() || fib_empty.is_none() {
+        ensure!(
+            t1.elapsed() < BURST_TIMEOUT,
+            "the burst not deleted (API {api_empty:?}) or its routes not withdrawn (FIB {fib_empty:?}) within {BURST_TIMEOUT:?}"
+        );
+        if api_empty.is_none()
+            && api
+                .list_metadata(&ListParams::default().limit(1))
+                .await?
+                .items
+                .is_empty()
+        {
+            api_empty = Some(t1.elapsed());
+        }
+        if fib_empty.is_none() && bgp::kernel_routes_within(rig, POOL_CIDR)?.is_empty() {
+            fib_empty = Some(t1.elapsed());
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    f.burst_api_gone = api_empty.unwrap_or_default();
+    f.burst_gone = fib_empty.unwrap_or_default();
 
     // Sessions during all of it.
     let elapsed = run_t0.elapsed();
@@ -658,6 +617,11 @@ fn print_table(m: &Figures, f: &Figures, load: (&str, &str)) {
         m.burst_fib,
         f.burst_fib,
     );
+    row(
+        "… of which after the last create was acknowledged (the system's backlog)",
+        m.burst_fib.saturating_sub(m.burst_created),
+        f.burst_fib.saturating_sub(f.burst_created),
+    );
     match (m.burst_statuses, f.burst_statuses) {
         (Some(a), Some(b)) => row(
             &format!("{k}-Service burst → every ServiceBGPStatus written"),
@@ -671,7 +635,12 @@ fn print_table(m: &Figures, f: &Figures, load: (&str, &str)) {
         ),
     }
     row(
-        &format!("{k} Services deleted → all {k} routes withdrawn"),
+        &format!("{k} Services deleted (one delete-collection) → none left in the API"),
+        m.burst_api_gone,
+        f.burst_api_gone,
+    );
+    row(
+        &format!("{k} Services deleted → all {k} routes withdrawn from FRR's FIB"),
         m.burst_gone,
         f.burst_gone,
     );
@@ -691,20 +660,19 @@ fn print_table(m: &Figures, f: &Figures, load: (&str, &str)) {
     mem(
         &format!(
             "speaker RSS, largest sample of {:.0} s idle with {k} prefixes",
-            m.idle.as_secs_f64()
+            m.idle.window.as_secs_f64()
         ),
-        m.rss_idle_max,
-        f.rss_idle_max,
+        m.idle.rss_max,
+        f.idle.rss_max,
     );
-    let pct = |c: f64, w: Duration| c * 100.0 / w.as_secs_f64();
     println!(
         "| speaker CPU idle with {k} prefixes ({:.0} s window) | {:.2} s ({:.2} % of a core) | {:.2} s ({:.2} % of a core) | {} |",
-        m.idle.as_secs_f64(),
-        m.idle_cpu,
-        pct(m.idle_cpu, m.idle),
-        f.idle_cpu,
-        pct(f.idle_cpu, f.idle),
-        ratio(m.idle_cpu, f.idle_cpu)
+        m.idle.window.as_secs_f64(),
+        m.idle.cpu,
+        m.idle.cpu_percent(),
+        f.idle.cpu,
+        f.idle.cpu_percent(),
+        ratio(m.idle.cpu, f.idle.cpu)
     );
     println!(
         "| BGP sessions reset during trials, burst, idle and deletion (FRR `Down` lines; sessions whose uptime spans the run) | {} ({}/{} continuous) | {} ({}/{} continuous) | |",
@@ -732,9 +700,21 @@ async fn z_bench_vs_metallb_bgp() -> Result<()> {
          ferrolb speaker build {}, load {load_start}",
         procs::speaker_build()
     );
-    let m = metallb_part(&rig, trials, burst, idle).await?;
-    check_clean(&rig)?;
-    let f = ferrolb_part(&rig, trials, burst, idle).await?;
+    // MetalLB first by default; `FERROLB_VS_BGP_FERROLB_FIRST=1` swaps the order (the machine
+    // is shared: a second run in the other order shows what the load did).
+    let (m, f) = if std::env::var("FERROLB_VS_BGP_FERROLB_FIRST").is_ok_and(|v| v == "1") {
+        println!("order: ferrolb first");
+        let f = ferrolb_part(&rig, trials, burst, idle).await?;
+        check_clean(&rig)?;
+        let m = metallb_part(&rig, trials, burst, idle).await?;
+        (m, f)
+    } else {
+        println!("order: MetalLB first");
+        let m = metallb_part(&rig, trials, burst, idle).await?;
+        check_clean(&rig)?;
+        let f = ferrolb_part(&rig, trials, burst, idle).await?;
+        (m, f)
+    };
     check_clean(&rig)?;
     let load_end = loadavg();
     print_table(&m, &f, (&load_start, &load_end));
