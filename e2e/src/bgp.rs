@@ -458,11 +458,9 @@ pub fn kernel_routes_within(rig: &Rig, prefix: &str) -> Result<Vec<KernelRoute>>
     }
     cmd.extend(["route", "show", "root", prefix]);
     let out = rig.netns_exec(&rig.frr_ns(), &cmd)?;
-    Ok(parse_kernel_routes(&parse_json(if out.trim().is_empty() {
-        "[]"
-    } else {
-        &out
-    })?))
+    Ok(parse_kernel_routes(&parse_json(
+        if out.trim().is_empty() { "[]" } else { &out },
+    )?))
 }
 
 /// zebra's selected route for exactly `prefix` (`show ip[v6] route <prefix> json` in FRR), with

@@ -219,11 +219,7 @@ fn frr_down_lines(rig: &Rig, since: SystemTime, addrs: &[String]) -> usize {
         .unwrap_or_default();
     log.lines()
         .filter(|l| l.contains("%ADJCHANGE") && l.contains(" Down"))
-        .filter(|l| {
-            addrs
-                .iter()
-                .any(|a| l.contains(&format!("neighbor {a}(")))
-        })
+        .filter(|l| addrs.iter().any(|a| l.contains(&format!("neighbor {a}("))))
         .filter(|l| line_time(l).is_some_and(|t| t >= since))
         .count()
 }
@@ -284,9 +280,16 @@ async fn measure(
     };
     f.rss_before = load::mean_rss(pids)?;
     // Warm-up: the Deployment's pod is ready, every speaker has the configuration.
-    trial(rig, &api, who, "warm", &format!("{TRIAL_NET}.250"), addrs.len())
-        .await
-        .context("warm-up Service")?;
+    trial(
+        rig,
+        &api,
+        who,
+        "warm",
+        &format!("{TRIAL_NET}.250"),
+        addrs.len(),
+    )
+    .await
+    .context("warm-up Service")?;
     for i in 0..trials {
         let (first, all, gone) = trial(
             rig,
@@ -297,7 +300,10 @@ async fn measure(
             addrs.len(),
         )
         .await?;
-        eprintln!("trial {} {i}: first {first:?} all {all:?} withdrawn {gone:?}", who.name());
+        eprintln!(
+            "trial {} {i}: first {first:?} all {all:?} withdrawn {gone:?}",
+            who.name()
+        );
         f.first.push(first);
         f.all.push(all);
         f.gone.push(gone);
@@ -437,7 +443,13 @@ async fn metallb_part(rig: &Rig, trials: usize, burst: usize, idle: Duration) ->
             frr.address(Family::Ipv4)
         ),
     )?;
-    let _ = rig.kubectl(&["delete", "namespace", ML_NS, "--ignore-not-found", "--wait=true"]);
+    let _ = rig.kubectl(&[
+        "delete",
+        "namespace",
+        ML_NS,
+        "--ignore-not-found",
+        "--wait=true",
+    ]);
     rig.kubectl(&["create", "namespace", ML_NS])?;
     setup::apply(rig, &setup::deployment_yaml(ML_NS, "bench"))?;
     let mut speakers = metallb::Speakers::start(rig)?;
@@ -493,7 +505,10 @@ async fn ferrolb_part(rig: &Rig, trials: usize, burst: usize, idle: Duration) ->
         .collect();
     let result = measure(rig, Impl::Ferrolb, &pids, trials, burst, idle).await;
     if let Err(e) = &result {
-        eprintln!("ferrolb part failed: {e:#}{}", F_SUITE.speaker_logs(rig, 20));
+        eprintln!(
+            "ferrolb part failed: {e:#}{}",
+            F_SUITE.speaker_logs(rig, 20)
+        );
     }
     for n in rig.node_names() {
         if let Err(e) = speakers.stop(&n) {
@@ -595,7 +610,12 @@ fn print_table(m: &Figures, f: &Figures, load: (&str, &str)) {
         let (a, b) = (sorted(a), sorted(b));
         for (q, qn) in [("p50", 0.5), ("p99", 0.99)] {
             let (x, y) = (quantile_ms(&a, qn), quantile_ms(&b, qn));
-            println!("| {label}, {q} (n={n}) | {} | {} | {} |", ms(x), ms(y), ratio(x, y));
+            println!(
+                "| {label}, {q} (n={n}) | {} | {} | {} |",
+                ms(x),
+                ms(y),
+                ratio(x, y)
+            );
         }
     }
     let row = |label: &str, a: Duration, b: Duration| {

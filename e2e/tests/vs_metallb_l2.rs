@@ -53,8 +53,8 @@ use std::time::Duration;
 use anyhow::{Context, Result};
 use ferrolb_e2e::failover::{Failure, Trial, failure_trial_within, quantile_ms};
 use ferrolb_e2e::metallb::{self, ControllerOpts, loadavg, ratio};
-use ferrolb_e2e::workload::{self, Echo};
 use ferrolb_e2e::speaker_load as load;
+use ferrolb_e2e::workload::{self, Echo};
 use ferrolb_e2e::{Rig, l2, procs, wait_for};
 
 /// Namespace of MetalLB's Service.
@@ -531,7 +531,11 @@ async fn idle_measure(
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
     creator.await??;
-    for name in ["b0000", &format!("b{:04}", n / 2), &format!("b{:04}", n - 1)] {
+    for name in [
+        "b0000",
+        &format!("b{:04}", n / 2),
+        &format!("b{:04}", n - 1),
+    ] {
         let ip = rig.kubectl(&[
             "-n",
             svc_ns,
@@ -566,7 +570,13 @@ async fn metallb_idle_part(rig: &Rig, n: usize, idle: Duration) -> Result<IdleFi
             l2::POOL_SCALE
         ),
     )?;
-    let _ = rig.kubectl(&["delete", "namespace", ML_NS, "--ignore-not-found", "--wait=true"]);
+    let _ = rig.kubectl(&[
+        "delete",
+        "namespace",
+        ML_NS,
+        "--ignore-not-found",
+        "--wait=true",
+    ]);
     rig.kubectl(&["create", "namespace", ML_NS])?;
     l2::kubectl_apply(rig, &workload::deployment_yaml(ML_NS, "bench", 1, None))?;
     let mut speakers = metallb::Speakers::start(rig)?;
@@ -582,7 +592,13 @@ async fn metallb_idle_part(rig: &Rig, n: usize, idle: Duration) -> Result<IdleFi
     }
     speakers.stop_all();
     drop(speakers);
-    let _ = rig.kubectl(&["delete", "namespace", ML_NS, "--wait=true", "--timeout=120s"]);
+    let _ = rig.kubectl(&[
+        "delete",
+        "namespace",
+        ML_NS,
+        "--wait=true",
+        "--timeout=120s",
+    ]);
     metallb::cleanup(rig, ns);
     result
 }
@@ -600,7 +616,17 @@ async fn ferrolb_idle_part(rig: &Rig, n: usize, idle: Duration) -> Result<IdleFi
             .iter()
             .map(|(n, p)| (n.clone(), p.pid()))
             .collect();
-        idle_measure(rig, &pids, l2::NS, l2::SYSTEM, l2::CLASS, "l2-e2e-scale", n, idle).await
+        idle_measure(
+            rig,
+            &pids,
+            l2::NS,
+            l2::SYSTEM,
+            l2::CLASS,
+            "l2-e2e-scale",
+            n,
+            idle,
+        )
+        .await
     }
     .await;
     if let Err(e) = &result {
@@ -613,7 +639,13 @@ async fn ferrolb_idle_part(rig: &Rig, n: usize, idle: Duration) -> Result<IdleFi
     }
     drop(speakers);
     l2::cleanup(rig);
-    let _ = rig.kubectl(&["delete", "namespace", l2::NS, "--wait=true", "--timeout=120s"]);
+    let _ = rig.kubectl(&[
+        "delete",
+        "namespace",
+        l2::NS,
+        "--wait=true",
+        "--timeout=120s",
+    ]);
     let _ = rig.kubectl(&[
         "-n",
         l2::SYSTEM,
