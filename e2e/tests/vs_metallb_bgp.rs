@@ -21,7 +21,8 @@
 //!    via every node; → every node's ServiceBGPStatus of every Service written;
 //! 3. every speaker's RSS and CPU (from `/proc`, sampled once a second) over an idle window of
 //!    `FERROLB_VS_BGP_IDLE_S` (default 60) seconds with those prefixes announced;
-//! 4. the burst deleted (one delete-collection) → no route of the pool left in the FIB;
+//! 4. the burst deleted (one delete-collection) → no Service left in the API, no route of the
+//!    pool in the FIB;
 //! 5. BGP sessions reset during all of it: FRR's `%ADJCHANGE … Down` log lines for the nodes'
 //!    addresses since the sessions came up, and whether each session's uptime (FRR's
 //!    `show bgp neighbors json`) still spans the whole run (FRR deletes a dynamic neighbour when

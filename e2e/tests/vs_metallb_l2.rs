@@ -33,7 +33,8 @@
 //! namespace), until every one has its ServiceL2Status (the announcing node's own report; three
 //! of them also checked with ARP from the client: exactly one MAC answers), then every
 //! speaker's RSS sampled once a second and its CPU over `FERROLB_VS_L2_IDLE_S` (60) idle
-//! seconds (`ferrolb_e2e::speaker_load`):
+//! seconds (`ferrolb_e2e::speaker_load`; `FERROLB_VS_L2_IDLE_FERROLB_FIRST=1` runs ferrolb's part
+//! first):
 //!
 //! ```sh
 //! FERROLB_E2E=1 cargo test -p ferrolb-e2e --test vs_metallb_l2 -- --ignored --nocapture z_bench_vs_metallb_l2_idle
@@ -673,9 +674,18 @@ async fn z_bench_vs_metallb_l2_idle() -> Result<()> {
         "BENCH vs MetalLB L2 idle: {n} Services, idle {idle:?}; ferrolb speaker build {}, load {load_start}",
         procs::speaker_build()
     );
-    let m = metallb_idle_part(&rig, n, idle).await?;
-    check_no_statuses(&rig)?;
-    let f = ferrolb_idle_part(&rig, n, idle).await?;
+    // MetalLB first by default; `FERROLB_VS_L2_IDLE_FERROLB_FIRST=1` swaps the order.
+    let (m, f) = if std::env::var("FERROLB_VS_L2_IDLE_FERROLB_FIRST").is_ok_and(|v| v == "1") {
+        println!("order: ferrolb first");
+        let f = ferrolb_idle_part(&rig, n, idle).await?;
+        check_no_statuses(&rig)?;
+        (metallb_idle_part(&rig, n, idle).await?, f)
+    } else {
+        println!("order: MetalLB first");
+        let m = metallb_idle_part(&rig, n, idle).await?;
+        check_no_statuses(&rig)?;
+        (m, ferrolb_idle_part(&rig, n, idle).await?)
+    };
     check_no_statuses(&rig)?;
     let load_end = loadavg();
     let mib = |k: f64| format!("{:.1} MiB", k / 1024.0);
