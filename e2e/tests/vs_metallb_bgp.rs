@@ -31,8 +31,8 @@
 //! Isolation: each system has its own Service namespace (`vs-bgp-metallb` / `vs-bgp-ferrolb`),
 //! `loadBalancerClass` (`metallb` / `e2e.ferrolb.io/bgp`) and configuration namespace
 //! (`metallb-upstream` / `metallb-system`); MetalLB's speakers also write ServiceBGPStatus
-//! objects and prune their node's ones, like their ServiceL2Statuses, so the two sets never run
-//! at once: before the second system and at the end the run checks that FRR has no session from
+//! objects (and may prune ones they do not own, as they do their node's ServiceL2Statuses), so
+//! the two sets never run at once: before the second system and at the end the run checks that FRR has no session from
 //! a node, no route of the pool, and that no ServiceBGPStatus of either Service namespace is
 //! left.
 //!
