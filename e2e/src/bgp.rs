@@ -449,6 +449,20 @@ pub fn kernel_route(rig: &Rig, prefix: &str) -> Result<Option<KernelRoute>> {
     .next())
 }
 
+/// FRR's kernel routes inside `prefix` (`ip -j route show root <prefix>` in `flb-frr`): every
+/// installed route whose destination lies in it, e.g. a pool's 1,000 /32s in a burst.
+pub fn kernel_routes_within(rig: &Rig, prefix: &str) -> Result<Vec<KernelRoute>> {
+    let mut cmd = vec!["ip", "-j"];
+    if Family::of(prefix) == Family::Ipv6 {
+        cmd.push("-6");
+    }
+    cmd.extend(["route", "show", "root", prefix]);
+    let out = rig.netns_exec(&rig.frr_ns(), &cmd)?;
+    Ok(parse_kernel_routes(&parse_json(
+        if out.trim().is_empty() { "[]" } else { &out },
+    )?))
+}
+
 /// zebra's selected route for exactly `prefix` (`show ip[v6] route <prefix> json` in FRR), with
 /// the next hops zebra installed in the FIB (`"fib": true`); `None` when zebra has none. Tells a
 /// BGP path FRR did not install apart from a kernel problem (compare [`kernel_route`]).

@@ -28,6 +28,7 @@ pub mod l2;
 pub mod metallb;
 pub mod otelcol;
 pub mod procs;
+pub mod speaker_load;
 pub mod workload;
 
 use std::future::Future;

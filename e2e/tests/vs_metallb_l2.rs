@@ -26,6 +26,20 @@
 //! FERROLB_E2E=1 cargo test -p ferrolb-e2e --test vs_metallb_l2 -- --ignored --nocapture
 //! ```
 //!
+//! A second benchmark, `z_bench_vs_metallb_l2_idle`, compares the speakers' RSS and CPU with
+//! many announced IPs: for each system in turn (same isolation), `FERROLB_VS_L2_IDLE_SERVICES`
+//! (default 1,000) LoadBalancer Services created through the API (32 in flight) from a /22 on
+//! the LAN (`172.18.248.0/22`: ferrolb's `l2-e2e-scale`, MetalLB's `vs-l2-idle` in its
+//! namespace), until every one has its ServiceL2Status (the announcing node's own report; three
+//! of them also checked with ARP from the client: exactly one MAC answers), then every
+//! speaker's RSS sampled once a second and its CPU over `FERROLB_VS_L2_IDLE_S` (60) idle
+//! seconds (`ferrolb_e2e::speaker_load`; `FERROLB_VS_L2_IDLE_FERROLB_FIRST=1` runs ferrolb's part
+//! first):
+//!
+//! ```sh
+//! FERROLB_E2E=1 cargo test -p ferrolb-e2e --test vs_metallb_l2 -- --ignored --nocapture z_bench_vs_metallb_l2_idle
+//! ```
+//!
 //! Env: `FERROLB_VS_L2_TRIALS` (20 per fault and system), `FERROLB_VS_L2_KINDS`
 //! (`crash,graceful`; `blackhole` too), `FERROLB_VS_L2_PROBE_SECS` (10: the probe of one trial,
 //! the fault 0.8 s in), `FERROLB_VS_L2_PLOT` (a PNG path: the outage distributions, drawn
@@ -33,12 +47,14 @@
 //! (`e2e/build-upstream.sh --metallb-speaker`).
 #![forbid(unsafe_code)]
 
+use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::time::Duration;
 
 use anyhow::{Context, Result};
 use ferrolb_e2e::failover::{Failure, Trial, failure_trial_within, quantile_ms};
 use ferrolb_e2e::metallb::{self, ControllerOpts, loadavg, ratio};
+use ferrolb_e2e::speaker_load as load;
 use ferrolb_e2e::workload::{self, Echo};
 use ferrolb_e2e::{Rig, l2, procs, wait_for};
 
@@ -444,5 +460,271 @@ async fn z_bench_vs_metallb_l2_failover() -> Result<()> {
     {
         println!("no plot: {e:#}");
     }
+    Ok(())
+}
+
+/// MetalLB's pool for the idle benchmark (in [`metallb::NAMESPACE`]): the same /22 as
+/// ferrolb's `l2-e2e-scale` (the two never run at once).
+const ML_IDLE_POOL: &str = "vs-l2-idle";
+/// Bound of the wait for every Service's ServiceL2Status.
+const IDLE_BURST_TIMEOUT: Duration = Duration::from_secs(600);
+
+/// What one system's speakers cost with `n` announced IPs.
+#[derive(Debug, Default)]
+struct IdleFigures {
+    /// Mean speaker RSS (KiB) before the burst.
+    rss_before: f64,
+    /// First create sent → every Service has its ServiceL2Status.
+    announced: Duration,
+    /// Mean speaker RSS (KiB) right after.
+    rss_loaded: f64,
+    /// The idle window.
+    idle: load::Idle,
+}
+
+/// ServiceL2Status objects of the Services of `svc_ns`, in `status_ns`.
+fn l2_status_count(rig: &Rig, status_ns: &str, svc_ns: &str) -> Result<usize> {
+    let out = rig.kubectl(&[
+        "-n",
+        status_ns,
+        "get",
+        "servicel2statuses",
+        "-l",
+        &format!("metallb.io/service-namespace={svc_ns}"),
+        "-o",
+        "name",
+    ])?;
+    Ok(out.lines().filter(|l| !l.trim().is_empty()).count())
+}
+
+/// The burst, the wait for its statuses, an ARP check of three of its IPs, and the speakers'
+/// RSS/CPU over `idle` (classes, pools and namespaces of the running system as given).
+#[allow(clippy::too_many_arguments)]
+async fn idle_measure(
+    rig: &Rig,
+    pids: &BTreeMap<String, u32>,
+    svc_ns: &str,
+    status_ns: &str,
+    class: &str,
+    pool: &str,
+    n: usize,
+    idle: Duration,
+) -> Result<IdleFigures> {
+    load::wait_exec(pids)?;
+    // The speakers settle (memberlist joins, first syncs) before the baseline.
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    let mut f = IdleFigures {
+        rss_before: load::mean_rss(pids)?,
+        ..Default::default()
+    };
+    let t0 = std::time::Instant::now();
+    let creator = load::create_burst(rig.admin_client().await?, svc_ns, n, class, pool);
+    loop {
+        if l2_status_count(rig, status_ns, svc_ns).unwrap_or(0) >= n {
+            f.announced = t0.elapsed();
+            break;
+        }
+        anyhow::ensure!(
+            t0.elapsed() < IDLE_BURST_TIMEOUT,
+            "{} of {n} ServiceL2Statuses after {IDLE_BURST_TIMEOUT:?}",
+            l2_status_count(rig, status_ns, svc_ns).unwrap_or(0)
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    creator.await??;
+    for name in [
+        "b0000",
+        &format!("b{:04}", n / 2),
+        &format!("b{:04}", n - 1),
+    ] {
+        let ip = rig.kubectl(&[
+            "-n",
+            svc_ns,
+            "get",
+            "service",
+            name,
+            "-o",
+            "jsonpath={.status.loadBalancer.ingress[0].ip}",
+        ])?;
+        let macs = rig.arp_who_has(ip.trim(), 3)?;
+        anyhow::ensure!(
+            macs.len() == 1,
+            "{svc_ns}/{name} ({ip}): ARP answered by {macs:?}"
+        );
+    }
+    f.rss_loaded = load::mean_rss(pids)?;
+    f.idle = load::idle(pids, idle).await?;
+    Ok(f)
+}
+
+/// MetalLB's part of the idle benchmark; then everything of it gone.
+async fn metallb_idle_part(rig: &Rig, n: usize, idle: Duration) -> Result<IdleFigures> {
+    let _controller = metallb::start_controller(rig, ControllerOpts::default())?;
+    let ns = metallb::NAMESPACE;
+    l2::kubectl_apply(
+        rig,
+        &format!(
+            "apiVersion: metallb.io/v1beta1\nkind: IPAddressPool\nmetadata: {{name: {ML_IDLE_POOL}, namespace: {ns}}}\n\
+             spec: {{addresses: [\"{}\"], autoAssign: false}}\n---\n\
+             apiVersion: metallb.io/v1beta1\nkind: L2Advertisement\nmetadata: {{name: {ML_IDLE_POOL}, namespace: {ns}}}\n\
+             spec: {{ipAddressPools: [{ML_IDLE_POOL}]}}\n",
+            l2::POOL_SCALE
+        ),
+    )?;
+    let _ = rig.kubectl(&[
+        "delete",
+        "namespace",
+        ML_NS,
+        "--ignore-not-found",
+        "--wait=true",
+    ]);
+    rig.kubectl(&["create", "namespace", ML_NS])?;
+    l2::kubectl_apply(rig, &workload::deployment_yaml(ML_NS, "bench", 1, None))?;
+    let mut speakers = metallb::Speakers::start(rig)?;
+    let pids = speakers
+        .set
+        .procs
+        .iter()
+        .map(|(n, p)| (n.clone(), p.pid()))
+        .collect();
+    let result = idle_measure(rig, &pids, ML_NS, ns, metallb::CLASS, ML_IDLE_POOL, n, idle).await;
+    if let Err(e) = &result {
+        eprintln!("MetalLB part failed: {e:#}");
+    }
+    speakers.stop_all();
+    drop(speakers);
+    let _ = rig.kubectl(&[
+        "delete",
+        "namespace",
+        ML_NS,
+        "--wait=true",
+        "--timeout=120s",
+    ]);
+    metallb::cleanup(rig, ns);
+    result
+}
+
+/// ferrolb's part of the idle benchmark (the `l2` harness, speakers without flags); then
+/// everything of it gone.
+async fn ferrolb_idle_part(rig: &Rig, n: usize, idle: Duration) -> Result<IdleFigures> {
+    l2::install(rig)?;
+    let _op = l2::start_operator(rig)?;
+    let mut speakers = l2::Speakers::start(rig, &[])?;
+    let result = async {
+        l2::kubectl_apply(rig, &workload::deployment_yaml(l2::NS, "bench", 1, None))?;
+        let pids = speakers
+            .procs
+            .iter()
+            .map(|(n, p)| (n.clone(), p.pid()))
+            .collect();
+        idle_measure(
+            rig,
+            &pids,
+            l2::NS,
+            l2::SYSTEM,
+            l2::CLASS,
+            "l2-e2e-scale",
+            n,
+            idle,
+        )
+        .await
+    }
+    .await;
+    if let Err(e) = &result {
+        eprintln!("ferrolb part failed: {e:#}");
+    }
+    for node in rig.node_names() {
+        if let Err(e) = speakers.stop(&node) {
+            eprintln!("stopping ferrolb's speaker on {node}: {e:#}");
+        }
+    }
+    drop(speakers);
+    l2::cleanup(rig);
+    let _ = rig.kubectl(&[
+        "delete",
+        "namespace",
+        l2::NS,
+        "--wait=true",
+        "--timeout=120s",
+    ]);
+    let _ = rig.kubectl(&[
+        "-n",
+        l2::SYSTEM,
+        "delete",
+        "servicel2statuses",
+        "-l",
+        &format!("metallb.io/service-namespace={}", l2::NS),
+    ]);
+    result
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "benchmark: run explicitly (see the module docs)"]
+async fn z_bench_vs_metallb_l2_idle() -> Result<()> {
+    let Some(rig) = Rig::from_env("z_bench_vs_metallb_l2_idle") else {
+        return Ok(());
+    };
+    let n = env_usize("FERROLB_VS_L2_IDLE_SERVICES", 1000).clamp(3, 1000);
+    let idle = Duration::from_secs(env_usize("FERROLB_VS_L2_IDLE_S", 60).clamp(5, 600) as u64);
+    metallb::speaker_binary()?;
+    procs::install_base(&rig, &["controller", "speaker"])?;
+    check_no_statuses(&rig)?;
+    let load_start = loadavg();
+    println!(
+        "BENCH vs MetalLB L2 idle: {n} Services, idle {idle:?}; ferrolb speaker build {}, load {load_start}",
+        procs::speaker_build()
+    );
+    // MetalLB first by default; `FERROLB_VS_L2_IDLE_FERROLB_FIRST=1` swaps the order.
+    let (m, f) = if std::env::var("FERROLB_VS_L2_IDLE_FERROLB_FIRST").is_ok_and(|v| v == "1") {
+        println!("order: ferrolb first");
+        let f = ferrolb_idle_part(&rig, n, idle).await?;
+        check_no_statuses(&rig)?;
+        (metallb_idle_part(&rig, n, idle).await?, f)
+    } else {
+        println!("order: MetalLB first");
+        let m = metallb_idle_part(&rig, n, idle).await?;
+        check_no_statuses(&rig)?;
+        (m, ferrolb_idle_part(&rig, n, idle).await?)
+    };
+    check_no_statuses(&rig)?;
+    let load_end = loadavg();
+    let mib = |k: f64| format!("{:.1} MiB", k / 1024.0);
+    println!("\n| metric | MetalLB v0.16.1 | ferrolb | MetalLB / ferrolb |");
+    println!("|---|---|---|---|");
+    println!(
+        "| L2 speaker RSS before the burst (mean of the nodes) | {} | {} | {} |",
+        mib(m.rss_before),
+        mib(f.rss_before),
+        ratio(m.rss_before, f.rss_before)
+    );
+    println!(
+        "| {n}-Service burst → every ServiceL2Status written | {:.1} s | {:.1} s | {} |",
+        m.announced.as_secs_f64(),
+        f.announced.as_secs_f64(),
+        ratio(m.announced.as_secs_f64(), f.announced.as_secs_f64())
+    );
+    println!(
+        "| L2 speaker RSS with {n} IPs announced | {} | {} | {} |",
+        mib(m.rss_loaded),
+        mib(f.rss_loaded),
+        ratio(m.rss_loaded, f.rss_loaded)
+    );
+    println!(
+        "| L2 speaker RSS, largest sample of {:.0} s idle with {n} IPs | {} | {} | {} |",
+        m.idle.window.as_secs_f64(),
+        mib(m.idle.rss_max),
+        mib(f.idle.rss_max),
+        ratio(m.idle.rss_max, f.idle.rss_max)
+    );
+    println!(
+        "| L2 speaker CPU idle with {n} IPs ({:.0} s window) | {:.2} s ({:.2} % of a core) | {:.2} s ({:.2} % of a core) | {} |",
+        m.idle.window.as_secs_f64(),
+        m.idle.cpu,
+        m.idle.cpu_percent(),
+        f.idle.cpu,
+        f.idle.cpu_percent(),
+        ratio(m.idle.cpu, f.idle.cpu)
+    );
+    println!("\nload average: start {load_start} / end {load_end}");
     Ok(())
 }
