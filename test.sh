@@ -4,8 +4,9 @@
 #      (licenses, bans, sources: hack/deny.sh);
 #   2. unit and integration tests of every crate (`cargo test --workspace`), then a short
 #      coverage-guided run of every cargo-fuzz target (hack/fuzz-smoke.sh: nightly; 10 s each);
-#   3. container images: podman builds both from host-compiled static release binaries and
-#      runs them (hack/test-images.sh: --help works, each < 20 MB, non-root USER);
+#   3. container images: podman builds both, for amd64 and arm64 (a manifest list each), from
+#      host-compiled static release binaries and runs them (hack/test-images.sh: --help works,
+#      arm64 under qemu-user, each < 20 MB, non-root USER);
 #   4. end-to-end tests on a real local cluster (e2e/run.sh: kube-apiserver, etcd,
 #      kube-controller-manager, kwok, kube-proxy built from Go modules; nodes as network
 #      namespaces; real GoBGP/FRR peers). Needs root; builds are cached under ~/.cache/ferrolb.
