@@ -336,6 +336,26 @@ pub fn loadavg() -> String {
         .unwrap_or_default()
 }
 
+/// The two systems a side-by-side benchmark compares (`tests/vs_metallb*.rs`); each test adds
+/// what differs per system (namespace, class, pool, how to start it) through a local trait.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Impl {
+    /// MetalLB v0.16.1, built from its Go module.
+    MetalLb,
+    /// ferrolb.
+    Ferrolb,
+}
+
+impl Impl {
+    /// Its name in reports.
+    pub fn name(self) -> &'static str {
+        match self {
+            Impl::MetalLb => "MetalLB v0.16.1",
+            Impl::Ferrolb => "ferrolb",
+        }
+    }
+}
+
 /// `m / f` as `1.23×` (MetalLB / ferrolb: > 1 means ferrolb is ahead), `–` when `f` is 0.
 pub fn ratio(m: f64, f: f64) -> String {
     if f > 0.0 {

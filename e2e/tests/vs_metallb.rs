@@ -33,7 +33,7 @@ use anyhow::{Context, Result, ensure};
 use ferrolb_e2e::Rig;
 use ferrolb_e2e::burst::{Burst, burst, delete_services};
 use ferrolb_e2e::failover::proc_usage;
-use ferrolb_e2e::metallb::{self, ControllerOpts, loadavg, ratio};
+use ferrolb_e2e::metallb::{self, ControllerOpts, Impl, loadavg, ratio};
 use ferrolb_e2e::procs::{self, OperatorOpts, Proc};
 use ipnet::IpNet;
 use k8s_openapi::api::core::v1::Service;
@@ -49,20 +49,17 @@ const METALLB_POOL: (&str, &str) = ("vs-metallb", "10.210.0.0/16");
 const WARMUP_TIMEOUT: Duration = Duration::from_secs(120);
 const DELETE_TIMEOUT: Duration = Duration::from_secs(900);
 
-/// The two implementations.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Impl {
-    MetalLb,
-    Ferrolb,
+/// What differs per system in this benchmark.
+trait Side {
+    /// Namespace of its Services.
+    fn ns(self) -> &'static str;
+    fn class(self) -> &'static str;
+    fn pool(self) -> (&'static str, &'static str);
+    fn log(self) -> &'static str;
+    fn start(self, rig: &Rig) -> Result<Proc>;
 }
 
-impl Impl {
-    fn name(self) -> &'static str {
-        match self {
-            Impl::MetalLb => "MetalLB v0.16.1",
-            Impl::Ferrolb => "ferrolb",
-        }
-    }
+impl Side for Impl {
     /// Namespace of its Services.
     fn ns(self) -> &'static str {
         match self {

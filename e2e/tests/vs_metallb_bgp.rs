@@ -59,7 +59,7 @@ use ferrolb_e2e::bench_trace::line_time;
 use ferrolb_e2e::bgp::{self, Family, Router};
 use ferrolb_e2e::bgp_setup::{self as setup, Suite};
 use ferrolb_e2e::failover::quantile_ms;
-use ferrolb_e2e::metallb::{self, ControllerOpts, loadavg, ratio};
+use ferrolb_e2e::metallb::{self, ControllerOpts, Impl, loadavg, ratio};
 use ferrolb_e2e::speaker_load::{self as load, PARALLEL};
 use ferrolb_e2e::{Rig, l2, procs};
 use k8s_openapi::api::core::v1::Service;
@@ -85,20 +85,17 @@ const PEER: &str = "vs-bgp-frr";
 const TIMEOUT: Duration = Duration::from_secs(90);
 const BURST_TIMEOUT: Duration = Duration::from_secs(600);
 
-/// The two systems.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Impl {
-    MetalLb,
-    Ferrolb,
+/// What differs per system in this benchmark.
+trait Side {
+    /// Namespace of its Services.
+    fn ns(self) -> &'static str;
+    /// Its `loadBalancerClass`.
+    fn class(self) -> &'static str;
+    /// Where its speakers write ServiceBGPStatus objects.
+    fn status_ns(self) -> &'static str;
 }
 
-impl Impl {
-    fn name(self) -> &'static str {
-        match self {
-            Impl::MetalLb => "MetalLB v0.16.1",
-            Impl::Ferrolb => "ferrolb",
-        }
-    }
+impl Side for Impl {
     /// Namespace of its Services.
     fn ns(self) -> &'static str {
         match self {

@@ -53,7 +53,7 @@ use std::time::Duration;
 
 use anyhow::{Context, Result};
 use ferrolb_e2e::failover::{Failure, Trial, failure_trial_within, quantile_ms};
-use ferrolb_e2e::metallb::{self, ControllerOpts, loadavg, ratio};
+use ferrolb_e2e::metallb::{self, ControllerOpts, Impl, loadavg, ratio};
 use ferrolb_e2e::speaker_load as load;
 use ferrolb_e2e::workload::{self, Echo};
 use ferrolb_e2e::{Rig, l2, procs, wait_for};
@@ -67,22 +67,6 @@ const IP_TIMEOUT: Duration = Duration::from_secs(90);
 const OWNER_TIMEOUT: Duration = Duration::from_secs(120);
 /// Pause after the owner is back alone, before the next trial (same for both).
 const SETTLE: Duration = Duration::from_secs(2);
-
-/// The two systems.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Impl {
-    MetalLb,
-    Ferrolb,
-}
-
-impl Impl {
-    fn name(self) -> &'static str {
-        match self {
-            Impl::MetalLb => "MetalLB v0.16.1",
-            Impl::Ferrolb => "ferrolb",
-        }
-    }
-}
 
 /// A running speaker set of either system, as the trials need it.
 trait SpeakerSet {
