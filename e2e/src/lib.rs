@@ -775,6 +775,22 @@ impl Drop for GobgpSpeaker {
     }
 }
 
+/// Polls `check` every 5 ms, at most `timeout` (a blocking loop for benchmarks that time a
+/// change from the outside; an error of `check` counts as "not yet"); how long until it held.
+pub fn poll_elapsed(
+    timeout: Duration,
+    mut check: impl FnMut() -> Result<bool>,
+) -> Result<Duration> {
+    let t0 = std::time::Instant::now();
+    while t0.elapsed() < timeout {
+        if check().unwrap_or(false) {
+            return Ok(t0.elapsed());
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    anyhow::bail!("not within {timeout:?}")
+}
+
 /// Runs a prepared command; stdout on success, an error with stderr otherwise.
 pub fn run(cmd: &mut Command) -> Result<String> {
     let desc = format!("{cmd:?}");

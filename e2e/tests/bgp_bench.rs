@@ -121,18 +121,6 @@ fn frr_hops(rig: &Rig, prefix: &str) -> Result<Vec<String>> {
     Ok(hops)
 }
 
-/// Polls `check` as fast as it runs (bounded by `timeout`); the time it first held.
-fn poll(timeout: Duration, mut check: impl FnMut() -> Result<bool>) -> Result<Duration> {
-    let t0 = Instant::now();
-    while t0.elapsed() < timeout {
-        if check().unwrap_or(false) {
-            return Ok(t0.elapsed());
-        }
-        std::thread::sleep(Duration::from_millis(5));
-    }
-    bail!("not within {timeout:?}")
-}
-
 fn node_addrs(rig: &Rig) -> Result<Vec<String>> {
     rig.node_names()
         .iter()
@@ -283,10 +271,10 @@ async fn z_bench_bgp_a_service_to_frr() -> Result<()> {
             let (at, t0) = (SystemTime::now(), Instant::now());
             svc_api.create(&PostParams::default(), &obj).await?;
             let created = t0.elapsed();
-            poll(TIMEOUT, || Ok(!hops(&rig, &prefix)?.is_empty()))
+            ferrolb_e2e::poll_elapsed(TIMEOUT, || Ok(!hops(&rig, &prefix)?.is_empty()))
                 .with_context(|| format!("{prefix} on FRR"))?;
             let first = t0.elapsed();
-            poll(TIMEOUT, || Ok(hops(&rig, &prefix)?.len() == addrs.len()))
+            ferrolb_e2e::poll_elapsed(TIMEOUT, || Ok(hops(&rig, &prefix)?.len() == addrs.len()))
                 .with_context(|| format!("{prefix} from every node"))?;
             let all = t0.elapsed();
             trials.push(Trial {
@@ -339,12 +327,12 @@ fn crash_trials(rig: &Rig, speakers: &mut Speakers, crashes: usize) -> Result<()
     let (mut total, mut after_close, mut reaped, mut frr_down) =
         (Vec::new(), Vec::new(), Vec::new(), Vec::new());
     for _ in 0..crashes {
-        poll(TIMEOUT, || Ok(hops(rig, PROBE)?.contains(&n3)))
+        ferrolb_e2e::poll_elapsed(TIMEOUT, || Ok(hops(rig, PROBE)?.contains(&n3)))
             .context("node-3's path before the crash")?;
         let (at, t0) = (SystemTime::now(), Instant::now());
         speakers.kill("node-3");
         let closed = t0.elapsed();
-        poll(Duration::from_secs(30), || {
+        ferrolb_e2e::poll_elapsed(Duration::from_secs(30), || {
             Ok(!hops(rig, PROBE)?.contains(&n3))
         })
         .context("node-3's path withdrawn after SIGKILL")?;
@@ -388,15 +376,15 @@ fn clear_trials(rig: &Rig, addrs: &[String]) -> Result<()> {
     let n1 = bgp::node_address("node-1", Family::Ipv4)?;
     let mut back = Vec::new();
     for _ in 0..5 {
-        poll(TIMEOUT, || Ok(hops(rig, PROBE)?.len() == addrs.len()))
+        ferrolb_e2e::poll_elapsed(TIMEOUT, || Ok(hops(rig, PROBE)?.len() == addrs.len()))
             .context("every path before the reset")?;
         let t0 = Instant::now();
         rig.frr_json(&format!("clear bgp {n1}")).ok();
-        poll(Duration::from_secs(5), || {
+        ferrolb_e2e::poll_elapsed(Duration::from_secs(5), || {
             Ok(!hops(rig, PROBE)?.contains(&n1))
         })
         .context("FRR dropped node-1's path after the reset")?;
-        poll(TIMEOUT, || {
+        ferrolb_e2e::poll_elapsed(TIMEOUT, || {
             Ok(
                 bgp::neighbor(rig, Router::Frr, &n1)?.is_some_and(|x| x.is_established())
                     && hops(rig, PROBE)?.contains(&n1),
@@ -418,12 +406,12 @@ fn restart_trials(rig: &Rig, addrs: &[String], restarts: usize) -> Result<()> {
     let (mut cmd, mut est, mut est_after_start, mut paths) =
         (Vec::new(), Vec::new(), Vec::new(), Vec::new());
     for _ in 0..restarts {
-        poll(TIMEOUT, || Ok(hops(rig, PROBE)?.len() == addrs.len()))
+        ferrolb_e2e::poll_elapsed(TIMEOUT, || Ok(hops(rig, PROBE)?.len() == addrs.len()))
             .context("every path before the restart")?;
         let t0 = Instant::now();
         rig.frr_restart("bgpd")?;
         let running = t0.elapsed();
-        poll(TIMEOUT, || {
+        ferrolb_e2e::poll_elapsed(TIMEOUT, || {
             for a in addrs {
                 if !bgp::neighbor(rig, Router::Frr, a)?.is_some_and(|x| x.is_established()) {
                     return Ok(false);
@@ -433,7 +421,7 @@ fn restart_trials(rig: &Rig, addrs: &[String], restarts: usize) -> Result<()> {
         })
         .context("every node Established after the bgpd restart")?;
         let e = t0.elapsed();
-        poll(TIMEOUT, || Ok(hops(rig, PROBE)?.len() == addrs.len()))
+        ferrolb_e2e::poll_elapsed(TIMEOUT, || Ok(hops(rig, PROBE)?.len() == addrs.len()))
             .context("every path back after the bgpd restart")?;
         cmd.push(running);
         est.push(e);
@@ -618,7 +606,7 @@ fn idle_cpu(pid: u32, window: Duration) -> Result<f64> {
 /// `want` IPv4 and `want` IPv6 prefixes of the bench pool; how long it took.
 fn wait_collectors(rig: &Rig, addrs: &[String], n: u16, want: usize) -> Result<Duration> {
     let t0 = Instant::now();
-    poll(Duration::from_secs(600), || {
+    ferrolb_e2e::poll_elapsed(Duration::from_secs(600), || {
         for i in 1..=n {
             for a in addrs {
                 if !bgp::neighbor(rig, Router::Collector(i), a)?.is_some_and(|x| x.is_established())
@@ -829,7 +817,7 @@ async fn z_bench_bgp_e_bfd_memory() -> Result<()> {
         }
         let t0 = Instant::now();
         setup::apply(&rig, &with_bfd)?;
-        let up_after = poll(Duration::from_secs(90), || Ok(bfd_up_count(&rig, PEERS)? == usize::from(PEERS)))
+        let up_after = ferrolb_e2e::poll_elapsed(Duration::from_secs(90), || Ok(bfd_up_count(&rig, PEERS)? == usize::from(PEERS)))
             .with_context(|| format!("{PEERS} BFD sessions Up on node-1 ({} up)", bfd_up_count(&rig, PEERS).unwrap_or(0)))?;
         // Still Established with every prefix (a BFD profile does not reset a session).
         wait_collectors(&rig, &addrs, PEERS, count)?;
@@ -938,7 +926,7 @@ async fn z_bench_bgp_d_etp_local_move() -> Result<()> {
         for a in &addrs {
             bgp::wait_established(&rig, Router::Frr, a, TIMEOUT).await?;
         }
-        poll(TIMEOUT, || Ok(hops(&rig, &prefix)? == [addrs[0].clone()]))
+        ferrolb_e2e::poll_elapsed(TIMEOUT, || Ok(hops(&rig, &prefix)? == [addrs[0].clone()]))
             .context("mover's path from node-1 only")?;
         let (mut new_path, mut old_gone, mut whole) = (Vec::new(), Vec::new(), Vec::new());
         for k in 0..moves {
@@ -946,10 +934,10 @@ async fn z_bench_bgp_d_etp_local_move() -> Result<()> {
             let at = SystemTime::now();
             let t0 = Instant::now();
             setup::apply(&rig, &mover_yaml(&nodes[to], false))?;
-            poll(Duration::from_secs(60), || Ok(hops(&rig, &prefix)?.contains(&addrs[to])))
+            ferrolb_e2e::poll_elapsed(Duration::from_secs(60), || Ok(hops(&rig, &prefix)?.contains(&addrs[to])))
                 .with_context(|| format!("{}'s path after the move", nodes[to]))?;
             let t_new = SystemTime::now();
-            poll(Duration::from_secs(60), || Ok(hops(&rig, &prefix)? == [addrs[to].clone()]))
+            ferrolb_e2e::poll_elapsed(Duration::from_secs(60), || Ok(hops(&rig, &prefix)? == [addrs[to].clone()]))
                 .with_context(|| format!("{}'s path withdrawn after the move", nodes[from]))?;
             let t_done = SystemTime::now();
             whole.push(t0.elapsed());

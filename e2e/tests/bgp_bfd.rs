@@ -325,18 +325,6 @@ fn kernel_hops(rig: &Rig, prefix: &str) -> Result<Vec<String>> {
         .unwrap_or_default())
 }
 
-/// Polls `check` every 5 ms (bounded by `timeout`); the time it first held.
-fn poll(timeout: Duration, mut check: impl FnMut() -> Result<bool>) -> Result<Duration> {
-    let t0 = Instant::now();
-    while t0.elapsed() < timeout {
-        if check().unwrap_or(false) {
-            return Ok(t0.elapsed());
-        }
-        std::thread::sleep(Duration::from_millis(5));
-    }
-    anyhow::bail!("not within {timeout:?}")
-}
-
 #[tokio::test]
 #[ignore]
 async fn z_bench_bfd_blackhole() -> Result<()> {
@@ -357,12 +345,14 @@ async fn z_bench_bfd_blackhole() -> Result<()> {
             let nodes = rig.nodes;
             let (mut gone, mut back) = (Vec::new(), Vec::new());
             for _ in 0..trials {
-                poll(TIMEOUT, || Ok(kernel_hops(&rig, &prefix)?.len() == nodes))
-                    .context("every next hop before the cut")?;
+                ferrolb_e2e::poll_elapsed(TIMEOUT, || {
+                    Ok(kernel_hops(&rig, &prefix)?.len() == nodes)
+                })
+                .context("every next hop before the cut")?;
                 wait_bfd_up(&rig, u64::from(ms)).await?;
                 let mut cut = Blackhole::cut("node-1")?;
                 let t0 = Instant::now();
-                poll(Duration::from_secs(30), || {
+                ferrolb_e2e::poll_elapsed(Duration::from_secs(30), || {
                     let h = kernel_hops(&rig, &prefix)?;
                     Ok(!h.contains(&n1) && h.len() + 1 == nodes)
                 })
@@ -370,8 +360,11 @@ async fn z_bench_bfd_blackhole() -> Result<()> {
                 gone.push(t0.elapsed());
                 cut.heal()?;
                 let t1 = Instant::now();
-                poll(TIMEOUT, || Ok(kernel_hops(&rig, &prefix)?.contains(&n1)))
-                    .context("node-1's next hop back after the heal")?;
+                ferrolb_e2e::poll_elapsed(
+                    TIMEOUT,
+                    || Ok(kernel_hops(&rig, &prefix)?.contains(&n1)),
+                )
+                .context("node-1's next hop back after the heal")?;
                 back.push(t1.elapsed());
             }
             println!(

@@ -161,18 +161,6 @@ fn env_usize(var: &str, default: usize) -> usize {
         .unwrap_or(default)
 }
 
-/// Polls `check` as fast as it runs, at most `timeout`; the time it first held.
-fn poll(timeout: Duration, mut check: impl FnMut() -> Result<bool>) -> Result<Duration> {
-    let t0 = Instant::now();
-    while t0.elapsed() < timeout {
-        if check().unwrap_or(false) {
-            return Ok(t0.elapsed());
-        }
-        std::thread::sleep(Duration::from_millis(5));
-    }
-    bail!("not within {timeout:?}")
-}
-
 /// Next hops of FRR's kernel route for `prefix` (empty when absent).
 fn hops(rig: &Rig, prefix: &str) -> Result<Vec<String>> {
     Ok(bgp::kernel_route(rig, prefix)?
@@ -243,15 +231,15 @@ async fn trial(
     let obj = service(who, name, Some(ip))?;
     let t0 = Instant::now();
     api.create(&PostParams::default(), &obj).await?;
-    poll(TIMEOUT, || Ok(!hops(rig, &prefix)?.is_empty()))
+    ferrolb_e2e::poll_elapsed(TIMEOUT, || Ok(!hops(rig, &prefix)?.is_empty()))
         .with_context(|| format!("{prefix} in FRR's FIB"))?;
     let first = t0.elapsed();
-    poll(TIMEOUT, || Ok(hops(rig, &prefix)?.len() == n_nodes))
+    ferrolb_e2e::poll_elapsed(TIMEOUT, || Ok(hops(rig, &prefix)?.len() == n_nodes))
         .with_context(|| format!("{prefix} via every node in FRR's FIB"))?;
     let all = t0.elapsed();
     let t1 = Instant::now();
     api.delete(name, &DeleteParams::default()).await?;
-    poll(TIMEOUT, || Ok(hops(rig, &prefix)?.is_empty()))
+    ferrolb_e2e::poll_elapsed(TIMEOUT, || Ok(hops(rig, &prefix)?.is_empty()))
         .with_context(|| format!("{prefix} withdrawn from FRR's FIB"))?;
     Ok((first, all, t1.elapsed()))
 }
@@ -545,7 +533,7 @@ async fn ferrolb_part(rig: &Rig, trials: usize, burst: usize, idle: Duration) ->
 /// the pool in its FIB, no ServiceBGPStatus of either Service namespace.
 fn check_clean(rig: &Rig) -> Result<()> {
     let addrs = node_addrs(rig)?;
-    poll(Duration::from_secs(30), || {
+    ferrolb_e2e::poll_elapsed(Duration::from_secs(30), || {
         for a in &addrs {
             if bgp::neighbor(rig, Router::Frr, a)?.is_some_and(|n| n.is_established()) {
                 return Ok(false);
