@@ -153,17 +153,7 @@ impl Partition {
 
     /// Starts dropping (idempotent).
     pub fn cut(&mut self) -> Result<()> {
-        for (ns, ips) in &self.drops {
-            let elems = ips
-                .iter()
-                .map(|ip| format!("{ip} timeout {PARTITION_TTL}"))
-                .collect::<Vec<_>>()
-                .join(", ");
-            nft(
-                ns,
-                &format!("add element inet {PARTITION_TABLE} senders {{ {elems} }}\n"),
-            )?;
-        }
+        self.add_drops(PARTITION_TTL)?;
         self.active = true;
         Ok(())
     }
@@ -172,11 +162,15 @@ impl Partition {
     /// timeouts), so the cut lasts `d` in each receiving node however slowly the test runs
     /// (a flapping partition). Call again only once `d` has passed.
     pub fn cut_for(&mut self, d: Duration) -> Result<()> {
-        let ms = d.as_millis().max(1);
+        self.add_drops(&format!("{}ms", d.as_millis().max(1)))
+    }
+
+    /// Adds every dropped sender to its receiver's set, expiring after `timeout` (nft syntax).
+    fn add_drops(&self, timeout: &str) -> Result<()> {
         for (ns, ips) in &self.drops {
             let elems = ips
                 .iter()
-                .map(|ip| format!("{ip} timeout {ms}ms"))
+                .map(|ip| format!("{ip} timeout {timeout}"))
                 .collect::<Vec<_>>()
                 .join(", ");
             nft(

@@ -172,24 +172,11 @@ async fn otel_traces_reach_a_real_collector() -> Result<()> {
         // The speakers: the elected node announces; their spans arrive when they stop.
         let owner = expected_owner(&ip, &rig.node_names())?;
         wait_arp_owner(&rig, &ip, &rig.node_mac(&owner)?).await?;
-        for n in rig.node_names() {
-            speakers.stop(&n)?;
-        }
-        for (n, c) in &nodes {
-            let spans = wait_for(
-                &format!("the plan spans of the speaker on {n}"),
-                Duration::from_secs(15),
-                || rig.log_tail(&format!("otelcol-speaker-{n}"), 20),
-                || async {
-                    let s = c.spans()?;
-                    Ok(s.iter().any(|s| s.name == "plan").then_some(s))
-                },
-            )
-            .await?;
+        for (n, spans) in flushed_spans(&rig, &mut speakers, &nodes, "speaker", "plan").await? {
             let plan = spans.iter().find(|s| s.name == "plan").context("plan")?;
             ensure!(
                 plan.resource.get("service.name").map(String::as_str) == Some("ferrolb-speaker")
-                    && plan.resource.get("k8s.node.name") == Some(n),
+                    && plan.resource.get("k8s.node.name") == Some(&n),
                 "speaker resource on {n}: {:?}",
                 plan.resource
             );
@@ -243,6 +230,36 @@ async fn otel_traces_reach_a_real_collector() -> Result<()> {
     .await;
     cleanup(&rig);
     result
+}
+
+/// Stops every speaker (SIGTERM: they flush what the ten-minute batch delay held back) and
+/// waits, per node, until its Collector (`otelcol-<log>-<node>`) holds a span named `name`;
+/// the spans of each node.
+async fn flushed_spans(
+    rig: &Rig,
+    speakers: &mut Speakers,
+    nodes: &BTreeMap<String, Collector>,
+    log: &str,
+    name: &str,
+) -> Result<Vec<(String, Vec<Span>)>> {
+    for n in rig.node_names() {
+        speakers.stop(&n)?;
+    }
+    let mut out = Vec::new();
+    for (n, c) in nodes {
+        let spans = wait_for(
+            &format!("a {name} span from the speaker on {n}"),
+            Duration::from_secs(15),
+            || rig.log_tail(&format!("otelcol-{log}-{n}"), 20),
+            || async {
+                let s = c.spans()?;
+                Ok(s.iter().any(|s| s.name == name).then_some(s))
+            },
+        )
+        .await?;
+        out.push((n.clone(), spans));
+    }
+    Ok(out)
 }
 
 /// The BGP suite of [`otel_bgp_spans_reach_a_real_collector`].
@@ -324,20 +341,15 @@ async fn otel_bgp_spans_reach_a_real_collector() -> Result<()> {
             p.len() == rig.nodes
         })
         .await?;
-        for n in rig.node_names() {
-            speakers.stop(&n)?;
-        }
-        for (n, c) in &nodes {
-            let spans = wait_for(
-                &format!("the BGP spans of the speaker on {n}"),
-                Duration::from_secs(15),
-                || rig.log_tail(&format!("otelcol-bgp-speaker-{n}"), 20),
-                || async {
-                    let s = c.spans()?;
-                    Ok(s.iter().any(|s| s.name == "bgp.update_batch").then_some(s))
-                },
-            )
-            .await?;
+        for (n, spans) in flushed_spans(
+            &rig,
+            &mut speakers,
+            &nodes,
+            "bgp-speaker",
+            "bgp.update_batch",
+        )
+        .await?
+        {
             let up = spans
                 .iter()
                 .find(|s| s.name == "bgp.session_state" && s.attr("to") == "Established")
@@ -364,7 +376,7 @@ async fn otel_bgp_spans_reach_a_real_collector() -> Result<()> {
                 "update batch on {n}: {batch:?}"
             );
             ensure!(
-                batch.resource.get("k8s.node.name") == Some(n),
+                batch.resource.get("k8s.node.name") == Some(&n),
                 "resource on {n}: {:?}",
                 batch.resource
             );
