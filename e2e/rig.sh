@@ -23,7 +23,7 @@
 #   node-delete NODE           delete the Node object and cut the node's LAN link (nft drop)
 #   node-restore NODE          undo node-delete: re-create the Node and reopen its link
 #   logs [COMPONENT]           list logs / tail one
-#   pick-instance              print the first rig instance (0-9) that is free or ours
+#   pick-instance [N...]       print the first rig instance (0-9) that is free or ours, not one of N...
 #
 # Env: FERROLB_CACHE (binaries, default ~/.cache/ferrolb), FERROLB_E2E_NODES (default 3, max 9),
 #      FERROLB_E2E_INSTANCE (0-9, default 0: several rigs can run side by side),
@@ -937,10 +937,11 @@ exec_in() { # exec_in NS [--] CMD...
 
 CHAOS_TABLE='table netdev flb_chaos { chain in { type filter hook ingress device "eth0" priority 0; policy drop; }; chain out { type filter hook egress device "eth0" priority 0; policy drop; }; }'
 
-cmd_pick_instance() { # print the first instance (0-9) that is free or already this checkout's
+cmd_pick_instance() { # print the first instance (0-9) that is free or already this checkout's, not in "$@"
   local i off port holder ours pidsdir prefix all
   all=$(ip netns list 2>/dev/null || true)
   for i in 0 1 2 3 4 5 6 7 8 9; do
+    case " $* " in *" $i "*) continue ;; esac
     off=$((i * 100)); ours=1
     if [ "$i" = 0 ]; then pidsdir=$HERE/.run/pids; prefix=flb-; else pidsdir=$HERE/.run/i$i/pids; prefix=flb$i-; fi
     for port in $((23790 + off)) $((16443 + off)); do
@@ -971,7 +972,7 @@ main() {
     status) cmd_status ;;
     env) cmd_env ;;
     kubeconfig-for) cmd_kubeconfig_for "$@" ;;
-    pick-instance) cmd_pick_instance ;;
+    pick-instance) cmd_pick_instance "$@" ;;
     collectors)
       [ -f "$RUN/up" ] || die "the rig is not up"
       case "${1:-}" in [0-9] | [12][0-9] | 3[0-2]) ;; *) die "collectors N (0..32)" ;; esac

@@ -67,16 +67,34 @@ t=$(date +%s)
 log "cargo build of ferrolb-e2e: $(since "$t")"
 
 # --- 4. rig up, tests, rig down (always) ----------------------------------------------------------
+# The whole suite runs as two shards on two rig instances at once (FERROLB_E2E_SHARDS=2, the
+# default when no test filter is given): the tests mostly wait on timers, so two streams on the
+# 2-core CI machine take ~half the wall time (BENCHMARKS.md "whole .ci/run"). Every test is
+# instance-safe already (own namespaces, ports via Rig::host_port, netns prefix per instance).
+# Shard B is the list below (the BGP, fault and control-plane files, ~half the run time); shard A
+# is everything else, so a new test file lands in A. FERROLB_E2E_SHARDS=1: one rig, one stream.
+SHARD_B=(bgp_faults faults_partitions faults_floods bgp_gr bgp bgp_rig bgp_bfd_peers faults_control_plane
+  bgp_status faults_bgp bgp_bfd cp_vip otel)
+shards=${FERROLB_E2E_SHARDS:-}
+if [ -z "$shards" ]; then if [ $# = 0 ]; then shards=2; else shards=1; fi; fi
+case "$shards" in 1 | 2) ;; *) log "FERROLB_E2E_SHARDS must be 1 or 2"; exit 2 ;; esac
+
 # a rig left running by someone else (another checkout) keeps its instance; take a free one
 FERROLB_E2E_INSTANCE=${FERROLB_E2E_INSTANCE:-$("$HERE/rig.sh" pick-instance)}
 export FERROLB_E2E_INSTANCE
 [ "$FERROLB_E2E_INSTANCE" = 0 ] || log "rig instance 0 is busy: using instance $FERROLB_E2E_INSTANCE"
-RUN_DIR=$HERE/.run; [ "$FERROLB_E2E_INSTANCE" = 0 ] || RUN_DIR=$HERE/.run/i$FERROLB_E2E_INSTANCE
+run_dir() { if [ "$1" = 0 ]; then echo "$HERE/.run"; else echo "$HERE/.run/i$1"; fi; }
+RUN_DIR=$(run_dir "$FERROLB_E2E_INSTANCE")
+INSTANCE_B=
 # shellcheck disable=SC2317 # invoked by the EXIT trap
 cleanup() {
   local rc=$?
+  [ -z "${shard_b_pid:-}" ] || kill -TERM -- "-$shard_b_pid" 2>/dev/null || true
   log "tearing the rig down (logs stay in ${RUN_DIR:-$HERE/.run}/logs)"
   "$HERE/rig.sh" down </dev/null || rc=1
+  if [ -n "$INSTANCE_B" ]; then
+    FERROLB_E2E_INSTANCE=$INSTANCE_B "$HERE/rig.sh" down </dev/null || rc=1
+  fi
   log "total: $(since "$T_START"), exit $rc"
   exit "$rc"
 }
@@ -87,17 +105,69 @@ t=$(date +%s)
 "$HERE/rig.sh" up </dev/null >/dev/null
 log "rig up: $(since "$t")"
 cat "$RUN_DIR/timings.txt" >&2 || true
-# shellcheck disable=SC1091
-. "$RUN_DIR/env"
+if [ "$shards" = 2 ]; then
+  t=$(date +%s)
+  if INSTANCE_B=$("$HERE/rig.sh" pick-instance "$FERROLB_E2E_INSTANCE") &&
+    FERROLB_E2E_INSTANCE=$INSTANCE_B "$HERE/rig.sh" up </dev/null >/dev/null; then
+    log "second rig (instance $INSTANCE_B, shard B) up: $(since "$t")"
+  else
+    log "no second rig: shard B runs after shard A on instance $FERROLB_E2E_INSTANCE"
+    [ -z "$INSTANCE_B" ] || FERROLB_E2E_INSTANCE=$INSTANCE_B "$HERE/rig.sh" down </dev/null || true
+    INSTANCE_B=
+  fi
+fi
+
+# the cargo test target selections of the two shards
+b_args=(); a_args=(--lib --bins)
+for f in "$HERE"/tests/*.rs; do
+  name=$(basename "$f" .rs)
+  case " ${SHARD_B[*]} " in *" $name "*) b_args+=(--test "$name") ;; *) a_args+=(--test "$name") ;; esac
+done
+# runs `cargo test -p ferrolb-e2e <selection> -- <libtest args>` against the rig instance $1
+run_tests() {
+  local inst=$1; shift
+  local dir; dir=$(run_dir "$inst")
+  (
+    # shellcheck disable=SC1091 # the instance's KUBECONFIG, FERROLB_E2E_INSTANCE, ports, ...
+    . "$dir/env"
+    cd "$ROOT" && FERROLB_E2E=1 cargo test -p ferrolb-e2e --no-fail-fast "$@" </dev/null
+  )
+}
 
 t=$(date +%s)
 rc=0
-(cd "$ROOT" && FERROLB_E2E=1 cargo test -p ferrolb-e2e --no-fail-fast -- --test-threads=1 "$@" </dev/null) || rc=$?
+if [ "$shards" = 1 ]; then
+  run_tests "$FERROLB_E2E_INSTANCE" -- --test-threads=1 "$@" || rc=$?
+else
+  shard_b_log=$RUN_DIR/logs/shard-b.log
+  shard_b_pid=
+  if [ -n "$INSTANCE_B" ]; then
+    set -m # its own process group, so that cleanup can stop all of it
+    run_tests "$INSTANCE_B" "${b_args[@]}" -- --test-threads=1 "$@" >"$shard_b_log" 2>&1 &
+    shard_b_pid=$!
+    set +m
+    log "shard B (${SHARD_B[*]}) runs on instance $INSTANCE_B, output in $shard_b_log (printed at its end)"
+  fi
+  run_tests "$FERROLB_E2E_INSTANCE" "${a_args[@]}" -- --test-threads=1 "$@" || rc=$?
+  run_tests "$FERROLB_E2E_INSTANCE" --doc -- --test-threads=1 "$@" || rc=$?
+  log "shard A: $(since "$t") (exit $rc)"
+  if [ -n "$shard_b_pid" ]; then
+    rc_b=0; wait "$shard_b_pid" || rc_b=$?
+    shard_b_pid=
+    log "shard B (instance $INSTANCE_B): $(since "$t") (exit $rc_b); its output:"
+    cat "$shard_b_log"
+  else
+    rc_b=0; run_tests "$FERROLB_E2E_INSTANCE" "${b_args[@]}" -- --test-threads=1 "$@" || rc_b=$?
+  fi
+  [ "$rc_b" = 0 ] || rc=$rc_b
+fi
 log "tests: $(since "$t") (exit $rc)"
 if [ "$rc" != 0 ]; then
-  log "component log tails (full logs: $RUN_DIR/logs):"
-  for f in "$RUN_DIR"/logs/*.log; do
-    echo "----- $(basename "$f") -----" >&2; tail -n 8 "$f" >&2
+  for inst in "$FERROLB_E2E_INSTANCE" $INSTANCE_B; do
+    log "component log tails of instance $inst (full logs: $(run_dir "$inst")/logs):"
+    for f in "$(run_dir "$inst")"/logs/*.log; do
+      echo "----- $(basename "$f") -----" >&2; tail -n 8 "$f" >&2
+    done
   done
 fi
 exit "$rc"
