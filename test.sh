@@ -126,7 +126,7 @@ export FERROLB_BUILD_HELM=${FERROLB_BUILD_HELM:-1}
 if [ "${FERROLB_SKIP_KIND:-0}" = 1 ]; then
   echo "(FERROLB_SKIP_KIND=1: skipping kind)"
 else
-  # after e2e/run.sh, which always takes its rig down: the kind network must not coexist with it
+  # after e2e/run.sh, which always takes its rigs down: the kind network must not coexist with them
   step "ferrolb on kind (e2e/kind/run.sh: chart, then manifest; guide flow + failover)"
   if [ -n "$kind_prefetch" ] && ! wait "$kind_prefetch"; then
     echo "(the background debootstrap failed, $FERROLB_CACHE/kind/prefetch.log: the node image build retries it)"
