@@ -61,12 +61,15 @@ if [ "$unit_only" = 0 ] && [ "${FERROLB_PREBUILD_UPSTREAM:-1}" = 1 ] && command 
   prebuild_pid=$!
   echo "upstream Go builds started in the background (pid $prebuild_pid, log $prebuild_log)"
 fi
-# Step 5's Debian trees (debootstrap: downloads and dpkg, little CPU; 130 s cold, 1 s cached) are fetched
-# in the background too; build-node-image.sh's lock makes step 5 wait for it if needed.
+# Step 5's node image is built in the background too (build-node-image.sh: debootstrap trees 130 s
+# cold, mostly downloads and dpkg; kubelet, kubeadm, CoreDNS and pause from Go modules ~8 min cold,
+# after the upstream builds above, whose lock it waits on; the assembly ~2 min; 0 s cached), so
+# its Go builds also fill the cores the Rust steps leave idle. Step 5 waits for it; if it failed,
+# e2e/kind/run.sh builds (or reports) the image itself.
 kind_prefetch=
 if [ "$unit_only" = 0 ] && [ "${FERROLB_SKIP_KIND:-0}" != 1 ] && [ "$(id -u)" = 0 ] && command -v debootstrap >/dev/null; then
   mkdir -p "$FERROLB_CACHE/kind"
-  setsid -w nice -n 10 "$ROOT/e2e/kind/build-node-image.sh" --rootfs-only </dev/null >"$FERROLB_CACHE/kind/prefetch.log" 2>&1 &
+  setsid -w nice -n 10 "$ROOT/e2e/kind/build-node-image.sh" </dev/null >"$FERROLB_CACHE/kind/prefetch.log" 2>&1 &
   kind_prefetch=$!
 fi
 # an early failure of this script must not leave them running (setsid: own process groups)
@@ -129,7 +132,7 @@ else
   # after e2e/run.sh, which always takes its rigs down: the kind network must not coexist with them
   step "ferrolb on kind (e2e/kind/run.sh: chart, then manifest; guide flow + failover)"
   if [ -n "$kind_prefetch" ] && ! wait "$kind_prefetch"; then
-    echo "(the background debootstrap failed, $FERROLB_CACHE/kind/prefetch.log: the node image build retries it)"
+    echo "(the background node image build failed, $FERROLB_CACHE/kind/prefetch.log: e2e/kind/run.sh retries it)"
   fi
   kind_prefetch=
   "$ROOT/e2e/kind/run.sh" </dev/null
