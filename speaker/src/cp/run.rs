@@ -8,7 +8,7 @@
 //!   member is eligible: all of them are healthy, or they would not be members). The winner
 //!   adds the VIP as a host address on `--interface` (so the node accepts the traffic,
 //!   `ferrolb_net::address`), answers ARP/NDP and sends its gratuitous burst.
-//! - **Withdrawn** (`--health-fall` failures): the node leaves with no grace period — its
+//! - **Withdrawn** (`--health-fall` failures, or one refused connection): the node leaves with no grace period — its
 //!   API server is down, so answering longer would only black-hole clients: it stops
 //!   answering and removes the address first, and only then sends `leaving` heartbeats (peers
 //!   re-elect at once instead of after `--dead-after`; since they hear of it only after this
