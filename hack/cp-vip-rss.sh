@@ -10,6 +10,9 @@ set -eu
 BIN=$1; SECS=${2:-20}
 NS=ferrolb-cp-vip-rss
 D=$(mktemp -d)
+SRV= SP=
+cleanup() { kill $SP $SRV 2>/dev/null || true; sleep 0.3; ip netns del $NS 2>/dev/null || true; rm -rf "$D"; }
+trap cleanup EXIT
 ip netns del $NS 2>/dev/null || true
 ip netns add $NS
 ip -n $NS link set lo up
@@ -17,7 +20,7 @@ ip -n $NS link add eth0 type veth peer name eth0p; ip -n $NS link set eth0p up
 ip -n $NS addr add 10.99.0.1/24 dev eth0
 ip -n $NS link set eth0 up
 cd $D
-openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout ca.key -out ca.pem -days 1 -subj /CN=h27-ca 2>/dev/null
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout ca.key -out ca.pem -days 1 -subj /CN=cp-vip-rss-ca 2>/dev/null
 openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout k.pem -out c.csr -subj /CN=kube-apiserver 2>/dev/null
 printf 'subjectAltName=DNS:kubernetes,IP:127.0.0.1\n' > ext
 openssl x509 -req -in c.csr -CA ca.pem -CAkey ca.key -CAcreateserial -out c.pem -days 1 -extfile ext 2>/dev/null
@@ -31,8 +34,4 @@ ip netns exec $NS $BIN control-plane --vip 10.99.0.99 --interface eth0 --host 10
 SP=$!
 sleep $SECS
 echo "== $BIN"; grep -E 'VmRSS|VmHWM|Threads|RssAnon|RssFile' /proc/$SP/status | tr '\n' ' '; echo
-grep -c "candidate" log || true
-ip -n $NS addr show eth0 | grep -c 10.99.0.99 || true
-kill $SP; sleep 0.3; kill $SRV 2>/dev/null || true
-tail -3 log
-ip netns del $NS; rm -rf $D
+echo "candidate: $(grep -c 'candidate for the VIP' log || true), VIP on eth0: $(ip -n $NS addr show eth0 | grep -c 10.99.0.99 || true)"
