@@ -325,17 +325,43 @@ fn start_nodes(rig: &Rig, extra: &[&str]) -> Result<Vec<CpNode>> {
     Ok(nodes)
 }
 
+/// One `/readyz` attempt through the VIP during a takeover: when it started (after the fault),
+/// how long it took and whether it answered.
+struct Attempt {
+    start: Duration,
+    took: Duration,
+    ok: bool,
+}
+
+impl std::fmt::Debug for Attempt {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let ok = if self.ok { "ok" } else { "failed" };
+        write!(
+            f,
+            "@{}ms {ok} in {}ms",
+            self.start.as_millis(),
+            self.took.as_millis()
+        )
+    }
+}
+
 /// Polls `/readyz` through the VIP until it answers; the time from `t0` (just before the
 /// owner's API server was killed: any answer after the kill comes from another node's server,
-/// since the killed one accepts no new connection). Includes one `curl` run (tens of ms).
-fn readyz_back(rig: &Rig, t0: Instant, limit: Duration) -> Result<Duration> {
+/// since the killed one accepts no new connection), and every attempt (where the time went).
+/// Includes one `curl` run (tens of ms).
+fn readyz_back(rig: &Rig, t0: Instant, limit: Duration) -> Result<(Duration, Vec<Attempt>)> {
+    let mut attempts = Vec::new();
     while t0.elapsed() < limit {
-        if readyz_via_vip(rig) {
-            return Ok(t0.elapsed());
+        let start = t0.elapsed();
+        let ok = readyz_via_vip(rig);
+        let took = t0.elapsed() - start;
+        attempts.push(Attempt { start, took, ok });
+        if ok {
+            return Ok((t0.elapsed(), attempts));
         }
         std::thread::sleep(Duration::from_millis(10));
     }
-    bail!("/readyz through the VIP did not come back within {limit:?}")
+    bail!("/readyz through the VIP did not come back within {limit:?}: {attempts:?}")
 }
 
 #[test]
@@ -366,16 +392,24 @@ fn z_bench_cp_vip() -> Result<()> {
         std::thread::sleep(Duration::from_millis(300));
         let (t0_ns, t0) = (now_ns(), Instant::now());
         drop(nodes[i].api.take()); // SIGKILL (Proc drop)
-        let back = readyz_back(&rig, t0, Duration::from_secs(5))?;
+        let (back, attempts) = readyz_back(&rig, t0, Duration::from_secs(5))?;
         let replies = probe_replies(probe)?;
         let t = analyse_takeover(&replies, t0_ns, &mac)?;
         ensure!(
             !t.both_answered,
             "trial {trial}: {owner} answered after the takeover"
         );
+        // The slow attempts say where a long tail comes from (an attempt in flight across
+        // the switch, or a slow `curl` on a loaded machine).
+        let slow: Vec<&Attempt> = attempts
+            .iter()
+            .filter(|a| a.took > Duration::from_millis(250))
+            .collect();
         println!(
-            "trial {trial}: {owner} killed, /readyz via VIP after {back:?}, ARP takeover {:?}",
-            t.failover
+            "trial {trial}: {owner} killed, /readyz via VIP after {back:?} ({} attempts, slow: {slow:?}), ARP takeover {:?} (largest ARP gap {:?})",
+            attempts.len(),
+            t.failover,
+            t.max_gap
         );
         ready.push(back);
         arp.push(t.failover);

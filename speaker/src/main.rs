@@ -380,11 +380,24 @@ fn start_reports(
     (report_tx, status_task)
 }
 
-#[tokio::main]
-async fn main() -> anyhow::Result<()> {
+fn main() -> anyhow::Result<()> {
     if std::env::args().nth(1).as_deref() == Some("control-plane") {
-        return cp::main(std::env::args().skip(1)).await;
+        // One thread: this mode's work is a heartbeat every 100 ms, a probe every 200 ms and
+        // a few ARP replies; a worker per core would only add stacks and RSS (issue 20: the
+        // mode's target is <= 10 MiB on any node, whatever its core count).
+        return tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?
+            .block_on(cp::main(std::env::args().skip(1)));
     }
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?
+        .block_on(speaker())
+}
+
+/// The speaker DaemonSet's mode (the default).
+async fn speaker() -> anyhow::Result<()> {
     let args = Args::parse();
     if let Err(e) = args.check() {
         Args::command()

@@ -77,7 +77,8 @@ pub struct CpArgs {
     /// A probe without an answer within this time failed (10ms to 1m).
     #[arg(long = "health-timeout", default_value = "500ms", value_parser = HEALTH_TIMER.parser())]
     pub health_timeout: Duration,
-    /// Consecutive failed probes that withdraw this node from the election (1 to 100).
+    /// Consecutive failed probes that withdraw this node from the election (1 to 100); a
+    /// refused connection (nothing listens: the API server is gone) withdraws it at once.
     #[arg(long = "health-fall", default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..=100))]
     pub health_fall: u32,
     /// Consecutive successful probes that make a withdrawn node a candidate again (1 to 100).

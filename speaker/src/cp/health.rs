@@ -1,7 +1,10 @@
 //! The health gate of the control-plane VIP: turns the local kube-apiserver's `/readyz` probe
 //! results into "candidate for the VIP" or not, with hysteresis (HAProxy's and keepalived's
 //! `rise`/`fall` counters): `fall` consecutive failures withdraw a candidate node, `rise`
-//! consecutive successes make a withdrawn node a candidate again. A node starts withdrawn, so
+//! consecutive successes make a withdrawn node a candidate again. A *refused* connection
+//! withdraws a candidate at once: nothing listens on the port, so the API server process is
+//! gone (crashed, killed, restarting) — a fact, not a symptom of load that `fall` smooths out
+//! (a slow or overloaded server times out or answers non-200, and those count against `fall`). A node starts withdrawn, so
 //! it never claims the VIP before its API server has answered `rise` times (before `kubeadm
 //! init` has started it, nobody claims the VIP). Pure: no clock, no I/O; the prober
 //! ([`super::probe`]) feeds it.
@@ -65,7 +68,21 @@ impl HealthGate {
             return None;
         }
         self.streak = 0;
-        Some(match self.state {
+        Some(self.flip())
+    }
+
+    /// Applies a refused connection: a candidate withdraws at once (see the module docs); a
+    /// withdrawn node just restarts its `rise` count.
+    pub fn refused(&mut self) -> Option<Transition> {
+        self.streak = 0;
+        match self.state {
+            State::Candidate => Some(self.flip()),
+            State::Withdrawn => None,
+        }
+    }
+
+    fn flip(&mut self) -> Transition {
+        match self.state {
             State::Candidate => {
                 self.state = State::Withdrawn;
                 Transition::Withdrew
@@ -74,7 +91,7 @@ impl HealthGate {
                 self.state = State::Candidate;
                 Transition::BecameCandidate
             }
-        })
+        }
     }
 }
 

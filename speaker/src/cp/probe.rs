@@ -56,6 +56,25 @@ pub enum ProbeError {
     ServerName(String),
 }
 
+/// A failed probe.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Failure {
+    /// What went wrong, for the log.
+    pub why: String,
+    /// The connection was refused: nothing listens on the port, so the API server process is
+    /// gone (crashed, killed, restarting), not merely slow; [`super::health`] acts on it at once.
+    pub refused: bool,
+}
+
+impl Failure {
+    fn other(why: impl Into<String>) -> Self {
+        Self {
+            why: why.into(),
+            refused: false,
+        }
+    }
+}
+
 /// Probes `<url>/readyz`.
 pub struct Prober {
     client: Client<HttpsConnector<HttpConnector>, Empty<&'static [u8]>>,
@@ -125,32 +144,48 @@ impl Prober {
     }
 
     /// One probe: `Ok(())` on HTTP 200 within the timeout, else why not.
-    pub async fn probe(&self) -> Result<(), String> {
+    pub async fn probe(&self) -> Result<(), Failure> {
         let req = http::Request::get(self.uri.clone())
             .body(Empty::new())
-            .map_err(|e| e.to_string())?;
+            .map_err(|e| Failure::other(e.to_string()))?;
         match tokio::time::timeout(self.timeout, self.client.request(req)).await {
-            Err(_) => Err(format!("no answer within {:?}", self.timeout)),
-            Ok(Err(e)) => Err(chain(&e)),
+            Err(_) => Err(Failure::other(format!(
+                "no answer within {:?}",
+                self.timeout
+            ))),
+            Ok(Err(e)) => Err(Failure {
+                why: chain(&e),
+                refused: refused(&e),
+            }),
             Ok(Ok(r)) if r.status() == http::StatusCode::OK => Ok(()),
-            Ok(Ok(r)) => Err(format!("HTTP status {}", r.status())),
+            Ok(Ok(r)) => Err(Failure::other(format!("HTTP status {}", r.status()))),
         }
     }
 }
 
+/// The causes of an error, outermost first (bounded: error chains are short, but never trust
+/// a cycle).
+fn causes<'a>(
+    e: &'a (dyn std::error::Error + 'static),
+) -> impl Iterator<Item = &'a (dyn std::error::Error + 'static)> {
+    std::iter::successors(Some(e), |c| c.source()).take(9)
+}
+
 /// An error and its causes, `: `-separated (hyper's own message alone is only "client error
 /// (Connect)").
-fn chain(e: &dyn std::error::Error) -> String {
-    let mut out = e.to_string();
-    let mut cur = e.source();
-    // Bounded: error chains are short, but never trust a cycle.
-    for _ in 0..8 {
-        let Some(c) = cur else { break };
-        out.push_str(": ");
-        out.push_str(&c.to_string());
-        cur = c.source();
-    }
-    out
+fn chain(e: &(dyn std::error::Error + 'static)) -> String {
+    causes(e)
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join(": ")
+}
+
+/// Whether the connection was refused (an `ECONNREFUSED` somewhere in the chain).
+fn refused(e: &(dyn std::error::Error + 'static)) -> bool {
+    causes(e).any(|c| {
+        c.downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::ConnectionRefused)
+    })
 }
 
 /// Accepts any certificate but still checks the handshake signatures (so the session is at

@@ -8,7 +8,7 @@
 //!   member is eligible: all of them are healthy, or they would not be members). The winner
 //!   adds the VIP as a host address on `--interface` (so the node accepts the traffic,
 //!   `ferrolb_net::address`), answers ARP/NDP and sends its gratuitous burst.
-//! - **Withdrawn** (`--health-fall` failures): the node leaves with no grace period — its
+//! - **Withdrawn** (`--health-fall` failures, or one refused connection): the node leaves with no grace period — its
 //!   API server is down, so answering longer would only black-hole clients: it stops
 //!   answering and removes the address first, and only then sends `leaving` heartbeats (peers
 //!   re-elect at once instead of after `--dead-after`; since they hear of it only after this
@@ -35,7 +35,7 @@ use tokio::net::UdpSocket;
 use tokio::sync::mpsc;
 
 use super::health::{HealthGate, Transition};
-use super::probe::Prober;
+use super::probe::{Failure, Prober};
 use crate::l2io::shell::Shell;
 use crate::l2io::wall_ms;
 use crate::metrics::Metrics;
@@ -205,18 +205,22 @@ impl Vip {
         }
     }
 
-    fn on_probe(&mut self, result: Result<(), String>) -> Result<(), CpError> {
+    fn on_probe(&mut self, result: Result<(), Failure>) -> Result<(), CpError> {
         match &result {
-            Err(e) if self.last_error.as_ref() != Some(e) => {
-                tracing::warn!(error = %e, "kube-apiserver /readyz failed");
-                self.last_error = Some(e.clone());
+            Err(f) if self.last_error.as_ref() != Some(&f.why) => {
+                tracing::warn!(error = %f.why, "kube-apiserver /readyz failed");
+                self.last_error = Some(f.why.clone());
             }
             Ok(()) if self.last_error.take().is_some() => {
                 tracing::info!("kube-apiserver /readyz answers again");
             }
             _ => {}
         }
-        match self.gate.observe(result.is_ok()) {
+        let change = match &result {
+            Err(f) if f.refused => self.gate.refused(),
+            r => self.gate.observe(r.is_ok()),
+        };
+        match change {
             Some(Transition::BecameCandidate) if !self.stopping => {
                 tracing::info!(node = %self.cfg.node, vip = %self.cfg.vip, "local kube-apiserver ready: candidate for the VIP");
                 // A node still leaving (grace 0: finished at the next poll) is replaced.
@@ -247,7 +251,7 @@ impl Vip {
 }
 
 /// Probes the API server every `every` and sends each result.
-async fn probe_loop(prober: Prober, every: Duration, tx: mpsc::Sender<Result<(), String>>) {
+async fn probe_loop(prober: Prober, every: Duration, tx: mpsc::Sender<Result<(), Failure>>) {
     let mut tick = tokio::time::interval(every);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {

@@ -47,3 +47,21 @@ fn zero_thresholds_act_as_one() {
     assert_eq!(g.observe(true), Some(Transition::BecameCandidate));
     assert_eq!(g.observe(false), Some(Transition::Withdrew));
 }
+
+#[test]
+fn a_refused_connection_withdraws_a_candidate_at_once() {
+    let mut g = HealthGate::new(2, 3);
+    assert_eq!(
+        feed(&mut g, &[true, true]),
+        vec![None, Some(Transition::BecameCandidate)]
+    );
+    // One failure already counted: the refusal withdraws regardless of the fall streak.
+    assert_eq!(g.observe(false), None);
+    assert_eq!(g.refused(), Some(Transition::Withdrew));
+    assert_eq!(g.state(), State::Withdrawn);
+    // While withdrawn it only restarts the rise count.
+    assert_eq!(g.observe(true), None);
+    assert_eq!(g.refused(), None);
+    assert_eq!(g.observe(true), None);
+    assert_eq!(g.observe(true), Some(Transition::BecameCandidate));
+}
