@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Opens N idle TCP connections to HOST:PORT and holds them (issue 19: "20,000 idle
 connections leave the speaker's memory bounded"). Sends nothing. Bounded: at most N
-connections, each connect has a 2 s timeout, opening stops after --open-secs, the hold lasts
+connections (and at most the hard fd limit less 64), each connect has a 2 s timeout, opening stops after --open-secs, the hold lasts
 --hold-secs; every socket is closed at the end. Run it inside the rig namespace of the target
 (e.g. `ip netns exec flb6-node-1 idle_conns.py 127.0.0.1 27472 20000`).
 
@@ -23,10 +23,12 @@ def main():
     open_secs = float(opts.get("--open-secs", "60"))
     hold_secs = float(opts.get("--hold-secs", "30"))
     n = min(n, 25000)
-    want = n + 256
+    # fds: N sockets + a few; the soft limit is raised up to the hard one (run several
+    # processes for more connections than that allows).
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    if soft < want:
-        resource.setrlimit(resource.RLIMIT_NOFILE, (want, max(hard, want)))
+    n = min(n, hard - 64)
+    if soft < n + 64:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (n + 64, hard))
     socks, failed = [], 0
     deadline = time.monotonic() + open_secs
     while len(socks) + failed < n and time.monotonic() < deadline:

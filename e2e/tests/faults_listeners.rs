@@ -30,6 +30,8 @@ use ferrolb_e2e::{Rig, e2e_dir};
 
 const METRICS: &str = "http://127.0.0.1:27472/metrics";
 const CONNS: u32 = 20_000;
+/// Processes opening them (each under the test's hard fd limit).
+const PROCS: u32 = 2;
 const HOLD_SECS: u64 = 30;
 /// `ferrolb_kube::http::Limits::DEFAULT.max_connections`.
 const CAP: usize = 128;
@@ -81,27 +83,39 @@ async fn faults_listeners_20000_idle_connections_leave_the_speaker_bounded() -> 
             })
             .collect();
 
-        let mut flood = Command::new("ip")
-            .args(["netns", "exec", &rig.node_ns(&owner), "python3"])
-            .arg(e2e_dir().join("testdata/idle_conns.py"))
-            .args(["127.0.0.1", "27472", &CONNS.to_string()])
-            .args(["--open-secs", "60", "--hold-secs", &HOLD_SECS.to_string()])
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .context("starting idle_conns.py")?;
-        let stdout = flood.stdout.take().context("no stdout")?;
-        let lines = std::thread::spawn(move || {
-            BufReader::new(stdout)
-                .lines()
-                .map_while(Result::ok)
-                .collect::<Vec<String>>()
-        });
+        // Two processes of 10,000 connections each (one process may not hold 20,000 fds).
+        let mut floods = Vec::new();
+        for _ in 0..PROCS {
+            let mut flood = Command::new("ip")
+                .args(["netns", "exec", &rig.node_ns(&owner), "python3"])
+                .arg(e2e_dir().join("testdata/idle_conns.py"))
+                .args(["127.0.0.1", "27472", &(CONNS / PROCS).to_string()])
+                .args(["--open-secs", "60", "--hold-secs", &HOLD_SECS.to_string()])
+                .stdout(Stdio::piped())
+                .stderr(Stdio::inherit())
+                .spawn()
+                .context("starting idle_conns.py")?;
+            let stdout = flood.stdout.take().context("no stdout")?;
+            let lines = std::thread::spawn(move || {
+                BufReader::new(stdout)
+                    .lines()
+                    .map_while(Result::ok)
+                    .collect::<Vec<String>>()
+            });
+            floods.push((flood, lines));
+        }
         // Sample while the script runs (it ends by itself within 60 + 30 s).
         let (mut rss_peak, mut fds_peak) = (rss_before, fds_before);
         let (mut metrics_ok, mut metrics_failed, mut owner_changed) = (0u32, 0u32, Vec::new());
         let t0 = Instant::now();
-        while flood.try_wait()?.is_none() && t0.elapsed() < Duration::from_secs(120) {
+        let running = |floods: &mut Vec<(std::process::Child, _)>| -> Result<bool> {
+            let mut any = false;
+            for (f, _) in floods.iter_mut() {
+                any |= f.try_wait()?.is_none();
+            }
+            Ok(any)
+        };
+        while running(&mut floods)? && t0.elapsed() < Duration::from_secs(120) {
             let (rss, fds) = rss_and_fds(pid)?;
             rss_peak = rss_peak.max(rss);
             fds_peak = fds_peak.max(fds);
@@ -115,16 +129,23 @@ async fn faults_listeners_20000_idle_connections_leave_the_speaker_bounded() -> 
             }
             std::thread::sleep(Duration::from_millis(500));
         }
-        if flood.try_wait()?.is_none() {
-            let _ = flood.kill();
+        let (mut opened, mut open_at_end, mut summaries) = (0, 0, Vec::new());
+        for (mut f, lines) in floods {
+            if f.try_wait()?.is_none() {
+                let _ = f.kill();
+            }
+            f.wait()?;
+            let lines = lines.join().unwrap_or_default();
+            let summary = lines
+                .iter()
+                .find(|l| l.starts_with("idle opened="))
+                .cloned()
+                .with_context(|| format!("idle_conns.py printed no summary: {lines:?}"))?;
+            opened += field(&summary, "opened").unwrap_or(0);
+            open_at_end += field(&summary, "open_at_end").unwrap_or(u64::MAX / 4);
+            summaries.push(summary);
         }
-        flood.wait()?;
-        let lines = lines.join().unwrap_or_default();
-        let summary = lines
-            .iter()
-            .find(|l| l.starts_with("idle opened="))
-            .cloned()
-            .with_context(|| format!("idle_conns.py printed no summary: {lines:?}"))?;
+        let summary = summaries.join("; ");
         let (rss_after, fds_after) = rss_and_fds(pid)?;
         let mib = |b: u64| b as f64 / 1048576.0;
         println!(
@@ -137,8 +158,6 @@ async fn faults_listeners_20000_idle_connections_leave_the_speaker_bounded() -> 
             mib(rss_peak.saturating_sub(rss_before)),
         );
 
-        let opened = field(&summary, "opened").unwrap_or(0);
-        let open_at_end = field(&summary, "open_at_end").unwrap_or(u64::MAX);
         ensure!(opened >= u64::from(CONNS) * 95 / 100, "only {opened} connections opened");
         ensure!(open_at_end == 0, "{open_at_end} idle connections outlived the header-read timeout");
         ensure!(

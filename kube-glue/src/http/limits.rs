@@ -110,7 +110,7 @@ impl Gate {
         if permit.is_none() {
             let n = self.refused.fetch_add(1, Ordering::Relaxed);
             // The first refusal, then one line per 1,000: a flood must not flood the log.
-            if n % 1000 == 0 {
+            if n.is_multiple_of(1000) {
                 tracing::warn!(
                     listener = self.what,
                     refused = n + 1,
