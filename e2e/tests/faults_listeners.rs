@@ -24,7 +24,6 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, ensure};
-use ferrolb_e2e::bgp_setup::speaker_log;
 use ferrolb_e2e::l2::*;
 use ferrolb_e2e::{Rig, e2e_dir};
 
@@ -74,14 +73,7 @@ async fn faults_listeners_20000_idle_connections_leave_the_speaker_bounded() -> 
         rig.http_get_from_node(&owner, METRICS)?;
         let pid = speakers.procs.get(&owner).context("no owner speaker")?.pid();
         let (rss_before, fds_before) = rss_and_fds(pid)?;
-        let logs: Vec<(String, usize)> = rig
-            .node_names()
-            .into_iter()
-            .map(|n| {
-                let len = speaker_log(&rig, &n).len();
-                (n, len)
-            })
-            .collect();
+        let logs = speaker_log_marks(&rig);
 
         // Two processes of 10,000 connections each (one process may not hold 20,000 fds).
         let mut floods = Vec::new();
@@ -169,12 +161,8 @@ async fn faults_listeners_20000_idle_connections_leave_the_speaker_bounded() -> 
             fds_peak <= fds_before + CAP + 8,
             "the speaker held {fds_peak} fds (before: {fds_before}, cap {CAP})"
         );
-        for (n, len) in &logs {
-            let log = speaker_log(&rig, n);
-            let new = log.get(*len..).unwrap_or_default();
-            let changes: Vec<&str> = new.lines().filter(|l| l.contains("membership changed")).collect();
-            ensure!(changes.is_empty(), "false failover: {n} saw {changes:?}");
-        }
+        let changes = membership_changes_since(&rig, &logs);
+        ensure!(changes.is_empty(), "false failover: {changes:?}");
         ensure!(owner_changed.is_empty(), "the ServiceL2Status moved: {owner_changed:?}");
         ensure!(metrics_ok > 0, "/metrics never answered during the flood");
         rig.http_get_from_node(&owner, METRICS)?;
