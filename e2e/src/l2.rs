@@ -486,3 +486,30 @@ pub fn router_neigh_mac(rig: &Rig, ip: &str) -> Result<Option<String>> {
 pub fn http_get_from_router(rig: &Rig, url: &str) -> Result<String> {
     rig.netns_exec(&rig.frr_ns(), &["curl", "-gsS", "--max-time", "3", url])
 }
+
+/// Where every node's speaker log ends now, for [`membership_changes_since`].
+pub fn speaker_log_marks(rig: &Rig) -> Vec<(String, usize)> {
+    rig.node_names()
+        .into_iter()
+        .map(|n| {
+            let len = crate::bgp_setup::speaker_log(rig, &n).len();
+            (n, len)
+        })
+        .collect()
+}
+
+/// The `membership changed` lines (a peer declared dead or back) every speaker logged since
+/// `marks`, as `node: line`: false failovers when no node failed.
+pub fn membership_changes_since(rig: &Rig, marks: &[(String, usize)]) -> Vec<String> {
+    let mut changes = Vec::new();
+    for (n, len) in marks {
+        let log = crate::bgp_setup::speaker_log(rig, n);
+        let new = log.get(*len..).unwrap_or_default();
+        changes.extend(
+            new.lines()
+                .filter(|l| l.contains("membership changed"))
+                .map(|l| format!("{n}: {l}")),
+        );
+    }
+    changes
+}

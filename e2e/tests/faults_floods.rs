@@ -25,7 +25,6 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, ensure};
-use ferrolb_e2e::bgp_setup::speaker_log;
 use ferrolb_e2e::failover::{now_ns, probe_replies, start_probe};
 use ferrolb_e2e::l2::*;
 use ferrolb_e2e::procs::binary;
@@ -73,14 +72,7 @@ async fn faults_floods_arp_and_ns_flood_causes_no_failover() -> Result<()> {
         let responses = format!(r#"metallb_layer2_responses_sent{{ip="{ip}"}} "#);
         let limited = "ferrolb_speaker_replies_rate_limited_total ";
         let before = rig.http_get_from_node(&owner, METRICS)?;
-        let logs: Vec<(String, usize)> = rig
-            .node_names()
-            .into_iter()
-            .map(|n| {
-                let len = speaker_log(&rig, &n).len();
-                (n, len)
-            })
-            .collect();
+        let logs = speaker_log_marks(&rig);
 
         // The prober asks for 1.5 s before the flood: an established requester by then.
         let probe = start_probe(&ip, PROBE_SECS)?;
@@ -131,12 +123,8 @@ async fn faults_floods_arp_and_ns_flood_causes_no_failover() -> Result<()> {
             http_failed.len()
         );
 
-        for (n, len) in &logs {
-            let log = speaker_log(&rig, n);
-            let new = log.get(*len..).unwrap_or_default();
-            let changes: Vec<&str> = new.lines().filter(|l| l.contains("membership changed")).collect();
-            ensure!(changes.is_empty(), "false failover: {n} saw {changes:?}");
-        }
+        let changes = membership_changes_since(&rig, &logs);
+        ensure!(changes.is_empty(), "false failover: {changes:?}");
         let strangers: Vec<_> = replies.iter().filter(|(_, m)| *m != mac).collect();
         ensure!(strangers.is_empty(), "another MAC than the owner's {mac} answered: {strangers:?}");
         ensure!(http_failed.is_empty(), "HTTP through {ip} failed during the flood: {http_failed:?}");

@@ -9,7 +9,8 @@
 //!   v1beta1;
 //! - with a 20 s serving certificate renewed every ~10 s, continuous applies see zero failures;
 //! - SIGTERM: it drains and exits 0, and (with the rig's OpenTelemetry Collector) the spans it
-//!   held back — a denied IPAddressPool's `admission` span — reach the Collector on the way out.
+//!   held back — a denied IPAddressPool's `admission` span — reach the Collector on the way out;
+//! - with the webhook down entirely, creating a pool is refused and deleting one is not.
 //!
 //! The webhooks are registered with `clientConfig.url: https://127.0.0.1:19444/<path>` (the rig's
 //! apiserver runs in the host netns, see e2e/README.md) and a namespaceSelector limited to the
@@ -383,6 +384,7 @@ async fn scenario(rig: &Rig, client: &kube::Client) -> Result<()> {
     admissions(rig, client).await?;
     // Stopped like a Pod: exits 0 and flushes its spans (held back by the batch delay).
     webhook.terminate()?;
+    webhook_down(client).await?;
     if let Some(c) = &webhook.1 {
         let spans = c.spans()?;
         let denied = spans.iter().find(|s| {
@@ -396,6 +398,29 @@ async fn scenario(rig: &Rig, client: &kube::Client) -> Result<()> {
             spans.iter().map(|s| &s.name).collect::<Vec<_>>()
         );
     }
+    Ok(())
+}
+
+/// With no webhook answering (the configuration still registered): creating a pool is refused
+/// (`failurePolicy: Fail`), deleting one is not (its DELETE check has `failurePolicy: Ignore`).
+async fn webhook_down(client: &kube::Client) -> Result<()> {
+    let pools = api(client, "v1beta1", "IPAddressPool", "ipaddresspools");
+    let new = obj(
+        "metallb.io/v1beta1",
+        "IPAddressPool",
+        "while-down",
+        json!({"addresses": ["192.168.11.0/24"]}),
+    )?;
+    let err = create(&pools, &new).await.err();
+    ensure!(
+        err.as_deref()
+            .is_some_and(|e| e.contains("ipaddresspoolvalidationwebhook.metallb.io")),
+        "creating a pool with the webhook down: {err:?}"
+    );
+    pools
+        .delete("a", &DeleteParams::default())
+        .await
+        .context("deleting pool a with the webhook down was refused")?;
     Ok(())
 }
 

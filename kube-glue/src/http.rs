@@ -1,7 +1,8 @@
 //! The plain-HTTP endpoints both binaries expose, as MetalLB ≤ v0.15 does: Prometheus text on
 //! `/metrics` (the `monitoring` port, 7472) and `/healthz` + `/readyz` on the health-probe port
 //! (17472, as MetalLB v0.16). Each binary supplies how to render its registry and when it is
-//! ready; the routes and the listener live here once.
+//! ready; the routes and the listener live here once, served under the [`limits`] every ferrolb
+//! listener has (header-read/idle timeout, connection cap).
 
 use std::net::{IpAddr, Ipv4Addr};
 use std::sync::Arc;
@@ -11,6 +12,10 @@ use axum::Router;
 use axum::http::StatusCode;
 use axum::routing::get;
 use tokio::net::TcpListener;
+
+pub mod limits;
+
+pub use limits::{Gate, Limits};
 
 /// The Prometheus text format 0.0.4, what MetalLB's Go client serves (`promhttp` without
 /// OpenMetrics) and what [`crate::metrics::Exporter::render`] writes.
@@ -65,9 +70,19 @@ pub async fn bind(ip: IpAddr, port: u16) -> std::io::Result<Option<TcpListener>>
     TcpListener::bind((ip, port)).await.map(Some)
 }
 
-/// Serves `router` on `listener` until the process ends; a failure is logged.
+/// Serves `router` on `listener` under [`Limits::DEFAULT`] until the process ends; a failure is
+/// logged.
 pub async fn serve_on(listener: TcpListener, router: Router, what: &'static str) {
-    if let Err(e) = axum::serve(listener, router).await {
+    let limits = Limits::DEFAULT;
+    serve_limited(listener, router, limits, Gate::new(&limits, what)).await;
+}
+
+/// Serves `router` on `listener` under `limits`, admitting connections through `gate`, until
+/// the process ends; a failure is logged.
+pub async fn serve_limited(listener: TcpListener, router: Router, limits: Limits, gate: Gate) {
+    let what = gate.what();
+    let server = axum_server::Server::from_listener(listener).acceptor(gate);
+    if let Err(e) = limits.apply(server).serve(router.into_make_service()).await {
         tracing::error!(error = %e, "{what} server stopped");
     }
 }

@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use axum_server::tls_rustls::RustlsConfig;
+use axum_server::tls_rustls::{RustlsAcceptor, RustlsConfig};
 use clap::{CommandFactory, FromArgMatches, Parser};
 use ferrolb_api::duration::flag;
 use ferrolb_api::v1beta1::{
@@ -348,7 +348,12 @@ pub async fn run(args: Args) -> Result<(), Error> {
         tracing::info!("shutting down: draining the webhook connections");
         stop.graceful_shutdown(Some(SHUTDOWN_GRACE));
     });
-    axum_server::bind_rustls(args.listen, tls)
+    // The shared listener limits (header-read/idle timeout, connection cap): the gate runs
+    // before the TLS handshake, so a refused connection costs no handshake.
+    let limits = http::Limits::DEFAULT;
+    let acceptor = RustlsAcceptor::new(tls).acceptor(http::Gate::new(&limits, "webhooks"));
+    limits
+        .apply(axum_server::bind(args.listen).acceptor(acceptor))
         .handle(handle)
         .serve(router(state).into_make_service())
         .await
