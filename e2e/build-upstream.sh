@@ -201,8 +201,10 @@ build_metallb_component() { # build_metallb_component controller|speaker FLAG-IT
     go build -ldflags "-s -w -X 'go.universe.tf/metallb/internal/version.gitBranch=$METALLB_VERSION'" \
       -o "$out.tmp/metallb-$c" "go.universe.tf/metallb/$c"
   )
-  "$out.tmp/metallb-$c" --help 2>&1 | grep -q -- "$flag" ||
-    { echo "metallb-$c: no $flag flag?" >&2; exit 1; }
+  # the help text into a variable first: `--help | grep -q` under pipefail fails at random (grep -q
+  # exits at the first match, the writer then gets SIGPIPE; seen in a cold CI run)
+  local help; help=$("$out.tmp/metallb-$c" --help 2>&1 || true)
+  grep -q -- "$flag" <<<"$help" || { echo "metallb-$c: no $flag flag?" >&2; exit 1; }
   rm -rf "$out"; mv "$out.tmp" "$out"
 }
 build_metallb() { build_metallb_component controller -lb-class; }

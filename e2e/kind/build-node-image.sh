@@ -133,7 +133,8 @@ build_coredns() {
     nice -n 10 go build -ldflags "-s -w -X github.com/coredns/coredns/coremain.GitCommit=$COREDNS_VERSION" \
       -o "$out.tmp/coredns" .
   )
-  "$out.tmp/coredns" -plugins | grep -qw kubernetes || die "coredns: no kubernetes plugin"
+  local plugins; plugins=$("$out.tmp/coredns" -plugins) # not `| grep -q` under pipefail (SIGPIPE)
+  grep -qw kubernetes <<<"$plugins" || die "coredns: no kubernetes plugin"
   "$out.tmp/coredns" -version >&2
   find "$BIN" -maxdepth 1 -name "coredns-*" ! -name "coredns-$COREDNS_VERSION-$key*" -exec rm -rf {} +
   rm -rf "$out"; mv "$out.tmp" "$out"
