@@ -27,7 +27,7 @@ since() { echo "$(($(date +%s) - $1))s"; }
 
 # --- 1. Debian packages (skipped when all are present) ---------------------------------------------
 PKGS=(iproute2 iptables nftables socat gobgpd frr bird2 curl jq python3 openssl conntrack arping ndisc6 shellcheck
-  iputils-ping tcpdump procps util-linux kmod prometheus docker-registry)
+  iputils-ping tcpdump procps util-linux kmod prometheus docker-registry keepalived)
 missing=()
 for p in "${PKGS[@]}"; do
   case "$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)" in *"install ok installed"*) ;; *) missing+=("$p") ;; esac

@@ -20,6 +20,7 @@ pub mod bgp;
 pub mod bgp_bfd;
 pub mod bgp_setup;
 pub mod burst;
+pub mod cp_vip;
 pub mod failover;
 pub mod faults;
 pub mod grafana;

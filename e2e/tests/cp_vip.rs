@@ -3,11 +3,9 @@
 //! client), the client using the VIP.
 //!
 //! The per-node API server is the rig's real kube-apiserver reached through a per-node TCP
-//! relay (socat in the node netns → the rig's in-node relay → the host's kube-apiserver): TLS
-//! is end to end with the real server, so `/readyz` over the VIP is answered by a real
-//! kube-apiserver, and SIGKILL of a node's relay is that node's API server dying (new
-//! connections refused, as after a crash). Three real kube-apiservers against the rig's etcd
-//! would prove the same with ~1 GB more memory and a slower rig; see docs/control-plane-vip.md.
+//! relay (`ferrolb_e2e::cp_vip`, shared with the keepalived reference in
+//! `cp_vip_keepalived.rs`). Three real kube-apiservers against the rig's etcd would prove the
+//! same with ~1 GB more memory and a slower rig; see docs/control-plane-vip.md.
 //!
 //! Checked, in one run (bounded loops, about 30-40 s):
 //! - (a) the VIP answers `/readyz` through one owner, and exactly one MAC answers ARP for it;
@@ -29,166 +27,14 @@
 //! Skipped unless `FERROLB_E2E=1`.
 #![forbid(unsafe_code)]
 
-use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail, ensure};
 use ferrolb_e2e::Rig;
+use ferrolb_e2e::cp_vip::{
+    LinkDown, VIP, readyz_via_vip, start_api, start_speaker_nodes, wait_owner, wait_readyz,
+};
 use ferrolb_e2e::failover::{analyse_takeover, now_ns, percentiles, probe_replies, start_probe};
-use ferrolb_e2e::procs::{Proc, binary};
-
-/// The VIP: on the rig's primary LAN, outside every pool and host address.
-const VIP: &str = "172.18.0.99";
-/// The API servers' port on every node (kubeadm's).
-const API: u16 = 6443;
-/// Heartbeat port of the control-plane mode.
-const HB_PORT: &str = "7949";
-
-fn node_ip(node: &str) -> String {
-    let i: u32 = node.trim_start_matches("node-").parse().unwrap_or(0);
-    format!("172.18.0.{}", 20 + i)
-}
-
-/// One control-plane node: its API server relay and its speaker.
-struct CpNode {
-    name: String,
-    api: Option<Proc>,
-    speaker: Proc,
-}
-
-fn start_api(rig: &Rig, node: &str) -> Result<Proc> {
-    let upstream = format!("TCP:127.0.0.1:{}", rig.host_port(16443));
-    let child = Command::new("ip")
-        .args(["netns", "exec", &rig.node_ns(node), "socat"])
-        .arg(format!("TCP-LISTEN:{API},bind=0.0.0.0,reuseaddr,fork"))
-        .arg(upstream)
-        .stdout(Stdio::null())
-        .stderr(rig.log_file(&format!("cp-vip-api-{node}"))?)
-        .spawn()
-        .context("starting socat")?;
-    Ok(Proc(child))
-}
-
-fn start_speaker(rig: &Rig, node: &str, key: &std::path::Path, extra: &[&str]) -> Result<Proc> {
-    let peers: Vec<String> = rig.node_names().iter().map(|n| node_ip(n)).collect();
-    let ca = rig.run_dir.join("pki/ca.crt");
-    let log = rig.log_file(&format!("cp-vip-speaker-{node}"))?;
-    let child = Command::new("ip")
-        .args(["netns", "exec", &rig.node_ns(node)])
-        .arg(binary("ferrolb-speaker")?)
-        .arg("control-plane")
-        .args([
-            "--vip",
-            VIP,
-            "--interface",
-            "eth0",
-            "--host",
-            &node_ip(node),
-        ])
-        .args(["--peers", &peers.join(",")])
-        .arg("--heartbeat-key-file")
-        .arg(key)
-        .args(["--liveness-port", HB_PORT])
-        .arg(format!("--apiserver-url=https://127.0.0.1:{API}"))
-        .arg("--apiserver-ca-file")
-        .arg(ca)
-        .args(["--log-level", "info", "--log-format", "text"])
-        .args(extra)
-        .env_remove("KUBECONFIG")
-        .stdout(log.try_clone()?)
-        .stderr(log)
-        .spawn()
-        .context("starting ferrolb-speaker control-plane")?;
-    Ok(Proc(child))
-}
-
-/// `/readyz` through the VIP from the client (the certificate names `kubernetes`).
-fn readyz_via_vip(rig: &Rig) -> bool {
-    let ca = rig.run_dir.join("pki/ca.crt");
-    let ca = ca.to_string_lossy();
-    let to = format!("kubernetes:{API}:{VIP}:{API}");
-    let url = format!("https://kubernetes:{API}/readyz");
-    rig.netns_exec(
-        &rig.client_ns(),
-        &[
-            "curl",
-            "-fsS",
-            "--max-time",
-            "1",
-            "--cacert",
-            &ca,
-            "--connect-to",
-            &to,
-            &url,
-        ],
-    )
-    .is_ok_and(|b| b.trim() == "ok")
-}
-
-/// Waits (bounded by `limit`) until `/readyz` answers through the VIP; returns how long it took.
-fn wait_readyz(rig: &Rig, limit: Duration) -> Result<Duration> {
-    let start = Instant::now();
-    while start.elapsed() < limit {
-        if readyz_via_vip(rig) {
-            return Ok(start.elapsed());
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    bail!("/readyz through the VIP did not answer within {limit:?}")
-}
-
-/// The node whose MAC answers ARP for the VIP (exactly one must).
-fn owner(rig: &Rig, nodes: &[CpNode]) -> Result<String> {
-    let macs = rig.arp_who_has(VIP, 3)?;
-    ensure!(
-        macs.len() == 1,
-        "ARP for the VIP: expected one MAC, got {macs:?}"
-    );
-    for n in nodes {
-        if rig.node_mac(&n.name)? == macs[0] {
-            return Ok(n.name.clone());
-        }
-    }
-    bail!("the VIP's MAC {} is no node's", macs[0])
-}
-
-/// Waits (bounded) until exactly one MAC answers ARP for the VIP.
-fn wait_owner(rig: &Rig, nodes: &[CpNode], limit: Duration) -> Result<String> {
-    let start = Instant::now();
-    loop {
-        match owner(rig, nodes) {
-            Ok(o) => return Ok(o),
-            Err(e) if start.elapsed() > limit => return Err(e),
-            Err(_) => std::thread::sleep(Duration::from_millis(200)),
-        }
-    }
-}
-
-/// Carrier off on `node`'s bridge port in the LAN netns (the node's `eth0` loses its link but
-/// keeps its addresses and routes); restored on drop.
-struct LinkDown {
-    lan: String,
-    port: String,
-}
-
-impl LinkDown {
-    fn cut(rig: &Rig, node: &str) -> Result<Self> {
-        let port = ferrolb_e2e::failover::bridge_port(node)?;
-        let lan = ferrolb_e2e::instance_ns("lan");
-        rig.netns_exec(&lan, &["ip", "link", "set", &port, "down"])?;
-        Ok(LinkDown { lan, port })
-    }
-}
-
-impl Drop for LinkDown {
-    fn drop(&mut self) {
-        let _ = Command::new("ip")
-            .args([
-                "netns", "exec", &self.lan, "ip", "link", "set", &self.port, "up",
-            ])
-            .status();
-    }
-}
 
 /// A takeover's ARP figures, the time until `/readyz` answered again, the prober's replies.
 type Takeover = (ferrolb_e2e::failover::Trial, Duration, Vec<(u128, String)>);
@@ -215,7 +61,7 @@ fn cp_vip_follows_healthy_api_servers() -> Result<()> {
         return Ok(());
     };
     ensure!(rig.nodes >= 3, "needs three nodes");
-    let mut nodes = start_nodes(&rig, &[])?;
+    let mut nodes = start_speaker_nodes(&rig, &[])?;
     let setup = Instant::now();
     // (a) the VIP answers /readyz through exactly one owner.
     wait_readyz(&rig, Duration::from_secs(15))
@@ -299,7 +145,7 @@ fn cp_vip_follows_healthy_api_servers() -> Result<()> {
     wait_readyz(&rig, Duration::from_secs(5))?;
     println!("link back: owner {after}; total {:?}", setup.elapsed());
     for n in &nodes {
-        let (rss, cpu) = ferrolb_e2e::failover::proc_usage(n.speaker.pid())?;
+        let (rss, cpu) = ferrolb_e2e::failover::proc_usage(n.holder.pid())?;
         println!(
             "speaker {} ({} build): RSS {:.1} MiB, CPU {cpu:.2} s",
             n.name,
@@ -308,21 +154,6 @@ fn cp_vip_follows_healthy_api_servers() -> Result<()> {
         );
     }
     Ok(())
-}
-
-/// Starts the three nodes (API server relay + speaker with `extra` flags).
-fn start_nodes(rig: &Rig, extra: &[&str]) -> Result<Vec<CpNode>> {
-    let key = rig.run_dir.join("cp-vip.key");
-    std::fs::write(&key, "e2e-control-plane-vip-key-0123456789\n")?;
-    let mut nodes = Vec::new();
-    for name in rig.node_names().into_iter().take(3) {
-        nodes.push(CpNode {
-            api: Some(start_api(rig, &name)?),
-            speaker: start_speaker(rig, &name, &key, extra)?,
-            name,
-        });
-    }
-    Ok(nodes)
 }
 
 /// One `/readyz` attempt through the VIP during a takeover: when it started (after the fault),
@@ -378,7 +209,7 @@ fn z_bench_cp_vip() -> Result<()> {
     };
     let extra = std::env::var("FERROLB_CP_VIP_BENCH_ARGS").unwrap_or_default();
     let extra: Vec<&str> = extra.split_whitespace().collect();
-    let mut nodes = start_nodes(&rig, &extra)?;
+    let mut nodes = start_speaker_nodes(&rig, &extra)?;
     wait_readyz(&rig, Duration::from_secs(15))?;
     let (mut ready, mut arp) = (Vec::new(), Vec::new());
     for trial in 0..trials.min(100) {
@@ -425,7 +256,7 @@ fn z_bench_cp_vip() -> Result<()> {
         percentiles(arp)
     );
     for n in &nodes {
-        let (rss, _) = ferrolb_e2e::failover::proc_usage(n.speaker.pid())?;
+        let (rss, _) = ferrolb_e2e::failover::proc_usage(n.holder.pid())?;
         println!(
             "BENCH cp-vip speaker {} RSS {:.1} MiB",
             n.name,

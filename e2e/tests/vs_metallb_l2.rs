@@ -158,6 +158,7 @@ async fn run_trials(
                         failover,
                         max_gap,
                         both_answered,
+                        ..
                     } = t;
                     eprintln!(
                         "trial {} {} {i}: outage {max_gap:?} takeover {failover:?} both {both_answered}",

@@ -74,8 +74,10 @@ pub struct CpArgs {
     /// Time between two `/readyz` probes (10ms to 1m).
     #[arg(long = "health-interval", default_value = "200ms", value_parser = HEALTH_TIMER.parser())]
     pub health_interval: Duration,
-    /// A probe without an answer within this time failed (10ms to 1m).
-    #[arg(long = "health-timeout", default_value = "500ms", value_parser = HEALTH_TIMER.parser())]
+    /// A probe without an answer within this time failed (10ms to 1m). Generous by default: a
+    /// slow API server is still serving (the others share its etcd and its load), and a dead
+    /// one refuses at once; 500 ms made a loaded rig hand the VIP around (docs/control-plane-vip.md).
+    #[arg(long = "health-timeout", default_value = "2s", value_parser = HEALTH_TIMER.parser())]
     pub health_timeout: Duration,
     /// Consecutive failed probes that withdraw this node from the election (1 to 100); a
     /// refused connection (nothing listens: the API server is gone) withdraws it at once.
