@@ -22,6 +22,7 @@ pub mod bgp_setup;
 pub mod burst;
 pub mod failover;
 pub mod faults;
+pub mod flux;
 pub mod grafana;
 pub mod helm;
 pub mod l2;
