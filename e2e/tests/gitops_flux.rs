@@ -22,8 +22,8 @@
 //!    one is unchanged and the Service keeps its IP.
 //! 3. A commit removing it: Ready=True again at that revision.
 //! 4. A reconcile with no new commit changes nothing: the same revision and inventory, and the
-//!    resourceVersion of every object in the inventory is unchanged (Flux's server-side apply
-//!    found no drift; any write would bump it).
+//!    generation and kustomize-controller's managed-fields time of every object in the
+//!    inventory are unchanged (Flux's server-side apply found no drift; a write would move them).
 //! 5. Deleting the Kustomization prunes the pool, advertisement and webhook configuration and
 //!    keeps the CRDs.
 //!
@@ -229,31 +229,35 @@ fn service_ip(rig: &Rig) -> String {
     .unwrap_or_default()
 }
 
-/// `kind/name` (namespaced by `ns` when not empty) → resourceVersion of every object in the
-/// Kustomization's inventory.
+/// What a write by Flux moves: the spec's generation and the time of kustomize-controller's
+/// managed-fields entry (a server-side apply that changes nothing is not persisted, so neither
+/// moves). Not the resourceVersion: ferrolb's controller writes the pools' status.
+const WRITE_MARKS: &str = "jsonpath={.metadata.generation}|{.metadata.managedFields[?(@.manager==\"kustomize-controller\")].time}";
+
+/// Inventory id (`<namespace>_<name>_<group>_<kind>`) → [`WRITE_MARKS`] of every object in
+/// the Kustomization's inventory.
 fn inventory_versions(rig: &Rig, k: &Value) -> Result<BTreeMap<String, String>> {
     let mut out = BTreeMap::new();
     for e in k["status"]["inventory"]["entries"]
         .as_array()
         .context("no inventory")?
     {
-        // id: <namespace>_<name>_<group>_<kind>
+        // id: <namespace>_<name>_<group>_<kind>, a `:` of the name written `__` (cli-utils'
+        // ObjMetadata); namespaces, groups and kinds have no `_`
         let id = e["id"].as_str().context("inventory id")?;
-        let parts: Vec<&str> = id.split('_').collect();
-        ensure!(parts.len() == 4, "inventory id {id}");
-        let (ns, name, group, kind) = (parts[0], parts[1], parts[2], parts[3]);
+        let parsed = id.rsplit_once('_').and_then(|(rest, kind)| {
+            let (rest, group) = rest.rsplit_once('_')?;
+            let (ns, name) = rest.split_once('_')?;
+            Some((ns, name.replace("__", ":"), group, kind))
+        });
+        let (ns, name, group, kind) = parsed.with_context(|| format!("inventory id {id}"))?;
+        let name = name.as_str();
         let resource = if group.is_empty() {
             kind.to_string()
         } else {
             format!("{kind}.{group}")
         };
-        let mut args = vec![
-            "get",
-            resource.as_str(),
-            name,
-            "-o",
-            "jsonpath={.metadata.resourceVersion}",
-        ];
+        let mut args = vec!["get", resource.as_str(), name, "-o", WRITE_MARKS];
         if !ns.is_empty() {
             args.extend(["-n", ns]);
         }
@@ -275,19 +279,22 @@ async fn flux_installs_and_configures_ferrolb_from_one_commit() -> Result<()> {
     let Some(rig) = Rig::from_env("flux_installs_and_configures_ferrolb_from_one_commit") else {
         return Ok(());
     };
-    let result = scenario(&rig).await;
-    cleanup(&rig);
+    let mut run = Running::default();
+    let result = scenario(&rig, &mut run).await;
+    cleanup(&rig, &mut run);
     result
 }
 
+/// The processes of a run, stopped by [`cleanup`] (Flux last: its finalizers).
+#[derive(Default)]
 struct Running {
-    _flux: Flux,
-    _git: GitServer,
-    _webhook: Option<Proc>,
-    _operator: Option<Proc>,
+    flux: Option<Flux>,
+    git: Option<GitServer>,
+    webhook: Option<Proc>,
+    operator: Option<Proc>,
 }
 
-async fn scenario(rig: &Rig) -> Result<()> {
+async fn scenario(rig: &Rig, run: &mut Running) -> Result<()> {
     // A clean slate like a fresh cluster: no webhook configuration (one left by another test
     // would point at a webhook that is not running), no pools of other tests.
     for kind in ["ipaddresspools", "l2advertisements"] {
@@ -307,15 +314,30 @@ async fn scenario(rig: &Rig) -> Result<()> {
         VWC,
         "--ignore-not-found",
     ]);
-    let _ = rig.kubectl(&["create", "namespace", APP_NS]);
+    // The webhook's certificate Secret: the install ships it empty (type Opaque); one of another
+    // type left by someone else could not be applied over (a Secret's type is immutable).
+    let _ = rig.kubectl(&[
+        "-n",
+        "metallb-system",
+        "delete",
+        "secret",
+        "metallb-webhook-cert",
+        "--ignore-not-found",
+    ]);
+    let _ = rig.kubectl(&[
+        "delete",
+        "namespace",
+        APP_NS,
+        "--ignore-not-found",
+        "--wait=true",
+        "--timeout=60s",
+    ]);
+    rig.kubectl(&["create", "namespace", APP_NS])?;
 
-    let mut run = Running {
-        _flux: Flux::start(rig)?,
-        _git: GitServer::start(rig)?,
-        _webhook: None,
-        _operator: None,
-    };
-    let repo = Repo::create(rig, &run._git, "cluster")?;
+    run.flux = Some(Flux::start(rig)?);
+    let git = run.git.insert(GitServer::start(rig)?);
+    let repo_url = git.url("cluster");
+    let repo = Repo::create(rig, git, "cluster")?;
     let webhook_port = rig.host_port(WEBHOOK_PORT);
     write_install(&repo)?;
     repo.write("clusters/rig/metallb/pool.yaml", &guide_config()?)?;
@@ -323,18 +345,20 @@ async fn scenario(rig: &Rig) -> Result<()> {
     let sha1 = repo.commit("ferrolb install + home-lab pool")?;
 
     let objects = rig.run_dir.join("flux-objects.yaml");
-    std::fs::write(&objects, flux_objects(&run._git.url("cluster")))?;
+    std::fs::write(&objects, flux_objects(&repo_url))?;
     let t0 = std::time::Instant::now();
     rig.apply_server_side(&objects)?;
 
-    // The workloads start once Flux has created their ServiceAccounts.
+    // The workloads start once Flux has created their ServiceAccounts (and the webhook's
+    // certificate Secret: the webhook would create a missing one itself).
+    let needed = ["sa/webhook", "sa/controller", "secret/metallb-webhook-cert"];
     wait_exists(
         rig,
-        &["-n", "metallb-system", "get", "sa", "webhook", "controller"],
+        &[&["-n", "metallb-system", "get"], &needed[..]].concat(),
     )
     .await?;
-    run._webhook = Some(procs::start_webhook(rig, webhook_port, 2)?);
-    run._operator = Some(procs::start_operator(
+    run.webhook = Some(procs::start_webhook(rig, webhook_port, 2)?);
+    run.operator = Some(procs::start_operator(
         rig,
         OperatorOpts {
             log: "ferrolb-operator-gitops",
@@ -396,7 +420,7 @@ async fn scenario(rig: &Rig) -> Result<()> {
             "ipaddresspool",
             "ipaddresspool",
             "-o",
-            "jsonpath={.metadata.resourceVersion}",
+            "jsonpath={.metadata.generation}|{.spec}",
         ])
     };
     let rv_before = pool_rv(rig)?;
@@ -420,7 +444,7 @@ async fn scenario(rig: &Rig) -> Result<()> {
             .is_err(),
         "the overlapping pool was created"
     );
-    ensure!(pool_rv(rig)? == rv_before, "the good pool was rewritten");
+    ensure!(pool_rv(rig)? == rv_before, "the good pool's spec changed");
     ensure!(service_ip(rig) == ip, "the Service lost its IP {ip}");
 
     // 3. The fix.
@@ -476,7 +500,11 @@ async fn scenario(rig: &Rig) -> Result<()> {
     );
     eprintln!("gitops_flux: no drift over {} objects", after.len());
 
-    // 5. Deleting the Kustomization prunes the configuration, keeps the CRDs.
+    // 5. Deleting the Kustomization prunes the configuration, keeps the CRDs. The workloads
+    // stop first (as their Deployments would be pruned): a running webhook would re-create the
+    // pruned certificate Secret.
+    run.webhook = None;
+    run.operator = None;
     rig.kubectl(&[
         "-n",
         flux::NAMESPACE,
@@ -507,18 +535,11 @@ async fn scenario(rig: &Rig) -> Result<()> {
 }
 
 /// Best effort: the Flux objects, the Service namespace, and what pruning may have left.
-fn cleanup(rig: &Rig) {
-    // Flux is stopped by now: drop its finalizer so the deletion does not wait for it.
-    let _ = rig.kubectl(&[
-        "-n",
-        flux::NAMESPACE,
-        "patch",
-        "kustomization",
-        NAME,
-        "--type=merge",
-        "-p",
-        r#"{"metadata":{"finalizers":null}}"#,
-    ]);
+fn cleanup(rig: &Rig, run: &mut Running) {
+    // The workloads first (a running webhook would re-create a pruned certificate Secret), then
+    // the Flux objects while Flux still runs (their finalizers), then Flux.
+    run.webhook = None;
+    run.operator = None;
     let _ = rig.kubectl(&[
         "-n",
         flux::NAMESPACE,
@@ -527,6 +548,37 @@ fn cleanup(rig: &Rig) {
         "--all",
         "--timeout=60s",
     ]);
+    // Flux never started, or did not finish: drop the finalizers (bounded, best effort).
+    for kind in ["kustomization", "gitrepository"] {
+        let _ = rig.kubectl(&[
+            "-n",
+            flux::NAMESPACE,
+            "patch",
+            kind,
+            NAME,
+            "--type=merge",
+            "-p",
+            r#"{"metadata":{"finalizers":null}}"#,
+        ]);
+    }
+    run.flux = None;
+    run.git = None;
+    // The shared objects Flux kept (prune: disabled) carry its labels and the annotation: drop
+    // them, so the rig looks as the other tests left it.
+    for (ns, kinds) in [
+        ("", "crd,namespace,clusterrole,clusterrolebinding"),
+        ("metallb-system", "serviceaccount,role,rolebinding"),
+    ] {
+        let selector = format!("kustomize.toolkit.fluxcd.io/name={NAME}");
+        let ns_args: &[&str] = if ns.is_empty() { &[] } else { &["-n", ns] };
+        let labels = [
+            "kustomize.toolkit.fluxcd.io/name-",
+            "kustomize.toolkit.fluxcd.io/namespace-",
+        ];
+        let prune = ["kustomize.toolkit.fluxcd.io/prune-"];
+        let _ = rig.kubectl(&[ns_args, &["annotate", kinds, "-l", &selector], &prune[..]].concat());
+        let _ = rig.kubectl(&[ns_args, &["label", kinds, "-l", &selector], &labels[..]].concat());
+    }
     let _ = rig.kubectl(&["delete", "namespace", APP_NS, "--wait=false"]);
     let _ = rig.kubectl(&[
         "delete",
