@@ -24,7 +24,11 @@
 //! 4. A reconcile with no new commit changes nothing: the same revision and inventory, and the
 //!    generation and kustomize-controller's managed-fields time of every object in the
 //!    inventory are unchanged (Flux's server-side apply found no drift; a write would move them).
-//! 5. Deleting the Kustomization prunes the pool, advertisement and webhook configuration and
+//! 5. kstatus judges ferrolb's objects by their status: with the controller stopped, a commit
+//!    changing the L2Advertisement leaves it InProgress (`status.observedGeneration` behind),
+//!    so the health check fails (Ready=False naming it); with the controller back it is Current
+//!    and the Kustomization Ready=True at that commit.
+//! 6. Deleting the Kustomization prunes the pool, advertisement and webhook configuration and
 //!    keeps the CRDs.
 //!
 //! Skipped unless `FERROLB_E2E=1` (and Flux's binaries built by `e2e/build-upstream.sh`).
@@ -45,6 +49,8 @@ const NAME: &str = "ferrolb";
 const APP_NS: &str = "gitops-flux-e2e";
 /// loadBalancerClass of the test's controller and Service (isolation on the shared rig).
 const CLASS: &str = "ferrolb-gitops";
+/// Log name of the test's controller.
+const OPERATOR_LOG: &str = "ferrolb-operator-gitops";
 /// The webhook's base host port (+100 × instance).
 const WEBHOOK_PORT: u16 = 19186;
 const VWC: &str = "metallb-webhook-configuration";
@@ -138,9 +144,21 @@ fn flux_objects(repo_url: &str) -> String {
          spec: {{interval: 5s, url: \"{repo_url}\", ref: {{branch: main}}}}\n---\n\
          apiVersion: kustomize.toolkit.fluxcd.io/v1\nkind: Kustomization\n\
          metadata: {{name: {NAME}, namespace: {ns}}}\n\
-         spec:\n  interval: 10m\n  retryInterval: 5s\n  timeout: 60s\n  wait: true\n  prune: true\n\
+         spec:\n  interval: 10m\n  retryInterval: 5s\n  timeout: 20s\n  wait: true\n  prune: true\n\
          \x20 sourceRef: {{kind: GitRepository, name: {NAME}}}\n  path: ./clusters/rig\n",
         ns = flux::NAMESPACE
+    )
+}
+
+/// ferrolb's controller for the test's Services only (`loadBalancerClass`), log [`OPERATOR_LOG`].
+fn start_operator(rig: &Rig) -> Result<Proc> {
+    procs::start_operator(
+        rig,
+        OperatorOpts {
+            log: OPERATOR_LOG,
+            lb_class: Some(CLASS),
+            ..OperatorOpts::default()
+        },
     )
 }
 
@@ -179,7 +197,7 @@ fn diag(rig: &Rig) -> String {
         rig.log_tail("flux-kustomize-controller", 30),
         rig.log_tail("flux-source-controller", 15),
         rig.log_tail("ferrolb-webhook", 15),
-        rig.log_tail("ferrolb-operator", 15),
+        rig.log_tail(OPERATOR_LOG, 15),
     )
 }
 
@@ -358,14 +376,7 @@ async fn scenario(rig: &Rig, run: &mut Running) -> Result<()> {
     )
     .await?;
     run.webhook = Some(procs::start_webhook(rig, webhook_port, 2)?);
-    run.operator = Some(procs::start_operator(
-        rig,
-        OperatorOpts {
-            log: "ferrolb-operator-gitops",
-            lb_class: Some(CLASS),
-            ..OperatorOpts::default()
-        },
-    )?);
+    run.operator = Some(start_operator(rig)?);
     wait_kustomization(rig, "True", &sha1).await?;
     eprintln!(
         "gitops_flux: first sync Ready=True after {:?}",
@@ -500,7 +511,32 @@ async fn scenario(rig: &Rig, run: &mut Running) -> Result<()> {
     );
     eprintln!("gitops_flux: no drift over {} objects", after.len());
 
-    // 5. Deleting the Kustomization prunes the configuration, keeps the CRDs. The workloads
+    // 5. kstatus on ferrolb's status: with the controller down, a changed advertisement is
+    // InProgress (status.observedGeneration behind metadata.generation), so Flux's health check
+    // fails instead of calling it healthy; once the controller is back it is Current (Ready=True
+    // for the new generation) and the Kustomization Ready again, with no new commit.
+    run.operator = None;
+    let guide = guide_config()?;
+    let changed = guide.replace(
+        "  ipAddressPools: [ipaddresspool]",
+        "  interfaces: [eth0]\n  ipAddressPools: [ipaddresspool]",
+    );
+    ensure!(
+        changed != guide,
+        "the guide's L2Advertisement changed shape"
+    );
+    repo.write("clusters/rig/metallb/pool.yaml", &changed)?;
+    let sha4 = repo.commit("announce on eth0 only")?;
+    let msg = wait_kustomization(rig, "False", &sha4).await?;
+    ensure!(
+        msg.contains("L2Advertisement/metallb-system/default") && msg.contains("InProgress"),
+        "Ready=False but not for the advertisement in progress: {msg}"
+    );
+    eprintln!("gitops_flux: controller down: {msg}");
+    run.operator = Some(start_operator(rig)?);
+    wait_kustomization(rig, "True", &sha4).await?;
+
+    // 6. Deleting the Kustomization prunes the configuration, keeps the CRDs. The workloads
     // stop first (as their Deployments would be pruned): a running webhook would re-create the
     // pruned certificate Secret.
     run.webhook = None;
