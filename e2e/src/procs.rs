@@ -249,27 +249,17 @@ pub fn install_base(rig: &Rig, components: &[&str]) -> Result<()> {
 }
 
 /// Starts `ferrolb-webhook` as ServiceAccount `metallb-system/webhook` (its token, bound only
-/// by `config/rbac/webhook.yaml`) serving HTTPS on `127.0.0.1:<port>` (the address a
+/// by `config/rbac/webhook.yaml`) serving HTTPS on `127.0.0.1:<port>` (what a
 /// ValidatingWebhookConfiguration's `clientConfig.url` names on the rig, which has no Service
-/// routing), with its own CA and certificate (Secret `metallb-webhook-cert`, `127.0.0.1` in the
-/// SANs) and the CA bundle injected into `metallb-webhook-configuration` every
-/// `check_interval_secs`; no health port. Log `ferrolb-webhook`.
-pub fn start_webhook(rig: &Rig, port: u16, check_interval_secs: u64) -> Result<Proc> {
+/// routing), no health port, logging to `log`; `args` adds flags (`--extra-san 127.0.0.1` for
+/// a URL client config, `--check-interval-secs`, ...).
+pub fn start_webhook(rig: &Rig, log: &str, port: u16, args: &[&str]) -> Result<Proc> {
     let kubeconfig = rig.kubeconfig_for("metallb-system", "webhook", false)?;
-    let log = rig.log_file("ferrolb-webhook")?;
+    let log = rig.log_file(log)?;
+    let listen = format!("127.0.0.1:{port}");
     let child = Command::new(binary("ferrolb-webhook")?)
-        .args([
-            "--namespace".to_string(),
-            "metallb-system".to_string(),
-            "--listen".to_string(),
-            format!("127.0.0.1:{port}"),
-            "--health-probe-port".to_string(),
-            "0".to_string(),
-            "--extra-san".to_string(),
-            "127.0.0.1".to_string(),
-            "--check-interval-secs".to_string(),
-            check_interval_secs.to_string(),
-        ])
+        .args(["--listen", &listen, "--health-probe-port", "0"])
+        .args(args)
         .env("KUBECONFIG", &kubeconfig)
         .env("FERROLB_LOG", "info,ferrolb_webhook=debug")
         .stdin(Stdio::null())

@@ -163,37 +163,20 @@ fn start_operator(rig: &Rig) -> Result<Proc> {
 }
 
 fn diag(rig: &Rig) -> String {
+    let get = |args: &[&str]| rig.kubectl(args).unwrap_or_default();
+    let flux_yaml = |kind: &str| get(&["-n", flux::NAMESPACE, "get", kind, NAME, "-o", "yaml"]);
     format!(
         "--- kustomization ---\n{}\n--- gitrepository ---\n{}\n--- pools ---\n{}\n--- kustomize-controller ---\n{}\n--- source-controller ---\n{}\n--- webhook ---\n{}\n--- operator ---\n{}",
-        rig.kubectl(&[
-            "-n",
-            flux::NAMESPACE,
-            "get",
-            "kustomization",
-            NAME,
-            "-o",
-            "yaml"
-        ])
-        .unwrap_or_default(),
-        rig.kubectl(&[
-            "-n",
-            flux::NAMESPACE,
-            "get",
-            "gitrepository",
-            NAME,
-            "-o",
-            "yaml"
-        ])
-        .unwrap_or_default(),
-        rig.kubectl(&[
+        flux_yaml("kustomization"),
+        flux_yaml("gitrepository"),
+        get(&[
             "-n",
             "metallb-system",
             "get",
             "ipaddresspools",
             "-o",
             "wide"
-        ])
-        .unwrap_or_default(),
+        ]),
         rig.log_tail("flux-kustomize-controller", 30),
         rig.log_tail("flux-source-controller", 15),
         rig.log_tail("ferrolb-webhook", 15),
@@ -375,7 +358,22 @@ async fn scenario(rig: &Rig, run: &mut Running) -> Result<()> {
         &[&["-n", "metallb-system", "get"], &needed[..]].concat(),
     )
     .await?;
-    run.webhook = Some(procs::start_webhook(rig, webhook_port, 2)?);
+    // ferrolb-webhook in metallb-system, its certificate valid for 127.0.0.1 (the rig's URL
+    // client config), the CA bundle injected every 2 s once Flux creates the configuration
+    let webhook_args = [
+        "--namespace",
+        "metallb-system",
+        "--extra-san",
+        "127.0.0.1",
+        "--check-interval-secs",
+        "2",
+    ];
+    run.webhook = Some(procs::start_webhook(
+        rig,
+        "ferrolb-webhook",
+        webhook_port,
+        &webhook_args,
+    )?);
     run.operator = Some(start_operator(rig)?);
     wait_kustomization(rig, "True", &sha1).await?;
     eprintln!(
