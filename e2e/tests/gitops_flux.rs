@@ -298,23 +298,7 @@ struct Running {
 async fn scenario(rig: &Rig, run: &mut Running) -> Result<()> {
     // A clean slate like a fresh cluster: no webhook configuration (one left by another test
     // would point at a webhook that is not running), no pools of other tests.
-    for kind in ["ipaddresspools", "l2advertisements"] {
-        let _ = rig.kubectl(&[
-            "-n",
-            "metallb-system",
-            "delete",
-            kind,
-            "--all",
-            "--wait=true",
-            "--timeout=60s",
-        ]);
-    }
-    let _ = rig.kubectl(&[
-        "delete",
-        "validatingwebhookconfiguration",
-        VWC,
-        "--ignore-not-found",
-    ]);
+    delete_config(rig, "--wait=true");
     // The webhook's certificate Secret: the install ships it empty (type Opaque); one of another
     // type left by someone else could not be applied over (a Secret's type is immutable).
     let _ = rig.kubectl(&[
@@ -614,20 +598,25 @@ fn cleanup(rig: &Rig, run: &mut Running) {
         let _ = rig.kubectl(&[ns_args, &["label", kinds, "-l", &selector], &labels[..]].concat());
     }
     let _ = rig.kubectl(&["delete", "namespace", APP_NS, "--wait=false"]);
+    delete_config(rig, "--wait=false");
+}
+
+/// Deletes every pool and L2Advertisement in metallb-system (`wait`: `--wait=true|false`, at
+/// most 60 s) and the webhook configuration (best effort).
+fn delete_config(rig: &Rig, wait: &str) {
     let _ = rig.kubectl(&[
         "delete",
         "validatingwebhookconfiguration",
         VWC,
         "--ignore-not-found",
     ]);
-    for kind in ["ipaddresspools", "l2advertisements"] {
-        let _ = rig.kubectl(&[
-            "-n",
-            "metallb-system",
-            "delete",
-            kind,
-            "--all",
-            "--wait=false",
-        ]);
-    }
+    let _ = rig.kubectl(&[
+        "-n",
+        "metallb-system",
+        "delete",
+        "ipaddresspools,l2advertisements",
+        "--all",
+        wait,
+        "--timeout=60s",
+    ]);
 }
