@@ -237,7 +237,7 @@ const WRITE_MARKS: &str = "jsonpath={.metadata.generation}|{.metadata.managedFie
 
 /// Inventory id (`<namespace>_<name>_<group>_<kind>`) → [`WRITE_MARKS`] of every object in
 /// the Kustomization's inventory.
-fn inventory_versions(rig: &Rig, k: &Value) -> Result<BTreeMap<String, String>> {
+fn inventory_write_marks(rig: &Rig, k: &Value) -> Result<BTreeMap<String, String>> {
     let mut out = BTreeMap::new();
     for e in k["status"]["inventory"]["entries"]
         .as_array()
@@ -405,7 +405,7 @@ async fn scenario(rig: &Rig, run: &mut Running) -> Result<()> {
         },
     )
     .await?;
-    let pool_rv = |rig: &Rig| {
+    let pool_spec = |rig: &Rig| {
         rig.kubectl(&[
             "-n",
             "metallb-system",
@@ -416,7 +416,7 @@ async fn scenario(rig: &Rig, run: &mut Running) -> Result<()> {
             "jsonpath={.metadata.generation}|{.spec}",
         ])
     };
-    let rv_before = pool_rv(rig)?;
+    let spec_before = pool_spec(rig)?;
 
     // 2. An overlapping pool is refused by ferrolb's webhook; the last good config serves.
     repo.write(
@@ -437,7 +437,10 @@ async fn scenario(rig: &Rig, run: &mut Running) -> Result<()> {
             .is_err(),
         "the overlapping pool was created"
     );
-    ensure!(pool_rv(rig)? == rv_before, "the good pool's spec changed");
+    ensure!(
+        pool_spec(rig)? == spec_before,
+        "the good pool's spec changed"
+    );
     ensure!(service_ip(rig) == ip, "the Service lost its IP {ip}");
 
     // 3. The fix.
@@ -449,7 +452,7 @@ async fn scenario(rig: &Rig, run: &mut Running) -> Result<()> {
 
     // 4. No drift: a reconcile with no new commit writes nothing.
     let k = flux::get(rig, "kustomization", NAME)?;
-    let before = inventory_versions(rig, &k)?;
+    let before = inventory_write_marks(rig, &k)?;
     ensure!(
         before
             .keys()
@@ -486,7 +489,7 @@ async fn scenario(rig: &Rig, run: &mut Running) -> Result<()> {
             && k2["status"]["inventory"] == k["status"]["inventory"],
         "revision or inventory changed without a commit"
     );
-    let after = inventory_versions(rig, &k2)?;
+    let after = inventory_write_marks(rig, &k2)?;
     ensure!(
         before == after,
         "objects rewritten by a reconcile without a commit:\nbefore {before:?}\nafter  {after:?}"
