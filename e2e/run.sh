@@ -26,7 +26,7 @@ since() { echo "$(($(date +%s) - $1))s"; }
 [ "$(id -u)" = 0 ] || { log "must run as root (network namespaces, iptables inside them)"; exit 1; }
 
 # --- 1. Debian packages (skipped when all are present) ---------------------------------------------
-PKGS=(iproute2 iptables nftables socat gobgpd frr bird2 curl jq python3 git openssl conntrack arping ndisc6 shellcheck
+PKGS=(iproute2 iptables nftables socat gobgpd frr bird2 curl jq python3 openssl conntrack arping ndisc6 shellcheck
   iputils-ping tcpdump procps util-linux kmod prometheus docker-registry)
 missing=()
 for p in "${PKGS[@]}"; do
