@@ -18,6 +18,8 @@
 #     failover benchmark against MetalLB builds it on demand; CI's default build never does)
 #   otelcol-ferrolb (the OpenTelemetry Collector of e2e/tests/otel.rs: e2e/otelcol/main.go with
 #     the Collector's modules at OTELCOL_VERSION; rebuilt when e2e/otelcol/ changes)   (OTELCOL_VERSION)
+#   flux-source-controller, flux-kustomize-controller (+ each one's CRDs as crds.yaml; issue 21)
+#                                                 (FLUX_SOURCE_VERSION, FLUX_KUSTOMIZE_VERSION)
 set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -236,6 +238,38 @@ build_otelcol() {
 }
 
 # --------------------------------------------------------------------------------------------------
+# Flux's source-controller and kustomize-controller (issue 21). Each main module has replace
+# directives (`./api`, a go-digest commit with BLAKE3, kustomize pins), so `go install mod@v` refuses
+# it; a scratch module requiring it builds it, with upstream's non-local replaces copied so the
+# dependency versions are upstream's own. The CRDs come from the module zip (config/crd/bases).
+build_flux_component() { # build_flux_component source|kustomize VERSION
+  local c=$1 v=$2 gomod d r
+  local mod="github.com/fluxcd/$c-controller"
+  local w="$SRC_ROOT/flux-$c-controller-$v" out="$BIN_ROOT/flux-$c-controller-$v"
+  rm -rf "$w"; mkdir -p "$w" "$out.tmp"
+  # `||`-chained: this runs under `timed`'s `||`, where `set -e` does not apply
+  (
+    cd "$w" || exit 1
+    go mod init "ferrolb.local/flux-$c-build" >/dev/null 2>&1 || exit 1
+    gomod=$(cd "$(mktemp -d)" && go mod download -json "$mod@$v" | sed -n 's/^[[:space:]]*"GoMod": "\(.*\)",*$/\1/p')
+    [ -s "$gomod" ] || { echo "cannot download $mod@$v" >&2; exit 1; }
+    # `replace a => b v` lines, single or inside a `replace ( ... )` block; `=> ./x` ones are skipped
+    awk '/^replace \(/{b=1;next} b&&/^\)/{b=0;next} b{print;next} /^replace /{sub(/^replace /,"");print}' "$gomod" |
+      sed -n 's#^[[:space:]]*\([^[:space:]]*\)[[:space:]]*=>[[:space:]]*\([^.[:space:]][^[:space:]]*\)[[:space:]]\{1,\}\(v[^[:space:]]*\).*#\1=\2@\3#p' |
+      while read -r r; do go mod edit -replace="$r" || exit 1; done || exit 1
+    go get -tool "$mod@$v" || exit 1
+    go build -ldflags "-s -w" -o "$out.tmp/flux-$c-controller" "$mod" || exit 1
+    d=$(go list -m -f '{{.Dir}}' "$mod") && [ -d "$d/config/crd/bases" ] || { echo "no CRDs in $mod@$v" >&2; exit 1; }
+    cat "$d"/config/crd/bases/*.yaml >"$out.tmp/crds.yaml"
+  ) || return 1
+  local help; help=$("$out.tmp/flux-$c-controller" --help 2>&1 || true)
+  grep -q -- "--watch-all-namespaces" <<<"$help" || { echo "flux-$c-controller: no --watch-all-namespaces flag?" >&2; return 1; }
+  rm -rf "$out"; mv "$out.tmp" "$out"
+}
+build_flux_source() { build_flux_component source "$FLUX_SOURCE_VERSION"; }
+build_flux_kustomize() { build_flux_component kustomize "$FLUX_KUSTOMIZE_VERSION"; }
+
+# --------------------------------------------------------------------------------------------------
 T0=$(date +%s)
 log "cache: $CACHE  ($(go version))"
 if have etcd "$ETCD_VERSION"; then log "etcd $ETCD_VERSION: cached"; else timed "etcd $ETCD_VERSION" build_etcd; fi
@@ -245,6 +279,8 @@ if [ "$need_k8s" = 0 ]; then log "kubernetes $K8S_VERSION: cached"; else timed "
 if have kwok "$KWOK_VERSION"; then log "kwok $KWOK_VERSION: cached"; else timed "kwok $KWOK_VERSION" build_kwok; fi
 if have metallb-controller "$METALLB_VERSION"; then log "metallb-controller $METALLB_VERSION: cached"; else timed "metallb-controller $METALLB_VERSION" build_metallb; fi
 if have_otelcol; then log "otelcol-ferrolb $OTELCOL_VERSION: cached"; else timed "otelcol-ferrolb $OTELCOL_VERSION" build_otelcol; fi
+if have flux-source-controller "$FLUX_SOURCE_VERSION"; then log "flux-source-controller $FLUX_SOURCE_VERSION: cached"; else timed "flux-source-controller $FLUX_SOURCE_VERSION" build_flux_source; fi
+if have flux-kustomize-controller "$FLUX_KUSTOMIZE_VERSION"; then log "flux-kustomize-controller $FLUX_KUSTOMIZE_VERSION: cached"; else timed "flux-kustomize-controller $FLUX_KUSTOMIZE_VERSION" build_flux_kustomize; fi
 if [ "$WITH_ML_SPEAKER" = 1 ]; then
   if have metallb-speaker "$METALLB_VERSION"; then log "metallb-speaker $METALLB_VERSION: cached"; else timed "metallb-speaker $METALLB_VERSION" build_metallb_speaker; fi
 fi

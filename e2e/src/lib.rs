@@ -23,6 +23,7 @@ pub mod burst;
 pub mod cp_vip;
 pub mod failover;
 pub mod faults;
+pub mod flux;
 pub mod grafana;
 pub mod helm;
 pub mod l2;

@@ -34,7 +34,7 @@ use std::process::{Command, Stdio};
 use anyhow::{Context, Result, bail, ensure};
 
 use crate::Rig;
-use crate::procs::{Proc, project};
+use crate::procs::{Proc, pinned_version, project, upstream_binary};
 
 /// MetalLB's namespace on the rig (its configuration objects live here).
 pub const NAMESPACE: &str = "metallb-upstream";
@@ -45,33 +45,12 @@ const METRICS_PORT: u16 = 19120;
 
 /// The pinned MetalLB version (`METALLB_VERSION`, else `e2e/versions.env`).
 pub fn version() -> Result<String> {
-    if let Ok(v) = std::env::var("METALLB_VERSION") {
-        return Ok(v);
-    }
-    let path = project().join("e2e/versions.env");
-    let text =
-        std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
-    // `METALLB_VERSION=${METALLB_VERSION:-v0.16.1}`
-    text.lines()
-        .find_map(|l| l.strip_prefix("METALLB_VERSION="))
-        .and_then(|v| v.rsplit(":-").next())
-        .map(|v| v.trim_end_matches('}').to_string())
-        .filter(|v| !v.is_empty())
-        .with_context(|| format!("no METALLB_VERSION in {}", path.display()))
+    pinned_version("METALLB_VERSION")
 }
 
-/// `$FERROLB_CACHE/bin/<component>-<version>/<component>` (the layout of
-/// `e2e/build-upstream.sh`), present or not.
+/// `$FERROLB_CACHE/bin/<component>-<METALLB_VERSION>/<component>`, present or not.
 fn cached_binary(component: &str) -> Result<PathBuf> {
-    let cache = std::env::var_os("FERROLB_CACHE")
-        .map(PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache/ferrolb")))
-        .context("neither FERROLB_CACHE nor HOME is set")?;
-    let v = version()?;
-    Ok(cache
-        .join("bin")
-        .join(format!("{component}-{v}"))
-        .join(component))
+    upstream_binary(component, "METALLB_VERSION")
 }
 
 /// The speaker binary, built on first use: CI's default `build-upstream.sh` never builds it

@@ -52,6 +52,38 @@ pub fn binary(name: &str) -> Result<PathBuf> {
     Ok(bin)
 }
 
+/// A pinned upstream version: `$VAR` from the environment, else the `VAR=${VAR:-v1.2.3}` line
+/// of `e2e/versions.env` (the pins `e2e/build-upstream.sh` builds).
+pub fn pinned_version(var: &str) -> Result<String> {
+    if let Ok(v) = std::env::var(var) {
+        return Ok(v);
+    }
+    let path = project().join("e2e/versions.env");
+    let text =
+        std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
+    let prefix = format!("{var}=");
+    text.lines()
+        .find_map(|l| l.strip_prefix(prefix.as_str()))
+        .and_then(|v| v.rsplit(":-").next())
+        .map(|v| v.trim_end_matches('}').to_string())
+        .filter(|v| !v.is_empty())
+        .with_context(|| format!("no {var} in {}", path.display()))
+}
+
+/// `$FERROLB_CACHE/bin/<component>-<version>/<component>` (the layout of
+/// `e2e/build-upstream.sh`; version from [`pinned_version`] of `version_var`), present or not.
+pub fn upstream_binary(component: &str, version_var: &str) -> Result<PathBuf> {
+    let cache = std::env::var_os("FERROLB_CACHE")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache/ferrolb")))
+        .context("neither FERROLB_CACHE nor HOME is set")?;
+    let v = pinned_version(version_var)?;
+    Ok(cache
+        .join("bin")
+        .join(format!("{component}-{v}"))
+        .join(component))
+}
+
 /// Which speaker binary the suite runs, for benchmark output: the `FERROLB_SPEAKER_BIN` path,
 /// else `release` (`FERROLB_E2E_RELEASE=1`) or `debug` (see [`binary`]).
 pub fn speaker_build() -> String {
@@ -214,4 +246,26 @@ pub fn install_base(rig: &Rig, components: &[&str]) -> Result<()> {
         rig.apply_server_side(&project().join(format!("config/rbac/{c}.yaml")))?;
     }
     Ok(())
+}
+
+/// Starts `ferrolb-webhook` as ServiceAccount `metallb-system/webhook` (its token, bound only
+/// by `config/rbac/webhook.yaml`) serving HTTPS on `127.0.0.1:<port>` (what a
+/// ValidatingWebhookConfiguration's `clientConfig.url` names on the rig, which has no Service
+/// routing), no health port, logging to `log`; `args` adds flags (`--extra-san 127.0.0.1` for
+/// a URL client config, `--check-interval-secs`, ...).
+pub fn start_webhook(rig: &Rig, log: &str, port: u16, args: &[&str]) -> Result<Proc> {
+    let kubeconfig = rig.kubeconfig_for("metallb-system", "webhook", false)?;
+    let log = rig.log_file(log)?;
+    let listen = format!("127.0.0.1:{port}");
+    let child = Command::new(binary("ferrolb-webhook")?)
+        .args(["--listen", &listen, "--health-probe-port", "0"])
+        .args(args)
+        .env("KUBECONFIG", &kubeconfig)
+        .env("FERROLB_LOG", "info,ferrolb_webhook=debug")
+        .stdin(Stdio::null())
+        .stdout(log.try_clone()?)
+        .stderr(log)
+        .spawn()
+        .context("starting ferrolb-webhook")?;
+    Ok(Proc(child))
 }

@@ -9,11 +9,10 @@
 //! Skipped unless `FERROLB_E2E=1` (see `e2e/run.sh`).
 #![forbid(unsafe_code)]
 
-use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use anyhow::{Context, Result, ensure};
-use ferrolb_e2e::procs::{Proc, binary, install_base};
+use anyhow::{Result, ensure};
+use ferrolb_e2e::procs::{self, Proc, install_base};
 use ferrolb_e2e::{Rig, wait_for};
 use k8s_openapi::api::core::v1::Secret;
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
@@ -27,21 +26,8 @@ const TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Starts the webhook (certificate checked every second) with `extra` flags.
 fn start(rig: &Rig, extra: &[&str]) -> Result<Proc> {
-    let kubeconfig = rig.kubeconfig_for(NS, "webhook", false)?;
-    let log = rig.log_file(LOG)?;
-    let listen = format!("127.0.0.1:{}", rig.host_port(19445));
-    let child = Command::new(binary("ferrolb-webhook")?)
-        .args(["--listen", &listen, "--health-probe-port", "0"])
-        .args(["--check-interval-secs", "1"])
-        .args(extra)
-        .env("KUBECONFIG", &kubeconfig)
-        .env("FERROLB_LOG", "info")
-        .stdin(Stdio::null())
-        .stdout(log.try_clone()?)
-        .stderr(log)
-        .spawn()
-        .context("starting ferrolb-webhook")?;
-    Ok(Proc(child))
+    let args = [&["--check-interval-secs", "1"], extra].concat();
+    procs::start_webhook(rig, LOG, rig.host_port(19445), &args)
 }
 
 fn annotation(s: &Secret, key: &str) -> Option<String> {
