@@ -11,6 +11,10 @@ use serde::{Deserialize, Serialize};
 
 /// The condition type every configuration kind reports.
 pub const CONDITION_READY: &str = "Ready";
+/// kstatus' "cannot progress without a change" condition: `True` (reason `ConfigurationError`)
+/// while the object is wrong, absent otherwise; kstatus (Flux, `kubectl wait`, Argo CD health
+/// checks built on it) reads it as **Failed**, so a sync fails at once with ferrolb's message.
+pub const CONDITION_STALLED: &str = "Stalled";
 /// `Ready=True` reason: the object was accepted into the running configuration.
 pub const REASON_RECONCILED: &str = "Reconciled";
 /// `Ready=False` reason: the object is invalid; the last good configuration keeps serving.

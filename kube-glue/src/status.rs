@@ -16,6 +16,7 @@ use serde_json::json;
 use tokio::sync::Mutex;
 
 use ferrolb_api::names::{LABEL_COMPONENT_TYPE, LABEL_NODE_NAME};
+use ferrolb_api::status::{CONDITION_READY, CONDITION_STALLED};
 use ferrolb_api::v1beta1::{ConfigurationState, ConfigurationStateStatus};
 
 use crate::owner::PodOwner;
@@ -74,6 +75,43 @@ pub fn condition(
         observed_generation: generation,
         last_transition_time,
     }
+}
+
+/// The conditions of a configuration object (the one home of their shape, used by the pool
+/// status and by every other kind's): `Ready` ([`condition`]) and, while `error` is set,
+/// `Stalled=True` with the same reason and message — kstatus reads `Stalled=True` as Failed, so
+/// Flux or `kubectl wait` stop at once with the problem instead of waiting out their timeout
+/// (kstatus reads `Ready=False` alone as InProgress). `Stalled` is left out when the object is
+/// fine: the writer owns the list by server-side apply, so a fixed object loses it.
+pub fn object_conditions(
+    error: Option<&str>,
+    generation: Option<i64>,
+    old: &[Condition],
+    now: &Time,
+) -> Vec<Condition> {
+    let ready = condition(
+        CONDITION_READY,
+        error,
+        generation,
+        find(old, CONDITION_READY),
+        now,
+    );
+    let Some(e) = error else {
+        return vec![ready];
+    };
+    let last_transition_time = match find(old, CONDITION_STALLED) {
+        Some(o) if o.status == "True" => o.last_transition_time.clone(),
+        _ => now.clone(),
+    };
+    let stalled = Condition {
+        type_: CONDITION_STALLED.into(),
+        status: "True".into(),
+        reason: REASON_CONFIGURATION_ERROR.into(),
+        message: e.to_owned(),
+        observed_generation: generation,
+        last_transition_time,
+    };
+    vec![ready, stalled]
 }
 
 /// The condition of type `type_` in a list, if any.
@@ -243,6 +281,44 @@ mod tests {
         assert!(
             !state_shows(Some(&state), CONTROLLER_CONDITION, None),
             "condition removed"
+        );
+    }
+
+    #[test]
+    fn a_wrong_object_is_stalled_for_kstatus_and_a_fixed_one_is_not() {
+        let ok = object_conditions(None, Some(1), &[], &at(10));
+        assert_eq!(ok.len(), 1, "only Ready while fine: {ok:?}");
+        assert_eq!(
+            (ok[0].type_.as_str(), ok[0].status.as_str()),
+            ("Ready", "True")
+        );
+        let bad = object_conditions(Some("cidr overlaps pool \"b\""), Some(2), &ok, &at(20));
+        let ready = find(&bad, "Ready").expect("Ready");
+        let stalled = find(&bad, "Stalled").expect("Stalled while wrong");
+        assert_eq!(
+            (ready.status.as_str(), ready.last_transition_time.clone()),
+            ("False", at(20))
+        );
+        assert_eq!(stalled.status, "True");
+        assert_eq!(stalled.reason, REASON_CONFIGURATION_ERROR);
+        assert_eq!(stalled.message, ready.message, "the same problem text");
+        assert_eq!(stalled.observed_generation, Some(2));
+        let still = object_conditions(Some("another problem"), Some(3), &bad, &at(30));
+        let stalled = find(&still, "Stalled").expect("still stalled");
+        assert_eq!(
+            stalled.last_transition_time,
+            at(20),
+            "time moves only on a transition"
+        );
+        assert_eq!(stalled.message, "another problem");
+        let fixed = object_conditions(None, Some(4), &still, &at(40));
+        assert!(
+            find(&fixed, "Stalled").is_none(),
+            "a fixed object loses Stalled: {fixed:?}"
+        );
+        assert_eq!(
+            find(&fixed, "Ready").map(|c| c.last_transition_time.clone()),
+            Some(at(40))
         );
     }
 

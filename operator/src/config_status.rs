@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use ferrolb_api::status::{CONDITION_READY, ConfigStatus};
+use ferrolb_api::status::ConfigStatus;
 use ferrolb_api::v1beta1::{
     BFDProfile, BGPAdvertisement, Community, IPAddressPool, L2Advertisement,
 };
@@ -18,7 +18,7 @@ use ferrolb_api::v1beta2::BGPPeer;
 use ferrolb_kube::lease::shell::Leadership;
 use ferrolb_kube::passes::{Pacing, run_passes};
 use ferrolb_kube::reflect;
-use ferrolb_kube::status::{condition, now};
+use ferrolb_kube::status::{now, object_conditions};
 use ferrolb_validate::{ClusterResources, Kind, Options, Report, validate};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use kube::api::{Api, DynamicObject, Patch, PatchParams};
@@ -100,9 +100,12 @@ pub fn readiness(items: &[Item], report: &Report) -> BTreeMap<(Kind, String), Op
 /// The status `item` should have with `error`, or `None` when it already has it (the
 /// transition time is kept while the status is unchanged).
 pub fn desired(item: &Item, error: Option<&str>, now: &Time) -> Option<ConfigStatus> {
-    let old = item.status.as_ref().and_then(|s| s.ready());
+    let old = item
+        .status
+        .as_ref()
+        .map_or(&[][..], |s| s.conditions.as_slice());
     let want = ConfigStatus {
-        conditions: vec![condition(CONDITION_READY, error, item.generation, old, now)],
+        conditions: object_conditions(error, item.generation, old, now),
         observed_generation: item.generation,
     };
     (item.status.as_ref() != Some(&want)).then_some(want)

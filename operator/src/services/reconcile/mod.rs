@@ -23,7 +23,6 @@ use std::net::IpAddr;
 use std::sync::Arc;
 
 use ferrolb_api::names::ANNOTATION_IP_ALLOCATED_FROM_POOL;
-use ferrolb_api::status::CONDITION_READY;
 use ferrolb_api::v1beta1::{ConfigurationState, IPAddressPool, IPAddressPoolStatus};
 use ferrolb_core::service::is_handled;
 use ferrolb_core::{Allocator, Change, PoolSet, PoolSpec, parse_service};
@@ -31,7 +30,7 @@ use k8s_openapi::api::core::v1::{ObjectReference, Service};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 
 use ferrolb_kube::convert::{ServiceKey, ingress_ips, pool_spec, service_view};
-use ferrolb_kube::status::{CONTROLLER_CONDITION, condition, find, state_shows};
+use ferrolb_kube::status::{CONTROLLER_CONDITION, object_conditions, state_shows};
 
 mod sets;
 
@@ -516,11 +515,10 @@ impl Reconciler {
                     .filter(|e| e.contains(&format!("{name:?}")) || e.contains(&name))
             });
             let old = pool.status.clone().unwrap_or_default();
-            let ready = condition(
-                CONDITION_READY,
+            let conditions = object_conditions(
                 error.as_deref(),
                 pool.metadata.generation,
-                find(&old.conditions, CONDITION_READY),
+                &old.conditions,
                 now,
             );
             let status = IPAddressPoolStatus {
@@ -528,7 +526,7 @@ impl Reconciler {
                 assigned_ipv6: stats.assigned_v6,
                 available_ipv4: stats.available_v4,
                 available_ipv6: stats.available_v6,
-                conditions: vec![ready],
+                conditions,
                 observed_generation: pool.metadata.generation,
             };
             if pool.status.as_ref() != Some(&status) {

@@ -3,6 +3,7 @@
 
 use super::*;
 use ferrolb_api::v1beta1::{ConfigurationStateStatus, IPAddressPoolSpec};
+use ferrolb_kube::status::condition;
 use k8s_openapi::jiff::Timestamp;
 use serde_json::json;
 
