@@ -27,7 +27,9 @@
 //! 5. kstatus judges ferrolb's objects by their status: with the controller stopped, a commit
 //!    changing the L2Advertisement leaves it InProgress (`status.observedGeneration` behind),
 //!    so the health check fails (Ready=False naming it); with the controller back it is Current
-//!    and the Kustomization Ready=True at that commit.
+//!    and the Kustomization Ready=True at that commit. A commit adding a BGPPeer that names a
+//!    missing BFDProfile (admitted with a warning) makes ferrolb write `Stalled=True` on it:
+//!    kstatus reads Failed and the Kustomization fails naming the peer; removing it recovers.
 //! 6. Deleting the Kustomization prunes the pool, advertisement and webhook configuration and
 //!    keeps the CRDs.
 //!
@@ -35,7 +37,7 @@
 #![forbid(unsafe_code)]
 
 use std::collections::BTreeMap;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use anyhow::{Context, Result, ensure};
 use ferrolb_e2e::flux::{self, Flux, GitServer, Repo};
@@ -520,6 +522,46 @@ async fn scenario(rig: &Rig, run: &mut Running) -> Result<()> {
     eprintln!("gitops_flux: controller down: {msg}");
     run.operator = Some(start_operator(rig)?);
     wait_kustomization(rig, "True", &sha4).await?;
+
+    // 5b. kstatus Failed: a BGPPeer naming a BFDProfile that does not exist is admitted (a
+    // reference applied later is only a warning, as in MetalLB) but is wrong: the controller
+    // writes Ready=False and Stalled=True on it, which kstatus reads as Failed, so the
+    // Kustomization fails naming the peer (not InProgress until its timeout); removing it
+    // recovers. The peer's address is an unused one on the rig's LAN (no speaker runs here).
+    repo.write(
+        "clusters/rig/metallb/peer.yaml",
+        "apiVersion: metallb.io/v1beta2\nkind: BGPPeer\nmetadata: {name: dangling, namespace: metallb-system}\n\
+         spec: {myASN: 64500, peerASN: 64501, peerAddress: 172.18.0.199, bfdProfile: missing}\n",
+    )?;
+    write_cluster(&repo, webhook_port, &["metallb/peer.yaml"])?;
+    let sha5 = repo.commit("a peer naming a missing BFDProfile")?;
+    let t5 = Instant::now();
+    let msg = wait_kustomization(rig, "False", &sha5).await?;
+    ensure!(
+        msg.contains("BGPPeer/metallb-system/dangling") && msg.contains("Failed"),
+        "Ready=False but not for the peer judged Failed: {msg}"
+    );
+    let stalled = rig.kubectl(&[
+        "-n",
+        "metallb-system",
+        "get",
+        "bgppeer",
+        "dangling",
+        "-o",
+        "jsonpath={.status.conditions[?(@.type==\"Stalled\")].status}|{.status.conditions[?(@.type==\"Stalled\")].message}",
+    ])?;
+    ensure!(
+        stalled.starts_with("True|") && stalled.contains("non existing bfd profile missing"),
+        "the peer's Stalled condition: {stalled:?}"
+    );
+    eprintln!(
+        "gitops_flux: dangling peer judged Failed after {:?}: {msg}",
+        t5.elapsed()
+    );
+    repo.remove("clusters/rig/metallb/peer.yaml")?;
+    write_cluster(&repo, webhook_port, &[])?;
+    let sha6 = repo.commit("remove the dangling peer")?;
+    wait_kustomization(rig, "True", &sha6).await?;
 
     // 6. Deleting the Kustomization prunes the configuration, keeps the CRDs. The workloads
     // stop first (as their Deployments would be pruned): a running webhook would re-create the
