@@ -1,6 +1,6 @@
 # shellcheck shell=bash
 # bgp.sh — the BGP phase of e2e/kind/run.sh (sourced by it, not run; uses its kc, step, within, wait_curl,
-# svc_ip, in_pool, log, die): ferrolb's speakers peer with an FRR router on the kind network and advertise a
+# svc_ip, in_pool, prober_end, log, die): ferrolb's speakers peer with an FRR router on the kind network and advertise a
 # Service from a pool that is not on-link, as with a top-of-rack router (docs/configure.md "BGP").
 #
 # The router: the container $CLUSTER-frr from build-frr-image.sh (FRR from Debian) on the kind network
@@ -182,7 +182,7 @@ bgp_flow() {
 
 # bgp_failover <ip>: see the header
 bgp_failover() {
-  local ip=$1 node nip pinned hops t0 t_gone t_answer rc out left
+  local ip=$1 node nip pinned hops t0 t_gone t_answer
   pinned=$(kc get pods -l app=webpod -o jsonpath='{range .items[*]}{.spec.nodeName}{"\n"}{end}')
   hops=$(next_hops "$ip")
   node=
@@ -210,12 +210,6 @@ bgp_failover() {
   t_answer=$(($(date +%s) - t0))
   # the prober ends by itself after an outage; with none (a graceful stop withdraws the route before the
   # node goes) it is ended 20 s after the stop, well after the withdrawal above
-  left=$((20 + t0 - $(date +%s)))
-  [ "$left" -ge 1 ] || left=1
-  timeout "$left" podman wait "$CLUSTER-bgp-prober" >/dev/null 2>&1 ||
-    { log "BGP prober still running 20 s after the stop: ending it"; podman stop -t 10 "$CLUSTER-bgp-prober" >/dev/null; }
-  rc=$(podman inspect "$CLUSTER-bgp-prober" --format '{{.State.ExitCode}}')
-  out=$(podman logs "$CLUSTER-bgp-prober" 2>&1)
-  printf '%s\n' "$out" | sed 's/^/  bgp prober: /' >&2
-  SUMMARY+=("BGP failover: stop $node ($nip): next hop and session gone ${t_gone} s, curl answered ${t_answer} s after the stop; next hops now $(next_hops "$ip" | tr '\n' ' '); prober exit $rc, $(printf '%s\n' "$out" | grep '^summary:' | sed 's/^summary: //')")
+  prober_end "$CLUSTER-bgp-prober" "$t0" 20 "bgp prober"
+  SUMMARY+=("BGP failover: stop $node ($nip): next hop and session gone ${t_gone} s, curl answered ${t_answer} s after the stop; next hops now $(next_hops "$ip" | tr '\n' ' '); $PROBER_RESULT")
 }

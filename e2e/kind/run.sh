@@ -411,7 +411,7 @@ flow() {
 # answer from a web Pod. Recorded in the summary, not asserted: the prober's figures (failed requests, first
 # and longest outage: BENCHMARKS.md "kind on podman") and the seconds until each assertion held.
 failover() {
-  local ip node after out rc t0 t_moved t_answer left
+  local ip node after t0 t_moved t_answer
   ip=$(svc_ip svc1)
   # a running node (the BGP phase may have stopped one: svc1 then moved, see l2_running)
   within 60 l2_running svc1 >/dev/null || die "svc1 has no ServiceL2Status naming a running node: $(l2_node svc1 | tr '\n' ' ')"
@@ -433,17 +433,26 @@ failover() {
   log "svc1 moved: $node -> $after (ServiceL2Status after ${t_moved} s)"
   step "curl svc1 after the failover" wait_curl "$ip" $((180 + t0 - $(date +%s)))
   t_answer=$(($(date +%s) - t0))
-  # the prober ends by itself once an outage is over (three good answers in a row); if it still runs 120 s
-  # after the stop, end it: it prints its summary either way. Its exit status is recorded, not asserted:
-  # the client's answer above is the assertion.
-  left=$((120 + t0 - $(date +%s)))
+  # the prober's exit status is recorded, not asserted: the client's answer above is the assertion
+  prober_end "$CLUSTER-prober" "$t0" 120 prober
+  SUMMARY+=("failover $node -> $after: status moved ${t_moved} s, client answered ${t_answer} s after the stop; $PROBER_RESULT")
+}
+
+# prober_end <container> <t0> <seconds> <label>: wait for a `web probe` container to end by itself (with
+# -until-recovered: three good answers in a row after an outage), at most until <seconds> after <t0>, then
+# end it (it prints its summary either way); its output goes to the log, "prober exit <rc>, <summary>" to
+# PROBER_RESULT
+PROBER_RESULT=
+prober_end() {
+  local c=$1 t0=$2 secs=$3 label=$4 left rc out
+  left=$((secs + t0 - $(date +%s)))
   [ "$left" -ge 1 ] || left=1
-  timeout "$left" podman wait "$CLUSTER-prober" >/dev/null 2>&1 ||
-    { log "prober still running 120 s after the stop: ending it"; podman stop -t 10 "$CLUSTER-prober" >/dev/null; }
-  rc=$(podman inspect "$CLUSTER-prober" --format '{{.State.ExitCode}}')
-  out=$(podman logs "$CLUSTER-prober" 2>&1)
-  printf '%s\n' "$out" | sed 's/^/  prober: /' >&2
-  SUMMARY+=("failover $node -> $after: status moved ${t_moved} s, client answered ${t_answer} s after the stop; prober exit $rc, $(printf '%s\n' "$out" | grep '^summary:' | sed 's/^summary: //')")
+  timeout "$left" podman wait "$c" >/dev/null 2>&1 ||
+    { log "$label still running $secs s after the stop: ending it"; podman stop -t 10 "$c" >/dev/null; }
+  rc=$(podman inspect "$c" --format '{{.State.ExitCode}}')
+  out=$(podman logs "$c" 2>&1)
+  printf '%s\n' "$out" | sed "s/^/  $label: /" >&2
+  PROBER_RESULT="prober exit $rc, $(printf '%s\n' "$out" | grep '^summary:' | sed 's/^summary: //')"
 }
 
 # --- main -------------------------------------------------------------------------------------------------
