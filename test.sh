@@ -134,7 +134,7 @@ if [ "${FERROLB_SKIP_KIND:-0}" = 1 ]; then
   echo "(FERROLB_SKIP_KIND=1: skipping kind)"
 else
   # after e2e/run.sh, which always takes its rigs down: the kind network must not coexist with them
-  step "ferrolb on kind (e2e/kind/run.sh: chart, then manifest; guide flow + failover)"
+  step "ferrolb on kind (e2e/kind/run.sh: chart, then manifest; guide flow + failover; BGP vs FRR)"
   if [ -n "$kind_prefetch" ] && ! wait "$kind_prefetch"; then
     echo "(the background FRR or node image build failed, $FERROLB_CACHE/kind/prefetch.log: e2e/kind/run.sh retries it)"
   fi
