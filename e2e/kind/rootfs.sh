@@ -1,7 +1,6 @@
 # shellcheck shell=bash
-# rootfs.sh — the cached debootstrap tree (sourced after lib.sh, not run): used by build-frr-image.sh.
-# build-node-image.sh still carries its own copy of rootfs_dir: sourcing this file there changes the node
-# image's content key (it hashes that script), hence one reassembly; the lead switches it when merging.
+# rootfs.sh — the cached debootstrap tree (sourced after lib.sh, not run): used by build-node-image.sh
+# (node and kube-proxy trees) and build-frr-image.sh (the FRR router's base tree).
 #
 # rootfs_dir <name> <pkgs...>: prints the path of $KCACHE/rootfs/<name>-<key>, a
 # `debootstrap --variant=minbase --include=<pkgs>` tree of DEBIAN_SUITE from DEBIAN_MIRROR, building it when
