@@ -94,11 +94,16 @@ while :; do sleep 1 & wait $!; done
 EOS
 chmod 0755 "$r/usr/local/bin/frr-start"
 mkdir -p "$r/tmp"; chmod 1777 "$r/tmp"
+# the image this replaces (an older key) is removed once untagged: a re-import would otherwise leave 250 MB
+old=$("${PODMAN[@]}" image inspect "$FRR_IMAGE" --format '{{.Id}}' 2>/dev/null || true)
 tar --numeric-owner -C "$r" -c . | "${PODMAN[@]}" import -q \
   --change 'ENV PATH=/usr/local/bin:/usr/local/sbin:/usr/bin:/usr/sbin:/bin:/sbin' \
   --change 'ENTRYPOINT ["/usr/local/bin/frr-start"]' --change "LABEL io.ferrolb.kind.frr-key=$KEY" \
   - "$FRR_IMAGE" >/dev/null
 [ "$(current_key)" = "$KEY" ] || die "$FRR_IMAGE: imported without the key label $KEY"
+if [ -n "$old" ] && [ "$old" != "$("${PODMAN[@]}" image inspect "$FRR_IMAGE" --format '{{.Id}}')" ]; then
+  "${PODMAN[@]}" rmi "$old" >/dev/null 2>&1 || log "the previous $FRR_IMAGE ($old) is still in use: kept"
+fi
 # shellcheck disable=SC2016
 log "$FRR_IMAGE (key $KEY, frr $(chroot "$TREE" dpkg-query -W -f '${Version}' frr)) ready in $(($(date +%s) - T0)) s"
 echo "$FRR_IMAGE"
