@@ -1,12 +1,14 @@
 # shellcheck shell=bash
-# bgp.sh — the BGP phase of e2e/kind/run.sh (sourced by it, not run; uses its kc, step, within, wait_curl,
-# svc_ip, in_pool, prober_end, log, die): ferrolb's speakers peer with an FRR router on the kind network and advertise a
-# Service from a pool that is not on-link, as with a top-of-rack router (docs/configure.md "BGP").
+# bgp.sh — the BGP phase of e2e/kind/run.sh (sourced by it, not run; uses its kc, step, within,
+# wait_curl, svc_ip, in_pool, prober_end, log, die): ferrolb's speakers peer with an FRR router on the
+# kind network and advertise a Service from a pool that is not on-link, as with a top-of-rack router
+# (docs/configure.md "BGP").
 #
 # The router: the container $CLUSTER-frr from build-frr-image.sh (FRR from Debian) on the kind network
 # (its address from podman's IPAM like the nodes': a fixed one would move podman's host-local allocation
-# pointer next to the pools, for every later run on this subnet), AS 64513, the nodes as dynamic neighbours (`bgp listen range <kind subnet>`,
-# passive: the speakers connect, as to the rig's FRR in e2e/rig.sh), timers 3/9 s, `maximum-paths 16`.
+# pointer next to the pools, for every later run on this subnet), AS 64513, the nodes as dynamic
+# neighbours (`bgp listen range <kind subnet>`, passive: the speakers connect, as to the rig's FRR in
+# e2e/rig.sh), timers 3/9 s, `maximum-paths 16`.
 # zebra installs the routes in the container's own network namespace; KIND_BGP_POOL is blackholed there
 # (`ip route add blackhole`), so without a BGP route nothing for the pool leaves the container by its
 # default route: all traffic stays on the kind network. The ECMP hash includes the ports

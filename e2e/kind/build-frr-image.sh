@@ -6,14 +6,17 @@
 #   e2e/kind/build-frr-image.sh [--force]
 #
 # The image: `debootstrap --variant=minbase` of DEBIAN_SUITE with curl, iproute2 and procps (rootfs.sh),
-# then `apt-get install frr` in it (cached under $FERROLB_CACHE/kind/rootfs/frr-<key>), imported as one layer with /usr/local/bin/frr-start as its
-# entrypoint: it starts zebra, bfdd and bgpd from /etc/frr/{zebra,bfdd,bgpd}.conf (run.sh mounts its
-# generated configuration there) and waits; `vtysh` answers inside the container. The image carries the
-# label io.ferrolb.kind.frr-key (a hash of this script, the tree's key and the pins): with that key in
-# podman's storage the script exits at once; otherwise the import from the cached tree takes seconds.
-# --force re-imports (the tree stays cached). The image's name is the one line on stdout (run.sh reads it).
+# then `apt-get install frr` in a copy of it (cached under $FERROLB_CACHE/kind/rootfs/frr-<key>),
+# imported as one layer with /usr/local/bin/frr-start as its entrypoint: it starts zebra, bfdd and bgpd
+# from those of /etc/frr/{zebra,bfdd,bgpd}.conf that exist (run.sh mounts its generated configuration
+# there: zebra and bgpd) and waits; `vtysh` answers inside the container. The image carries the label
+# io.ferrolb.kind.frr-key (a hash of this script, rootfs.sh and the pins): with that key in podman's
+# storage the script exits at once; otherwise the import from the cached tree takes ~10 s and the image
+# it replaces is removed. --force re-imports (the tree stays cached). The image's name is the one line
+# on stdout (run.sh reads it).
 #
-# Needs root (debootstrap, podman's root storage), podman, debootstrap.
+# Needs root (debootstrap, chroot, podman's root storage), podman, debootstrap, network access to the
+# Debian mirror on the first build.
 set -euo pipefail
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 LOG_TAG=kind-frr
