@@ -105,7 +105,8 @@ within() {
 cleanup() {
   local rc=$?
   [ "$rc" = 0 ] || [ -z "$CURRENT_STEP" ] || SUMMARY+=("FAILED in: $CURRENT_STEP")
-  "${PODMAN[@]}" rm -f "$CLUSTER-client" "$CLUSTER-prober" >/dev/null 2>&1 || true
+  # -i: podman 4.3's `rm -f a b` removes neither when one is missing (no prober after --no-failover)
+  "${PODMAN[@]}" rm -f -i "$CLUSTER-client" "$CLUSTER-prober" >/dev/null 2>&1 || true
   bgp_down
   if [ "$rc" != 0 ] && [ -s "$KC" ]; then # what the cluster looked like, before it is deleted
     {
