@@ -12,7 +12,8 @@
 #      namespaces; real GoBGP/FRR peers). Needs root; builds are cached under ~/.cache/ferrolb.
 #   5. ferrolb on kind (e2e/kind/run.sh, docs/kind.md): a 1 + 3 node kind cluster on podman from the
 #      node image built here (cached), the images of step 3 installed with the Helm chart, then on a
-#      fresh cluster with the all-in-one manifest; the guide's L2 flow and a failover each. After
+#      fresh cluster with the all-in-one manifest; the guide's L2 flow and a failover each; on the
+#      first cluster also BGP against an FRR container (sessions, ECMP route, curl, failover). After
 #      step 4 (the kind network 172.18.0.0/16 overlaps the rig's addresses); it deletes its clusters
 #      and the network at the end.
 #
@@ -64,12 +65,15 @@ fi
 # Step 5's node image is built in the background too (build-node-image.sh: debootstrap trees 130 s
 # cold, mostly downloads and dpkg; kubelet, kubeadm, CoreDNS and pause from Go modules ~8 min cold,
 # after the upstream builds above, whose lock it waits on; the assembly ~2 min; 0 s cached), so
-# its Go builds also fill the cores the Rust steps leave idle. Step 5 waits for it; if it failed,
-# e2e/kind/run.sh builds (or reports) the image itself.
+# its Go builds also fill the cores the Rust steps leave idle. Before it, the FRR image of step 5's BGP
+# phase (build-frr-image.sh: a debootstrap tree with Debian's frr, ~90 s cold, downloads and dpkg).
+# Step 5 waits for both; if one failed, e2e/kind/run.sh builds (or reports) the image itself.
 kind_prefetch=
 if [ "$unit_only" = 0 ] && [ "${FERROLB_SKIP_KIND:-0}" != 1 ] && [ "$(id -u)" = 0 ] && command -v debootstrap >/dev/null; then
   mkdir -p "$FERROLB_CACHE/kind"
-  setsid -w nice -n 10 "$ROOT/e2e/kind/build-node-image.sh" </dev/null >"$FERROLB_CACHE/kind/prefetch.log" 2>&1 &
+  # shellcheck disable=SC2016
+  setsid -w nice -n 10 bash -c '"$1/build-frr-image.sh"; f=$?; "$1/build-node-image.sh" && exit "$f"' _ "$ROOT/e2e/kind" \
+    </dev/null >"$FERROLB_CACHE/kind/prefetch.log" 2>&1 &
   kind_prefetch=$!
 fi
 # an early failure of this script must not leave them running (setsid: own process groups)
@@ -130,9 +134,9 @@ if [ "${FERROLB_SKIP_KIND:-0}" = 1 ]; then
   echo "(FERROLB_SKIP_KIND=1: skipping kind)"
 else
   # after e2e/run.sh, which always takes its rigs down: the kind network must not coexist with them
-  step "ferrolb on kind (e2e/kind/run.sh: chart, then manifest; guide flow + failover)"
+  step "ferrolb on kind (e2e/kind/run.sh: chart, then manifest; guide flow + failover; BGP vs FRR)"
   if [ -n "$kind_prefetch" ] && ! wait "$kind_prefetch"; then
-    echo "(the background node image build failed, $FERROLB_CACHE/kind/prefetch.log: e2e/kind/run.sh retries it)"
+    echo "(the background FRR or node image build failed, $FERROLB_CACHE/kind/prefetch.log: e2e/kind/run.sh retries it)"
   fi
   kind_prefetch=
   "$ROOT/e2e/kind/run.sh" </dev/null

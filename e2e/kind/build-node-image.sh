@@ -22,7 +22,7 @@
 #     the proxy serves).
 #
 # Cache: ${FERROLB_CACHE:-~/.cache/ferrolb}/kind/. The image is content-addressed: its key hashes
-# e2e/versions.env, e2e/kind/versions.env, lib.sh, this script, e2e/kind/node/*, coredns/main.go and the
+# e2e/versions.env, e2e/kind/versions.env, lib.sh, rootfs.sh, this script, e2e/kind/node/*, coredns/main.go and the
 # effective pins. With the
 # key's image in podman's storage the script exits in seconds; with the saved archive node-<key>.tar it
 # loads that; otherwise it builds (debootstrap trees and Go binaries are cached per input, so a change to
@@ -37,6 +37,8 @@ HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 LOG_TAG=kind-node
 # shellcheck source=lib.sh
 . "$HERE/lib.sh"
+# shellcheck source=rootfs.sh
+. "$HERE/rootfs.sh"
 ROOT=$REPO_ROOT
 IMAGE=$NODE_IMAGE
 FORCE=0 ROOTFS_ONLY=0
@@ -64,29 +66,10 @@ mkdir -p "$KCACHE"
 exec 8>"$KCACHE/.build-node-image.lock"
 flock -w 3600 8 || die "could not lock $KCACHE/.build-node-image.lock"
 
-KEY=$(hash_of "$(cat "$HERE/../versions.env" "$HERE/versions.env" "$HERE/lib.sh" "$0" "$HERE"/node/* "$HERE/coredns/main.go")" \
+KEY=$(hash_of "$(cat "$HERE/../versions.env" "$HERE/versions.env" "$HERE/lib.sh" "$HERE/rootfs.sh" "$0" "$HERE"/node/* "$HERE/coredns/main.go")" \
   "$K8S_VERSION" "$ETCD_VERSION" "$KIND_VERSION" "$COREDNS_VERSION" "$PAUSE_VERSION" "$DEBIAN_SUITE" "$DEBIAN_MIRROR")
 
-# --- debootstrap trees, cached per (suite, mirror, package list) -------------------------------------
-# rootfs_dir <name> <pkgs...>: prints the cached tree's path, building it when missing.
-rootfs_dir() {
-  local name=$1; shift
-  local key dir
-  key=$(hash_of "$name" "$DEBIAN_SUITE" "$DEBIAN_MIRROR" "$@")
-  dir=$KCACHE/rootfs/$name-$key
-  if [ ! -f "$dir.done" ]; then
-    rm -rf "$dir" "$KCACHE/rootfs/$name"-*
-    mkdir -p "$KCACHE/rootfs"
-    local inc
-    inc=$(IFS=,; echo "$*")
-    log "debootstrap $name ($DEBIAN_SUITE, $# packages) -> $dir"
-    nice -n 10 debootstrap --variant=minbase --include="$inc" "$DEBIAN_SUITE" "$dir" "$DEBIAN_MIRROR" \
-      >"$dir.log" 2>&1 || { tail -n 30 "$dir.log" >&2; die "debootstrap $name failed (log: $dir.log)"; }
-    rm -rf "$dir"/var/cache/apt/archives/*.deb "$dir"/var/lib/apt/lists/*
-    touch "$dir.done"
-  fi
-  echo "$dir"
-}
+# --- debootstrap trees, cached per (suite, mirror, package list): rootfs_dir (rootfs.sh) ----------------
 
 # --- Go and C builds, cached per version (go_tool_build: lib.sh) ---------------------------------------
 # kubelet and kubeadm: the module prepared by e2e/build-upstream.sh (staging modules replaced by their

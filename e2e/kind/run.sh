@@ -2,12 +2,13 @@
 # run.sh — ferrolb on a kind cluster on podman, installed the way a user installs it (issue 17):
 # the shipped images, the Helm chart and the all-in-one manifest, then the guide's L2 flow with a failover.
 #
-#   sudo e2e/kind/run.sh [--install helm|manifest|both] [--keep] [--no-failover]
+#   sudo e2e/kind/run.sh [--install helm|manifest|both] [--keep] [--no-failover] [--no-bgp]
 #
 #   --install   helm: `helm upgrade --install` of charts/ferrolb; manifest: config/manifests/ferrolb-native.yaml;
 #               both (default): helm on one cluster, then the manifest on a fresh one
 #   --keep      leave the (last) cluster running; otherwise it is deleted at the end, also on failure
-#   --no-failover  skip the `podman stop` of the announcing node
+#   --no-failover  skip the `podman stop` of the announcing node (L2) and of a next hop (BGP)
+#   --no-bgp    skip the BGP phase (7. below)
 #
 # Steps (each timed; the summary is also written to $FERROLB_CACHE/kind/last-run.txt):
 #   1. host set-up: podman with runc and cgroupfs, default ulimits within the host's hard limit (kind passes
@@ -17,8 +18,9 @@
 #      its Go module, the test workload e2e/kind/web (a static Go server + prober, image FROM scratch), the
 #      node image (e2e/kind/build-node-image.sh), ferrolb's images (hack/build-images.sh --prebuilt when
 #      ghcr.io/ferrolb/{operator,speaker}:v<version> are not in podman's storage);
-#   3. the podman network `kind` (created with KIND_SUBNET, default 172.18.0.0/16, when missing) and the pool
-#      derived from it: the last /24's .200-.250 (172.18.255.200-172.18.255.250 for 172.18.0.0/16);
+#   3. the podman network `kind` (created with KIND_SUBNET, default 172.18.0.0/16, IPv4 only, labelled
+#      io.ferrolb.kind, when missing; an existing one must carry KIND_SUBNET) and the pool derived from it:
+#      the last /24's .200-.250 (172.18.255.200-172.18.255.250 for 172.18.0.0/16);
 #   4. `KIND_EXPERIMENTAL_PROVIDER=podman kind create cluster --name myk8s` (1 control plane + 3 workers,
 #      kind-config.yaml), the pod network (node/ferrolb-cni.sh on every node), nodes Ready, CoreDNS Ready;
 #   5. `kind load image-archive` of both ferrolb images and the web image; install (chart or manifest);
@@ -26,21 +28,30 @@
 #      subnet, the pool): webpod1/webpod2, svc1-svc3 get pool IPs, a client container on the kind network
 #      curls each EXTERNAL-IP, the ServiceL2Statuses name the announcing nodes; then `podman stop` of svc1's
 #      announcing node while a prober container GETs svc1 every 100 ms: the IP must move to another node
-#      (a new ServiceL2Status) and answer again.
+#      (a new ServiceL2Status) and answer again;
+#   7. BGP (first install only, before 6.'s failover): an FRR container (build-frr-image.sh) on the kind network, AS 64513, with
+#      the nodes as dynamic neighbours (`bgp listen range <kind subnet>`); BGPPeer + BGPAdvertisement for
+#      svc-bgp from a second pool off the kind subnet (KIND_BGP_POOL, default 10.250.0.0/28): every running
+#      speaker node Established in `show bgp summary json`, the /32 in `show ip route json` with every
+#      announcing node as an (ECMP) next hop, a curl from the FRR container answers; then `podman stop` of
+#      a worker: its next hop goes and the curl still answers.
 # Needs root, podman, runc, go, debootstrap (first build), cargo + musl-tools (only if the images are missing).
 set -euo pipefail
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 LOG_TAG=kind-run
 # shellcheck source=lib.sh
 . "$HERE/lib.sh"
+# shellcheck source=bgp.sh
+. "$HERE/bgp.sh"
 
-INSTALL=both KEEP=0 FAILOVER=1
+INSTALL=both KEEP=0 FAILOVER=1 BGP=1
 while [ $# -gt 0 ]; do
   case "$1" in
     --install) INSTALL=${2:?--install needs helm, manifest or both}; shift ;;
     --keep) KEEP=1 ;;
     --no-failover) FAILOVER=0 ;;
-    -h | --help) sed -n '2,32p' "$0"; exit 0 ;;
+    --no-bgp) BGP=0 ;;
+    -h | --help) sed -n '2,41p' "$0"; exit 0 ;;
     *) die "unknown argument: $1 (see --help)" ;;
   esac
   shift
@@ -49,6 +60,7 @@ case "$INSTALL" in helm | manifest | both) ;; *) die "--install: helm, manifest 
 
 CLUSTER=myk8s
 KIND_SUBNET=${KIND_SUBNET:-172.18.0.0/16}
+KIND_BGP_POOL=${KIND_BGP_POOL:-10.250.0.0/28}
 EXAMPLE=$REPO_ROOT/api/tests/data/examples/kind-l2-pool.yaml
 VERSION=$(sed -n 's/^version = "\(.*\)"/\1/p' "$REPO_ROOT/Cargo.toml" | head -1)
 IMAGE_REPO=${IMAGE_REPO:-ghcr.io/ferrolb}
@@ -93,7 +105,9 @@ within() {
 cleanup() {
   local rc=$?
   [ "$rc" = 0 ] || [ -z "$CURRENT_STEP" ] || SUMMARY+=("FAILED in: $CURRENT_STEP")
-  "${PODMAN[@]}" rm -f "$CLUSTER-client" "$CLUSTER-prober" >/dev/null 2>&1 || true
+  # -i: podman 4.3's `rm -f a b` removes neither when one is missing (no prober after --no-failover)
+  "${PODMAN[@]}" rm -f -i "$CLUSTER-client" "$CLUSTER-prober" >/dev/null 2>&1 || true
+  bgp_down
   if [ "$rc" != 0 ] && [ -s "$KC" ]; then # what the cluster looked like, before it is deleted
     {
       kc get nodes -o wide --request-timeout=10s
@@ -106,9 +120,12 @@ cleanup() {
     "$KIND" delete cluster --name "$CLUSTER" >/dev/null 2>&1 || true
     rm -f "$KCACHE/$CLUSTER.kubeconfig"
     # The kind network (172.18.0.0/16) overlaps the netns rig's addresses: once unused, it goes, so
-    # no host route to it is left behind for e2e/run.sh (rig.rs z_host_never_routes_rig_addresses_out).
-    [ -n "$("${PODMAN[@]}" ps -aq --filter network=kind 2>/dev/null)" ] ||
+    # no host route to it is left behind for e2e/run.sh (rig.rs z_host_never_routes_rig_addresses_out);
+    # only a network this script made (its label), never someone else's `kind` network
+    if [ -z "$("${PODMAN[@]}" ps -aq --filter network=kind 2>/dev/null)" ] &&
+      [ "$(podman network inspect kind --format '{{index .Labels "io.ferrolb.kind"}}' 2>/dev/null)" = run.sh ]; then
       "${PODMAN[@]}" network rm kind >/dev/null 2>&1 || true
+    fi
   fi
   {
     echo "# e2e/kind/run.sh --install $INSTALL ($(date -u +%FT%TZ), load $(cut -d' ' -f1-3 /proc/loadavg))"
@@ -196,29 +213,41 @@ network() {
   if [ "$(podman info --format '{{.Host.NetworkBackend}}')" = cni ] && [ "$has_dnsname" = 0 ]; then
     die "podman's CNI backend has no dnsname plugin: apt-get install golang-github-containernetworking-plugin-dnsname"
   fi
-  if podman network exists kind && [ "$(podman network inspect kind --format '{{.DNSEnabled}}')" != true ]; then
+  if podman network exists kind && [ "$(podman network inspect kind --format '{{.DNSEnabled}}')" != true ] &&
+    [ "$(podman network inspect kind --format '{{index .Labels "io.ferrolb.kind"}}')" = run.sh ]; then
     [ -z "$(podman ps -aq --filter network=kind)" ] || die "the podman network kind has no DNS and containers use it; remove them and the network"
     log "the podman network kind has no DNS (made before dnsname was installed): recreating it"
     podman network rm kind >/dev/null
   fi
   if ! podman network exists kind; then
     log "creating the podman network kind ($KIND_SUBNET)"
-    podman network create -d bridge --subnet "$KIND_SUBNET" kind >/dev/null
+    podman network create -d bridge --subnet "$KIND_SUBNET" --label io.ferrolb.kind=run.sh kind >/dev/null
   fi
+  [ "$(podman network inspect kind --format '{{.DNSEnabled}}')" = true ] ||
+    die "the podman network kind (not made by run.sh) has no DNS: remove it or use another host"
   local subnet
   subnet=$(podman network inspect kind | python3 -c 'import json, sys
 print(" ".join(s["subnet"] for s in json.load(sys.stdin)[0].get("subnets", [])))')
-  POOL=$(python3 - "$subnet" <<'EOF'
+  # the pool and the subnet, checked: KIND_SUBNET is the network's (a `kind`
+  # network made by someone else on another subnet is not silently used), the BGP pool is off it
+  local derived
+  derived=$(python3 - "$subnet" "$KIND_SUBNET" "$KIND_BGP_POOL" <<'EOF'
 import ipaddress, sys
 nets = [ipaddress.ip_network(s) for s in sys.argv[1].split()]
+want, bgp = ipaddress.ip_network(sys.argv[2]), ipaddress.ip_network(sys.argv[3])
+if want not in nets:
+    sys.exit("the podman network 'kind' has %s, not KIND_SUBNET %s: remove it or set KIND_SUBNET" % (sys.argv[1], want))
 v4 = [n for n in nets if n.version == 4 and n.prefixlen <= 24]
 if not v4:
     sys.exit("the podman network 'kind' has no IPv4 subnet of /24 or larger: %s" % sys.argv[1])
+if bgp.overlaps(v4[0]):
+    sys.exit("KIND_BGP_POOL %s overlaps the kind network %s (it must be routed, not on-link)" % (bgp, v4[0]))
 last24 = ipaddress.ip_network((int(v4[0].broadcast_address) & ~0xFF, 24))
-print("%s-%s" % (last24.network_address + 200, last24.network_address + 250))
+print("%s-%s %s" % (last24.network_address + 200, last24.network_address + 250, v4[0]))
 EOF
   )
-  log "kind network: $subnet -> pool $POOL"
+  read -r POOL KIND_V4 <<<"$derived"
+  log "kind network: $subnet -> pool $POOL, BGP pool $KIND_BGP_POOL"
 }
 
 # --- 4. cluster -----------------------------------------------------------------------------------------------
@@ -302,17 +331,18 @@ l2_node() { # the node of the Service's ServiceL2Status (one object per announci
   kc -n metallb-system get servicel2statuses -l "metallb.io/service-name=$1" \
     -o jsonpath='{range .items[*]}{.status.node}{"\n"}{end}'
 }
-client_curl() { podman exec "$CLUSTER-client" curl -sS --max-time 3 "http://$1/"; }
+# client_curl <ip> [container]: a GET from the client container (or another one on the kind network)
+client_curl() { podman exec "${2:-$CLUSTER-client}" curl -sS --max-time 3 "http://$1/"; }
 LAST_BODY=
 curl_ok() {
-  LAST_BODY=$(client_curl "$1" 2>&1) || return 1
+  LAST_BODY=$(client_curl "$@" 2>&1) || return 1
   grep -q '^Hostname: webpod' <<<"$LAST_BODY"
 }
-# wait_curl <ip> [seconds]: until one answer comes from a web Pod, at most <seconds> (default 60). After a
-# failover kube-proxy still sends some connections to the stopped node's Pod (webpod1 is pinned to
-# myk8s-worker) until the node is NotReady: those time out, and are retried.
+# wait_curl <ip> [seconds] [container]: until one answer comes from a web Pod, at most <seconds> (default
+# 60). After a failover kube-proxy still sends some connections to the stopped node's Pod (webpod1 is pinned
+# to myk8s-worker) until the node is NotReady: those time out, and are retried.
 wait_curl() {
-  if within "${2:-60}" curl_ok "$1"; then head -1 <<<"$LAST_BODY" >&2; return 0; fi
+  if within "${2:-60}" curl_ok "$1" "${@:3}"; then head -1 <<<"$LAST_BODY" >&2; return 0; fi
   printf '%s\n' "$LAST_BODY" >&2
   return 1
 }
@@ -321,9 +351,23 @@ wait_ips() {
   kc get svc -o wide >&2
   return 1
 }
+# l2_running <svc>: the first announcing node whose container runs
+l2_running() {
+  local n
+  for n in $(l2_node "$1"); do
+    [ "$(podman inspect "$n" --format '{{.State.Running}}' 2>/dev/null)" = true ] && { echo "$n"; return 0; }
+  done
+  return 1
+}
 moved_from() { l2_node svc1 | grep -qvx "$1"; }
+# in_pool <ip> <first-last|CIDR>
 in_pool() {
-  python3 -c 'import ipaddress,sys; a,b=sys.argv[2].split("-"); ip=ipaddress.ip_address(sys.argv[1]); sys.exit(not ipaddress.ip_address(a) <= ip <= ipaddress.ip_address(b))' "$1" "$2"
+  python3 -c 'import ipaddress as i, sys
+ip, p = i.ip_address(sys.argv[1]), sys.argv[2]
+if "-" in p:
+    a, b = p.split("-")
+    sys.exit(not i.ip_address(a) <= ip <= i.ip_address(b))
+sys.exit(ip not in i.ip_network(p))' "$1" "$2"
 }
 # l2_node_ok <svc>: a ServiceL2Status exists and every one names a node of this cluster
 l2_node_ok() {
@@ -355,6 +399,9 @@ flow() {
     within 60 l2_node_ok "$s" || die "no ServiceL2Status naming a node of the cluster for $s: $(l2_node "$s" | tr '\n' ' ')"
     log "$s: $ip announced by $(l2_node "$s" | tr '\n' ' ')"
   done
+  # BGP on the first install only (the chart's when both: the speaker's BGP code is the same in both),
+  # before the L2 failover: a stopped node's controller or webhook Pod would hold up svc-bgp's address
+  if [ "$BGP" = 1 ] && [ "$BGP_DONE" = 0 ]; then bgp_flow; BGP_DONE=1; fi
   [ "$FAILOVER" = 1 ] || return 0
   step "failover (podman stop of svc1's node)" failover
 }
@@ -365,10 +412,11 @@ flow() {
 # answer from a web Pod. Recorded in the summary, not asserted: the prober's figures (failed requests, first
 # and longest outage: BENCHMARKS.md "kind on podman") and the seconds until each assertion held.
 failover() {
-  local ip node after out rc t0 t_moved t_answer left
+  local ip node after t0 t_moved t_answer
   ip=$(svc_ip svc1)
-  node=$(l2_node svc1 | head -1)
-  [ -n "$node" ] || die "svc1 has no announcing node"
+  # a running node (the BGP phase may have stopped one: svc1 then moved, see l2_running)
+  within 60 l2_running svc1 >/dev/null || die "svc1 has no ServiceL2Status naming a running node: $(l2_node svc1 | tr '\n' ' ')"
+  node=$(l2_running svc1)
   case "$node" in *control-plane) die "svc1 is announced by the control plane ($node): cannot stop it" ;; esac
   "${PODMAN[@]}" rm -f "$CLUSTER-prober" >/dev/null 2>&1 || true
   "${PODMAN[@]}" run -d --name "$CLUSTER-prober" --network kind "$WEB_IMAGE" \
@@ -386,20 +434,30 @@ failover() {
   log "svc1 moved: $node -> $after (ServiceL2Status after ${t_moved} s)"
   step "curl svc1 after the failover" wait_curl "$ip" $((180 + t0 - $(date +%s)))
   t_answer=$(($(date +%s) - t0))
-  # the prober ends by itself once an outage is over (three good answers in a row); if it still runs 120 s
-  # after the stop, end it: it prints its summary either way. Its exit status is recorded, not asserted:
-  # the client's answer above is the assertion.
-  left=$((120 + t0 - $(date +%s)))
+  # the prober's exit status is recorded, not asserted: the client's answer above is the assertion
+  prober_end "$CLUSTER-prober" "$t0" 120 prober
+  SUMMARY+=("failover $node -> $after: status moved ${t_moved} s, client answered ${t_answer} s after the stop; $PROBER_RESULT")
+}
+
+# prober_end <container> <t0> <seconds> <label>: wait for a `web probe` container to end by itself (with
+# -until-recovered: three good answers in a row after an outage), at most until <seconds> after <t0>, then
+# end it (it prints its summary either way); its output goes to the log, "prober exit <rc>, <summary>" to
+# PROBER_RESULT
+PROBER_RESULT=
+prober_end() {
+  local c=$1 t0=$2 secs=$3 label=$4 left rc out
+  left=$((secs + t0 - $(date +%s)))
   [ "$left" -ge 1 ] || left=1
-  timeout "$left" podman wait "$CLUSTER-prober" >/dev/null 2>&1 ||
-    { log "prober still running 120 s after the stop: ending it"; podman stop -t 10 "$CLUSTER-prober" >/dev/null; }
-  rc=$(podman inspect "$CLUSTER-prober" --format '{{.State.ExitCode}}')
-  out=$(podman logs "$CLUSTER-prober" 2>&1)
-  printf '%s\n' "$out" | sed 's/^/  prober: /' >&2
-  SUMMARY+=("failover $node -> $after: status moved ${t_moved} s, client answered ${t_answer} s after the stop; prober exit $rc, $(printf '%s\n' "$out" | grep '^summary:' | sed 's/^summary: //')")
+  timeout "$left" podman wait "$c" >/dev/null 2>&1 ||
+    { log "$label still running $secs s after the stop: ending it"; podman stop -t 10 "$c" >/dev/null; }
+  rc=$(podman inspect "$c" --format '{{.State.ExitCode}}')
+  out=$(podman logs "$c" 2>&1)
+  printf '%s\n' "$out" | sed "s/^/  $label: /" >&2
+  PROBER_RESULT="prober exit $rc, $(printf '%s\n' "$out" | grep '^summary:' | sed 's/^summary: //')"
 }
 
 # --- main -------------------------------------------------------------------------------------------------
+BGP_DONE=0
 one_install() { # one_install helm|manifest
   cluster_up
   step "kind load image-archive (operator, speaker, web)" load_images
@@ -412,6 +470,7 @@ step "host set-up" host_setup
 step "tools (kubectl, helm, kind, web)" tools
 step "node image (build-node-image.sh)" "$HERE/build-node-image.sh"
 step "ferrolb images" ferrolb_images
+[ "$BGP" = 0 ] || step "FRR image (build-frr-image.sh)" frr_image
 step "podman network kind" network
 case "$INSTALL" in
   helm | manifest) one_install "$INSTALL" ;;

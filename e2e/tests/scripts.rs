@@ -11,6 +11,9 @@ const SCRIPTS: &[&str] = &[
     "kind/run.sh",
     "kind/build-node-image.sh",
     "kind/lib.sh",
+    "kind/bgp.sh",
+    "kind/rootfs.sh",
+    "kind/build-frr-image.sh",
     "kind/node/ferrolb-cni.sh",
 ];
 
