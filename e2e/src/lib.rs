@@ -24,11 +24,13 @@ pub mod failover;
 pub mod faults;
 pub mod grafana;
 pub mod helm;
+pub mod hostpods;
 pub mod l2;
 pub mod metallb;
 pub mod otelcol;
 pub mod procs;
 pub mod speaker_load;
+pub mod webhook;
 pub mod workload;
 
 use std::future::Future;
