@@ -116,7 +116,7 @@ impl HostPod {
         crate::wait_for(
             "an earlier Pod of the same name gone",
             Duration::from_secs(30),
-            || String::new(),
+            String::new,
             || async {
                 Ok(match pods.create(&PostParams::default(), &pod).await {
                     Ok(_) => Some(()),
@@ -193,7 +193,10 @@ impl HostPod {
     pub async fn terminate(mut self) -> Result<(std::process::ExitStatus, Duration)> {
         let name = self.spec.name.clone();
         self.pods
-            .delete(&name, &DeleteParams::default().grace_period(GRACE_PERIOD.as_secs() as u32))
+            .delete(
+                &name,
+                &DeleteParams::default().grace_period(GRACE_PERIOD.as_secs() as u32),
+            )
             .await
             .with_context(|| format!("deleting Pod {name}"))?;
         let t0 = Instant::now();
@@ -220,7 +223,14 @@ impl HostPod {
             .with_context(|| format!("final delete of Pod {name}"))?;
         let _ = self.rig.netns_exec(
             &self.rig.pods_ns(),
-            &["ip", "addr", "del", &format!("{}/32", self.spec.ip), "dev", "eth0"],
+            &[
+                "ip",
+                "addr",
+                "del",
+                &format!("{}/32", self.spec.ip),
+                "dev",
+                "eth0",
+            ],
         );
         Ok((status, took))
     }
@@ -247,7 +257,14 @@ impl Drop for HostPod {
         ]);
         let _ = self.rig.netns_exec(
             &self.rig.pods_ns(),
-            &["ip", "addr", "del", &format!("{}/32", self.spec.ip), "dev", "eth0"],
+            &[
+                "ip",
+                "addr",
+                "del",
+                &format!("{}/32", self.spec.ip),
+                "dev",
+                "eth0",
+            ],
         );
     }
 }
@@ -291,12 +308,7 @@ fn now_rfc3339() -> String {
 
 /// The kubelet's readiness probe: after the initial delay, every period; a change is written
 /// to the Pod's `Ready` condition (as the kubelet's status manager does).
-async fn probe_loop(
-    pods: Api<Pod>,
-    spec: PodSpec,
-    stop: Arc<AtomicBool>,
-    ready: Arc<AtomicBool>,
-) {
+async fn probe_loop(pods: Api<Pod>, spec: PodSpec, stop: Arc<AtomicBool>, ready: Arc<AtomicBool>) {
     tokio::time::sleep(PROBE_INITIAL_DELAY).await;
     let mut last = false;
     while !stop.load(Ordering::Relaxed) {
@@ -305,7 +317,11 @@ async fn probe_loop(
             let now = now_rfc3339();
             let status = json!({"status": {"conditions": conditions(ok, &now)}});
             match pods
-                .patch_status(&spec.name, &PatchParams::default(), &Patch::Strategic(&status))
+                .patch_status(
+                    &spec.name,
+                    &PatchParams::default(),
+                    &Patch::Strategic(&status),
+                )
                 .await
             {
                 Ok(_) => {

@@ -173,7 +173,8 @@ async fn apply_stream(client: kube::Client) -> Applies {
             ) {
                 Ok(o) => o,
                 Err(e) => {
-                    out.failed.push(format!("{at:?} building the invalid pool: {e}"));
+                    out.failed
+                        .push(format!("{at:?} building the invalid pool: {e}"));
                     continue;
                 }
             };
@@ -184,17 +185,21 @@ async fn apply_stream(client: kube::Client) -> Applies {
             .await;
             match r {
                 Ok(Err(e))
-                    if e.to_string().contains("ipaddresspoolvalidationwebhook.metallb.io")
+                    if e.to_string()
+                        .contains("ipaddresspoolvalidationwebhook.metallb.io")
                         && e.to_string().contains("overlaps with already defined CIDR") =>
                 {
                     out.denied += 1
                 }
                 Ok(Err(e)) => out.failed.push(format!("{at:?} invalid pool: {e}")),
                 Ok(Ok(_)) => {
-                    out.failed.push(format!("{at:?} the invalid pool was admitted"));
+                    out.failed
+                        .push(format!("{at:?} the invalid pool was admitted"));
                     let _ = pools.delete("overlapping", &DeleteParams::default()).await;
                 }
-                Err(_) => out.failed.push(format!("{at:?} invalid pool: no answer in 15 s")),
+                Err(_) => out
+                    .failed
+                    .push(format!("{at:?} invalid pool: no answer in 15 s")),
             }
             continue;
         }
@@ -215,7 +220,9 @@ async fn apply_stream(client: kube::Client) -> Applies {
         match r {
             Ok(Ok(_)) => out.ok += 1,
             Ok(Err(e)) => out.failed.push(format!("{at:?} apply {name}: {e}")),
-            Err(_) => out.failed.push(format!("{at:?} apply {name}: no answer in 15 s")),
+            Err(_) => out
+                .failed
+                .push(format!("{at:?} apply {name}: no answer in 15 s")),
         }
     }
     out
@@ -255,16 +262,21 @@ async fn roll(rig: &Rig, client: &kube::Client) -> Result<()> {
     let pools = webhook::api(client, NS, "v1beta1", "IPAddressPool", "ipaddresspools");
     let first = json!({"apiVersion": "metallb.io/v1beta1", "kind": "IPAddressPool",
         "metadata": {"name": "roll-0", "namespace": NS}, "spec": {"addresses": ["10.66.0.0/24"]}});
-    wait_for("first pool admitted through the Service", TIMEOUT, diag, || async {
-        let r = pools
-            .patch(
-                "roll-0",
-                &PatchParams::apply("ferrolb-e2e-webhook-roll").force(),
-                &Patch::Apply(&first),
-            )
-            .await;
-        Ok(r.ok().map(|_| ()))
-    })
+    wait_for(
+        "first pool admitted through the Service",
+        TIMEOUT,
+        diag,
+        || async {
+            let r = pools
+                .patch(
+                    "roll-0",
+                    &PatchParams::apply("ferrolb-e2e-webhook-roll").force(),
+                    &Patch::Apply(&first),
+                )
+                .await;
+            Ok(r.ok().map(|_| ()))
+        },
+    )
     .await?;
 
     let stream = tokio::spawn(apply_stream(client.clone()));
@@ -320,9 +332,12 @@ async fn roll(rig: &Rig, client: &kube::Client) -> Result<()> {
         v.sort();
         v
     };
-    wait_for("the live replicas are the ready endpoints", TIMEOUT, diag, || async {
-        Ok((ready_endpoints(client).await? == want).then_some(()))
-    })
+    wait_for(
+        "the live replicas are the ready endpoints",
+        TIMEOUT,
+        diag,
+        || async { Ok((ready_endpoints(client).await? == want).then_some(())) },
+    )
     .await?;
     Ok(())
 }
