@@ -221,18 +221,19 @@ impl HostPod {
             .delete(&name, &DeleteParams::default().grace_period(0))
             .await
             .with_context(|| format!("final delete of Pod {name}"))?;
+        self.release_ip();
+        Ok((status, took))
+    }
+}
+
+impl HostPod {
+    /// Takes the pod IP off the host pod network.
+    fn release_ip(&self) {
+        let addr = format!("{}/32", self.spec.ip);
         let _ = self.rig.netns_exec(
             &self.rig.pods_ns(),
-            &[
-                "ip",
-                "addr",
-                "del",
-                &format!("{}/32", self.spec.ip),
-                "dev",
-                "eth0",
-            ],
+            &["ip", "addr", "del", &addr, "dev", "eth0"],
         );
-        Ok((status, took))
     }
 }
 
@@ -255,17 +256,7 @@ impl Drop for HostPod {
             "--force",
             "--wait=false",
         ]);
-        let _ = self.rig.netns_exec(
-            &self.rig.pods_ns(),
-            &[
-                "ip",
-                "addr",
-                "del",
-                &format!("{}/32", self.spec.ip),
-                "dev",
-                "eth0",
-            ],
-        );
+        self.release_ip();
     }
 }
 

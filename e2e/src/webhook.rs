@@ -7,6 +7,7 @@
 use std::path::PathBuf;
 
 use anyhow::{Context, Result, ensure};
+use k8s_openapi::api::admissionregistration::v1::ValidatingWebhookConfiguration;
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use kube::api::{Api, DynamicObject, Patch, PatchParams};
 use kube::core::{ApiResource, GroupVersionKind};
@@ -126,4 +127,18 @@ pub async fn restore_conversion(client: &kube::Client) {
             &Patch::Merge(&patch),
         )
         .await;
+}
+
+/// `Some(())` once every webhook of the ValidatingWebhookConfiguration `name` has a caBundle
+/// (the webhook injects it): a [`crate::wait_for`] check.
+pub async fn ca_bundle_injected(
+    vwcs: &Api<ValidatingWebhookConfiguration>,
+    name: &str,
+) -> Result<Option<()>> {
+    let v = vwcs.get(name).await?;
+    Ok(v.webhooks
+        .unwrap_or_default()
+        .iter()
+        .all(|w| w.client_config.ca_bundle.is_some())
+        .then_some(()))
 }

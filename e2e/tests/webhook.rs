@@ -253,13 +253,8 @@ async fn bench(rig: &Rig, client: &kube::Client) -> Result<()> {
         &serde_json::from_value(webhook_configuration(rig)?)?,
     )
     .await?;
-    wait_for("caBundle re-injected", TIMEOUT, diag, || async {
-        let v = vwcs.get(VWC).await?;
-        Ok(v.webhooks
-            .unwrap_or_default()
-            .iter()
-            .all(|w| w.client_config.ca_bundle.is_some())
-            .then_some(()))
+    wait_for("caBundle re-injected", TIMEOUT, diag, || {
+        webhook::ca_bundle_injected(&vwcs, VWC)
     })
     .await?;
     tokio::time::sleep(Duration::from_secs(2)).await;
@@ -366,14 +361,7 @@ async fn admissions(rig: &Rig, client: &kube::Client) -> Result<()> {
         "caBundle injected into every webhook",
         TIMEOUT,
         diag,
-        || async {
-            let v = vwcs.get(VWC).await?;
-            Ok(v.webhooks
-                .unwrap_or_default()
-                .iter()
-                .all(|w| w.client_config.ca_bundle.is_some())
-                .then_some(()))
-        },
+        || webhook::ca_bundle_injected(&vwcs, VWC),
     )
     .await?;
     let crds: Api<CustomResourceDefinition> = Api::all(client.clone());

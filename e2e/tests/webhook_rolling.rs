@@ -249,13 +249,8 @@ async fn roll(rig: &Rig, client: &kube::Client) -> Result<()> {
     })
     .await?;
     let vwcs: Api<ValidatingWebhookConfiguration> = Api::all(client.clone());
-    wait_for("caBundle injected", TIMEOUT, diag, || async {
-        let v = vwcs.get(VWC).await?;
-        Ok(v.webhooks
-            .unwrap_or_default()
-            .iter()
-            .all(|w| w.client_config.ca_bundle.is_some())
-            .then_some(()))
+    wait_for("caBundle injected", TIMEOUT, diag, || {
+        webhook::ca_bundle_injected(&vwcs, VWC)
     })
     .await?;
     // The first apply through the Service (the API server's client may still be warming up).
