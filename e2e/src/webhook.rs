@@ -6,7 +6,7 @@
 
 use std::path::PathBuf;
 
-use anyhow::{Context, Result, ensure};
+use anyhow::{Context, Result};
 use k8s_openapi::api::admissionregistration::v1::ValidatingWebhookConfiguration;
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use kube::api::{Api, DynamicObject, Patch, PatchParams};
@@ -15,26 +15,12 @@ use serde_json::{Value, json};
 
 use crate::Rig;
 
-/// The checkout's root (the parent of `e2e/`).
-pub fn project() -> PathBuf {
-    crate::e2e_dir().join("..")
-}
+pub use crate::procs::project;
 
-/// `ferrolb-webhook`: `FERROLB_WEBHOOK_BIN`, else the target dir's debug build.
+/// `ferrolb-webhook` (`FERROLB_WEBHOOK_BIN`, else the target dir's debug build:
+/// [`crate::procs::binary`]).
 pub fn binary() -> Result<PathBuf> {
-    if let Some(p) = std::env::var_os("FERROLB_WEBHOOK_BIN") {
-        return Ok(PathBuf::from(p));
-    }
-    let target = std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| project().join("target"));
-    let bin = target.join("debug/ferrolb-webhook");
-    ensure!(
-        bin.exists(),
-        "{} not found: build it with `cargo build -p ferrolb-webhook` (e2e/run.sh does)",
-        bin.display()
-    );
-    Ok(bin)
+    crate::procs::binary("ferrolb-webhook")
 }
 
 /// The documents of `config/webhook/manifests.yaml` as JSON (ValidatingWebhookConfiguration,
@@ -141,4 +127,16 @@ pub async fn ca_bundle_injected(
         .iter()
         .all(|w| w.client_config.ca_bundle.is_some())
         .then_some(()))
+}
+
+/// Undoes a webhook test: deletes the ValidatingWebhookConfiguration
+/// `metallb-webhook-configuration`, restores the BGPPeer conversion ([`restore_conversion`])
+/// and deletes the test's namespace `ns` (without waiting).
+pub async fn teardown(rig: &Rig, client: &kube::Client, ns: &str) {
+    let vwcs: Api<ValidatingWebhookConfiguration> = Api::all(client.clone());
+    let _ = vwcs
+        .delete("metallb-webhook-configuration", &Default::default())
+        .await;
+    restore_conversion(client).await;
+    let _ = rig.kubectl(&["delete", "namespace", ns, "--wait=false"]);
 }

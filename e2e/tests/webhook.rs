@@ -188,10 +188,7 @@ async fn setup(rig: &Rig, client: &kube::Client) -> Result<()> {
 }
 
 async fn teardown(rig: &Rig, client: &kube::Client) {
-    let vwcs: Api<ValidatingWebhookConfiguration> = Api::all(client.clone());
-    let _ = vwcs.delete(VWC, &DeleteParams::default()).await;
-    webhook::restore_conversion(client).await;
-    let _ = rig.kubectl(&["delete", "namespace", NS, "--wait=false"]);
+    webhook::teardown(rig, client, NS).await;
 }
 
 #[tokio::test]

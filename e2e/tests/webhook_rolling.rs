@@ -51,10 +51,7 @@ async fn webhook_rolling_restart_under_applies_fails_nothing() -> Result<()> {
     let client = rig.admin_client().await?;
     setup(&rig, &client).await?;
     let result = roll(&rig, &client).await;
-    let vwcs: Api<ValidatingWebhookConfiguration> = Api::all(client.clone());
-    let _ = vwcs.delete(VWC, &DeleteParams::default()).await;
-    webhook::restore_conversion(&client).await;
-    let _ = rig.kubectl(&["delete", "namespace", NS, "--wait=false"]);
+    webhook::teardown(&rig, &client, NS).await;
     result
 }
 
