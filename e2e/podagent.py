@@ -10,7 +10,9 @@ on the netns loopback (as /32) and serves a tiny HTTP echo on every declared TCP
     GET <anything> -> "<pod name>"                   (like agnhost /hostname)
     headers: X-Pod-Name, X-Pod-Namespace, X-Node-Name
 
-hostNetwork Pods (e.g. ferrolb speakers) are skipped: they are real processes.
+hostNetwork Pods (e.g. ferrolb speakers) are skipped: they are real processes; so are Pods
+annotated `e2e.ferrolb.io/kubelet: test` (real processes in the rig's host pod network whose
+kubelet is the test itself, e.g. webhook replicas: `ferrolb_e2e::hostpods`).
 Stdlib only. Stops on SIGTERM or after --max-runtime seconds.
 """
 import argparse
@@ -126,6 +128,8 @@ def main():
         for p in items:
             md, spec, st = p.get("metadata", {}), p.get("spec", {}), p.get("status", {})
             if spec.get("hostNetwork") or md.get("deletionTimestamp") or st.get("phase") != "Running":
+                continue
+            if (md.get("annotations") or {}).get("e2e.ferrolb.io/kubelet") == "test":
                 continue
             ips = [x.get("ip") for x in st.get("podIPs", []) or [] if x.get("ip")] or (
                 [st["podIP"]] if st.get("podIP") else [])

@@ -15,6 +15,7 @@
 #                              kubeconfig using it; prints the file path
 #   exec-node NODE -- CMD...   run CMD inside the node's netns (NODE = node-1 ...)
 #   exec-client -- CMD...      run CMD inside the client netns
+#   exec-pods -- CMD...        run CMD inside the host pod network's netns (pods the apiserver reaches)
 #   exec-router frr|gobgp|gobgp-md5|bird|collect -- CMD...
 #   collectors N               (re)start N GoBGP collectors in the collect netns (0 stops them)
 #   frr-restart [DAEMON]       stop and start FRR's bgpd (default), zebra or bfdd with its config
@@ -92,6 +93,14 @@ H_GOBGP_MD5=4
 H_COLLECT=5
 H_CLIENT=50
 node_h() { echo $((20 + $1)); }   # node-i -> host number 20+i
+# Host pod network: pods the host's kube-apiserver reaches at their pod IP (webhook replicas
+# behind a `service:` clientConfig, resolved to an EndpointSlice endpoint by
+# --enable-aggregator-routing). Netns $P-pods, veth $P-pods (host, .1) <-> eth0 (.2); pod IPs
+# .10-.250 are added to eth0 by the tests (ferrolb_e2e::hostpods). One /24 of the benchmark range
+# 198.18.0.0/15 (RFC 2544) per instance, so rigs side by side never share an address on the host.
+PODNET4=198.18.$INSTANCE
+# kwok leaves Pods with this annotation alone: their kubelet is the test (status, readiness, deletion)
+KUBELET_TEST_ANNOTATION=e2e.ferrolb.io/kubelet=test
 
 NS_LAN=$P-lan
 NS_CLIENT=$P-client
@@ -100,6 +109,7 @@ NS_GOBGP=$P-gobgp
 NS_GOBGP_MD5=$P-gobgp-md5
 NS_BIRD=$P-bird
 NS_COLLECT=$P-collect
+NS_PODS=$P-pods
 BIRD_SOCK=$SOCK_DIR/bird.ctl     # birdc -s $BIRD_SOCK
 ns_node() { echo "$P-$1"; }       # node-1 -> flb-node-1
 our_netns() { # names of existing flb-* namespaces, one per line (read fully before anyone greps)
@@ -268,7 +278,7 @@ start_etcd() {
 # Blackhole routes are idempotent, identical for every instance and left in place by `down`
 # (they only ever drop traffic to test addresses). 10.0.0.0/8 is not covered as a whole: the
 # host's resolver may live there.
-HOST_GUARD4=(10.96.0.0/16 10.244.0.0/16 172.16.0.0/12 192.168.0.0/16)
+HOST_GUARD4=(10.96.0.0/16 10.244.0.0/16 172.16.0.0/12 192.168.0.0/16 198.18.0.0/15)
 HOST_GUARD6=(fc00::/8 fd00:10::/32)
 host_guard() {
   local r
@@ -291,6 +301,7 @@ start_apiserver() {
     --disable-admission-plugins=ServiceAccount \
     --allow-privileged=true \
     --enable-priority-and-fairness=false \
+    --enable-aggregator-routing=true \
     --cert-dir="$RUN/apiserver-certs" --profiling=false --v=1
   wait_for "kube-apiserver /readyz" 120 curl -fsS --cacert "$PKI/ca.crt" "https://127.0.0.1:$API_PORT/readyz" ||
     { must_alive kube-apiserver; return 1; }
@@ -323,7 +334,8 @@ start_kwok() {
   cert_kubeconfig "$k" kwok
   start_bg kwok "$KWOK_BIN" --kubeconfig="$k" --config="$KWOK_STAGES" \
     --manage-all-nodes=false --manage-nodes-with-label-selector=type=kwok \
-    --node-lease-duration-seconds=8 --cidr="$POD_CIDR"
+    --node-lease-duration-seconds=8 --cidr="$POD_CIDR" \
+    --disregard-status-with-annotation-selector="$KUBELET_TEST_ANNOTATION"
 }
 
 node_yaml() { # node_yaml NAME INDEX
@@ -455,6 +467,16 @@ net_up() {
     net.ipv6.conf.all.accept_redirects=0 net.ipv6.conf.eth0.accept_redirects=0
 }
 
+podnet_up() { # the host pod network: netns $NS_PODS, reachable from the host (see PODNET4)
+  ip netns add "$NS_PODS"
+  ip -n "$NS_PODS" link set lo up
+  ip link add "$NS_PODS" type veth peer name eth0 netns "$NS_PODS"
+  ip addr add "$PODNET4.1/24" dev "$NS_PODS"
+  ip link set "$NS_PODS" up
+  ip -n "$NS_PODS" addr add "$PODNET4.2/24" dev eth0
+  ip -n "$NS_PODS" link set eth0 up
+}
+
 relays_up() {
   mkdir -p "$SOCK_DIR"
   rm -f "$SOCK_DIR/api.sock"
@@ -465,6 +487,8 @@ relays_up() {
     start_bg "relay-$n" ip netns exec "$(ns_node "$n")" \
       socat "TCP-LISTEN:$API_PORT,bind=127.0.0.1,reuseaddr,fork" "UNIX-CONNECT:$SOCK_DIR/api.sock"
   done
+  start_bg relay-pods ip netns exec "$NS_PODS" \
+    socat "TCP-LISTEN:$API_PORT,bind=127.0.0.1,reuseaddr,fork" "UNIX-CONNECT:$SOCK_DIR/api.sock"
 }
 
 kube_proxy_up() {
@@ -704,7 +728,7 @@ routers_ready() {
 healthy() {
   local p n
   [ "$(cat "$RUN/nodes" 2>/dev/null)" = "$NODES" ] || return 1   # same node count as asked
-  for p in etcd kube-apiserver kube-controller-manager kube-scheduler kwok relay-host gobgpd gobgpd-md5 bird frr-bgpd frr-zebra; do
+  for p in etcd kube-apiserver kube-controller-manager kube-scheduler kwok relay-host relay-pods gobgpd gobgpd-md5 bird frr-bgpd frr-zebra; do
     alive "$p" || return 1
   done
   local c; c=$(cat "$RUN/collectors" 2>/dev/null || echo 0)   # started by up or `collectors N`
@@ -730,6 +754,7 @@ export FERROLB_E2E_KUBECTL=$KUBECTL_BIN
 export FERROLB_E2E_NODES=$NODES
 export FERROLB_E2E_INSTANCE=$INSTANCE
 export FERROLB_E2E_NS_PREFIX=$P-
+export FERROLB_E2E_PODNET=$PODNET4
 export FERROLB_E2E_API_PORT=$API_PORT
 export FERROLB_E2E_BIRD_SOCKET=$BIRD_SOCK
 export FERROLB_E2E_BGP_MD5_PASSWORD=$MD5_PASSWORD
@@ -766,7 +791,7 @@ cmd_up() {
   phase etcd;              start_etcd
   phase kube-apiserver;    host_guard; start_apiserver
   phase controllers;       start_kcm; start_scheduler; start_kwok
-  phase network;           net_up; relays_up
+  phase network;           net_up; podnet_up; relays_up
   phase routers;           frr_up; gobgp_up; gobgp_md5_up; bird_up; collectors_up "$COLLECTORS"
   phase nodes;             create_nodes
   wait_for "$NODES kwok nodes Ready and untainted" 90 nodes_ready || {
@@ -980,6 +1005,7 @@ main() {
     frr-restart) [ -f "$RUN/up" ] || die "the rig is not up"; frr_restart "${1:-bgpd}" ;;
     exec-node) node_exists "${1:?node}"; local n=$1; shift; exec_in "$(ns_node "$n")" "$@" ;;
     exec-client) exec_in "$NS_CLIENT" "$@" ;;
+    exec-pods) exec_in "$NS_PODS" "$@" ;;
     exec-router)
       case "${1:-}" in
         frr) shift; exec_in "$NS_FRR" "$@" ;;

@@ -9,9 +9,10 @@
 //!   (nftables in the receiving nodes' namespaces, bounded by element timeouts), with
 //!   [`macs_within`] / [`mac_changes`] to read what the client's ARP probe saw meanwhile.
 //!   A whole node cut off the LAN is `crate::failover::Blackhole`.
+//! - [`Burners`]: CPU burners (busy loops) in a node's netns, killed on drop.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::process::Command;
+use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use anyhow::{Context, Result, ensure};
@@ -248,4 +249,38 @@ pub fn mac_changes(replies: &[(u128, String)], from: u128, to: u128) -> usize {
         .map(|(_, m)| m)
         .collect();
     within.windows(2).filter(|w| w[0] != w[1]).count()
+}
+
+/// Busy loops in a node's netns (one process each, `ip netns exec` execs it), each ending by
+/// itself after `secs` and killed when dropped.
+pub struct Burners(Vec<Child>);
+
+impl Burners {
+    /// `count` busy loops in `node`'s netns, each ending by itself after `secs`.
+    pub fn start(rig: &Rig, node: &str, count: usize, secs: u64) -> Result<Self> {
+        let ns = rig.node_ns(node);
+        let mut kids = Vec::new();
+        for _ in 0..count {
+            let c = Command::new("ip")
+                .args(["netns", "exec", &ns, "python3", "-c"])
+                .arg(format!(
+                    "import time\nend = time.monotonic() + {secs}\nwhile time.monotonic() < end: pass"
+                ))
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .context("starting a CPU burner")?;
+            kids.push(c);
+        }
+        Ok(Burners(kids))
+    }
+}
+
+impl Drop for Burners {
+    fn drop(&mut self) {
+        for c in &mut self.0 {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
 }

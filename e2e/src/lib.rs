@@ -26,11 +26,13 @@ pub mod faults;
 pub mod flux;
 pub mod grafana;
 pub mod helm;
+pub mod hostpods;
 pub mod l2;
 pub mod metallb;
 pub mod otelcol;
 pub mod procs;
 pub mod speaker_load;
+pub mod webhook;
 pub mod workload;
 
 use std::future::Future;

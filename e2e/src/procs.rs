@@ -18,6 +18,7 @@ pub fn project() -> PathBuf {
 /// A debug binary of this workspace, `$CARGO_TARGET_DIR/debug/<name>` (or `target/` of the
 /// checkout). `FERROLB_OPERATOR_BIN` overrides the path of `ferrolb-operator` and
 /// `FERROLB_SPEAKER_BIN` that of `ferrolb-speaker` (e.g. the image's static musl build),
+/// `FERROLB_WEBHOOK_BIN` that of `ferrolb-webhook` (e.g. a release build),
 /// `FERROLB_BIN_DIR` the directory of every binary, and `FERROLB_E2E_RELEASE=1` takes
 /// `ferrolb-speaker` from `release/` instead of `debug/` (the BGP benchmarks' release-build
 /// figures: `cargo build --release -p ferrolb-speaker` first; the other binaries stay debug).
@@ -25,6 +26,7 @@ pub fn binary(name: &str) -> Result<PathBuf> {
     let var = match name {
         "ferrolb-operator" => Some("FERROLB_OPERATOR_BIN"),
         "ferrolb-speaker" => Some("FERROLB_SPEAKER_BIN"),
+        "ferrolb-webhook" => Some("FERROLB_WEBHOOK_BIN"),
         _ => None,
     };
     if let Some(p) = var.and_then(std::env::var_os) {

@@ -31,13 +31,13 @@
 #![forbid(unsafe_code)]
 
 use std::collections::BTreeMap;
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, ensure};
 use ferrolb_e2e::bgp::{self, Family, Router};
 use ferrolb_e2e::bgp_setup::{self as setup, Suite};
 use ferrolb_e2e::failover::{Blackhole, percentiles};
+use ferrolb_e2e::faults::Burners;
 use ferrolb_e2e::l2::Speakers;
 use ferrolb_e2e::procs::Proc;
 use ferrolb_e2e::{Rig, wait_for};
@@ -428,39 +428,6 @@ fn speaker_downs(rig: &Rig) -> Result<Vec<(String, f64)>> {
             Ok((n, v.unwrap_or(0.0)))
         })
         .collect()
-}
-
-/// Busy loops in a node's netns (one process each, `ip netns exec` execs it), each ending by
-/// itself after `secs` and killed when dropped.
-struct Burners(Vec<Child>);
-
-impl Burners {
-    fn start(rig: &Rig, node: &str, count: usize, secs: u64) -> Result<Self> {
-        let ns = rig.node_ns(node);
-        let mut kids = Vec::new();
-        for _ in 0..count {
-            let c = Command::new("ip")
-                .args(["netns", "exec", &ns, "python3", "-c"])
-                .arg(format!(
-                    "import time\nend = time.monotonic() + {secs}\nwhile time.monotonic() < end: pass"
-                ))
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .spawn()
-                .context("starting a CPU burner")?;
-            kids.push(c);
-        }
-        Ok(Burners(kids))
-    }
-}
-
-impl Drop for Burners {
-    fn drop(&mut self) {
-        for c in &mut self.0 {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
-    }
 }
 
 #[tokio::test]

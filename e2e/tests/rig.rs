@@ -976,10 +976,20 @@ async fn j_dual_stack_pods_clusterip_nodeport() -> Result<()> {
 /// `host_guard`), so a test address is never routed out of eth0.
 #[tokio::test]
 async fn z_host_never_routes_rig_addresses_out() -> Result<()> {
-    let Some(_rig) = Rig::from_env("rig::z_host_never_routes_rig_addresses_out") else {
+    let Some(rig) = Rig::from_env("rig::z_host_never_routes_rig_addresses_out") else {
         return Ok(());
     };
+    // the host pod network: this instance's /24 goes to its veth, the rest of 198.18.0.0/15
+    // (other instances' when they are down) is blackholed
+    let pod_ip = rig.host_pod_ip(10);
+    let via = ferrolb_e2e::run(std::process::Command::new("ip").args(["route", "get", &pod_ip]))?;
+    ensure!(
+        via.contains(&format!("dev {}", rig.pods_ns())),
+        "the host pod network {pod_ip} is not on {}: {via}",
+        rig.pods_ns()
+    );
     for addr in [
+        "198.19.0.5",
         "10.96.0.10",
         "10.244.1.5",
         "172.18.255.250",

@@ -21,18 +21,16 @@
 #![forbid(unsafe_code)]
 
 use std::fs::OpenOptions;
-use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, ensure};
 use ferrolb_e2e::otelcol::{self, Collector};
-use ferrolb_e2e::{Rig, wait_for};
+use ferrolb_e2e::{Rig, wait_for, webhook};
 use k8s_openapi::api::admissionregistration::v1::ValidatingWebhookConfiguration;
 use k8s_openapi::api::core::v1::Secret;
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use kube::api::{Api, DeleteParams, DynamicObject, Patch, PatchParams, PostParams};
-use kube::core::{ApiResource, GroupVersionKind};
 use serde_json::{Value, json};
 
 const NS: &str = "ferrolb-e2e-webhook";
@@ -42,26 +40,6 @@ const VWC: &str = "metallb-webhook-configuration";
 const CRD: &str = "bgppeers.metallb.io";
 /// The OpenTelemetry Collector's OTLP/HTTP port for the webhook's traces (+100 × instance).
 const OTLP_PORT: u16 = 14320;
-
-fn project() -> PathBuf {
-    ferrolb_e2e::e2e_dir().join("..")
-}
-
-fn webhook_binary() -> Result<PathBuf> {
-    if let Some(p) = std::env::var_os("FERROLB_WEBHOOK_BIN") {
-        return Ok(PathBuf::from(p));
-    }
-    let target = std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| project().join("target"));
-    let bin = target.join("debug/ferrolb-webhook");
-    ensure!(
-        bin.exists(),
-        "{} not found: build it with `cargo build -p ferrolb-webhook` (e2e/run.sh does)",
-        bin.display()
-    );
-    Ok(bin)
-}
 
 /// The running webhook; killed on drop. With the rig's OpenTelemetry Collector, it exports
 /// its traces there with a ten-minute batch delay: they arrive only when it stops.
@@ -123,7 +101,7 @@ fn start_webhook(rig: &Rig) -> Result<Webhook> {
         .create(true)
         .append(true)
         .open(logs.join("ferrolb-webhook.log"))?;
-    let child = Command::new(webhook_binary()?)
+    let child = Command::new(webhook::binary()?)
         .args([
             "--namespace",
             NS,
@@ -153,61 +131,26 @@ fn start_webhook(rig: &Rig) -> Result<Webhook> {
     Ok(Webhook(child, collector))
 }
 
-/// The webhook configuration of config/webhook/manifests.yaml, with `url:` client configs and
-/// a namespaceSelector for the test namespace (no caBundle: the webhook injects it).
+/// The webhook configuration of config/webhook/manifests.yaml for this test's namespace, with
+/// `url:` client configs (no caBundle: the webhook injects it).
 fn webhook_configuration(rig: &Rig) -> Result<Value> {
-    let text = std::fs::read_to_string(project().join("config/webhook/manifests.yaml"))?;
-    let doc = text.split("\n---\n").next().context("manifest")?;
-    let mut vwc = yaml_to_json(rig, doc).context("parsing config/webhook/manifests.yaml")?;
+    let mut vwc = webhook::configuration(rig, NS)?;
     for w in vwc["webhooks"].as_array_mut().context("webhooks")? {
         let path = w["clientConfig"]["service"]["path"]
             .as_str()
             .context("path")?
             .to_owned();
         w["clientConfig"] = json!({"url": format!("https://127.0.0.1:{PORT}{path}")});
-        w["namespaceSelector"] = json!({"matchLabels": {"kubernetes.io/metadata.name": NS}});
     }
     Ok(vwc)
 }
 
-/// The manifest's first document as JSON (`kubectl create --dry-run=client -o json`; the e2e
-/// crate has no YAML dependency).
-fn yaml_to_json(rig: &Rig, doc: &str) -> Result<Value> {
-    let tmp = rig.run_dir.join("webhook-vwc-e2e.yaml");
-    std::fs::write(&tmp, doc)?;
-    let out = rig.kubectl(&[
-        "create",
-        "--dry-run=client",
-        "-o",
-        "json",
-        "-f",
-        &tmp.to_string_lossy(),
-    ])?;
-    Ok(serde_json::from_str(&out)?)
-}
-
-fn rbac(rig: &Rig) -> Result<()> {
-    let text = std::fs::read_to_string(project().join("config/rbac/webhook.yaml"))?;
-    let tmp = rig.run_dir.join("webhook-rbac-e2e.yaml");
-    std::fs::write(&tmp, text.replace("metallb-system", NS))?;
-    rig.apply_server_side(&tmp)?;
-    Ok(())
-}
-
 fn api(client: &kube::Client, version: &str, kind: &str, plural: &str) -> Api<DynamicObject> {
-    let gvk = GroupVersionKind::gvk("metallb.io", version, kind);
-    Api::namespaced_with(
-        client.clone(),
-        NS,
-        &ApiResource::from_gvk_with_plural(&gvk, plural),
-    )
+    webhook::api(client, NS, version, kind, plural)
 }
 
 fn obj(api_version: &str, kind: &str, name: &str, spec: Value) -> Result<DynamicObject> {
-    Ok(serde_json::from_value(json!({
-        "apiVersion": api_version, "kind": kind,
-        "metadata": {"name": name, "namespace": NS}, "spec": spec
-    }))?)
+    webhook::obj(NS, api_version, kind, name, spec)
 }
 
 async fn create(api: &Api<DynamicObject>, o: &DynamicObject) -> Result<(), String> {
@@ -217,19 +160,9 @@ async fn create(api: &Api<DynamicObject>, o: &DynamicObject) -> Result<(), Strin
         .map_err(|e| e.to_string())
 }
 
-async fn restore_crd(client: &kube::Client) {
-    let crds: Api<CustomResourceDefinition> = Api::all(client.clone());
-    let patch = json!({"spec": {"conversion": {"webhook": {"clientConfig": {
-        "url": null, "caBundle": null,
-        "service": {"name": "metallb-webhook-service", "namespace": "metallb-system", "path": "/convert"}}}}}});
-    let _ = crds
-        .patch(CRD, &PatchParams::default(), &Patch::Merge(&patch))
-        .await;
-}
-
 /// Installs CRDs, RBAC, the webhook configuration and the conversion client config.
 async fn setup(rig: &Rig, client: &kube::Client) -> Result<()> {
-    rig.apply_server_side(&project().join("config/crd/bases"))?;
+    rig.apply_server_side(&webhook::project().join("config/crd/bases"))?;
     rig.kubectl(&[
         "wait",
         "--for=condition=Established",
@@ -237,7 +170,7 @@ async fn setup(rig: &Rig, client: &kube::Client) -> Result<()> {
         &format!("crd/{CRD}"),
     ])?;
     let _ = rig.kubectl(&["create", "namespace", NS]);
-    rbac(rig)?;
+    webhook::rbac(rig, NS)?;
     let vwcs: Api<ValidatingWebhookConfiguration> = Api::all(client.clone());
     let _ = vwcs.delete(VWC, &DeleteParams::default()).await;
     vwcs.create(
@@ -255,10 +188,7 @@ async fn setup(rig: &Rig, client: &kube::Client) -> Result<()> {
 }
 
 async fn teardown(rig: &Rig, client: &kube::Client) {
-    let vwcs: Api<ValidatingWebhookConfiguration> = Api::all(client.clone());
-    let _ = vwcs.delete(VWC, &DeleteParams::default()).await;
-    restore_crd(client).await;
-    let _ = rig.kubectl(&["delete", "namespace", NS, "--wait=false"]);
+    webhook::teardown(rig, client, NS).await;
 }
 
 #[tokio::test]
@@ -320,13 +250,8 @@ async fn bench(rig: &Rig, client: &kube::Client) -> Result<()> {
         &serde_json::from_value(webhook_configuration(rig)?)?,
     )
     .await?;
-    wait_for("caBundle re-injected", TIMEOUT, diag, || async {
-        let v = vwcs.get(VWC).await?;
-        Ok(v.webhooks
-            .unwrap_or_default()
-            .iter()
-            .all(|w| w.client_config.ca_bundle.is_some())
-            .then_some(()))
+    wait_for("caBundle re-injected", TIMEOUT, diag, || {
+        webhook::ca_bundle_injected(&vwcs, VWC)
     })
     .await?;
     tokio::time::sleep(Duration::from_secs(2)).await;
@@ -433,14 +358,7 @@ async fn admissions(rig: &Rig, client: &kube::Client) -> Result<()> {
         "caBundle injected into every webhook",
         TIMEOUT,
         diag,
-        || async {
-            let v = vwcs.get(VWC).await?;
-            Ok(v.webhooks
-                .unwrap_or_default()
-                .iter()
-                .all(|w| w.client_config.ca_bundle.is_some())
-                .then_some(()))
-        },
+        || webhook::ca_bundle_injected(&vwcs, VWC),
     )
     .await?;
     let crds: Api<CustomResourceDefinition> = Api::all(client.clone());

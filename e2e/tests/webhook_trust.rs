@@ -15,7 +15,6 @@ use anyhow::{Result, ensure};
 use ferrolb_e2e::procs::{self, Proc, install_base};
 use ferrolb_e2e::{Rig, wait_for};
 use k8s_openapi::api::core::v1::Secret;
-use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use kube::api::{Api, DeleteParams, Patch, PatchParams};
 use serde_json::json;
 
@@ -50,15 +49,8 @@ async fn foreign_certificate_secret_is_left_alone_unless_taken_over() -> Result<
     let _ = secrets.delete(SECRET, &DeleteParams::default()).await;
     let result = scenario(&rig, &secrets).await;
     let _ = secrets.delete(SECRET, &DeleteParams::default()).await;
-    let crds: Api<CustomResourceDefinition> = Api::all(client);
-    let patch = json!({"spec": {"conversion": {"webhook": {"clientConfig": {"caBundle": null}}}}});
-    let _ = crds
-        .patch(
-            "bgppeers.metallb.io",
-            &PatchParams::default(),
-            &Patch::Merge(&patch),
-        )
-        .await;
+    // the webhook injected its CA into the BGPPeer CRD's conversion
+    ferrolb_e2e::webhook::restore_conversion(&client).await;
     result
 }
 
