@@ -157,8 +157,12 @@ async fn faults_listeners_20000_idle_connections_leave_the_speaker_bounded() -> 
             "the speaker's RSS grew by {:.1} MiB",
             mib(rss_peak - rss_before)
         );
+        // axum-server runs each connection's accept step (where the cap refuses it) in a task of
+        // its own, so a burst holds a few dozen accepted, not-yet-refused sockets for a moment
+        // (one CI run peaked at cap + 31 with 1.2 MiB of RSS growth, back to the start after):
+        // bounded by the accept rate, not by the flood's size — 20,000 connections never show.
         ensure!(
-            fds_peak <= fds_before + CAP + 8,
+            fds_peak <= fds_before + CAP + 64,
             "the speaker held {fds_peak} fds (before: {fds_before}, cap {CAP})"
         );
         let changes = membership_changes_since(&rig, &logs);

@@ -359,20 +359,25 @@ async fn d_traffic_pod_ip_clusterip_nodeport() -> Result<()> {
 
     for (name, (_, ip)) in &pods {
         let url = format!("http://{ip}:{ECHO_PORT}/");
-        let body = wait_for(
+        // The pod IP may have belonged to a Pod of an earlier test a moment ago: the pod agent
+        // (the rig's stand-in for the kubelet and the container) moves the address to the new
+        // Pod within its poll interval, so an answer naming the old Pod is retried, not final.
+        wait_for(
             &format!("pod {name} answering on {url} from the client netns"),
             Duration::from_secs(30),
             || rig.diagnostics(Some(&ns)),
             || {
-                let r = rig.http_get_from_client(&url);
-                async move { Ok(Some(r?)) }
+                let r = rig.http_get_from_client(&url).and_then(|body| {
+                    ensure!(
+                        body.trim() == name,
+                        "GET {url} answered {body:?}, expected {name}"
+                    );
+                    Ok(())
+                });
+                async move { r.map(Some) }
             },
         )
         .await?;
-        ensure!(
-            body.trim() == name,
-            "GET {url} answered {body:?}, expected {name}"
-        );
     }
 
     let svc = Api::<Service>::namespaced(client.clone(), &ns)
